@@ -1,0 +1,52 @@
+package v1alpha1
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+)
+
+// Defaults of an Application's spec, applied by the server on create and update.
+const (
+	DefaultRevision         = "HEAD"
+	DefaultInterval         = 3 * time.Minute
+	DefaultRetryLimit       = int32(5)
+	DefaultBackoffDuration  = 5 * time.Second
+	DefaultBackoffFactor    = int32(2)
+	DefaultBackoffMaxPeriod = 3 * time.Minute
+)
+
+func addDefaultingFuncs(scheme *runtime.Scheme) error {
+	return RegisterDefaults(scheme)
+}
+
+// SetDefaults_ApplicationSpec fills in the revision, the re-check interval and the retry policy.
+func SetDefaults_ApplicationSpec(obj *ApplicationSpec) {
+	if obj.Source.Revision == "" {
+		obj.Source.Revision = DefaultRevision
+	}
+	if obj.SyncPolicy.Interval == nil {
+		obj.SyncPolicy.Interval = &metav1.Duration{Duration: DefaultInterval}
+	}
+	if obj.SyncPolicy.Retry == nil {
+		obj.SyncPolicy.Retry = &RetryStrategy{}
+	}
+	retry := obj.SyncPolicy.Retry
+	if retry.Limit == nil {
+		retry.Limit = ptr.To(DefaultRetryLimit)
+	}
+	if retry.Backoff == nil {
+		retry.Backoff = &Backoff{}
+	}
+	if retry.Backoff.Duration == nil {
+		retry.Backoff.Duration = &metav1.Duration{Duration: DefaultBackoffDuration}
+	}
+	if retry.Backoff.Factor == nil {
+		retry.Backoff.Factor = ptr.To(DefaultBackoffFactor)
+	}
+	if retry.Backoff.MaxDuration == nil {
+		retry.Backoff.MaxDuration = &metav1.Duration{Duration: DefaultBackoffMaxPeriod}
+	}
+}

@@ -1,0 +1,512 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +genclient:method=Sync,verb=create,subresource=sync,input=ApplicationSync,result=ApplicationSync
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Application deploys the Kubernetes objects found at one path of a Git repository into the
+// cluster Ferry is registered with, and keeps them the way Git describes them.
+type Application struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is what the Application should deploy and how.
+	Spec ApplicationSpec `json:"spec"`
+	// Status is what Ferry last observed and did. Only Ferry's own controller writes it.
+	// +optional
+	Status ApplicationStatus `json:"status,omitempty"`
+}
+
+// ApplicationSpec is the desired state of an Application.
+type ApplicationSpec struct {
+	// Source is the Git repository, revision and path the objects are read from.
+	Source ApplicationSource `json:"source"`
+	// Destination says where objects that name no namespace are deployed.
+	// +optional
+	Destination ApplicationDestination `json:"destination,omitempty"`
+	// ServiceAccountName names a ServiceAccount in the Application's namespace. When set, every
+	// apply, dry run and prune is made as that ServiceAccount (impersonation), so the Application
+	// can deploy only what the ServiceAccount may. Must be a DNS label.
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// SyncPolicy says when and how Ferry applies the source: automatically or only on request,
+	// how often the source is re-checked, and how failed syncs are retried.
+	// +optional
+	SyncPolicy SyncPolicy `json:"syncPolicy,omitempty"`
+	// Suspend stops all reconciliation of this Application while true: no fetch, no apply, no
+	// prune. Objects already deployed are left as they are.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+	// IgnoreDifferences lists fields of deployed objects that Ferry neither reports as drift nor
+	// overwrites, such as the replicas of a Deployment scaled by an autoscaler.
+	// +optional
+	// +listType=atomic
+	IgnoreDifferences []ResourceIgnoreDifferences `json:"ignoreDifferences,omitempty"`
+}
+
+// ApplicationSource locates the manifests of an Application in Git.
+type ApplicationSource struct {
+	// RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like
+	// user@host:path. file:// URLs are accepted only when the server runs with
+	// --allow-file-repositories.
+	RepoURL string `json:"repoURL"`
+	// Revision is the branch, tag or full 40-character commit SHA to deploy. HEAD, the default,
+	// follows the repository's default branch.
+	// +optional
+	// +default="HEAD"
+	Revision string `json:"revision,omitempty"`
+	// Path is the directory inside the repository holding the manifests, relative to the
+	// repository root, without ".." elements. Empty means the repository root.
+	// +optional
+	Path string `json:"path,omitempty"`
+	// CredentialsRef names a Secret in the Application's namespace holding the credentials for
+	// RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts.
+	// +optional
+	CredentialsRef *LocalObjectReference `json:"credentialsRef,omitempty"`
+	// Directory selects the files read when Path holds no kustomization file.
+	// +optional
+	Directory *DirectorySource `json:"directory,omitempty"`
+	// Kustomize overrides applied when Path holds a kustomization file.
+	// +optional
+	Kustomize *KustomizeSource `json:"kustomize,omitempty"`
+}
+
+// LocalObjectReference names an object in the same namespace as the object that refers to it.
+type LocalObjectReference struct {
+	// Name of the referenced object.
+	Name string `json:"name"`
+}
+
+// DirectorySource selects plain YAML or JSON manifests in a directory.
+type DirectorySource struct {
+	// Recurse reads the subdirectories of Path too.
+	// +optional
+	Recurse bool `json:"recurse,omitempty"`
+	// Include is a glob matched against file names; only matching files are read. Empty means
+	// every *.yaml, *.yml and *.json file.
+	// +optional
+	Include string `json:"include,omitempty"`
+	// Exclude is a glob matched against file names; matching files are skipped.
+	// +optional
+	Exclude string `json:"exclude,omitempty"`
+}
+
+// KustomizeSource holds overrides applied on top of the kustomization found at Path.
+type KustomizeSource struct {
+	// NamePrefix is prepended to the name of every object.
+	// +optional
+	NamePrefix string `json:"namePrefix,omitempty"`
+	// NameSuffix is appended to the name of every object.
+	// +optional
+	NameSuffix string `json:"nameSuffix,omitempty"`
+	// Images overrides container images, each in the form of `kustomize edit set image`:
+	// NAME=NEWNAME:TAG, NAME:TAG or NAME@DIGEST.
+	// +optional
+	// +listType=atomic
+	Images []string `json:"images,omitempty"`
+	// Patches are strategic-merge or JSON 6902 patches applied to the rendered objects.
+	// +optional
+	// +listType=atomic
+	Patches []KustomizePatch `json:"patches,omitempty"`
+	// Components are paths, relative to Path, of kustomize components to include.
+	// +optional
+	// +listType=atomic
+	Components []string `json:"components,omitempty"`
+}
+
+// KustomizePatch is one patch and the objects it applies to.
+type KustomizePatch struct {
+	// Patch is the text of a strategic-merge patch or a JSON 6902 patch.
+	Patch string `json:"patch"`
+	// Target selects the objects to patch. Empty means the objects the patch itself names.
+	// +optional
+	Target *KustomizeSelector `json:"target,omitempty"`
+}
+
+// KustomizeSelector selects rendered objects by identity, labels or annotations.
+type KustomizeSelector struct {
+	// Group of the objects to select.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Version of the objects to select.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// Kind of the objects to select.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Name of the objects to select; a regular expression.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Namespace of the objects to select; a regular expression.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// LabelSelector selects objects by their labels.
+	// +optional
+	LabelSelector string `json:"labelSelector,omitempty"`
+	// AnnotationSelector selects objects by their annotations.
+	// +optional
+	AnnotationSelector string `json:"annotationSelector,omitempty"`
+}
+
+// ApplicationDestination says where an Application's objects go.
+type ApplicationDestination struct {
+	// Namespace is given to every namespaced object that names no namespace itself. Empty means
+	// the Application's own namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// SyncPolicy controls when and how an Application is applied.
+type SyncPolicy struct {
+	// Automated, when set, makes Ferry apply every new commit and every change of the spec by
+	// itself. When absent, Ferry only reports OutOfSync and applies on a POST to the
+	// applications/sync subresource.
+	// +optional
+	Automated *AutomatedSyncPolicy `json:"automated,omitempty"`
+	// Interval is how often the source is re-checked for new commits, between 10s and 24h.
+	// Drift of deployed objects is watched, not polled, so it is seen at once whatever the
+	// interval. Defaults to 3m.
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// Retry says how often and how fast a failed sync is retried.
+	// +optional
+	Retry *RetryStrategy `json:"retry,omitempty"`
+	// CreateNamespace creates the destination namespace when it does not exist.
+	// +optional
+	CreateNamespace bool `json:"createNamespace,omitempty"`
+}
+
+// AutomatedSyncPolicy tunes automated syncs.
+type AutomatedSyncPolicy struct {
+	// Prune deletes objects that Ferry applied earlier and that are no longer in Git.
+	// +optional
+	Prune bool `json:"prune,omitempty"`
+	// SelfHeal re-applies Git's version when a deployed object is changed by hand.
+	// +optional
+	SelfHeal bool `json:"selfHeal,omitempty"`
+}
+
+// RetryStrategy is how a failed sync is retried.
+type RetryStrategy struct {
+	// Limit is the number of retries after a failed sync before Ferry waits for the next change
+	// or interval; 0 disables retries. Defaults to 5.
+	// +optional
+	Limit *int32 `json:"limit,omitempty"`
+	// Backoff is the delay between retries.
+	// +optional
+	Backoff *Backoff `json:"backoff,omitempty"`
+}
+
+// Backoff is an exponential delay: Duration, then Duration*Factor, and so on up to MaxDuration.
+type Backoff struct {
+	// Duration is the first delay, at least 1s. Defaults to 5s.
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// Factor multiplies the delay after each retry, from 1 to 10. Defaults to 2.
+	// +optional
+	Factor *int32 `json:"factor,omitempty"`
+	// MaxDuration caps the delay, at least Duration. Defaults to 3m.
+	// +optional
+	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
+}
+
+// ResourceIgnoreDifferences names fields of deployed objects that Ferry ignores.
+type ResourceIgnoreDifferences struct {
+	// Group of the objects; empty for the core group.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Kind of the objects, such as Deployment. Required.
+	Kind string `json:"kind"`
+	// Name of one object; empty means every object of Kind.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Namespace of the objects; empty means every namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// JSONPointers are RFC 6901 pointers to the ignored fields, such as /spec/replicas.
+	// +listType=atomic
+	JSONPointers []string `json:"jsonPointers"`
+}
+
+// SyncStatusCode says whether the deployed objects match Git.
+type SyncStatusCode string
+
+const (
+	// SyncStatusSynced means every object matches the source revision.
+	SyncStatusSynced SyncStatusCode = "Synced"
+	// SyncStatusOutOfSync means at least one object differs from the source revision.
+	SyncStatusOutOfSync SyncStatusCode = "OutOfSync"
+	// SyncStatusUnknown means Ferry could not compare yet.
+	SyncStatusUnknown SyncStatusCode = "Unknown"
+)
+
+// HealthStatusCode is the health of an object or of a whole Application.
+type HealthStatusCode string
+
+const (
+	HealthHealthy     HealthStatusCode = "Healthy"
+	HealthProgressing HealthStatusCode = "Progressing"
+	HealthDegraded    HealthStatusCode = "Degraded"
+	HealthSuspended   HealthStatusCode = "Suspended"
+	HealthMissing     HealthStatusCode = "Missing"
+	HealthUnknown     HealthStatusCode = "Unknown"
+)
+
+// OperationPhase is the stage of a requested sync operation.
+type OperationPhase string
+
+const (
+	// OperationPending means the operation is recorded and waits for the controller.
+	OperationPending OperationPhase = "Pending"
+	// OperationRunning means the controller is executing the operation.
+	OperationRunning OperationPhase = "Running"
+	// OperationSucceeded means the operation finished and applied what it was asked to.
+	OperationSucceeded OperationPhase = "Succeeded"
+	// OperationFailed means the operation finished with an error, given in its message.
+	OperationFailed OperationPhase = "Failed"
+)
+
+// ApplicationStatus is what Ferry observed and did for an Application.
+type ApplicationStatus struct {
+	// ObservedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions are Ready, Reconciling, Stalled, Synced and Healthy, in the Kubernetes
+	// convention, so `kubectl wait --for=condition=Ready` works.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// SourceRevision is the commit SHA that spec.source.revision resolved to at the last fetch.
+	// +optional
+	SourceRevision string `json:"sourceRevision,omitempty"`
+	// Sync says whether the deployed objects match the source.
+	// +optional
+	Sync SyncStatus `json:"sync,omitempty"`
+	// Health is the aggregated health of the deployed objects: the worst of them.
+	// +optional
+	Health HealthStatus `json:"health,omitempty"`
+	// Resources is the inventory: every object the Application manages, with its sync and
+	// health status. Ferry prunes from this list only.
+	// +optional
+	// +listType=atomic
+	Resources []ResourceStatus `json:"resources,omitempty"`
+	// Operation is the sync requested through the applications/sync subresource, while it is
+	// pending or running, and the last one once it has finished.
+	// +optional
+	Operation *Operation `json:"operation,omitempty"`
+	// History holds the most recent finished operations, newest first, at most 10.
+	// +optional
+	// +listType=atomic
+	History []OperationRecord `json:"history,omitempty"`
+	// ReconciledAt is when the controller last finished reconciling this Application.
+	// +optional
+	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty"`
+}
+
+// SyncStatus is the comparison of the deployed objects with Git.
+type SyncStatus struct {
+	// Status is Synced, OutOfSync or Unknown.
+	// +optional
+	Status SyncStatusCode `json:"status,omitempty"`
+	// Revision is the commit SHA last applied.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+}
+
+// HealthStatus is a health code with a human-readable reason.
+type HealthStatus struct {
+	// Status is Healthy, Progressing, Degraded, Suspended, Missing or Unknown.
+	// +optional
+	Status HealthStatusCode `json:"status,omitempty"`
+	// Message explains the status, when there is more to say.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ResourceStatus is one managed object of the inventory.
+type ResourceStatus struct {
+	// Group of the object; empty for the core group.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Version of the object's API.
+	Version string `json:"version"`
+	// Kind of the object.
+	Kind string `json:"kind"`
+	// Namespace of the object; empty for cluster-scoped objects.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Name of the object.
+	Name string `json:"name"`
+	// Status says whether the live object matches Git.
+	// +optional
+	Status SyncStatusCode `json:"status,omitempty"`
+	// Health of the live object.
+	// +optional
+	Health HealthStatusCode `json:"health,omitempty"`
+}
+
+// SyncResource names one object a sync operation is limited to.
+type SyncResource struct {
+	// Group of the object; empty for the core group.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Kind of the object.
+	Kind string `json:"kind"`
+	// Namespace of the object; empty for cluster-scoped objects.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Name of the object.
+	Name string `json:"name"`
+}
+
+// RequestedBy is the authenticated identity that requested an operation, as kube-apiserver
+// reported it. It is never taken from the request body.
+type RequestedBy struct {
+	// Username of the requester.
+	Username string `json:"username"`
+	// UID of the requester, when the authenticator gives one.
+	// +optional
+	UID string `json:"uid,omitempty"`
+	// Groups of the requester.
+	// +optional
+	// +listType=atomic
+	Groups []string `json:"groups,omitempty"`
+}
+
+// Operation is a sync requested through the applications/sync subresource.
+type Operation struct {
+	// ID identifies the operation; it is generated by the server.
+	ID string `json:"id"`
+	// Phase is Pending, Running, Succeeded or Failed.
+	Phase OperationPhase `json:"phase"`
+	// Revision to sync to; empty means spec.source.revision.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Prune deletes objects no longer in Git during this operation, even when the sync policy
+	// does not prune.
+	// +optional
+	Prune bool `json:"prune,omitempty"`
+	// DryRun runs the operation as a server-side dry run: nothing is changed in the cluster.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Resources limits the operation to these objects; empty means all.
+	// +optional
+	// +listType=atomic
+	Resources []SyncResource `json:"resources,omitempty"`
+	// RequestedBy is who asked for the operation.
+	RequestedBy RequestedBy `json:"requestedBy"`
+	// RequestedAt is when the operation was requested.
+	RequestedAt metav1.Time `json:"requestedAt"`
+	// StartedAt is when the controller started the operation.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// FinishedAt is when the operation finished.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// SyncedRevision is the commit SHA the operation applied.
+	// +optional
+	SyncedRevision string `json:"syncedRevision,omitempty"`
+	// Message says what happened, or why the operation failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// OperationRecord is a finished operation kept in the history.
+type OperationRecord struct {
+	// ID of the operation.
+	ID string `json:"id"`
+	// Phase the operation finished in: Succeeded or Failed.
+	Phase OperationPhase `json:"phase"`
+	// Revision that was requested.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// SyncedRevision is the commit SHA that was applied.
+	// +optional
+	SyncedRevision string `json:"syncedRevision,omitempty"`
+	// Prune says whether the operation pruned.
+	// +optional
+	Prune bool `json:"prune,omitempty"`
+	// DryRun says whether the operation was a dry run.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// RequestedBy is the username of the requester.
+	// +optional
+	RequestedBy string `json:"requestedBy,omitempty"`
+	// RequestedAt is when the operation was requested.
+	// +optional
+	RequestedAt *metav1.Time `json:"requestedAt,omitempty"`
+	// FinishedAt is when the operation finished.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Message is the operation's final message, truncated.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationList is a list of Applications.
+type ApplicationList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the Applications.
+	Items []Application `json:"items"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationSync is the body of a POST to applications/{name}/sync: a request to sync the
+// Application now. The response carries the recorded operation's id and phase.
+type ApplicationSync struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata; name, when set, must equal the Application's name.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is what to sync.
+	// +optional
+	Spec ApplicationSyncSpec `json:"spec,omitempty"`
+	// Status is filled in by the server: the operation it recorded.
+	// +optional
+	Status ApplicationSyncStatus `json:"status,omitempty"`
+}
+
+// ApplicationSyncSpec is what a sync request asks for.
+type ApplicationSyncSpec struct {
+	// Revision to sync to: a branch, tag or full commit SHA. Empty means spec.source.revision.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Prune deletes objects no longer in Git, even when the sync policy does not prune.
+	// +optional
+	Prune bool `json:"prune,omitempty"`
+	// DryRun asks the controller to run the sync as a server-side dry run that changes nothing.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Resources limits the sync to these objects; empty means all.
+	// +optional
+	// +listType=atomic
+	Resources []SyncResource `json:"resources,omitempty"`
+}
+
+// ApplicationSyncStatus reports the operation a sync request recorded.
+type ApplicationSyncStatus struct {
+	// OperationID is the id of the recorded operation, as in status.operation.id.
+	// +optional
+	OperationID string `json:"operationID,omitempty"`
+	// Phase of the operation when the request returned: Pending.
+	// +optional
+	Phase OperationPhase `json:"phase,omitempty"`
+	// ApplicationResourceVersion is the Application's resourceVersion after the operation was
+	// recorded, to watch from.
+	// +optional
+	ApplicationResourceVersion string `json:"applicationResourceVersion,omitempty"`
+}

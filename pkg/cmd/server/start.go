@@ -1,0 +1,236 @@
+// Package server holds ferry-apiserver's command line: options, their validation, and running the
+// server with an embedded or an external etcd.
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
+	baseversion "k8s.io/component-base/version"
+	"k8s.io/klog/v2"
+	netutils "k8s.io/utils/net"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/apiserver"
+	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
+	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
+)
+
+// etcdPathPrefix is where Ferry's objects live in etcd.
+const etcdPathPrefix = "/registry/gitops.ferry.dev"
+
+// DefaultAlternateDNS are the names the self-signed serving certificate carries besides
+// localhost: the aggregator verifies the certificate against <service>.<namespace>.svc.
+var DefaultAlternateDNS = []string{
+	"ferry-apiserver.ferry-system.svc",
+	"ferry-apiserver.ferry-system.svc.cluster.local",
+}
+
+// Options are everything ferry-apiserver can be told on its command line.
+type Options struct {
+	RecommendedOptions       *genericoptions.RecommendedOptions
+	ComponentGlobalsRegistry basecompatibility.ComponentGlobalsRegistry
+
+	// DataDir holds the embedded etcd's data when no --etcd-servers are given.
+	DataDir string
+	// EmbeddedEtcdUnsafeNoFsync trades durability for speed in tests.
+	EmbeddedEtcdUnsafeNoFsync bool
+	// AllowFileRepositories admits file:// repository URLs.
+	AllowFileRepositories bool
+	// AlternateDNS are extra names of the self-signed serving certificate.
+	AlternateDNS []string
+
+	StdOut io.Writer
+	StdErr io.Writer
+}
+
+// NewOptions returns the defaults: secure serving with a self-signed certificate, delegated
+// authentication and authorisation, and an embedded etcd.
+func NewOptions(out, errOut io.Writer) *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions(
+			etcdPathPrefix,
+			apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion),
+		),
+		ComponentGlobalsRegistry: compatibility.DefaultComponentGlobalsRegistry,
+		DataDir:                  "ferry-data",
+		AlternateDNS:             DefaultAlternateDNS,
+		StdOut:                   out,
+		StdErr:                   errOut,
+	}
+	// Pin the storage version, so a later served version never changes what is in etcd unasked.
+	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
+		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
+	return o
+}
+
+// AddFlags adds Ferry's own flags; the generic ones come from RecommendedOptions.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir,
+		"Directory of the embedded etcd, used when --etcd-servers is empty. Created when missing and reused across restarts.")
+	fs.BoolVar(&o.EmbeddedEtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EmbeddedEtcdUnsafeNoFsync,
+		"Skip fsync in the embedded etcd. Faster, but a power cut loses recent writes. For tests only.")
+	fs.BoolVar(&o.AllowFileRepositories, "allow-file-repositories", o.AllowFileRepositories,
+		"Accept file:// repository URLs in spec.source.repoURL. They read the server's own disk, so keep this off unless every Application author may read it.")
+	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
+		"Extra DNS names of the self-signed serving certificate made when no --tls-cert-file is given.")
+}
+
+// EmbeddedEtcd reports whether the server runs its own etcd.
+func (o *Options) EmbeddedEtcd() bool {
+	return len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) == 0
+}
+
+// Complete fills in what other options imply.
+func (o *Options) Complete() error {
+	return nil
+}
+
+// Validate checks every option and reports all problems at once.
+func (o *Options) Validate() error {
+	var errs []error
+	ro := o.RecommendedOptions
+	if o.EmbeddedEtcd() {
+		if o.DataDir == "" {
+			errs = append(errs, fmt.Errorf("--data-dir must be set when --etcd-servers is empty (the embedded etcd keeps its data there)"))
+		}
+		// The external-etcd checks would insist on --etcd-servers; check a copy that names the
+		// embedded etcd instead.
+		etcd := *ro.Etcd
+		etcd.StorageConfig.Transport.ServerList = []string{"http://127.0.0.1:0"}
+		errs = append(errs, etcd.Validate()...)
+	} else {
+		errs = append(errs, ro.Etcd.Validate()...)
+	}
+	errs = append(errs, ro.SecureServing.Validate()...)
+	errs = append(errs, ro.Authentication.Validate()...)
+	errs = append(errs, ro.Authorization.Validate()...)
+	errs = append(errs, ro.Audit.Validate()...)
+	errs = append(errs, ro.Features.Validate()...)
+	errs = append(errs, ro.CoreAPI.Validate()...)
+	errs = append(errs, ro.Admission.Validate()...)
+	errs = append(errs, ro.EgressSelector.Validate()...)
+	errs = append(errs, ro.Traces.Validate()...)
+	errs = append(errs, o.ComponentGlobalsRegistry.Validate()...)
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration. It starts the embedded etcd when one is needed and
+// returns it, so the caller stops it after the server.
+func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.Server, error) {
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts(
+		"localhost", o.AlternateDNS, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+
+	var etcd *embeddedetcd.Server
+	if o.EmbeddedEtcd() {
+		var err error
+		etcd, err = embeddedetcd.Start(ctx, embeddedetcd.Options{DataDir: o.DataDir, UnsafeNoFsync: o.EmbeddedEtcdUnsafeNoFsync})
+		if err != nil {
+			return nil, nil, err
+		}
+		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL}
+	}
+
+	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(ferryopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIConfig.Info.Title = "Ferry"
+	serverConfig.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(ferryopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIV3Config.Info.Title = "Ferry"
+	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.FeatureGate = o.ComponentGlobalsRegistry.FeatureGateFor(basecompatibility.DefaultKubeComponent)
+	serverConfig.EffectiveVersion = o.ComponentGlobalsRegistry.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
+
+	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
+		if etcd != nil {
+			etcd.Stop()
+		}
+		return nil, nil, err
+	}
+	config := &apiserver.Config{
+		GenericConfig: serverConfig,
+		ExtraConfig:   apiserver.ExtraConfig{},
+	}
+	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
+	return config, etcd, nil
+}
+
+// Run starts the server and blocks until ctx is done.
+func (o *Options) Run(ctx context.Context) error {
+	config, etcd, err := o.Config(ctx)
+	if err != nil {
+		return err
+	}
+	if etcd != nil {
+		defer etcd.Stop()
+	}
+	server, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+	if etcd != nil {
+		go func() {
+			select {
+			case err := <-etcd.Err():
+				if err != nil {
+					klog.FromContext(ctx).Error(err, "Embedded etcd failed")
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// NewCommand returns the ferry-apiserver command.
+func NewCommand(ctx context.Context, defaults *Options) *cobra.Command {
+	o := *defaults
+	cmd := &cobra.Command{
+		Use:   "ferry-apiserver",
+		Short: "Serve Ferry's GitOps Applications as a Kubernetes aggregated API",
+		Long: `ferry-apiserver serves the gitops.ferry.dev API (Applications and their status and sync
+subresources) behind kube-apiserver's aggregation layer. It stores Applications in etcd: its own
+embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cluster.`,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return defaults.ComponentGlobalsRegistry.Set()
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("ferry-apiserver takes no arguments, got %q", args)
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+		SilenceUsage: true,
+	}
+	cmd.SetContext(ctx)
+
+	fs := cmd.Flags()
+	o.RecommendedOptions.AddFlags(fs)
+	o.AddFlags(fs)
+	_, _ = defaults.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
+		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""), utilfeature.DefaultMutableFeatureGate)
+	defaults.ComponentGlobalsRegistry.AddFlags(fs)
+	return cmd
+}

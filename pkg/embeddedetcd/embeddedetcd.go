@@ -1,0 +1,102 @@
+// Package embeddedetcd runs a single-member etcd inside ferry-apiserver, so that a server started
+// without --etcd-servers needs no set-up at all. Production runs point at an external cluster.
+package embeddedetcd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"k8s.io/klog/v2"
+)
+
+// Options configure the embedded etcd.
+type Options struct {
+	// DataDir holds etcd's data; it is created when missing and reused across restarts.
+	DataDir string
+	// UnsafeNoFsync skips fsync: faster, and loses recent writes on a power cut. Tests only.
+	UnsafeNoFsync bool
+	// StartTimeout bounds how long to wait for etcd to become ready.
+	StartTimeout time.Duration
+}
+
+// Server is a running embedded etcd.
+type Server struct {
+	etcd *embed.Etcd
+	// ClientURL is where the API server reaches etcd: on 127.0.0.1 only.
+	ClientURL string
+}
+
+// Start starts etcd on free ports of 127.0.0.1 and waits until it is ready.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.DataDir == "" {
+		return nil, fmt.Errorf("embedded etcd needs a data directory: set --data-dir")
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating embedded etcd data directory %s: %w", opts.DataDir, err)
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = time.Minute
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
+	peerURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
+
+	cfg := embed.NewConfig()
+	cfg.Name = "ferry"
+	cfg.Dir = opts.DataDir
+	cfg.ListenClientUrls = []url.URL{clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{clientURL}
+	cfg.ListenPeerUrls = []url.URL{peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{peerURL}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
+	cfg.LogLevel = "warn"
+	// Metrics of the embedded etcd would collide with the API server's on /metrics.
+	cfg.Metrics = "basic"
+
+	klog.FromContext(ctx).Info("Starting embedded etcd", "dataDir", opts.DataDir, "clientURL", clientURL.String())
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded etcd in %s: %w (is another ferry-apiserver using this --data-dir?)", opts.DataDir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(opts.StartTimeout):
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd in %s was not ready after %s", opts.DataDir, opts.StartTimeout)
+	case <-ctx.Done():
+		e.Close()
+		return nil, ctx.Err()
+	}
+	return &Server{etcd: e, ClientURL: clientURL.String()}, nil
+}
+
+// Stop shuts etcd down, flushing its data.
+func (s *Server) Stop() {
+	s.etcd.Close()
+}
+
+// Err reports a fatal error of the running etcd.
+func (s *Server) Err() <-chan error { return s.etcd.Err() }
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port on 127.0.0.1 for embedded etcd: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,116 @@
+package application
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+)
+
+// Storage is everything the API server installs for Applications.
+type Storage struct {
+	Application *REST
+	Status      *StatusREST
+	Sync        *SyncREST
+}
+
+// NewStorage builds the etcd-backed storage of Applications and their subresources.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts validation.Options) (Storage, error) {
+	strategy := NewStrategy(scheme, opts)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &gitops.Application{} },
+		NewListFunc:               func() runtime.Object { return &gitops.ApplicationList{} },
+		PredicateFunc:             MatchApplication,
+		DefaultQualifiedResource:  gitops.Resource("applications"),
+		SingularQualifiedResource: gitops.Resource("application"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+
+		TableConvertor: tableConvertor{},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return Storage{}, fmt.Errorf("setting up storage of applications: %w", err)
+	}
+
+	statusStore := *store
+	statusStrategy := NewStatusStrategy(strategy)
+	statusStore.UpdateStrategy = statusStrategy
+	statusStore.ResetFieldsStrategy = statusStrategy
+
+	syncStore := *store
+	syncStore.UpdateStrategy = syncStrategy{strategy}
+
+	return Storage{
+		Application: &REST{store},
+		Status:      &StatusREST{store: &statusStore},
+		Sync:        &SyncREST{store: &syncStore},
+	}, nil
+}
+
+// REST is the storage of the main resource, applications.
+type REST struct {
+	*genericregistry.Store
+}
+
+var (
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.CategoriesProvider = &REST{}
+)
+
+// ShortNames lets users type `kubectl get fapp`.
+func (*REST) ShortNames() []string { return []string{"fapp"} }
+
+// Categories puts Applications into `kubectl get gitops`.
+func (*REST) Categories() []string { return []string{"gitops"} }
+
+// StatusREST is the storage of applications/status.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+var (
+	_ rest.Patcher              = &StatusREST{}
+	_ rest.ResetFieldsStrategy  = &StatusREST{}
+	_ rest.TableConvertor       = &StatusREST{}
+	_ rest.SingularNameProvider = &StatusREST{}
+)
+
+// New returns an empty Application.
+func (r *StatusREST) New() runtime.Object { return &gitops.Application{} }
+
+// Destroy does nothing: the store is shared with the main resource, which closes it.
+func (r *StatusREST) Destroy() {}
+
+// GetSingularName is the singular of the parent resource.
+func (r *StatusREST) GetSingularName() string { return r.store.GetSingularName() }
+
+// Get returns the Application, so that `kubectl get --subresource=status` works.
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update writes the status of an Application; it never creates one.
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields tells server-side apply which fields a status write cannot own.
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable prints a status read like the main resource.
+func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}

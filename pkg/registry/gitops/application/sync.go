@@ -1,0 +1,112 @@
+package application
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+)
+
+// SyncREST serves POST applications/{name}/sync. It records the requested operation in the
+// Application's status.operation, with the requester taken from the authenticated request; the
+// controller picks it up from there. Recording intent instead of acting in the handler keeps the
+// request short and the operation visible, resumable and auditable.
+type SyncREST struct {
+	store *genericregistry.Store
+}
+
+var (
+	_ rest.NamedCreater         = &SyncREST{}
+	_ rest.SingularNameProvider = &SyncREST{}
+)
+
+// New returns an empty sync request.
+func (r *SyncREST) New() runtime.Object { return &gitops.ApplicationSync{} }
+
+// Destroy does nothing: the store is shared with the main resource, which closes it.
+func (r *SyncREST) Destroy() {}
+
+// GetSingularName is the singular of the request kind.
+func (r *SyncREST) GetSingularName() string { return "applicationsync" }
+
+// Create records a sync operation for the Application named in the URL.
+func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	req, ok := obj.(*gitops.ApplicationSync)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("expected an ApplicationSync, got %T", obj))
+	}
+	if req.Name != "" && req.Name != name {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("metadata.name %q of the ApplicationSync does not match the Application %q in the URL", req.Name, name))
+	}
+	if errs := validation.ValidateApplicationSync(req); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(gitops.Kind("ApplicationSync"), name, errs)
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, req.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	requester, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return nil, apierrors.NewUnauthorized("the sync request carries no authenticated user")
+	}
+
+	op := &gitops.Operation{
+		ID:          string(uuid.NewUUID()),
+		Phase:       gitops.OperationPending,
+		Revision:    req.Spec.Revision,
+		Prune:       req.Spec.Prune,
+		DryRun:      req.Spec.DryRun,
+		Resources:   req.Spec.Resources,
+		RequestedBy: gitops.RequestedBy{Username: requester.GetName(), UID: requester.GetUID(), Groups: requester.GetGroups()},
+		RequestedAt: metav1.Now(),
+	}
+
+	recordOperation := func(_ context.Context, newObj, _ runtime.Object) (runtime.Object, error) {
+		app := newObj.(*gitops.Application)
+		if app.DeletionTimestamp != nil {
+			return nil, apierrors.NewConflict(gitops.Resource("applications"), name, fmt.Errorf("the Application is being deleted"))
+		}
+		if app.Spec.Suspend {
+			return nil, apierrors.NewConflict(gitops.Resource("applications"), name, fmt.Errorf("the Application is suspended: set spec.suspend to false first"))
+		}
+		if cur := app.Status.Operation; cur != nil && (cur.Phase == gitops.OperationPending || cur.Phase == gitops.OperationRunning) {
+			return nil, apierrors.NewConflict(gitops.Resource("applications"), name,
+				fmt.Errorf("operation %s requested by %s is %s; wait for it to finish", cur.ID, cur.RequestedBy.Username, cur.Phase))
+		}
+		app.Status.Operation = op
+		return app, nil
+	}
+
+	updated, _, err := r.store.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, recordOperation),
+		rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: options.DryRun, FieldManager: options.FieldManager})
+	if err != nil {
+		return nil, err
+	}
+	app := updated.(*gitops.Application)
+
+	resp := &gitops.ApplicationSync{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              app.Name,
+			Namespace:         app.Namespace,
+			UID:               app.UID,
+			CreationTimestamp: op.RequestedAt,
+		},
+		Spec: req.Spec,
+		Status: gitops.ApplicationSyncStatus{
+			OperationID:                op.ID,
+			Phase:                      op.Phase,
+			ApplicationResourceVersion: app.ResourceVersion,
+		},
+	}
+	return resp, nil
+}

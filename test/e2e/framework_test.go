@@ -1,0 +1,539 @@
+// Package e2e tests Ferry end to end: a real etcd, kube-apiserver and kube-controller-manager on
+// 127.0.0.1, ferry-apiserver registered through an APIService, driven by the real kubectl (v1.37,
+// from hack/build-control-plane.sh's cache) and by the generated client-go clientset.
+//
+// TestMain brings the stack up with hack/local-up.sh in a temporary directory on free ports and
+// tears it down with hack/local-down.sh --purge. `go test -short` skips every test.
+//
+// Environment:
+//
+//	FERRY_APISERVER_BIN  use this ferry-apiserver binary instead of building ./cmd/ferry-apiserver
+//	FERRY_K8S_BIN        directory with etcd, kube-apiserver, kube-controller-manager and kubectl
+//	                     (default: hack/build-control-plane.sh, which builds them once into a cache)
+//	FERRY_E2E_KEEP=1     leave the stack running after the tests and print where it is
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+)
+
+// stack is the running local stack, set by TestMain; nil when the tests are skipped.
+var stack *Stack
+
+// skipReason says why stack is nil.
+var skipReason string
+
+// Stack is one local Ferry stack started by hack/local-up.sh.
+type Stack struct {
+	RepoRoot string
+	Dir      string            // FERRY_DEV_DIR
+	Env      map[string]string // FERRY_DEV_DIR/env: ports and binaries
+	Kubectl  string            // the v1.37 kubectl matching the control plane
+	FerryBin string
+	tokens   map[string]string // user -> bearer token
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if testing.Short() {
+		skipReason = "e2e tests start etcd, kube-apiserver, kube-controller-manager and ferry-apiserver; skipped with -short"
+		return m.Run()
+	}
+	s, err := startStack()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: cannot start the local stack: %v\n", err)
+		if s != nil {
+			s.down(os.Getenv("FERRY_E2E_KEEP") == "1")
+		}
+		return 1
+	}
+	stack = s
+	code := m.Run()
+	if code != 0 {
+		for _, c := range []string{"ferry-apiserver", "kube-apiserver"} {
+			fmt.Fprintf(os.Stderr, "\n==== last 60 lines of %s.log ====\n%s", c, tailFile(filepath.Join(s.Dir, "logs", c+".log"), 60))
+		}
+	}
+	s.down(os.Getenv("FERRY_E2E_KEEP") == "1")
+	return code
+}
+
+func startStack() (*Stack, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "ferry-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{RepoRoot: root, Dir: dir}
+
+	s.FerryBin = os.Getenv("FERRY_APISERVER_BIN")
+	if s.FerryBin == "" {
+		s.FerryBin = filepath.Join(dir, "bin", "ferry-apiserver")
+		start := time.Now()
+		build := exec.Command("go", "build", "-o", s.FerryBin, "./cmd/ferry-apiserver")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			return s, fmt.Errorf("go build ./cmd/ferry-apiserver: %v\n%s", err, out)
+		}
+		fmt.Fprintf(os.Stderr, "e2e: built ferry-apiserver in %s\n", time.Since(start).Round(time.Millisecond))
+	}
+
+	env := []string{
+		"FERRY_DEV_DIR=" + dir,
+		"FERRY_APISERVER_BIN=" + s.FerryBin,
+		"ETCD_PORT=0", "ETCD_PEER_PORT=0", "KUBE_PORT=0", "KCM_PORT=0", "FERRY_PORT=0",
+		"FERRY_DEMO=0", "FERRY_SKIP_SERVER=0",
+	}
+	if os.Getenv("FERRY_E2E_KEEP") != "1" {
+		// Should this process die without its teardown (a test binary timeout panics past it),
+		// the stack stops by itself.
+		env = append(env, "FERRY_STOP_WITH_PID="+strconv.Itoa(os.Getpid()))
+	}
+	var out bytes.Buffer
+	start := time.Now()
+	if err := s.script(20*time.Minute, &out, env, "hack/local-up.sh"); err != nil {
+		return s, fmt.Errorf("hack/local-up.sh: %v\n%s", err, out.String())
+	}
+	fmt.Fprintf(os.Stderr, "e2e: local stack up in %s (FERRY_DEV_DIR=%s)\n", time.Since(start).Round(time.Millisecond), dir)
+	if testing.Verbose() {
+		fmt.Fprint(os.Stderr, out.String())
+	}
+
+	if s.Env, err = readEnvFile(filepath.Join(dir, "env")); err != nil {
+		return s, err
+	}
+	s.Kubectl = s.Env["KUBECTL"]
+	if s.tokens, err = readTokens(filepath.Join(dir, "tokens.csv")); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// down stops the stack and deletes its directory, or with keep leaves it running.
+func (s *Stack) down(keep bool) {
+	if keep {
+		fmt.Fprintf(os.Stderr, "e2e: FERRY_E2E_KEEP=1: the stack is still running.\n"+
+			"  export KUBECONFIG=%s/kubeconfig; alias kubectl=%s\n"+
+			"  stop it with: FERRY_DEV_DIR=%s %s/hack/local-down.sh --purge\n",
+			s.Dir, s.Env["KUBECTL"], s.Dir, s.RepoRoot)
+		return
+	}
+	var out bytes.Buffer
+	if err := s.script(2*time.Minute, &out, []string{"FERRY_DEV_DIR=" + s.Dir}, "hack/local-down.sh", "--purge"); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: hack/local-down.sh: %v\n%s", err, out.String())
+	}
+}
+
+// script runs one of the repository's scripts with extra environment variables.
+func (s *Stack) script(timeout time.Duration, out io.Writer, env []string, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(s.RepoRoot, name), args...)
+	cmd.Dir = s.RepoRoot
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.Stdin = nil
+	// The script's children redirect their output to log files, so Wait does not hang on them;
+	// WaitDelay bounds it should one not.
+	cmd.WaitDelay = 10 * time.Second
+	return cmd.Run()
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "hack", "local-up.sh")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the repository root (go.mod with hack/local-up.sh) above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func readEnvFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok {
+			env[k] = strings.Trim(v, `"'`)
+		}
+	}
+	for _, k := range []string{"KUBECTL", "KUBE_PORT", "FERRY_PORT"} {
+		if env[k] == "" {
+			return nil, fmt.Errorf("%s has no %s", path, k)
+		}
+	}
+	return env, nil
+}
+
+// readTokens reads the token file: token,user,uid[,"groups"].
+func readTokens(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tokens := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.SplitN(line, ",", 3)
+		if len(f) >= 2 {
+			tokens[f[1]] = f[0]
+		}
+	}
+	return tokens, nil
+}
+
+func tailFile(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(%v)\n", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// requireStack skips the test when the stack is not running (-short) and returns it.
+func requireStack(t *testing.T) *Stack {
+	t.Helper()
+	if stack == nil {
+		t.Skip(skipReason)
+	}
+	return stack
+}
+
+// ---------------------------------------------------------------------------------------------
+// kubectl
+
+// Admin is the user in system:masters. The test users viewer, editor, nobody and other start with
+// no permissions at all.
+const Admin = "admin"
+
+// Result is one kubectl run.
+type Result struct {
+	Args           []string
+	User           string
+	Stdout, Stderr string
+	Err            error
+}
+
+// ExitCode is kubectl's exit status, or -1 when it did not run to completion.
+func (r Result) ExitCode() int {
+	var ee *exec.ExitError
+	if errors.As(r.Err, &ee) {
+		return ee.ExitCode()
+	}
+	if r.Err != nil {
+		return -1
+	}
+	return 0
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("kubectl %s (as %s): exit %d\nstdout:\n%s\nstderr:\n%s",
+		strings.Join(r.Args, " "), r.User, r.ExitCode(), r.Stdout, r.Stderr)
+}
+
+func (s *Stack) kubeconfig(user string) string {
+	if user == Admin {
+		return filepath.Join(s.Dir, "kubeconfig")
+	}
+	return filepath.Join(s.Dir, "kubeconfig-"+user)
+}
+
+func (s *Stack) kubectlCmd(ctx context.Context, user string, args ...string) *exec.Cmd {
+	full := append([]string{"--kubeconfig", s.kubeconfig(user), "--cache-dir", filepath.Join(s.Dir, ".kube-cache-e2e")}, args...)
+	cmd := exec.CommandContext(ctx, s.Kubectl, full...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG=") // only --kubeconfig counts
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// Run runs kubectl as user with stdin (may be empty), within one minute.
+func (s *Stack) Run(user, stdin string, args ...string) Result {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := s.kubectlCmd(ctx, user, args...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return Result{Args: args, User: user, Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// kubectl runs kubectl as admin and fails the test when it fails.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	return kubectlAs(t, Admin, args...)
+}
+
+// kubectlAs runs kubectl as user and fails the test when it fails.
+func kubectlAs(t *testing.T, user string, args ...string) string {
+	t.Helper()
+	r := requireStack(t).Run(user, "", args...)
+	if r.Err != nil {
+		t.Fatalf("%s", r)
+	}
+	return r.Stdout
+}
+
+// kubectlStdin runs kubectl as user with stdin and fails the test when it fails.
+func kubectlStdin(t *testing.T, user, stdin string, args ...string) string {
+	t.Helper()
+	r := requireStack(t).Run(user, stdin, args...)
+	if r.Err != nil {
+		t.Fatalf("%s\nstdin:\n%s", r, stdin)
+	}
+	return r.Stdout
+}
+
+// kubectlFails runs kubectl as user and fails the test unless kubectl fails; it returns stderr.
+func kubectlFails(t *testing.T, user, stdin string, args ...string) Result {
+	t.Helper()
+	r := requireStack(t).Run(user, stdin, args...)
+	if r.Err == nil {
+		t.Fatalf("expected kubectl to fail, it succeeded: %s\nstdin:\n%s", r, stdin)
+	}
+	if r.ExitCode() < 0 {
+		t.Fatalf("kubectl did not run: %s", r)
+	}
+	return r
+}
+
+// watchLines starts a long-running kubectl (such as get -w) as user; lines of its stdout arrive
+// on the channel, which is closed when kubectl exits. The process is killed at test cleanup.
+func watchLines(t *testing.T, user string, args ...string) <-chan string {
+	t.Helper()
+	s := requireStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := s.kubectlCmd(ctx, user, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("kubectl %s stderr:\n%s", strings.Join(args, " "), stderr.String())
+		}
+	})
+	return lines
+}
+
+// waitForLine reads lines until one satisfies match, failing the test after timeout.
+func waitForLine(t *testing.T, lines <-chan string, timeout time.Duration, what string, match func(string) bool) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	var seen []string
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("kubectl exited before printing %s; it printed:\n%s", what, strings.Join(seen, "\n"))
+			}
+			seen = append(seen, line)
+			if match(line) {
+				return line
+			}
+		case <-deadline:
+			t.Fatalf("no line with %s within %s; kubectl printed:\n%s", what, timeout, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients, namespaces, objects
+
+// restConfig is the client configuration of user, authenticated by its bearer token.
+func (s *Stack) restConfig(user string) *rest.Config {
+	return &rest.Config{
+		Host:            "https://127.0.0.1:" + s.Env["KUBE_PORT"],
+		BearerToken:     s.tokens[user],
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(s.Dir, "pki", "ca.crt")},
+		UserAgent:       "ferry-e2e/" + user,
+		Timeout:         30 * time.Second,
+	}
+}
+
+// ferryClient is the typed Ferry clientset acting as user.
+func ferryClient(t *testing.T, user string) versioned.Interface {
+	t.Helper()
+	c, err := versioned.NewForConfig(requireStack(t).restConfig(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newNamespace creates a namespace for one test and deletes it (without waiting) at cleanup.
+func newNamespace(t *testing.T, prefix string) string {
+	t.Helper()
+	ns := fmt.Sprintf("e2e-%s-%05d", prefix, rand.IntN(100000))
+	kubectl(t, "create", "namespace", ns)
+	t.Cleanup(func() {
+		if os.Getenv("FERRY_E2E_KEEP") == "1" {
+			return
+		}
+		stack.Run(Admin, "", "delete", "namespace", ns, "--wait=false")
+	})
+	return ns
+}
+
+// appManifest is an Application as JSON (which kubectl reads as YAML), a copy of the example
+// application in namespace ns with name name; edits change it first, keyed by dotted paths of
+// spec ("source.path"); a nil value deletes the field.
+func appManifest(ns, name string, edits map[string]any) string {
+	spec := map[string]any{
+		"source": map[string]any{
+			"repoURL":  "https://github.com/ferry-gitops/examples.git",
+			"revision": "main",
+			"path":     "guestbook",
+		},
+		"destination": map[string]any{"namespace": "guestbook"},
+		"syncPolicy": map[string]any{
+			"automated": map[string]any{"prune": true, "selfHeal": true},
+		},
+	}
+	for path, v := range edits {
+		keys := strings.Split(path, ".")
+		m := spec
+		for _, k := range keys[:len(keys)-1] {
+			next, ok := m[k].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[k] = next
+			}
+			m = next
+		}
+		if v == nil {
+			delete(m, keys[len(keys)-1])
+		} else {
+			m[keys[len(keys)-1]] = v
+		}
+	}
+	obj := map[string]any{
+		"apiVersion": "gitops.ferry.dev/v1alpha1",
+		"kind":       "Application",
+		"metadata":   map[string]any{"name": name, "namespace": ns},
+		"spec":       spec,
+	}
+	data, err := json.MarshalIndent(obj, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}
+
+// eventually polls cond every 200 ms until it reports true, failing the test after timeout with
+// cond's last explanation.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %s; last: %s", what, timeout, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// apiServiceAvailable reports the APIService's Available condition.
+func apiServiceAvailable(s *Stack) (bool, string) {
+	r := s.Run(Admin, "", "get", "apiservice", "v1alpha1.gitops.ferry.dev", "-o",
+		`jsonpath={.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].reason}: {.status.conditions[?(@.type=="Available")].message}`)
+	if r.Err != nil {
+		return false, r.String()
+	}
+	return strings.HasPrefix(r.Stdout, "True"), r.Stdout
+}
+
+// pidAlive reports whether pid runs (and is not a zombie).
+func pidAlive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && len(stat) > i+2 {
+		return stat[i+2] != 'Z'
+	}
+	return true
+}
+
+// normalizeSpace collapses runs of white space, so text wrapped by kubectl can be matched.
+func normalizeSpace(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
