@@ -71,8 +71,10 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 		RequestedAt: metav1.Now(),
 	}
 
-	recordOperation := func(_ context.Context, newObj, _ runtime.Object) (runtime.Object, error) {
-		app := newObj.(*gitops.Application)
+	// Built from the stored object inside etcd's optimistic-concurrency loop, so the check for an
+	// active operation and the write are atomic.
+	recordOperation := func(_ context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
+		app := oldObj.(*gitops.Application).DeepCopy()
 		if app.DeletionTimestamp != nil {
 			return nil, apierrors.NewConflict(gitops.Resource("applications"), name, fmt.Errorf("the Application is being deleted"))
 		}
