@@ -22,6 +22,7 @@ kube::codegen::gen_openapi \
 	--output-dir "${ROOT}/pkg/generated/openapi" \
 	--output-pkg "${MODULE}/pkg/generated/openapi" \
 	--report-filename "${ROOT}/api/api-rules/violation_exceptions.list" \
+	--output-model-name-file zz_generated.model_name.go \
 	${UPDATE_API_KNOWN_VIOLATIONS:+--update-report} \
 	--boilerplate "$BOILERPLATE" \
 	"${ROOT}/pkg/apis"

@@ -23,6 +23,8 @@ type Options struct {
 	UnsafeNoFsync bool
 	// StartTimeout bounds how long to wait for etcd to become ready.
 	StartTimeout time.Duration
+	// LogLevel is etcd's own log level: debug, info, warn (the default), error, panic or fatal.
+	LogLevel string
 }
 
 // Server is a running embedded etcd.
@@ -39,6 +41,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating embedded etcd data directory %s: %w", opts.DataDir, err)
+	}
+	// etcd's data is the whole of Ferry's state, credentials references included: owner only.
+	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("restricting embedded etcd data directory %s to its owner: %w", opts.DataDir, err)
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "warn"
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = time.Minute
@@ -59,7 +68,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
-	cfg.LogLevel = "warn"
+	cfg.LogLevel = opts.LogLevel
 	// Metrics of the embedded etcd would collide with the API server's on /metrics.
 	cfg.Metrics = "basic"
 

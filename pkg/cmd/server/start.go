@@ -48,6 +48,8 @@ type Options struct {
 	DataDir string
 	// EmbeddedEtcdUnsafeNoFsync trades durability for speed in tests.
 	EmbeddedEtcdUnsafeNoFsync bool
+	// EmbeddedEtcdLogLevel is the embedded etcd's own log level.
+	EmbeddedEtcdLogLevel string
 	// AllowFileRepositories admits file:// repository URLs.
 	AllowFileRepositories bool
 	// AlternateDNS are extra names of the self-signed serving certificate.
@@ -67,10 +69,13 @@ func NewOptions(out, errOut io.Writer) *Options {
 		),
 		ComponentGlobalsRegistry: compatibility.DefaultComponentGlobalsRegistry,
 		DataDir:                  "ferry-data",
+		EmbeddedEtcdLogLevel:     "warn",
 		AlternateDNS:             DefaultAlternateDNS,
 		StdOut:                   out,
 		StdErr:                   errOut,
 	}
+	_, _ = o.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
+		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""), utilfeature.DefaultMutableFeatureGate)
 	// Pin the storage version, so a later served version never changes what is in etcd unasked.
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
@@ -83,6 +88,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Directory of the embedded etcd, used when --etcd-servers is empty. Created when missing and reused across restarts.")
 	fs.BoolVar(&o.EmbeddedEtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EmbeddedEtcdUnsafeNoFsync,
 		"Skip fsync in the embedded etcd. Faster, but a power cut loses recent writes. For tests only.")
+	fs.StringVar(&o.EmbeddedEtcdLogLevel, "embedded-etcd-log-level", o.EmbeddedEtcdLogLevel,
+		"Log level of the embedded etcd: debug, info, warn, error, panic or fatal.")
 	fs.BoolVar(&o.AllowFileRepositories, "allow-file-repositories", o.AllowFileRepositories,
 		"Accept file:// repository URLs in spec.source.repoURL. They read the server's own disk, so keep this off unless every Application author may read it.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
@@ -139,7 +146,9 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	var etcd *embeddedetcd.Server
 	if o.EmbeddedEtcd() {
 		var err error
-		etcd, err = embeddedetcd.Start(ctx, embeddedetcd.Options{DataDir: o.DataDir, UnsafeNoFsync: o.EmbeddedEtcdUnsafeNoFsync})
+		etcd, err = embeddedetcd.Start(ctx, embeddedetcd.Options{
+			DataDir: o.DataDir, UnsafeNoFsync: o.EmbeddedEtcdUnsafeNoFsync, LogLevel: o.EmbeddedEtcdLogLevel,
+		})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -171,23 +180,36 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	return config, etcd, nil
 }
 
-// Run starts the server and blocks until ctx is done.
-func (o *Options) Run(ctx context.Context) error {
+// Server is a configured ferry-apiserver, ready to run.
+type Server struct {
+	*apiserver.FerryServer
+	etcd *embeddedetcd.Server
+}
+
+// NewServer configures the server, starting the embedded etcd when one is needed. Call Run, or
+// Stop when the server will not run after all.
+func (o *Options) NewServer(ctx context.Context) (*Server, error) {
 	config, etcd, err := o.Config(ctx)
 	if err != nil {
-		return err
-	}
-	if etcd != nil {
-		defer etcd.Stop()
+		return nil, err
 	}
 	server, err := config.Complete().New()
 	if err != nil {
-		return err
+		if etcd != nil {
+			etcd.Stop()
+		}
+		return nil, err
 	}
-	if etcd != nil {
+	return &Server{FerryServer: server, etcd: etcd}, nil
+}
+
+// Run serves until ctx is done, then stops the embedded etcd.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Stop()
+	if s.etcd != nil {
 		go func() {
 			select {
-			case err := <-etcd.Err():
+			case err := <-s.etcd.Err():
 				if err != nil {
 					klog.FromContext(ctx).Error(err, "Embedded etcd failed")
 				}
@@ -195,7 +217,23 @@ func (o *Options) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+	return s.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// Stop stops the embedded etcd, if any. The API server itself stops with its context.
+func (s *Server) Stop() {
+	if s.etcd != nil {
+		s.etcd.Stop()
+	}
+}
+
+// Run starts the server and blocks until ctx is done.
+func (o *Options) Run(ctx context.Context) error {
+	server, err := o.NewServer(ctx)
+	if err != nil {
+		return err
+	}
+	return server.Run(ctx)
 }
 
 // NewCommand returns the ferry-apiserver command.
@@ -229,8 +267,6 @@ embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cl
 	fs := cmd.Flags()
 	o.RecommendedOptions.AddFlags(fs)
 	o.AddFlags(fs)
-	_, _ = defaults.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
-		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""), utilfeature.DefaultMutableFeatureGate)
 	defaults.ComponentGlobalsRegistry.AddFlags(fs)
 	return cmd
 }

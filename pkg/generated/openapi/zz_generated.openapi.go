@@ -22,6 +22,7 @@ limitations under the License.
 package openapi
 
 import (
+	v1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -32,87 +33,87 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Application":               schema_pkg_apis_gitops_v1alpha1_Application(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationDestination":    schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationList":           schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSource":         schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSpec":           schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationStatus":         schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSync":           schema_pkg_apis_gitops_v1alpha1_ApplicationSync(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSyncSpec":       schema_pkg_apis_gitops_v1alpha1_ApplicationSyncSpec(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSyncStatus":     schema_pkg_apis_gitops_v1alpha1_ApplicationSyncStatus(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.AutomatedSyncPolicy":       schema_pkg_apis_gitops_v1alpha1_AutomatedSyncPolicy(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Backoff":                   schema_pkg_apis_gitops_v1alpha1_Backoff(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.DirectorySource":           schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.HealthStatus":              schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizePatch":            schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizeSelector":         schema_pkg_apis_gitops_v1alpha1_KustomizeSelector(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizeSource":           schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.LocalObjectReference":      schema_pkg_apis_gitops_v1alpha1_LocalObjectReference(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Operation":                 schema_pkg_apis_gitops_v1alpha1_Operation(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.OperationRecord":           schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.RequestedBy":               schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ResourceIgnoreDifferences": schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ResourceStatus":            schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.RetryStrategy":             schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncPolicy":                schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncResource":              schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
-		"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncStatus":                schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
-		resource.Quantity{}.OpenAPIModelName():                                             schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                                                     schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                                                      schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                                                       schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                                          schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                                              schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                                               schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                                                  schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.Application{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_Application(ref),
+		v1alpha1.ApplicationDestination{}.OpenAPIModelName():    schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref),
+		v1alpha1.ApplicationList{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
+		v1alpha1.ApplicationSource{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref),
+		v1alpha1.ApplicationSpec{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref),
+		v1alpha1.ApplicationStatus{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref),
+		v1alpha1.ApplicationSync{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationSync(ref),
+		v1alpha1.ApplicationSyncSpec{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ApplicationSyncSpec(ref),
+		v1alpha1.ApplicationSyncStatus{}.OpenAPIModelName():     schema_pkg_apis_gitops_v1alpha1_ApplicationSyncStatus(ref),
+		v1alpha1.AutomatedSyncPolicy{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_AutomatedSyncPolicy(ref),
+		v1alpha1.Backoff{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_Backoff(ref),
+		v1alpha1.DirectorySource{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref),
+		v1alpha1.HealthStatus{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref),
+		v1alpha1.KustomizePatch{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref),
+		v1alpha1.KustomizeSelector{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_KustomizeSelector(ref),
+		v1alpha1.KustomizeSource{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref),
+		v1alpha1.LocalObjectReference{}.OpenAPIModelName():      schema_pkg_apis_gitops_v1alpha1_LocalObjectReference(ref),
+		v1alpha1.Operation{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_Operation(ref),
+		v1alpha1.OperationRecord{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
+		v1alpha1.RequestedBy{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
+		v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName(): schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
+		v1alpha1.ResourceStatus{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
+		v1alpha1.RetryStrategy{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
+		v1alpha1.SyncPolicy{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
+		v1alpha1.SyncResource{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
+		v1alpha1.SyncStatus{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
+		resource.Quantity{}.OpenAPIModelName():                  schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():        schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():        schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():        schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():       schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():               schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                   schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                    schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                       schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
@@ -148,14 +149,14 @@ func schema_pkg_apis_gitops_v1alpha1_Application(ref common.ReferenceCallback) c
 						SchemaProps: spec.SchemaProps{
 							Description: "Spec is what the Application should deploy and how.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSpec"),
+							Ref:         ref(v1alpha1.ApplicationSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Status is what Ferry last observed and did. Only Ferry's own controller writes it.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationStatus"),
+							Ref:         ref(v1alpha1.ApplicationStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -163,7 +164,7 @@ func schema_pkg_apis_gitops_v1alpha1_Application(ref common.ReferenceCallback) c
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSpec", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.ApplicationSpec{}.OpenAPIModelName(), v1alpha1.ApplicationStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -222,7 +223,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref common.ReferenceCallbac
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Application"),
+										Ref: ref(v1alpha1.Application{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -233,7 +234,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Application", v1.ListMeta{}.OpenAPIModelName()},
+			v1alpha1.Application{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -270,19 +271,19 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 					"credentialsRef": {
 						SchemaProps: spec.SchemaProps{
 							Description: "CredentialsRef names a Secret in the Application's namespace holding the credentials for RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.LocalObjectReference"),
+							Ref:         ref(v1alpha1.LocalObjectReference{}.OpenAPIModelName()),
 						},
 					},
 					"directory": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Directory selects the files read when Path holds no kustomization file.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.DirectorySource"),
+							Ref:         ref(v1alpha1.DirectorySource{}.OpenAPIModelName()),
 						},
 					},
 					"kustomize": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Kustomize overrides applied when Path holds a kustomization file.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizeSource"),
+							Ref:         ref(v1alpha1.KustomizeSource{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -290,7 +291,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.DirectorySource", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizeSource", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.LocalObjectReference"},
+			v1alpha1.DirectorySource{}.OpenAPIModelName(), v1alpha1.KustomizeSource{}.OpenAPIModelName(), v1alpha1.LocalObjectReference{}.OpenAPIModelName()},
 	}
 }
 
@@ -305,14 +306,14 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 						SchemaProps: spec.SchemaProps{
 							Description: "Source is the Git repository, revision and path the objects are read from.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSource"),
+							Ref:         ref(v1alpha1.ApplicationSource{}.OpenAPIModelName()),
 						},
 					},
 					"destination": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Destination says where objects that name no namespace are deployed.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationDestination"),
+							Ref:         ref(v1alpha1.ApplicationDestination{}.OpenAPIModelName()),
 						},
 					},
 					"serviceAccountName": {
@@ -326,7 +327,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 						SchemaProps: spec.SchemaProps{
 							Description: "SyncPolicy says when and how Ferry applies the source: automatically or only on request, how often the source is re-checked, and how failed syncs are retried.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncPolicy"),
+							Ref:         ref(v1alpha1.SyncPolicy{}.OpenAPIModelName()),
 						},
 					},
 					"suspend": {
@@ -348,7 +349,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ResourceIgnoreDifferences"),
+										Ref: ref(v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -359,7 +360,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationDestination", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSource", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ResourceIgnoreDifferences", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncPolicy"},
+			v1alpha1.ApplicationDestination{}.OpenAPIModelName(), v1alpha1.ApplicationSource{}.OpenAPIModelName(), v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName(), v1alpha1.SyncPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -409,14 +410,14 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 						SchemaProps: spec.SchemaProps{
 							Description: "Sync says whether the deployed objects match the source.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncStatus"),
+							Ref:         ref(v1alpha1.SyncStatus{}.OpenAPIModelName()),
 						},
 					},
 					"health": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Health is the aggregated health of the deployed objects: the worst of them.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.HealthStatus"),
+							Ref:         ref(v1alpha1.HealthStatus{}.OpenAPIModelName()),
 						},
 					},
 					"resources": {
@@ -431,7 +432,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ResourceStatus"),
+										Ref: ref(v1alpha1.ResourceStatus{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -440,7 +441,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 					"operation": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Operation is the sync requested through the applications/sync subresource, while it is pending or running, and the last one once it has finished.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Operation"),
+							Ref:         ref(v1alpha1.Operation{}.OpenAPIModelName()),
 						},
 					},
 					"history": {
@@ -455,7 +456,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.OperationRecord"),
+										Ref: ref(v1alpha1.OperationRecord{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -471,7 +472,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.HealthStatus", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Operation", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.OperationRecord", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ResourceStatus", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncStatus", v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -507,21 +508,21 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSync(ref common.ReferenceCallbac
 						SchemaProps: spec.SchemaProps{
 							Description: "Spec is what to sync.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSyncSpec"),
+							Ref:         ref(v1alpha1.ApplicationSyncSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Status is filled in by the server: the operation it recorded.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSyncStatus"),
+							Ref:         ref(v1alpha1.ApplicationSyncStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSyncSpec", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.ApplicationSyncStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.ApplicationSyncSpec{}.OpenAPIModelName(), v1alpha1.ApplicationSyncStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -565,7 +566,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSyncSpec(ref common.ReferenceCal
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncResource"),
+										Ref: ref(v1alpha1.SyncResource{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -575,7 +576,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSyncSpec(ref common.ReferenceCal
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncResource"},
+			v1alpha1.SyncResource{}.OpenAPIModelName()},
 	}
 }
 
@@ -753,7 +754,7 @@ func schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref common.ReferenceCallback
 					"target": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Target selects the objects to patch. Empty means the objects the patch itself names.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizeSelector"),
+							Ref:         ref(v1alpha1.KustomizeSelector{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -761,7 +762,7 @@ func schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref common.ReferenceCallback
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizeSelector"},
+			v1alpha1.KustomizeSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -879,7 +880,7 @@ func schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref common.ReferenceCallbac
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizePatch"),
+										Ref: ref(v1alpha1.KustomizePatch{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -908,7 +909,7 @@ func schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.KustomizePatch"},
+			v1alpha1.KustomizePatch{}.OpenAPIModelName()},
 	}
 }
 
@@ -990,7 +991,7 @@ func schema_pkg_apis_gitops_v1alpha1_Operation(ref common.ReferenceCallback) com
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncResource"),
+										Ref: ref(v1alpha1.SyncResource{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -1000,7 +1001,7 @@ func schema_pkg_apis_gitops_v1alpha1_Operation(ref common.ReferenceCallback) com
 						SchemaProps: spec.SchemaProps{
 							Description: "RequestedBy is who asked for the operation.",
 							Default:     map[string]interface{}{},
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.RequestedBy"),
+							Ref:         ref(v1alpha1.RequestedBy{}.OpenAPIModelName()),
 						},
 					},
 					"requestedAt": {
@@ -1040,7 +1041,7 @@ func schema_pkg_apis_gitops_v1alpha1_Operation(ref common.ReferenceCallback) com
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.RequestedBy", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.SyncResource", v1.Time{}.OpenAPIModelName()},
+			v1alpha1.RequestedBy{}.OpenAPIModelName(), v1alpha1.SyncResource{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1323,14 +1324,14 @@ func schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref common.ReferenceCallback)
 					"backoff": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Backoff is the delay between retries.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Backoff"),
+							Ref:         ref(v1alpha1.Backoff{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.Backoff"},
+			v1alpha1.Backoff{}.OpenAPIModelName()},
 	}
 }
 
@@ -1344,7 +1345,7 @@ func schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref common.ReferenceCallback) co
 					"automated": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Automated, when set, makes Ferry apply every new commit and every change of the spec by itself. When absent, Ferry only reports OutOfSync and applies on a POST to the applications/sync subresource.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.AutomatedSyncPolicy"),
+							Ref:         ref(v1alpha1.AutomatedSyncPolicy{}.OpenAPIModelName()),
 						},
 					},
 					"interval": {
@@ -1356,7 +1357,7 @@ func schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref common.ReferenceCallback) co
 					"retry": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Retry says how often and how fast a failed sync is retried.",
-							Ref:         ref("github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.RetryStrategy"),
+							Ref:         ref(v1alpha1.RetryStrategy{}.OpenAPIModelName()),
 						},
 					},
 					"createNamespace": {
@@ -1370,7 +1371,7 @@ func schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref common.ReferenceCallback) co
 			},
 		},
 		Dependencies: []string{
-			"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.AutomatedSyncPolicy", "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1.RetryStrategy", v1.Duration{}.OpenAPIModelName()},
+			v1alpha1.AutomatedSyncPolicy{}.OpenAPIModelName(), v1alpha1.RetryStrategy{}.OpenAPIModelName(), v1.Duration{}.OpenAPIModelName()},
 	}
 }
 

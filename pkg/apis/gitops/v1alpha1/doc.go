@@ -4,5 +4,6 @@
 // +k8s:conversion-gen=github.com/ferry-gitops/ferry/pkg/apis/gitops
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=dev.ferry.gitops.v1alpha1
 // +groupName=gitops.ferry.dev
 package v1alpha1
