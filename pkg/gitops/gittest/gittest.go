@@ -1,0 +1,238 @@
+// Package gittest serves real Git repositories over smart HTTP on 127.0.0.1 for tests: the
+// machine's git http-backend behind net/http/cgi, with optional basic authentication, a switch to
+// take the server down and bring it back, and a request log.
+package gittest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Server is a smart-HTTP Git server on 127.0.0.1.
+type Server struct {
+	t        testing.TB
+	root     string
+	listener net.Listener
+	server   *http.Server
+	url      string
+
+	mu       sync.Mutex
+	username string
+	password string
+	down     atomic.Bool
+	requests []string
+}
+
+// NewServer starts a server whose repositories live in a temporary directory.
+func NewServer(t testing.TB) *Server {
+	t.Helper()
+	backend, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Fatalf("git is needed for Git tests: %v", err)
+	}
+	backendPath := filepath.Join(strings.TrimSpace(string(backend)), "git-http-backend")
+	s := &Server{t: t, root: t.TempDir()}
+	cgiHandler := &cgi.Handler{
+		Path: backendPath,
+		Env: []string{
+			"GIT_PROJECT_ROOT=" + s.root,
+			"GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_NOSYSTEM=1",
+			"HOME=" + s.root,
+		},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.listener = l
+	s.url = "http://" + l.Addr().String()
+	s.server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+		user, pass := s.username, s.password
+		s.mu.Unlock()
+		if s.down.Load() {
+			http.Error(w, "git server is down for this test", http.StatusServiceUnavailable)
+			return
+		}
+		if user != "" {
+			u, p, ok := r.BasicAuth()
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+			if u != user || p != pass {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+		}
+		cgiHandler.ServeHTTP(w, r)
+	})}
+	go func() { _ = s.server.Serve(l) }()
+	t.Cleanup(func() { _ = s.server.Close() })
+	return s
+}
+
+// URL is the base URL; a repository named "x" is at URL()+"/x.git".
+func (s *Server) URL() string { return s.url }
+
+// RequireBasicAuth makes every request need these credentials.
+func (s *Server) RequireBasicAuth(username, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.username, s.password = username, password
+}
+
+// SetDown makes the server answer 503 to everything while down is true.
+func (s *Server) SetDown(down bool) { s.down.Store(down) }
+
+// Requests returns the requests served so far, as "METHOD /path?query".
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
+// CountRequests counts served requests whose line contains substr, such as "git-upload-pack"
+// for fetches with POST.
+func (s *Server) CountRequests(substr string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if strings.Contains(r, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// Repo is a bare repository served by a Server, with a work tree to commit from.
+type Repo struct {
+	t    testing.TB
+	s    *Server
+	name string
+	bare string
+	work string
+}
+
+// NewRepo creates an empty bare repository name.git with default branch main.
+func (s *Server) NewRepo(name string) *Repo {
+	s.t.Helper()
+	r := &Repo{t: s.t, s: s, name: name, bare: filepath.Join(s.root, name+".git"), work: filepath.Join(s.t.TempDir(), name)}
+	r.git(s.root, "init", "--quiet", "--bare", "--initial-branch=main", r.bare)
+	r.git(r.bare, "config", "http.receivepack", "true")
+	r.git("", "init", "--quiet", "--initial-branch=main", r.work)
+	r.git(r.work, "remote", "add", "origin", r.bare)
+	return r
+}
+
+// URL is the repository's clone URL.
+func (r *Repo) URL() string { return r.s.url + "/" + r.name + ".git" }
+
+// BareDir is the bare repository on disk, for file:// tests.
+func (r *Repo) BareDir() string { return r.bare }
+
+// Commit writes files (path -> content; an empty content deletes the file), commits them on
+// branch and pushes. It returns the new commit's SHA.
+func (r *Repo) Commit(branch string, files map[string]string, message string) string {
+	r.t.Helper()
+	if out := r.gitOut(r.work, "branch", "--list", branch); strings.TrimSpace(out) == "" {
+		if strings.TrimSpace(r.gitOut(r.work, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")) != "" {
+			r.git(r.work, "checkout", "--quiet", "-b", branch)
+		} else {
+			r.git(r.work, "checkout", "--quiet", "--orphan", branch)
+		}
+	} else {
+		r.git(r.work, "checkout", "--quiet", branch)
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		full := filepath.Join(r.work, filepath.FromSlash(p))
+		if files[p] == "" {
+			if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
+				r.t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(files[p]), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	r.git(r.work, "add", "--all")
+	r.git(r.work, "commit", "--quiet", "--allow-empty", "-m", message)
+	r.git(r.work, "push", "--quiet", "--force", "origin", branch)
+	return strings.TrimSpace(r.gitOut(r.work, "rev-parse", "HEAD"))
+}
+
+// Symlink commits a symbolic link at path pointing at target.
+func (r *Repo) Symlink(branch, path, target string) string {
+	r.t.Helper()
+	r.git(r.work, "checkout", "--quiet", branch)
+	full := filepath.Join(r.work, filepath.FromSlash(path))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Symlink(target, full); err != nil {
+		r.t.Fatal(err)
+	}
+	r.git(r.work, "add", "--all")
+	r.git(r.work, "commit", "--quiet", "-m", "link "+path)
+	r.git(r.work, "push", "--quiet", "origin", branch)
+	return strings.TrimSpace(r.gitOut(r.work, "rev-parse", "HEAD"))
+}
+
+// Tag creates a tag at the branch's head; annotated when message is not empty.
+func (r *Repo) Tag(branch, tag, message string) {
+	r.t.Helper()
+	args := []string{"tag", tag, branch}
+	if message != "" {
+		args = []string{"tag", "-a", "-m", message, tag, branch}
+	}
+	r.git(r.work, args...)
+	r.git(r.work, "push", "--quiet", "origin", "refs/tags/"+tag)
+}
+
+func (r *Repo) git(dir string, args ...string) {
+	r.t.Helper()
+	r.gitOut(dir, args...)
+}
+
+func (r *Repo) gitOut(dir string, args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=Ferry Test", "GIT_AUTHOR_EMAIL=test@ferry.invalid",
+		"GIT_COMMITTER_NAME=Ferry Test", "GIT_COMMITTER_EMAIL=test@ferry.invalid",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		// rev-parse --verify --quiet fails on an empty repository by design.
+		if len(args) > 0 && args[0] == "rev-parse" {
+			return ""
+		}
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// String describes the repository in test failures.
+func (r *Repo) String() string { return fmt.Sprintf("repo %s at %s", r.name, r.URL()) }

@@ -1,0 +1,331 @@
+// Package source resolves Git revisions to commits and reads trees from a shared on-disk cache of
+// bare repositories, one per repository URL. However many Applications use a repository, a new
+// commit is fetched once: concurrent fetches of one repository are collapsed, and a revision whose
+// commit is already in the cache costs only a ref listing.
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"golang.org/x/sync/singleflight"
+	"k8s.io/klog/v2"
+)
+
+// Options configure the cache.
+type Options struct {
+	// Dir holds one bare repository per repository URL.
+	Dir string
+	// AllowFile admits file:// repository URLs.
+	AllowFile bool
+	// Timeout bounds one ref listing or fetch. Default 2m.
+	Timeout time.Duration
+	// MaxRepoBytes caps the on-disk size of one cached repository. Default 1 GiB.
+	MaxRepoBytes int64
+}
+
+// Stats count what the cache did, for metrics and tests.
+type Stats struct {
+	// Fetches is the number of fetches that reached a remote.
+	Fetches int64
+	// Listings is the number of ref listings that reached a remote.
+	Listings int64
+}
+
+// Cache is the shared repository cache. It is safe for concurrent use.
+type Cache struct {
+	opts    Options
+	flights singleflight.Group
+
+	mu    sync.Mutex
+	repos map[string]*repoEntry
+	stats Stats
+}
+
+type repoEntry struct {
+	// mu serialises fetches into one bare repository; reads need no lock (go-git's filesystem
+	// storage reads objects that fetches only add).
+	mu   sync.Mutex
+	repo *git.Repository
+}
+
+var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// ErrRevisionNotFound is returned when a branch, tag or commit does not exist in the repository.
+var ErrRevisionNotFound = errors.New("revision not found")
+
+// NewCache returns a cache storing repositories under opts.Dir.
+func NewCache(opts Options) (*Cache, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("source cache: a directory is required")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.MaxRepoBytes == 0 {
+		opts.MaxRepoBytes = 1 << 30
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the repository cache %s: %w", opts.Dir, err)
+	}
+	return &Cache{opts: opts, repos: map[string]*repoEntry{}}, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+func (c *Cache) count(f func(*Stats)) {
+	c.mu.Lock()
+	f(&c.stats)
+	c.mu.Unlock()
+}
+
+// Resolve returns the commit that revision names in repoURL, fetching it into the cache when it
+// is not there yet. revision is HEAD, a branch, a tag or a full commit SHA.
+func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Credentials) (string, error) {
+	if err := c.checkURL(repoURL); err != nil {
+		return "", err
+	}
+	auth, err := creds.authMethod(repoURL)
+	if err != nil {
+		return "", err
+	}
+	entry, err := c.entry(repoURL)
+	if err != nil {
+		return "", err
+	}
+	if revision == "" {
+		revision = "HEAD"
+	}
+
+	// A commit SHA already in the cache needs no network at all.
+	if commitSHA.MatchString(revision) {
+		if _, err := entry.repo.CommitObject(plumbing.NewHash(revision)); err == nil {
+			return revision, nil
+		}
+		if err := c.fetch(ctx, repoURL, entry, auth, revision); err != nil {
+			return "", err
+		}
+		if _, err := entry.repo.CommitObject(plumbing.NewHash(revision)); err != nil {
+			return "", fmt.Errorf("commit %s: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
+		}
+		return revision, nil
+	}
+
+	sha, err := c.lsRemote(ctx, repoURL, entry, auth, revision)
+	if err != nil {
+		return "", err
+	}
+	hash := plumbing.NewHash(sha)
+	if entry.repo.Storer.HasEncodedObject(hash) != nil {
+		if err := c.fetch(ctx, repoURL, entry, auth, sha); err != nil {
+			return "", err
+		}
+	}
+	return peelToCommit(entry.repo, hash, revision)
+}
+
+// peelToCommit returns the commit a hash names, following annotated tags.
+func peelToCommit(repo *git.Repository, hash plumbing.Hash, revision string) (string, error) {
+	for i := 0; i < 10; i++ {
+		if _, err := repo.CommitObject(hash); err == nil {
+			return hash.String(), nil
+		}
+		tag, err := repo.TagObject(hash)
+		if err != nil {
+			return "", fmt.Errorf("revision %s resolved to %s, which is neither a commit nor a tag in the cache: %w", revision, hash, err)
+		}
+		hash = tag.Target
+	}
+	return "", fmt.Errorf("revision %s: too many nested tags", revision)
+}
+
+// lsRemote lists the remote's refs and finds revision among them.
+func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, auth transport.AuthMethod, revision string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	remote, err := entry.repo.Remote("origin")
+	if err != nil {
+		return "", fmt.Errorf("repository cache for %s is damaged: %w", redactURL(repoURL), err)
+	}
+	c.count(func(s *Stats) { s.Listings++ })
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, Timeout: int(c.opts.Timeout.Seconds())})
+	if err != nil {
+		return "", wrapRemoteError(repoURL, "listing refs of", err)
+	}
+	byName := map[plumbing.ReferenceName]*plumbing.Reference{}
+	for _, r := range refs {
+		byName[r.Name()] = r
+	}
+	candidates := []plumbing.ReferenceName{
+		plumbing.ReferenceName(revision),
+		plumbing.NewBranchReferenceName(revision),
+		plumbing.NewTagReferenceName(revision),
+	}
+	for _, name := range candidates {
+		ref, ok := byName[name]
+		if !ok {
+			continue
+		}
+		// Follow symbolic refs (HEAD -> refs/heads/main) within the listing.
+		for i := 0; ref.Type() == plumbing.SymbolicReference && i < 5; i++ {
+			target, ok := byName[ref.Target()]
+			if !ok {
+				return "", fmt.Errorf("%s points at %s, which %s does not have: %w", revision, ref.Target(), redactURL(repoURL), ErrRevisionNotFound)
+			}
+			ref = target
+		}
+		// An annotated tag is listed with its peeled commit as "<tag>^{}".
+		if peeled, ok := byName[plumbing.ReferenceName(string(ref.Name())+"^{}")]; ok {
+			ref = peeled
+		}
+		return ref.Hash().String(), nil
+	}
+	return "", fmt.Errorf("branch or tag %q: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
+}
+
+// fetch brings the remote's branches and tags into the cache. Concurrent fetches of the same
+// repository for the same wanted commit share one network round trip.
+func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, auth transport.AuthMethod, want string) error {
+	_, err, _ := c.flights.Do(repoURL+"@"+want, func() (interface{}, error) {
+		entry.mu.Lock()
+		defer entry.mu.Unlock()
+		// Another flight may have brought the object while this one waited for the lock.
+		if entry.repo.Storer.HasEncodedObject(plumbing.NewHash(want)) == nil {
+			return nil, nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		defer cancel()
+		start := time.Now()
+		c.count(func(s *Stats) { s.Fetches++ })
+		err := entry.repo.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: "origin",
+			RefSpecs: []config.RefSpec{
+				"+refs/heads/*:refs/remotes/origin/*",
+				"+refs/tags/*:refs/tags/*",
+			},
+			Auth:  auth,
+			Tags:  git.NoTags,
+			Force: true,
+		})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return nil, wrapRemoteError(repoURL, "fetching from", err)
+		}
+		klog.FromContext(ctx).V(2).Info("Fetched repository", "repo", redactURL(repoURL), "want", want, "duration", time.Since(start))
+		if size, err := dirSize(c.repoDir(repoURL)); err == nil && size > c.opts.MaxRepoBytes {
+			return nil, fmt.Errorf("repository %s takes %d MiB in the cache, over the limit of %d MiB", redactURL(repoURL), size>>20, c.opts.MaxRepoBytes>>20)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// Commit returns a commit object of a repository already in the cache.
+func (c *Cache) Commit(repoURL, sha string) (*object.Commit, error) {
+	entry, err := c.entry(repoURL)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
+	}
+	return commit, nil
+}
+
+func (c *Cache) repoDir(repoURL string) string {
+	sum := sha256.Sum256([]byte(repoURL))
+	return filepath.Join(c.opts.Dir, hex.EncodeToString(sum[:16]))
+}
+
+// entry opens (or creates) the bare repository of repoURL.
+func (c *Cache) entry(repoURL string) (*repoEntry, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.repos[repoURL]; ok {
+		return e, nil
+	}
+	dir := c.repoDir(repoURL)
+	repo, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.PlainInit(dir, true)
+		if err == nil {
+			_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{repoURL}})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the cache of %s in %s: %w (delete that directory to start afresh)", redactURL(repoURL), dir, err)
+	}
+	e := &repoEntry{repo: repo}
+	c.repos[repoURL] = e
+	return e, nil
+}
+
+func (c *Cache) checkURL(repoURL string) error {
+	if strings.HasPrefix(repoURL, "file://") && !c.opts.AllowFile {
+		return fmt.Errorf("file:// repositories are disabled on this server (start ferry-apiserver with --allow-file-repositories)")
+	}
+	return nil
+}
+
+// wrapRemoteError says which repository failed and what the user can do.
+func wrapRemoteError(repoURL, doing string, err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired):
+		return fmt.Errorf("%s %s: authentication required: name a Secret with credentials in spec.source.credentialsRef: %w", doing, redactURL(repoURL), err)
+	case errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%s %s: the credentials were refused: check the Secret in spec.source.credentialsRef: %w", doing, redactURL(repoURL), err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("%s %s: repository not found: check spec.source.repoURL: %w", doing, redactURL(repoURL), err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s %s: timed out: %w", doing, redactURL(repoURL), err)
+	}
+	return fmt.Errorf("%s %s: %w", doing, redactURL(repoURL), err)
+}
+
+// redactURL drops any user information from a URL before it goes into a message.
+func redactURL(repoURL string) string {
+	u, err := url.Parse(repoURL)
+	if err != nil || u.User == nil {
+		return repoURL
+	}
+	u.User = nil
+	return u.String()
+}
+
+func dirSize(dir string) (int64, error) {
+	var size int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			size += info.Size()
+		}
+		return nil
+	})
+	return size, err
+}

@@ -1,0 +1,151 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Limits bound what reading a tree may load into memory.
+type Limits struct {
+	// MaxFiles is the most files one read may return. Default 10,000.
+	MaxFiles int
+	// MaxFileBytes is the largest single file. Default 4 MiB.
+	MaxFileBytes int64
+	// MaxTotalBytes is the most bytes one read may return. Default 64 MiB.
+	MaxTotalBytes int64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFiles == 0 {
+		l.MaxFiles = 10000
+	}
+	if l.MaxFileBytes == 0 {
+		l.MaxFileBytes = 4 << 20
+	}
+	if l.MaxTotalBytes == 0 {
+		l.MaxTotalBytes = 64 << 20
+	}
+	return l
+}
+
+// File is one regular file of a tree, with its slash-separated path from the repository root.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// ErrLimitExceeded is returned when a tree is larger than the Limits allow.
+var ErrLimitExceeded = errors.New("limit exceeded")
+
+// ReadFiles returns the regular files under dir (relative to the repository root; "" for all)
+// of a cached commit, without any checkout. Symbolic links are followed only when their target
+// stays inside the repository; one that points outside is an error naming the link.
+func (c *Cache) ReadFiles(repoURL, sha, dir string, limits Limits) ([]File, error) {
+	limits = limits.withDefaults()
+	commit, err := c.Commit(repoURL, sha)
+	if err != nil {
+		return nil, err
+	}
+	root, err := commit.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
+	}
+	dir = strings.Trim(path.Clean("/"+dir), "/")
+	start := root
+	if dir != "" {
+		start, err = root.Tree(dir)
+		if err != nil {
+			return nil, fmt.Errorf("path %q does not exist at commit %s: %w", dir, sha, err)
+		}
+	}
+
+	var files []File
+	var total int64
+	walker := object.NewTreeWalker(start, true, nil)
+	defer walker.Close()
+	for {
+		name, entry, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("walking %q at %s: %w", dir, sha, err)
+		}
+		full := name
+		if dir != "" {
+			full = dir + "/" + name
+		}
+		var data []byte
+		switch entry.Mode {
+		case filemode.Regular, filemode.Executable, filemode.Deprecated:
+			data, err = readBlob(root, full, limits.MaxFileBytes)
+		case filemode.Symlink:
+			data, err = readSymlink(root, full, limits.MaxFileBytes)
+		default:
+			// Directories are walked into; submodules are not followed.
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(files) >= limits.MaxFiles {
+			return nil, fmt.Errorf("%q at %s has more than %d files: %w", dir, sha, limits.MaxFiles, ErrLimitExceeded)
+		}
+		total += int64(len(data))
+		if total > limits.MaxTotalBytes {
+			return nil, fmt.Errorf("%q at %s holds more than %d MiB: %w", dir, sha, limits.MaxTotalBytes>>20, ErrLimitExceeded)
+		}
+		files = append(files, File{Path: full, Data: data})
+	}
+	return files, nil
+}
+
+func readBlob(root *object.Tree, name string, maxBytes int64) ([]byte, error) {
+	f, err := root.File(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if f.Size > maxBytes {
+		return nil, fmt.Errorf("file %s is %d bytes, over the limit of %d: %w", name, f.Size, maxBytes, ErrLimitExceeded)
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, maxBytes+1))
+}
+
+// readSymlink returns the content of the file a link points at, refusing targets outside the
+// repository and chains of links.
+func readSymlink(root *object.Tree, name string, maxBytes int64) ([]byte, error) {
+	target, err := readBlob(root, name, 4096)
+	if err != nil {
+		return nil, err
+	}
+	t := string(target)
+	if path.IsAbs(t) {
+		return nil, fmt.Errorf("symbolic link %s points outside the repository (%s): refused", name, t)
+	}
+	resolved := path.Join(path.Dir(name), t)
+	if resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return nil, fmt.Errorf("symbolic link %s points outside the repository (%s): refused", name, t)
+	}
+	entry, err := root.FindEntry(resolved)
+	if err != nil {
+		return nil, fmt.Errorf("symbolic link %s points at %s, which does not exist", name, t)
+	}
+	if entry.Mode == filemode.Symlink {
+		return nil, fmt.Errorf("symbolic link %s points at another link (%s): refused", name, t)
+	}
+	if entry.Mode == filemode.Dir {
+		return nil, fmt.Errorf("symbolic link %s points at a directory (%s): not supported", name, t)
+	}
+	return readBlob(root, resolved, maxBytes)
+}
