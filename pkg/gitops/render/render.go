@@ -1,0 +1,219 @@
+// Package render turns the files of a repository path into Kubernetes objects: a kustomization
+// built with krusty on an in-memory copy of the repository (so nothing outside it can be read,
+// and no plugin or exec function can run), or a plain directory of YAML and JSON manifests.
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+)
+
+// DirectoryOptions select the files of a plain directory.
+type DirectoryOptions struct {
+	Recurse bool
+	Include string
+	Exclude string
+}
+
+// Patch is a kustomize patch and the objects it targets.
+type Patch struct {
+	Patch  string
+	Target *Selector
+}
+
+// Selector selects objects for a patch.
+type Selector struct {
+	Group, Version, Kind, Name, Namespace, LabelSelector, AnnotationSelector string
+}
+
+// KustomizeOptions are overrides applied on top of the kustomization at the path.
+type KustomizeOptions struct {
+	NamePrefix string
+	NameSuffix string
+	Images     []string
+	Patches    []Patch
+	Components []string
+}
+
+// Options say how to render one path.
+type Options struct {
+	Directory *DirectoryOptions
+	Kustomize *KustomizeOptions
+	// AllowRemoteBases lets kustomizations refer to remote repositories and URLs. Off by
+	// default: a remote base is code fetched from wherever its author chose.
+	AllowRemoteBases bool
+	// MaxObjects caps the rendered objects. Default 10,000.
+	MaxObjects int
+}
+
+// Error is a rendering failure tied to a file of the repository.
+type Error struct {
+	File   string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.File == "" {
+		return e.Reason
+	}
+	return e.File + ": " + e.Reason
+}
+
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// Render renders dir of the repository whose files are given (all of them, paths from the
+// repository root: a kustomization may use bases elsewhere in the repository).
+func Render(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
+	if opts.MaxObjects == 0 {
+		opts.MaxObjects = 10000
+	}
+	dir = strings.Trim(path.Clean("/"+dir), "/")
+	if dir == "." {
+		dir = ""
+	}
+	var objs []*unstructured.Unstructured
+	var err error
+	if hasKustomization(files, dir) {
+		objs, err = renderKustomization(files, dir, opts)
+	} else {
+		objs, err = renderDirectory(files, dir, opts.Directory)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) > opts.MaxObjects {
+		return nil, &Error{File: dir, Reason: fmt.Sprintf("renders %d objects, over the limit of %d", len(objs), opts.MaxObjects)}
+	}
+	return objs, nil
+}
+
+func hasKustomization(files []source.File, dir string) bool {
+	for _, f := range files {
+		for _, k := range kustomizationFiles {
+			if f.Path == path.Join(dir, k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func renderDirectory(files []source.File, dir string, opts *DirectoryOptions) ([]*unstructured.Unstructured, error) {
+	if opts == nil {
+		opts = &DirectoryOptions{}
+	}
+	prefix := ""
+	if dir != "" {
+		prefix = dir + "/"
+	}
+	var selected []source.File
+	for _, f := range files {
+		if !strings.HasPrefix(f.Path, prefix) {
+			continue
+		}
+		rel := strings.TrimPrefix(f.Path, prefix)
+		if !opts.Recurse && strings.Contains(rel, "/") {
+			continue
+		}
+		base := path.Base(rel)
+		if opts.Include != "" {
+			if ok, _ := path.Match(opts.Include, base); !ok {
+				continue
+			}
+		} else if ext := path.Ext(base); ext != ".yaml" && ext != ".yml" && ext != ".json" {
+			continue
+		}
+		if opts.Exclude != "" {
+			if ok, _ := path.Match(opts.Exclude, base); ok {
+				continue
+			}
+		}
+		selected = append(selected, f)
+	}
+	sort.Slice(selected, func(i, j int) bool { return selected[i].Path < selected[j].Path })
+
+	var objs []*unstructured.Unstructured
+	for _, f := range selected {
+		fileObjs, err := decodeManifests(f.Path, f.Data)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, fileObjs...)
+	}
+	return objs, nil
+}
+
+// decodeManifests reads every document of a YAML or JSON file; lists are expanded.
+func decodeManifests(name string, data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var objs []*unstructured.Unstructured
+	for doc := 1; ; doc++ {
+		var raw map[string]interface{}
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, &Error{File: name, Reason: fmt.Sprintf("document %d is not valid YAML or JSON: %v", doc, err)}
+		}
+		if len(raw) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: raw}
+		if u.IsList() {
+			list, err := u.ToList()
+			if err != nil {
+				return nil, &Error{File: name, Reason: fmt.Sprintf("document %d: %v", doc, err)}
+			}
+			for i := range list.Items {
+				item := list.Items[i]
+				if err := checkObject(&item); err != nil {
+					return nil, &Error{File: name, Reason: fmt.Sprintf("document %d, item %d: %v", doc, i, err)}
+				}
+				objs = append(objs, &item)
+			}
+			continue
+		}
+		if err := checkObject(u); err != nil {
+			return nil, &Error{File: name, Reason: fmt.Sprintf("document %d: %v", doc, err)}
+		}
+		objs = append(objs, u)
+	}
+}
+
+// checkObject insists on what Ferry needs to apply and track an object.
+func checkObject(u *unstructured.Unstructured) error {
+	var missing []string
+	if u.GetAPIVersion() == "" {
+		missing = append(missing, "apiVersion")
+	}
+	if u.GetKind() == "" {
+		missing = append(missing, "kind")
+	}
+	if u.GetName() == "" {
+		if u.GetGenerateName() != "" {
+			return fmt.Errorf("%s uses metadata.generateName, which cannot be tracked across syncs: set metadata.name", describe(u))
+		}
+		missing = append(missing, "metadata.name")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s has no %s", describe(u), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func describe(u *unstructured.Unstructured) string {
+	if u.GetKind() == "" && u.GetName() == "" {
+		return "the object"
+	}
+	return fmt.Sprintf("%s %q", u.GetKind(), u.GetName())
+}
