@@ -5,5 +5,6 @@
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
 // +k8s:openapi-model-package=dev.ferry.gitops.v1alpha1
+// +k8s:protobuf-gen=package
 // +groupName=gitops.ferry.dev
 package v1alpha1

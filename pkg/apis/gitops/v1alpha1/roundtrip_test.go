@@ -14,3 +14,10 @@ import (
 func TestRoundTrip(t *testing.T) {
 	roundtrip.RoundTripTestForAPIGroup(t, install.Install, fuzzer.Funcs)
 }
+
+// TestProtobufRoundTrip does the same through the protobuf serializer, as clients asking for
+// application/vnd.kubernetes.protobuf use it: a field without a protobuf tag, or a generated.pb.go
+// stale against types.go, loses data here.
+func TestProtobufRoundTrip(t *testing.T) {
+	roundtrip.RoundTripProtobufTestForAPIGroup(t, install.Install, fuzzer.Funcs)
+}

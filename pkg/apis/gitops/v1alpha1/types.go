@@ -14,40 +14,40 @@ type Application struct {
 	metav1.TypeMeta `json:",inline"`
 	// Standard object metadata.
 	// +optional
-	metav1.ObjectMeta `json:"metadata,omitempty"`
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
 
 	// Spec is what the Application should deploy and how.
-	Spec ApplicationSpec `json:"spec"`
+	Spec ApplicationSpec `json:"spec" protobuf:"bytes,2,opt,name=spec"`
 	// Status is what Ferry last observed and did. Only Ferry's own controller writes it.
 	// +optional
-	Status ApplicationStatus `json:"status,omitempty"`
+	Status ApplicationStatus `json:"status,omitempty" protobuf:"bytes,3,opt,name=status"`
 }
 
 // ApplicationSpec is the desired state of an Application.
 type ApplicationSpec struct {
 	// Source is the Git repository, revision and path the objects are read from.
-	Source ApplicationSource `json:"source"`
+	Source ApplicationSource `json:"source" protobuf:"bytes,1,opt,name=source"`
 	// Destination says where objects that name no namespace are deployed.
 	// +optional
-	Destination ApplicationDestination `json:"destination,omitempty"`
+	Destination ApplicationDestination `json:"destination,omitempty" protobuf:"bytes,2,opt,name=destination"`
 	// ServiceAccountName names a ServiceAccount in the Application's namespace. When set, every
 	// apply, dry run and prune is made as that ServiceAccount (impersonation), so the Application
 	// can deploy only what the ServiceAccount may. Must be a DNS label.
 	// +optional
-	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	ServiceAccountName string `json:"serviceAccountName,omitempty" protobuf:"bytes,3,opt,name=serviceAccountName"`
 	// SyncPolicy says when and how Ferry applies the source: automatically or only on request,
 	// how often the source is re-checked, and how failed syncs are retried.
 	// +optional
-	SyncPolicy SyncPolicy `json:"syncPolicy,omitempty"`
+	SyncPolicy SyncPolicy `json:"syncPolicy,omitempty" protobuf:"bytes,4,opt,name=syncPolicy"`
 	// Suspend stops all reconciliation of this Application while true: no fetch, no apply, no
 	// prune. Objects already deployed are left as they are.
 	// +optional
-	Suspend bool `json:"suspend,omitempty"`
+	Suspend bool `json:"suspend,omitempty" protobuf:"varint,5,opt,name=suspend"`
 	// IgnoreDifferences lists fields of deployed objects that Ferry neither reports as drift nor
 	// overwrites, such as the replicas of a Deployment scaled by an autoscaler.
 	// +optional
 	// +listType=atomic
-	IgnoreDifferences []ResourceIgnoreDifferences `json:"ignoreDifferences,omitempty"`
+	IgnoreDifferences []ResourceIgnoreDifferences `json:"ignoreDifferences,omitempty" protobuf:"bytes,6,rep,name=ignoreDifferences"`
 }
 
 // ApplicationSource locates the manifests of an Application in Git.
@@ -55,103 +55,103 @@ type ApplicationSource struct {
 	// RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like
 	// user@host:path. file:// URLs are accepted only when the server runs with
 	// --allow-file-repositories.
-	RepoURL string `json:"repoURL"`
+	RepoURL string `json:"repoURL" protobuf:"bytes,1,opt,name=repoURL"`
 	// Revision is the branch, tag or full 40-character commit SHA to deploy. HEAD, the default,
 	// follows the repository's default branch.
 	// +optional
 	// +default="HEAD"
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision,omitempty" protobuf:"bytes,2,opt,name=revision"`
 	// Path is the directory inside the repository holding the manifests, relative to the
 	// repository root, without ".." elements. Empty means the repository root.
 	// +optional
-	Path string `json:"path,omitempty"`
+	Path string `json:"path,omitempty" protobuf:"bytes,3,opt,name=path"`
 	// CredentialsRef names a Secret in the Application's namespace holding the credentials for
 	// RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts.
 	// +optional
-	CredentialsRef *LocalObjectReference `json:"credentialsRef,omitempty"`
+	CredentialsRef *LocalObjectReference `json:"credentialsRef,omitempty" protobuf:"bytes,4,opt,name=credentialsRef"`
 	// Directory selects the files read when Path holds no kustomization file.
 	// +optional
-	Directory *DirectorySource `json:"directory,omitempty"`
+	Directory *DirectorySource `json:"directory,omitempty" protobuf:"bytes,5,opt,name=directory"`
 	// Kustomize overrides applied when Path holds a kustomization file.
 	// +optional
-	Kustomize *KustomizeSource `json:"kustomize,omitempty"`
+	Kustomize *KustomizeSource `json:"kustomize,omitempty" protobuf:"bytes,6,opt,name=kustomize"`
 }
 
 // LocalObjectReference names an object in the same namespace as the object that refers to it.
 type LocalObjectReference struct {
 	// Name of the referenced object.
-	Name string `json:"name"`
+	Name string `json:"name" protobuf:"bytes,1,opt,name=name"`
 }
 
 // DirectorySource selects plain YAML or JSON manifests in a directory.
 type DirectorySource struct {
 	// Recurse reads the subdirectories of Path too.
 	// +optional
-	Recurse bool `json:"recurse,omitempty"`
+	Recurse bool `json:"recurse,omitempty" protobuf:"varint,1,opt,name=recurse"`
 	// Include is a glob matched against file names; only matching files are read. Empty means
 	// every *.yaml, *.yml and *.json file.
 	// +optional
-	Include string `json:"include,omitempty"`
+	Include string `json:"include,omitempty" protobuf:"bytes,2,opt,name=include"`
 	// Exclude is a glob matched against file names; matching files are skipped.
 	// +optional
-	Exclude string `json:"exclude,omitempty"`
+	Exclude string `json:"exclude,omitempty" protobuf:"bytes,3,opt,name=exclude"`
 }
 
 // KustomizeSource holds overrides applied on top of the kustomization found at Path.
 type KustomizeSource struct {
 	// NamePrefix is prepended to the name of every object.
 	// +optional
-	NamePrefix string `json:"namePrefix,omitempty"`
+	NamePrefix string `json:"namePrefix,omitempty" protobuf:"bytes,1,opt,name=namePrefix"`
 	// NameSuffix is appended to the name of every object.
 	// +optional
-	NameSuffix string `json:"nameSuffix,omitempty"`
+	NameSuffix string `json:"nameSuffix,omitempty" protobuf:"bytes,2,opt,name=nameSuffix"`
 	// Images overrides container images, each in the form of `kustomize edit set image`:
 	// NAME=NEWNAME:TAG, NAME:TAG or NAME@DIGEST.
 	// +optional
 	// +listType=atomic
-	Images []string `json:"images,omitempty"`
+	Images []string `json:"images,omitempty" protobuf:"bytes,3,rep,name=images"`
 	// Patches are strategic-merge or JSON 6902 patches applied to the rendered objects.
 	// +optional
 	// +listType=atomic
-	Patches []KustomizePatch `json:"patches,omitempty"`
+	Patches []KustomizePatch `json:"patches,omitempty" protobuf:"bytes,4,rep,name=patches"`
 	// Components are paths, relative to Path, of kustomize components to include.
 	// +optional
 	// +listType=atomic
-	Components []string `json:"components,omitempty"`
+	Components []string `json:"components,omitempty" protobuf:"bytes,5,rep,name=components"`
 }
 
 // KustomizePatch is one patch and the objects it applies to.
 type KustomizePatch struct {
 	// Patch is the text of a strategic-merge patch or a JSON 6902 patch.
-	Patch string `json:"patch"`
+	Patch string `json:"patch" protobuf:"bytes,1,opt,name=patch"`
 	// Target selects the objects to patch. Empty means the objects the patch itself names.
 	// +optional
-	Target *KustomizeSelector `json:"target,omitempty"`
+	Target *KustomizeSelector `json:"target,omitempty" protobuf:"bytes,2,opt,name=target"`
 }
 
 // KustomizeSelector selects rendered objects by identity, labels or annotations.
 type KustomizeSelector struct {
 	// Group of the objects to select.
 	// +optional
-	Group string `json:"group,omitempty"`
+	Group string `json:"group,omitempty" protobuf:"bytes,1,opt,name=group"`
 	// Version of the objects to select.
 	// +optional
-	Version string `json:"version,omitempty"`
+	Version string `json:"version,omitempty" protobuf:"bytes,2,opt,name=version"`
 	// Kind of the objects to select.
 	// +optional
-	Kind string `json:"kind,omitempty"`
+	Kind string `json:"kind,omitempty" protobuf:"bytes,3,opt,name=kind"`
 	// Name of the objects to select; a regular expression.
 	// +optional
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" protobuf:"bytes,4,opt,name=name"`
 	// Namespace of the objects to select; a regular expression.
 	// +optional
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,5,opt,name=namespace"`
 	// LabelSelector selects objects by their labels.
 	// +optional
-	LabelSelector string `json:"labelSelector,omitempty"`
+	LabelSelector string `json:"labelSelector,omitempty" protobuf:"bytes,6,opt,name=labelSelector"`
 	// AnnotationSelector selects objects by their annotations.
 	// +optional
-	AnnotationSelector string `json:"annotationSelector,omitempty"`
+	AnnotationSelector string `json:"annotationSelector,omitempty" protobuf:"bytes,7,opt,name=annotationSelector"`
 }
 
 // ApplicationDestination says where an Application's objects go.
@@ -159,7 +159,7 @@ type ApplicationDestination struct {
 	// Namespace is given to every namespaced object that names no namespace itself. Empty means
 	// the Application's own namespace.
 	// +optional
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,1,opt,name=namespace"`
 }
 
 // SyncPolicy controls when and how an Application is applied.
@@ -168,28 +168,28 @@ type SyncPolicy struct {
 	// itself. When absent, Ferry only reports OutOfSync and applies on a POST to the
 	// applications/sync subresource.
 	// +optional
-	Automated *AutomatedSyncPolicy `json:"automated,omitempty"`
+	Automated *AutomatedSyncPolicy `json:"automated,omitempty" protobuf:"bytes,1,opt,name=automated"`
 	// Interval is how often the source is re-checked for new commits, between 10s and 24h.
 	// Drift of deployed objects is watched, not polled, so it is seen at once whatever the
 	// interval. Defaults to 3m.
 	// +optional
-	Interval *metav1.Duration `json:"interval,omitempty"`
+	Interval *metav1.Duration `json:"interval,omitempty" protobuf:"bytes,2,opt,name=interval"`
 	// Retry says how often and how fast a failed sync is retried.
 	// +optional
-	Retry *RetryStrategy `json:"retry,omitempty"`
+	Retry *RetryStrategy `json:"retry,omitempty" protobuf:"bytes,3,opt,name=retry"`
 	// CreateNamespace creates the destination namespace when it does not exist.
 	// +optional
-	CreateNamespace bool `json:"createNamespace,omitempty"`
+	CreateNamespace bool `json:"createNamespace,omitempty" protobuf:"varint,4,opt,name=createNamespace"`
 }
 
 // AutomatedSyncPolicy tunes automated syncs.
 type AutomatedSyncPolicy struct {
 	// Prune deletes objects that Ferry applied earlier and that are no longer in Git.
 	// +optional
-	Prune bool `json:"prune,omitempty"`
+	Prune bool `json:"prune,omitempty" protobuf:"varint,1,opt,name=prune"`
 	// SelfHeal re-applies Git's version when a deployed object is changed by hand.
 	// +optional
-	SelfHeal bool `json:"selfHeal,omitempty"`
+	SelfHeal bool `json:"selfHeal,omitempty" protobuf:"varint,2,opt,name=selfHeal"`
 }
 
 // RetryStrategy is how a failed sync is retried.
@@ -197,41 +197,41 @@ type RetryStrategy struct {
 	// Limit is the number of retries after a failed sync before Ferry waits for the next change
 	// or interval; 0 disables retries. Defaults to 5.
 	// +optional
-	Limit *int32 `json:"limit,omitempty"`
+	Limit *int32 `json:"limit,omitempty" protobuf:"varint,1,opt,name=limit"`
 	// Backoff is the delay between retries.
 	// +optional
-	Backoff *Backoff `json:"backoff,omitempty"`
+	Backoff *Backoff `json:"backoff,omitempty" protobuf:"bytes,2,opt,name=backoff"`
 }
 
 // Backoff is an exponential delay: Duration, then Duration*Factor, and so on up to MaxDuration.
 type Backoff struct {
 	// Duration is the first delay, at least 1s. Defaults to 5s.
 	// +optional
-	Duration *metav1.Duration `json:"duration,omitempty"`
+	Duration *metav1.Duration `json:"duration,omitempty" protobuf:"bytes,1,opt,name=duration"`
 	// Factor multiplies the delay after each retry, from 1 to 10. Defaults to 2.
 	// +optional
-	Factor *int32 `json:"factor,omitempty"`
+	Factor *int32 `json:"factor,omitempty" protobuf:"varint,2,opt,name=factor"`
 	// MaxDuration caps the delay, at least Duration. Defaults to 3m.
 	// +optional
-	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
+	MaxDuration *metav1.Duration `json:"maxDuration,omitempty" protobuf:"bytes,3,opt,name=maxDuration"`
 }
 
 // ResourceIgnoreDifferences names fields of deployed objects that Ferry ignores.
 type ResourceIgnoreDifferences struct {
 	// Group of the objects; empty for the core group.
 	// +optional
-	Group string `json:"group,omitempty"`
+	Group string `json:"group,omitempty" protobuf:"bytes,1,opt,name=group"`
 	// Kind of the objects, such as Deployment. Required.
-	Kind string `json:"kind"`
+	Kind string `json:"kind" protobuf:"bytes,2,opt,name=kind"`
 	// Name of one object; empty means every object of Kind.
 	// +optional
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" protobuf:"bytes,3,opt,name=name"`
 	// Namespace of the objects; empty means every namespace.
 	// +optional
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,4,opt,name=namespace"`
 	// JSONPointers are RFC 6901 pointers to the ignored fields, such as /spec/replicas.
 	// +listType=atomic
-	JSONPointers []string `json:"jsonPointers"`
+	JSONPointers []string `json:"jsonPointers" protobuf:"bytes,5,rep,name=jsonPointers"`
 }
 
 // SyncStatusCode says whether the deployed objects match Git.
@@ -276,178 +276,178 @@ const (
 type ApplicationStatus struct {
 	// ObservedGeneration is the metadata.generation this status describes.
 	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	ObservedGeneration int64 `json:"observedGeneration,omitempty" protobuf:"varint,1,opt,name=observedGeneration"`
 	// Conditions are Ready, Reconciling, Stalled, Synced and Healthy, in the Kubernetes
 	// convention, so `kubectl wait --for=condition=Ready` works.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []metav1.Condition `json:"conditions,omitempty" protobuf:"bytes,2,rep,name=conditions"`
 	// SourceRevision is the commit SHA that spec.source.revision resolved to at the last fetch.
 	// +optional
-	SourceRevision string `json:"sourceRevision,omitempty"`
+	SourceRevision string `json:"sourceRevision,omitempty" protobuf:"bytes,3,opt,name=sourceRevision"`
 	// Sync says whether the deployed objects match the source.
 	// +optional
-	Sync SyncStatus `json:"sync,omitempty"`
+	Sync SyncStatus `json:"sync,omitempty" protobuf:"bytes,4,opt,name=sync"`
 	// Health is the aggregated health of the deployed objects: the worst of them.
 	// +optional
-	Health HealthStatus `json:"health,omitempty"`
+	Health HealthStatus `json:"health,omitempty" protobuf:"bytes,5,opt,name=health"`
 	// Resources is the inventory: every object the Application manages, with its sync and
 	// health status. Ferry prunes from this list only.
 	// +optional
 	// +listType=atomic
-	Resources []ResourceStatus `json:"resources,omitempty"`
+	Resources []ResourceStatus `json:"resources,omitempty" protobuf:"bytes,6,rep,name=resources"`
 	// Operation is the sync requested through the applications/sync subresource, while it is
 	// pending or running, and the last one once it has finished.
 	// +optional
-	Operation *Operation `json:"operation,omitempty"`
+	Operation *Operation `json:"operation,omitempty" protobuf:"bytes,7,opt,name=operation"`
 	// History holds the most recent finished operations, newest first, at most 10.
 	// +optional
 	// +listType=atomic
-	History []OperationRecord `json:"history,omitempty"`
+	History []OperationRecord `json:"history,omitempty" protobuf:"bytes,8,rep,name=history"`
 	// ReconciledAt is when the controller last finished reconciling this Application.
 	// +optional
-	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty"`
+	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty" protobuf:"bytes,9,opt,name=reconciledAt"`
 }
 
 // SyncStatus is the comparison of the deployed objects with Git.
 type SyncStatus struct {
 	// Status is Synced, OutOfSync or Unknown.
 	// +optional
-	Status SyncStatusCode `json:"status,omitempty"`
+	Status SyncStatusCode `json:"status,omitempty" protobuf:"bytes,1,opt,name=status,casttype=SyncStatusCode"`
 	// Revision is the commit SHA last applied.
 	// +optional
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision,omitempty" protobuf:"bytes,2,opt,name=revision"`
 }
 
 // HealthStatus is a health code with a human-readable reason.
 type HealthStatus struct {
 	// Status is Healthy, Progressing, Degraded, Suspended, Missing or Unknown.
 	// +optional
-	Status HealthStatusCode `json:"status,omitempty"`
+	Status HealthStatusCode `json:"status,omitempty" protobuf:"bytes,1,opt,name=status,casttype=HealthStatusCode"`
 	// Message explains the status, when there is more to say.
 	// +optional
-	Message string `json:"message,omitempty"`
+	Message string `json:"message,omitempty" protobuf:"bytes,2,opt,name=message"`
 }
 
 // ResourceStatus is one managed object of the inventory.
 type ResourceStatus struct {
 	// Group of the object; empty for the core group.
 	// +optional
-	Group string `json:"group,omitempty"`
+	Group string `json:"group,omitempty" protobuf:"bytes,1,opt,name=group"`
 	// Version of the object's API.
-	Version string `json:"version"`
+	Version string `json:"version" protobuf:"bytes,2,opt,name=version"`
 	// Kind of the object.
-	Kind string `json:"kind"`
+	Kind string `json:"kind" protobuf:"bytes,3,opt,name=kind"`
 	// Namespace of the object; empty for cluster-scoped objects.
 	// +optional
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,4,opt,name=namespace"`
 	// Name of the object.
-	Name string `json:"name"`
+	Name string `json:"name" protobuf:"bytes,5,opt,name=name"`
 	// Status says whether the live object matches Git.
 	// +optional
-	Status SyncStatusCode `json:"status,omitempty"`
+	Status SyncStatusCode `json:"status,omitempty" protobuf:"bytes,6,opt,name=status,casttype=SyncStatusCode"`
 	// Health of the live object.
 	// +optional
-	Health HealthStatusCode `json:"health,omitempty"`
+	Health HealthStatusCode `json:"health,omitempty" protobuf:"bytes,7,opt,name=health,casttype=HealthStatusCode"`
 }
 
 // SyncResource names one object a sync operation is limited to.
 type SyncResource struct {
 	// Group of the object; empty for the core group.
 	// +optional
-	Group string `json:"group,omitempty"`
+	Group string `json:"group,omitempty" protobuf:"bytes,1,opt,name=group"`
 	// Kind of the object.
-	Kind string `json:"kind"`
+	Kind string `json:"kind" protobuf:"bytes,2,opt,name=kind"`
 	// Namespace of the object; empty for cluster-scoped objects.
 	// +optional
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,3,opt,name=namespace"`
 	// Name of the object.
-	Name string `json:"name"`
+	Name string `json:"name" protobuf:"bytes,4,opt,name=name"`
 }
 
 // RequestedBy is the authenticated identity that requested an operation, as kube-apiserver
 // reported it. It is never taken from the request body.
 type RequestedBy struct {
 	// Username of the requester.
-	Username string `json:"username"`
+	Username string `json:"username" protobuf:"bytes,1,opt,name=username"`
 	// UID of the requester, when the authenticator gives one.
 	// +optional
-	UID string `json:"uid,omitempty"`
+	UID string `json:"uid,omitempty" protobuf:"bytes,2,opt,name=uid"`
 	// Groups of the requester.
 	// +optional
 	// +listType=atomic
-	Groups []string `json:"groups,omitempty"`
+	Groups []string `json:"groups,omitempty" protobuf:"bytes,3,rep,name=groups"`
 }
 
 // Operation is a sync requested through the applications/sync subresource.
 type Operation struct {
 	// ID identifies the operation; it is generated by the server.
-	ID string `json:"id"`
+	ID string `json:"id" protobuf:"bytes,1,opt,name=id"`
 	// Phase is Pending, Running, Succeeded or Failed.
-	Phase OperationPhase `json:"phase"`
+	Phase OperationPhase `json:"phase" protobuf:"bytes,2,opt,name=phase,casttype=OperationPhase"`
 	// Revision to sync to; empty means spec.source.revision.
 	// +optional
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision,omitempty" protobuf:"bytes,3,opt,name=revision"`
 	// Prune deletes objects no longer in Git during this operation, even when the sync policy
 	// does not prune.
 	// +optional
-	Prune bool `json:"prune,omitempty"`
+	Prune bool `json:"prune,omitempty" protobuf:"varint,4,opt,name=prune"`
 	// DryRun runs the operation as a server-side dry run: nothing is changed in the cluster.
 	// +optional
-	DryRun bool `json:"dryRun,omitempty"`
+	DryRun bool `json:"dryRun,omitempty" protobuf:"varint,5,opt,name=dryRun"`
 	// Resources limits the operation to these objects; empty means all.
 	// +optional
 	// +listType=atomic
-	Resources []SyncResource `json:"resources,omitempty"`
+	Resources []SyncResource `json:"resources,omitempty" protobuf:"bytes,6,rep,name=resources"`
 	// RequestedBy is who asked for the operation.
-	RequestedBy RequestedBy `json:"requestedBy"`
+	RequestedBy RequestedBy `json:"requestedBy" protobuf:"bytes,7,opt,name=requestedBy"`
 	// RequestedAt is when the operation was requested.
-	RequestedAt metav1.Time `json:"requestedAt"`
+	RequestedAt metav1.Time `json:"requestedAt" protobuf:"bytes,8,opt,name=requestedAt"`
 	// StartedAt is when the controller started the operation.
 	// +optional
-	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	StartedAt *metav1.Time `json:"startedAt,omitempty" protobuf:"bytes,9,opt,name=startedAt"`
 	// FinishedAt is when the operation finished.
 	// +optional
-	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty" protobuf:"bytes,10,opt,name=finishedAt"`
 	// SyncedRevision is the commit SHA the operation applied.
 	// +optional
-	SyncedRevision string `json:"syncedRevision,omitempty"`
+	SyncedRevision string `json:"syncedRevision,omitempty" protobuf:"bytes,11,opt,name=syncedRevision"`
 	// Message says what happened, or why the operation failed.
 	// +optional
-	Message string `json:"message,omitempty"`
+	Message string `json:"message,omitempty" protobuf:"bytes,12,opt,name=message"`
 }
 
 // OperationRecord is a finished operation kept in the history.
 type OperationRecord struct {
 	// ID of the operation.
-	ID string `json:"id"`
+	ID string `json:"id" protobuf:"bytes,1,opt,name=id"`
 	// Phase the operation finished in: Succeeded or Failed.
-	Phase OperationPhase `json:"phase"`
+	Phase OperationPhase `json:"phase" protobuf:"bytes,2,opt,name=phase,casttype=OperationPhase"`
 	// Revision that was requested.
 	// +optional
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision,omitempty" protobuf:"bytes,3,opt,name=revision"`
 	// SyncedRevision is the commit SHA that was applied.
 	// +optional
-	SyncedRevision string `json:"syncedRevision,omitempty"`
+	SyncedRevision string `json:"syncedRevision,omitempty" protobuf:"bytes,4,opt,name=syncedRevision"`
 	// Prune says whether the operation pruned.
 	// +optional
-	Prune bool `json:"prune,omitempty"`
+	Prune bool `json:"prune,omitempty" protobuf:"varint,5,opt,name=prune"`
 	// DryRun says whether the operation was a dry run.
 	// +optional
-	DryRun bool `json:"dryRun,omitempty"`
+	DryRun bool `json:"dryRun,omitempty" protobuf:"varint,6,opt,name=dryRun"`
 	// RequestedBy is the username of the requester.
 	// +optional
-	RequestedBy string `json:"requestedBy,omitempty"`
+	RequestedBy string `json:"requestedBy,omitempty" protobuf:"bytes,7,opt,name=requestedBy"`
 	// RequestedAt is when the operation was requested.
 	// +optional
-	RequestedAt *metav1.Time `json:"requestedAt,omitempty"`
+	RequestedAt *metav1.Time `json:"requestedAt,omitempty" protobuf:"bytes,8,opt,name=requestedAt"`
 	// FinishedAt is when the operation finished.
 	// +optional
-	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty" protobuf:"bytes,9,opt,name=finishedAt"`
 	// Message is the operation's final message, truncated.
 	// +optional
-	Message string `json:"message,omitempty"`
+	Message string `json:"message,omitempty" protobuf:"bytes,10,opt,name=message"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -457,9 +457,9 @@ type ApplicationList struct {
 	metav1.TypeMeta `json:",inline"`
 	// Standard list metadata.
 	// +optional
-	metav1.ListMeta `json:"metadata,omitempty"`
+	metav1.ListMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
 	// Items are the Applications.
-	Items []Application `json:"items"`
+	Items []Application `json:"items" protobuf:"bytes,2,rep,name=items"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -470,43 +470,43 @@ type ApplicationSync struct {
 	metav1.TypeMeta `json:",inline"`
 	// Standard object metadata; name, when set, must equal the Application's name.
 	// +optional
-	metav1.ObjectMeta `json:"metadata,omitempty"`
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
 
 	// Spec is what to sync.
 	// +optional
-	Spec ApplicationSyncSpec `json:"spec,omitempty"`
+	Spec ApplicationSyncSpec `json:"spec,omitempty" protobuf:"bytes,2,opt,name=spec"`
 	// Status is filled in by the server: the operation it recorded.
 	// +optional
-	Status ApplicationSyncStatus `json:"status,omitempty"`
+	Status ApplicationSyncStatus `json:"status,omitempty" protobuf:"bytes,3,opt,name=status"`
 }
 
 // ApplicationSyncSpec is what a sync request asks for.
 type ApplicationSyncSpec struct {
 	// Revision to sync to: a branch, tag or full commit SHA. Empty means spec.source.revision.
 	// +optional
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision,omitempty" protobuf:"bytes,1,opt,name=revision"`
 	// Prune deletes objects no longer in Git, even when the sync policy does not prune.
 	// +optional
-	Prune bool `json:"prune,omitempty"`
+	Prune bool `json:"prune,omitempty" protobuf:"varint,2,opt,name=prune"`
 	// DryRun asks the controller to run the sync as a server-side dry run that changes nothing.
 	// +optional
-	DryRun bool `json:"dryRun,omitempty"`
+	DryRun bool `json:"dryRun,omitempty" protobuf:"varint,3,opt,name=dryRun"`
 	// Resources limits the sync to these objects; empty means all.
 	// +optional
 	// +listType=atomic
-	Resources []SyncResource `json:"resources,omitempty"`
+	Resources []SyncResource `json:"resources,omitempty" protobuf:"bytes,4,rep,name=resources"`
 }
 
 // ApplicationSyncStatus reports the operation a sync request recorded.
 type ApplicationSyncStatus struct {
 	// OperationID is the id of the recorded operation, as in status.operation.id.
 	// +optional
-	OperationID string `json:"operationID,omitempty"`
+	OperationID string `json:"operationID,omitempty" protobuf:"bytes,1,opt,name=operationID"`
 	// Phase of the operation when the request returned: Pending.
 	// +optional
-	Phase OperationPhase `json:"phase,omitempty"`
+	Phase OperationPhase `json:"phase,omitempty" protobuf:"bytes,2,opt,name=phase,casttype=OperationPhase"`
 	// ApplicationResourceVersion is the Application's resourceVersion after the operation was
 	// recorded, to watch from.
 	// +optional
-	ApplicationResourceVersion string `json:"applicationResourceVersion,omitempty"`
+	ApplicationResourceVersion string `json:"applicationResourceVersion,omitempty" protobuf:"bytes,3,opt,name=applicationResourceVersion"`
 }

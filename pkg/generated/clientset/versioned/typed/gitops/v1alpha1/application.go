@@ -71,6 +71,7 @@ func newApplications(c *GitopsV1alpha1Client, namespace string) *applications {
 			namespace,
 			func() *gitopsv1alpha1.Application { return &gitopsv1alpha1.Application{} },
 			func() *gitopsv1alpha1.ApplicationList { return &gitopsv1alpha1.ApplicationList{} },
+			gentype.PrefersProtobuf[*gitopsv1alpha1.Application](),
 		),
 	}
 }
@@ -79,6 +80,7 @@ func newApplications(c *GitopsV1alpha1Client, namespace string) *applications {
 func (c *applications) Sync(ctx context.Context, applicationName string, applicationSync *gitopsv1alpha1.ApplicationSync, opts v1.CreateOptions) (result *gitopsv1alpha1.ApplicationSync, err error) {
 	result = &gitopsv1alpha1.ApplicationSync{}
 	err = c.GetClient().Post().
+		UseProtobufAsDefault().
 		Namespace(c.GetNamespace()).
 		Resource("applications").
 		Name(applicationName).
