@@ -79,6 +79,9 @@ func NewOptions(out, errOut io.Writer) *Options {
 	// Pin the storage version, so a later served version never changes what is in etcd unasked.
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(
 		v1alpha1.SchemeGroupVersion, schema.GroupKind{Group: v1alpha1.GroupName})
+	// Store protobuf, as kube-apiserver does for its own types: smaller in etcd and faster to
+	// decode. Objects written as JSON earlier stay readable.
+	o.RecommendedOptions.Etcd.DefaultStorageMediaType = runtime.ContentTypeProtobuf
 	return o
 }
 
