@@ -1,3 +1,53 @@
+# Ferry's build, test and development entry points. `make help` lists them.
+
+GO ?= go
+BIN_DIR ?= bin
+# The whole suite: unit, registry (embedded etcd), integration (in-process server) and
+# end-to-end (real kube-apiserver, kube-controller-manager and kubectl, built once into
+# $$HOME/.cache/ferry by hack/build-control-plane.sh).
+TEST_FLAGS ?= -count=1 -timeout 60m
+
+.PHONY: help build install test test-unit verify update vet fmt-check tidy-check
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+## build: build ferry-apiserver into bin/
+build:
+	$(GO) build -o $(BIN_DIR)/ ./cmd/...
+
+## install: go install ferry-apiserver
+install:
+	$(GO) install ./cmd/...
+
+## test: run every test (the first run builds the local control plane, ~25 min once)
+test:
+	$(GO) test $(TEST_FLAGS) ./...
+
+## test-unit: run the tests that need no control plane (skips test/e2e)
+test-unit:
+	$(GO) test $(TEST_FLAGS) -short ./...
+
+## update: regenerate generated code (hack/update-codegen.sh)
+update:
+	hack/update-codegen.sh
+
+## verify: fail on stale generated code, gofmt, go vet or an untidy go.mod
+verify: fmt-check vet tidy-check
+	hack/verify-codegen.sh
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+tidy-check:
+	@d=$$(mktemp -d); cp go.mod go.sum $$d/; $(GO) mod tidy; \
+	if ! cmp -s go.mod $$d/go.mod || ! cmp -s go.sum $$d/go.sum; then \
+	  echo "go.mod/go.sum are not tidy: run go mod tidy and commit"; cp $$d/go.mod $$d/go.sum .; rm -rf $$d; exit 1; fi; rm -rf $$d
+
 # Local development stack and end-to-end tests. See hack/local-up.sh --help.
 
 # make dev-up applies the example Application unless FERRY_DEMO=0.

@@ -123,7 +123,7 @@ build_kube() {
 	mv "$BIN/$name.tmp" "$BIN/$name"
 }
 
-with_progress "etcd ${ETCD_VERSION}" build_etcd
+[[ -x "$BIN/etcd" ]] || with_progress "etcd ${ETCD_VERSION}" build_etcd
 build_kube kube-apiserver 9
 build_kube kube-controller-manager 2
 build_kube kubectl 1

@@ -5,7 +5,7 @@
 #   --purge   also delete FERRY_DEV_DIR: certificates, tokens, kubeconfigs, etcd and Ferry data, logs
 #
 # Only processes recorded in FERRY_DEV_DIR/pids whose command line names FERRY_DEV_DIR are
-# signalled (SIGTERM, SIGKILL after 15 s), in reverse start order.
+# signalled (SIGTERM, SIGKILL after 15 s), kube-controller-manager first (see STOP_ORDER).
 set -Eeuo pipefail
 
 # shellcheck source=hack/lib/dev-env.sh
@@ -34,8 +34,7 @@ fi
 # The FERRY_STOP_WITH_PID watchdog first, so it does not run local-down a second time.
 stop_component watchdog 2
 stopped=0
-for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-	name=${COMPONENTS[$i]}
+for name in "${STOP_ORDER[@]}"; do
 	if pid_alive "$name"; then
 		stop_component "$name"
 		stopped=$((stopped + 1))

@@ -688,7 +688,8 @@ main() {
 		FERRY_APISERVER_BIN=${FERRY_APISERVER_BIN:-$FERRY_DEV_DIR/bin/ferry-apiserver}
 		ferry_command
 		log "FERRY_SKIP_SERVER=1: ferry-apiserver not started. Run it yourself (e.g. under dlv) with:"
-		printf '    %q' "${FERRY_CMD[@]}"
+		printf '   '
+		printf ' %q' "${FERRY_CMD[@]}"
 		echo
 		log "the APIService turns Available once it serves on 127.0.0.1:$FERRY_PORT"
 	else

@@ -18,8 +18,12 @@ PID_DIR=$FERRY_DEV_DIR/pids
 LOG_DIR=$FERRY_DEV_DIR/logs
 DEV_MARKER=$FERRY_DEV_DIR/.ferry-dev
 
-# The components in start order; local-down stops them in reverse.
+# The components in start order.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager ferry-apiserver)
+# The order local-down stops them in. kube-controller-manager goes first: its garbage collector
+# and quota informers hold watches on applications through the aggregator, and ferry-apiserver
+# does not exit on SIGTERM until its open watches end (or its 60 s shutdown timeout passes).
+STOP_ORDER=(kube-controller-manager ferry-apiserver kube-apiserver etcd)
 
 log() { printf '>>> %s\n' "$*"; }
 warn() { printf '!!! %s\n' "$*" >&2; }
