@@ -365,3 +365,20 @@ func TestDataSurvivesRestart(t *testing.T) {
 		t.Errorf("after restart: uid %s path %s, want %s %s", got.UID, got.Spec.Source.Path, created.UID, created.Spec.Source.Path)
 	}
 }
+
+func TestShutdownDoesNotWaitForOpenWatches(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	w, err := ts.client.GitopsV1alpha1().Applications("").Watch(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	stopped := make(chan struct{})
+	go func() { ts.stop(); close(stopped) }()
+	// The request timeout is 60s; a server that waited for the watch would take that long.
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ferry-apiserver still running 30s after shutdown began, held by an open watch")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -54,6 +55,8 @@ type Options struct {
 	AllowFileRepositories bool
 	// AlternateDNS are extra names of the self-signed serving certificate.
 	AlternateDNS []string
+	// ShutdownWatchTerminationGracePeriod bounds how long shutdown waits for open watches.
+	ShutdownWatchTerminationGracePeriod time.Duration
 
 	StdOut io.Writer
 	StdErr io.Writer
@@ -71,8 +74,11 @@ func NewOptions(out, errOut io.Writer) *Options {
 		DataDir:                  "ferry-data",
 		EmbeddedEtcdLogLevel:     "warn",
 		AlternateDNS:             DefaultAlternateDNS,
-		StdOut:                   out,
-		StdErr:                   errOut,
+		// Without it, shutdown waits the whole request timeout (60s) for the watches that
+		// kube-controller-manager and other clients hold through the aggregator.
+		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
+		StdOut:                              out,
+		StdErr:                              errOut,
 	}
 	_, _ = o.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
 		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""), utilfeature.DefaultMutableFeatureGate)
@@ -95,6 +101,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Log level of the embedded etcd: debug, info, warn, error, panic or fatal.")
 	fs.BoolVar(&o.AllowFileRepositories, "allow-file-repositories", o.AllowFileRepositories,
 		"Accept file:// repository URLs in spec.source.repoURL. They read the server's own disk, so keep this off unless every Application author may read it.")
+	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
+		"How long shutdown waits for open watches to drain before closing them. 0 waits for the full request timeout.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names of the self-signed serving certificate made when no --tls-cert-file is given.")
 }
@@ -168,6 +176,8 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
 	serverConfig.FeatureGate = o.ComponentGlobalsRegistry.FeatureGateFor(basecompatibility.DefaultKubeComponent)
 	serverConfig.EffectiveVersion = o.ComponentGlobalsRegistry.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
+
+	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		if etcd != nil {
