@@ -1,0 +1,180 @@
+// Package localstack starts a real local control plane for tests, with hack/local-up.sh: etcd,
+// kube-apiserver and kube-controller-manager on free ports of 127.0.0.1, optionally with
+// ferry-apiserver registered. Tests of the engine use it as the cluster they deploy into.
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Options choose what to start.
+type Options struct {
+	// FerryBin, when set, is started as ferry-apiserver and registered; otherwise Ferry is not
+	// started.
+	FerryBin string
+}
+
+// Stack is a running local control plane.
+type Stack struct {
+	RepoRoot string
+	Dir      string
+	Env      map[string]string
+	tokens   map[string]string
+}
+
+// Start brings the stack up in a new temporary directory. It stops by itself should the test
+// process die without calling Stop.
+func Start(opts Options) (*Stack, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "ferry-stack-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{RepoRoot: root, Dir: dir}
+	env := []string{
+		"FERRY_DEV_DIR=" + dir,
+		"ETCD_PORT=0", "ETCD_PEER_PORT=0", "KUBE_PORT=0", "KCM_PORT=0", "FERRY_PORT=0",
+		"FERRY_DEMO=0",
+		"FERRY_STOP_WITH_PID=" + strconv.Itoa(os.Getpid()),
+	}
+	if opts.FerryBin != "" {
+		env = append(env, "FERRY_APISERVER_BIN="+opts.FerryBin, "FERRY_SKIP_SERVER=0")
+	} else {
+		env = append(env, "FERRY_SKIP_SERVER=1")
+	}
+	if out, err := s.script(20*time.Minute, env, "hack/local-up.sh"); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("hack/local-up.sh: %v\n%s", err, out)
+	}
+	if s.Env, err = readKeyValues(filepath.Join(dir, "env"), "="); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if s.tokens, err = readTokens(filepath.Join(dir, "tokens.csv")); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop stops every process and deletes the directory.
+func (s *Stack) Stop() {
+	if out, err := s.script(2*time.Minute, []string{"FERRY_DEV_DIR=" + s.Dir}, "hack/local-down.sh", "--purge"); err != nil {
+		fmt.Fprintf(os.Stderr, "hack/local-down.sh: %v\n%s", err, out)
+	}
+}
+
+// RestConfig is a client configuration for one of the token-file users: admin (system:masters),
+// viewer, editor, nobody, other, or Ferry's own ServiceAccount identity.
+func (s *Stack) RestConfig(user string) *rest.Config {
+	return &rest.Config{
+		Host:            "https://127.0.0.1:" + s.Env["KUBE_PORT"],
+		BearerToken:     s.tokens[user],
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(s.Dir, "pki", "ca.crt")},
+		UserAgent:       "ferry-test/" + user,
+		Timeout:         30 * time.Second,
+		QPS:             200,
+		Burst:           400,
+	}
+}
+
+// Kubectl is the v1.37 kubectl matching the control plane.
+func (s *Stack) Kubectl() string { return s.Env["KUBECTL"] }
+
+// Kubeconfig is the admin kubeconfig.
+func (s *Stack) Kubeconfig() string { return filepath.Join(s.Dir, "kubeconfig") }
+
+// LogTail returns the last lines of a component's log, for test failures.
+func (s *Stack) LogTail(component string, lines int) string {
+	data, err := os.ReadFile(filepath.Join(s.Dir, "logs", component+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+func (s *Stack) script(timeout time.Duration, env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, filepath.Join(s.RepoRoot, name), args...)
+	cmd.Dir = s.RepoRoot
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// RepoRoot finds the repository above the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "hack", "local-up.sh")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the repository root (hack/local-up.sh) above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func readKeyValues(path, sep string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	kv := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, sep); ok {
+			kv[k] = strings.Trim(v, `"'`)
+		}
+	}
+	if kv["KUBE_PORT"] == "" {
+		return nil, fmt.Errorf("%s names no KUBE_PORT", path)
+	}
+	return kv, nil
+}
+
+// readTokens reads the token file: token,user,uid[,"groups"].
+func readTokens(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tokens := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.SplitN(line, ",", 3); len(f) >= 2 {
+			tokens[f[1]] = f[0]
+		}
+	}
+	return tokens, nil
+}
