@@ -45,6 +45,8 @@ func init() {
 type ExtraConfig struct {
 	// Validation holds the server settings validation depends on.
 	Validation validation.Options
+	// Controller configures the reconciling controller.
+	Controller ControllerConfig
 }
 
 // Config is the configuration of a Ferry API server.
@@ -96,6 +98,11 @@ func (c completedConfig) New() (*FerryServer, error) {
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)
+	}
+	if err := s.GenericAPIServer.AddPostStartHook("start-ferry-controller", func(hookCtx genericapiserver.PostStartHookContext) error {
+		return c.startController(hookCtx, hookCtx.LoopbackClientConfig)
+	}); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,8 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	basecompatibility "k8s.io/component-base/compatibility"
 	baseversion "k8s.io/component-base/version"
 	"k8s.io/klog/v2"
@@ -58,6 +61,14 @@ type Options struct {
 	// ShutdownWatchTerminationGracePeriod bounds how long shutdown waits for open watches.
 	ShutdownWatchTerminationGracePeriod time.Duration
 
+	// Controller settings.
+	EnableController  bool
+	TargetKubeconfig  string
+	ControllerWorkers int
+	GitCacheDir       string
+	GitTimeout        time.Duration
+	AllowRemoteBases  bool
+
 	StdOut io.Writer
 	StdErr io.Writer
 }
@@ -77,6 +88,9 @@ func NewOptions(out, errOut io.Writer) *Options {
 		// Without it, shutdown waits the whole request timeout (60s) for the watches that
 		// kube-controller-manager and other clients hold through the aggregator.
 		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
+		EnableController:                    true,
+		ControllerWorkers:                   4,
+		GitTimeout:                          2 * time.Minute,
 		StdOut:                              out,
 		StdErr:                              errOut,
 	}
@@ -103,6 +117,18 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Accept file:// repository URLs in spec.source.repoURL. They read the server's own disk, so keep this off unless every Application author may read it.")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"How long shutdown waits for open watches to drain before closing them. 0 waits for the full request timeout.")
+	fs.BoolVar(&o.EnableController, "controller", o.EnableController,
+		"Run the controller that syncs Applications. Off, the server only serves the API.")
+	fs.StringVar(&o.TargetKubeconfig, "target-kubeconfig", o.TargetKubeconfig,
+		"Kubeconfig of the cluster Applications deploy into. Default: --kubeconfig, else the in-cluster configuration.")
+	fs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers,
+		"How many Applications are reconciled at once.")
+	fs.StringVar(&o.GitCacheDir, "git-cache-dir", o.GitCacheDir,
+		"Directory of the shared Git repository cache. Default: <data-dir>/git.")
+	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout,
+		"Time limit of one Git ref listing or fetch.")
+	fs.BoolVar(&o.AllowRemoteBases, "allow-remote-bases", o.AllowRemoteBases,
+		"Let kustomizations refer to remote bases and URLs. Off by default: a remote base is code fetched from wherever its author chose.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names of the self-signed serving certificate made when no --tls-cert-file is given.")
 }
@@ -190,6 +216,27 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		ExtraConfig:   apiserver.ExtraConfig{},
 	}
 	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
+	if o.EnableController {
+		target, err := o.targetConfig()
+		if err != nil {
+			if etcd != nil {
+				etcd.Stop()
+			}
+			return nil, nil, err
+		}
+		cacheDir := o.GitCacheDir
+		if cacheDir == "" {
+			cacheDir = filepath.Join(o.DataDir, "git")
+		}
+		config.ExtraConfig.Controller = apiserver.ControllerConfig{
+			Target:                target,
+			Workers:               o.ControllerWorkers,
+			GitCacheDir:           cacheDir,
+			GitTimeout:            o.GitTimeout,
+			AllowFileRepositories: o.AllowFileRepositories,
+			AllowRemoteBases:      o.AllowRemoteBases,
+		}
+	}
 	return config, etcd, nil
 }
 
@@ -238,6 +285,31 @@ func (s *Server) Stop() {
 	if s.etcd != nil {
 		s.etcd.Stop()
 	}
+}
+
+// targetConfig is the cluster Applications deploy into: --target-kubeconfig, else --kubeconfig,
+// else the in-cluster configuration; nil when there is none.
+func (o *Options) targetConfig() (*rest.Config, error) {
+	path := o.TargetKubeconfig
+	if path == "" && o.RecommendedOptions.CoreAPI != nil {
+		path = o.RecommendedOptions.CoreAPI.CoreAPIKubeconfigPath
+	}
+	var cfg *rest.Config
+	var err error
+	if path != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("reading the target cluster's kubeconfig %s: %w", path, err)
+		}
+	} else {
+		cfg, err = rest.InClusterConfig()
+		if err != nil {
+			return nil, nil
+		}
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	cfg.UserAgent = "ferry-controller"
+	return cfg, nil
 }
 
 // Run starts the server and blocks until ctx is done.

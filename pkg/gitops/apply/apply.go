@@ -283,12 +283,7 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	applyOpts := ssa.DefaultApplyOptions()
 	applyOpts.WaitTimeout = opts.WaitTimeout
 	applyOpts.WaitInterval = time.Second
-	for _, r := range opts.Ignore {
-		applyOpts.DriftIgnoreRules = append(applyOpts.DriftIgnoreRules, jsondiff.IgnoreRule{
-			Paths:    r.JSONPointers,
-			Selector: &jsondiff.Selector{Group: r.Group, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace},
-		})
-	}
+	applyOpts.DriftIgnoreRules = ignoreRules(opts.Ignore)
 	// ssa sorts and stages the slice it is given; keep the caller's order intact.
 	toApply := make([]*unstructured.Unstructured, len(objects))
 	for i, o := range objects {
@@ -451,4 +446,86 @@ func IsForbidden(err error) bool {
 		}
 	}
 	return false
+}
+
+// Compare dry-runs every object and reports which would be Created or Configured and which are
+// Unchanged, without writing anything. Fields matched by ignore are left out of the comparison.
+func (a *Applier) Compare(ctx context.Context, username string, objects []*unstructured.Unstructured, ignore []IgnoreRule) ([]Result, error) {
+	ic, err := a.forIdentity(username)
+	if err != nil {
+		return nil, err
+	}
+	opts := ssa.DefaultDiffOptions()
+	opts.DriftIgnoreRules = ignoreRules(ignore)
+	results := make([]Result, len(objects))
+	errs := make([]error, len(objects))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, o := range objects {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			entry, _, _, err := ic.manager.Diff(ctx, o.DeepCopy(), opts)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", RefOf(o), err)
+				return
+			}
+			results[i] = Result{Ref: RefOf(o), Action: actionOf(entry.Action)}
+		}()
+	}
+	wg.Wait()
+	return results, utilerrors.NewAggregate(errs)
+}
+
+// Live reads an object with Ferry's own identity; nil when it does not exist.
+func (a *Applier) Live(ctx context.Context, ref ObjectRef) (*unstructured.Unstructured, error) {
+	ic, err := a.forIdentity("")
+	if err != nil {
+		return nil, err
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind})
+	err = ic.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, live)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return live, nil
+}
+
+func ignoreRules(ignore []IgnoreRule) []jsondiff.IgnoreRule {
+	var rules []jsondiff.IgnoreRule
+	for _, r := range ignore {
+		rules = append(rules, jsondiff.IgnoreRule{
+			Paths:    r.JSONPointers,
+			Selector: &jsondiff.Selector{Group: r.Group, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace},
+		})
+	}
+	return rules
+}
+
+// EnsureNamespace creates a namespace as username when it does not exist. It is not tracked:
+// deleting the Application never deletes a namespace it merely asked for.
+func (a *Applier) EnsureNamespace(ctx context.Context, username, name string) error {
+	ic, err := a.forIdentity(username)
+	if err != nil {
+		return err
+	}
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	if err := ic.client.Get(ctx, client.ObjectKey{Name: name}, ns); err == nil {
+		return nil
+	} else if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading namespace %s: %w", name, err)
+	}
+	ns.SetName(name)
+	if err := ic.client.Create(ctx, ns, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s (spec.syncPolicy.createNamespace): %w", name, err)
+	}
+	return nil
 }

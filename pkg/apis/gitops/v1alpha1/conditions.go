@@ -1,0 +1,45 @@
+package v1alpha1
+
+// Condition types of an Application's status.conditions.
+const (
+	// ConditionReady is True when the source revision is applied, in sync and healthy.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while Ferry works on the Application.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when Ferry cannot progress without a change by the user (an
+	// invalid manifest, a path that does not exist); it does not retry until something changes.
+	ConditionStalled = "Stalled"
+	// ConditionSynced is True when the live objects match the source revision.
+	ConditionSynced = "Synced"
+	// ConditionHealthy is True when every managed object is healthy.
+	ConditionHealthy = "Healthy"
+)
+
+// Reasons of the conditions.
+const (
+	ReasonSucceeded        = "Succeeded"
+	ReasonProgressing      = "Progressing"
+	ReasonSuspended        = "Suspended"
+	ReasonGitFailed        = "GitOperationFailed"
+	ReasonCredentialsError = "CredentialsError"
+	ReasonRenderFailed     = "RenderFailed"
+	ReasonApplyFailed      = "ApplyFailed"
+	ReasonForbidden        = "Forbidden"
+	ReasonPruneFailed      = "PruneFailed"
+	ReasonOutOfSync        = "OutOfSync"
+	ReasonSynced           = "Synced"
+	ReasonOperationRunning = "OperationRunning"
+)
+
+// Metadata Ferry reads and writes on Applications.
+const (
+	// PruneFinalizer makes Ferry delete an Application's objects before the Application goes.
+	PruneFinalizer = "gitops.ferry.dev/prune"
+	// DeletionPolicyAnnotation set to "orphan" keeps the objects when the Application is
+	// deleted; the default, "delete", prunes them.
+	DeletionPolicyAnnotation = "gitops.ferry.dev/deletion-policy"
+	// DeletionPolicyOrphan is the value of DeletionPolicyAnnotation that keeps objects.
+	DeletionPolicyOrphan = "orphan"
+	// MaxHistory is how many finished operations status.history keeps.
+	MaxHistory = 10
+)

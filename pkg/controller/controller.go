@@ -1,0 +1,207 @@
+// Package controller is Ferry's reconciler: it watches Applications, and for each one resolves
+// its revision, renders it, applies and prunes as its sync policy or a requested operation says,
+// judges health, and writes status and Events. It runs inside ferry-apiserver, reading
+// Applications through the server's loopback client and writing to the target cluster.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
+	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
+	listers "github.com/ferry-gitops/ferry/pkg/generated/listers/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+)
+
+// Config holds what the controller needs.
+type Config struct {
+	// Ferry is the client of Ferry's own API (the loopback client inside ferry-apiserver).
+	Ferry versioned.Interface
+	// Kube is the client of the target cluster, for Events.
+	Kube kubernetes.Interface
+	// Engine resolves, renders and applies.
+	Engine *engine.Engine
+	// Workers is the number of Applications reconciled at once.
+	Workers int
+}
+
+// Controller reconciles Applications.
+type Controller struct {
+	ferry    versioned.Interface
+	engine   *engine.Engine
+	workers  int
+	lister   listers.ApplicationLister
+	synced   cache.InformerSynced
+	factory  informers.SharedInformerFactory
+	queue    workqueue.TypedRateLimitingInterface[string]
+	recorder record.EventRecorder
+	events   record.EventBroadcaster
+
+	mu sync.Mutex
+	// failures counts consecutive failed reconciles per Application, for its retry policy.
+	failures map[string]int32
+	// drifted marks Applications one of whose objects changed since their last comparison.
+	drifted map[string]bool
+}
+
+// New builds a controller; Run starts it.
+func New(cfg Config) *Controller {
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
+	}
+	factory := informers.NewSharedInformerFactory(cfg.Ferry, 0)
+	appInformer := factory.Gitops().V1alpha1().Applications()
+	broadcaster := record.NewBroadcaster()
+	c := &Controller{
+		ferry:   cfg.Ferry,
+		engine:  cfg.Engine,
+		workers: cfg.Workers,
+		lister:  appInformer.Lister(),
+		synced:  appInformer.Informer().HasSynced,
+		factory: factory,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "applications"}),
+		events:   broadcaster,
+		recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ferry"}),
+		failures: map[string]int32{},
+		drifted:  map[string]bool{},
+	}
+	if cfg.Kube != nil {
+		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
+	}
+	_, _ = appInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.enqueue,
+		UpdateFunc: func(oldObj, newObj interface{}) {
+			if needsReconcile(oldObj.(*gitopsv1alpha1.Application), newObj.(*gitopsv1alpha1.Application)) {
+				c.enqueue(newObj)
+			}
+		},
+		DeleteFunc: c.enqueue,
+	})
+	return c
+}
+
+// needsReconcile filters out the updates the controller itself causes by writing status: those
+// would otherwise start a reconcile after every reconcile.
+func needsReconcile(old, cur *gitopsv1alpha1.Application) bool {
+	switch {
+	case old.Generation != cur.Generation:
+		return true
+	case cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil:
+		return true
+	case operationActive(cur) && !operationActive(old):
+		return true
+	case operationActive(cur) && old.Status.Operation.ID != cur.Status.Operation.ID:
+		return true
+	case old.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != cur.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation]:
+		return true
+	}
+	return false
+}
+
+func operationActive(app *gitopsv1alpha1.Application) bool {
+	op := app.Status.Operation
+	return op != nil && (op.Phase == gitopsv1alpha1.OperationPending || op.Phase == gitopsv1alpha1.OperationRunning)
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+// ObjectChanged is called when a managed object of app changed in the cluster: the Application
+// is compared again at once, not at its next interval.
+func (c *Controller) ObjectChanged(app apply.App, _ apply.ObjectRef) {
+	key := app.Namespace + "/" + app.Name
+	c.mu.Lock()
+	c.drifted[key] = true
+	c.mu.Unlock()
+	c.queue.Add(key)
+}
+
+// Run starts the informers and workers and blocks until ctx is done.
+func (c *Controller) Run(ctx context.Context) error {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	defer c.events.Shutdown()
+	logger := klog.FromContext(ctx).WithName("controller")
+	ctx = klog.NewContext(ctx, logger)
+
+	c.factory.Start(ctx.Done())
+	logger.Info("Waiting for the Application informer to sync")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+		return fmt.Errorf("the Application informer did not sync")
+	}
+	logger.Info("Starting workers", "count", c.workers)
+	var wg sync.WaitGroup
+	for i := 0; i < c.workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait.UntilWithContext(ctx, c.runWorker, time.Second)
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) runWorker(ctx context.Context) {
+	for c.processNextWorkItem(ctx) {
+	}
+}
+
+func (c *Controller) processNextWorkItem(ctx context.Context) bool {
+	key, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(key)
+
+	result, err := c.reconcileKey(ctx, key)
+	switch {
+	case err != nil && apierrors.IsConflict(err):
+		// Someone wrote the Application meanwhile; the next attempt sees the new version.
+		c.queue.AddRateLimited(key)
+	case err != nil:
+		utilruntime.HandleErrorWithContext(ctx, err, "Reconciling Application failed", "application", key)
+		c.queue.Forget(key)
+		if result.RequeueAfter > 0 {
+			c.queue.AddAfter(key, result.RequeueAfter)
+		}
+	default:
+		c.queue.Forget(key)
+		if result.RequeueAfter > 0 {
+			c.queue.AddAfter(key, result.RequeueAfter)
+		}
+	}
+	return true
+}
+
+// Result tells the worker when to look at an Application again.
+type Result struct {
+	RequeueAfter time.Duration
+}

@@ -1,0 +1,629 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+)
+
+// maxMessage keeps messages in status and events short: status must stay small.
+const maxMessage = 1024
+
+func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, error) {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return Result{}, nil
+	}
+	app, err := c.lister.Applications(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		c.forget(key)
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	logger := klog.FromContext(ctx).WithValues("application", key)
+	ctx = klog.NewContext(ctx, logger)
+	return c.reconcile(ctx, app.DeepCopy())
+}
+
+func (c *Controller) forget(key string) {
+	c.mu.Lock()
+	delete(c.failures, key)
+	delete(c.drifted, key)
+	c.mu.Unlock()
+}
+
+func (c *Controller) takeDrift(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.drifted[key]
+	delete(c.drifted, key)
+	return d
+}
+
+// reconcile brings one Application's objects and status up to date.
+func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Application) (Result, error) {
+	key := app.Namespace + "/" + app.Name
+	if app.DeletionTimestamp != nil {
+		return Result{}, c.finalize(ctx, app)
+	}
+	if !hasFinalizer(app) {
+		app.Finalizers = append(app.Finalizers, gitopsv1alpha1.PruneFinalizer)
+		updated, err := c.ferry.GitopsV1alpha1().Applications(app.Namespace).Update(ctx, app, metav1.UpdateOptions{FieldManager: apply.FieldManager})
+		if err != nil {
+			return Result{}, err
+		}
+		app = updated
+	}
+	if app.Spec.Suspend {
+		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
+			setCondition(st, app, gitopsv1alpha1.ConditionReconciling, metav1.ConditionFalse, gitopsv1alpha1.ReasonSuspended, "reconciliation is suspended (spec.suspend)")
+			st.ObservedGeneration = app.Generation
+		})
+	}
+
+	interval := gitopsv1alpha1.DefaultInterval
+	if app.Spec.SyncPolicy.Interval != nil {
+		interval = app.Spec.SyncPolicy.Interval.Duration
+	}
+	op := app.Status.Operation
+	if op != nil && op.Phase != gitopsv1alpha1.OperationPending && op.Phase != gitopsv1alpha1.OperationRunning {
+		op = nil
+	}
+	if op != nil && op.Phase == gitopsv1alpha1.OperationPending {
+		// Mark the operation Running first: a crash from here on leaves it Running, and a
+		// Running operation is executed again when Ferry restarts — apply is idempotent.
+		now := metav1.Now()
+		running := op.DeepCopy()
+		running.Phase = gitopsv1alpha1.OperationRunning
+		running.StartedAt = &now
+		if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
+			st.Operation = running
+			setCondition(st, app, gitopsv1alpha1.ConditionReconciling, metav1.ConditionTrue, gitopsv1alpha1.ReasonOperationRunning,
+				fmt.Sprintf("sync %s requested by %s is running", op.ID, op.RequestedBy.Username))
+		}); err != nil {
+			return Result{}, err
+		}
+		app, _ = c.latest(ctx, app)
+		op = app.Status.Operation
+	}
+
+	drifted := c.takeDrift(key)
+	out := c.run(ctx, app, op, drifted)
+
+	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) }); err != nil {
+		return Result{}, err
+	}
+	c.emitEvents(app, out)
+
+	if out.err == nil {
+		c.mu.Lock()
+		delete(c.failures, key)
+		c.mu.Unlock()
+		return Result{RequeueAfter: interval}, nil
+	}
+	var stage *engine.StageError
+	if errors.As(out.err, &stage) && stage.Terminal {
+		// The same input fails the same way: wait for a change, but look again at the interval
+		// in case a referenced branch or Secret appears.
+		return Result{RequeueAfter: interval}, nil
+	}
+	return Result{RequeueAfter: c.retryDelay(key, app, interval)}, nil
+}
+
+// retryDelay follows spec.syncPolicy.retry: exponential backoff up to limit retries, then the
+// interval.
+func (c *Controller) retryDelay(key string, app *gitopsv1alpha1.Application, interval time.Duration) time.Duration {
+	c.mu.Lock()
+	c.failures[key]++
+	attempt := c.failures[key]
+	c.mu.Unlock()
+	retry := app.Spec.SyncPolicy.Retry
+	limit := gitopsv1alpha1.DefaultRetryLimit
+	base, factor, maxDelay := gitopsv1alpha1.DefaultBackoffDuration, float64(gitopsv1alpha1.DefaultBackoffFactor), gitopsv1alpha1.DefaultBackoffMaxPeriod
+	if retry != nil {
+		if retry.Limit != nil {
+			limit = *retry.Limit
+		}
+		if b := retry.Backoff; b != nil {
+			if b.Duration != nil {
+				base = b.Duration.Duration
+			}
+			if b.Factor != nil {
+				factor = float64(*b.Factor)
+			}
+			if b.MaxDuration != nil {
+				maxDelay = b.MaxDuration.Duration
+			}
+		}
+	}
+	if attempt > limit {
+		return interval
+	}
+	delay := time.Duration(float64(base) * math.Pow(factor, float64(attempt-1)))
+	if delay > maxDelay || delay <= 0 {
+		delay = maxDelay
+	}
+	return delay
+}
+
+// outcome is what one run found and did; it becomes status and Events.
+type outcome struct {
+	sourceRevision string
+	syncedRevision string
+	syncStatus     gitopsv1alpha1.SyncStatusCode
+	health         health.Status
+	resources      []gitopsv1alpha1.ResourceStatus
+	applied        []apply.Result
+	pruned         []apply.Result
+	synced         bool // an apply ran (not a dry run)
+	op             *gitopsv1alpha1.Operation
+	err            error
+}
+
+// run executes the pipeline: resolve, render, then apply and prune or only compare.
+func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) outcome {
+	out := outcome{op: op, syncedRevision: app.Status.Sync.Revision, syncStatus: app.Status.Sync.Status, resources: app.Status.Resources}
+	revision := ""
+	if op != nil {
+		revision = op.Revision
+	}
+	sha, err := c.engine.Resolve(ctx, app, revision)
+	if err != nil {
+		out.err = err
+		out.sourceRevision = app.Status.SourceRevision
+		out.health = c.health(ctx, app.Status.Resources)
+		return out
+	}
+	out.sourceRevision = sha
+	desired, err := c.engine.Render(ctx, app, sha)
+	if err != nil {
+		out.err = err
+		out.health = c.health(ctx, app.Status.Resources)
+		return out
+	}
+
+	identity := engine.Identity(app)
+	appID := engine.AppOf(app)
+	previous := inventoryRefs(app.Status.Resources)
+	automated := app.Spec.SyncPolicy.Automated
+	upToDate := sha == app.Status.Sync.Revision && app.Generation == app.Status.ObservedGeneration &&
+		app.Status.Sync.Status == gitopsv1alpha1.SyncStatusSynced && !drifted
+
+	createNamespace := func(dryRun bool) error {
+		dest := app.Spec.Destination.Namespace
+		if !app.Spec.SyncPolicy.CreateNamespace || dest == "" || dryRun {
+			return nil
+		}
+		if err := c.engine.Applier().EnsureNamespace(ctx, identity, dest); err != nil {
+			return applyError(err)
+		}
+		return nil
+	}
+
+	switch {
+	case op != nil:
+		if out.err = createNamespace(op.DryRun); out.err != nil {
+			break
+		}
+		results, err := c.engine.Applier().Apply(ctx, identity, desired, apply.Options{DryRun: op.DryRun, Ignore: engine.IgnoreRules(app)})
+		out.applied = results
+		if err != nil {
+			out.err = applyError(err)
+			break
+		}
+		if op.Prune || (automated != nil && automated.Prune) {
+			out.pruned, err = c.engine.Applier().Prune(ctx, appID, identity, previous, desired, op.DryRun)
+			if err != nil {
+				out.err = &engine.StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
+			}
+		}
+		if !op.DryRun {
+			out.synced = true
+			out.syncedRevision = sha
+		}
+	case automated != nil && (!upToDate || (drifted && automated.SelfHeal)):
+		if drifted && !automated.SelfHeal && sha == app.Status.Sync.Revision && app.Generation == app.Status.ObservedGeneration {
+			// Drift without self-heal: report it, leave the objects alone.
+			out.syncStatus = c.compare(ctx, app, identity, desired, &out)
+			break
+		}
+		if out.err = createNamespace(false); out.err != nil {
+			break
+		}
+		results, err := c.engine.Applier().Apply(ctx, identity, desired, apply.Options{Ignore: engine.IgnoreRules(app)})
+		out.applied = results
+		if err != nil {
+			out.err = applyError(err)
+			break
+		}
+		if automated.Prune {
+			out.pruned, err = c.engine.Applier().Prune(ctx, appID, identity, previous, desired, false)
+			if err != nil {
+				out.err = &engine.StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
+			}
+		}
+		out.synced = true
+		out.syncedRevision = sha
+	case automated != nil && drifted:
+		out.syncStatus = c.compare(ctx, app, identity, desired, &out)
+	case automated != nil:
+		// Nothing new: the objects were synced at this revision and nothing drifted.
+	default:
+		// Manual: compare when something may have changed, never apply.
+		if !upToDate || app.Status.Sync.Status == "" {
+			out.syncStatus = c.compare(ctx, app, identity, desired, &out)
+		}
+	}
+	if out.synced && out.err == nil {
+		out.syncStatus = gitopsv1alpha1.SyncStatusSynced
+	}
+	if out.err != nil && out.syncStatus == "" {
+		out.syncStatus = gitopsv1alpha1.SyncStatusUnknown
+	}
+
+	// The inventory: what Git holds now, plus what left Git but was not pruned.
+	refs := refsOf(desired)
+	if !(out.synced && out.err == nil && (automated != nil && automated.Prune || op != nil && op.Prune)) {
+		refs = appendMissing(refs, previous)
+	}
+	out.resources, out.health = c.inventory(ctx, refs, desired, out)
+	return out
+}
+
+// unknownWhenEmpty keeps an Application that never deployed anything from looking Healthy.
+func unknownWhenEmpty(h health.Status, resources []gitopsv1alpha1.ResourceStatus, err error) health.Status {
+	if len(resources) == 0 && err != nil {
+		return health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: "nothing deployed yet"}
+	}
+	return h
+}
+
+// compare finds whether the live objects match desired without changing anything.
+func (c *Controller) compare(ctx context.Context, app *gitopsv1alpha1.Application, identity string, desired []*unstructured.Unstructured, out *outcome) gitopsv1alpha1.SyncStatusCode {
+	results, err := c.engine.Applier().Compare(ctx, identity, desired, engine.IgnoreRules(app))
+	if err != nil {
+		out.err = applyError(err)
+		return gitopsv1alpha1.SyncStatusUnknown
+	}
+	out.applied = results
+	status := gitopsv1alpha1.SyncStatusSynced
+	for _, r := range results {
+		if r.Action == apply.Created || r.Action == apply.Configured {
+			status = gitopsv1alpha1.SyncStatusOutOfSync
+		}
+	}
+	if len(appendMissing(nil, inventoryRefs(app.Status.Resources))) > 0 {
+		desiredKeys := map[string]bool{}
+		for _, r := range refsOf(desired) {
+			desiredKeys[refKey(r)] = true
+		}
+		for _, r := range inventoryRefs(app.Status.Resources) {
+			if !desiredKeys[refKey(r)] {
+				status = gitopsv1alpha1.SyncStatusOutOfSync
+			}
+		}
+	}
+	return status
+}
+
+func applyError(err error) error {
+	reason := gitopsv1alpha1.ReasonApplyFailed
+	terminal := strings.Contains(err.Error(), "dry run refused")
+	if apply.IsForbidden(err) {
+		reason = gitopsv1alpha1.ReasonForbidden
+	}
+	return &engine.StageError{Reason: reason, Terminal: terminal, Err: err}
+}
+
+// inventory builds status.resources with each object's sync state and live health, and the
+// aggregate health.
+func (c *Controller) inventory(ctx context.Context, refs []apply.ObjectRef, desired []*unstructured.Unstructured, out outcome) ([]gitopsv1alpha1.ResourceStatus, health.Status) {
+	changed := map[string]bool{}
+	for _, r := range out.applied {
+		if !out.synced && (r.Action == apply.Created || r.Action == apply.Configured) {
+			changed[refKey(r.Ref)] = true
+		}
+	}
+	inGit := map[string]bool{}
+	for _, r := range refsOf(desired) {
+		inGit[refKey(r)] = true
+	}
+	var named []health.Named
+	resources := make([]gitopsv1alpha1.ResourceStatus, 0, len(refs))
+	for _, ref := range refs {
+		h := c.objectHealth(ctx, ref)
+		status := gitopsv1alpha1.SyncStatusSynced
+		if changed[refKey(ref)] || !inGit[refKey(ref)] || (out.err != nil && !out.synced) {
+			status = gitopsv1alpha1.SyncStatusOutOfSync
+		}
+		if out.syncStatus == gitopsv1alpha1.SyncStatusUnknown {
+			status = gitopsv1alpha1.SyncStatusUnknown
+		}
+		resources = append(resources, gitopsv1alpha1.ResourceStatus{
+			Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
+			Status: status, Health: h.Code,
+		})
+		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: h})
+	}
+	return resources, health.Aggregate(named)
+}
+
+func (c *Controller) health(ctx context.Context, resources []gitopsv1alpha1.ResourceStatus) health.Status {
+	var named []health.Named
+	for _, ref := range inventoryRefs(resources) {
+		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: c.objectHealth(ctx, ref)})
+	}
+	return health.Aggregate(named)
+}
+
+func (c *Controller) objectHealth(ctx context.Context, ref apply.ObjectRef) health.Status {
+	live, err := c.engine.Applier().Live(ctx, ref)
+	if err != nil {
+		return health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: truncate(err.Error(), 200)}
+	}
+	return health.Of(live)
+}
+
+// apply writes the outcome into status.
+func (o outcome) apply(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
+	st.ObservedGeneration = app.Generation
+	st.SourceRevision = o.sourceRevision
+	st.Sync = gitopsv1alpha1.SyncStatus{Status: o.syncStatus, Revision: o.syncedRevision}
+	o.health = unknownWhenEmpty(o.health, o.resources, o.err)
+	st.Health = gitopsv1alpha1.HealthStatus{Status: o.health.Code, Message: truncate(o.health.Message, maxMessage)}
+	st.Resources = o.resources
+
+	setCondition(st, app, gitopsv1alpha1.ConditionReconciling, metav1.ConditionFalse, gitopsv1alpha1.ReasonSucceeded, "")
+	if o.err != nil {
+		reason, terminal := gitopsv1alpha1.ReasonApplyFailed, false
+		var stage *engine.StageError
+		if errors.As(o.err, &stage) {
+			reason, terminal = stage.Reason, stage.Terminal
+		}
+		msg := truncate(o.err.Error(), maxMessage)
+		setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+		stalled := metav1.ConditionFalse
+		if terminal {
+			stalled = metav1.ConditionTrue
+		}
+		setCondition(st, app, gitopsv1alpha1.ConditionStalled, stalled, reason, msg)
+	} else {
+		setCondition(st, app, gitopsv1alpha1.ConditionStalled, metav1.ConditionFalse, gitopsv1alpha1.ReasonSucceeded, "")
+	}
+
+	if o.syncStatus == gitopsv1alpha1.SyncStatusSynced {
+		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+shortSHA(o.syncedRevision))
+	} else {
+		msg := "live objects differ from revision " + shortSHA(o.sourceRevision)
+		if app.Spec.SyncPolicy.Automated == nil {
+			msg += "; POST applications/" + app.Name + "/sync to apply it"
+		}
+		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionFalse, gitopsv1alpha1.ReasonOutOfSync, msg)
+	}
+	if o.health.Code == gitopsv1alpha1.HealthHealthy {
+		setCondition(st, app, gitopsv1alpha1.ConditionHealthy, metav1.ConditionTrue, string(gitopsv1alpha1.HealthHealthy), "")
+	} else {
+		setCondition(st, app, gitopsv1alpha1.ConditionHealthy, metav1.ConditionFalse, string(o.health.Code), truncate(o.health.Message, maxMessage))
+	}
+	if o.err == nil {
+		switch {
+		case o.syncStatus != gitopsv1alpha1.SyncStatusSynced:
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, gitopsv1alpha1.ReasonOutOfSync, meta.FindStatusCondition(st.Conditions, gitopsv1alpha1.ConditionSynced).Message)
+		case o.health.Code != gitopsv1alpha1.HealthHealthy:
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, string(o.health.Code), truncate(o.health.Message, maxMessage))
+		default:
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionTrue, gitopsv1alpha1.ReasonSucceeded, "applied revision "+shortSHA(o.syncedRevision))
+		}
+	}
+
+	if o.op != nil {
+		now := metav1.Now()
+		finished := o.op.DeepCopy()
+		finished.FinishedAt = &now
+		if o.err != nil {
+			finished.Phase = gitopsv1alpha1.OperationFailed
+			finished.Message = truncate(o.err.Error(), maxMessage)
+		} else {
+			finished.Phase = gitopsv1alpha1.OperationSucceeded
+			finished.SyncedRevision = o.sourceRevision
+			finished.Message = summary(o)
+		}
+		st.Operation = finished
+		record := gitopsv1alpha1.OperationRecord{
+			ID: finished.ID, Phase: finished.Phase, Revision: finished.Revision, SyncedRevision: finished.SyncedRevision,
+			Prune: finished.Prune, DryRun: finished.DryRun, RequestedBy: finished.RequestedBy.Username,
+			RequestedAt: &finished.RequestedAt, FinishedAt: finished.FinishedAt, Message: truncate(finished.Message, 256),
+		}
+		st.History = append([]gitopsv1alpha1.OperationRecord{record}, st.History...)
+		if len(st.History) > gitopsv1alpha1.MaxHistory {
+			st.History = st.History[:gitopsv1alpha1.MaxHistory]
+		}
+	}
+}
+
+func summary(o outcome) string {
+	counts := map[apply.Action]int{}
+	for _, r := range o.applied {
+		counts[r.Action]++
+	}
+	for _, r := range o.pruned {
+		if r.Action == apply.Deleted {
+			counts[apply.Deleted]++
+		}
+	}
+	var parts []string
+	for _, a := range []apply.Action{apply.Created, apply.Configured, apply.Unchanged, apply.Deleted, apply.Skipped} {
+		if counts[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[a], strings.ToLower(string(a))))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing to do"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
+	if o.err != nil {
+		reason := gitopsv1alpha1.ReasonApplyFailed
+		var stage *engine.StageError
+		if errors.As(o.err, &stage) {
+			reason = stage.Reason
+		}
+		c.recorder.Event(app, corev1.EventTypeWarning, reason, truncate(o.err.Error(), maxMessage))
+		return
+	}
+	if o.synced {
+		changed := 0
+		for _, r := range o.applied {
+			if r.Action == apply.Created || r.Action == apply.Configured {
+				changed++
+			}
+		}
+		if changed > 0 || o.op != nil {
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "Synced", "revision %s: %s", shortSHA(o.syncedRevision), summary(o))
+		}
+	}
+	for _, r := range o.pruned {
+		if r.Action == apply.Deleted {
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "Pruned", "deleted %s, no longer in Git", r.Ref)
+		}
+	}
+}
+
+// finalize prunes an Application's objects when it is deleted, unless its deletion policy says
+// to orphan them, then lets it go.
+func (c *Controller) finalize(ctx context.Context, app *gitopsv1alpha1.Application) error {
+	if !hasFinalizer(app) {
+		return nil
+	}
+	if app.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != gitopsv1alpha1.DeletionPolicyOrphan {
+		results, err := c.engine.Applier().Prune(ctx, engine.AppOf(app), engine.Identity(app), inventoryRefs(app.Status.Resources), nil, false)
+		if err != nil {
+			c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonPruneFailed, truncate(err.Error(), maxMessage))
+			return err
+		}
+		klog.FromContext(ctx).Info("Pruned the objects of a deleted Application", "count", len(results))
+	}
+	var kept []string
+	for _, f := range app.Finalizers {
+		if f != gitopsv1alpha1.PruneFinalizer {
+			kept = append(kept, f)
+		}
+	}
+	app.Finalizers = kept
+	_, err := c.ferry.GitopsV1alpha1().Applications(app.Namespace).Update(ctx, app, metav1.UpdateOptions{FieldManager: apply.FieldManager})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// writeStatus applies mutate to a copy of the status and writes it only when it changed, so an
+// idle Application costs no writes.
+func (c *Controller) writeStatus(ctx context.Context, app *gitopsv1alpha1.Application, mutate func(*gitopsv1alpha1.ApplicationStatus)) error {
+	st := app.Status.DeepCopy()
+	mutate(st)
+	if apiequality.Semantic.DeepEqual(*st, app.Status) {
+		return nil
+	}
+	now := metav1.Now()
+	st.ReconciledAt = &now
+	updated := app.DeepCopy()
+	updated.Status = *st
+	result, err := c.ferry.GitopsV1alpha1().Applications(app.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: apply.FieldManager})
+	if err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	*app = *result
+	return nil
+}
+
+func (c *Controller) latest(ctx context.Context, app *gitopsv1alpha1.Application) (*gitopsv1alpha1.Application, error) {
+	return c.ferry.GitopsV1alpha1().Applications(app.Namespace).Get(ctx, app.Name, metav1.GetOptions{})
+}
+
+// setCondition sets a condition, keeping its transition time when the status does not change.
+func setCondition(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: app.Generation,
+	})
+}
+
+func hasFinalizer(app *gitopsv1alpha1.Application) bool {
+	for _, f := range app.Finalizers {
+		if f == gitopsv1alpha1.PruneFinalizer {
+			return true
+		}
+	}
+	return false
+}
+
+func inventoryRefs(resources []gitopsv1alpha1.ResourceStatus) []apply.ObjectRef {
+	refs := make([]apply.ObjectRef, 0, len(resources))
+	for _, r := range resources {
+		refs = append(refs, apply.ObjectRef{Group: r.Group, Version: r.Version, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
+	}
+	return refs
+}
+
+func refsOf(objs []*unstructured.Unstructured) []apply.ObjectRef {
+	refs := make([]apply.ObjectRef, 0, len(objs))
+	for _, o := range objs {
+		refs = append(refs, apply.RefOf(o))
+	}
+	sort.Slice(refs, func(i, j int) bool { return refKey(refs[i]) < refKey(refs[j]) })
+	return refs
+}
+
+func appendMissing(refs, more []apply.ObjectRef) []apply.ObjectRef {
+	seen := map[string]bool{}
+	for _, r := range refs {
+		seen[refKey(r)] = true
+	}
+	for _, r := range more {
+		if !seen[refKey(r)] {
+			refs = append(refs, r)
+			seen[refKey(r)] = true
+		}
+	}
+	return refs
+}
+
+func refKey(r apply.ObjectRef) string {
+	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,209 @@
+// Package engine ties source, render and apply together for one Application: resolve its
+// revision, render what the revision holds at its path, and prepare the objects for apply. The
+// controller and the API's read subresources both use it; it knows nothing of the API server.
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/lru"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render"
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+)
+
+// SecretReader reads a Secret's data in a namespace.
+type SecretReader func(ctx context.Context, namespace, name string) (map[string][]byte, error)
+
+// Config configures an Engine.
+type Config struct {
+	Source           *source.Cache
+	Applier          *apply.Applier
+	Secrets          SecretReader
+	AllowRemoteBases bool
+	Limits           source.Limits
+	// RenderCacheSize is how many rendered (commit, path, options) results are kept. Default 512.
+	RenderCacheSize int
+}
+
+// Engine renders and prepares Applications.
+type Engine struct {
+	cfg    Config
+	render *lru.Cache
+}
+
+// New returns an Engine.
+func New(cfg Config) *Engine {
+	if cfg.RenderCacheSize == 0 {
+		cfg.RenderCacheSize = 512
+	}
+	return &Engine{cfg: cfg, render: lru.New(cfg.RenderCacheSize)}
+}
+
+// Applier is the engine's applier.
+func (e *Engine) Applier() *apply.Applier { return e.cfg.Applier }
+
+// StageError says which stage of the pipeline failed, so the controller can set the right
+// condition reason and decide whether a retry can help.
+type StageError struct {
+	Reason string // one of the v1alpha1 Reason* constants
+	// Terminal errors need a change by the user (a new commit, a spec change); retrying the same
+	// input gives the same result.
+	Terminal bool
+	Err      error
+}
+
+func (e *StageError) Error() string { return e.Err.Error() }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Identity is the user apply, dry run and prune act as for app: its ServiceAccount, or Ferry
+// itself when it names none.
+func Identity(app *gitopsv1alpha1.Application) string {
+	if app.Spec.ServiceAccountName == "" {
+		return ""
+	}
+	return apply.ServiceAccountUser(app.Namespace, app.Spec.ServiceAccountName)
+}
+
+// AppOf is the apply identity of an Application.
+func AppOf(app *gitopsv1alpha1.Application) apply.App {
+	return apply.App{Namespace: app.Namespace, Name: app.Name}
+}
+
+// Resolve returns the commit revision names in the Application's repository ("" means
+// spec.source.revision).
+func (e *Engine) Resolve(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (string, error) {
+	if revision == "" {
+		revision = app.Spec.Source.Revision
+	}
+	creds, err := e.credentials(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	sha, err := e.cfg.Source.Resolve(ctx, app.Spec.Source.RepoURL, revision, creds)
+	if err != nil {
+		return "", &StageError{Reason: gitopsv1alpha1.ReasonGitFailed, Terminal: errors.Is(err, source.ErrRevisionNotFound), Err: err}
+	}
+	return sha, nil
+}
+
+func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Application) (*source.Credentials, error) {
+	ref := app.Spec.Source.CredentialsRef
+	if ref == nil {
+		return nil, nil
+	}
+	data, err := e.cfg.Secrets(ctx, app.Namespace, ref.Name)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Err: fmt.Errorf("reading Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+	}
+	creds, err := source.CredentialsFromSecretData(data)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+	}
+	return creds, nil
+}
+
+// Render returns the objects the Application's path holds at commit sha, prepared for apply:
+// namespaces defaulted, tracking annotation and label set. Results are cached per commit, path
+// and options; callers get their own copies.
+func (e *Engine) Render(ctx context.Context, app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
+	key, err := renderKey(app, sha, e.cfg.AllowRemoteBases)
+	if err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	if cached, ok := e.render.Get(key); ok {
+		objs = copies(cached.([]*unstructured.Unstructured))
+	} else {
+		objs, err = e.renderUncached(app, sha)
+		if err != nil {
+			return nil, err
+		}
+		e.render.Add(key, copies(objs))
+	}
+	dest := app.Spec.Destination.Namespace
+	if err := e.cfg.Applier.Prepare(ctx, AppOf(app), Identity(app), objs, dest); err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Err: err}
+	}
+	return objs, nil
+}
+
+func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
+	src := app.Spec.Source
+	repo := src.RepoURL
+	files, err := e.cfg.Source.ReadFiles(repo, sha, src.Path, e.cfg.Limits)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
+	}
+	// A kustomization may use bases anywhere in the repository: give it the whole tree.
+	for _, f := range files {
+		switch path.Base(f.Path) {
+		case "kustomization.yaml", "kustomization.yml", "Kustomization":
+			if path.Dir(f.Path) == path.Clean(src.Path) || (src.Path == "" && path.Dir(f.Path) == ".") {
+				if files, err = e.cfg.Source.ReadRepository(repo, sha, src.Path, e.cfg.Limits); err != nil {
+					return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
+				}
+			}
+		}
+	}
+	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases}
+	if d := src.Directory; d != nil {
+		opts.Directory = &render.DirectoryOptions{Recurse: d.Recurse, Include: d.Include, Exclude: d.Exclude}
+	}
+	if k := src.Kustomize; k != nil {
+		ko := &render.KustomizeOptions{NamePrefix: k.NamePrefix, NameSuffix: k.NameSuffix, Images: k.Images, Components: k.Components}
+		for _, p := range k.Patches {
+			rp := render.Patch{Patch: p.Patch}
+			if t := p.Target; t != nil {
+				rp.Target = &render.Selector{Group: t.Group, Version: t.Version, Kind: t.Kind, Name: t.Name, Namespace: t.Namespace, LabelSelector: t.LabelSelector, AnnotationSelector: t.AnnotationSelector}
+			}
+			ko.Patches = append(ko.Patches, rp)
+		}
+		opts.Kustomize = ko
+	}
+	objs, err := render.Render(files, src.Path, opts)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
+	}
+	return objs, nil
+}
+
+func renderKey(app *gitopsv1alpha1.Application, sha string, remote bool) (string, error) {
+	src := app.Spec.Source
+	opts, err := json.Marshal(struct {
+		D *gitopsv1alpha1.DirectorySource
+		K *gitopsv1alpha1.KustomizeSource
+		R bool
+	}{src.Directory, src.Kustomize, remote})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(append([]byte(src.RepoURL+"\x00"+sha+"\x00"+src.Path+"\x00"), opts...))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func copies(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		out[i] = o.DeepCopy()
+	}
+	return out
+}
+
+// IgnoreRules converts spec.ignoreDifferences for apply.
+func IgnoreRules(app *gitopsv1alpha1.Application) []apply.IgnoreRule {
+	var rules []apply.IgnoreRule
+	for _, d := range app.Spec.IgnoreDifferences {
+		rules = append(rules, apply.IgnoreRule{Group: d.Group, Kind: d.Kind, Name: d.Name, Namespace: d.Namespace, JSONPointers: d.JSONPointers})
+	}
+	return rules
+}

@@ -1,0 +1,364 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+)
+
+// syncTimeout bounds how long a test waits for the controller; the shortest interval Ferry
+// accepts is 10s, so a new commit is seen within about that.
+const syncTimeout = 90 * time.Second
+
+func configMapYAML(name, value string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  value: %q\n", name, value)
+}
+
+func serviceYAML(name string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\nspec:\n  ports:\n  - port: 80\n", name)
+}
+
+// gitApp returns an Application manifest deploying path of repo into dest, re-checking Git
+// every 10s; edits as for appManifest.
+func gitApp(ns, name string, repo *gittest.Repo, path, dest string, edits map[string]any) string {
+	all := map[string]any{
+		"source.repoURL":        repo.URL(),
+		"source.path":           path,
+		"destination.namespace": dest,
+		"syncPolicy.interval":   "10s",
+	}
+	for k, v := range edits {
+		all[k] = v
+	}
+	return appManifest(ns, name, all)
+}
+
+func getApp(t *testing.T, ns, name string) *gitopsv1alpha1.Application {
+	t.Helper()
+	app, err := ferryClient(t, Admin).GitopsV1alpha1().Applications(ns).Get(ctxFor(t), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get application %s/%s: %v", ns, name, err)
+	}
+	return app
+}
+
+func condition(app *gitopsv1alpha1.Application, typ string) string {
+	for _, c := range app.Status.Conditions {
+		if c.Type == typ {
+			return string(c.Status) + "/" + c.Reason + ": " + c.Message
+		}
+	}
+	return "<none>"
+}
+
+func describeApp(app *gitopsv1alpha1.Application) string {
+	op := "<none>"
+	if app.Status.Operation != nil {
+		op = string(app.Status.Operation.Phase) + " " + app.Status.Operation.Message
+	}
+	return fmt.Sprintf("sync=%s@%.12s health=%s ready=%q stalled=%q op=%s resources=%d",
+		app.Status.Sync.Status, app.Status.Sync.Revision, app.Status.Health.Status,
+		condition(app, "Ready"), condition(app, "Stalled"), op, len(app.Status.Resources))
+}
+
+// waitApp polls the Application until cond holds.
+func waitApp(t *testing.T, ns, name, what string, cond func(*gitopsv1alpha1.Application) bool) *gitopsv1alpha1.Application {
+	t.Helper()
+	var last *gitopsv1alpha1.Application
+	eventually(t, syncTimeout, what, func() (bool, string) {
+		last = getApp(t, ns, name)
+		return cond(last), describeApp(last)
+	})
+	return last
+}
+
+func configMapValue(t *testing.T, ns, name string) (string, bool) {
+	t.Helper()
+	r := stack.Run(Admin, "", "get", "configmap", name, "-n", ns, "-o", "jsonpath={.data.value}")
+	if r.Err != nil {
+		return "", false
+	}
+	return r.Stdout, true
+}
+
+func synced(app *gitopsv1alpha1.Application) bool {
+	return app.Status.Sync.Status == gitopsv1alpha1.SyncStatusSynced && app.Status.ObservedGeneration == app.Generation
+}
+
+func TestAutomatedApplicationDeploysFollowsCommitsAndPrunes(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("auto")
+	first := repo.Commit("main", map[string]string{
+		"apps/web/cm.yaml":      configMapYAML("web-settings", "v1"),
+		"apps/web/old.yaml":     configMapYAML("web-old", "x"),
+		"apps/web/service.yaml": serviceYAML("web"),
+	}, "first")
+	ns := newNamespace(t, "auto")
+	dest := newNamespace(t, "auto-dest")
+	// An object with the name of one Ferry will prune, but not Ferry's: it must survive.
+	kubectlStdin(t, Admin, configMapYAML("stranger", "mine"), "apply", "-n", dest, "-f", "-")
+
+	kubectlStdin(t, Admin, gitApp(ns, "web", repo, "apps/web", dest, nil), "apply", "-f", "-")
+	r := stack.Run(Admin, "", "wait", "--for=condition=Ready", "application/web", "-n", ns, "--timeout=90s")
+	if r.Err != nil {
+		t.Fatalf("kubectl wait --for=condition=Ready: %v; app: %s", r, describeApp(getApp(t, ns, "web")))
+	}
+	app := getApp(t, ns, "web")
+	if app.Status.Sync.Revision != first || app.Status.SourceRevision != first || app.Status.Health.Status != gitopsv1alpha1.HealthHealthy {
+		t.Errorf("after the first sync: %s, want revision %s and Healthy", describeApp(app), first)
+	}
+	if len(app.Status.Resources) != 3 {
+		t.Errorf("inventory has %d objects, want 3: %+v", len(app.Status.Resources), app.Status.Resources)
+	}
+	if v, ok := configMapValue(t, dest, "web-settings"); !ok || v != "v1" {
+		t.Fatalf("web-settings = %q, %v", v, ok)
+	}
+	ann := kubectl(t, "get", "configmap", "web-settings", "-n", dest, "-o", `jsonpath={.metadata.annotations.gitops\.ferry\.dev/tracking-id}`)
+	if want := ns + "/web:/ConfigMap:" + dest + "/web-settings"; ann != want {
+		t.Errorf("tracking annotation %q, want %q", ann, want)
+	}
+	out := kubectl(t, "get", "applications", "-n", ns)
+	if !strings.Contains(normalizeSpace(out), "web main Synced Healthy") {
+		t.Errorf("kubectl get applications:\n%s", out)
+	}
+
+	// A new commit is applied by itself; a removed file is pruned.
+	second := repo.Commit("main", map[string]string{"apps/web/cm.yaml": configMapYAML("web-settings", "v2"), "apps/web/old.yaml": ""}, "second")
+	waitApp(t, ns, "web", "the second commit synced", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.Sync.Revision == second && synced(a)
+	})
+	if v, _ := configMapValue(t, dest, "web-settings"); v != "v2" {
+		t.Errorf("after the push web-settings = %q, want v2", v)
+	}
+	eventually(t, 30*time.Second, "web-old pruned", func() (bool, string) {
+		_, exists := configMapValue(t, dest, "web-old")
+		return !exists, "still there"
+	})
+	if v, ok := configMapValue(t, dest, "stranger"); !ok || v != "mine" {
+		t.Errorf("an object Ferry does not own was touched: %q %v", v, ok)
+	}
+	events := kubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=web", "-o", "jsonpath={range .items[*]}{.reason}{\" \"}{end}")
+	if !strings.Contains(events, "Synced") || !strings.Contains(events, "Pruned") {
+		t.Errorf("events on the Application: %q, want Synced and Pruned", events)
+	}
+}
+
+func TestManualApplicationWaitsForSync(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("manual")
+	first := repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("manual-cm", "v1")}, "first")
+	ns := newNamespace(t, "manual")
+	kubectlStdin(t, Admin, gitApp(ns, "m", repo, "app", ns, map[string]any{"syncPolicy.automated": nil}), "apply", "-f", "-")
+
+	app := waitApp(t, ns, "m", "OutOfSync reported", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.Sync.Status == gitopsv1alpha1.SyncStatusOutOfSync && a.Status.SourceRevision == first
+	})
+	if !strings.Contains(condition(app, "Synced"), "sync") {
+		t.Errorf("Synced condition %q should tell how to sync", condition(app, "Synced"))
+	}
+	if _, exists := configMapValue(t, ns, "manual-cm"); exists {
+		t.Fatal("a manual Application applied without a sync request")
+	}
+
+	// A dry-run sync changes nothing but succeeds.
+	body := func(extra string) string {
+		return `{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync","metadata":{"name":"m"},"spec":{` + extra + `}}`
+	}
+	syncPath := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/m/sync"
+	kubectlStdin(t, Admin, body(`"dryRun":true`), "create", "--raw", syncPath, "-f", "-")
+	app = waitApp(t, ns, "m", "dry-run operation finished", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.Operation != nil && a.Status.Operation.Phase == gitopsv1alpha1.OperationSucceeded
+	})
+	if _, exists := configMapValue(t, ns, "manual-cm"); exists {
+		t.Fatal("a dry-run sync created the ConfigMap")
+	}
+
+	raw := kubectlStdin(t, Admin, body(`"prune":true`), "create", "--raw", syncPath, "-f", "-")
+	var resp gitopsv1alpha1.ApplicationSync
+	if err := json.Unmarshal([]byte(raw), &resp); err != nil {
+		t.Fatal(err)
+	}
+	app = waitApp(t, ns, "m", "sync operation finished", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.Operation != nil && a.Status.Operation.ID == resp.Status.OperationID &&
+			(a.Status.Operation.Phase == gitopsv1alpha1.OperationSucceeded || a.Status.Operation.Phase == gitopsv1alpha1.OperationFailed)
+	})
+	if app.Status.Operation.Phase != gitopsv1alpha1.OperationSucceeded || app.Status.Operation.SyncedRevision != first {
+		t.Fatalf("operation: %+v", app.Status.Operation)
+	}
+	if v, ok := configMapValue(t, ns, "manual-cm"); !ok || v != "v1" {
+		t.Errorf("after the sync manual-cm = %q %v", v, ok)
+	}
+	if len(app.Status.History) != 2 || app.Status.History[0].ID != resp.Status.OperationID || !app.Status.History[1].DryRun {
+		t.Errorf("history %+v, want the sync then the dry run, newest first", app.Status.History)
+	}
+	waitApp(t, ns, "m", "Synced after the sync", synced)
+
+	// A new commit makes it OutOfSync again, and nothing is applied until asked.
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("manual-cm", "v2")}, "second")
+	waitApp(t, ns, "m", "OutOfSync after a push", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.Sync.Status == gitopsv1alpha1.SyncStatusOutOfSync
+	})
+	if v, _ := configMapValue(t, ns, "manual-cm"); v != "v1" {
+		t.Errorf("a manual Application applied a new commit by itself: %q", v)
+	}
+
+	// A sync to an older revision applies that revision.
+	kubectlStdin(t, Admin, body(`"revision":"`+first+`"`), "create", "--raw", syncPath, "-f", "-")
+	app = waitApp(t, ns, "m", "sync to the first commit", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.Operation != nil && a.Status.Operation.Revision == first && a.Status.Operation.Phase == gitopsv1alpha1.OperationSucceeded
+	})
+	if app.Status.Sync.Revision != first {
+		t.Errorf("synced revision %s, want %s", app.Status.Sync.Revision, first)
+	}
+}
+
+func TestInvalidManifestAppliesNothing(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("invalid")
+	repo.Commit("main", map[string]string{
+		"app/good.yaml": configMapYAML("good", "x"),
+		"app/bad.yaml":  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\nspec:\n  template:\n    spec:\n      containers: []\n",
+	}, "broken")
+	ns := newNamespace(t, "invalid")
+	kubectlStdin(t, Admin, gitApp(ns, "bad", repo, "app", ns, nil), "apply", "-f", "-")
+	app := waitApp(t, ns, "bad", "Ready=False", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Ready"), "False/ApplyFailed")
+	})
+	if msg := condition(app, "Ready"); !strings.Contains(msg, "Deployment.apps/"+ns+"/broken") || !strings.Contains(msg, "nothing was applied") {
+		t.Errorf("Ready condition %q should name the Deployment and say nothing was applied", msg)
+	}
+	if !strings.HasPrefix(condition(app, "Stalled"), "True") {
+		t.Errorf("Stalled = %q, want True: retrying the same commit cannot help", condition(app, "Stalled"))
+	}
+	if _, exists := configMapValue(t, ns, "good"); exists {
+		t.Error("the valid ConfigMap was applied beside the invalid Deployment")
+	}
+}
+
+func TestUnparsableFileIsNamed(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("unparsable")
+	repo.Commit("main", map[string]string{"app/ok.yaml": configMapYAML("ok", "x"), "app/nokind.yaml": "apiVersion: v1\nmetadata:\n  name: x\n"}, "c")
+	ns := newNamespace(t, "unparsable")
+	kubectlStdin(t, Admin, gitApp(ns, "u", repo, "app", ns, nil), "apply", "-f", "-")
+	app := waitApp(t, ns, "u", "RenderFailed", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Ready"), "False/RenderFailed")
+	})
+	if msg := condition(app, "Ready"); !strings.Contains(msg, "app/nokind.yaml") || !strings.Contains(msg, "kind") {
+		t.Errorf("Ready condition %q should name the file and the missing field", msg)
+	}
+}
+
+func TestGitOutageRetriesAndRecovers(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("flaky")
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("flaky-cm", "v1")}, "c")
+	ns := newNamespace(t, "flaky")
+	kubectlStdin(t, Admin, gitApp(ns, "f", repo, "app", ns, map[string]any{
+		"syncPolicy.retry": map[string]any{"limit": 10, "backoff": map[string]any{"duration": "1s", "factor": 2, "maxDuration": "4s"}},
+	}), "apply", "-f", "-")
+	waitApp(t, ns, "f", "first sync", synced)
+
+	srv.SetDown(true)
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("flaky-cm", "v2")}, "while down")
+	app := waitApp(t, ns, "f", "the outage reported", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Ready"), "False/GitOperationFailed")
+	})
+	if !strings.HasPrefix(condition(app, "Stalled"), "False") {
+		t.Errorf("an outage must be retried, not Stalled: %s", condition(app, "Stalled"))
+	}
+	if v, ok := configMapValue(t, ns, "flaky-cm"); !ok || v != "v1" {
+		t.Errorf("during the outage the deployed object changed or went: %q %v", v, ok)
+	}
+
+	srv.SetDown(false)
+	waitApp(t, ns, "f", "recovered after the server came back", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Ready"), "True")
+	})
+	if v, _ := configMapValue(t, ns, "flaky-cm"); v != "v2" {
+		t.Errorf("after recovery flaky-cm = %q, want v2", v)
+	}
+}
+
+func TestDeletingAnApplicationPrunesUnlessOrphaned(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("deletion")
+	repo.Commit("main", map[string]string{"a/cm.yaml": configMapYAML("pruned-on-delete", "x"), "b/cm.yaml": configMapYAML("orphaned", "x")}, "c")
+	ns := newNamespace(t, "deletion")
+	kubectlStdin(t, Admin, gitApp(ns, "a", repo, "a", ns, nil), "apply", "-f", "-")
+	kubectlStdin(t, Admin, gitApp(ns, "b", repo, "b", ns, nil), "apply", "-f", "-")
+	waitApp(t, ns, "a", "a synced", synced)
+	waitApp(t, ns, "b", "b synced", synced)
+
+	kubectl(t, "annotate", "application", "b", "-n", ns, gitopsv1alpha1.DeletionPolicyAnnotation+"="+gitopsv1alpha1.DeletionPolicyOrphan)
+	kubectl(t, "delete", "application", "a", "b", "-n", ns, "--timeout=60s")
+	if _, exists := configMapValue(t, ns, "pruned-on-delete"); exists {
+		t.Error("deleting the Application left its object behind")
+	}
+	if _, exists := configMapValue(t, ns, "orphaned"); !exists {
+		t.Error("an Application with deletion-policy orphan took its object with it")
+	}
+}
+
+func TestServiceAccountLimitsWhatAnApplicationMayDeploy(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("impersonation")
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("limited", "x")}, "c")
+	ns := newNamespace(t, "imp")
+	kubectl(t, "create", "serviceaccount", "deployer", "-n", ns)
+	kubectlStdin(t, Admin, gitApp(ns, "limited", repo, "app", ns, map[string]any{"serviceAccountName": "deployer"}), "apply", "-f", "-")
+	app := waitApp(t, ns, "limited", "Forbidden reported", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Ready"), "False/Forbidden")
+	})
+	if msg := condition(app, "Ready"); !strings.Contains(msg, "system:serviceaccount:"+ns+":deployer") || !strings.Contains(msg, "configmaps") {
+		t.Errorf("Ready condition %q should name the ServiceAccount and what it may not do", msg)
+	}
+	if _, exists := configMapValue(t, ns, "limited"); exists {
+		t.Fatal("the ConfigMap was applied despite the ServiceAccount lacking the right")
+	}
+	kubectl(t, "create", "role", "deployer", "-n", ns, "--verb=get,list,watch,create,update,patch,delete", "--resource=configmaps")
+	kubectl(t, "create", "rolebinding", "deployer", "-n", ns, "--role=deployer", "--serviceaccount="+ns+":deployer")
+	waitApp(t, ns, "limited", "synced once granted", synced)
+	if _, exists := configMapValue(t, ns, "limited"); !exists {
+		t.Error("granted, the ConfigMap is still missing")
+	}
+}
+
+func TestEscapesOutOfTheRepositoryAreRefused(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("escape")
+	repo.Commit("main", map[string]string{
+		"remote/kustomization.yaml": "resources:\n- https://example.com/all.yaml\n",
+		"link/ok.yaml":              configMapYAML("ok", "x"),
+	}, "c")
+	repo.Symlink("main", "link/passwd.yaml", "../../../../etc/passwd")
+	ns := newNamespace(t, "escape")
+	kubectlStdin(t, Admin, gitApp(ns, "remote", repo, "remote", ns, nil), "apply", "-f", "-")
+	kubectlStdin(t, Admin, gitApp(ns, "link", repo, "link", ns, nil), "apply", "-f", "-")
+	for name, want := range map[string]string{"remote": "remote base", "link": "outside the repository"} {
+		app := waitApp(t, ns, name, name+" refused", func(a *gitopsv1alpha1.Application) bool {
+			return strings.HasPrefix(condition(a, "Ready"), "False/RenderFailed")
+		})
+		if msg := condition(app, "Ready"); !strings.Contains(msg, want) {
+			t.Errorf("%s: Ready condition %q should say %q", name, msg, want)
+		}
+	}
+	if _, exists := configMapValue(t, ns, "ok"); exists {
+		t.Error("objects beside the escaping link were applied")
+	}
+}
