@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ferry-gitops/ferry/pkg/controller"
+	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
@@ -68,7 +69,19 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 			return s.Data, nil
 		},
 	})
-	ctrl := controller.New(controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers})
+	// The controller reports drift to itself through the watcher; break the cycle with a
+	// forwarding function set once both exist.
+	var ctrl *controller.Controller
+	watcher, err := drift.NewWatcher(cc.Target, func(app apply.App, ref apply.ObjectRef) {
+		if ctrl != nil {
+			ctrl.ObjectChanged(app, ref)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("setting up watches of managed objects: %w", err)
+	}
+	ctrl = controller.New(controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: watcher})
+	watcher.Start(hookCtx)
 	go func() {
 		ctx := klog.NewContext(hookCtx, logger)
 		if err := ctrl.Run(ctx); err != nil {

@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -40,6 +42,16 @@ type Config struct {
 	Engine *engine.Engine
 	// Workers is the number of Applications reconciled at once.
 	Workers int
+	// Live, when set, serves live objects from watches and reports changes to them; without it
+	// the controller reads objects with GETs and sees drift only at the interval.
+	Live LiveObjects
+}
+
+// LiveObjects is the cache of managed objects kept by watches (drift.Watcher).
+type LiveObjects interface {
+	Watch(gvks ...schema.GroupVersionKind) error
+	Synced(gvks ...schema.GroupVersionKind) bool
+	Get(ref apply.ObjectRef) (*unstructured.Unstructured, bool)
 }
 
 // Controller reconciles Applications.
@@ -53,6 +65,7 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
 	events   record.EventBroadcaster
+	live     LiveObjects
 
 	mu sync.Mutex
 	// failures counts consecutive failed reconciles per Application, for its retry policy.
@@ -83,6 +96,7 @@ func New(cfg Config) *Controller {
 		recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ferry"}),
 		failures: map[string]int32{},
 		drifted:  map[string]bool{},
+		live:     cfg.Live,
 	}
 	if cfg.Kube != nil {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
@@ -202,6 +203,7 @@ func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, o
 		return out
 	}
 
+	c.watch(ctx, desired)
 	identity := engine.Identity(app)
 	appID := engine.AppOf(app)
 	previous := inventoryRefs(app.Status.Resources)
@@ -376,7 +378,36 @@ func (c *Controller) health(ctx context.Context, resources []gitopsv1alpha1.Reso
 	return health.Aggregate(named)
 }
 
+// watch makes sure every kind the Application manages is watched, so a change to any of its
+// objects is seen at once.
+func (c *Controller) watch(ctx context.Context, desired []*unstructured.Unstructured) {
+	if c.live == nil {
+		return
+	}
+	seen := map[schema.GroupVersionKind]bool{}
+	var gvks []schema.GroupVersionKind
+	for _, o := range desired {
+		gvk := o.GroupVersionKind()
+		if !seen[gvk] {
+			seen[gvk] = true
+			gvks = append(gvks, gvk)
+		}
+	}
+	if err := c.live.Watch(gvks...); err != nil {
+		// Kinds whose CRD comes with this set appear after the apply; the next reconcile
+		// watches them.
+		klog.FromContext(ctx).V(2).Info("Not every managed kind can be watched yet", "err", err)
+	}
+}
+
 func (c *Controller) objectHealth(ctx context.Context, ref apply.ObjectRef) health.Status {
+	gvk := schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind}
+	if c.live != nil && c.live.Synced(gvk) {
+		if live, ok := c.live.Get(ref); ok {
+			return health.Of(live)
+		}
+		// Not in the cache: either gone or not yet seen after an apply a moment ago; ask.
+	}
 	live, err := c.engine.Applier().Live(ctx, ref)
 	if err != nil {
 		return health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: truncate(err.Error(), 200)}

@@ -362,3 +362,62 @@ func TestEscapesOutOfTheRepositoryAreRefused(t *testing.T) {
 		t.Error("objects beside the escaping link were applied")
 	}
 }
+
+func TestDriftIsSeenWithinSecondsAndHealed(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("drift")
+	repo.Commit("main", map[string]string{
+		"heal/cm.yaml":   configMapYAML("healed", "git"),
+		"report/cm.yaml": configMapYAML("reported", "git"),
+		"ignore/cm.yaml": configMapYAML("ignored", "git"),
+	}, "c")
+	ns := newNamespace(t, "drift")
+	// A long interval: anything seen within the test's deadline was seen through the watch.
+	long := map[string]any{"syncPolicy.interval": "1h"}
+	kubectlStdin(t, Admin, gitApp(ns, "heal", repo, "heal", ns, long), "apply", "-f", "-")
+	kubectlStdin(t, Admin, gitApp(ns, "report", repo, "report", ns, map[string]any{
+		"syncPolicy.interval": "1h", "syncPolicy.automated": map[string]any{"prune": true, "selfHeal": false},
+	}), "apply", "-f", "-")
+	kubectlStdin(t, Admin, gitApp(ns, "ignore", repo, "ignore", ns, map[string]any{
+		"syncPolicy.interval": "1h",
+		"ignoreDifferences":   []any{map[string]any{"kind": "ConfigMap", "name": "ignored", "jsonPointers": []any{"/data/value"}}},
+	}), "apply", "-f", "-")
+	for _, name := range []string{"heal", "report", "ignore"} {
+		waitApp(t, ns, name, name+" synced", synced)
+	}
+
+	edit := func(name string) {
+		kubectl(t, "patch", "configmap", name, "-n", ns, "--type=merge", "-p", `{"data":{"value":"by hand"}}`)
+	}
+
+	edit("healed")
+	eventually(t, 20*time.Second, "self-heal restores the edited ConfigMap", func() (bool, string) {
+		v, _ := configMapValue(t, ns, "healed")
+		return v == "git", "value " + v
+	})
+
+	edit("reported")
+	waitApp(t, ns, "report", "drift reported as OutOfSync", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.Sync.Status == gitopsv1alpha1.SyncStatusOutOfSync
+	})
+	if v, _ := configMapValue(t, ns, "reported"); v != "by hand" {
+		t.Errorf("without selfHeal the edit was reverted: %q", v)
+	}
+
+	edit("ignored")
+	// The ignored field's change must neither be reverted nor reported. Edit the self-healed
+	// object right after it and wait for that heal: by then the ignored edit has been looked at.
+	edit("healed")
+	eventually(t, 20*time.Second, "self-heal after the second edit", func() (bool, string) {
+		v, _ := configMapValue(t, ns, "healed")
+		return v == "git", "value " + v
+	})
+	app := getApp(t, ns, "ignore")
+	if app.Status.Sync.Status != gitopsv1alpha1.SyncStatusSynced {
+		t.Errorf("an ignoreDifferences field made the Application %s", app.Status.Sync.Status)
+	}
+	if v, _ := configMapValue(t, ns, "ignored"); v != "by hand" {
+		t.Errorf("an ignoreDifferences field was reverted to %q", v)
+	}
+}

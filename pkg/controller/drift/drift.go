@@ -1,0 +1,368 @@
+// Package drift watches every object Ferry manages, so that a change made behind Ferry's back
+// reaches the owning Application within seconds instead of on its next poll. It keeps one
+// dynamic informer per kind, restricted by label selector to objects that carry
+// apply.AppLabel, so memory grows with what Ferry manages and not with the cluster; the
+// owning Application is read from each object's tracking annotation.
+package drift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+)
+
+// Watcher keeps label-selected dynamic informers (selector: apply.AppLabel exists) on every
+// kind Ferry manages, and reports each change of a managed object to the Application that owns
+// it. All methods are safe for concurrent use.
+type Watcher struct {
+	client   dynamic.Interface
+	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	onChange func(apply.App, apply.ObjectRef)
+
+	// discoveryGen counts discovery resets, so that concurrent lookups of a kind the cached
+	// discovery does not know cause one reset, not one each.
+	discoveryGen atomic.Uint64
+	resetMu      sync.Mutex
+
+	mu    sync.RWMutex
+	kinds map[schema.GroupVersionKind]*kindWatch
+	ctx   context.Context // set by Start; nil before
+}
+
+// kindWatch is the informer of one kind.
+type kindWatch struct {
+	gvk        schema.GroupVersionKind
+	namespaced bool
+	informer   cache.SharedIndexInformer
+	// synced is done once the informer has listed and our handler has seen every listed object.
+	synced cache.DoneChecker
+}
+
+// NewWatcher returns a Watcher of the cluster of config that calls onChange for every add,
+// update and delete of a managed object, with the Application named by the object's tracking
+// annotation and the object's reference (Version is the version the kind is watched at).
+// Updates that leave resourceVersion unchanged are not reported. onChange is called from the
+// informers' goroutines, one per kind, in event order for each kind; it must return quickly
+// (add to a work queue, say). Nothing is watched until Watch names kinds.
+//
+// The identity of config needs list and watch on every kind it is asked to watch, cluster-wide.
+func NewWatcher(config *rest.Config, onChange func(app apply.App, ref apply.ObjectRef)) (*Watcher, error) {
+	if onChange == nil {
+		return nil, errors.New("drift: onChange is nil")
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("drift: building a discovery client: %w", err)
+	}
+	// Watches are long requests: a client timeout would cut every one of them short.
+	watchConfig := rest.CopyConfig(config)
+	watchConfig.Timeout = 0
+	client, err := dynamic.NewForConfig(watchConfig)
+	if err != nil {
+		return nil, fmt.Errorf("drift: building a dynamic client: %w", err)
+	}
+	return &Watcher{
+		client:   client,
+		mapper:   restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
+		onChange: onChange,
+		kinds:    map[schema.GroupVersionKind]*kindWatch{},
+	}, nil
+}
+
+// Start starts the informers of the kinds watched so far and returns; informers of kinds
+// added later by Watch start at once. Every informer stops when ctx is done, and Watch then
+// starts no more. Calls after the first do nothing.
+func (w *Watcher) Start(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ctx != nil {
+		return
+	}
+	w.ctx = ctx
+	for _, k := range w.kinds {
+		go k.informer.RunWithContext(ctx)
+	}
+}
+
+// Watch ensures an informer exists for each kind. It is cheap when every kind is already
+// watched. A kind the cached discovery does not know is looked up again after one refresh of
+// discovery, so kinds whose CustomResourceDefinition was created since are found. The error
+// names every kind that could not be watched; the other kinds are watched all the same.
+// A kind is watched at the version given: two versions of one kind are two informers.
+func (w *Watcher) Watch(gvks ...schema.GroupVersionKind) error {
+	w.mu.RLock()
+	missing := w.missing(gvks)
+	w.mu.RUnlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, gvk := range missing {
+		mapping, err := w.restMapping(gvk)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cannot watch %s: %w", describe(gvk), err))
+			continue
+		}
+		if err := w.add(gvk, mapping); err != nil {
+			errs = append(errs, fmt.Errorf("cannot watch %s: %w", describe(gvk), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// missing returns the kinds of gvks that have no informer, each once. The caller holds w.mu.
+func (w *Watcher) missing(gvks []schema.GroupVersionKind) []schema.GroupVersionKind {
+	var out []schema.GroupVersionKind
+	for i, gvk := range gvks {
+		if _, ok := w.kinds[gvk]; ok {
+			continue
+		}
+		dup := false
+		for _, prev := range gvks[:i] {
+			dup = dup || prev == gvk
+		}
+		if !dup {
+			out = append(out, gvk)
+		}
+	}
+	return out
+}
+
+// restMapping maps a kind to its resource, refreshing discovery once when the kind is unknown.
+func (w *Watcher) restMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	gen := w.discoveryGen.Load()
+	mapping, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err == nil || !meta.IsNoMatchError(err) {
+		return mapping, err
+	}
+	w.resetDiscovery(gen)
+	return w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+}
+
+// resetDiscovery drops the cached discovery, unless it was dropped since generation seen was
+// current: discovery read after that reset is at least as new as the caller's failed lookup.
+func (w *Watcher) resetDiscovery(seen uint64) {
+	w.resetMu.Lock()
+	defer w.resetMu.Unlock()
+	if w.discoveryGen.Load() != seen {
+		return
+	}
+	w.mapper.Reset()
+	w.discoveryGen.Add(1)
+}
+
+// add creates and, once the Watcher has started, starts the informer of one kind.
+func (w *Watcher) add(gvk schema.GroupVersionKind, mapping *meta.RESTMapping) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.kinds[gvk]; ok {
+		return nil // a concurrent Watch was first
+	}
+	if w.ctx != nil && w.ctx.Err() != nil {
+		return errors.New("the watcher has stopped")
+	}
+	informer := dynamicinformer.NewFilteredDynamicInformer(w.client, mapping.Resource, metav1.NamespaceAll, 0, cache.Indexers{},
+		func(o *metav1.ListOptions) { o.LabelSelector = apply.AppLabel }).Informer()
+	// Neither health nor drift reads managedFields, often the larger part of an object.
+	_ = informer.SetTransform(stripManagedFields)
+	k := &kindWatch{gvk: gvk, namespaced: mapping.Scope.Name() == meta.RESTScopeNameNamespace, informer: informer}
+	reg, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { w.report(k, nil, obj) },
+		UpdateFunc: func(oldObj, newObj any) {
+			if resourceVersion(oldObj) != resourceVersion(newObj) {
+				w.report(k, oldObj, newObj)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			w.report(k, nil, obj)
+		},
+	})
+	if err != nil {
+		return err // only a stopped informer refuses handlers, and this one has not run
+	}
+	k.synced = reg.HasSyncedChecker()
+	w.kinds[gvk] = k
+	if w.ctx != nil {
+		go informer.RunWithContext(w.ctx)
+	}
+	return nil
+}
+
+func stripManagedFields(obj any) (any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok && u.Object != nil {
+		if md, ok := u.Object["metadata"].(map[string]any); ok {
+			delete(md, "managedFields")
+		}
+	}
+	return obj, nil
+}
+
+func resourceVersion(obj any) string {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.GetResourceVersion()
+	}
+	return ""
+}
+
+// report calls onChange for the owner of obj and, when an update moved the object to another
+// owner or made its annotation invalid, for the owner named by old too.
+func (w *Watcher) report(k *kindWatch, old, obj any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	ref := apply.ObjectRef{Group: k.gvk.Group, Version: k.gvk.Version, Kind: k.gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+	app, owned := owner(u, ref)
+	if owned {
+		w.onChange(app, ref)
+	}
+	if o, ok := old.(*unstructured.Unstructured); ok {
+		if oldApp, oldOwned := owner(o, ref); oldOwned && (!owned || oldApp != app) {
+			w.onChange(oldApp, ref)
+		}
+	}
+}
+
+// owner returns the Application named by u's tracking annotation, when the annotation is well
+// formed and names u itself; a copy of a managed object, annotation and all, is no one's.
+func owner(u *unstructured.Unstructured, ref apply.ObjectRef) (apply.App, bool) {
+	app, tracked, ok := parseTrackingID(u.GetAnnotations()[apply.TrackingAnnotation])
+	if !ok || tracked.Group != ref.Group || tracked.Kind != ref.Kind || tracked.Namespace != ref.Namespace || tracked.Name != ref.Name {
+		return apply.App{}, false
+	}
+	return app, true
+}
+
+// parseTrackingID reads a value of apply.TrackingAnnotation,
+// <app-namespace>/<app-name>:<group>/<kind>:<namespace>/<name>, the inverse of
+// apply.TrackingID except that the reference has no Version. Group and namespace may be empty;
+// the object's name may contain ':' (RBAC names do), no other part can.
+func parseTrackingID(s string) (apply.App, apply.ObjectRef, bool) {
+	appPart, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		return apply.App{}, apply.ObjectRef{}, false
+	}
+	gkPart, objPart, ok := strings.Cut(rest, ":")
+	if !ok {
+		return apply.App{}, apply.ObjectRef{}, false
+	}
+	appNS, appName, ok1 := strings.Cut(appPart, "/")
+	group, kind, ok2 := strings.Cut(gkPart, "/")
+	ns, name, ok3 := strings.Cut(objPart, "/")
+	if !ok1 || !ok2 || !ok3 || appNS == "" || appName == "" || kind == "" || name == "" ||
+		strings.Contains(appName, "/") || strings.Contains(kind, "/") || strings.Contains(name, "/") {
+		return apply.App{}, apply.ObjectRef{}, false
+	}
+	return apply.App{Namespace: appNS, Name: appName}, apply.ObjectRef{Group: group, Kind: kind, Namespace: ns, Name: name}, true
+}
+
+// WaitForSync waits until the informers of these kinds have listed their objects and reported
+// each of them to onChange. It returns false at once when a kind is not watched (call Watch
+// first), and false when ctx is done first. Informers sync only once the Watcher has started,
+// and one that cannot list (no permission, kind gone) never syncs: bound ctx.
+func (w *Watcher) WaitForSync(ctx context.Context, gvks ...schema.GroupVersionKind) bool {
+	checkers := make([]cache.DoneChecker, 0, len(gvks))
+	w.mu.RLock()
+	for _, gvk := range gvks {
+		k, ok := w.kinds[gvk]
+		if !ok {
+			w.mu.RUnlock()
+			return false
+		}
+		checkers = append(checkers, k.synced)
+	}
+	w.mu.RUnlock()
+	return cache.WaitFor(ctx, "", checkers...)
+}
+
+// Synced reports, without waiting, whether the informers of these kinds have synced. Get
+// answers false for every object of a kind that has not, so a caller that must tell "absent"
+// from "not known yet" asks Synced first.
+func (w *Watcher) Synced(gvks ...schema.GroupVersionKind) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	for _, gvk := range gvks {
+		k, ok := w.kinds[gvk]
+		if !ok || !isDone(k.synced) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDone(c cache.DoneChecker) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// Get returns a copy of the cached live object, without managedFields. It returns false when
+// the object does not exist or lacks apply.AppLabel, and also when its kind (ref's group,
+// version and kind) is not watched or its informer has not synced yet: see Synced.
+func (w *Watcher) Get(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
+	w.mu.RLock()
+	k, ok := w.kinds[schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind}]
+	w.mu.RUnlock()
+	if !ok || !isDone(k.synced) {
+		return nil, false
+	}
+	key := ref.Name
+	if k.namespaced {
+		if ref.Namespace == "" {
+			return nil, false
+		}
+		key = ref.Namespace + "/" + ref.Name
+	}
+	obj, exists, err := k.informer.GetIndexer().GetByKey(key)
+	if err != nil || !exists {
+		return nil, false
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, false
+	}
+	return u.DeepCopy(), true
+}
+
+// Watched returns the kinds that have an informer, in no particular order.
+func (w *Watcher) Watched() []schema.GroupVersionKind {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make([]schema.GroupVersionKind, 0, len(w.kinds))
+	for gvk := range w.kinds {
+		out = append(out, gvk)
+	}
+	return out
+}
+
+// describe names a kind the way kubectl does: Kind.version.group, or Kind.version for the core
+// group.
+func describe(gvk schema.GroupVersionKind) string {
+	if gvk.Group == "" {
+		return gvk.Kind + "." + gvk.Version
+	}
+	return gvk.Kind + "." + gvk.Version + "." + gvk.Group
+}
