@@ -606,12 +606,43 @@ start_watchdog() {
 # Demo
 
 demo() {
-	log "FERRY_DEMO=1: kubectl apply -f artifacts/examples/application.yaml"
-	kc apply -f "$FERRY_REPO_ROOT/artifacts/examples/application.yaml"
-	# DEMO HOOK — Git sync: once the controller syncs from Git, serve a local repository here
-	# (--allow-file-repositories is on) and wait for `kubectl wait --for=condition=Ready`.
+	# A local Git repository holding artifacts/examples/guestbook/ at path guestbook, served to
+	# Ferry as a file:// URL (the server runs with --allow-file-repositories).
+	local repo=$FERRY_DEV_DIR/demo/examples.git work=$FERRY_DEV_DIR/demo/work
+	if [[ ! -d $repo ]]; then
+		log "FERRY_DEMO=1: creating the demo Git repository $repo from artifacts/examples/guestbook/"
+		git init --quiet --bare --initial-branch=main "$repo"
+		rm -rf "$work"
+		git init --quiet --initial-branch=main "$work"
+		mkdir -p "$work/guestbook"
+		cp "$FERRY_REPO_ROOT"/artifacts/examples/guestbook/*.yaml "$work/guestbook/"
+		git -C "$work" add --all
+		git -C "$work" -c user.name="Ferry demo" -c user.email=demo@ferry.invalid commit --quiet -m "guestbook example"
+		git -C "$work" push --quiet "$repo" main
+	fi
+	log "FERRY_DEMO=1: applying artifacts/examples/application.yaml with repoURL file://$repo"
+	sed "s|repoURL: .*|repoURL: file://$repo|" "$FERRY_REPO_ROOT/artifacts/examples/application.yaml" | kc apply -f -
+	log "waiting for the guestbook Application to be Ready (kubectl wait --for=condition=Ready)"
+	if ! kc wait --for=condition=Ready application/guestbook -n default --timeout=90s; then
+		warn "the demo Application is not Ready; its status:"
+		kc get application guestbook -n default -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' || true
+		fail "the demo Application did not become Ready" ferry-apiserver "read the conditions above and $LOG_DIR/ferry-apiserver.log"
+	fi
 	log "kubectl get applications -A"
 	kc get applications -A
+	log "kubectl get configmaps,services,serviceaccounts -n guestbook -l gitops.ferry.dev/app"
+	kc get configmaps,services,serviceaccounts -n guestbook -l gitops.ferry.dev/app
+	cat <<-EOF
+
+		The demo repository's working copy is $work: edit guestbook/*.yaml there, then
+		  git -C $work commit -am change && git -C $work push $repo main
+		and Ferry applies it at the next check of Git (spec.syncPolicy.interval, 3m by default), or
+		at once after a sync request:
+		  kubectl create --raw /apis/gitops.ferry.dev/v1alpha1/namespaces/default/applications/guestbook/sync \\
+		    -f <(echo '{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync"}')
+		Edit a deployed object by hand (kubectl -n guestbook edit configmap guestbook-config) and
+		Ferry puts Git's version back within a second (selfHeal).
+	EOF
 }
 
 # ---------------------------------------------------------------------------------------------
