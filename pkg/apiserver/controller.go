@@ -53,7 +53,10 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 	if err != nil {
 		return fmt.Errorf("building the target cluster client: %w", err)
 	}
-	cache, err := source.NewCache(source.Options{Dir: filepath.Clean(cc.GitCacheDir), AllowFile: cc.AllowFileRepositories, Timeout: cc.GitTimeout})
+	cache, err := source.NewCache(source.Options{
+		Dir: filepath.Clean(cc.GitCacheDir), AllowFile: cc.AllowFileRepositories, Timeout: cc.GitTimeout,
+		OnFetch: controller.ObserveGitFetch,
+	})
 	if err != nil {
 		return err
 	}

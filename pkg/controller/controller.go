@@ -101,6 +101,8 @@ func New(cfg Config) *Controller {
 	if cfg.Kube != nil {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
 	}
+	registerMetrics()
+	registerApplicationsCollector(c.lister)
 	_, _ = appInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueue,
 		UpdateFunc: func(oldObj, newObj interface{}) {

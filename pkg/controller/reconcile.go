@@ -43,7 +43,14 @@ func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, erro
 	}
 	logger := klog.FromContext(ctx).WithValues("application", key)
 	ctx = klog.NewContext(ctx, logger)
-	return c.reconcile(ctx, app.DeepCopy())
+	start := time.Now()
+	result, err := c.reconcile(ctx, app.DeepCopy())
+	outcome := "success"
+	if err != nil {
+		outcome = "error"
+	}
+	reconcileDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	return result, err
 }
 
 func (c *Controller) forget(key string) {
@@ -196,7 +203,9 @@ func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, o
 		return out
 	}
 	out.sourceRevision = sha
+	renderStart := time.Now()
 	desired, err := c.engine.Render(ctx, app, sha)
+	renderDuration.Observe(time.Since(renderStart).Seconds())
 	if err != nil {
 		out.err = err
 		out.health = c.health(ctx, app.Status.Resources)
@@ -278,6 +287,9 @@ func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, o
 	}
 	if out.synced && out.err == nil {
 		out.syncStatus = gitopsv1alpha1.SyncStatusSynced
+		syncsTotal.WithLabelValues("succeeded").Inc()
+	} else if out.err != nil && len(out.applied) > 0 {
+		syncsTotal.WithLabelValues("failed").Inc()
 	}
 	if out.err != nil && out.syncStatus == "" {
 		out.syncStatus = gitopsv1alpha1.SyncStatusUnknown

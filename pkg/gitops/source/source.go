@@ -37,6 +37,9 @@ type Options struct {
 	Timeout time.Duration
 	// MaxRepoBytes caps the on-disk size of one cached repository. Default 1 GiB.
 	MaxRepoBytes int64
+	// OnFetch, when set, is told of every fetch that reached a remote: how long it took and
+	// how it ended. It lets the caller keep metrics without this package knowing of them.
+	OnFetch func(d time.Duration, err error)
 }
 
 // Stats count what the cache did, for metrics and tests.
@@ -227,7 +230,13 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 			Tags:  git.NoTags,
 			Force: true,
 		})
-		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		if errors.Is(err, git.NoErrAlreadyUpToDate) {
+			err = nil
+		}
+		if c.opts.OnFetch != nil {
+			c.opts.OnFetch(time.Since(start), err)
+		}
+		if err != nil {
 			return nil, wrapRemoteError(repoURL, "fetching from", err)
 		}
 		klog.FromContext(ctx).V(2).Info("Fetched repository", "repo", redactURL(repoURL), "want", want, "duration", time.Since(start))
