@@ -3,11 +3,14 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
@@ -420,4 +423,93 @@ func TestDriftIsSeenWithinSecondsAndHealed(t *testing.T) {
 	if v, _ := configMapValue(t, ns, "ignored"); v != "by hand" {
 		t.Errorf("an ignoreDifferences field was reverted to %q", v)
 	}
+}
+
+func TestTwoApplicationsOnOneRepositoryShareFetches(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("shared")
+	repo.Commit("main", map[string]string{"a/cm.yaml": configMapYAML("shared-a", "v1"), "b/cm.yaml": configMapYAML("shared-b", "v1")}, "c1")
+	ns := newNamespace(t, "shared")
+	kubectlStdin(t, Admin, gitApp(ns, "a", repo, "a", ns, nil), "apply", "-f", "-")
+	kubectlStdin(t, Admin, gitApp(ns, "b", repo, "b", ns, nil), "apply", "-f", "-")
+	waitApp(t, ns, "a", "a synced", synced)
+	waitApp(t, ns, "b", "b synced", synced)
+	// A fetch is a POST to git-upload-pack; ref listings are GETs of info/refs.
+	if n := srv.CountRequests("POST /shared.git/git-upload-pack"); n != 1 {
+		t.Errorf("two Applications on one repository made %d fetches of the first commit, want 1", n)
+	}
+
+	second := repo.Commit("main", map[string]string{"a/cm.yaml": configMapYAML("shared-a", "v2"), "b/cm.yaml": configMapYAML("shared-b", "v2")}, "c2")
+	for _, name := range []string{"a", "b"} {
+		waitApp(t, ns, name, name+" synced the second commit", func(a *gitopsv1alpha1.Application) bool {
+			return a.Status.Sync.Revision == second && synced(a)
+		})
+	}
+	if n := srv.CountRequests("POST /shared.git/git-upload-pack"); n != 2 {
+		t.Errorf("after one more commit the repository was fetched %d times in all, want 2", n)
+	}
+
+	metrics := scrapeFerryMetrics(t)
+	for _, name := range []string{"ferry_git_fetches_total", "ferry_reconcile_duration_seconds", "ferry_syncs_total", "ferry_applications", "ferry_render_duration_seconds"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
+
+func TestSyncHistoryIsCapped(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("history")
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("history", "v1")}, "c")
+	ns := newNamespace(t, "history")
+	kubectlStdin(t, Admin, gitApp(ns, "h", repo, "app", ns, map[string]any{"syncPolicy.automated": nil}), "apply", "-f", "-")
+	syncPath := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/h/sync"
+	var ids []string
+	for i := 0; i < gitopsv1alpha1.MaxHistory+2; i++ {
+		raw := kubectlStdin(t, Admin, `{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync"}`, "create", "--raw", syncPath, "-f", "-")
+		var resp gitopsv1alpha1.ApplicationSync
+		if err := json.Unmarshal([]byte(raw), &resp); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, resp.Status.OperationID)
+		waitApp(t, ns, "h", fmt.Sprintf("sync %d finished", i), func(a *gitopsv1alpha1.Application) bool {
+			return a.Status.Operation != nil && a.Status.Operation.ID == resp.Status.OperationID && a.Status.Operation.Phase == gitopsv1alpha1.OperationSucceeded
+		})
+	}
+	app := getApp(t, ns, "h")
+	if len(app.Status.History) != gitopsv1alpha1.MaxHistory {
+		t.Fatalf("history holds %d operations after %d syncs, want %d", len(app.Status.History), len(ids), gitopsv1alpha1.MaxHistory)
+	}
+	if app.Status.History[0].ID != ids[len(ids)-1] || app.Status.History[gitopsv1alpha1.MaxHistory-1].ID != ids[2] {
+		t.Errorf("history is not the newest %d, newest first", gitopsv1alpha1.MaxHistory)
+	}
+}
+
+// scrapeFerryMetrics reads ferry-apiserver's /metrics directly, as a Prometheus would, with the
+// admin's token (authorised through kube-apiserver like any request).
+func scrapeFerryMetrics(t *testing.T) string {
+	t.Helper()
+	s := requireStack(t)
+	cfg := &rest.Config{
+		Host:            "https://127.0.0.1:" + s.Env["FERRY_PORT"],
+		BearerToken:     s.tokens[Admin],
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(s.Dir, "pki", "ferry-ca.crt")},
+		Timeout:         30 * time.Second,
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(cfg.Host + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %d %v\n%s", resp.StatusCode, err, body)
+	}
+	return string(body)
 }

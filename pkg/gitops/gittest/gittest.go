@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Server is a smart-HTTP Git server on 127.0.0.1.
@@ -30,6 +31,7 @@ type Server struct {
 	username string
 	password string
 	down     atomic.Bool
+	delay    atomic.Int64
 	requests []string
 }
 
@@ -62,6 +64,13 @@ func NewServer(t testing.TB) *Server {
 		s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
 		user, pass := s.username, s.password
 		s.mu.Unlock()
+		if d := time.Duration(s.delay.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if s.down.Load() {
 			http.Error(w, "git server is down for this test", http.StatusServiceUnavailable)
 			return
@@ -94,6 +103,10 @@ func (s *Server) RequireBasicAuth(username, password string) {
 	defer s.mu.Unlock()
 	s.username, s.password = username, password
 }
+
+// SetDelay makes the server wait d before answering each request (0 to stop), to keep a
+// client busy in the middle of a fetch.
+func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 
 // SetDown makes the server answer 503 to everything while down is true.
 func (s *Server) SetDown(down bool) { s.down.Store(down) }
