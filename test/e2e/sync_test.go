@@ -513,3 +513,57 @@ func scrapeFerryMetrics(t *testing.T) string {
 	}
 	return string(body)
 }
+
+func TestCredentialsFromASecret(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("private")
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("private-cm", "v1")}, "c")
+	srv.RequireBasicAuth("ferry", "s3cret-pw")
+	ns := newNamespace(t, "creds")
+	kubectl(t, "create", "secret", "generic", "repo-creds", "-n", ns, "--from-literal=username=ferry", "--from-literal=password=wrong-pw")
+	kubectlStdin(t, Admin, gitApp(ns, "private", repo, "app", ns, map[string]any{
+		"source.credentialsRef": map[string]any{"name": "repo-creds"},
+		"syncPolicy.retry":      map[string]any{"limit": 20, "backoff": map[string]any{"duration": "1s", "factor": 1, "maxDuration": "2s"}},
+	}), "apply", "-f", "-")
+	app := waitApp(t, ns, "private", "refused credentials reported", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Ready"), "False/GitOperationFailed")
+	})
+	if msg := condition(app, "Ready"); !strings.Contains(msg, "credentials") || strings.Contains(msg, "wrong-pw") {
+		t.Errorf("Ready condition %q should say the credentials were refused, without the password", msg)
+	}
+	kubectlStdin(t, Admin, kubectl(t, "create", "secret", "generic", "repo-creds", "-n", ns, "--from-literal=username=ferry",
+		"--from-literal=password=s3cret-pw", "--dry-run=client", "-o", "yaml"), "apply", "-f", "-")
+	waitApp(t, ns, "private", "synced with the corrected Secret", synced)
+	if v, _ := configMapValue(t, ns, "private-cm"); v != "v1" {
+		t.Errorf("private-cm = %q", v)
+	}
+}
+
+func TestSuspendStopsReconciling(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("suspend")
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("suspended-cm", "v1")}, "c1")
+	ns := newNamespace(t, "suspend")
+	kubectlStdin(t, Admin, gitApp(ns, "s", repo, "app", ns, nil), "apply", "-f", "-")
+	waitApp(t, ns, "s", "first sync", synced)
+
+	kubectl(t, "patch", "application", "s", "-n", ns, "--type=merge", "-p", `{"spec":{"suspend":true}}`)
+	waitApp(t, ns, "s", "Reconciling=False/Suspended", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Reconciling"), "False/Suspended") && a.Status.ObservedGeneration == a.Generation
+	})
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("suspended-cm", "v2")}, "c2")
+	kubectl(t, "patch", "configmap", "suspended-cm", "-n", ns, "--type=merge", "-p", `{"data":{"value":"by hand"}}`)
+	r := kubectlFails(t, Admin, `{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync"}`,
+		"create", "--raw", "/apis/gitops.ferry.dev/v1alpha1/namespaces/"+ns+"/applications/s/sync", "-f", "-")
+	if !strings.Contains(r.Stderr, "suspend") {
+		t.Errorf("a sync of a suspended Application: %s", r)
+	}
+
+	kubectl(t, "patch", "application", "s", "-n", ns, "--type=merge", "-p", `{"spec":{"suspend":false}}`)
+	eventually(t, syncTimeout, "resumed: the new commit applied", func() (bool, string) {
+		v, _ := configMapValue(t, ns, "suspended-cm")
+		return v == "v2", "value " + v
+	})
+}
