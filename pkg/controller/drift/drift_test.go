@@ -2,7 +2,6 @@ package drift
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,19 +28,7 @@ import (
 var stack *localstack.Stack
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	s, err := localstack.Start(localstack.Options{})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local control plane: %v\n", err)
-		os.Exit(1)
-	}
-	stack = s
-	code := m.Run()
-	s.Stop()
-	os.Exit(code)
+	os.Exit(localstack.Main(m, localstack.Options{}, &stack))
 }
 
 // eventTimeout bounds every wait for a report; reports normally take milliseconds.

@@ -2,7 +2,6 @@ package apply_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -25,19 +24,7 @@ import (
 var stack *localstack.Stack
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	s, err := localstack.Start(localstack.Options{})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local control plane: %v\n", err)
-		os.Exit(1)
-	}
-	stack = s
-	code := m.Run()
-	s.Stop()
-	os.Exit(code)
+	os.Exit(localstack.Main(m, localstack.Options{}, &stack))
 }
 
 func requireCluster(t *testing.T) *rest.Config {

@@ -7,12 +7,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -177,4 +179,22 @@ func readTokens(path string) (map[string]string, error) {
 		}
 	}
 	return tokens, nil
+}
+
+// Main is a TestMain body for packages whose tests need a cluster: it starts a stack, sets
+// *stack, runs the tests and stops it, and returns the exit code. With -short it starts nothing
+// and leaves *stack nil, so the tests can skip.
+func Main(m *testing.M, opts Options, stack **Stack) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run()
+	}
+	s, err := Start(opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the local control plane: %v\n", err)
+		return 1
+	}
+	*stack = s
+	defer s.Stop()
+	return m.Run()
 }
