@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
+	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
@@ -34,6 +35,24 @@ type ControllerConfig struct {
 	AllowRemoteBases bool
 	// GitTimeout bounds one Git operation.
 	GitTimeout time.Duration
+	// LeaderElection elects the one replica whose controller runs.
+	LeaderElection LeaderElectionConfig
+}
+
+// LeaderElectionConfig configures the election of the active controller among the replicas of
+// ferry-apiserver, through a coordination.k8s.io Lease named leader.DefaultLeaseName in the
+// target cluster.
+type LeaderElectionConfig struct {
+	// Enabled runs the controller only while this replica holds the Lease; off, it always runs.
+	Enabled bool
+	// Namespace of the Lease.
+	Namespace string
+	// Identity of this replica in the Lease; empty means leader.DefaultIdentity().
+	Identity string
+	// LeaseDuration, RenewDeadline and RetryPeriod are as in client-go's leaderelection.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 }
 
 // startController is the post-start hook that runs the controller with the server's loopback
@@ -72,23 +91,93 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 			return s.Data, nil
 		},
 	})
-	// The controller reports drift to itself through the watcher; break the cycle with a
-	// forwarding function set once both exist.
-	var ctrl *controller.Controller
-	watcher, err := drift.NewWatcher(cc.Target, func(app apply.App, ref apply.ObjectRef) {
-		if ctrl != nil {
-			ctrl.ObjectChanged(app, ref)
+	// newController builds the controller and the watcher of managed objects that reports drift
+	// to it; each term of leadership gets fresh ones, as neither can run twice.
+	newController := func() (*controller.Controller, *drift.Watcher, error) {
+		// The controller reports drift to itself through the watcher; break the cycle with a
+		// forwarding function set once both exist.
+		var ctrl *controller.Controller
+		watcher, err := drift.NewWatcher(cc.Target, func(app apply.App, ref apply.ObjectRef) {
+			if ctrl != nil {
+				ctrl.ObjectChanged(app, ref)
+			}
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("setting up watches of managed objects: %w", err)
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("setting up watches of managed objects: %w", err)
+		ctrl = controller.New(controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: watcher})
+		return ctrl, watcher, nil
 	}
-	ctrl = controller.New(controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: watcher})
-	watcher.Start(hookCtx)
-	go func() {
-		ctx := klog.NewContext(hookCtx, logger)
+	ctrl, watcher, err := newController()
+	if err != nil {
+		return err
+	}
+	// run reconciles until ctx is done, watching managed objects only meanwhile.
+	run := func(ctx context.Context, ctrl *controller.Controller, watcher *drift.Watcher) {
+		ctx = klog.NewContext(ctx, logger)
+		watcher.Start(ctx)
 		if err := ctrl.Run(ctx); err != nil {
 			logger.Error(err, "The controller stopped")
+		}
+	}
+
+	le := cc.LeaderElection
+	if !le.Enabled {
+		go run(hookCtx, ctrl, watcher)
+		return nil
+	}
+	identity := le.Identity
+	if identity == "" {
+		identity = leader.DefaultIdentity()
+	}
+	// Lease requests time out well within the renew deadline, so that one hung request does not
+	// cost the lease.
+	leaseConfig := rest.CopyConfig(cc.Target)
+	leaseConfig.Timeout = leader.ClientTimeout(le.RenewDeadline)
+	rest.AddUserAgent(leaseConfig, "leader-election")
+	leaseClient, err := kubernetes.NewForConfig(leaseConfig)
+	if err != nil {
+		return fmt.Errorf("building the leader election client: %w", err)
+	}
+	election := leader.Config{
+		Client:        leaseClient.CoordinationV1(),
+		Namespace:     le.Namespace,
+		Name:          leader.DefaultLeaseName,
+		Identity:      identity,
+		LeaseDuration: le.LeaseDuration,
+		RenewDeadline: le.RenewDeadline,
+		RetryPeriod:   le.RetryPeriod,
+	}
+	if err := leader.ValidateTimings(election.LeaseDuration, election.RenewDeadline, election.RetryPeriod); err != nil {
+		return fmt.Errorf("leader election: %w", err)
+	}
+	// Stop reconciling as soon as shutdown begins, while the API still serves the controller's
+	// last writes; the Lease is released once the controller has stopped, so another replica
+	// takes over at once.
+	ctx, cancel := context.WithCancel(klog.NewContext(hookCtx, logger))
+	go func() {
+		defer cancel()
+		select {
+		case <-c.GenericConfig.ShutdownInitiatedNotify():
+		case <-ctx.Done():
+		}
+	}()
+	go func() {
+		first := true
+		err := leader.Run(ctx, election, func(ctx context.Context) {
+			termCtrl, termWatcher := ctrl, watcher
+			if !first {
+				var err error
+				if termCtrl, termWatcher, err = newController(); err != nil {
+					logger.Error(err, "Cannot build the controller; giving up the lease")
+					return
+				}
+			}
+			first = false
+			run(ctx, termCtrl, termWatcher)
+		})
+		if err != nil {
+			logger.Error(err, "Leader election failed: this replica never reconciles")
 		}
 	}()
 	return nil

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -66,18 +67,25 @@ func ObserveGitFetch(d time.Duration, err error) {
 }
 
 // applicationsCollector counts Applications by sync and health from the informer's cache at
-// scrape time: no bookkeeping on the reconcile path.
+// scrape time: no bookkeeping on the reconcile path. It reads the lister of the controller of the
+// current term of leadership; a standby replica reports nothing.
 type applicationsCollector struct {
 	metrics.BaseStableCollector
-	lister listers.ApplicationLister
+	lister atomic.Pointer[listers.ApplicationLister]
 }
+
+var collector = &applicationsCollector{}
 
 func (c *applicationsCollector) DescribeWithStability(ch chan<- *metrics.Desc) {
 	ch <- applicationsDesc
 }
 
 func (c *applicationsCollector) CollectWithStability(ch chan<- metrics.Metric) {
-	apps, err := c.lister.List(labels.Everything())
+	lister := c.lister.Load()
+	if lister == nil {
+		return
+	}
+	apps, err := (*lister).List(labels.Everything())
 	if err != nil {
 		return
 	}
@@ -100,8 +108,10 @@ func (c *applicationsCollector) CollectWithStability(ch chan<- metrics.Metric) {
 
 var collectorOnce sync.Once
 
+// registerApplicationsCollector makes the collector count from lister, the newest controller's.
 func registerApplicationsCollector(lister listers.ApplicationLister) {
+	collector.lister.Store(&lister)
 	collectorOnce.Do(func() {
-		legacyregistry.CustomMustRegister(&applicationsCollector{lister: lister})
+		legacyregistry.CustomMustRegister(collector)
 	})
 }

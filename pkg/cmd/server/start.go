@@ -29,6 +29,7 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
+	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
 )
@@ -69,6 +70,13 @@ type Options struct {
 	GitTimeout        time.Duration
 	AllowRemoteBases  bool
 
+	// Leader election among replicas: only the holder of the Lease runs the controller.
+	LeaderElect              bool
+	LeaderElectNamespace     string
+	LeaderElectLeaseDuration time.Duration
+	LeaderElectRenewDeadline time.Duration
+	LeaderElectRetryPeriod   time.Duration
+
 	StdOut io.Writer
 	StdErr io.Writer
 }
@@ -91,6 +99,11 @@ func NewOptions(out, errOut io.Writer) *Options {
 		EnableController:                    true,
 		ControllerWorkers:                   4,
 		GitTimeout:                          2 * time.Minute,
+		LeaderElect:                         true,
+		LeaderElectNamespace:                leader.DefaultNamespace,
+		LeaderElectLeaseDuration:            leader.DefaultLeaseDuration,
+		LeaderElectRenewDeadline:            leader.DefaultRenewDeadline,
+		LeaderElectRetryPeriod:              leader.DefaultRetryPeriod,
 		StdOut:                              out,
 		StdErr:                              errOut,
 	}
@@ -129,6 +142,16 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Time limit of one Git ref listing or fetch.")
 	fs.BoolVar(&o.AllowRemoteBases, "allow-remote-bases", o.AllowRemoteBases,
 		"Let kustomizations refer to remote bases and URLs. Off by default: a remote base is code fetched from wherever its author chose.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect,
+		"Elect one active controller among the replicas of ferry-apiserver: only the holder of the coordination.k8s.io Lease \""+leader.DefaultLeaseName+"\" in the target cluster reconciles; every replica serves the API. Turn off only when a single replica runs.")
+	fs.StringVar(&o.LeaderElectNamespace, "leader-elect-namespace", o.LeaderElectNamespace,
+		"Namespace of the leader election Lease in the target cluster. Ferry's identity needs get, create and update on leases there.")
+	fs.DurationVar(&o.LeaderElectLeaseDuration, "leader-elect-lease-duration", o.LeaderElectLeaseDuration,
+		"How long the other replicas wait after the active controller's last renewal before one takes over (when it stopped without releasing the Lease). At least 1s; the Lease records whole seconds.")
+	fs.DurationVar(&o.LeaderElectRenewDeadline, "leader-elect-renew-deadline", o.LeaderElectRenewDeadline,
+		"How long the active controller keeps trying to renew the Lease before it stops reconciling. Shorter than --leader-elect-lease-duration.")
+	fs.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod,
+		"Time between attempts to acquire or renew the Lease.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names of the self-signed serving certificate made when no --tls-cert-file is given.")
 }
@@ -169,6 +192,14 @@ func (o *Options) Validate() error {
 	errs = append(errs, ro.EgressSelector.Validate()...)
 	errs = append(errs, ro.Traces.Validate()...)
 	errs = append(errs, o.ComponentGlobalsRegistry.Validate()...)
+	if o.EnableController && o.LeaderElect {
+		if o.LeaderElectNamespace == "" {
+			errs = append(errs, fmt.Errorf("--leader-elect-namespace must not be empty"))
+		}
+		if err := leader.ValidateTimings(o.LeaderElectLeaseDuration, o.LeaderElectRenewDeadline, o.LeaderElectRetryPeriod); err != nil {
+			errs = append(errs, fmt.Errorf("--leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period: %w", err))
+		}
+	}
 	return utilerrors.NewAggregate(errs)
 }
 
@@ -235,6 +266,13 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			GitTimeout:            o.GitTimeout,
 			AllowFileRepositories: o.AllowFileRepositories,
 			AllowRemoteBases:      o.AllowRemoteBases,
+			LeaderElection: apiserver.LeaderElectionConfig{
+				Enabled:       o.LeaderElect,
+				Namespace:     o.LeaderElectNamespace,
+				LeaseDuration: o.LeaderElectLeaseDuration,
+				RenewDeadline: o.LeaderElectRenewDeadline,
+				RetryPeriod:   o.LeaderElectRetryPeriod,
+			},
 		}
 	}
 	return config, etcd, nil
