@@ -111,8 +111,7 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		}); err != nil {
 			return Result{}, err
 		}
-		app, _ = c.latest(ctx, app)
-		op = app.Status.Operation
+		op = app.Status.Operation // writeStatus refreshed app from the server's answer
 	}
 
 	drifted := c.takeDrift(key)
@@ -600,10 +599,6 @@ func (c *Controller) writeStatus(ctx context.Context, app *gitopsv1alpha1.Applic
 	}
 	*app = *result
 	return nil
-}
-
-func (c *Controller) latest(ctx context.Context, app *gitopsv1alpha1.Application) (*gitopsv1alpha1.Application, error) {
-	return c.ferry.GitopsV1alpha1().Applications(app.Namespace).Get(ctx, app.Name, metav1.GetOptions{})
 }
 
 // setCondition sets a condition, keeping its transition time when the status does not change.
