@@ -26,7 +26,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,6 +34,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
 // stack is the running local stack, set by TestMain; nil when the tests are skipped.
@@ -43,14 +43,11 @@ var stack *Stack
 // skipReason says why stack is nil.
 var skipReason string
 
-// Stack is one local Ferry stack started by hack/local-up.sh.
+// Stack is one local Ferry stack started by hack/local-up.sh (through pkg/testing/localstack).
 type Stack struct {
-	RepoRoot string
-	Dir      string            // FERRY_DEV_DIR
-	Env      map[string]string // FERRY_DEV_DIR/env: ports and binaries
-	Kubectl  string            // the v1.37 kubectl matching the control plane
-	FerryBin string
-	tokens   map[string]string // user -> bearer token
+	*localstack.Stack
+	Kubectl string // the v1.37 kubectl matching the control plane
+	binDir  string // where TestMain built ferry-apiserver, removed with the stack
 }
 
 func TestMain(m *testing.M) {
@@ -75,7 +72,7 @@ func runMain(m *testing.M) int {
 	code := m.Run()
 	if code != 0 {
 		for _, c := range []string{"ferry-apiserver", "kube-apiserver"} {
-			fmt.Fprintf(os.Stderr, "\n==== last 60 lines of %s.log ====\n%s", c, tailFile(filepath.Join(s.Dir, "logs", c+".log"), 60))
+			fmt.Fprintf(os.Stderr, "\n==== last 60 lines of %s.log ====\n%s", c, s.LogTail(c, 60))
 		}
 	}
 	s.down(os.Getenv("FERRY_E2E_KEEP") == "1")
@@ -83,57 +80,37 @@ func runMain(m *testing.M) int {
 }
 
 func startStack() (*Stack, error) {
-	root, err := repoRoot()
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "ferry-e2e-")
-	if err != nil {
-		return nil, err
-	}
-	s := &Stack{RepoRoot: root, Dir: dir}
-
-	s.FerryBin = os.Getenv("FERRY_APISERVER_BIN")
-	if s.FerryBin == "" {
-		s.FerryBin = filepath.Join(dir, "bin", "ferry-apiserver")
+	bin, binDir := os.Getenv("FERRY_APISERVER_BIN"), ""
+	if bin == "" {
+		if binDir, err = os.MkdirTemp("", "ferry-e2e-bin-"); err != nil {
+			return nil, err
+		}
+		bin = filepath.Join(binDir, "ferry-apiserver")
 		start := time.Now()
-		build := exec.Command("go", "build", "-o", s.FerryBin, "./cmd/ferry-apiserver")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/ferry-apiserver")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
-			return s, fmt.Errorf("go build ./cmd/ferry-apiserver: %v\n%s", err, out)
+			os.RemoveAll(binDir)
+			return nil, fmt.Errorf("go build ./cmd/ferry-apiserver: %v\n%s", err, out)
 		}
 		fmt.Fprintf(os.Stderr, "e2e: built ferry-apiserver in %s\n", time.Since(start).Round(time.Millisecond))
 	}
-
-	env := []string{
-		"FERRY_DEV_DIR=" + dir,
-		"FERRY_APISERVER_BIN=" + s.FerryBin,
-		"ETCD_PORT=0", "ETCD_PEER_PORT=0", "KUBE_PORT=0", "KCM_PORT=0", "FERRY_PORT=0",
-		"FERRY_DEMO=0", "FERRY_SKIP_SERVER=0",
-	}
-	if os.Getenv("FERRY_E2E_KEEP") != "1" {
-		// Should this process die without its teardown (a test binary timeout panics past it),
-		// the stack stops by itself.
-		env = append(env, "FERRY_STOP_WITH_PID="+strconv.Itoa(os.Getpid()))
-	}
-	var out bytes.Buffer
 	start := time.Now()
-	if err := s.script(20*time.Minute, &out, env, "hack/local-up.sh"); err != nil {
-		return s, fmt.Errorf("hack/local-up.sh: %v\n%s", err, out.String())
+	// Unless kept, the stack stops by itself should this process die without its teardown (a
+	// test binary timeout panics past it).
+	ls, err := localstack.Start(localstack.Options{FerryBin: bin, Keep: os.Getenv("FERRY_E2E_KEEP") == "1"})
+	if err != nil {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "e2e: local stack up in %s (FERRY_DEV_DIR=%s)\n", time.Since(start).Round(time.Millisecond), dir)
-	if testing.Verbose() {
-		fmt.Fprint(os.Stderr, out.String())
-	}
-
-	if s.Env, err = readEnvFile(filepath.Join(dir, "env")); err != nil {
-		return s, err
-	}
-	s.Kubectl = s.Env["KUBECTL"]
-	if s.tokens, err = readTokens(filepath.Join(dir, "tokens.csv")); err != nil {
-		return s, err
-	}
-	return s, nil
+	fmt.Fprintf(os.Stderr, "e2e: local stack up in %s (FERRY_DEV_DIR=%s)\n", time.Since(start).Round(time.Millisecond), ls.Dir)
+	return &Stack{Stack: ls, Kubectl: ls.Kubectl(), binDir: binDir}, nil
 }
 
 // down stops the stack and deletes its directory, or with keep leaves it running.
@@ -145,98 +122,20 @@ func (s *Stack) down(keep bool) {
 			s.Dir, s.Env["KUBECTL"], s.Dir, s.RepoRoot)
 		return
 	}
-	var out bytes.Buffer
-	if err := s.script(2*time.Minute, &out, []string{"FERRY_DEV_DIR=" + s.Dir}, "hack/local-down.sh", "--purge"); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: hack/local-down.sh: %v\n%s", err, out.String())
+	s.Stop()
+	if s.binDir != "" {
+		os.RemoveAll(s.binDir)
 	}
 }
 
 // script runs one of the repository's scripts with extra environment variables.
 func (s *Stack) script(timeout time.Duration, out io.Writer, env []string, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(s.RepoRoot, name), args...)
-	cmd.Dir = s.RepoRoot
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.Stdin = nil
-	// The script's children redirect their output to log files, so Wait does not hang on them;
-	// WaitDelay bounds it should one not.
-	cmd.WaitDelay = 10 * time.Second
-	return cmd.Run()
+	printed, err := s.Script(timeout, env, name, args...)
+	_, _ = io.WriteString(out, printed)
+	return err
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "hack", "local-up.sh")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the repository root (go.mod with hack/local-up.sh) above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func readEnvFile(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if ok {
-			env[k] = strings.Trim(v, `"'`)
-		}
-	}
-	for _, k := range []string{"KUBECTL", "KUBE_PORT", "FERRY_PORT"} {
-		if env[k] == "" {
-			return nil, fmt.Errorf("%s has no %s", path, k)
-		}
-	}
-	return env, nil
-}
-
-// readTokens reads the token file: token,user,uid[,"groups"].
-func readTokens(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	tokens := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		f := strings.SplitN(line, ",", 3)
-		if len(f) >= 2 {
-			tokens[f[1]] = f[0]
-		}
-	}
-	return tokens, nil
-}
-
-func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)\n", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
-}
+func tailFile(path string, n int) string { return localstack.TailFile(path, n) }
 
 // requireStack skips the test when the stack is not running (-short) and returns it.
 func requireStack(t *testing.T) *Stack {
@@ -409,7 +308,7 @@ func waitForLine(t *testing.T, lines <-chan string, timeout time.Duration, what 
 func (s *Stack) restConfig(user string) *rest.Config {
 	return &rest.Config{
 		Host:            "https://127.0.0.1:" + s.Env["KUBE_PORT"],
-		BearerToken:     s.tokens[user],
+		BearerToken:     s.Token(user),
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(s.Dir, "pki", "ca.crt")},
 		UserAgent:       "ferry-e2e/" + user,
 		Timeout:         30 * time.Second,

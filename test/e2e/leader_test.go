@@ -128,7 +128,7 @@ func startReplica(t *testing.T, s *Stack, name, etcdPrefix, leaseNamespace strin
 
 	r.client, err = versioned.NewForConfig(&rest.Config{
 		Host:            "https://127.0.0.1:" + strconv.Itoa(r.port),
-		BearerToken:     s.tokens[Admin],
+		BearerToken:     s.Token(Admin),
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(pki, "ferry-ca.crt")},
 		UserAgent:       "ferry-e2e/" + name,
 		Timeout:         30 * time.Second,

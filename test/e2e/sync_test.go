@@ -494,7 +494,7 @@ func scrapeFerryMetrics(t *testing.T) string {
 	s := requireStack(t)
 	cfg := &rest.Config{
 		Host:            "https://127.0.0.1:" + s.Env["FERRY_PORT"],
-		BearerToken:     s.tokens[Admin],
+		BearerToken:     s.Token(Admin),
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(s.Dir, "pki", "ferry-ca.crt")},
 		Timeout:         30 * time.Second,
 	}

@@ -25,6 +25,9 @@ type Options struct {
 	// FerryBin, when set, is started as ferry-apiserver and registered; otherwise Ferry is not
 	// started.
 	FerryBin string
+	// Keep leaves the stack running should the test process die without calling Stop, for
+	// looking at it afterwards; by default it stops by itself.
+	Keep bool
 }
 
 // Stack is a running local control plane.
@@ -32,6 +35,7 @@ type Stack struct {
 	RepoRoot string
 	Dir      string
 	Env      map[string]string
+	FerryBin string
 	tokens   map[string]string
 }
 
@@ -46,20 +50,24 @@ func Start(opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{RepoRoot: root, Dir: dir}
+	s := &Stack{RepoRoot: root, Dir: dir, FerryBin: opts.FerryBin}
 	env := []string{
 		"FERRY_DEV_DIR=" + dir,
 		"ETCD_PORT=0", "ETCD_PEER_PORT=0", "KUBE_PORT=0", "KCM_PORT=0", "FERRY_PORT=0",
 		"FERRY_DEMO=0",
-		"FERRY_STOP_WITH_PID=" + strconv.Itoa(os.Getpid()),
+	}
+	if !opts.Keep {
+		env = append(env, "FERRY_STOP_WITH_PID="+strconv.Itoa(os.Getpid()))
 	}
 	if opts.FerryBin != "" {
 		env = append(env, "FERRY_APISERVER_BIN="+opts.FerryBin, "FERRY_SKIP_SERVER=0")
 	} else {
 		env = append(env, "FERRY_SKIP_SERVER=1")
 	}
-	if out, err := s.script(20*time.Minute, env, "hack/local-up.sh"); err != nil {
-		s.Stop()
+	if out, err := s.Script(20*time.Minute, env, "hack/local-up.sh"); err != nil {
+		if !opts.Keep {
+			s.Stop()
+		}
 		return nil, fmt.Errorf("hack/local-up.sh: %v\n%s", err, out)
 	}
 	if s.Env, err = readKeyValues(filepath.Join(dir, "env"), "="); err != nil {
@@ -75,7 +83,7 @@ func Start(opts Options) (*Stack, error) {
 
 // Stop stops every process and deletes the directory.
 func (s *Stack) Stop() {
-	if out, err := s.script(2*time.Minute, []string{"FERRY_DEV_DIR=" + s.Dir}, "hack/local-down.sh", "--purge"); err != nil {
+	if out, err := s.Script(2*time.Minute, []string{"FERRY_DEV_DIR=" + s.Dir}, "hack/local-down.sh", "--purge"); err != nil {
 		fmt.Fprintf(os.Stderr, "hack/local-down.sh: %v\n%s", err, out)
 	}
 }
@@ -102,18 +110,28 @@ func (s *Stack) Kubeconfig() string { return filepath.Join(s.Dir, "kubeconfig") 
 
 // LogTail returns the last lines of a component's log, for test failures.
 func (s *Stack) LogTail(component string, lines int) string {
-	data, err := os.ReadFile(filepath.Join(s.Dir, "logs", component+".log"))
+	return TailFile(filepath.Join(s.Dir, "logs", component+".log"), lines)
+}
+
+// TailFile returns the last lines of a file, or why it cannot be read.
+func TailFile(path string, lines int) string {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return err.Error()
+		return fmt.Sprintf("(%v)\n", err)
 	}
 	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	if len(all) > lines {
 		all = all[len(all)-lines:]
 	}
-	return strings.Join(all, "\n")
+	return strings.Join(all, "\n") + "\n"
 }
 
-func (s *Stack) script(timeout time.Duration, env []string, name string, args ...string) (string, error) {
+// Token is the bearer token of a token-file user.
+func (s *Stack) Token(user string) string { return s.tokens[user] }
+
+// Script runs one of the repository's scripts with extra environment variables and returns what
+// it printed.
+func (s *Stack) Script(timeout time.Duration, env []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out bytes.Buffer
