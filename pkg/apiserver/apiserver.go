@@ -3,6 +3,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +17,8 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
 
@@ -78,6 +81,22 @@ func (cfg *Config) Complete() CompletedConfig {
 	}}
 }
 
+// healthReader judges live objects in the target cluster with Ferry's identity; nil without one.
+func (c completedConfig) healthReader() application.HealthReader {
+	target := c.ExtraConfig.Controller.Target
+	if target == nil {
+		return nil
+	}
+	applier := apply.NewApplier(target)
+	return func(ctx context.Context, ref apply.ObjectRef) health.Status {
+		live, err := applier.Live(ctx, ref)
+		if err != nil {
+			return health.Status{Code: v1alpha1.HealthUnknown, Message: err.Error()}
+		}
+		return health.Of(live)
+	}
+}
+
 // New builds the server and installs the gitops.ferry.dev API group.
 func (c completedConfig) New() (*FerryServer, error) {
 	genericServer, err := c.GenericConfig.New("ferry-apiserver", genericapiserver.NewEmptyDelegate())
@@ -87,7 +106,7 @@ func (c completedConfig) New() (*FerryServer, error) {
 	s := &FerryServer{GenericAPIServer: genericServer}
 
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, metav1.ParameterCodec, Codecs)
-	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Validation)
+	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Validation, c.healthReader())
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +114,7 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications":        apps.Application,
 		"applications/status": apps.Status,
 		"applications/sync":   apps.Sync,
+		"applications/health": apps.Health,
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)

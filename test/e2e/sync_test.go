@@ -567,3 +567,64 @@ func TestSuspendStopsReconciling(t *testing.T) {
 		return v == "v2", "value " + v
 	})
 }
+
+func TestHealthSubresourceIsLiveAndHasItsOwnPermission(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("health")
+	deploy := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+`
+	repo.Commit("main", map[string]string{"app/deploy.yaml": deploy, "app/cm.yaml": configMapYAML("health-cm", "x")}, "c")
+	ns := newNamespace(t, "health")
+	kubectlStdin(t, Admin, gitApp(ns, "h", repo, "app", ns, map[string]any{
+		"syncPolicy.automated": map[string]any{"prune": true, "selfHeal": false},
+	}), "apply", "-f", "-")
+	waitApp(t, ns, "h", "synced", synced)
+
+	path := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/h/health"
+	read := func(user string) gitopsv1alpha1.ApplicationHealth {
+		t.Helper()
+		var h gitopsv1alpha1.ApplicationHealth
+		if err := json.Unmarshal([]byte(kubectlAs(t, user, "get", "--raw", path)), &h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	// No kubelet runs here: the Deployment never becomes available by itself.
+	h := read(Admin)
+	if h.Kind != "ApplicationHealth" || h.Status != gitopsv1alpha1.HealthProgressing || len(h.Resources) != 2 {
+		t.Fatalf("health before the rollout: %+v", h)
+	}
+
+	// Pause the rollout by hand (the Application does not self-heal): /health reads the
+	// cluster at request time, so the very next request shows it.
+	kubectl(t, "patch", "deployment", "web", "-n", ns, "--type=merge", "-p", `{"spec":{"paused":true}}`)
+	if h := read(Admin); h.Status != gitopsv1alpha1.HealthSuspended || h.Resources[1].Status != gitopsv1alpha1.HealthSuspended {
+		t.Errorf("health right after pausing the Deployment: %s %q %+v", h.Status, h.Message, h.Resources)
+	}
+
+	// get applications/health is its own permission: ferry-view grants it, get applications alone does not.
+	kubectl(t, "create", "rolebinding", "viewer", "-n", ns, "--clusterrole=ferry-view", "--user=viewer")
+	kubectl(t, "create", "role", "get-only", "-n", ns, "--verb=get", "--resource=applications.gitops.ferry.dev")
+	kubectl(t, "create", "rolebinding", "get-only", "-n", ns, "--role=get-only", "--user=other")
+	eventually(t, 30*time.Second, "viewer may read health", func() (bool, string) {
+		r := stack.Run("viewer", "", "get", "--raw", path)
+		return r.Err == nil, r.String()
+	})
+	if r := stack.Run("other", "", "get", "application", "h", "-n", ns); r.Err != nil {
+		t.Fatalf("a user with get applications cannot get the Application: %s", r)
+	}
+	if r := stack.Run("other", "", "get", "--raw", path); r.Err == nil || !strings.Contains(r.Stderr, "Forbidden") {
+		t.Errorf("get applications alone must not grant applications/health: %s", r)
+	}
+}

@@ -130,6 +130,7 @@ func TestDiscoveryListsApplicationsAndSubresources(t *testing.T) {
 		"applications":        {"Application", []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}},
 		"applications/status": {"Application", []string{"get", "patch", "update"}},
 		"applications/sync":   {"ApplicationSync", []string{"create"}},
+		"applications/health": {"ApplicationHealth", []string{"get"}},
 	}
 	for name, w := range want {
 		r, ok := byName[name]

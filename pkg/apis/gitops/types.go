@@ -507,3 +507,47 @@ type ApplicationSyncStatus struct {
 	// +optional
 	ApplicationResourceVersion string
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationHealth is the answer of GET applications/{name}/health: the health of every object
+// the Application manages, read live from the cluster when asked rather than taken from status.
+type ApplicationHealth struct {
+	metav1.TypeMeta
+	// Name, namespace, uid and resourceVersion of the Application.
+	// +optional
+	metav1.ObjectMeta
+
+	// Status is the aggregated health: the worst of the objects'.
+	// +optional
+	Status HealthStatusCode
+	// Message explains the aggregated health, naming the worst object.
+	// +optional
+	Message string
+	// Resources is the health of each managed object.
+	// +optional
+	// +listType=atomic
+	Resources []ResourceHealth
+}
+
+// ResourceHealth is the live health of one managed object.
+type ResourceHealth struct {
+	// Group of the object; empty for the core group.
+	// +optional
+	Group string
+	// Version of the object's API.
+	Version string
+	// Kind of the object.
+	Kind string
+	// Namespace of the object; empty for cluster-scoped objects.
+	// +optional
+	Namespace string
+	// Name of the object.
+	Name string
+	// Status is Healthy, Progressing, Degraded, Suspended, Missing or Unknown.
+	// +optional
+	Status HealthStatusCode
+	// Message explains the status.
+	// +optional
+	Message string
+}

@@ -35,6 +35,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.Application{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_Application(ref),
 		v1alpha1.ApplicationDestination{}.OpenAPIModelName():    schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref),
+		v1alpha1.ApplicationHealth{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationHealth(ref),
 		v1alpha1.ApplicationList{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
 		v1alpha1.ApplicationSource{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref),
 		v1alpha1.ApplicationSpec{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref),
@@ -53,6 +54,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.Operation{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_Operation(ref),
 		v1alpha1.OperationRecord{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
 		v1alpha1.RequestedBy{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
+		v1alpha1.ResourceHealth{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ResourceHealth(ref),
 		v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName(): schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
 		v1alpha1.ResourceStatus{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
 		v1alpha1.RetryStrategy{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
@@ -185,6 +187,74 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref common.Reference
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationHealth(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationHealth is the answer of GET applications/{name}/health: the health of every object the Application manages, read live from the cluster when asked rather than taken from status.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name, namespace, uid and resourceVersion of the Application.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the aggregated health: the worst of the objects'.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message explains the aggregated health, naming the worst object.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"resources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Resources is the health of each managed object.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ResourceHealth{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ResourceHealth{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -1174,6 +1244,72 @@ func schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref common.ReferenceCallback) c
 					},
 				},
 				Required: []string{"username"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ResourceHealth(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ResourceHealth is the live health of one managed object.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"group": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Group of the object; empty for the core group.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"version": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Version of the object's API.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind of the object.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace of the object; empty for cluster-scoped objects.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the object.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is Healthy, Progressing, Degraded, Suspended, Missing or Unknown.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message explains the status.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"version", "kind", "name"},
 			},
 		},
 	}

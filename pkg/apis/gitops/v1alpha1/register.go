@@ -35,6 +35,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Application{},
 		&ApplicationList{},
 		&ApplicationSync{},
+		&ApplicationHealth{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -6,6 +6,7 @@ import (
 
 // +genclient
 // +genclient:method=Sync,verb=create,subresource=sync,input=ApplicationSync,result=ApplicationSync
+// +genclient:method=GetHealth,verb=get,subresource=health,result=ApplicationHealth
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Application deploys the Kubernetes objects found at one path of a Git repository into the
@@ -509,4 +510,48 @@ type ApplicationSyncStatus struct {
 	// recorded, to watch from.
 	// +optional
 	ApplicationResourceVersion string `json:"applicationResourceVersion,omitempty" protobuf:"bytes,3,opt,name=applicationResourceVersion"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationHealth is the answer of GET applications/{name}/health: the health of every object
+// the Application manages, read live from the cluster when asked rather than taken from status.
+type ApplicationHealth struct {
+	metav1.TypeMeta `json:",inline"`
+	// Name, namespace, uid and resourceVersion of the Application.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
+
+	// Status is the aggregated health: the worst of the objects'.
+	// +optional
+	Status HealthStatusCode `json:"status,omitempty" protobuf:"bytes,2,opt,name=status,casttype=HealthStatusCode"`
+	// Message explains the aggregated health, naming the worst object.
+	// +optional
+	Message string `json:"message,omitempty" protobuf:"bytes,3,opt,name=message"`
+	// Resources is the health of each managed object.
+	// +optional
+	// +listType=atomic
+	Resources []ResourceHealth `json:"resources,omitempty" protobuf:"bytes,4,rep,name=resources"`
+}
+
+// ResourceHealth is the live health of one managed object.
+type ResourceHealth struct {
+	// Group of the object; empty for the core group.
+	// +optional
+	Group string `json:"group,omitempty" protobuf:"bytes,1,opt,name=group"`
+	// Version of the object's API.
+	Version string `json:"version" protobuf:"bytes,2,opt,name=version"`
+	// Kind of the object.
+	Kind string `json:"kind" protobuf:"bytes,3,opt,name=kind"`
+	// Namespace of the object; empty for cluster-scoped objects.
+	// +optional
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,4,opt,name=namespace"`
+	// Name of the object.
+	Name string `json:"name" protobuf:"bytes,5,opt,name=name"`
+	// Status is Healthy, Progressing, Degraded, Suspended, Missing or Unknown.
+	// +optional
+	Status HealthStatusCode `json:"status,omitempty" protobuf:"bytes,6,opt,name=status,casttype=HealthStatusCode"`
+	// Message explains the status.
+	// +optional
+	Message string `json:"message,omitempty" protobuf:"bytes,7,opt,name=message"`
 }

@@ -32,6 +32,11 @@ func (in ApplicationDestination) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationHealth) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationHealth"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationList) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationList"
 }
@@ -119,6 +124,11 @@ func (in OperationRecord) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RequestedBy) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.RequestedBy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ResourceHealth) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ResourceHealth"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -20,10 +20,12 @@ type Storage struct {
 	Application *REST
 	Status      *StatusREST
 	Sync        *SyncREST
+	Health      *HealthREST
 }
 
-// NewStorage builds the etcd-backed storage of Applications and their subresources.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts validation.Options) (Storage, error) {
+// NewStorage builds the etcd-backed storage of Applications and their subresources. healthReader
+// judges live objects for the health subresource; nil makes it answer 503.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts validation.Options, healthReader HealthReader) (Storage, error) {
 	strategy := NewStrategy(scheme, opts)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &gitops.Application{} },
@@ -55,6 +57,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Application: &REST{store},
 		Status:      &StatusREST{store: &statusStore},
 		Sync:        &SyncREST{store: &syncStore},
+		Health:      NewHealthREST(store, healthReader),
 	}, nil
 }
 

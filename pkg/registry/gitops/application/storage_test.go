@@ -23,6 +23,8 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
 
@@ -43,7 +45,7 @@ func newStorage(t *testing.T) application.Storage {
 	server, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
 	t.Cleanup(func() { server.Terminate(t) })
 	config.Codec = apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
-	st, err := application.NewStorage(apiserver.Scheme, restOptionsGetter{config}, validation.Options{})
+	st, err := application.NewStorage(apiserver.Scheme, restOptionsGetter{config}, validation.Options{}, fakeHealth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,5 +408,52 @@ func TestTableColumns(t *testing.T) {
 	row := table.Rows[0].Cells
 	if row[0] != "a" || row[1] != "main" || row[2] != "Unknown" || row[5] != app.Spec.Source.RepoURL || row[6] != "apps/x" {
 		t.Errorf("row = %v", row)
+	}
+}
+
+// fakeHealth stands in for the cluster: objects named "broken-*" are Degraded, "gone-*" Missing.
+func fakeHealth(_ context.Context, ref apply.ObjectRef) health.Status {
+	switch {
+	case strings.HasPrefix(ref.Name, "broken-"):
+		return health.Status{Code: v1alpha1.HealthDegraded, Message: "deadline exceeded"}
+	case strings.HasPrefix(ref.Name, "gone-"):
+		return health.Of(nil)
+	}
+	return health.Status{Code: v1alpha1.HealthHealthy}
+}
+
+func TestHealthIsComputedFromTheInventory(t *testing.T) {
+	st := newStorage(t)
+	app := create(t, st, validApplication("ns", "a"))
+	app.Status.Resources = []gitops.ResourceStatus{
+		{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "fine"},
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ns", Name: "broken-web"},
+		{Version: "v1", Kind: "Service", Namespace: "ns", Name: "gone-svc"},
+	}
+	// The stored status says Healthy; the live reading must win.
+	app.Status.Health = gitops.HealthStatus{Status: gitops.HealthHealthy}
+	if _, err := update(t, st.Status, app); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := st.Health.Get(ctxFor("ns", nil), "a", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := obj.(*gitops.ApplicationHealth)
+	if h.Status != gitops.HealthDegraded || h.Message != "Deployment/broken-web: deadline exceeded" {
+		t.Errorf("aggregate %s %q, want Degraded naming the Deployment", h.Status, h.Message)
+	}
+	if h.Name != "a" || h.Namespace != "ns" || h.UID != app.UID || len(h.Resources) != 3 {
+		t.Errorf("identity or resources: %+v", h)
+	}
+	if h.Resources[2].Status != gitops.HealthMissing || h.Resources[0].Status != gitops.HealthHealthy {
+		t.Errorf("per-object health: %+v", h.Resources)
+	}
+	if _, err := st.Health.Get(ctxFor("ns", nil), "ghost", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("health of a missing Application: %v", err)
+	}
+	noCluster := application.NewHealthREST(st.Application.Store, nil)
+	if _, err := noCluster.Get(ctxFor("ns", nil), "a", &metav1.GetOptions{}); !apierrors.IsServiceUnavailable(err) {
+		t.Errorf("without a target cluster: %v, want 503", err)
 	}
 }

@@ -52,6 +52,7 @@ type ApplicationInterface interface {
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, application *applyconfigurationgitopsv1alpha1.ApplicationApplyConfiguration, opts v1.ApplyOptions) (result *gitopsv1alpha1.Application, err error)
 	Sync(ctx context.Context, applicationName string, applicationSync *gitopsv1alpha1.ApplicationSync, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationSync, error)
+	GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationHealth, error)
 
 	ApplicationExpansion
 }
@@ -87,6 +88,21 @@ func (c *applications) Sync(ctx context.Context, applicationName string, applica
 		SubResource("sync").
 		VersionedParams(&opts, scheme.ParameterCodec).
 		Body(applicationSync).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// GetHealth takes name of the application, and returns the corresponding gitopsv1alpha1.ApplicationHealth object, and an error if there is any.
+func (c *applications) GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (result *gitopsv1alpha1.ApplicationHealth, err error) {
+	result = &gitopsv1alpha1.ApplicationHealth{}
+	err = c.GetClient().Get().
+		UseProtobufAsDefault().
+		Namespace(c.GetNamespace()).
+		Resource("applications").
+		Name(applicationName).
+		SubResource("health").
+		VersionedParams(&options, scheme.ParameterCodec).
 		Do(ctx).
 		Into(result)
 	return

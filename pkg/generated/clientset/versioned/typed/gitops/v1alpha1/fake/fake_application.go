@@ -67,3 +67,15 @@ func (c *fakeApplications) Sync(ctx context.Context, applicationName string, app
 	}
 	return obj.(*v1alpha1.ApplicationSync), err
 }
+
+// GetHealth takes name of the application, and returns the corresponding applicationHealth object, and an error if there is any.
+func (c *fakeApplications) GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (result *v1alpha1.ApplicationHealth, err error) {
+	emptyResult := &v1alpha1.ApplicationHealth{}
+	obj, err := c.Fake.
+		Invokes(testing.NewGetSubresourceActionWithOptions(c.Resource(), c.Namespace(), "health", applicationName, options), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.ApplicationHealth), err
+}
