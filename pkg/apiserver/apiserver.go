@@ -4,20 +4,26 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
@@ -50,6 +56,11 @@ type ExtraConfig struct {
 	Validation validation.Options
 	// Controller configures the reconciling controller.
 	Controller ControllerConfig
+
+	// engine and kube are built by New from Controller.Target, shared by the controller and
+	// the read subresources.
+	engine *engine.Engine
+	kube   kubernetes.Interface
 }
 
 // Config is the configuration of a Ferry API server.
@@ -83,11 +94,10 @@ func (cfg *Config) Complete() CompletedConfig {
 
 // healthReader judges live objects in the target cluster with Ferry's identity; nil without one.
 func (c completedConfig) healthReader() application.HealthReader {
-	target := c.ExtraConfig.Controller.Target
-	if target == nil {
+	if c.ExtraConfig.engine == nil {
 		return nil
 	}
-	applier := apply.NewApplier(target)
+	applier := c.ExtraConfig.engine.Applier()
 	return func(ctx context.Context, ref apply.ObjectRef) health.Status {
 		live, err := applier.Live(ctx, ref)
 		if err != nil {
@@ -95,6 +105,47 @@ func (c completedConfig) healthReader() application.HealthReader {
 		}
 		return health.Of(live)
 	}
+}
+
+// manifestsRenderer renders an Application with the shared engine, turning the engine's
+// failures into API errors that say what went wrong; nil without a target cluster.
+func (c completedConfig) manifestsRenderer() application.ManifestsRenderer {
+	eng := c.ExtraConfig.engine
+	if eng == nil {
+		return nil
+	}
+	return func(ctx context.Context, app *gitops.Application, revision string) (string, []*unstructured.Unstructured, error) {
+		versioned := &v1alpha1.Application{}
+		if err := Scheme.Convert(app, versioned, nil); err != nil {
+			return "", nil, apierrors.NewInternalError(err)
+		}
+		sha, err := eng.Resolve(ctx, versioned, revision)
+		if err != nil {
+			return "", nil, engineError(err)
+		}
+		objs, err := eng.Render(ctx, versioned, sha)
+		if err != nil {
+			return "", nil, engineError(err)
+		}
+		return sha, objs, nil
+	}
+}
+
+// engineError maps a pipeline failure to an HTTP status: Git trouble is the server's (503), a
+// revision that does not exist is the caller's (404), a render failure is the content's (422).
+func engineError(err error) error {
+	var stage *engine.StageError
+	if errors.As(err, &stage) {
+		switch {
+		case stage.Reason == v1alpha1.ReasonGitFailed && stage.Terminal:
+			return apierrors.NewNotFound(gitops.Resource("revisions"), err.Error())
+		case stage.Reason == v1alpha1.ReasonGitFailed || stage.Reason == v1alpha1.ReasonCredentialsError:
+			return apierrors.NewServiceUnavailable(err.Error())
+		case stage.Reason == v1alpha1.ReasonRenderFailed:
+			return apierrors.NewInvalid(gitops.Kind("ApplicationManifests"), "", field.ErrorList{field.Invalid(field.NewPath("spec", "source", "path"), "", err.Error())})
+		}
+	}
+	return apierrors.NewInternalError(err)
 }
 
 // New builds the server and installs the gitops.ferry.dev API group.
@@ -105,16 +156,22 @@ func (c completedConfig) New() (*FerryServer, error) {
 	}
 	s := &FerryServer{GenericAPIServer: genericServer}
 
-	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	if c.ExtraConfig.engine, c.ExtraConfig.kube, err = c.newEngine(); err != nil {
+		return nil, err
+	}
+	// The scheme's own parameter codec, so the read subresources can take typed query options
+	// (ApplicationManifestsOptions from ?revision=).
+	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Validation, c.healthReader())
 	if err != nil {
 		return nil, err
 	}
 	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"applications":        apps.Application,
-		"applications/status": apps.Status,
-		"applications/sync":   apps.Sync,
-		"applications/health": apps.Health,
+		"applications":           apps.Application,
+		"applications/status":    apps.Status,
+		"applications/sync":      apps.Sync,
+		"applications/health":    apps.Health,
+		"applications/manifests": application.NewManifestsREST(apps.Application.Store, c.manifestsRenderer()),
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)

@@ -55,29 +55,23 @@ type LeaderElectionConfig struct {
 	RetryPeriod   time.Duration
 }
 
-// startController is the post-start hook that runs the controller with the server's loopback
-// client until the server stops.
-func (c completedConfig) startController(hookCtx context.Context, loopback *rest.Config) error {
+// newEngine builds the engine the controller and the read subresources share: one Git cache,
+// one render cache, one applier per identity. Nil without a target cluster.
+func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, error) {
 	cc := c.ExtraConfig.Controller
-	logger := klog.FromContext(hookCtx).WithName("controller")
 	if cc.Target == nil {
-		logger.Info("No target cluster (--target-kubeconfig, --kubeconfig or in-cluster): serving the API without reconciling")
-		return nil
-	}
-	ferry, err := versioned.NewForConfig(loopback)
-	if err != nil {
-		return fmt.Errorf("building the loopback client: %w", err)
+		return nil, nil, nil
 	}
 	kube, err := kubernetes.NewForConfig(cc.Target)
 	if err != nil {
-		return fmt.Errorf("building the target cluster client: %w", err)
+		return nil, nil, fmt.Errorf("building the target cluster client: %w", err)
 	}
 	cache, err := source.NewCache(source.Options{
 		Dir: filepath.Clean(cc.GitCacheDir), AllowFile: cc.AllowFileRepositories, Timeout: cc.GitTimeout,
 		OnFetch: controller.ObserveGitFetch,
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	eng := engine.New(engine.Config{
 		Source:           cache,
@@ -91,6 +85,23 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 			return s.Data, nil
 		},
 	})
+	return eng, kube, nil
+}
+
+// startController is the post-start hook that runs the controller with the server's loopback
+// client until the server stops.
+func (c completedConfig) startController(hookCtx context.Context, loopback *rest.Config) error {
+	cc := c.ExtraConfig.Controller
+	logger := klog.FromContext(hookCtx).WithName("controller")
+	if cc.Target == nil {
+		logger.Info("No target cluster (--target-kubeconfig, --kubeconfig or in-cluster): serving the API without reconciling")
+		return nil
+	}
+	ferry, err := versioned.NewForConfig(loopback)
+	if err != nil {
+		return fmt.Errorf("building the loopback client: %w", err)
+	}
+	kube, eng := c.ExtraConfig.kube, c.ExtraConfig.engine
 	// newController builds the controller and the watcher of managed objects that reports drift
 	// to it; each term of leadership gets fresh ones, as neither can run twice.
 	newController := func() (*controller.Controller, *drift.Watcher, error) {

@@ -628,3 +628,60 @@ spec:
 		t.Errorf("get applications alone must not grant applications/health: %s", r)
 	}
 }
+
+func TestManifestsAtARevisionWithSecretsMasked(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("manifests")
+	const secretValue = "hunter2-do-not-leak"
+	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: " + secretValue + "\n"
+	first := repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("m-cm", "v1"), "app/secret.yaml": secret}, "c1")
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("m-cm", "v2")}, "c2")
+	ns := newNamespace(t, "manifests")
+	kubectlStdin(t, Admin, gitApp(ns, "m", repo, "app", ns, map[string]any{"syncPolicy.automated": nil}), "apply", "-f", "-")
+	path := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/m/manifests"
+
+	read := func(query string) (gitopsv1alpha1.ApplicationManifests, map[string]map[string]any, string) {
+		t.Helper()
+		raw := kubectl(t, "get", "--raw", path+query)
+		var m gitopsv1alpha1.ApplicationManifests
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]map[string]any{}
+		for _, o := range m.Objects {
+			var obj map[string]any
+			if err := json.Unmarshal(o.Raw, &obj); err != nil {
+				t.Fatal(err)
+			}
+			byName[obj["metadata"].(map[string]any)["name"].(string)] = obj
+		}
+		return m, byName, raw
+	}
+	m, objs, raw := read("")
+	cmValue := objs["m-cm"]["data"].(map[string]any)["value"]
+	if m.Kind != "ApplicationManifests" || len(m.Revision) != 40 || cmValue != "v2" {
+		t.Errorf("manifests at the head: kind %s revision %s value %v", m.Kind, m.Revision, cmValue)
+	}
+	if ns2 := objs["m-cm"]["metadata"].(map[string]any)["namespace"]; ns2 != ns {
+		t.Errorf("the namespace is not defaulted as Ferry would apply it: %v", ns2)
+	}
+	if strings.Contains(raw, secretValue) {
+		t.Fatalf("the Secret's value is in the response:\n%s", raw)
+	}
+	if pw := objs["creds"]["stringData"].(map[string]any)["password"]; pw != "<masked>" {
+		t.Errorf("the Secret's key should show with a masked value, got %v", pw)
+	}
+
+	m, objs, _ = read("?revision=" + first)
+	if m.Revision != first || objs["m-cm"]["data"].(map[string]any)["value"] != "v1" {
+		t.Errorf("manifests at the first commit: revision %s value %v", m.Revision, objs["m-cm"]["data"])
+	}
+	r := stack.Run(Admin, "", "get", "--raw", path+"?revision=no-such-branch")
+	if r.Err == nil || !strings.Contains(r.Stderr, "NotFound") && !strings.Contains(r.Stderr, "not found") {
+		t.Errorf("an unknown revision: %s", r)
+	}
+	if log := stack.LogTail("ferry-apiserver", 100000); strings.Contains(log, secretValue) {
+		t.Error("the Secret's value is in ferry-apiserver's log")
+	}
+}

@@ -127,10 +127,11 @@ func TestDiscoveryListsApplicationsAndSubresources(t *testing.T) {
 		kind  string
 		verbs []string
 	}{
-		"applications":        {"Application", []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}},
-		"applications/status": {"Application", []string{"get", "patch", "update"}},
-		"applications/sync":   {"ApplicationSync", []string{"create"}},
-		"applications/health": {"ApplicationHealth", []string{"get"}},
+		"applications":           {"Application", []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}},
+		"applications/status":    {"Application", []string{"get", "patch", "update"}},
+		"applications/sync":      {"ApplicationSync", []string{"create"}},
+		"applications/health":    {"ApplicationHealth", []string{"get"}},
+		"applications/manifests": {"ApplicationManifests", []string{"get"}},
 	}
 	for name, w := range want {
 		r, ok := byName[name]

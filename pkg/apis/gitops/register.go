@@ -34,6 +34,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationList{},
 		&ApplicationSync{},
 		&ApplicationHealth{},
+		&ApplicationManifests{},
+		&ApplicationManifestsOptions{},
 	)
 	return nil
 }

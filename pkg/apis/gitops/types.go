@@ -2,6 +2,7 @@ package gitops
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -550,4 +551,36 @@ type ResourceHealth struct {
 	// Message explains the status.
 	// +optional
 	Message string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationManifests is the answer of GET applications/{name}/manifests: the objects the
+// Application's path renders to at a revision, as Ferry would apply them. Secret values are
+// masked.
+type ApplicationManifests struct {
+	metav1.TypeMeta
+	// Name, namespace, uid and resourceVersion of the Application.
+	// +optional
+	metav1.ObjectMeta
+
+	// Revision is the commit SHA that was rendered.
+	// +optional
+	Revision string
+	// Objects are the rendered objects, with namespaces defaulted and Ferry's tracking metadata
+	// set. The data and stringData values of Secrets are replaced by a mask.
+	// +optional
+	// +listType=atomic
+	Objects []runtime.RawExtension
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationManifestsOptions are the query parameters of GET applications/{name}/manifests.
+type ApplicationManifestsOptions struct {
+	metav1.TypeMeta
+
+	// Revision to render: a branch, tag or full commit SHA. Empty means spec.source.revision.
+	// +optional
+	Revision string
 }

@@ -36,6 +36,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationList{},
 		&ApplicationSync{},
 		&ApplicationHealth{},
+		&ApplicationManifests{},
+		&ApplicationManifestsOptions{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

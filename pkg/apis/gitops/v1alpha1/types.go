@@ -2,11 +2,13 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // +genclient
 // +genclient:method=Sync,verb=create,subresource=sync,input=ApplicationSync,result=ApplicationSync
 // +genclient:method=GetHealth,verb=get,subresource=health,result=ApplicationHealth
+// +genclient:method=GetManifests,verb=get,subresource=manifests,result=ApplicationManifests
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Application deploys the Kubernetes objects found at one path of a Git repository into the
@@ -554,4 +556,37 @@ type ResourceHealth struct {
 	// Message explains the status.
 	// +optional
 	Message string `json:"message,omitempty" protobuf:"bytes,7,opt,name=message"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationManifests is the answer of GET applications/{name}/manifests: the objects the
+// Application's path renders to at a revision, as Ferry would apply them. Secret values are
+// masked.
+type ApplicationManifests struct {
+	metav1.TypeMeta `json:",inline"`
+	// Name, namespace, uid and resourceVersion of the Application.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
+
+	// Revision is the commit SHA that was rendered.
+	// +optional
+	Revision string `json:"revision,omitempty" protobuf:"bytes,2,opt,name=revision"`
+	// Objects are the rendered objects, with namespaces defaulted and Ferry's tracking metadata
+	// set. The data and stringData values of Secrets are replaced by a mask.
+	// +optional
+	// +listType=atomic
+	Objects []runtime.RawExtension `json:"objects,omitempty" protobuf:"bytes,3,rep,name=objects"`
+}
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationManifestsOptions are the query parameters of GET applications/{name}/manifests.
+type ApplicationManifestsOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Revision to render: a branch, tag or full commit SHA. Empty means spec.source.revision.
+	// +optional
+	Revision string `json:"revision,omitempty" protobuf:"bytes,1,opt,name=revision"`
 }

@@ -42,6 +42,16 @@ func (in ApplicationList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationManifests) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationManifests"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationManifestsOptions) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationManifestsOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationSource) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationSource"
 }

@@ -53,6 +53,7 @@ type ApplicationInterface interface {
 	ApplyStatus(ctx context.Context, application *applyconfigurationgitopsv1alpha1.ApplicationApplyConfiguration, opts v1.ApplyOptions) (result *gitopsv1alpha1.Application, err error)
 	Sync(ctx context.Context, applicationName string, applicationSync *gitopsv1alpha1.ApplicationSync, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationSync, error)
 	GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationHealth, error)
+	GetManifests(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationManifests, error)
 
 	ApplicationExpansion
 }
@@ -102,6 +103,21 @@ func (c *applications) GetHealth(ctx context.Context, applicationName string, op
 		Resource("applications").
 		Name(applicationName).
 		SubResource("health").
+		VersionedParams(&options, scheme.ParameterCodec).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// GetManifests takes name of the application, and returns the corresponding gitopsv1alpha1.ApplicationManifests object, and an error if there is any.
+func (c *applications) GetManifests(ctx context.Context, applicationName string, options v1.GetOptions) (result *gitopsv1alpha1.ApplicationManifests, err error) {
+	result = &gitopsv1alpha1.ApplicationManifests{}
+	err = c.GetClient().Get().
+		UseProtobufAsDefault().
+		Namespace(c.GetNamespace()).
+		Resource("applications").
+		Name(applicationName).
+		SubResource("manifests").
 		VersionedParams(&options, scheme.ParameterCodec).
 		Do(ctx).
 		Into(result)

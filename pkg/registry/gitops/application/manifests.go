@@ -1,0 +1,121 @@
+package application
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+)
+
+// ManifestsRenderer renders an Application at a revision ("" means its own) and returns the
+// commit it rendered and the objects, prepared as Ferry would apply them.
+type ManifestsRenderer func(ctx context.Context, app *gitops.Application, revision string) (string, []*unstructured.Unstructured, error)
+
+// ManifestsREST serves GET applications/{name}/manifests?revision=.
+type ManifestsREST struct {
+	store  *genericregistry.Store
+	render ManifestsRenderer
+}
+
+var (
+	_ rest.GetterWithOptions    = &ManifestsREST{}
+	_ rest.SingularNameProvider = &ManifestsREST{}
+)
+
+// NewManifestsREST serves manifests through the Application store; render is nil when the
+// server has no target cluster (Ferry needs one to default namespaces), and requests then fail
+// with 503.
+func NewManifestsREST(store *genericregistry.Store, render ManifestsRenderer) *ManifestsREST {
+	return &ManifestsREST{store: store, render: render}
+}
+
+// New returns an empty ApplicationManifests.
+func (r *ManifestsREST) New() runtime.Object { return &gitops.ApplicationManifests{} }
+
+// Destroy does nothing: the store is shared with the main resource, which closes it.
+func (r *ManifestsREST) Destroy() {}
+
+// GetSingularName is the singular of the response kind.
+func (r *ManifestsREST) GetSingularName() string { return "applicationmanifests" }
+
+// NewGetOptions returns the query options: ?revision=.
+func (r *ManifestsREST) NewGetOptions() (runtime.Object, bool, string) {
+	return &gitops.ApplicationManifestsOptions{}, false, ""
+}
+
+// Get renders the Application at the requested revision.
+func (r *ManifestsREST) Get(ctx context.Context, name string, options runtime.Object) (runtime.Object, error) {
+	opts, ok := options.(*gitops.ApplicationManifestsOptions)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("unexpected options %T", options))
+	}
+	if r.render == nil {
+		return nil, apierrors.NewServiceUnavailable("ferry-apiserver has no target cluster to render for (start it with --kubeconfig, --target-kubeconfig or in a cluster)")
+	}
+	obj, err := r.store.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	app := obj.(*gitops.Application)
+	sha, objects, err := r.render(ctx, app, opts.Revision)
+	if err != nil {
+		return nil, err
+	}
+	out := &gitops.ApplicationManifests{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: app.Name, Namespace: app.Namespace, UID: app.UID,
+			ResourceVersion: app.ResourceVersion, CreationTimestamp: app.CreationTimestamp,
+		},
+		Revision: sha,
+	}
+	for _, o := range objects {
+		MaskSecret(o)
+		raw, err := o.MarshalJSON()
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		out.Objects = append(out.Objects, runtime.RawExtension{Raw: raw})
+	}
+	return out, nil
+}
+
+// Mask replaces a Secret value in every answer Ferry gives: the key shows, the value never.
+const Mask = "<masked>"
+
+// MaskSecret replaces the values of a Secret's data and stringData with Mask, in place. Other
+// objects are left alone.
+func MaskSecret(o *unstructured.Unstructured) {
+	if o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
+		return
+	}
+	masked := base64.StdEncoding.EncodeToString([]byte(Mask))
+	for _, field := range []string{"data", "stringData"} {
+		values, ok, _ := unstructured.NestedMap(o.Object, field)
+		if !ok {
+			continue
+		}
+		for k := range values {
+			if field == "data" {
+				values[k] = masked
+			} else {
+				values[k] = Mask
+			}
+		}
+		_ = unstructured.SetNestedMap(o.Object, values, field)
+	}
+	// The last-applied annotation of client-side apply would carry the values too.
+	ann := o.GetAnnotations()
+	if _, ok := ann["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		o.SetAnnotations(ann)
+	}
+}
