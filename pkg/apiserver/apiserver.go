@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/diff"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
@@ -131,6 +132,78 @@ func (c completedConfig) manifestsRenderer() application.ManifestsRenderer {
 	}
 }
 
+// differ compares an Application with the cluster through the shared engine: a server-side
+// apply dry run as the Application's identity for every object Git holds, and Delete entries for
+// the inventory objects a prune would remove. Nil without a target cluster.
+func (c completedConfig) differ() application.Differ {
+	eng := c.ExtraConfig.engine
+	if eng == nil {
+		return nil
+	}
+	return func(ctx context.Context, app *gitops.Application, revision string) (string, []gitops.ResourceDiff, error) {
+		versioned := &v1alpha1.Application{}
+		if err := Scheme.Convert(app, versioned, nil); err != nil {
+			return "", nil, apierrors.NewInternalError(err)
+		}
+		sha, err := eng.Resolve(ctx, versioned, revision)
+		if err != nil {
+			return "", nil, engineError(err)
+		}
+		desired, err := eng.Render(ctx, versioned, sha)
+		if err != nil {
+			return "", nil, engineError(err)
+		}
+		results, err := eng.Applier().Diff(ctx, engine.Identity(versioned), desired, engine.IgnoreRules(versioned))
+		if err != nil {
+			return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
+		}
+		var items []gitops.ResourceDiff
+		inGit := map[apply.ObjectRef]bool{}
+		for _, r := range results {
+			item := resourceDiff(r.Ref, gitops.DiffNone)
+			switch r.Action {
+			case apply.Created:
+				item.Action = gitops.DiffCreate
+			case apply.Configured:
+				item.Action = gitops.DiffUpdate
+			}
+			if item.Action != gitops.DiffNone {
+				if item.Diff, err = diff.Unified(r.Live, r.Desired); err != nil {
+					return "", nil, apierrors.NewInternalError(err)
+				}
+			}
+			items = append(items, item)
+			inGit[withoutVersion(r.Ref)] = true
+		}
+		appID := apply.App{Namespace: app.Namespace, Name: app.Name}
+		for _, res := range app.Status.Resources {
+			ref := apply.ObjectRef{Group: res.Group, Version: res.Version, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
+			if inGit[withoutVersion(ref)] {
+				continue
+			}
+			live, err := eng.Applier().Live(ctx, ref)
+			if err != nil || !apply.Owned(appID, live) {
+				continue
+			}
+			item := resourceDiff(ref, gitops.DiffDelete)
+			if item.Diff, err = diff.Unified(live, nil); err != nil {
+				return "", nil, apierrors.NewInternalError(err)
+			}
+			items = append(items, item)
+		}
+		return sha, items, nil
+	}
+}
+
+func resourceDiff(ref apply.ObjectRef, action gitops.DiffAction) gitops.ResourceDiff {
+	return gitops.ResourceDiff{Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Action: action}
+}
+
+func withoutVersion(ref apply.ObjectRef) apply.ObjectRef {
+	ref.Version = ""
+	return ref
+}
+
 // engineError maps a pipeline failure to an HTTP status: Git trouble is the server's (503), a
 // revision that does not exist is the caller's (404), a render failure is the content's (422).
 func engineError(err error) error {
@@ -172,6 +245,7 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications/sync":      apps.Sync,
 		"applications/health":    apps.Health,
 		"applications/manifests": application.NewManifestsREST(apps.Application.Store, c.manifestsRenderer()),
+		"applications/diff":      application.NewDiffREST(apps.Application.Store, c.differ()),
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)

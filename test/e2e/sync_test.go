@@ -685,3 +685,103 @@ func TestManifestsAtARevisionWithSecretsMasked(t *testing.T) {
 		t.Error("the Secret's value is in ferry-apiserver's log")
 	}
 }
+
+func TestDiffShowsWhatASyncWouldDo(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("diff")
+	secret := func(pw string) string {
+		return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  pw: " + pw + "\n"
+	}
+	repo.Commit("main", map[string]string{
+		"app/a.yaml": configMapYAML("diff-a", "v1"), "app/b.yaml": configMapYAML("diff-b", "v1"), "app/s.yaml": secret("first-secret-value"),
+	}, "c1")
+	ns := newNamespace(t, "diff")
+	kubectlStdin(t, Admin, gitApp(ns, "d", repo, "app", ns, map[string]any{
+		"syncPolicy.automated": nil,
+		"ignoreDifferences":    []any{map[string]any{"kind": "ConfigMap", "name": "diff-b", "jsonPointers": []any{"/data/value"}}},
+	}), "apply", "-f", "-")
+	syncPath := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/d/sync"
+	sync := func() {
+		t.Helper()
+		raw := kubectlStdin(t, Admin, `{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync","spec":{"prune":true}}`, "create", "--raw", syncPath, "-f", "-")
+		var resp gitopsv1alpha1.ApplicationSync
+		if err := json.Unmarshal([]byte(raw), &resp); err != nil {
+			t.Fatal(err)
+		}
+		waitApp(t, ns, "d", "sync finished", func(a *gitopsv1alpha1.Application) bool {
+			return a.Status.Operation != nil && a.Status.Operation.ID == resp.Status.OperationID && a.Status.Operation.Phase == gitopsv1alpha1.OperationSucceeded
+		})
+	}
+	sync()
+
+	path := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/d/diff"
+	getDiff := func() (gitopsv1alpha1.ApplicationDiff, map[string]gitopsv1alpha1.ResourceDiff, string) {
+		t.Helper()
+		raw := kubectl(t, "get", "--raw", path)
+		var d gitopsv1alpha1.ApplicationDiff
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]gitopsv1alpha1.ResourceDiff{}
+		for _, it := range d.Items {
+			byName[it.Name] = it
+		}
+		return d, byName, raw
+	}
+
+	d, _, _ := getDiff()
+	if d.Summary != (gitopsv1alpha1.DiffSummary{None: 3}) {
+		t.Errorf("a freshly synced Application diffs: %+v %+v", d.Summary, d.Items)
+	}
+
+	// A hand edit shows as drift; one on an ignored field does not.
+	kubectl(t, "patch", "configmap", "diff-a", "-n", ns, "--type=merge", "-p", `{"data":{"value":"by hand"}}`)
+	kubectl(t, "patch", "configmap", "diff-b", "-n", ns, "--type=merge", "-p", `{"data":{"value":"by hand"}}`)
+	_, items, _ := getDiff()
+	if a := items["diff-a"]; a.Action != gitopsv1alpha1.DiffUpdate || !strings.Contains(a.Diff, "-  value: by hand") || !strings.Contains(a.Diff, "+  value: v1") {
+		t.Errorf("drift of diff-a: %s\n%s", a.Action, a.Diff)
+	}
+	if b := items["diff-b"]; b.Action != gitopsv1alpha1.DiffNone {
+		t.Errorf("an ignoreDifferences field shows: %s\n%s", b.Action, b.Diff)
+	}
+
+	// A commit that changes a value and the Secret, adds an object and removes one.
+	repo.Commit("main", map[string]string{
+		"app/a.yaml": configMapYAML("diff-a", "v2"), "app/b.yaml": "", "app/c.yaml": configMapYAML("diff-c", "new"), "app/s.yaml": secret("second-secret-value"),
+	}, "c2")
+	eventually(t, syncTimeout, "the diff sees the new commit", func() (bool, string) {
+		d, _, _ := getDiff()
+		return d.Summary.Create == 1, fmt.Sprintf("%+v", d.Summary)
+	})
+	d, items, raw := getDiff()
+	if d.Summary != (gitopsv1alpha1.DiffSummary{Create: 1, Update: 2, Delete: 1}) {
+		t.Errorf("summary %+v, want 1 create, 2 updates (diff-a, s), 1 delete", d.Summary)
+	}
+	if a := items["diff-a"]; !strings.Contains(a.Diff, "+  value: v2") {
+		t.Errorf("diff-a:\n%s", a.Diff)
+	}
+	if c := items["diff-c"]; c.Action != gitopsv1alpha1.DiffCreate || !strings.Contains(c.Diff, "+  value: new") {
+		t.Errorf("diff-c: %s\n%s", c.Action, c.Diff)
+	}
+	if b := items["diff-b"]; b.Action != gitopsv1alpha1.DiffDelete {
+		t.Errorf("the removed file: %s", b.Action)
+	}
+	if s := items["s"]; s.Action != gitopsv1alpha1.DiffUpdate || !strings.Contains(s.Diff, "pw:") {
+		t.Errorf("the changed Secret: %s\n%s", s.Action, s.Diff)
+	}
+	for _, leak := range []string{"first-secret-value", "second-secret-value"} {
+		if strings.Contains(raw, leak) {
+			t.Errorf("the diff leaks a Secret value %q", leak)
+		}
+		if strings.Contains(stack.LogTail("ferry-apiserver", 100000), leak) {
+			t.Errorf("ferry-apiserver's log holds a Secret value %q", leak)
+		}
+	}
+
+	// After a pruning sync, nothing is left to do.
+	sync()
+	if d, _, _ := getDiff(); d.Summary.Create+d.Summary.Update+d.Summary.Delete != 0 {
+		t.Errorf("after the sync the diff is %+v: %+v", d.Summary, d.Items)
+	}
+}

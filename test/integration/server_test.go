@@ -132,6 +132,7 @@ func TestDiscoveryListsApplicationsAndSubresources(t *testing.T) {
 		"applications/sync":      {"ApplicationSync", []string{"create"}},
 		"applications/health":    {"ApplicationHealth", []string{"get"}},
 		"applications/manifests": {"ApplicationManifests", []string{"get"}},
+		"applications/diff":      {"ApplicationDiff", []string{"get"}},
 	}
 	for name, w := range want {
 		r, ok := byName[name]

@@ -36,6 +36,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationHealth{},
 		&ApplicationManifests{},
 		&ApplicationManifestsOptions{},
+		&ApplicationDiff{},
+		&ApplicationDiffOptions{},
 	)
 	return nil
 }

@@ -584,3 +584,85 @@ type ApplicationManifestsOptions struct {
 	// +optional
 	Revision string
 }
+
+// DiffAction is what a sync would do with one object.
+type DiffAction string
+
+const (
+	DiffCreate DiffAction = "Create"
+	DiffUpdate DiffAction = "Update"
+	DiffDelete DiffAction = "Delete"
+	DiffNone   DiffAction = "None"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationDiff is the answer of GET applications/{name}/diff: what a sync to a revision would
+// change, computed by a server-side apply dry run as the Application's identity and compared with
+// the live objects. Secret values are masked.
+type ApplicationDiff struct {
+	metav1.TypeMeta
+	// Name, namespace, uid and resourceVersion of the Application.
+	// +optional
+	metav1.ObjectMeta
+
+	// Revision is the commit SHA compared.
+	// +optional
+	Revision string
+	// Summary counts the objects by action.
+	// +optional
+	Summary DiffSummary
+	// Items are the objects, with what a sync would do and a unified diff of their normalised
+	// YAML (live before, desired after).
+	// +optional
+	// +listType=atomic
+	Items []ResourceDiff
+}
+
+// DiffSummary counts objects by action.
+type DiffSummary struct {
+	// Create counts objects a sync would create.
+	// +optional
+	Create int32
+	// Update counts objects a sync would change.
+	// +optional
+	Update int32
+	// Delete counts objects a pruning sync would delete.
+	// +optional
+	Delete int32
+	// None counts objects already as Git says.
+	// +optional
+	None int32
+}
+
+// ResourceDiff is what a sync would do with one object.
+type ResourceDiff struct {
+	// Group of the object; empty for the core group.
+	// +optional
+	Group string
+	// Version of the object's API.
+	Version string
+	// Kind of the object.
+	Kind string
+	// Namespace of the object; empty for cluster-scoped objects.
+	// +optional
+	Namespace string
+	// Name of the object.
+	Name string
+	// Action is Create, Update, Delete or None.
+	Action DiffAction
+	// Diff is a unified diff of the normalised YAML, empty for None.
+	// +optional
+	Diff string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationDiffOptions are the query parameters of GET applications/{name}/diff.
+type ApplicationDiffOptions struct {
+	metav1.TypeMeta
+
+	// Revision to compare: a branch, tag or full commit SHA. Empty means spec.source.revision.
+	// +optional
+	Revision string
+}

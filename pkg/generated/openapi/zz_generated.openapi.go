@@ -35,6 +35,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.Application{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_Application(ref),
 		v1alpha1.ApplicationDestination{}.OpenAPIModelName():      schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref),
+		v1alpha1.ApplicationDiff{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationDiff(ref),
+		v1alpha1.ApplicationDiffOptions{}.OpenAPIModelName():      schema_pkg_apis_gitops_v1alpha1_ApplicationDiffOptions(ref),
 		v1alpha1.ApplicationHealth{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationHealth(ref),
 		v1alpha1.ApplicationList{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
 		v1alpha1.ApplicationManifests{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationManifests(ref),
@@ -47,6 +49,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationSyncStatus{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ApplicationSyncStatus(ref),
 		v1alpha1.AutomatedSyncPolicy{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_AutomatedSyncPolicy(ref),
 		v1alpha1.Backoff{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_Backoff(ref),
+		v1alpha1.DiffSummary{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_DiffSummary(ref),
 		v1alpha1.DirectorySource{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref),
 		v1alpha1.HealthStatus{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref),
 		v1alpha1.KustomizePatch{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref),
@@ -56,6 +59,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.Operation{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_Operation(ref),
 		v1alpha1.OperationRecord{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
 		v1alpha1.RequestedBy{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
+		v1alpha1.ResourceDiff{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_ResourceDiff(ref),
 		v1alpha1.ResourceHealth{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ResourceHealth(ref),
 		v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName():   schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
 		v1alpha1.ResourceStatus{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
@@ -182,6 +186,108 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref common.Reference
 					"namespace": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Namespace is given to every namespaced object that names no namespace itself. Empty means the Application's own namespace.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationDiff(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationDiff is the answer of GET applications/{name}/diff: what a sync to a revision would change, computed by a server-side apply dry run as the Application's identity and compared with the live objects. Secret values are masked.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name, namespace, uid and resourceVersion of the Application.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the commit SHA compared.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"summary": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Summary counts the objects by action.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.DiffSummary{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the objects, with what a sync would do and a unified diff of their normalised YAML (live before, desired after).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ResourceDiff{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.DiffSummary{}.OpenAPIModelName(), v1alpha1.ResourceDiff{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationDiffOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationDiffOptions are the query parameters of GET applications/{name}/diff.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision to compare: a branch, tag or full commit SHA. Empty means spec.source.revision.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -842,6 +948,47 @@ func schema_pkg_apis_gitops_v1alpha1_Backoff(ref common.ReferenceCallback) commo
 	}
 }
 
+func schema_pkg_apis_gitops_v1alpha1_DiffSummary(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DiffSummary counts objects by action.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"create": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Create counts objects a sync would create.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"update": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Update counts objects a sync would change.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"delete": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Delete counts objects a pruning sync would delete.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"none": {
+						SchemaProps: spec.SchemaProps{
+							Description: "None counts objects already as Git says.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1341,6 +1488,73 @@ func schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref common.ReferenceCallback) c
 					},
 				},
 				Required: []string{"username"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ResourceDiff(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ResourceDiff is what a sync would do with one object.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"group": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Group of the object; empty for the core group.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"version": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Version of the object's API.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind of the object.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace of the object; empty for cluster-scoped objects.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the object.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action is Create, Update, Delete or None.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"diff": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Diff is a unified diff of the normalised YAML, empty for None.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"version", "kind", "name", "action"},
 			},
 		},
 	}

@@ -529,3 +529,54 @@ func (a *Applier) EnsureNamespace(ctx context.Context, username, name string) er
 	}
 	return nil
 }
+
+// DiffResult is one object compared with the cluster: Live and Desired are set for Configured
+// (the live object and the server's dry-run result, Secret values already told apart by mask),
+// Desired alone for Created.
+type DiffResult struct {
+	Ref     ObjectRef
+	Action  Action
+	Live    *unstructured.Unstructured
+	Desired *unstructured.Unstructured
+}
+
+// Diff dry-runs every object as username and returns what applying it would do, with the
+// objects to show. Nothing is written.
+func (a *Applier) Diff(ctx context.Context, username string, objects []*unstructured.Unstructured, ignore []IgnoreRule) ([]DiffResult, error) {
+	ic, err := a.forIdentity(username)
+	if err != nil {
+		return nil, err
+	}
+	opts := ssa.DefaultDiffOptions()
+	opts.DriftIgnoreRules = ignoreRules(ignore)
+	results := make([]DiffResult, len(objects))
+	errs := make([]error, len(objects))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, o := range objects {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			entry, live, merged, err := ic.manager.Diff(ctx, o.DeepCopy(), opts)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", RefOf(o), err)
+				return
+			}
+			r := DiffResult{Ref: RefOf(o), Action: actionOf(entry.Action), Live: live, Desired: merged}
+			if r.Action == Created {
+				r.Desired = o.DeepCopy()
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return results, utilerrors.NewAggregate(errs)
+}
+
+// Owned reports whether the live object carries this Application's tracking annotation for
+// itself, the condition for pruning it.
+func Owned(app App, live *unstructured.Unstructured) bool {
+	return live != nil && live.GetAnnotations()[TrackingAnnotation] == TrackingID(app, RefOf(live))
+}

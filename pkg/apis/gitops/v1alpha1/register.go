@@ -38,6 +38,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationHealth{},
 		&ApplicationManifests{},
 		&ApplicationManifestsOptions{},
+		&ApplicationDiff{},
+		&ApplicationDiffOptions{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -9,6 +9,7 @@ import (
 // +genclient:method=Sync,verb=create,subresource=sync,input=ApplicationSync,result=ApplicationSync
 // +genclient:method=GetHealth,verb=get,subresource=health,result=ApplicationHealth
 // +genclient:method=GetManifests,verb=get,subresource=manifests,result=ApplicationManifests
+// +genclient:method=GetDiff,verb=get,subresource=diff,result=ApplicationDiff
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Application deploys the Kubernetes objects found at one path of a Git repository into the
@@ -587,6 +588,89 @@ type ApplicationManifestsOptions struct {
 	metav1.TypeMeta `json:",inline"`
 
 	// Revision to render: a branch, tag or full commit SHA. Empty means spec.source.revision.
+	// +optional
+	Revision string `json:"revision,omitempty" protobuf:"bytes,1,opt,name=revision"`
+}
+
+// DiffAction is what a sync would do with one object.
+type DiffAction string
+
+const (
+	DiffCreate DiffAction = "Create"
+	DiffUpdate DiffAction = "Update"
+	DiffDelete DiffAction = "Delete"
+	DiffNone   DiffAction = "None"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationDiff is the answer of GET applications/{name}/diff: what a sync to a revision would
+// change, computed by a server-side apply dry run as the Application's identity and compared with
+// the live objects. Secret values are masked.
+type ApplicationDiff struct {
+	metav1.TypeMeta `json:",inline"`
+	// Name, namespace, uid and resourceVersion of the Application.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
+
+	// Revision is the commit SHA compared.
+	// +optional
+	Revision string `json:"revision,omitempty" protobuf:"bytes,2,opt,name=revision"`
+	// Summary counts the objects by action.
+	// +optional
+	Summary DiffSummary `json:"summary,omitempty" protobuf:"bytes,3,opt,name=summary"`
+	// Items are the objects, with what a sync would do and a unified diff of their normalised
+	// YAML (live before, desired after).
+	// +optional
+	// +listType=atomic
+	Items []ResourceDiff `json:"items,omitempty" protobuf:"bytes,4,rep,name=items"`
+}
+
+// DiffSummary counts objects by action.
+type DiffSummary struct {
+	// Create counts objects a sync would create.
+	// +optional
+	Create int32 `json:"create,omitempty" protobuf:"varint,1,opt,name=create"`
+	// Update counts objects a sync would change.
+	// +optional
+	Update int32 `json:"update,omitempty" protobuf:"varint,2,opt,name=update"`
+	// Delete counts objects a pruning sync would delete.
+	// +optional
+	Delete int32 `json:"delete,omitempty" protobuf:"varint,3,opt,name=delete"`
+	// None counts objects already as Git says.
+	// +optional
+	None int32 `json:"none,omitempty" protobuf:"varint,4,opt,name=none"`
+}
+
+// ResourceDiff is what a sync would do with one object.
+type ResourceDiff struct {
+	// Group of the object; empty for the core group.
+	// +optional
+	Group string `json:"group,omitempty" protobuf:"bytes,1,opt,name=group"`
+	// Version of the object's API.
+	Version string `json:"version" protobuf:"bytes,2,opt,name=version"`
+	// Kind of the object.
+	Kind string `json:"kind" protobuf:"bytes,3,opt,name=kind"`
+	// Namespace of the object; empty for cluster-scoped objects.
+	// +optional
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,4,opt,name=namespace"`
+	// Name of the object.
+	Name string `json:"name" protobuf:"bytes,5,opt,name=name"`
+	// Action is Create, Update, Delete or None.
+	Action DiffAction `json:"action" protobuf:"bytes,6,opt,name=action,casttype=DiffAction"`
+	// Diff is a unified diff of the normalised YAML, empty for None.
+	// +optional
+	Diff string `json:"diff,omitempty" protobuf:"bytes,7,opt,name=diff"`
+}
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationDiffOptions are the query parameters of GET applications/{name}/diff.
+type ApplicationDiffOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Revision to compare: a branch, tag or full commit SHA. Empty means spec.source.revision.
 	// +optional
 	Revision string `json:"revision,omitempty" protobuf:"bytes,1,opt,name=revision"`
 }

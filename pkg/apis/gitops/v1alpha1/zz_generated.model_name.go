@@ -32,6 +32,16 @@ func (in ApplicationDestination) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationDiff) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationDiff"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationDiffOptions) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationDiffOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationHealth) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationHealth"
 }
@@ -92,6 +102,11 @@ func (in Backoff) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DiffSummary) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.DiffSummary"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in DirectorySource) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.DirectorySource"
 }
@@ -134,6 +149,11 @@ func (in OperationRecord) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RequestedBy) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.RequestedBy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ResourceDiff) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ResourceDiff"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

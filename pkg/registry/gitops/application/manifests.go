@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/gitops/diff"
 )
 
 // ManifestsRenderer renders an Application at a revision ("" means its own) and returns the
@@ -78,7 +78,7 @@ func (r *ManifestsREST) Get(ctx context.Context, name string, options runtime.Ob
 		Revision: sha,
 	}
 	for _, o := range objects {
-		MaskSecret(o)
+		diff.MaskSecret(o)
 		raw, err := o.MarshalJSON()
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
@@ -86,36 +86,4 @@ func (r *ManifestsREST) Get(ctx context.Context, name string, options runtime.Ob
 		out.Objects = append(out.Objects, runtime.RawExtension{Raw: raw})
 	}
 	return out, nil
-}
-
-// Mask replaces a Secret value in every answer Ferry gives: the key shows, the value never.
-const Mask = "<masked>"
-
-// MaskSecret replaces the values of a Secret's data and stringData with Mask, in place. Other
-// objects are left alone.
-func MaskSecret(o *unstructured.Unstructured) {
-	if o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
-		return
-	}
-	masked := base64.StdEncoding.EncodeToString([]byte(Mask))
-	for _, field := range []string{"data", "stringData"} {
-		values, ok, _ := unstructured.NestedMap(o.Object, field)
-		if !ok {
-			continue
-		}
-		for k := range values {
-			if field == "data" {
-				values[k] = masked
-			} else {
-				values[k] = Mask
-			}
-		}
-		_ = unstructured.SetNestedMap(o.Object, values, field)
-	}
-	// The last-applied annotation of client-side apply would carry the values too.
-	ann := o.GetAnnotations()
-	if _, ok := ann["kubectl.kubernetes.io/last-applied-configuration"]; ok {
-		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
-		o.SetAnnotations(ann)
-	}
 }

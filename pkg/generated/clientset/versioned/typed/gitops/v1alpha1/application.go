@@ -54,6 +54,7 @@ type ApplicationInterface interface {
 	Sync(ctx context.Context, applicationName string, applicationSync *gitopsv1alpha1.ApplicationSync, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationSync, error)
 	GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationHealth, error)
 	GetManifests(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationManifests, error)
+	GetDiff(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationDiff, error)
 
 	ApplicationExpansion
 }
@@ -118,6 +119,21 @@ func (c *applications) GetManifests(ctx context.Context, applicationName string,
 		Resource("applications").
 		Name(applicationName).
 		SubResource("manifests").
+		VersionedParams(&options, scheme.ParameterCodec).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// GetDiff takes name of the application, and returns the corresponding gitopsv1alpha1.ApplicationDiff object, and an error if there is any.
+func (c *applications) GetDiff(ctx context.Context, applicationName string, options v1.GetOptions) (result *gitopsv1alpha1.ApplicationDiff, err error) {
+	result = &gitopsv1alpha1.ApplicationDiff{}
+	err = c.GetClient().Get().
+		UseProtobufAsDefault().
+		Namespace(c.GetNamespace()).
+		Resource("applications").
+		Name(applicationName).
+		SubResource("diff").
 		VersionedParams(&options, scheme.ParameterCodec).
 		Do(ctx).
 		Into(result)

@@ -91,3 +91,15 @@ func (c *fakeApplications) GetManifests(ctx context.Context, applicationName str
 	}
 	return obj.(*v1alpha1.ApplicationManifests), err
 }
+
+// GetDiff takes name of the application, and returns the corresponding applicationDiff object, and an error if there is any.
+func (c *fakeApplications) GetDiff(ctx context.Context, applicationName string, options v1.GetOptions) (result *v1alpha1.ApplicationDiff, err error) {
+	emptyResult := &v1alpha1.ApplicationDiff{}
+	obj, err := c.Fake.
+		Invokes(testing.NewGetSubresourceActionWithOptions(c.Resource(), c.Namespace(), "diff", applicationName, options), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.ApplicationDiff), err
+}

@@ -1,0 +1,95 @@
+// Package diff compares live and desired objects the way a user reads them: normalised YAML
+// without the fields the server manages, Secret values masked, as a unified diff.
+package diff
+
+import (
+	"encoding/base64"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// Mask replaces a Secret value in every answer Ferry gives: the key shows, the value never.
+const Mask = "<masked>"
+
+// lastApplied is kubectl's client-side apply record, which repeats every value of the object.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// MaskSecret replaces the values of a Secret's data and stringData with Mask, in place, unless
+// they are masks already. Other objects are left alone.
+func MaskSecret(o *unstructured.Unstructured) {
+	if o == nil || o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
+		return
+	}
+	masked := base64.StdEncoding.EncodeToString([]byte(Mask))
+	for _, field := range []string{"data", "stringData"} {
+		values, ok, _ := unstructured.NestedMap(o.Object, field)
+		if !ok {
+			continue
+		}
+		for k, v := range values {
+			if s, _ := v.(string); len(s) > 0 && s[0] == '*' {
+				continue // masked by the comparison already, keeping before/after apart
+			}
+			if field == "data" {
+				values[k] = masked
+			} else {
+				values[k] = Mask
+			}
+		}
+		_ = unstructured.SetNestedMap(o.Object, values, field)
+	}
+	if ann := o.GetAnnotations(); ann[lastApplied] != "" {
+		delete(ann, lastApplied)
+		o.SetAnnotations(ann)
+	}
+}
+
+// Normalize returns a copy without what the server manages and users do not write: status,
+// managedFields, resourceVersion, uid, generation, timestamps and kubectl's last-applied record.
+func Normalize(o *unstructured.Unstructured) *unstructured.Unstructured {
+	if o == nil {
+		return nil
+	}
+	c := o.DeepCopy()
+	unstructured.RemoveNestedField(c.Object, "status")
+	for _, f := range []string{"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink"} {
+		unstructured.RemoveNestedField(c.Object, "metadata", f)
+	}
+	if ann := c.GetAnnotations(); ann != nil {
+		delete(ann, lastApplied)
+		if len(ann) == 0 {
+			unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
+		} else {
+			c.SetAnnotations(ann)
+		}
+	}
+	MaskSecret(c)
+	return c
+}
+
+// Unified is the unified diff from live to desired, both normalised; nil stands for an object
+// that does not exist.
+func Unified(live, desired *unstructured.Unstructured) (string, error) {
+	a, err := toYAML(Normalize(live))
+	if err != nil {
+		return "", err
+	}
+	b, err := toYAML(Normalize(desired))
+	if err != nil {
+		return "", err
+	}
+	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		FromFile: "live", ToFile: "desired", Context: 3,
+	})
+}
+
+func toYAML(o *unstructured.Unstructured) (string, error) {
+	if o == nil {
+		return "", nil
+	}
+	out, err := yaml.Marshal(o.Object)
+	return string(out), err
+}
