@@ -17,7 +17,7 @@ help:
 build:
 	$(GO) build -o $(BIN_DIR)/ ./cmd/...
 
-## install: go install ferry-apiserver
+## install: go install ferry-apiserver and kubectl-ferry (on PATH, kubectl runs the plugin as `kubectl ferry`)
 install:
 	$(GO) install ./cmd/...
 
