@@ -451,32 +451,12 @@ func IsForbidden(err error) bool {
 // Compare dry-runs every object and reports which would be Created or Configured and which are
 // Unchanged, without writing anything. Fields matched by ignore are left out of the comparison.
 func (a *Applier) Compare(ctx context.Context, username string, objects []*unstructured.Unstructured, ignore []IgnoreRule) ([]Result, error) {
-	ic, err := a.forIdentity(username)
-	if err != nil {
-		return nil, err
+	diffs, err := a.Diff(ctx, username, objects, ignore)
+	results := make([]Result, len(diffs))
+	for i, d := range diffs {
+		results[i] = Result{Ref: d.Ref, Action: d.Action}
 	}
-	opts := ssa.DefaultDiffOptions()
-	opts.DriftIgnoreRules = ignoreRules(ignore)
-	results := make([]Result, len(objects))
-	errs := make([]error, len(objects))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, o := range objects {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			entry, _, _, err := ic.manager.Diff(ctx, o.DeepCopy(), opts)
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", RefOf(o), err)
-				return
-			}
-			results[i] = Result{Ref: RefOf(o), Action: actionOf(entry.Action)}
-		}()
-	}
-	wg.Wait()
-	return results, utilerrors.NewAggregate(errs)
+	return results, err
 }
 
 // Live reads an object with Ferry's own identity; nil when it does not exist.
