@@ -116,20 +116,27 @@ func (c completedConfig) manifestsRenderer() application.ManifestsRenderer {
 		return nil
 	}
 	return func(ctx context.Context, app *gitops.Application, revision string) (string, []*unstructured.Unstructured, error) {
-		versioned := &v1alpha1.Application{}
-		if err := Scheme.Convert(app, versioned, nil); err != nil {
-			return "", nil, apierrors.NewInternalError(err)
-		}
-		sha, err := eng.Resolve(ctx, versioned, revision)
-		if err != nil {
-			return "", nil, engineError(err)
-		}
-		objs, err := eng.Render(ctx, versioned, sha)
-		if err != nil {
-			return "", nil, engineError(err)
-		}
-		return sha, objs, nil
+		_, sha, objs, err := renderAt(ctx, eng, app, revision)
+		return sha, objs, err
 	}
+}
+
+// renderAt resolves and renders an Application at a revision with the engine, which works on
+// the versioned type, and turns its failures into API errors.
+func renderAt(ctx context.Context, eng *engine.Engine, app *gitops.Application, revision string) (*v1alpha1.Application, string, []*unstructured.Unstructured, error) {
+	versioned := &v1alpha1.Application{}
+	if err := Scheme.Convert(app, versioned, nil); err != nil {
+		return nil, "", nil, apierrors.NewInternalError(err)
+	}
+	sha, err := eng.Resolve(ctx, versioned, revision)
+	if err != nil {
+		return nil, "", nil, engineError(err)
+	}
+	objs, err := eng.Render(ctx, versioned, sha)
+	if err != nil {
+		return nil, "", nil, engineError(err)
+	}
+	return versioned, sha, objs, nil
 }
 
 // differ compares an Application with the cluster through the shared engine: a server-side
@@ -141,17 +148,9 @@ func (c completedConfig) differ() application.Differ {
 		return nil
 	}
 	return func(ctx context.Context, app *gitops.Application, revision string) (string, []gitops.ResourceDiff, error) {
-		versioned := &v1alpha1.Application{}
-		if err := Scheme.Convert(app, versioned, nil); err != nil {
-			return "", nil, apierrors.NewInternalError(err)
-		}
-		sha, err := eng.Resolve(ctx, versioned, revision)
+		versioned, sha, desired, err := renderAt(ctx, eng, app, revision)
 		if err != nil {
-			return "", nil, engineError(err)
-		}
-		desired, err := eng.Render(ctx, versioned, sha)
-		if err != nil {
-			return "", nil, engineError(err)
+			return "", nil, err
 		}
 		results, err := eng.Applier().Diff(ctx, engine.Identity(versioned), desired, engine.IgnoreRules(versioned))
 		if err != nil {

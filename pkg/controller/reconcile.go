@@ -325,15 +325,14 @@ func (c *Controller) compare(ctx context.Context, app *gitopsv1alpha1.Applicatio
 			status = gitopsv1alpha1.SyncStatusOutOfSync
 		}
 	}
-	if len(appendMissing(nil, inventoryRefs(app.Status.Resources))) > 0 {
-		desiredKeys := map[string]bool{}
-		for _, r := range refsOf(desired) {
-			desiredKeys[refKey(r)] = true
-		}
-		for _, r := range inventoryRefs(app.Status.Resources) {
-			if !desiredKeys[refKey(r)] {
-				status = gitopsv1alpha1.SyncStatusOutOfSync
-			}
+	// An object of the inventory that left Git is out of sync too: a pruning sync would delete it.
+	inGit := map[string]bool{}
+	for _, r := range refsOf(desired) {
+		inGit[refKey(r)] = true
+	}
+	for _, r := range inventoryRefs(app.Status.Resources) {
+		if !inGit[refKey(r)] {
+			status = gitopsv1alpha1.SyncStatusOutOfSync
 		}
 	}
 	return status

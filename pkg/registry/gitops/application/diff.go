@@ -67,12 +67,9 @@ func (r *DiffREST) Get(ctx context.Context, name string, options runtime.Object)
 		return nil, err
 	}
 	out := &gitops.ApplicationDiff{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: app.Name, Namespace: app.Namespace, UID: app.UID,
-			ResourceVersion: app.ResourceVersion, CreationTimestamp: app.CreationTimestamp,
-		},
-		Revision: sha,
-		Items:    items,
+		ObjectMeta: responseMeta(app),
+		Revision:   sha,
+		Items:      items,
 	}
 	for _, it := range items {
 		switch it.Action {

@@ -81,12 +81,18 @@ func (r *HealthREST) Get(ctx context.Context, name string, options *metav1.GetOp
 	wg.Wait()
 	overall := health.Aggregate(named)
 	return &gitops.ApplicationHealth{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: app.Name, Namespace: app.Namespace, UID: app.UID,
-			ResourceVersion: app.ResourceVersion, CreationTimestamp: app.CreationTimestamp,
-		},
-		Status:    gitops.HealthStatusCode(overall.Code),
-		Message:   overall.Message,
-		Resources: resources,
+		ObjectMeta: responseMeta(app),
+		Status:     gitops.HealthStatusCode(overall.Code),
+		Message:    overall.Message,
+		Resources:  resources,
 	}, nil
+}
+
+// responseMeta identifies the Application a read subresource answers for, as kube-apiserver's
+// scale subresource copies its parent's identity onto the Scale it returns.
+func responseMeta(app *gitops.Application) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name: app.Name, Namespace: app.Namespace, UID: app.UID,
+		ResourceVersion: app.ResourceVersion, CreationTimestamp: app.CreationTimestamp,
+	}
 }

@@ -71,11 +71,8 @@ func (r *ManifestsREST) Get(ctx context.Context, name string, options runtime.Ob
 		return nil, err
 	}
 	out := &gitops.ApplicationManifests{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: app.Name, Namespace: app.Namespace, UID: app.UID,
-			ResourceVersion: app.ResourceVersion, CreationTimestamp: app.CreationTimestamp,
-		},
-		Revision: sha,
+		ObjectMeta: responseMeta(app),
+		Revision:   sha,
 	}
 	for _, o := range objects {
 		diff.MaskSecret(o)
