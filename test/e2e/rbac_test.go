@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 )
 
 // TestRBAC checks what the token users may do once bound to Ferry's roles in one namespace:
@@ -213,4 +214,61 @@ func hangingGitServer(t *testing.T) string {
 		}
 	})
 	return "http://" + l.Addr().String() + "/hangs.git"
+}
+
+// TestReadSubresourcesRBAC is the permission matrix of the read subresources with token users,
+// through kube-apiserver and kubectl get --raw: ferry-view and ferry-edit grant get on each,
+// get applications alone grants none of them, nobody gets nothing. A refused user learns
+// nothing of the object: the response is Forbidden, not the data or a 404.
+func TestReadSubresourcesRBAC(t *testing.T) {
+	s := requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("rbac-reads")
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("rbac-reads", "v1")}, "c1")
+	ns := newNamespace(t, "rbac-reads")
+	kubectlStdin(t, Admin, gitApp(ns, "app", repo, "app", ns, nil), "apply", "-f", "-")
+	waitApp(t, ns, "app", "synced", synced)
+
+	kubectl(t, "create", "rolebinding", "viewer", "--clusterrole=ferry-view", "--user=viewer", "-n", ns)
+	kubectl(t, "create", "rolebinding", "editor", "--clusterrole=ferry-edit", "--user=editor", "-n", ns)
+	kubectl(t, "create", "role", "get-only", "-n", ns, "--verb=get,list,watch", "--resource=applications.gitops.ferry.dev")
+	kubectl(t, "create", "rolebinding", "get-only", "--role=get-only", "--user=other", "-n", ns)
+	for _, user := range []string{"viewer", "editor", "other"} {
+		eventually(t, 30*time.Second, user+"'s binding is in effect", func() (bool, string) {
+			r := s.Run(Admin, "", "auth", "can-i", "get", "applications.gitops.ferry.dev", "-n", ns, "--as="+user)
+			return strings.TrimSpace(r.Stdout) == "yes", r.String()
+		})
+	}
+
+	kinds := map[string]string{"diff": "ApplicationDiff", "health": "ApplicationHealth", "manifests": "ApplicationManifests"}
+	allowed := map[string]bool{"viewer": true, "editor": true, "other": false, "nobody": false}
+	for sub, kind := range kinds {
+		path := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/app/" + sub
+		for user, may := range allowed {
+			t.Run(sub+"/"+user, func(t *testing.T) {
+				// kubectl auth can-i answers the same as the request itself.
+				want := map[bool]string{true: "yes", false: "no"}[may]
+				r := s.Run(user, "", "auth", "can-i", "get", "applications.gitops.ferry.dev", "--subresource="+sub, "-n", ns)
+				if got := strings.TrimSpace(r.Stdout); got != want {
+					t.Errorf("auth can-i get applications/%s as %s: %q, want %q\n%s", sub, user, got, want, r)
+				}
+				if !may {
+					r := kubectlFails(t, user, "", "get", "--raw", path)
+					assertForbidden(t, r, "get applications/"+sub+" as "+user)
+					if strings.Contains(r.Stdout, "rbac-reads") {
+						t.Errorf("a refused request returned the data:\n%s", r.Stdout)
+					}
+					return
+				}
+				var obj metav1.TypeMeta
+				out := kubectlAs(t, user, "get", "--raw", path)
+				if err := json.Unmarshal([]byte(out), &obj); err != nil || obj.Kind != kind {
+					t.Errorf("get applications/%s as %s: kind %q (%v), want %s:\n%s", sub, user, obj.Kind, err, kind, out)
+				}
+				if !strings.Contains(out, "rbac-reads") {
+					t.Errorf("get applications/%s as %s does not name the managed ConfigMap:\n%s", sub, user, out)
+				}
+			})
+		}
+	}
 }

@@ -1,0 +1,197 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/diff"
+	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
+)
+
+// retryAfterSeconds is what a read that ran out of time tells the client to wait.
+const retryAfterSeconds = 5
+
+// healthReader judges live objects in the target cluster with Ferry's identity; nil without one.
+func (c completedConfig) healthReader() application.HealthReader {
+	if c.ExtraConfig.engine == nil {
+		return nil
+	}
+	applier := c.ExtraConfig.engine.Applier()
+	return func(ctx context.Context, ref apply.ObjectRef) health.Status {
+		live, err := applier.Live(ctx, ref)
+		if err != nil {
+			return health.Status{Code: v1alpha1.HealthUnknown, Message: err.Error()}
+		}
+		return health.Of(live)
+	}
+}
+
+// manifestsRenderer renders an Application with the shared engine, turning the engine's
+// failures into API errors that say what went wrong; nil without a target cluster.
+func (c completedConfig) manifestsRenderer() application.ManifestsRenderer {
+	eng := c.ExtraConfig.engine
+	if eng == nil {
+		return nil
+	}
+	return func(ctx context.Context, app *gitops.Application, revision string) (string, []*unstructured.Unstructured, error) {
+		_, sha, objs, err := c.renderAt(ctx, app, revision)
+		return sha, objs, err
+	}
+}
+
+// readTimeout is how long a read subresource waits for Git and rendering.
+func (c completedConfig) readTimeout() time.Duration {
+	if c.ExtraConfig.ReadTimeout > 0 {
+		return c.ExtraConfig.ReadTimeout
+	}
+	return c.GenericConfig.RequestTimeout * 3 / 4
+}
+
+// renderAt resolves and renders an Application at a revision with the engine, which works on
+// the versioned type, and turns its failures into API errors.
+//
+// Git may be slow. The request waits at most readTimeout and then answers 504 with a
+// Retry-After, well within the request timeout, while the resolve and render go on detached from
+// the request (each Git round trip still bounded by --git-timeout): the retry finds the commit
+// in the cache instead of starting over. Concurrent reads of the same Application at the same
+// revision share one resolve.
+func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, revision string) (*v1alpha1.Application, string, []*unstructured.Unstructured, error) {
+	eng := c.ExtraConfig.engine
+	versioned := &v1alpha1.Application{}
+	if err := Scheme.Convert(app, versioned, nil); err != nil {
+		return nil, "", nil, apierrors.NewInternalError(err)
+	}
+	key := app.Namespace + "/" + app.Name + "@" + app.ResourceVersion + "?" + revision
+	background := context.WithoutCancel(ctx)
+	flight := c.ExtraConfig.reads.DoChan(key, func() (any, error) {
+		sha, err := eng.Resolve(background, versioned, revision)
+		if err != nil {
+			return "", err
+		}
+		// Rendering here fills the engine's render cache; each caller takes its own copy below.
+		if _, err := eng.Render(background, versioned, sha); err != nil {
+			return "", err
+		}
+		return sha, nil
+	})
+	timeout := c.readTimeout()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case res := <-flight:
+		if res.Err != nil {
+			return nil, "", nil, engineError(res.Err)
+		}
+		sha := res.Val.(string)
+		objs, err := eng.Render(ctx, versioned, sha)
+		if err != nil {
+			return nil, "", nil, engineError(err)
+		}
+		return versioned, sha, objs, nil
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	rev := revision
+	if rev == "" {
+		rev = versioned.Spec.Source.Revision
+	}
+	return nil, "", nil, apierrors.NewTimeoutError(fmt.Sprintf(
+		"reading revision %q of %s is taking longer than %s (a slow or unreachable Git server); Ferry goes on fetching in the background, retry in a few seconds",
+		rev, versioned.Spec.Source.RepoURL, timeout.Round(time.Millisecond)), retryAfterSeconds)
+}
+
+// differ compares an Application with the cluster through the shared engine: a server-side
+// apply dry run as the Application's identity for every object Git holds, and Delete entries for
+// the inventory objects a prune would remove. Nil without a target cluster.
+func (c completedConfig) differ() application.Differ {
+	eng := c.ExtraConfig.engine
+	if eng == nil {
+		return nil
+	}
+	return func(ctx context.Context, app *gitops.Application, revision string) (string, []gitops.ResourceDiff, error) {
+		versioned, sha, desired, err := c.renderAt(ctx, app, revision)
+		if err != nil {
+			return "", nil, err
+		}
+		results, err := eng.Applier().Diff(ctx, engine.Identity(versioned), desired, engine.IgnoreRules(versioned))
+		if err != nil {
+			return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
+		}
+		var items []gitops.ResourceDiff
+		inGit := map[apply.ObjectRef]bool{}
+		for _, r := range results {
+			item := resourceDiff(r.Ref, gitops.DiffNone)
+			switch r.Action {
+			case apply.Created:
+				item.Action = gitops.DiffCreate
+			case apply.Configured:
+				item.Action = gitops.DiffUpdate
+			}
+			if item.Action != gitops.DiffNone {
+				if item.Diff, err = diff.Unified(r.Live, r.Desired); err != nil {
+					return "", nil, apierrors.NewInternalError(err)
+				}
+			}
+			items = append(items, item)
+			inGit[withoutVersion(r.Ref)] = true
+		}
+		appID := apply.App{Namespace: app.Namespace, Name: app.Name}
+		for _, res := range app.Status.Resources {
+			ref := apply.ObjectRef{Group: res.Group, Version: res.Version, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
+			if inGit[withoutVersion(ref)] {
+				continue
+			}
+			live, err := eng.Applier().Live(ctx, ref)
+			if err != nil || !apply.Owned(appID, live) {
+				continue
+			}
+			item := resourceDiff(ref, gitops.DiffDelete)
+			if item.Diff, err = diff.Unified(live, nil); err != nil {
+				return "", nil, apierrors.NewInternalError(err)
+			}
+			items = append(items, item)
+		}
+		return sha, items, nil
+	}
+}
+
+func resourceDiff(ref apply.ObjectRef, action gitops.DiffAction) gitops.ResourceDiff {
+	return gitops.ResourceDiff{Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Action: action}
+}
+
+func withoutVersion(ref apply.ObjectRef) apply.ObjectRef {
+	ref.Version = ""
+	return ref
+}
+
+// engineError maps a pipeline failure to an HTTP status: Git trouble is the server's (503), a
+// revision that does not exist is the caller's (404), a render failure is the content's (422), a
+// Git round trip that ran out of --git-timeout is a timeout (504).
+func engineError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apierrors.NewTimeoutError(err.Error()+"; retry later, or raise ferry-apiserver's --git-timeout", retryAfterSeconds)
+	}
+	var stage *engine.StageError
+	if errors.As(err, &stage) {
+		switch {
+		case stage.Reason == v1alpha1.ReasonGitFailed && stage.Terminal:
+			return apierrors.NewNotFound(gitops.Resource("revisions"), err.Error())
+		case stage.Reason == v1alpha1.ReasonGitFailed || stage.Reason == v1alpha1.ReasonCredentialsError:
+			return apierrors.NewServiceUnavailable(err.Error())
+		case stage.Reason == v1alpha1.ReasonRenderFailed:
+			return apierrors.NewInvalid(gitops.Kind("ApplicationManifests"), "", field.ErrorList{field.Invalid(field.NewPath("spec", "source", "path"), "", err.Error())})
+		}
+	}
+	return apierrors.NewInternalError(err)
+}
