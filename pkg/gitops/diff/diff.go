@@ -4,6 +4,7 @@ package diff
 
 import (
 	"encoding/base64"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -81,9 +82,19 @@ func Unified(live, desired *unstructured.Unstructured) (string, error) {
 		return "", err
 	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		A: lines(a), B: lines(b),
 		FromFile: "live", ToFile: "desired", Context: 3,
 	})
+}
+
+// lines splits YAML into lines. difflib.SplitLines makes an extra empty line of the final
+// newline, and one empty line of a missing object: a created object would then show a blank
+// line that is not there.
+func lines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return difflib.SplitLines(strings.TrimSuffix(s, "\n"))
 }
 
 func toYAML(o *unstructured.Unstructured) (string, error) {

@@ -53,3 +53,33 @@ func TestSecretValuesNeverShow(t *testing.T) {
 		t.Errorf("the keys should show:\n%s", d)
 	}
 }
+
+func TestCreatedAndDeletedObjectsAreAllAddedOrRemoved(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "c"},
+		"data":     map[string]any{"a": "1"},
+	}}
+	for _, tc := range []struct {
+		name          string
+		live, desired *unstructured.Unstructured
+		hunk, sign    string
+	}{
+		{"create", nil, obj, "@@ -0,0 +1,", "+"},
+		{"delete", obj, nil, "@@ -1,", "-"},
+	} {
+		d, err := Unified(tc.live, tc.desired)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(d, "\n"), "\n")
+		if len(lines) < 4 || !strings.HasPrefix(lines[2], tc.hunk) {
+			t.Fatalf("%s: hunk header %q, want %s...:\n%s", tc.name, lines[2], tc.hunk, d)
+		}
+		for _, l := range lines[3:] {
+			if !strings.HasPrefix(l, tc.sign) {
+				t.Errorf("%s: line %q is not %s: a missing object has no lines to keep:\n%s", tc.name, l, tc.sign, d)
+			}
+		}
+	}
+}
