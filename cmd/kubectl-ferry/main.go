@@ -6,6 +6,8 @@
 //	kubectl ferry sync APP [--revision R] [--prune] [--dry-run] [--wait [--timeout 5m]]
 //	kubectl ferry health APP
 //	kubectl ferry history APP
+//	kubectl ferry diff APP [--revision R]
+//	kubectl ferry manifests APP [--revision R]
 //
 // `kubectl ferry --help` describes the commands, their flags and the exit codes.
 package main

@@ -18,9 +18,10 @@ const apiGroup = "gitops.ferry.dev"
 // request describes the API call that failed, to word the error and the hint.
 type request struct {
 	verb        string // RBAC verb: get, list, watch, create
-	subresource string // "", "sync", "health"
+	subresource string // "", "sync", "health", "diff", "manifests"
 	namespace   string // "" for all namespaces
 	name        string // the Application, "" for list
+	revision    string // --revision of diff and manifests, "" for the Application's own
 }
 
 // role is the ClusterRole that grants the request to users.
@@ -98,6 +99,12 @@ func statusError(err error, status apierrors.APIStatus, r request) error {
 				Msg:  "the cluster does not serve " + apiGroup + "/v1alpha1: is Ferry installed?",
 				Hint: "Check its APIService with: kubectl get apiservice v1alpha1." + apiGroup}
 		}
+		if d := status.Status().Details; d != nil && d.Kind == "revisions" {
+			if d.Name != "" {
+				msg = d.Name
+			}
+			return revisionNotFound(msg, r)
+		}
 		if r.name != "" {
 			return &ExitError{Code: ExitCodeError, Msg: fmt.Sprintf("no Application %s in namespace %s (kubectl ferry list -A)", r.name, r.namespace)}
 		}
@@ -120,6 +127,17 @@ func statusError(err error, status apierrors.APIStatus, r request) error {
 			Hint: "Ferry's API server may be down or starting; check: kubectl get apiservice v1alpha1." + apiGroup}
 	}
 	return &ExitError{Code: ExitCodeError, Msg: msg}
+}
+
+// revisionNotFound words the 404 of diff and manifests for a revision the repository does not
+// have; the server's msg names the revision and the repository ("branch or tag \"v9\": revision
+// not found in https://...").
+func revisionNotFound(msg string, r request) error {
+	hint := "The Application's spec.source.revision is not in its repository; check it with: kubectl ferry status " + r.name + " -n " + r.namespace
+	if r.revision != "" {
+		hint = "--revision takes a branch, a tag or a full 40-character commit SHA of the Application's repository."
+	}
+	return &ExitError{Code: ExitCodeError, Msg: msg, Hint: hint}
 }
 
 // apiMissing tells a 404 for a path nobody serves from a 404 for a missing Application.

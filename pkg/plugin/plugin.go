@@ -5,14 +5,17 @@
 //	kubectl ferry sync APP [--revision R] [--prune] [--dry-run] [--wait [--timeout 5m]]
 //	kubectl ferry health APP
 //	kubectl ferry history APP
+//	kubectl ferry diff APP [--revision R]
+//	kubectl ferry manifests APP [--revision R]
 //
 // It takes kubectl's connection flags (--kubeconfig, --context, -n/--namespace, --as, ...) from
 // k8s.io/cli-runtime and talks to the gitops.ferry.dev API with the generated typed clientset.
 // Human-readable tables by default, -o json|yaml for the API objects. Colour only when stdout is a
 // terminal (and NO_COLOR is unset).
 //
-// Exit codes: 0 success; 1 a sync operation failed or the server refused a sync as conflicting
-// (409, an operation is already running); 2 usage errors and every other error.
+// Exit codes: 0 success; 1 a sync operation failed, the server refused a sync as conflicting
+// (409, an operation is already running), or diff found differences (as kubectl diff does); 2
+// usage errors and every other error.
 package plugin
 
 import (
@@ -40,6 +43,8 @@ const (
 	// ExitCodeFailed means the sync operation finished Failed, or the server refused the sync with 409
 	// Conflict (an operation is already pending or running, or the Application is suspended).
 	ExitCodeFailed = 1
+	// ExitCodeDifferences means diff found objects a sync would change, as kubectl diff's 1.
+	ExitCodeDifferences = 1
 	// ExitCodeError means a usage error, or any other error (not found, forbidden, unreachable, timeout).
 	ExitCodeError = 2
 )
@@ -122,13 +127,16 @@ func NewCommand(o *Options) *cobra.Command {
 It uses kubectl's configuration: --kubeconfig, --context and -n/--namespace work as they do for
 kubectl, and the namespace defaults to the current context's.
 
-Exit codes: 0 success; 1 a sync operation failed, or a sync was refused because another
-operation is running (409); 2 usage and every other error.`,
+Exit codes: 0 success (for diff: nothing would change); 1 a sync operation failed, a sync was
+refused because another operation is running (409), or diff found differences; 2 usage and every
+other error.`,
 		Example: `  kubectl ferry list -A
   kubectl ferry status guestbook
   kubectl ferry sync guestbook --prune --wait
   kubectl ferry health guestbook -o yaml
-  kubectl ferry history guestbook`,
+  kubectl ferry history guestbook
+  kubectl ferry diff guestbook --revision v1.2.0
+  kubectl ferry manifests guestbook`,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ferry"},
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -148,6 +156,8 @@ operation is running (409); 2 usage and every other error.`,
 		newSyncCommand(o),
 		newHealthCommand(o),
 		newHistoryCommand(o),
+		newDiffCommand(o),
+		newManifestsCommand(o),
 	)
 	return root
 }

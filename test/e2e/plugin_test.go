@@ -325,3 +325,171 @@ func TestPlugin(t *testing.T) {
 		slowSrv.SetDelay(0)
 	})
 }
+
+// TestPluginDiffAndManifests drives kubectl-ferry diff and manifests against the stack: kubectl
+// diff's exit codes (0 in sync, 1 differences, 2 errors), --revision reaching the server, the
+// YAML stream of manifests, and the refusal of a user who may get the Application but not its
+// read subresources.
+func TestPluginDiffAndManifests(t *testing.T) {
+	s := requireStack(t)
+	p := buildPlugin(t, s)
+
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("plugin-diff")
+	first := repo.Commit("main", map[string]string{
+		"app/cm.yaml":      configMapYAML("pd-settings", "v1"),
+		"app/service.yaml": serviceYAML("pd-web"),
+	}, "first")
+	ns := newNamespace(t, "plugin-diff")
+	kubectlStdin(t, Admin, gitApp(ns, "web", repo, "app", ns, map[string]any{"syncPolicy.automated": nil}), "apply", "-f", "-")
+	waitApp(t, ns, "web", "OutOfSync reported", func(a *gitopsv1alpha1.Application) bool {
+		return a.Status.SourceRevision == first && a.Status.Sync.Status == gitopsv1alpha1.SyncStatusOutOfSync
+	})
+
+	t.Run("diff before the first sync creates everything", func(t *testing.T) {
+		r := p.expect(t, 1, Admin, "diff", "web", "-n", ns)
+		t.Logf("%s", r.Stdout)
+		wantLines(t, r,
+			"+ Create v1 ConfigMap "+ns+"/pd-settings\n--- live\n+++ desired\n",
+			"+ Create v1 Service "+ns+"/pd-web\n",
+			"\n2 to create, 0 to update, 0 to delete, 0 unchanged (revision "+first[:12]+")\n",
+		)
+		if r.Stderr != "" {
+			t.Errorf("diff with differences wrote to stderr: %s", r)
+		}
+	})
+
+	p.expect(t, 0, Admin, "sync", "web", "-n", ns, "--prune", "--wait", "--timeout", "2m")
+	waitApp(t, ns, "web", "Synced after the sync", synced)
+
+	t.Run("diff of a synced Application exits 0", func(t *testing.T) {
+		r := p.expect(t, 0, Admin, "diff", "web", "-n", ns)
+		if want := "No differences: web is in sync with " + first[:12] + " (2 objects).\n"; r.Stdout != want {
+			t.Errorf("stdout %q, want %q: %s", r.Stdout, want, r)
+		}
+	})
+
+	second := repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("pd-settings", "v2")}, "second")
+
+	t.Run("diff after a commit exits 1 and shows the change", func(t *testing.T) {
+		var r pluginResult
+		eventually(t, syncTimeout, "diff sees the second commit", func() (bool, string) {
+			r = p.run(Admin, "diff", "web", "-n", ns)
+			return r.Code == 1 && strings.Contains(r.Stdout, second[:12]), r.String()
+		})
+		t.Logf("%s", r.Stdout)
+		wantLines(t, r,
+			"~ Update v1 ConfigMap "+ns+"/pd-settings\n--- live\n+++ desired\n@@ ",
+			"\n- value: v1\n+ value: v2\n",
+			"\n0 to create, 1 to update, 0 to delete, 1 unchanged (revision "+second[:12]+")\n",
+		)
+		if strings.Contains(r.Stdout, "pd-web") {
+			t.Errorf("the unchanged Service is printed: %s", r)
+		}
+		if strings.Contains(r.Stdout, "\x1b[") {
+			t.Errorf("colours when stdout is not a terminal: %q", r.Stdout)
+		}
+
+		var d gitopsv1alpha1.ApplicationDiff
+		r = p.expect(t, 1, Admin, "diff", "web", "-n", ns, "-o", "json")
+		if err := json.Unmarshal([]byte(r.Stdout), &d); err != nil || d.Kind != "ApplicationDiff" || d.Revision != second ||
+			d.Summary != (gitopsv1alpha1.DiffSummary{Update: 1, None: 1}) {
+			t.Errorf("diff -o json: %v: %s", err, r)
+		}
+	})
+
+	t.Run("diff --revision compares another commit", func(t *testing.T) {
+		r := p.expect(t, 0, Admin, "diff", "web", "-n", ns, "--revision", first)
+		if want := "No differences: web is in sync with " + first[:12] + " (2 objects).\n"; r.Stdout != want {
+			t.Errorf("stdout %q, want %q: %s", r.Stdout, want, r)
+		}
+		r = p.expect(t, 2, Admin, "diff", "web", "-n", ns, "--revision", "no-such-branch")
+		t.Logf("stderr:\n%s", r.Stderr)
+		if !strings.Contains(r.Stderr, "no-such-branch") || !strings.Contains(r.Stderr, "--revision takes a branch") {
+			t.Errorf("diff of an unknown revision: %s", r)
+		}
+	})
+
+	t.Run("manifests", func(t *testing.T) {
+		r := p.expect(t, 0, Admin, "manifests", "web", "-n", ns)
+		t.Logf("%s", r.Stdout)
+		if !strings.HasPrefix(r.Stdout, "# revision "+second+"\n") {
+			t.Errorf("manifests should start with the revision comment: %s", r)
+		}
+		objs := yamlDocuments(t, r.Stdout)
+		if len(objs) != 2 {
+			t.Fatalf("manifests: %d documents, want 2: %s", len(objs), r)
+		}
+		byName := map[string]map[string]any{}
+		for _, o := range objs {
+			md, _ := o["metadata"].(map[string]any)
+			name, _ := md["name"].(string)
+			if md["namespace"] != ns {
+				t.Errorf("%s: namespace %v, want %s (defaulted as Ferry applies it)", name, md["namespace"], ns)
+			}
+			byName[o["kind"].(string)+"/"+name] = o
+		}
+		if v := byName["ConfigMap/pd-settings"]["data"].(map[string]any)["value"]; v != "v2" {
+			t.Errorf("pd-settings at the head: value %v, want v2", v)
+		}
+		if _, ok := byName["Service/pd-web"]; !ok {
+			t.Errorf("no Service pd-web in the manifests: %s", r)
+		}
+
+		r = p.expect(t, 0, Admin, "manifests", "web", "-n", ns, "--revision", first)
+		if !strings.HasPrefix(r.Stdout, "# revision "+first+"\n") {
+			t.Errorf("manifests --revision: the revision comment: %s", r)
+		}
+		for _, o := range yamlDocuments(t, r.Stdout) {
+			if o["kind"] == "ConfigMap" {
+				if v := o["data"].(map[string]any)["value"]; v != "v1" {
+					t.Errorf("pd-settings at the first commit: value %v, want v1", v)
+				}
+			}
+		}
+
+		var m gitopsv1alpha1.ApplicationManifests
+		r = p.expect(t, 0, Admin, "manifests", "web", "-n", ns, "-o", "yaml")
+		if err := yaml.Unmarshal([]byte(r.Stdout), &m); err != nil || m.Kind != "ApplicationManifests" || m.Revision != second || len(m.Objects) != 2 {
+			t.Errorf("manifests -o yaml: %v: %s", err, r)
+		}
+	})
+
+	t.Run("a user without ferry-view is refused", func(t *testing.T) {
+		kubectl(t, "create", "role", "pd-get-only", "-n", ns, "--verb=get,list", "--resource=applications.gitops.ferry.dev")
+		kubectl(t, "create", "rolebinding", "pd-get-only", "-n", ns, "--role=pd-get-only", "--user=other")
+		eventually(t, 30*time.Second, "other may get the Application", func() (bool, string) {
+			r := p.run("other", "history", "web", "-n", ns)
+			return r.Code == 0, r.String()
+		})
+		for _, sub := range []string{"diff", "manifests"} {
+			r := p.expect(t, 2, "other", sub, "web", "-n", ns)
+			t.Logf("stderr:\n%s", r.Stderr)
+			for _, want := range []string{"error: Forbidden: ", `"other"`, `"get applications/` + sub + `"`, "ferry-view",
+				"kubectl auth can-i get applications.gitops.ferry.dev --subresource=" + sub + " -n " + ns} {
+				if !strings.Contains(r.Stderr, want) {
+					t.Errorf("%s as other: stderr lacks %q: %s", sub, want, r)
+				}
+			}
+			if r.Stdout != "" {
+				t.Errorf("%s as other printed to stdout: %s", sub, r)
+			}
+		}
+	})
+}
+
+// yamlDocuments parses a multi-document YAML stream, skipping empty documents.
+func yamlDocuments(t *testing.T, stream string) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	for i, doc := range strings.Split("\n"+stream, "\n---\n") {
+		var o map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("document %d is not YAML: %v\n%s", i+1, err, doc)
+		}
+		if o != nil {
+			objs = append(objs, o)
+		}
+	}
+	return objs
+}
