@@ -79,3 +79,17 @@ control-plane:
 ## e2e: run the end-to-end tests against a stack of their own on free ports
 e2e:
 	go test ./test/e2e/... -count=1 -timeout 30m -v
+
+.PHONY: bench bench-full bench-micro
+
+## bench: the benchmark driver at short sizes (1,000 Applications on the API, 100 on the controller; minutes), results in bench/results.json
+bench:
+	$(GO) run ./bench $(BENCH_FLAGS)
+
+## bench-full: the benchmark driver at full sizes (1,000 and 10,000 on the API, 100 and 1,000 on the controller)
+bench-full:
+	$(GO) run ./bench -full $(BENCH_FLAGS)
+
+## bench-micro: Go micro-benchmarks (render, diff, health, status size, table), one package at a time
+bench-micro:
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./pkg/...

@@ -1,6 +1,6 @@
-// Package gittest serves real Git repositories over smart HTTP on 127.0.0.1 for tests: the
-// machine's git http-backend behind net/http/cgi, with optional basic authentication, a switch to
-// take the server down and bring it back, and a request log.
+// Package gittest serves real Git repositories over smart HTTP on 127.0.0.1 for tests and
+// benchmarks: the machine's git http-backend behind net/http/cgi, with optional basic
+// authentication, a switch to take the server down and bring it back, and a request log.
 package gittest
 
 import (
@@ -19,9 +19,69 @@ import (
 	"time"
 )
 
+// T is what the server needs from its caller: a testing.TB in tests, a *Program elsewhere.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
+var _ T = testing.TB(nil)
+
+// Program is a T for programs such as the benchmark driver: failures panic with the message,
+// temporary directories live under Dir, and Close runs the cleanups.
+type Program struct {
+	Dir string
+
+	mu       sync.Mutex
+	n        int
+	cleanups []func()
+}
+
+// Helper does nothing: a panic's stack already shows the caller.
+func (p *Program) Helper() {}
+
+// Fatal panics with the message.
+func (p *Program) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
+// Fatalf panics with the message.
+func (p *Program) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
+// TempDir creates a new directory under Dir.
+func (p *Program) TempDir() string {
+	p.mu.Lock()
+	p.n++
+	dir := filepath.Join(p.Dir, fmt.Sprintf("%03d", p.n))
+	p.mu.Unlock()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.Fatal(err)
+	}
+	return dir
+}
+
+// Cleanup registers f to run on Close.
+func (p *Program) Cleanup(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cleanups = append(p.cleanups, f)
+}
+
+// Close runs the cleanups, last registered first.
+func (p *Program) Close() {
+	p.mu.Lock()
+	cleanups := p.cleanups
+	p.cleanups = nil
+	p.mu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+}
+
 // Server is a smart-HTTP Git server on 127.0.0.1.
 type Server struct {
-	t        testing.TB
+	t        T
 	root     string
 	listener net.Listener
 	server   *http.Server
@@ -36,7 +96,7 @@ type Server struct {
 }
 
 // NewServer starts a server whose repositories live in a temporary directory.
-func NewServer(t testing.TB) *Server {
+func NewServer(t T) *Server {
 	t.Helper()
 	backend, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
@@ -132,7 +192,7 @@ func (s *Server) CountRequests(substr string) int {
 
 // Repo is a bare repository served by a Server, with a work tree to commit from.
 type Repo struct {
-	t    testing.TB
+	t    T
 	s    *Server
 	name string
 	bare string

@@ -25,6 +25,8 @@ type Options struct {
 	// FerryBin, when set, is started as ferry-apiserver and registered; otherwise Ferry is not
 	// started.
 	FerryBin string
+	// FerryArgs are extra flags for ferry-apiserver.
+	FerryArgs []string
 	// Keep leaves the stack running should the test process die without calling Stop, for
 	// looking at it afterwards; by default it stops by itself.
 	Keep bool
@@ -60,7 +62,8 @@ func Start(opts Options) (*Stack, error) {
 		env = append(env, "FERRY_STOP_WITH_PID="+strconv.Itoa(os.Getpid()))
 	}
 	if opts.FerryBin != "" {
-		env = append(env, "FERRY_APISERVER_BIN="+opts.FerryBin, "FERRY_SKIP_SERVER=0")
+		env = append(env, "FERRY_APISERVER_BIN="+opts.FerryBin, "FERRY_SKIP_SERVER=0",
+			"FERRY_APISERVER_ARGS="+strings.Join(opts.FerryArgs, " "))
 	} else {
 		env = append(env, "FERRY_SKIP_SERVER=1")
 	}
@@ -70,15 +73,57 @@ func Start(opts Options) (*Stack, error) {
 		}
 		return nil, fmt.Errorf("hack/local-up.sh: %v\n%s", err, out)
 	}
-	if s.Env, err = readKeyValues(filepath.Join(dir, "env"), "="); err != nil {
-		s.Stop()
-		return nil, err
-	}
-	if s.tokens, err = readTokens(filepath.Join(dir, "tokens.csv")); err != nil {
+	if err := s.load(); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
+}
+
+// Attach uses a stack already running in dir (hack/local-up.sh's FERRY_DEV_DIR, such as
+// make dev-up's), which Stop would then tear down.
+func Attach(dir string) (*Stack, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{RepoRoot: root, Dir: dir}
+	if err := s.load(); err != nil {
+		return nil, fmt.Errorf("no stack to attach to in %s (start one with make dev-up): %w", dir, err)
+	}
+	return s, nil
+}
+
+// load reads the resolved ports and the users' tokens the stack's scripts wrote.
+func (s *Stack) load() error {
+	var err error
+	if s.Env, err = readKeyValues(filepath.Join(s.Dir, "env"), "="); err != nil {
+		return err
+	}
+	if s.tokens, err = readTokens(filepath.Join(s.Dir, "tokens.csv")); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Pid is the process id of a running component (etcd, kube-apiserver, ferry-apiserver, ...).
+func (s *Stack) Pid(component string) (int, error) {
+	data, err := os.ReadFile(filepath.Join(s.Dir, "pids", component+".pid"))
+	if err != nil {
+		return 0, fmt.Errorf("%s is not running in %s: %w", component, s.Dir, err)
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
+}
+
+// RestartFerry restarts ferry-apiserver with bin and args, keeping its data (restart_ferry of
+// hack/local-up.sh).
+func (s *Stack) RestartFerry(bin string, args ...string) error {
+	env := []string{"FERRY_DEV_DIR=" + s.Dir, "FERRY_APISERVER_BIN=" + bin, "FERRY_APISERVER_ARGS=" + strings.Join(args, " ")}
+	if out, err := s.Script(5*time.Minute, env, "hack/local-up.sh", "--restart-ferry"); err != nil {
+		return fmt.Errorf("hack/local-up.sh --restart-ferry: %v\n%s", err, out)
+	}
+	s.FerryBin = bin
+	return s.load()
 }
 
 // Stop stops every process and deletes the directory.
