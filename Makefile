@@ -90,6 +90,6 @@ bench:
 bench-full:
 	$(GO) run ./bench -full $(BENCH_FLAGS)
 
-## bench-micro: Go micro-benchmarks (render, diff, health, status size, table), one package at a time
+## bench-micro: Go micro-benchmarks (render, diff, health, status size, table), one package at a time, no control plane
 bench-micro:
-	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./pkg/...
+	$(GO) test -short -p 1 -run '^$$' -bench . -benchmem ./pkg/...
