@@ -66,9 +66,12 @@ type Options struct {
 	EnableController  bool
 	TargetKubeconfig  string
 	ControllerWorkers int
-	GitCacheDir       string
-	GitTimeout        time.Duration
-	AllowRemoteBases  bool
+	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the target cluster.
+	KubeAPIQPS       float32
+	KubeAPIBurst     int
+	GitCacheDir      string
+	GitTimeout       time.Duration
+	AllowRemoteBases bool
 
 	// Leader election among replicas: only the holder of the Lease runs the controller.
 	LeaderElect              bool
@@ -98,6 +101,8 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
 		EnableController:                    true,
 		ControllerWorkers:                   4,
+		KubeAPIQPS:                          1000,
+		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
 		LeaderElect:                         true,
 		LeaderElectNamespace:                leader.DefaultNamespace,
@@ -136,6 +141,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Kubeconfig of the cluster Applications deploy into. Default: --kubeconfig, else the in-cluster configuration.")
 	fs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers,
 		"How many Applications are reconciled at once.")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS,
+		"Requests per second the controller and the read subresources may send to the target cluster; every object synced costs a dry run and an apply. The target's API Priority and Fairness still applies.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst,
+		"Burst of requests to the target cluster above --kube-api-qps.")
 	fs.StringVar(&o.GitCacheDir, "git-cache-dir", o.GitCacheDir,
 		"Directory of the shared Git repository cache. Default: <data-dir>/git.")
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout,
@@ -192,6 +201,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, ro.EgressSelector.Validate()...)
 	errs = append(errs, ro.Traces.Validate()...)
 	errs = append(errs, o.ComponentGlobalsRegistry.Validate()...)
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
+	}
 	if o.EnableController && o.LeaderElect {
 		if o.LeaderElectNamespace == "" {
 			errs = append(errs, fmt.Errorf("--leader-elect-namespace must not be empty"))
@@ -345,7 +357,7 @@ func (o *Options) targetConfig() (*rest.Config, error) {
 			return nil, nil
 		}
 	}
-	cfg.QPS, cfg.Burst = 200, 400
+	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	cfg.UserAgent = "ferry-controller"
 	return cfg, nil
 }
