@@ -1,11 +1,14 @@
 // Package source resolves Git revisions to commits and reads trees from a shared on-disk cache of
 // bare repositories, one per repository URL. However many Applications use a repository, a new
 // commit is fetched once: concurrent fetches of one repository are collapsed, and a revision whose
-// commit is already in the cache costs only a ref listing.
+// commit is already in the cache costs only a ref listing. Ref listings are shared too: callers
+// resolving branches or tags of one repository with the same credentials take one listing that is
+// fresh enough for them (see Options.RefsMaxAge and WithNotBefore).
 package source
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -37,6 +40,15 @@ type Options struct {
 	Timeout time.Duration
 	// MaxRepoBytes caps the on-disk size of one cached repository. Default 1 GiB.
 	MaxRepoBytes int64
+	// RefsMaxAge is how old a ref listing may be for a caller whose context carries no bound of
+	// its own (see WithNotBefore): a listing that started at most RefsMaxAge ago is reused
+	// instead of asking the remote again. Default 5s. Interval reconciles of many Applications on
+	// one repository then share one listing, instead of each costing an HTTP round trip and a
+	// process on the Git server, while a push is still seen within seconds. A sync operation or
+	// a user's request that must see a commit pushed just before passes its own start time with
+	// WithNotBefore. A negative value makes every call list anew, or join a listing that started
+	// after the call did.
+	RefsMaxAge time.Duration
 	// OnFetch, when set, is told of every fetch that reached a remote: how long it took and
 	// how it ended. It lets the caller keep metrics without this package knowing of them.
 	OnFetch func(d time.Duration, err error)
@@ -54,17 +66,50 @@ type Stats struct {
 type Cache struct {
 	opts    Options
 	flights singleflight.Group
+	// credsKey keys the hashes of credentials in the ref listing cache, so that the hashes
+	// mean nothing outside this process.
+	credsKey []byte
 
 	mu    sync.Mutex
 	repos map[string]*repoEntry
 	stats Stats
+
+	// refsMu guards the ref listings: the newest completed one and the one in flight, per
+	// repository URL and credentials.
+	refsMu      sync.Mutex
+	refs        map[refsKey]*refListing
+	refsFlights map[refsKey]*refsFlight
 }
 
 type repoEntry struct {
-	// mu serialises fetches into one bare repository; reads need no lock (go-git's filesystem
-	// storage reads objects that fetches only add).
-	mu   sync.Mutex
+	// mu serialises fetches into one bare repository (write lock) with the reads of Resolve and
+	// Commit (read lock). go-git's filesystem storage is not safe for concurrent use: a fetch
+	// adds to the packfile index that reads look objects up in, and the first read loads that
+	// index and other state lazily. entry loads it before sharing the repository, so that reads
+	// need only the read lock between them.
+	mu   sync.RWMutex
 	repo *git.Repository
+}
+
+// has reports whether the object store holds hash.
+func (e *repoEntry) has(hash plumbing.Hash) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.repo.Storer.HasEncodedObject(hash) == nil
+}
+
+// commit returns the commit object hash names.
+func (e *repoEntry) commit(hash plumbing.Hash) (*object.Commit, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.repo.CommitObject(hash)
+}
+
+// peel returns the commit hash names, following annotated tags.
+func (e *repoEntry) peel(hash plumbing.Hash, revision string) (string, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return peelToCommit(e.repo, hash, revision)
 }
 
 var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -83,10 +128,23 @@ func NewCache(opts Options) (*Cache, error) {
 	if opts.MaxRepoBytes == 0 {
 		opts.MaxRepoBytes = 1 << 30
 	}
+	if opts.RefsMaxAge == 0 {
+		opts.RefsMaxAge = 5 * time.Second
+	}
+	credsKey := make([]byte, 32)
+	if _, err := rand.Read(credsKey); err != nil {
+		return nil, fmt.Errorf("source cache: %w", err)
+	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the repository cache %s: %w", opts.Dir, err)
 	}
-	return &Cache{opts: opts, repos: map[string]*repoEntry{}}, nil
+	return &Cache{
+		opts:        opts,
+		credsKey:    credsKey,
+		repos:       map[string]*repoEntry{},
+		refs:        map[refsKey]*refListing{},
+		refsFlights: map[refsKey]*refsFlight{},
+	}, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -103,7 +161,10 @@ func (c *Cache) count(f func(*Stats)) {
 }
 
 // Resolve returns the commit that revision names in repoURL, fetching it into the cache when it
-// is not there yet. revision is HEAD, a branch, a tag or a full commit SHA.
+// is not there yet. revision is HEAD, a branch, a tag or a full commit SHA. A commit SHA already
+// in the cache needs no network; a branch, tag or HEAD is looked up in a listing of the remote's
+// refs that started no earlier than the context's bound (WithNotBefore), by default
+// Options.RefsMaxAge ago.
 func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Credentials) (string, error) {
 	if err := c.checkURL(repoURL); err != nil {
 		return "", err
@@ -122,29 +183,29 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Cr
 
 	// A commit SHA already in the cache needs no network at all.
 	if commitSHA.MatchString(revision) {
-		if _, err := entry.repo.CommitObject(plumbing.NewHash(revision)); err == nil {
+		if _, err := entry.commit(plumbing.NewHash(revision)); err == nil {
 			return revision, nil
 		}
 		if err := c.fetch(ctx, repoURL, entry, auth, revision); err != nil {
 			return "", err
 		}
-		if _, err := entry.repo.CommitObject(plumbing.NewHash(revision)); err != nil {
+		if _, err := entry.commit(plumbing.NewHash(revision)); err != nil {
 			return "", fmt.Errorf("commit %s: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
 		}
 		return revision, nil
 	}
 
-	sha, err := c.lsRemote(ctx, repoURL, entry, auth, revision)
+	sha, err := c.lsRemote(ctx, repoURL, entry, creds, auth, revision)
 	if err != nil {
 		return "", err
 	}
 	hash := plumbing.NewHash(sha)
-	if entry.repo.Storer.HasEncodedObject(hash) != nil {
+	if !entry.has(hash) {
 		if err := c.fetch(ctx, repoURL, entry, auth, sha); err != nil {
 			return "", err
 		}
 	}
-	return peelToCommit(entry.repo, hash, revision)
+	return entry.peel(hash, revision)
 }
 
 // peelToCommit returns the commit a hash names, following annotated tags.
@@ -162,22 +223,11 @@ func peelToCommit(repo *git.Repository, hash plumbing.Hash, revision string) (st
 	return "", fmt.Errorf("revision %s: too many nested tags", revision)
 }
 
-// lsRemote lists the remote's refs and finds revision among them.
-func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, auth transport.AuthMethod, revision string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	remote, err := entry.repo.Remote("origin")
+// lsRemote finds revision among the remote's refs, in a listing fresh enough for ctx.
+func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, creds *Credentials, auth transport.AuthMethod, revision string) (string, error) {
+	byName, err := c.listRefs(ctx, repoURL, entry, creds, auth)
 	if err != nil {
-		return "", fmt.Errorf("repository cache for %s is damaged: %w", redactURL(repoURL), err)
-	}
-	c.count(func(s *Stats) { s.Listings++ })
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, Timeout: int(c.opts.Timeout.Seconds())})
-	if err != nil {
-		return "", wrapRemoteError(repoURL, "listing refs of", err)
-	}
-	byName := map[plumbing.ReferenceName]*plumbing.Reference{}
-	for _, r := range refs {
-		byName[r.Name()] = r
+		return "", err
 	}
 	candidates := []plumbing.ReferenceName{
 		plumbing.ReferenceName(revision),
@@ -254,7 +304,7 @@ func (c *Cache) Commit(repoURL, sha string) (*object.Commit, error) {
 	if err != nil {
 		return nil, err
 	}
-	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
+	commit, err := entry.commit(plumbing.NewHash(sha))
 	if err != nil {
 		return nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
 	}
@@ -284,6 +334,9 @@ func (c *Cache) entry(repoURL string) (*repoEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the cache of %s in %s: %w (delete that directory to start afresh)", redactURL(repoURL), dir, err)
 	}
+	// Load the storage's lazy state (the packfile index, the incoming objects directory) now,
+	// before other goroutines read from it: a lookup of an absent object loads it all.
+	_ = repo.Storer.HasEncodedObject(plumbing.ZeroHash)
 	e := &repoEntry{repo: repo}
 	c.repos[repoURL] = e
 	return e, nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -18,6 +19,40 @@ func newCache(t *testing.T) *source.Cache {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func newCacheWith(t *testing.T, opts source.Options) *source.Cache {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	c, err := source.NewCache(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkListings checks that the cache listed repo's refs want times in all, as the cache counts
+// them and as the server saw them. A fetch also starts with a GET of info/refs, so the server's
+// listings are those GETs less the fetches.
+func checkListings(t *testing.T, srv *gittest.Server, repo *gittest.Repo, c *source.Cache, want int) {
+	t.Helper()
+	stats := c.Stats()
+	onServer := srv.CountRequests("GET "+strings.TrimPrefix(repo.URL(), srv.URL())+"/info/refs") - int(stats.Fetches)
+	if stats.Listings != int64(want) || onServer != want {
+		t.Errorf("%d ref listings counted by the cache and %d by the server, want %d", stats.Listings, onServer, want)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestResolveBranchTagHeadAndCommit(t *testing.T) {
@@ -82,8 +117,8 @@ func TestOneFetchPerNewCommit(t *testing.T) {
 		t.Errorf("20 concurrent resolves made %d fetches, want 1", got)
 	}
 
-	// Nothing new: listings only.
-	if _, err := c.Resolve(ctx, repo.URL(), "main", nil); err != nil {
+	// Nothing new: a listing only.
+	if _, err := c.Resolve(source.WithNotBefore(ctx, time.Now()), repo.URL(), "main", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Stats().Fetches; got != 1 {
@@ -92,7 +127,7 @@ func TestOneFetchPerNewCommit(t *testing.T) {
 
 	// A new commit: exactly one more fetch.
 	next := repo.Commit("main", map[string]string{"apps/a/cm.yaml": "z"}, "change")
-	got, err := c.Resolve(ctx, repo.URL(), "main", nil)
+	got, err := c.Resolve(source.WithNotBefore(ctx, time.Now()), repo.URL(), "main", nil)
 	if err != nil || got != next {
 		t.Fatalf("after a push: %s, %v; want %s", got, err, next)
 	}
@@ -246,4 +281,253 @@ func TestCredentialsFromSecretData(t *testing.T) {
 	if err != nil || c.BearerToken != "t" {
 		t.Errorf("bearer token: %+v, %v", c, err)
 	}
+}
+
+func TestConcurrentResolvesShareOneListing(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("mono")
+	sha := repo.Commit("main", map[string]string{"apps/a/cm.yaml": "x"}, "init")
+	c := newCache(t)
+	ctx := context.Background()
+
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := c.Resolve(ctx, repo.URL(), "main", nil)
+			if err != nil || got != sha {
+				t.Errorf("resolve: %s, %v; want %s", got, err, sha)
+			}
+		}()
+	}
+	wg.Wait()
+	checkListings(t, srv, repo, c, 1)
+	if got := c.Stats().Fetches; got != 1 {
+		t.Errorf("20 concurrent resolves made %d fetches, want 1", got)
+	}
+}
+
+func TestListingReusedWithinMaxAgeUnlessNotBeforeIsLater(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("mono")
+	first := repo.Commit("main", map[string]string{"a.yaml": "a: 1\n"}, "first")
+	repo.Tag("main", "v1", "release v1")
+	c := newCacheWith(t, source.Options{RefsMaxAge: time.Hour})
+	ctx := context.Background()
+
+	for _, rev := range []string{"main", "HEAD", "v1", "main"} {
+		got, err := c.Resolve(ctx, repo.URL(), rev, nil)
+		if err != nil || got != first {
+			t.Fatalf("resolve %s: %s, %v; want %s", rev, got, err, first)
+		}
+	}
+	if _, err := c.Resolve(ctx, repo.URL(), "no-such-branch", nil); !errors.Is(err, source.ErrRevisionNotFound) {
+		t.Errorf("missing branch from a cached listing: %v", err)
+	}
+	checkListings(t, srv, repo, c, 1)
+
+	// Within RefsMaxAge a push is not seen: that is the price of sharing listings.
+	second := repo.Commit("main", map[string]string{"a.yaml": "a: 2\n"}, "second")
+	if got, err := c.Resolve(ctx, repo.URL(), "main", nil); err != nil || got != first {
+		t.Errorf("resolve within RefsMaxAge: %s, %v; want the listed %s", got, err, first)
+	}
+	checkListings(t, srv, repo, c, 1)
+
+	// A caller that started after the push sees it, with one new listing.
+	got, err := c.Resolve(source.WithNotBefore(ctx, time.Now()), repo.URL(), "main", nil)
+	if err != nil || got != second {
+		t.Fatalf("resolve with a not-before bound after the push: %s, %v; want %s", got, err, second)
+	}
+	checkListings(t, srv, repo, c, 2)
+
+	// The newer listing serves everyone else from then on.
+	if got, err := c.Resolve(ctx, repo.URL(), "main", nil); err != nil || got != second {
+		t.Errorf("resolve after the newer listing: %s, %v; want %s", got, err, second)
+	}
+	// A bound in the past is met by the cached listing; one in the future by a listing that
+	// starts now.
+	if _, err := c.Resolve(source.WithNotBefore(ctx, time.Now().Add(-time.Minute)), repo.URL(), "main", nil); err != nil {
+		t.Fatal(err)
+	}
+	checkListings(t, srv, repo, c, 2)
+	if _, err := c.Resolve(source.WithNotBefore(ctx, time.Now().Add(time.Hour)), repo.URL(), "main", nil); err != nil {
+		t.Fatal(err)
+	}
+	checkListings(t, srv, repo, c, 3)
+}
+
+func TestStaleListingIsListedAgain(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("mono")
+	repo.Commit("main", map[string]string{"a.yaml": "a"}, "init")
+	ctx := context.Background()
+
+	// A tiny RefsMaxAge: every listing is stale by the next call.
+	always := newCacheWith(t, source.Options{RefsMaxAge: time.Nanosecond})
+	for i := 0; i < 3; i++ {
+		if _, err := always.Resolve(ctx, repo.URL(), "main", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := always.Stats().Listings; got != 3 {
+		t.Errorf("3 resolves with RefsMaxAge 1ns made %d listings, want 3", got)
+	}
+
+	// With 200ms, a call that started less than 200ms after the listing did reuses it, and the
+	// first call that starts 200ms after the first resolve returned lists again.
+	const maxAge = 200 * time.Millisecond
+	c := newCacheWith(t, source.Options{RefsMaxAge: maxAge})
+	before := time.Now()
+	if _, err := c.Resolve(ctx, repo.URL(), "main", nil); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	for {
+		call := time.Now()
+		if _, err := c.Resolve(ctx, repo.URL(), "main", nil); err != nil {
+			t.Fatal(err)
+		}
+		n := c.Stats().Listings
+		if n > 1 {
+			if call.Before(before.Add(maxAge)) {
+				t.Errorf("listed again %v after the first listing, within RefsMaxAge %v", call.Sub(before), maxAge)
+			}
+			if n != 2 {
+				t.Errorf("%d listings, want 2", n)
+			}
+			break
+		}
+		if call.After(after.Add(maxAge)) {
+			t.Fatalf("a call %v after the first listing ended reused it; RefsMaxAge is %v", call.Sub(after), maxAge)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFreshCallerWaitsForANewerListing(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("mono")
+	repo.Commit("main", map[string]string{"a.yaml": "a: 1\n"}, "first")
+	c := newCache(t)
+	ctx := context.Background()
+
+	// Keep a first listing in flight.
+	srv.SetDelay(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	resolve := func(ctx context.Context, result *string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sha, err := c.Resolve(ctx, repo.URL(), "main", nil)
+			if err != nil {
+				t.Error(err)
+			}
+			*result = sha
+		}()
+	}
+	var inFlight, joined, fresh string
+	resolve(ctx, &inFlight)
+	waitFor(t, "the first listing", func() bool { return c.Stats().Listings == 1 })
+
+	second := repo.Commit("main", map[string]string{"a.yaml": "a: 2\n"}, "second")
+	// A caller with the default bound joins the listing in flight; one whose bound is after
+	// that listing started waits for it to end and then lists again.
+	resolve(ctx, &joined)
+	resolve(source.WithNotBefore(ctx, time.Now()), &fresh)
+	wg.Wait()
+	if fresh != second {
+		t.Errorf("the caller bound to after the push got %s, want %s", fresh, second)
+	}
+	if joined != inFlight {
+		t.Errorf("the caller that joined the listing in flight got %s, and the one that started it %s", joined, inFlight)
+	}
+	checkListings(t, srv, repo, c, 2)
+}
+
+func TestCancelledCallerDoesNotFailTheListingItStarted(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("mono")
+	sha := repo.Commit("main", map[string]string{"a.yaml": "a"}, "init")
+	c := newCache(t)
+
+	srv.SetDelay(300 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	leader := make(chan error, 1)
+	go func() {
+		_, err := c.Resolve(ctx, repo.URL(), "main", nil)
+		leader <- err
+	}()
+	waitFor(t, "the first listing", func() bool { return c.Stats().Listings == 1 })
+	joiner := make(chan error, 1)
+	go func() {
+		got, err := c.Resolve(context.Background(), repo.URL(), "main", nil)
+		if err == nil && got != sha {
+			err = errors.New("resolved " + got + ", want " + sha)
+		}
+		joiner <- err
+	}()
+	cancel()
+	if err := <-leader; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled caller: %v, want context.Canceled", err)
+	}
+	if err := <-joiner; err != nil {
+		t.Errorf("the caller that joined a listing whose starter was cancelled: %v", err)
+	}
+	checkListings(t, srv, repo, c, 1)
+}
+
+func TestCredentialsDoNotShareListings(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("private")
+	sha := repo.Commit("main", map[string]string{"a.yaml": "a"}, "init")
+	srv.RequireBasicAuth("ferry", "s3cret")
+	c := newCacheWith(t, source.Options{RefsMaxAge: time.Hour})
+	ctx := context.Background()
+	right := &source.Credentials{Username: "ferry", Password: "s3cret"}
+
+	got, err := c.Resolve(ctx, repo.URL(), "main", right)
+	if err != nil || got != sha {
+		t.Fatalf("right password: %s, %v", got, err)
+	}
+	// Right after, the same URL with other credentials or none lists for itself, and fails.
+	_, err = c.Resolve(ctx, repo.URL(), "main", &source.Credentials{Username: "ferry", Password: "wrong"})
+	if err == nil || !strings.Contains(err.Error(), "credentials were refused") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password after the right one: %v", err)
+	}
+	_, err = c.Resolve(ctx, repo.URL(), "main", nil)
+	if err == nil || !strings.Contains(err.Error(), "authentication required") {
+		t.Errorf("no credentials after the right ones: %v", err)
+	}
+	checkListings(t, srv, repo, c, 3)
+
+	// Equal credentials in another value share the listing.
+	if got, err := c.Resolve(ctx, repo.URL(), "main", &source.Credentials{Username: "ferry", Password: "s3cret"}); err != nil || got != sha {
+		t.Errorf("right password again: %s, %v", got, err)
+	}
+	checkListings(t, srv, repo, c, 3)
+}
+
+func TestFailedListingIsNotCached(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("flaky")
+	sha := repo.Commit("main", map[string]string{"a.yaml": "a"}, "init")
+	c := newCacheWith(t, source.Options{RefsMaxAge: time.Hour})
+	ctx := context.Background()
+
+	srv.SetDown(true)
+	for i := 0; i < 2; i++ {
+		_, err := c.Resolve(ctx, repo.URL(), "main", nil)
+		if err == nil || !strings.Contains(err.Error(), "listing refs of") {
+			t.Fatalf("resolve while the server is down: %v", err)
+		}
+	}
+	checkListings(t, srv, repo, c, 2)
+	srv.SetDown(false)
+	got, err := c.Resolve(ctx, repo.URL(), "main", nil)
+	if err != nil || got != sha {
+		t.Errorf("after the server came back: %s, %v", got, err)
+	}
+	checkListings(t, srv, repo, c, 3)
 }

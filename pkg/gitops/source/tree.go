@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -63,9 +64,16 @@ func (c *Cache) ReadRepository(repoURL, sha, strictDir string, limits Limits) ([
 
 func (c *Cache) readFiles(repoURL, sha, dir string, strict func(string) bool, limits Limits) ([]File, error) {
 	limits = limits.withDefaults()
-	commit, err := c.Commit(repoURL, sha)
+	entry, err := c.entry(repoURL)
 	if err != nil {
 		return nil, err
+	}
+	// The whole walk reads the object store, which a fetch into the same repository changes.
+	entry.mu.RLock()
+	defer entry.mu.RUnlock()
+	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
 	}
 	root, err := commit.Tree()
 	if err != nil {
