@@ -108,9 +108,9 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		// The controller reports drift to itself through the watcher; break the cycle with a
 		// forwarding function set once both exist.
 		var ctrl *controller.Controller
-		watcher, err := drift.NewWatcher(cc.Target, func(app apply.App, ref apply.ObjectRef) {
+		watcher, err := drift.NewWatcher(cc.Target, func(app apply.App, ref apply.ObjectRef, change drift.Change) {
 			if ctrl != nil {
-				ctrl.ObjectChanged(app, ref)
+				ctrl.ObjectChanged(app, ref, change)
 			}
 		})
 		if err != nil {

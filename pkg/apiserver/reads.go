@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/diff"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
 
@@ -73,7 +74,8 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 		return nil, "", nil, apierrors.NewInternalError(err)
 	}
 	key := app.Namespace + "/" + app.Name + "@" + app.ResourceVersion + "?" + revision
-	background := context.WithoutCancel(ctx)
+	// A user asking after a push sees the push: no ref listing from before the request.
+	background := source.WithNotBefore(context.WithoutCancel(ctx), time.Now())
 	flight := c.ExtraConfig.reads.DoChan(key, func() (any, error) {
 		sha, err := eng.Resolve(background, versioned, revision)
 		if err != nil {

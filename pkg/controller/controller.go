@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
 	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
@@ -72,6 +73,11 @@ type Controller struct {
 	failures map[string]int32
 	// drifted marks Applications one of whose objects changed since their last comparison.
 	drifted map[string]bool
+	// statusChanged marks Applications one of whose objects changed its status, or was
+	// written by Ferry: only their health needs a new look.
+	statusChanged map[string]bool
+	// due is when each Application's next full reconcile is scheduled (its interval or retry).
+	due map[string]time.Time
 }
 
 // New builds a controller; Run starts it.
@@ -97,6 +103,9 @@ func New(cfg Config) *Controller {
 		failures: map[string]int32{},
 		drifted:  map[string]bool{},
 		live:     cfg.Live,
+
+		statusChanged: map[string]bool{},
+		due:           map[string]time.Time{},
 	}
 	if cfg.Kube != nil {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
@@ -147,12 +156,17 @@ func (c *Controller) enqueue(obj interface{}) {
 	c.queue.Add(key)
 }
 
-// ObjectChanged is called when a managed object of app changed in the cluster: the Application
-// is compared again at once, not at its next interval.
-func (c *Controller) ObjectChanged(app apply.App, _ apply.ObjectRef) {
+// ObjectChanged is called when a managed object of app changed in the cluster. Drift gets the
+// Application compared again at once, not at its next interval; a status change (or Ferry's own
+// write) gets only its health read again from the watch cache, with no Git or API request.
+func (c *Controller) ObjectChanged(app apply.App, _ apply.ObjectRef, change drift.Change) {
 	key := app.Namespace + "/" + app.Name
 	c.mu.Lock()
-	c.drifted[key] = true
+	if change == drift.Drifted {
+		c.drifted[key] = true
+	} else {
+		c.statusChanged[key] = true
+	}
 	c.mu.Unlock()
 	c.queue.Add(key)
 }
@@ -213,6 +227,11 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 		if result.RequeueAfter > 0 {
 			c.queue.AddAfter(key, result.RequeueAfter)
 		}
+	}
+	if result.RequeueAfter > 0 {
+		c.mu.Lock()
+		c.due[key] = time.Now().Add(result.RequeueAfter)
+		c.mu.Unlock()
 	}
 	return true
 }

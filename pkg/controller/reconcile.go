@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
 // maxMessage keeps messages in status and events short: status must stay small.
@@ -66,6 +67,21 @@ func (c *Controller) takeDrift(key string) bool {
 	d := c.drifted[key]
 	delete(c.drifted, key)
 	return d
+}
+
+// onlyHealthChanged takes the status-change mark of an Application and reports whether a health
+// refresh is all it needs now: nothing drifted, no operation, spec already observed, the last
+// reconcile succeeded, and its next full reconcile not yet due (the work queue merges reasons,
+// so an interval that came due while the mark was set must still run in full).
+func (c *Controller) onlyHealthChanged(key string, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) bool {
+	c.mu.Lock()
+	marked, due := c.statusChanged[key], c.due[key]
+	delete(c.statusChanged, key)
+	c.mu.Unlock()
+	stalled := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled)
+	return marked && !drifted && op == nil && time.Now().Before(due) &&
+		app.Generation == app.Status.ObservedGeneration &&
+		stalled != nil && stalled.Status == metav1.ConditionFalse && stalled.Reason == gitopsv1alpha1.ReasonSucceeded
 }
 
 // reconcile brings one Application's objects and status up to date.
@@ -115,6 +131,12 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 
 	drifted := c.takeDrift(key)
+	if c.onlyHealthChanged(key, app, op, drifted) {
+		out := outcome{sourceRevision: app.Status.SourceRevision, syncedRevision: app.Status.Sync.Revision,
+			syncStatus: app.Status.Sync.Status, resources: app.Status.Resources, health: c.health(ctx, app.Status.Resources)}
+		// The full reconcile stays scheduled when it was.
+		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) })
+	}
 	out := c.run(ctx, app, op, drifted)
 
 	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) }); err != nil {
@@ -193,6 +215,11 @@ func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, o
 	revision := ""
 	if op != nil {
 		revision = op.Revision
+	}
+	if op != nil || app.Generation != app.Status.ObservedGeneration {
+		// A sync request, or a new or edited spec, deploys what the branch names now, not what
+		// a listing shared with other Applications saw a few seconds ago.
+		ctx = source.WithNotBefore(ctx, time.Now())
 	}
 	sha, err := c.engine.Resolve(ctx, app, revision)
 	if err != nil {

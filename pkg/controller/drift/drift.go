@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,7 +35,7 @@ import (
 type Watcher struct {
 	client   dynamic.Interface
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
-	onChange func(apply.App, apply.ObjectRef)
+	onChange func(apply.App, apply.ObjectRef, Change)
 
 	// discoveryGen counts discovery resets, so that concurrent lookups of a kind the cached
 	// discovery does not know cause one reset, not one each.
@@ -55,15 +56,35 @@ type kindWatch struct {
 	synced cache.DoneChecker
 }
 
+// Change says what a reported event may mean for the owning Application.
+type Change int
+
+const (
+	// Drifted: someone other than Ferry changed or deleted the object, so it may no longer be
+	// what Git says; the Application must be compared again.
+	Drifted Change = iota
+	// StatusChanged: only the object's status changed, or the change was Ferry's own apply.
+	// What Git says still holds; only the health may differ.
+	StatusChanged
+)
+
+func (c Change) String() string {
+	if c == StatusChanged {
+		return "StatusChanged"
+	}
+	return "Drifted"
+}
+
 // NewWatcher returns a Watcher of the cluster of config that calls onChange for every add,
 // update and delete of a managed object, with the Application named by the object's tracking
-// annotation and the object's reference (Version is the version the kind is watched at).
-// Updates that leave resourceVersion unchanged are not reported. onChange is called from the
+// annotation, the object's reference (Version is the version the kind is watched at) and what
+// kind of change it was. Updates that leave resourceVersion unchanged are not reported.
+// onChange is called from the
 // informers' goroutines, one per kind, in event order for each kind; it must return quickly
 // (add to a work queue, say). Nothing is watched until Watch names kinds.
 //
 // The identity of config needs list and watch on every kind it is asked to watch, cluster-wide.
-func NewWatcher(config *rest.Config, onChange func(app apply.App, ref apply.ObjectRef)) (*Watcher, error) {
+func NewWatcher(config *rest.Config, onChange func(app apply.App, ref apply.ObjectRef, change Change)) (*Watcher, error) {
 	if onChange == nil {
 		return nil, errors.New("drift: onChange is nil")
 	}
@@ -180,21 +201,22 @@ func (w *Watcher) add(gvk schema.GroupVersionKind, mapping *meta.RESTMapping) er
 	}
 	informer := dynamicinformer.NewFilteredDynamicInformer(w.client, mapping.Resource, metav1.NamespaceAll, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) { o.LabelSelector = apply.AppLabel }).Informer()
-	// Neither health nor drift reads managedFields, often the larger part of an object.
-	_ = informer.SetTransform(stripManagedFields)
+	// Of managedFields, often the larger part of an object, only who wrote when is kept: it
+	// tells Ferry's own writes from drift.
+	_ = informer.SetTransform(trimManagedFields)
 	k := &kindWatch{gvk: gvk, namespaced: mapping.Scope.Name() == meta.RESTScopeNameNamespace, informer: informer}
 	reg, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { w.report(k, nil, obj) },
+		AddFunc: func(obj any) { w.report(k, nil, obj, classify(nil, obj)) },
 		UpdateFunc: func(oldObj, newObj any) {
 			if resourceVersion(oldObj) != resourceVersion(newObj) {
-				w.report(k, oldObj, newObj)
+				w.report(k, oldObj, newObj, classify(oldObj, newObj))
 			}
 		},
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tomb.Obj
 			}
-			w.report(k, nil, obj)
+			w.report(k, nil, obj, Drifted)
 		},
 	})
 	if err != nil {
@@ -208,13 +230,117 @@ func (w *Watcher) add(gvk schema.GroupVersionKind, mapping *meta.RESTMapping) er
 	return nil
 }
 
-func stripManagedFields(obj any) (any, error) {
+// trimManagedFields drops the field sets of managedFields, keeping manager, operation,
+// subresource and time of every entry.
+func trimManagedFields(obj any) (any, error) {
 	if u, ok := obj.(*unstructured.Unstructured); ok && u.Object != nil {
 		if md, ok := u.Object["metadata"].(map[string]any); ok {
-			delete(md, "managedFields")
+			if entries, ok := md["managedFields"].([]any); ok {
+				for _, e := range entries {
+					if e, ok := e.(map[string]any); ok {
+						delete(e, "fieldsV1")
+					}
+				}
+			}
 		}
 	}
 	return obj, nil
+}
+
+// classify tells drift from changes that cannot have moved the object away from Git: status
+// written by its controller, and Ferry's own applies (whose echo would otherwise start a
+// compare of the whole Application after every sync). Whatever it cannot tell apart is drift:
+// a missed drift would go unreported, an extra compare only costs a dry run.
+func classify(old, cur any) Change {
+	u, ok := cur.(*unstructured.Unstructured)
+	if !ok {
+		return Drifted
+	}
+	o, _ := old.(*unstructured.Unstructured)
+	if o != nil && equal(withoutStatus(o), withoutStatus(u)) {
+		return StatusChanged
+	}
+	// The writers of this change are the managedFields entries that are new or have a new
+	// time; on an add, the entries of the latest time.
+	var writers []map[string]any
+	if o == nil {
+		writers = latestEntries(u)
+	} else {
+		before := map[string]bool{}
+		for _, e := range managedEntries(o) {
+			before[entryKey(e)] = true
+		}
+		for _, e := range managedEntries(u) {
+			if !before[entryKey(e)] {
+				writers = append(writers, e)
+			}
+		}
+	}
+	if len(writers) == 0 {
+		// Written twice by the same manager within one second: no telling who.
+		return Drifted
+	}
+	for _, e := range writers {
+		if e["manager"] != apply.FieldManager && e["subresource"] != "status" {
+			return Drifted
+		}
+	}
+	return StatusChanged
+}
+
+// withoutStatus is obj without what changes on every write or belongs to status.
+func withoutStatus(u *unstructured.Unstructured) map[string]any {
+	c := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		if k != "status" && k != "metadata" {
+			c[k] = v
+		}
+	}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		m := make(map[string]any, len(md))
+		for k, v := range md {
+			switch k {
+			case "resourceVersion", "managedFields", "generation":
+			default:
+				m[k] = v
+			}
+		}
+		c["metadata"] = m
+	}
+	return c
+}
+
+func equal(a, b map[string]any) bool { return equality.Semantic.DeepEqual(a, b) }
+
+func managedEntries(u *unstructured.Unstructured) []map[string]any {
+	md, _ := u.Object["metadata"].(map[string]any)
+	raw, _ := md["managedFields"].([]any)
+	entries := make([]map[string]any, 0, len(raw))
+	for _, e := range raw {
+		if e, ok := e.(map[string]any); ok {
+			entries = append(entries, e)
+		}
+	}
+	return entries
+}
+
+func latestEntries(u *unstructured.Unstructured) []map[string]any {
+	var latest []map[string]any
+	var at string // RFC 3339 in UTC sorts as text
+	for _, e := range managedEntries(u) {
+		t, _ := e["time"].(string)
+		switch {
+		case t > at:
+			latest, at = []map[string]any{e}, t
+		case t == at:
+			latest = append(latest, e)
+		}
+	}
+	return latest
+}
+
+func entryKey(e map[string]any) string {
+	return fmt.Sprint(e["manager"], "|", e["operation"], "|", e["subresource"], "|", e["apiVersion"], "|", e["time"])
 }
 
 func resourceVersion(obj any) string {
@@ -226,7 +352,7 @@ func resourceVersion(obj any) string {
 
 // report calls onChange for the owner of obj and, when an update moved the object to another
 // owner or made its annotation invalid, for the owner named by old too.
-func (w *Watcher) report(k *kindWatch, old, obj any) {
+func (w *Watcher) report(k *kindWatch, old, obj any, change Change) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return
@@ -234,11 +360,12 @@ func (w *Watcher) report(k *kindWatch, old, obj any) {
 	ref := apply.ObjectRef{Group: k.gvk.Group, Version: k.gvk.Version, Kind: k.gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
 	app, owned := owner(u, ref)
 	if owned {
-		w.onChange(app, ref)
+		w.onChange(app, ref, change)
 	}
 	if o, ok := old.(*unstructured.Unstructured); ok {
 		if oldApp, oldOwned := owner(o, ref); oldOwned && (!owned || oldApp != app) {
-			w.onChange(oldApp, ref)
+			// The object left this Application: for it, that is drift.
+			w.onChange(oldApp, ref, Drifted)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -37,9 +38,10 @@ const eventTimeout = 30 * time.Second
 var configMapGVK = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
 
 type event struct {
-	app apply.App
-	ref apply.ObjectRef
-	at  time.Time
+	app    apply.App
+	ref    apply.ObjectRef
+	change Change
+	at     time.Time
 }
 
 // recorder collects the reports of one Watcher.
@@ -47,8 +49,8 @@ type recorder struct{ ch chan event }
 
 func newRecorder() *recorder { return &recorder{ch: make(chan event, 10000)} }
 
-func (r *recorder) onChange(app apply.App, ref apply.ObjectRef) {
-	r.ch <- event{app: app, ref: ref, at: time.Now()}
+func (r *recorder) onChange(app apply.App, ref apply.ObjectRef, change Change) {
+	r.ch <- event{app: app, ref: ref, change: change, at: time.Now()}
 }
 
 // next returns the next report about ref, failing the test after eventTimeout. Reports about
@@ -167,8 +169,11 @@ func TestReportsAddUpdateDelete(t *testing.T) {
 	if got, _, _ := unstructured.NestedString(live.Object, "data", "key"); got != "v0" {
 		t.Errorf("Get: data.key = %q, want v0", got)
 	}
-	if _, found, _ := unstructured.NestedFieldNoCopy(live.Object, "metadata", "managedFields"); found {
-		t.Error("Get: managedFields were not stripped")
+	entries, _, _ := unstructured.NestedSlice(live.Object, "metadata", "managedFields")
+	for _, e := range entries {
+		if _, found := e.(map[string]any)["fieldsV1"]; found {
+			t.Error("Get: the field sets of managedFields were not dropped")
+		}
 	}
 
 	// An edit by hand, with the real kubectl.
@@ -472,5 +477,115 @@ func TestParseTrackingID(t *testing.T) {
 	ref := apply.ObjectRef{Group: "apps", Kind: "Deployment", Namespace: "prod", Name: "web"}
 	if gotApp, gotRef, ok := parseTrackingID(apply.TrackingID(app, ref)); !ok || gotApp != app || gotRef != ref {
 		t.Errorf("parseTrackingID(TrackingID(%v, %v)) = %v, %v, %v", app, ref, gotApp, gotRef, ok)
+	}
+}
+
+// TestTellsFerrysWritesFromDrift: Ferry's own applies (creation included) are reported as
+// StatusChanged, so a sync's echo does not start a compare; an edit by anyone else is drift.
+func TestTellsFerrysWritesFromDrift(t *testing.T) {
+	c := setup(t)
+	ns := c.namespace(t)
+	app := apply.App{Namespace: "team-a", Name: "web"}
+	ref := cmRef(ns, "settings")
+	configMaps := c.dynamic.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(ns)
+	ferryApply := func(value string) {
+		t.Helper()
+		cm := managedConfigMap(app, ns, "settings")
+		cm.Data["key"] = value
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		u.SetAPIVersion("v1")
+		u.SetKind("ConfigMap")
+		if _, err := configMaps.Apply(t.Context(), "settings", u, metav1.ApplyOptions{FieldManager: apply.FieldManager, Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(what string, want Change) {
+		t.Helper()
+		if ev := c.events.next(t, ref, nil); ev.change != want {
+			t.Errorf("%s reported as %s, want %s", what, ev.change, want)
+		}
+	}
+
+	// managedFields record the time of a write to the second: writes of one manager within the
+	// same second cannot be told apart, and are reported as drift. Step over second boundaries
+	// (a write minutes after the last is what a sync or a heal sees).
+	nextSecond := func() { time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) }
+
+	ferryApply("v1")
+	expect("Ferry creating the object", StatusChanged)
+	nextSecond()
+	ferryApply("v2")
+	expect("Ferry applying a change", StatusChanged)
+	nextSecond()
+	out, err := exec.CommandContext(t.Context(), stack.Kubectl(), "--kubeconfig", stack.Kubeconfig(),
+		"-n", ns, "patch", "configmap", "settings", "--type=merge", "-p", `{"data":{"key":"edited"}}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl patch: %v\n%s", err, out)
+	}
+	expect("an edit with kubectl", Drifted)
+	nextSecond()
+	ferryApply("v2")
+	expect("Ferry healing the edit", StatusChanged)
+	if err := configMaps.Delete(t.Context(), "settings", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect("a deletion", Drifted)
+}
+
+func TestClassify(t *testing.T) {
+	obj := func(data string, status any, entries ...map[string]any) *unstructured.Unstructured {
+		fields := make([]any, len(entries))
+		for i, e := range entries {
+			fields[i] = e
+		}
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": "web", "resourceVersion": data + fmt.Sprint(status), "managedFields": fields},
+			"spec":     map[string]any{"paused": data},
+		}}
+		if status != nil {
+			u.Object["status"] = status
+		}
+		return u
+	}
+	entry := func(manager, subresource, at string) map[string]any {
+		e := map[string]any{"manager": manager, "operation": "Update", "apiVersion": "apps/v1", "time": at}
+		if manager == apply.FieldManager {
+			e["operation"] = "Apply"
+		}
+		if subresource != "" {
+			e["subresource"] = subresource
+		}
+		return e
+	}
+	ferry := entry(apply.FieldManager, "", "2026-11-26T09:00:00Z")
+	ferryLater := entry(apply.FieldManager, "", "2026-11-26T09:00:05Z")
+	kcm := entry("kube-controller-manager", "status", "2026-11-26T09:00:01Z")
+	user := entry("kubectl-edit", "", "2026-11-26T09:00:02Z")
+	for _, tc := range []struct {
+		name     string
+		old, cur *unstructured.Unstructured
+		want     Change
+	}{
+		{"status only", obj("a", nil, ferry), obj("a", map[string]any{"replicas": int64(1)}, ferry, kcm), StatusChanged},
+		{"Ferry's apply", obj("a", nil, ferry), obj("b", nil, ferryLater), StatusChanged},
+		{"an edit by hand", obj("a", nil, ferry), obj("b", nil, ferry, user), Drifted},
+		{"Ferry's apply after an edit", obj("b", nil, ferry, user), obj("a", nil, ferryLater, user), StatusChanged},
+		{"no telling who", obj("a", nil, ferry), obj("b", nil, ferry), Drifted},
+		{"created by Ferry", nil, obj("a", nil, ferry), StatusChanged},
+		{"created by someone else", nil, obj("a", nil, user), Drifted},
+		{"no managedFields", nil, obj("a", nil), Drifted},
+	} {
+		var old any
+		if tc.old != nil {
+			old = tc.old
+		}
+		if got := classify(old, tc.cur); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }
