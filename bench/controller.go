@@ -43,7 +43,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	b.logf("controller: committing %d paths x %d objects (+ apps/big with %d) to a Git server on %s", n, cfg.ObjectsPerApp, cfg.DiffObjects, srv.URL())
 	files := map[string]string{}
 	for i := range n {
-		for name, content := range appObjects(cfg.ObjectsPerApp, "v1") {
+		for name, content := range appObjects(i, cfg.ObjectsPerApp, "v1") {
 			files[appPath(i)+"/"+name] = content
 		}
 	}
@@ -150,12 +150,12 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 		dest := appNamespace(n, i)
 		var w watch.Interface
 		if selfHeal {
-			if w, err = kube.CoreV1().ConfigMaps(dest).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", "cm-0").String()}); err != nil {
+			if w, err = kube.CoreV1().ConfigMaps(dest).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", objectName(i, "cm-0")).String()}); err != nil {
 				return err
 			}
 		}
 		edited := time.Now()
-		if _, err := kube.CoreV1().ConfigMaps(dest).Patch(ctx, "cm-0", types.MergePatchType, []byte(`{"data":{"key0":"edited by hand"}}`), metav1.PatchOptions{}); err != nil {
+		if _, err := kube.CoreV1().ConfigMaps(dest).Patch(ctx, objectName(i, "cm-0"), types.MergePatchType, []byte(`{"data":{"key0":"edited by hand"}}`), metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("editing a managed ConfigMap: %w", err)
 		}
 		edited = edited.Add(time.Since(edited) / 2)
@@ -186,7 +186,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	// 4. A commit touching every path, each Application asked to sync at once.
 	changed := map[string]string{}
 	for i := range n {
-		changed[appPath(i)+"/cm-0.yaml"] = configMap("cm-0", "v2")
+		changed[appPath(i)+"/cm-0.yaml"] = configMap(objectName(i, "cm-0"), "v2")
 	}
 	second := repo.Commit("main", changed, "touch every path")
 	fetchesBefore = srv.CountRequests("POST /monorepo.git/git-upload-pack")
@@ -248,15 +248,14 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 // namespaces is quicker than pruning one by one) and namespaces, and waits until they are gone
 // so the next scenario starts on a quiet cluster.
 func (b *bench) cleanupController(ctx context.Context, ferry versioned.Interface, kube kubernetes.Interface, ns string, n int) {
-	b.logf("controller: cleaning up %d namespaces", n+1)
+	b.logf("controller: cleaning up the scenario's namespaces")
 	if err := ferry.GitopsV1alpha1().Applications(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		b.logf("deleting the Applications: %v", err)
 	}
-	names := []string{ns}
-	for i := range n {
+	names := []string{ns, appNamespace(n, -1)}
+	for i := 0; i < n; i += appsPerNamespace {
 		names = append(names, appNamespace(n, i))
 	}
-	names = append(names, appNamespace(n, -1))
 	_, _ = b.parallel(ctx, len(names), func(ctx context.Context, i int) error {
 		err := kube.CoreV1().Namespaces().Delete(ctx, names[i], metav1.DeleteOptions{})
 		if apierrors.IsNotFound(err) {
@@ -327,13 +326,20 @@ func waitRestored(ctx context.Context, w watch.Interface, timeout time.Duration)
 
 func appPath(i int) string { return fmt.Sprintf("apps/app-%05d", i) }
 
+// appsPerNamespace Applications deploy into each namespace, as teams share namespaces; one
+// namespace per Application would mostly measure kube-controller-manager deleting them.
+const appsPerNamespace = 10
+
 // appNamespace is where Application i of the size-n scenario deploys; -1 is the big one.
 func appNamespace(n, i int) string {
 	if i < 0 {
 		return fmt.Sprintf("bench-n%d-big", n)
 	}
-	return fmt.Sprintf("bench-n%d-app-%05d", n, i)
+	return fmt.Sprintf("bench-n%d-ns-%03d", n, i/appsPerNamespace)
 }
+
+// objectName is the name of object base of Application i, unique in its namespace.
+func objectName(i int, base string) string { return fmt.Sprintf("app-%05d-%s", i, base) }
 
 // benchApp is Application i of the size-n scenario (i = -1: the big one for /diff): automated
 // with prune, every tenth one self-healing, its own namespace created on sync.
@@ -358,37 +364,37 @@ func benchApp(ns string, i int, repoURL string, n int) *gitopsv1alpha1.Applicati
 	}
 }
 
-// appObjects are the files of one path: ConfigMaps, then from the 7th object on headless
-// Services and Deployments of 0 replicas (no kubelet runs here) in turn.
-func appObjects(count int, value string) map[string]string {
+// appObjects are the files of Application i's path: ConfigMaps, then from the 7th object on
+// headless Services and Deployments of 0 replicas (no kubelet runs here) in turn.
+func appObjects(i, count int, value string) map[string]string {
 	files := map[string]string{}
 	for j := range count {
 		switch {
 		case j < 6 || j < count-4:
-			files[fmt.Sprintf("cm-%d.yaml", j)] = configMap(fmt.Sprintf("cm-%d", j), value)
+			files[fmt.Sprintf("cm-%d.yaml", j)] = configMap(objectName(i, fmt.Sprintf("cm-%d", j)), value)
 		case j%2 == 0:
 			files[fmt.Sprintf("svc-%d.yaml", j)] = fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata:
-  name: svc-%d
+  name: %[1]s
 spec:
   clusterIP: None
-  selector: {app: web-%d}
+  selector: {app: %[1]s}
   ports: [{name: http, port: 80, targetPort: 8080}]
-`, j, j)
+`, objectName(i, fmt.Sprintf("svc-%d", j)))
 		default:
 			files[fmt.Sprintf("deploy-%d.yaml", j)] = fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: web-%d
+  name: %[1]s
 spec:
   replicas: 0
-  selector: {matchLabels: {app: web-%d}}
+  selector: {matchLabels: {app: %[1]s}}
   template:
-    metadata: {labels: {app: web-%d}}
+    metadata: {labels: {app: %[1]s}}
     spec:
       containers: [{name: web, image: registry.example.com/web:1.0, ports: [{containerPort: 8080}]}]
-`, j, j, j)
+`, objectName(i, fmt.Sprintf("web-%d", j)))
 		}
 	}
 	return files
