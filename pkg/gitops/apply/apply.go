@@ -19,6 +19,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/jsondiff"
+	ssautils "github.com/fluxcd/pkg/ssa/utils"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -268,7 +269,8 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	}
 	ic.manager.SetConcurrency(opts.Concurrency)
 
-	if err := a.dryRunAll(ctx, ic, objects); err != nil {
+	absent, err := a.dryRunAll(ctx, ic, objects)
+	if err != nil {
 		return nil, err
 	}
 	if opts.DryRun {
@@ -284,13 +286,27 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	applyOpts.WaitTimeout = opts.WaitTimeout
 	applyOpts.WaitInterval = time.Second
 	applyOpts.DriftIgnoreRules = ignoreRules(opts.Ignore)
-	// ssa sorts and stages the slice it is given; keep the caller's order intact.
-	toApply := make([]*unstructured.Unstructured, len(objects))
-	for i, o := range objects {
-		toApply[i] = o.DeepCopy()
+	// Objects the dry run found absent, and that no other object of the set must precede (a
+	// definition, a class), are created with one apply each. ssa would read and dry-run each of
+	// them again, doubling what a first sync costs the API server. The rest go through ssa,
+	// which stages definitions and classes first and skips what is unchanged. ssa sorts and
+	// stages the slice it is given; keep the caller's order intact.
+	var toApply, toCreate []*unstructured.Unstructured
+	for _, o := range objects {
+		if absent[key(RefOf(o))] && !ssautils.IsClusterDefinition(o) && !ssautils.IsClassDefinition(o) {
+			toCreate = append(toCreate, o.DeepCopy())
+		} else {
+			toApply = append(toApply, o.DeepCopy())
+		}
 	}
-	cs, err := ic.manager.ApplyAllStaged(ctx, toApply, applyOpts)
 	var results []Result
+	var cs *ssa.ChangeSet
+	if len(toApply) > 0 {
+		cs, err = ic.manager.ApplyAllStaged(ctx, toApply, applyOpts)
+	}
+	if err == nil && len(toCreate) > 0 {
+		results, err = a.create(ctx, ic, toCreate, opts.Concurrency)
+	}
 	if cs != nil {
 		for _, e := range cs.Entries {
 			results = append(results, Result{
@@ -322,9 +338,33 @@ func actionOf(a ssa.Action) Action {
 	return Skipped
 }
 
+// create applies objects that do not exist yet, concurrency at a time.
+func (a *Applier) create(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured, concurrency int) ([]Result, error) {
+	results := make([]Result, len(objects))
+	errs := make([]error, len(objects))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, concurrency)
+	for i, o := range objects {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = Result{Ref: RefOf(o), Action: Created}
+			if err := ic.client.Patch(ctx, o, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				results[i].Action = Skipped
+				errs[i] = fmt.Errorf("%s: %w", RefOf(o), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return results, utilerrors.NewAggregate(errs)
+}
+
 // dryRunAll runs a server-side apply dry run of every object whose prerequisites already exist,
-// and reports every failure at once, each naming its object.
-func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured) error {
+// and reports every failure at once, each naming its object. It returns the objects the dry run
+// found absent: the server answers a dry-run creation without a resourceVersion.
+func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured) (map[string]bool, error) {
 	newNamespaces := map[string]bool{}
 	for _, o := range objects {
 		if o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" {
@@ -332,10 +372,11 @@ func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*
 		}
 	}
 	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 8)
+		mu     sync.Mutex
+		errs   []error
+		absent = map[string]bool{}
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, 8)
 	)
 	for _, o := range objects {
 		gvk := o.GroupVersionKind()
@@ -357,19 +398,21 @@ func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*
 			defer func() { <-sem }()
 			obj := o.DeepCopy()
 			err := ic.client.Patch(ctx, obj, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager))
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
-				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", RefOf(o), err))
-				mu.Unlock()
+			} else if obj.GetResourceVersion() == "" {
+				absent[key(RefOf(o))] = true
 			}
 		}(o)
 	}
 	wg.Wait()
 	if len(errs) > 0 {
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return fmt.Errorf("dry run refused %d of %d objects, nothing was applied: %w", len(errs), len(objects), utilerrors.NewAggregate(errs))
+		return nil, fmt.Errorf("dry run refused %d of %d objects, nothing was applied: %w", len(errs), len(objects), utilerrors.NewAggregate(errs))
 	}
-	return nil
+	return absent, nil
 }
 
 // Prune deletes the objects of the previous inventory that are not in the desired set, but only
