@@ -132,8 +132,8 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 
 	drifted := c.takeDrift(key)
 	if c.onlyHealthChanged(key, app, op, drifted) {
-		out := outcome{sourceRevision: app.Status.SourceRevision, syncedRevision: app.Status.Sync.Revision,
-			syncStatus: app.Status.Sync.Status, resources: app.Status.Resources, health: c.health(ctx, app.Status.Resources)}
+		out := outcome{sourceRevision: app.Status.SourceRevision, syncedRevision: app.Status.Sync.Revision, syncStatus: app.Status.Sync.Status}
+		out.resources, out.health = c.health(ctx, app.Status.Resources)
 		// The full reconcile stays scheduled when it was.
 		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) })
 	}
@@ -216,16 +216,21 @@ func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, o
 	if op != nil {
 		revision = op.Revision
 	}
-	if op != nil || app.Generation != app.Status.ObservedGeneration {
-		// A sync request, or a new or edited spec, deploys what the branch names now, not what
-		// a listing shared with other Applications saw a few seconds ago.
+	// A sync request, or an edited spec, deploys what the branch names now, not what a ref
+	// listing shared with other Applications saw a few seconds ago; a new Application what it
+	// named when the Application was created (to the second), so that a thousand Applications
+	// created together share listings.
+	switch {
+	case op != nil || app.Status.ObservedGeneration != 0 && app.Generation != app.Status.ObservedGeneration:
 		ctx = source.WithNotBefore(ctx, time.Now())
+	case app.Status.ObservedGeneration == 0:
+		ctx = source.WithNotBefore(ctx, app.CreationTimestamp.Time)
 	}
 	sha, err := c.engine.Resolve(ctx, app, revision)
 	if err != nil {
 		out.err = err
 		out.sourceRevision = app.Status.SourceRevision
-		out.health = c.health(ctx, app.Status.Resources)
+		out.resources, out.health = c.health(ctx, app.Status.Resources)
 		return out
 	}
 	out.sourceRevision = sha
@@ -234,7 +239,7 @@ func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, o
 	renderDuration.Observe(time.Since(renderStart).Seconds())
 	if err != nil {
 		out.err = err
-		out.health = c.health(ctx, app.Status.Resources)
+		out.resources, out.health = c.health(ctx, app.Status.Resources)
 		return out
 	}
 
@@ -407,12 +412,18 @@ func (c *Controller) inventory(ctx context.Context, refs []apply.ObjectRef, desi
 	return resources, health.Aggregate(named)
 }
 
-func (c *Controller) health(ctx context.Context, resources []gitopsv1alpha1.ResourceStatus) health.Status {
-	var named []health.Named
-	for _, ref := range inventoryRefs(resources) {
-		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: c.objectHealth(ctx, ref)})
+// health reads the live health of an inventory again: the inventory with each object's health
+// updated, and the aggregate.
+func (c *Controller) health(ctx context.Context, resources []gitopsv1alpha1.ResourceStatus) ([]gitopsv1alpha1.ResourceStatus, health.Status) {
+	named := make([]health.Named, 0, len(resources))
+	updated := make([]gitopsv1alpha1.ResourceStatus, len(resources))
+	for i, ref := range inventoryRefs(resources) {
+		h := c.objectHealth(ctx, ref)
+		updated[i] = resources[i]
+		updated[i].Health = h.Code
+		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: h})
 	}
-	return health.Aggregate(named)
+	return updated, health.Aggregate(named)
 }
 
 // watch makes sure every kind the Application manages is watched, so a change to any of its
