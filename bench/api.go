@@ -166,6 +166,10 @@ func (b *bench) apiScenario(ctx context.Context, n int) error {
 				b.logf("cleaning up %s: %v", v.name, err)
 			}
 		}
+		// Left behind, the CRD's "application" would shadow Ferry's in kubectl.
+		if err := deleteBaselineCRD(context.WithoutCancel(ctx), admin); err != nil {
+			b.logf("deleting the baseline CRD: %v", err)
+		}
 	}()
 
 	// Writes: Ferry's typed clients write protobuf; the CRD can only take JSON.

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
+	waitpkg "k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
@@ -75,7 +75,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	defer b.cleanupController(context.WithoutCancel(ctx), ferry, kube, ns, n)
+	defer b.cleanupController(context.WithoutCancel(ctx), ferry, kube, ns, n, n != cfg.ControllerSizes[len(cfg.ControllerSizes)-1])
 	trackCtx, stopTracking := context.WithCancel(ctx)
 	defer stopTracking()
 	tr, err := track(trackCtx, ferry, ns)
@@ -99,7 +99,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	b.logf("controller: creating %d Applications", n)
 	start := time.Now()
 	if _, err := b.parallel(ctx, n, func(ctx context.Context, i int) error {
-		_, err := apps.Create(ctx, benchApp(ns, i, repo.URL(), n), metav1.CreateOptions{})
+		_, err := apps.Create(ctx, benchApp(ns, i, repo.URL(), n, cfg.Interval), metav1.CreateOptions{})
 		return err
 	}); err != nil {
 		return err
@@ -145,7 +145,12 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	var detect, heal []time.Duration
 	edits := min(cfg.DriftEdits, n)
 	for e := range edits {
-		i := e * (n / edits) // distinct Applications, every tenth self-healing
+		// Distinct Applications, alternately self-healing (every tenth is) and not.
+		i := e*(n/edits) + e%2
+		if e%2 == 0 {
+			i -= i % 10
+		}
+		i %= n
 		selfHeal := i%10 == 0
 		dest := appNamespace(n, i)
 		var w watch.Interface
@@ -176,8 +181,10 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 		}
 		heal = append(heal, restored.Sub(edited))
 	}
-	row("drift -> OutOfSync p50", "ms", ms(percentile(detect, 50)), "", fmt.Sprintf("%d edits", len(detect)))
-	row("drift -> OutOfSync p99", "ms", ms(percentile(detect, 99)), "< 1000 ms", "")
+	if len(detect) > 0 {
+		row("drift -> OutOfSync p50", "ms", ms(percentile(detect, 50)), "", fmt.Sprintf("%d edits", len(detect)))
+		row("drift -> OutOfSync p99", "ms", ms(percentile(detect, 99)), "< 1000 ms", "")
+	}
 	if len(heal) > 0 {
 		row("drift -> self-healed p50", "ms", ms(percentile(heal, 50)), "", fmt.Sprintf("%d edits", len(heal)))
 		row("drift -> self-healed p99", "ms", ms(percentile(heal, 99)), "< 2000 ms", "")
@@ -213,7 +220,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 
 	// 5. /diff of an Application with DiffObjects objects, warm.
 	b.logf("controller: /diff of an Application with %d objects, %d requests", cfg.DiffObjects, cfg.DiffRequests)
-	big := benchApp(ns, -1, repo.URL(), n)
+	big := benchApp(ns, -1, repo.URL(), n, cfg.Interval)
 	if _, err := apps.Create(ctx, big, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -245,9 +252,9 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 }
 
 // cleanupController deletes the scenario's Applications (keeping their objects: deleting the
-// namespaces is quicker than pruning one by one) and namespaces, and waits until they are gone
-// so the next scenario starts on a quiet cluster.
-func (b *bench) cleanupController(ctx context.Context, ferry versioned.Interface, kube kubernetes.Interface, ns string, n int) {
+// namespaces is quicker than pruning one by one) and namespaces and, when another scenario
+// follows, waits until they are gone so that it starts on a quiet cluster.
+func (b *bench) cleanupController(ctx context.Context, ferry versioned.Interface, kube kubernetes.Interface, ns string, n int, wait bool) {
 	b.logf("controller: cleaning up the scenario's namespaces")
 	if err := ferry.GitopsV1alpha1().Applications(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		b.logf("deleting the Applications: %v", err)
@@ -263,7 +270,10 @@ func (b *bench) cleanupController(ctx context.Context, ferry versioned.Interface
 		}
 		return err
 	})
-	err := wait.PollUntilContextTimeout(ctx, time.Second, 10*time.Minute, true, func(ctx context.Context) (bool, error) {
+	if !wait {
+		return
+	}
+	err := waitpkg.PollUntilContextTimeout(ctx, time.Second, 10*time.Minute, true, func(ctx context.Context) (bool, error) {
 		list, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil
@@ -343,10 +353,14 @@ func objectName(i int, base string) string { return fmt.Sprintf("app-%05d-%s", i
 
 // benchApp is Application i of the size-n scenario (i = -1: the big one for /diff): automated
 // with prune, every tenth one self-healing, its own namespace created on sync.
-func benchApp(ns string, i int, repoURL string, n int) *gitopsv1alpha1.Application {
+func benchApp(ns string, i int, repoURL string, n int, interval time.Duration) *gitopsv1alpha1.Application {
 	name, path := appName(i), appPath(i)
 	if i < 0 {
 		name, path = "big", "apps/big"
+	}
+	var every *metav1.Duration
+	if interval > 0 {
+		every = &metav1.Duration{Duration: interval}
 	}
 	return &gitopsv1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{
@@ -359,6 +373,7 @@ func benchApp(ns string, i int, repoURL string, n int) *gitopsv1alpha1.Applicati
 			SyncPolicy: gitopsv1alpha1.SyncPolicy{
 				Automated:       &gitopsv1alpha1.AutomatedSyncPolicy{Prune: true, SelfHeal: i >= 0 && i%10 == 0},
 				CreateNamespace: true,
+				Interval:        every,
 			},
 		},
 	}

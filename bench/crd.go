@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -55,7 +56,7 @@ func installBaselineCRD(ctx context.Context, config *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	crds := client.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	crds := client.Resource(crdResource)
 	// Server-side apply: the same call creates it or brings an earlier run's up to date.
 	if _, err := crds.Apply(ctx, name, crd, metav1.ApplyOptions{FieldManager: "ferry-bench", Force: true}); err != nil {
 		return fmt.Errorf("creating the baseline CRD from Ferry's schema: %w", err)
@@ -79,6 +80,21 @@ func installBaselineCRD(ctx context.Context, config *rest.Config) error {
 		}
 		return false, nil
 	})
+}
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// deleteBaselineCRD removes applications.bench.ferry.dev and its objects.
+func deleteBaselineCRD(ctx context.Context, config *rest.Config) error {
+	client, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return err
+	}
+	err = client.Resource(crdResource).Delete(ctx, "applications."+crdGroupVersion.Group, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // applicationSchema reads Ferry's OpenAPI v3 document through kube-apiserver and turns the

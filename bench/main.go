@@ -59,6 +59,8 @@ type config struct {
 	ProfileDir string
 	// Timeout bounds each wait for the controller.
 	Timeout time.Duration
+	// Interval is the Applications' spec.syncPolicy.interval; zero leaves Ferry's default.
+	Interval time.Duration
 
 	log io.Writer
 }
@@ -91,6 +93,8 @@ func main() {
 	apiSizes := flag.String("api-sizes", "", "override the API scenario's sizes, e.g. 500,5000")
 	ctrlSizes := flag.String("controller-sizes", "", "override the controller scenario's sizes, e.g. 50,200")
 	workers := flag.Int("workers", 0, "ferry-apiserver --controller-workers for the controller scenario (default 8)")
+	idle := flag.Duration("idle", 0, "how long the idle cost is measured (default 30s, 1m with -full)")
+	interval := flag.Duration("interval", 0, "spec.syncPolicy.interval of the controller scenario's Applications (default: Ferry's, 3m)")
 	profile := flag.String("profile", "", "write CPU and heap profiles of ferry-apiserver during the controller's initial sync into this directory")
 	flag.Parse()
 
@@ -102,6 +106,10 @@ func main() {
 	if *workers > 0 {
 		cfg.Workers = *workers
 	}
+	if *idle > 0 {
+		cfg.Idle = *idle
+	}
+	cfg.Interval = *interval
 	var err error
 	if *apiSizes != "" {
 		if cfg.APISizes, err = parseSizes(*apiSizes); err != nil {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +60,9 @@ func track(ctx context.Context, client versioned.Interface, ns string) (*tracker
 					delete(t.apps, app.Name)
 				case watch.Modified:
 					t.modified.Add(1)
+					if debug && t.apps[app.Name] != nil {
+						logStatusChange(t.apps[app.Name], app)
+					}
 					t.apps[app.Name] = app
 				default:
 					t.apps[app.Name] = app
@@ -135,6 +141,22 @@ func (t *tracker) waitApp(ctx context.Context, name string, timeout time.Duratio
 			return time.Time{}, fmt.Errorf("Application %s not as expected after %s: %s", name, timeout, state)
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+// debug (FERRY_BENCH_DEBUG=1) logs what changed in the status of every modified Application.
+var debug = os.Getenv("FERRY_BENCH_DEBUG") != ""
+
+func logStatusChange(old, cur *gitopsv1alpha1.Application) {
+	a, _ := json.Marshal(old.Status)
+	b, _ := json.Marshal(cur.Status)
+	var am, bm map[string]any
+	_ = json.Unmarshal(a, &am)
+	_ = json.Unmarshal(b, &bm)
+	for k, v := range bm {
+		if !reflect.DeepEqual(am[k], v) {
+			fmt.Fprintf(os.Stderr, "debug: %s status.%s: %v -> %v\n", cur.Name, k, am[k], v)
 		}
 	}
 }
