@@ -84,17 +84,23 @@ func installBaselineCRD(ctx context.Context, config *rest.Config) error {
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// deleteBaselineCRD removes applications.bench.ferry.dev and its objects.
+// deleteBaselineCRD removes applications.bench.ferry.dev and its objects, and waits until it is
+// gone: a CRD being deleted cannot be applied again.
 func deleteBaselineCRD(ctx context.Context, config *rest.Config) error {
 	client, err := dynamic.NewForConfig(config)
 	if err != nil {
 		return err
 	}
-	err = client.Resource(crdResource).Delete(ctx, "applications."+crdGroupVersion.Group, metav1.DeleteOptions{})
-	if apierrors.IsNotFound(err) {
+	crds, name := client.Resource(crdResource), "applications."+crdGroupVersion.Group
+	if err := crds.Delete(ctx, name, metav1.DeleteOptions{}); apierrors.IsNotFound(err) {
 		return nil
+	} else if err != nil {
+		return err
 	}
-	return err
+	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := crds.Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
 }
 
 // applicationSchema reads Ferry's OpenAPI v3 document through kube-apiserver and turns the

@@ -341,6 +341,20 @@ func actionOf(a ssa.Action) Action {
 // create applies objects that do not exist yet, concurrency at a time.
 func (a *Applier) create(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured, concurrency int) ([]Result, error) {
 	results := make([]Result, len(objects))
+	err := forEach(objects, concurrency, func(i int, o *unstructured.Unstructured) error {
+		results[i] = Result{Ref: RefOf(o), Action: Created}
+		if err := ic.client.Patch(ctx, o, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+			results[i].Action = Skipped
+			return err
+		}
+		return nil
+	})
+	return results, err
+}
+
+// forEach calls f for every object, concurrency at a time, and returns the errors, each
+// naming its object.
+func forEach(objects []*unstructured.Unstructured, concurrency int, f func(i int, o *unstructured.Unstructured) error) error {
 	errs := make([]error, len(objects))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, concurrency)
@@ -350,15 +364,13 @@ func (a *Applier) create(ctx context.Context, ic *identityClient, objects []*uns
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = Result{Ref: RefOf(o), Action: Created}
-			if err := ic.client.Patch(ctx, o, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
-				results[i].Action = Skipped
+			if err := f(i, o); err != nil {
 				errs[i] = fmt.Errorf("%s: %w", RefOf(o), err)
 			}
 		}()
 	}
 	wg.Wait()
-	return results, utilerrors.NewAggregate(errs)
+	return utilerrors.NewAggregate(errs)
 }
 
 // dryRunAll runs a server-side apply dry run of every object whose prerequisites already exist,
@@ -573,29 +585,19 @@ func (a *Applier) Diff(ctx context.Context, username string, objects []*unstruct
 	opts := ssa.DefaultDiffOptions()
 	opts.DriftIgnoreRules = ignoreRules(ignore)
 	results := make([]DiffResult, len(objects))
-	errs := make([]error, len(objects))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, o := range objects {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			entry, live, merged, err := ic.manager.Diff(ctx, o.DeepCopy(), opts)
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", RefOf(o), err)
-				return
-			}
-			r := DiffResult{Ref: RefOf(o), Action: actionOf(entry.Action), Live: live, Desired: merged}
-			if r.Action == Created {
-				r.Desired = o.DeepCopy()
-			}
-			results[i] = r
-		}()
-	}
-	wg.Wait()
-	return results, utilerrors.NewAggregate(errs)
+	err = forEach(objects, 8, func(i int, o *unstructured.Unstructured) error {
+		entry, live, merged, err := ic.manager.Diff(ctx, o.DeepCopy(), opts)
+		if err != nil {
+			return err
+		}
+		r := DiffResult{Ref: RefOf(o), Action: actionOf(entry.Action), Live: live, Desired: merged}
+		if r.Action == Created {
+			r.Desired = o.DeepCopy()
+		}
+		results[i] = r
+		return nil
+	})
+	return results, err
 }
 
 // Owned reports whether the live object carries this Application's tracking annotation for
