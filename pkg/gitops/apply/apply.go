@@ -377,52 +377,51 @@ func forEach(objects []*unstructured.Unstructured, concurrency int, f func(i int
 // and reports every failure at once, each naming its object. It returns the objects the dry run
 // found absent: the server answers a dry-run creation without a resourceVersion.
 func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured) (map[string]bool, error) {
-	newNamespaces := map[string]bool{}
+	// Objects in a namespace this set creates can only be dry-run once it exists; ask once per
+	// namespace, not once per object.
+	missingNamespaces := map[string]bool{}
 	for _, o := range objects {
-		if o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" {
-			newNamespaces[o.GetName()] = true
-		}
-	}
-	var (
-		mu     sync.Mutex
-		errs   []error
-		absent = map[string]bool{}
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, 8)
-	)
-	for _, o := range objects {
-		gvk := o.GroupVersionKind()
-		if definesCRD(objects, gvk.GroupKind()) {
+		if o.GetKind() != "Namespace" || o.GroupVersionKind().Group != "" {
 			continue
 		}
-		if ns := o.GetNamespace(); ns != "" && newNamespaces[ns] {
-			var existing unstructured.Unstructured
-			existing.SetAPIVersion("v1")
-			existing.SetKind("Namespace")
-			if err := ic.client.Get(ctx, client.ObjectKey{Name: ns}, &existing); apierrors.IsNotFound(err) {
-				continue
-			}
+		var existing unstructured.Unstructured
+		existing.SetAPIVersion("v1")
+		existing.SetKind("Namespace")
+		if err := ic.client.Get(ctx, client.ObjectKey{Name: o.GetName()}, &existing); apierrors.IsNotFound(err) {
+			missingNamespaces[o.GetName()] = true
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(o *unstructured.Unstructured) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			obj := o.DeepCopy()
-			err := ic.client.Patch(ctx, obj, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", RefOf(o), err))
-			} else if obj.GetResourceVersion() == "" {
-				absent[key(RefOf(o))] = true
-			}
-		}(o)
 	}
-	wg.Wait()
-	if len(errs) > 0 {
+	var checked []*unstructured.Unstructured
+	for _, o := range objects {
+		if definesCRD(objects, o.GroupVersionKind().GroupKind()) || missingNamespaces[o.GetNamespace()] {
+			continue
+		}
+		checked = append(checked, o)
+	}
+	isAbsent := make([]bool, len(checked))
+	err := forEach(checked, 8, func(i int, o *unstructured.Unstructured) error {
+		obj := o.DeepCopy()
+		if err := ic.client.Patch(ctx, obj, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+			return err
+		}
+		isAbsent[i] = obj.GetResourceVersion() == ""
+		return nil
+	})
+	if err != nil {
+		var errs []error
+		if agg, ok := err.(utilerrors.Aggregate); ok {
+			errs = agg.Errors()
+		} else {
+			errs = []error{err}
+		}
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 		return nil, fmt.Errorf("dry run refused %d of %d objects, nothing was applied: %w", len(errs), len(objects), utilerrors.NewAggregate(errs))
+	}
+	absent := map[string]bool{}
+	for i, o := range checked {
+		if isAbsent[i] {
+			absent[key(RefOf(o))] = true
+		}
 	}
 	return absent, nil
 }
