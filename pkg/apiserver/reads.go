@@ -51,6 +51,12 @@ func (c completedConfig) manifestsRenderer() application.ManifestsRenderer {
 	}
 }
 
+// rendered is the result of one resolve and render of an Application.
+type rendered struct {
+	sha     string
+	objects []*unstructured.Unstructured
+}
+
 // readTimeout is how long a read subresource waits for Git and rendering.
 func (c completedConfig) readTimeout() time.Duration {
 	if c.ExtraConfig.ReadTimeout > 0 {
@@ -79,13 +85,13 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 	flight := c.ExtraConfig.reads.DoChan(key, func() (any, error) {
 		sha, err := eng.Resolve(background, versioned, revision)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		// Rendering here fills the engine's render cache; each caller takes its own copy below.
-		if _, err := eng.Render(background, versioned, sha); err != nil {
-			return "", err
+		objs, err := eng.Render(background, versioned, sha)
+		if err != nil {
+			return nil, err
 		}
-		return sha, nil
+		return rendered{sha: sha, objects: objs}, nil
 	})
 	timeout := c.readTimeout()
 	timer := time.NewTimer(timeout)
@@ -95,12 +101,13 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 		if res.Err != nil {
 			return nil, "", nil, engineError(res.Err)
 		}
-		sha := res.Val.(string)
-		objs, err := eng.Render(ctx, versioned, sha)
-		if err != nil {
-			return nil, "", nil, engineError(err)
+		// The readers of one flight share its result; each masks and diffs its own copy.
+		r := res.Val.(rendered)
+		objs := make([]*unstructured.Unstructured, len(r.objects))
+		for i, o := range r.objects {
+			objs[i] = o.DeepCopy()
 		}
-		return versioned, sha, objs, nil
+		return versioned, r.sha, objs, nil
 	case <-timer.C:
 	case <-ctx.Done():
 	}
