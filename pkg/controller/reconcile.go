@@ -54,10 +54,13 @@ func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, erro
 	return result, err
 }
 
+// forget drops what the controller keeps about a deleted Application.
 func (c *Controller) forget(key string) {
 	c.mu.Lock()
 	delete(c.failures, key)
 	delete(c.drifted, key)
+	delete(c.statusChanged, key)
+	delete(c.due, key)
 	c.mu.Unlock()
 }
 

@@ -257,7 +257,7 @@ func classify(old, cur any) Change {
 		return Drifted
 	}
 	o, _ := old.(*unstructured.Unstructured)
-	if o != nil && equal(withoutStatus(o), withoutStatus(u)) {
+	if o != nil && equality.Semantic.DeepEqual(withoutStatus(o), withoutStatus(u)) {
 		return StatusChanged
 	}
 	// The writers of this change are the managedFields entries that are new or have a new
@@ -309,8 +309,6 @@ func withoutStatus(u *unstructured.Unstructured) map[string]any {
 	}
 	return c
 }
-
-func equal(a, b map[string]any) bool { return equality.Semantic.DeepEqual(a, b) }
 
 func managedEntries(u *unstructured.Unstructured) []map[string]any {
 	md, _ := u.Object["metadata"].(map[string]any)
