@@ -27,7 +27,7 @@ const overlayDir = "/.ferry-overrides"
 // overlay can sit outside it even when the rendered path is the repository root.
 const repoRoot = "/repo"
 
-func renderKustomization(files []source.File, dir string, opts Options) (objs []*unstructured.Unstructured, err error) {
+func renderKustomization(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
 	fs := filesys.MakeFsInMemory()
 	for _, f := range files {
 		if err := fs.WriteFile(path.Join(repoRoot, f.Path), f.Data); err != nil {
@@ -41,29 +41,31 @@ func renderKustomization(files []source.File, dir string, opts Options) (objs []
 	}
 	root := path.Join(repoRoot, dir)
 	if opts.Kustomize != nil && !emptyKustomizeOptions(opts.Kustomize) {
+		var err error
 		if root, err = writeOverlay(fs, root, opts.Kustomize); err != nil {
 			return nil, err
 		}
 	}
 
+	// A panic inside kustomize unwinds through here (releasing the lock) to the caller's
+	// boundary, which reports it as an internal error of this Application and retries.
 	krustyMu.Lock()
 	defer krustyMu.Unlock()
-	defer func() {
-		if r := recover(); r != nil {
-			objs, err = nil, &Error{File: dir, Reason: fmt.Sprintf("kustomize failed: %v", r)}
-		}
-	}()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions()) // builtins only, no exec, no Helm, root-only loads
 	resMap, err := k.Run(fs, root)
 	if err != nil {
 		return nil, &Error{File: path.Join(dir, "kustomization.yaml"), Reason: fmt.Sprintf("kustomize build: %v", err)}
 	}
+	var objs []*unstructured.Unstructured
 	for _, res := range resMap.Resources() {
-		m, err := res.Map()
+		data, err := res.MarshalJSON()
 		if err != nil {
 			return nil, &Error{File: dir, Reason: fmt.Sprintf("kustomize output: %v", err)}
 		}
-		u := &unstructured.Unstructured{Object: m}
+		u, err := objectFromJSON(data)
+		if err != nil {
+			return nil, &Error{File: dir, Reason: fmt.Sprintf("kustomize output %s: %v", res.CurId(), err)}
+		}
 		if err := checkObject(u); err != nil {
 			return nil, &Error{File: dir, Reason: err.Error()}
 		}

@@ -5,6 +5,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -158,17 +159,21 @@ func decodeManifests(name string, data []byte) ([]*unstructured.Unstructured, er
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var objs []*unstructured.Unstructured
 	for doc := 1; ; doc++ {
-		var raw map[string]interface{}
+		// Each document as JSON first, so that objectFromJSON alone decides the value types.
+		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			if errors.Is(err, io.EOF) {
 				return objs, nil
 			}
 			return nil, &Error{File: name, Reason: fmt.Sprintf("document %d is not valid YAML or JSON: %v", doc, err)}
 		}
-		if len(raw) == 0 {
+		u, err := objectFromJSON(raw)
+		if err != nil {
+			return nil, &Error{File: name, Reason: fmt.Sprintf("document %d is not an object: %v", doc, err)}
+		}
+		if len(u.Object) == 0 {
 			continue
 		}
-		u := &unstructured.Unstructured{Object: raw}
 		if u.IsList() {
 			list, err := u.ToList()
 			if err != nil {
