@@ -37,6 +37,9 @@ type ControllerConfig struct {
 	GitTimeout time.Duration
 	// LeaderElection elects the one replica whose controller runs.
 	LeaderElection LeaderElectionConfig
+	// Render replaces the renderer of repository paths; nil means Ferry's (kustomize or plain
+	// manifests). Tests use it to make one Application's render misbehave.
+	Render engine.RenderFunc
 }
 
 // LeaderElectionConfig configures the election of the active controller among the replicas of
@@ -77,6 +80,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 		Source:           cache,
 		Applier:          apply.NewApplier(cc.Target),
 		AllowRemoteBases: cc.AllowRemoteBases,
+		Render:           cc.Render,
 		Secrets: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 			s, err := kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/recovery"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
 
@@ -29,12 +30,19 @@ func (c completedConfig) healthReader() application.HealthReader {
 		return nil
 	}
 	applier := c.ExtraConfig.engine.Applier()
-	return func(ctx context.Context, ref apply.ObjectRef) health.Status {
-		live, err := applier.Live(ctx, ref)
+	return func(ctx context.Context, ref apply.ObjectRef) (h health.Status) {
+		err := recovery.Guard(ctx, recovery.Read, func() error {
+			live, err := applier.Live(ctx, ref)
+			if err != nil {
+				return err
+			}
+			h = health.Of(live)
+			return nil
+		})
 		if err != nil {
 			return health.Status{Code: v1alpha1.HealthUnknown, Message: err.Error()}
 		}
-		return health.Of(live)
+		return h
 	}
 }
 
@@ -128,51 +136,65 @@ func (c completedConfig) differ() application.Differ {
 	if eng == nil {
 		return nil
 	}
-	return func(ctx context.Context, app *gitops.Application, revision string) (string, []gitops.ResourceDiff, error) {
-		versioned, sha, desired, err := c.renderAt(ctx, app, revision)
-		if err != nil {
-			return "", nil, err
+	return func(ctx context.Context, app *gitops.Application, revision string) (sha string, items []gitops.ResourceDiff, err error) {
+		// A panic while comparing one Application is a 500 for this request, not a crash.
+		err = recovery.Guard(ctx, recovery.Read, func() error {
+			sha, items, err = c.diffApplication(ctx, app, revision)
+			return err
+		})
+		if recovery.IsPanic(err) {
+			err = apierrors.NewInternalError(err)
 		}
-		results, err := eng.Applier().Diff(ctx, engine.Identity(versioned), desired, engine.IgnoreRules(versioned))
-		if err != nil {
-			return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
+		return sha, items, err
+	}
+}
+
+// diffApplication is the differ's work for one request.
+func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Application, revision string) (string, []gitops.ResourceDiff, error) {
+	eng := c.ExtraConfig.engine
+	versioned, sha, desired, err := c.renderAt(ctx, app, revision)
+	if err != nil {
+		return "", nil, err
+	}
+	results, err := eng.Applier().Diff(ctx, engine.Identity(versioned), desired, engine.IgnoreRules(versioned))
+	if err != nil {
+		return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
+	}
+	var items []gitops.ResourceDiff
+	inGit := map[apply.ObjectRef]bool{}
+	for _, r := range results {
+		item := resourceDiff(r.Ref, gitops.DiffNone)
+		switch r.Action {
+		case apply.Created:
+			item.Action = gitops.DiffCreate
+		case apply.Configured:
+			item.Action = gitops.DiffUpdate
 		}
-		var items []gitops.ResourceDiff
-		inGit := map[apply.ObjectRef]bool{}
-		for _, r := range results {
-			item := resourceDiff(r.Ref, gitops.DiffNone)
-			switch r.Action {
-			case apply.Created:
-				item.Action = gitops.DiffCreate
-			case apply.Configured:
-				item.Action = gitops.DiffUpdate
-			}
-			if item.Action != gitops.DiffNone {
-				if item.Diff, err = diff.Unified(r.Live, r.Desired); err != nil {
-					return "", nil, apierrors.NewInternalError(err)
-				}
-			}
-			items = append(items, item)
-			inGit[withoutVersion(r.Ref)] = true
-		}
-		appID := apply.App{Namespace: app.Namespace, Name: app.Name}
-		for _, res := range app.Status.Resources {
-			ref := apply.ObjectRef{Group: res.Group, Version: res.Version, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
-			if inGit[withoutVersion(ref)] {
-				continue
-			}
-			live, err := eng.Applier().Live(ctx, ref)
-			if err != nil || !apply.Owned(appID, live) {
-				continue
-			}
-			item := resourceDiff(ref, gitops.DiffDelete)
-			if item.Diff, err = diff.Unified(live, nil); err != nil {
+		if item.Action != gitops.DiffNone {
+			if item.Diff, err = diff.Unified(r.Live, r.Desired); err != nil {
 				return "", nil, apierrors.NewInternalError(err)
 			}
-			items = append(items, item)
 		}
-		return sha, items, nil
+		items = append(items, item)
+		inGit[withoutVersion(r.Ref)] = true
 	}
+	appID := apply.App{Namespace: app.Namespace, Name: app.Name}
+	for _, res := range app.Status.Resources {
+		ref := apply.ObjectRef{Group: res.Group, Version: res.Version, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
+		if inGit[withoutVersion(ref)] {
+			continue
+		}
+		live, err := eng.Applier().Live(ctx, ref)
+		if err != nil || !apply.Owned(appID, live) {
+			continue
+		}
+		item := resourceDiff(ref, gitops.DiffDelete)
+		if item.Diff, err = diff.Unified(live, nil); err != nil {
+			return "", nil, apierrors.NewInternalError(err)
+		}
+		items = append(items, item)
+	}
+	return sha, items, nil
 }
 
 func resourceDiff(ref apply.ObjectRef, action gitops.DiffAction) gitops.ResourceDiff {

@@ -11,6 +11,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	listers "github.com/ferry-gitops/ferry/pkg/generated/listers/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/recovery"
 )
 
 // Ferry's metrics, served on ferry-apiserver's /metrics beside the API server's own.
@@ -52,6 +53,7 @@ var registerOnce sync.Once
 func registerMetrics() {
 	registerOnce.Do(func() {
 		legacyregistry.MustRegister(reconcileDuration, syncsTotal, gitFetchesTotal, gitFetchDuration, renderDuration)
+		recovery.Register()
 	})
 }
 

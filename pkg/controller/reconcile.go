@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/recovery"
 )
 
 // maxMessage keeps messages in status and events short: status must stay small.
@@ -45,13 +46,41 @@ func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, erro
 	logger := klog.FromContext(ctx).WithValues("application", key)
 	ctx = klog.NewContext(ctx, logger)
 	start := time.Now()
-	result, err := c.reconcile(ctx, app.DeepCopy())
+	var result Result
+	err = recovery.Guard(ctx, recovery.Reconcile, func() error {
+		var err error
+		result, err = c.reconcile(ctx, app.DeepCopy())
+		return err
+	})
+	if recovery.IsPanic(err) {
+		result, err = c.recovered(ctx, key, app, err)
+	}
 	outcome := "success"
 	if err != nil {
 		outcome = "error"
 	}
 	reconcileDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 	return result, err
+}
+
+// recovered reports a panic of one reconcile on its Application — a Warning Event and the
+// Ready and Stalled conditions with reason InternalError, as far as writing status still works —
+// and schedules a retry with the Application's backoff. The other Applications never notice.
+func (c *Controller) recovered(ctx context.Context, key string, app *gitopsv1alpha1.Application, panicErr error) (Result, error) {
+	msg := truncate(panicErr.Error(), maxMessage)
+	c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonInternalError, msg)
+	err := recovery.Guard(ctx, recovery.Reconcile, func() error {
+		current := app.DeepCopy()
+		return c.writeStatus(ctx, current, func(st *gitopsv1alpha1.ApplicationStatus) {
+			setCondition(st, current, gitopsv1alpha1.ConditionReconciling, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
+			setCondition(st, current, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
+			setCondition(st, current, gitopsv1alpha1.ConditionStalled, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
+		})
+	})
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Cannot record the internal error in the Application's status")
+	}
+	return Result{RequeueAfter: c.retryDelay(key, app, intervalOf(app))}, nil
 }
 
 // forget drops what the controller keeps about a deleted Application.
@@ -108,10 +137,7 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		})
 	}
 
-	interval := gitopsv1alpha1.DefaultInterval
-	if app.Spec.SyncPolicy.Interval != nil {
-		interval = app.Spec.SyncPolicy.Interval.Duration
-	}
+	interval := intervalOf(app)
 	op := app.Status.Operation
 	if op != nil && op.Phase != gitopsv1alpha1.OperationPending && op.Phase != gitopsv1alpha1.OperationRunning {
 		op = nil
@@ -140,7 +166,7 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		// The full reconcile stays scheduled when it was.
 		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) })
 	}
-	out := c.run(ctx, app, op, drifted)
+	out := c.runGuarded(ctx, app, op, drifted)
 
 	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) }); err != nil {
 		return Result{}, err
@@ -160,6 +186,14 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		return Result{RequeueAfter: interval}, nil
 	}
 	return Result{RequeueAfter: c.retryDelay(key, app, interval)}, nil
+}
+
+// intervalOf is how often the Application's source is checked again.
+func intervalOf(app *gitopsv1alpha1.Application) time.Duration {
+	if app.Spec.SyncPolicy.Interval != nil {
+		return app.Spec.SyncPolicy.Interval.Duration
+	}
+	return gitopsv1alpha1.DefaultInterval
 }
 
 // retryDelay follows spec.syncPolicy.retry: exponential backoff up to limit retries, then the
@@ -210,6 +244,28 @@ type outcome struct {
 	synced         bool // an apply ran (not a dry run)
 	op             *gitopsv1alpha1.Operation
 	err            error
+}
+
+// runGuarded is run behind a boundary: a panic anywhere in the pipeline fails this
+// Application's sync with reason InternalError — its operation Failed, so that a new sync can be
+// requested — and is retried with backoff like any error that a retry may cure.
+func (c *Controller) runGuarded(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) (out outcome) {
+	err := recovery.Guard(ctx, recovery.Sync, func() error {
+		out = c.run(ctx, app, op, drifted)
+		return nil
+	})
+	if err == nil {
+		return out
+	}
+	h := health.Status{Code: app.Status.Health.Status, Message: app.Status.Health.Message}
+	if h.Code == "" {
+		h = health.Status{Code: gitopsv1alpha1.HealthUnknown}
+	}
+	return outcome{
+		op: op, sourceRevision: app.Status.SourceRevision, syncedRevision: app.Status.Sync.Revision,
+		syncStatus: gitopsv1alpha1.SyncStatusUnknown, resources: app.Status.Resources, health: h,
+		err: &engine.StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: err},
+	}
 }
 
 // run executes the pipeline: resolve, render, then apply and prune or only compare.

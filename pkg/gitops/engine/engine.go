@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/recovery"
 )
 
 // SecretReader reads a Secret's data in a namespace.
@@ -33,7 +34,13 @@ type Config struct {
 	Limits           source.Limits
 	// RenderCacheSize is how many rendered (commit, path, options) results are kept. Default 512.
 	RenderCacheSize int
+	// Render turns a repository path into objects; nil means render.Render. Tests replace it to
+	// make one Application's render misbehave.
+	Render RenderFunc
 }
+
+// RenderFunc renders dir of a repository's files, as render.Render does.
+type RenderFunc func(files []source.File, dir string, opts render.Options) ([]*unstructured.Unstructured, error)
 
 // Engine renders and prepares Applications.
 type Engine struct {
@@ -45,6 +52,9 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	if cfg.RenderCacheSize == 0 {
 		cfg.RenderCacheSize = 512
+	}
+	if cfg.Render == nil {
+		cfg.Render = render.Render
 	}
 	return &Engine{cfg: cfg, render: lru.New(cfg.RenderCacheSize)}
 }
@@ -79,9 +89,26 @@ func AppOf(app *gitopsv1alpha1.Application) apply.App {
 	return apply.App{Namespace: app.Namespace, Name: app.Name}
 }
 
+// internalError reports a panic recovered at one of the engine's boundaries: a fault of Ferry,
+// not of the input, so it is retried with backoff rather than waiting for a new commit.
+func internalError(err error) error {
+	if recovery.IsPanic(err) {
+		return &StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: err}
+	}
+	return err
+}
+
 // Resolve returns the commit revision names in the Application's repository ("" means
-// spec.source.revision).
-func (e *Engine) Resolve(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (string, error) {
+// spec.source.revision). A panic on the way is an InternalError of this Application.
+func (e *Engine) Resolve(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (sha string, err error) {
+	err = recovery.Guard(ctx, recovery.Resolve, func() error {
+		sha, err = e.resolve(ctx, app, revision)
+		return err
+	})
+	return sha, internalError(err)
+}
+
+func (e *Engine) resolve(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (string, error) {
 	if revision == "" {
 		revision = app.Spec.Source.Revision
 	}
@@ -114,8 +141,17 @@ func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Applicatio
 
 // Render returns the objects the Application's path holds at commit sha, prepared for apply:
 // namespaces defaulted, tracking annotation and label set. Results are cached per commit, path
-// and options; callers get their own copies.
-func (e *Engine) Render(ctx context.Context, app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
+// and options; callers get their own copies. Whatever a repository holds, a panic while
+// rendering it is an InternalError of this Application, never a crash of the server.
+func (e *Engine) Render(ctx context.Context, app *gitopsv1alpha1.Application, sha string) (objs []*unstructured.Unstructured, err error) {
+	err = recovery.Guard(ctx, recovery.Render, func() error {
+		objs, err = e.renderAndPrepare(ctx, app, sha)
+		return err
+	})
+	return objs, internalError(err)
+}
+
+func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
 	key, err := renderKey(app, sha, e.cfg.AllowRemoteBases)
 	if err != nil {
 		return nil, err
@@ -170,7 +206,7 @@ func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]
 		}
 		opts.Kustomize = ko
 	}
-	objs, err := render.Render(files, src.Path, opts)
+	objs, err := e.cfg.Render(files, src.Path, opts)
 	if err != nil {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
 	}

@@ -29,6 +29,9 @@ const (
 	ReasonOutOfSync        = "OutOfSync"
 	ReasonSynced           = "Synced"
 	ReasonOperationRunning = "OperationRunning"
+	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
+	// recovered): the message names it, the server log has the stack, and Ferry retries.
+	ReasonInternalError = "InternalError"
 )
 
 // Metadata Ferry reads and writes on Applications.
