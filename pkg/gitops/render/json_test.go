@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/test/corpus"
 )
 
 // numbers is a Service and a custom resource with every kind of scalar a manifest holds: small
@@ -51,7 +54,7 @@ func TestEveryRendererYieldsOnlyJSONTypes(t *testing.T) {
 	}{
 		"kustomize":                {[]string{"app/kustomization.yaml", "resources: [objects.yaml]\n", "app/objects.yaml", numbers}, "app"},
 		"kustomize with overrides": {[]string{"app/kustomization.yaml", "resources: [objects.yaml]\nnamePrefix: x-\nlabels: [{pairs: {tier: web}}]\n", "app/objects.yaml", numbers}, "app"},
-		"plain YAML":               {[]string{"app/objects.yaml", numbers}, "app"},
+		"plain YAML":               {[]string{"app/objects.yaml", "# a comment-only document\n---\n" + numbers + "---\n"}, "app"},
 		"plain JSON":               {[]string{"app/object.json", numbersJSON}, "app"},
 	}
 	for name, tc := range cases {
@@ -151,5 +154,32 @@ func onlyJSONTypes(v interface{}, at string) error {
 		return nil
 	default:
 		return fmt.Errorf("%s holds a %T (%v), which unstructured objects may not hold", at, v, v)
+	}
+}
+
+// TestCorpusRendersToJSONTypes renders every Application path of the corpus of real-world
+// repositories, before and after its second commit, and checks each object as above.
+func TestCorpusRendersToJSONTypes(t *testing.T) {
+	for _, repo := range corpus.Repos() {
+		for commit, tree := range map[string]map[string]string{"first": repo.Files(), "second": repo.After()} {
+			var fs []source.File
+			for p, data := range tree {
+				fs = append(fs, source.File{Path: p, Data: []byte(data)})
+			}
+			for _, app := range repo.Apps {
+				t.Run(repo.Name+"/"+app.Path+"@"+commit, func(t *testing.T) {
+					objs, err := Render(fs, app.Path, Options{Directory: &DirectoryOptions{Recurse: app.Recurse}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(objs) < 3 {
+						t.Fatalf("rendered %d objects; the corpus has more in every path", len(objs))
+					}
+					for _, o := range objs {
+						checkRoundTrip(t, o)
+					}
+				})
+			}
+		}
 	}
 }

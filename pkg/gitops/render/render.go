@@ -167,6 +167,9 @@ func decodeManifests(name string, data []byte) ([]*unstructured.Unstructured, er
 			}
 			return nil, &Error{File: name, Reason: fmt.Sprintf("document %d is not valid YAML or JSON: %v", doc, err)}
 		}
+		if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+			continue // an empty or comment-only document
+		}
 		u, err := objectFromJSON(raw)
 		if err != nil {
 			return nil, &Error{File: name, Reason: fmt.Sprintf("document %d is not an object: %v", doc, err)}
