@@ -398,7 +398,6 @@ func sortedKeys(keys []string) []string {
 	return out
 }
 
-
 // TestKustomizationWithNumbersSyncsAndTheServerStaysUp is the first kustomization of many
 // users — a Service with port numbers — which used to crash ferry-apiserver (kustomize's Go
 // ints in unstructured objects) and every user's API with it.
