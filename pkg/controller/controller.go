@@ -212,23 +212,19 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	defer c.queue.Done(key)
 
 	result, err := c.reconcileKey(ctx, key)
-	switch {
-	case err != nil && apierrors.IsConflict(err):
-		// Someone wrote the Application meanwhile; the next attempt sees the new version.
+	if err != nil {
+		// A status write, a finalizer update or a prune on deletion failed: try again with the
+		// queue's rate-limited backoff. Never forget the key on an error: the informer does not
+		// resync, so a forgotten Application would wait for someone to edit it.
+		if !apierrors.IsConflict(err) { // a conflict only means someone wrote it meanwhile
+			utilruntime.HandleErrorWithContext(ctx, err, "Reconciling Application failed; retrying", "application", key)
+		}
 		c.queue.AddRateLimited(key)
-	case err != nil:
-		utilruntime.HandleErrorWithContext(ctx, err, "Reconciling Application failed", "application", key)
-		c.queue.Forget(key)
-		if result.RequeueAfter > 0 {
-			c.queue.AddAfter(key, result.RequeueAfter)
-		}
-	default:
-		c.queue.Forget(key)
-		if result.RequeueAfter > 0 {
-			c.queue.AddAfter(key, result.RequeueAfter)
-		}
+		return true
 	}
+	c.queue.Forget(key)
 	if result.RequeueAfter > 0 {
+		c.queue.AddAfter(key, result.RequeueAfter)
 		c.mu.Lock()
 		c.due[key] = time.Now().Add(result.RequeueAfter)
 		c.mu.Unlock()
