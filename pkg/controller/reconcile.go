@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -23,7 +22,6 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
-	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/recovery"
 )
 
@@ -161,26 +159,30 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 
 	drifted := c.takeDrift(key)
 	if c.onlyHealthChanged(key, app, op, drifted) {
-		out := outcome{sourceRevision: app.Status.SourceRevision, syncedRevision: app.Status.Sync.Revision, syncStatus: app.Status.Sync.Status}
-		out.resources, out.health = c.health(ctx, app.Status.Resources)
+		out := outcome{Outcome: engine.Outcome{SourceRevision: app.Status.SourceRevision, SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status}}
+		out.Resources, out.Health = engine.InventoryHealth(ctx, app.Status.Resources, c.objectHealth)
 		// The full reconcile stays scheduled when it was.
-		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) })
+		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) })
 	}
-	out := c.runGuarded(ctx, app, op, drifted)
+	out := c.sync(ctx, app, op, drifted)
+	if out.Synced && out.Err == nil {
+		syncsTotal.WithLabelValues("succeeded").Inc()
+	} else if out.Err != nil && len(out.Applied) > 0 {
+		syncsTotal.WithLabelValues("failed").Inc()
+	}
 
-	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.apply(st, app) }); err != nil {
+	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) }); err != nil {
 		return Result{}, err
 	}
 	c.emitEvents(app, out)
 
-	if out.err == nil {
+	if out.Err == nil {
 		c.mu.Lock()
 		delete(c.failures, key)
 		c.mu.Unlock()
 		return Result{RequeueAfter: interval}, nil
 	}
-	var stage *engine.StageError
-	if errors.As(out.err, &stage) && stage.Terminal {
+	if !engine.Retryable(out.Err) {
 		// The same input fails the same way: wait for a change, but look again at the interval
 		// in case a referenced branch or Secret appears.
 		return Result{RequeueAfter: interval}, nil
@@ -232,26 +234,16 @@ func (c *Controller) retryDelay(key string, app *gitopsv1alpha1.Application, int
 	return delay
 }
 
-// outcome is what one run found and did; it becomes status and Events.
-type outcome struct {
-	sourceRevision string
-	syncedRevision string
-	syncStatus     gitopsv1alpha1.SyncStatusCode
-	health         health.Status
-	resources      []gitopsv1alpha1.ResourceStatus
-	applied        []apply.Result
-	pruned         []apply.Result
-	synced         bool // an apply ran (not a dry run)
-	op             *gitopsv1alpha1.Operation
-	err            error
-}
-
-// runGuarded is run behind a boundary: a panic anywhere in the pipeline fails this
+// sync runs the engine's sync behind a boundary: a panic anywhere in it fails this
 // Application's sync with reason InternalError — its operation Failed, so that a new sync can be
 // requested — and is retried with backoff like any error that a retry may cure.
-func (c *Controller) runGuarded(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) (out outcome) {
+func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) outcome {
+	out := outcome{op: op}
 	err := recovery.Guard(ctx, recovery.Sync, func() error {
-		out = c.run(ctx, app, op, drifted)
+		out.Outcome = c.engine.Sync(ctx, engine.SyncRequest{
+			App: app, Operation: op, Drifted: drifted, Health: c.objectHealth,
+			Rendered: func(objs []*unstructured.Unstructured) { c.watch(ctx, objs) },
+		})
 		return nil
 	})
 	if err == nil {
@@ -261,228 +253,32 @@ func (c *Controller) runGuarded(ctx context.Context, app *gitopsv1alpha1.Applica
 	if h.Code == "" {
 		h = health.Status{Code: gitopsv1alpha1.HealthUnknown}
 	}
-	return outcome{
-		op: op, sourceRevision: app.Status.SourceRevision, syncedRevision: app.Status.Sync.Revision,
-		syncStatus: gitopsv1alpha1.SyncStatusUnknown, resources: app.Status.Resources, health: h,
-		err: &engine.StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: err},
+	out.Outcome = engine.Outcome{
+		SourceRevision: app.Status.SourceRevision, SyncedRevision: app.Status.Sync.Revision,
+		SyncStatus: gitopsv1alpha1.SyncStatusUnknown, Resources: app.Status.Resources, Health: h,
+		Err: &engine.StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: err},
 	}
-}
-
-// run executes the pipeline: resolve, render, then apply and prune or only compare.
-func (c *Controller) run(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) outcome {
-	out := outcome{op: op, syncedRevision: app.Status.Sync.Revision, syncStatus: app.Status.Sync.Status, resources: app.Status.Resources}
-	revision := ""
-	if op != nil {
-		revision = op.Revision
-	}
-	// A sync request, or an edited spec, deploys what the branch names now, not what a ref
-	// listing shared with other Applications saw a few seconds ago; a new Application what it
-	// named when the Application was created (to the second), so that a thousand Applications
-	// created together share listings.
-	switch {
-	case op != nil || app.Status.ObservedGeneration != 0 && app.Generation != app.Status.ObservedGeneration:
-		ctx = source.WithNotBefore(ctx, time.Now())
-	case app.Status.ObservedGeneration == 0:
-		ctx = source.WithNotBefore(ctx, app.CreationTimestamp.Time)
-	}
-	sha, err := c.engine.Resolve(ctx, app, revision)
-	if err != nil {
-		out.err = err
-		out.sourceRevision = app.Status.SourceRevision
-		out.resources, out.health = c.health(ctx, app.Status.Resources)
-		return out
-	}
-	out.sourceRevision = sha
-	renderStart := time.Now()
-	desired, err := c.engine.Render(ctx, app, sha)
-	renderDuration.Observe(time.Since(renderStart).Seconds())
-	if err != nil {
-		out.err = err
-		out.resources, out.health = c.health(ctx, app.Status.Resources)
-		return out
-	}
-
-	c.watch(ctx, desired)
-	identity := engine.Identity(app)
-	appID := engine.AppOf(app)
-	previous := inventoryRefs(app.Status.Resources)
-	automated := app.Spec.SyncPolicy.Automated
-	upToDate := sha == app.Status.Sync.Revision && app.Generation == app.Status.ObservedGeneration &&
-		app.Status.Sync.Status == gitopsv1alpha1.SyncStatusSynced && !drifted
-
-	createNamespace := func(dryRun bool) error {
-		dest := app.Spec.Destination.Namespace
-		if !app.Spec.SyncPolicy.CreateNamespace || dest == "" || dryRun {
-			return nil
-		}
-		if err := c.engine.Applier().EnsureNamespace(ctx, identity, dest); err != nil {
-			return applyError(err)
-		}
-		return nil
-	}
-
-	switch {
-	case op != nil:
-		if out.err = createNamespace(op.DryRun); out.err != nil {
-			break
-		}
-		results, err := c.engine.Applier().Apply(ctx, identity, desired, apply.Options{DryRun: op.DryRun, Ignore: engine.IgnoreRules(app)})
-		out.applied = results
-		if err != nil {
-			out.err = applyError(err)
-			break
-		}
-		if op.Prune || (automated != nil && automated.Prune) {
-			out.pruned, err = c.engine.Applier().Prune(ctx, appID, identity, previous, desired, op.DryRun)
-			if err != nil {
-				out.err = &engine.StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
-			}
-		}
-		if !op.DryRun {
-			out.synced = true
-			out.syncedRevision = sha
-		}
-	case automated != nil && (!upToDate || (drifted && automated.SelfHeal)):
-		if drifted && !automated.SelfHeal && sha == app.Status.Sync.Revision && app.Generation == app.Status.ObservedGeneration {
-			// Drift without self-heal: report it, leave the objects alone.
-			out.syncStatus = c.compare(ctx, app, identity, desired, &out)
-			break
-		}
-		if out.err = createNamespace(false); out.err != nil {
-			break
-		}
-		results, err := c.engine.Applier().Apply(ctx, identity, desired, apply.Options{Ignore: engine.IgnoreRules(app)})
-		out.applied = results
-		if err != nil {
-			out.err = applyError(err)
-			break
-		}
-		if automated.Prune {
-			out.pruned, err = c.engine.Applier().Prune(ctx, appID, identity, previous, desired, false)
-			if err != nil {
-				out.err = &engine.StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
-			}
-		}
-		out.synced = true
-		out.syncedRevision = sha
-	case automated != nil && drifted:
-		out.syncStatus = c.compare(ctx, app, identity, desired, &out)
-	case automated != nil:
-		// Nothing new: the objects were synced at this revision and nothing drifted.
-	default:
-		// Manual: compare when something may have changed, never apply.
-		if !upToDate || app.Status.Sync.Status == "" {
-			out.syncStatus = c.compare(ctx, app, identity, desired, &out)
-		}
-	}
-	if out.synced && out.err == nil {
-		out.syncStatus = gitopsv1alpha1.SyncStatusSynced
-		syncsTotal.WithLabelValues("succeeded").Inc()
-	} else if out.err != nil && len(out.applied) > 0 {
-		syncsTotal.WithLabelValues("failed").Inc()
-	}
-	if out.err != nil && out.syncStatus == "" {
-		out.syncStatus = gitopsv1alpha1.SyncStatusUnknown
-	}
-
-	// The inventory: what Git holds now, plus what left Git but was not pruned.
-	refs := refsOf(desired)
-	if !(out.synced && out.err == nil && (automated != nil && automated.Prune || op != nil && op.Prune)) {
-		refs = appendMissing(refs, previous)
-	}
-	out.resources, out.health = c.inventory(ctx, refs, desired, out)
 	return out
 }
 
-// unknownWhenEmpty keeps an Application that never deployed anything from looking Healthy.
-func unknownWhenEmpty(h health.Status, resources []gitopsv1alpha1.ResourceStatus, err error) health.Status {
-	if len(resources) == 0 && err != nil {
-		return health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: "nothing deployed yet"}
-	}
-	return h
+// outcome is one reconcile's sync outcome and the operation it ran; it becomes status and
+// Events.
+type outcome struct {
+	engine.Outcome
+	op *gitopsv1alpha1.Operation
 }
 
-// compare finds whether the live objects match desired without changing anything.
-func (c *Controller) compare(ctx context.Context, app *gitopsv1alpha1.Application, identity string, desired []*unstructured.Unstructured, out *outcome) gitopsv1alpha1.SyncStatusCode {
-	results, err := c.engine.Applier().Compare(ctx, identity, desired, engine.IgnoreRules(app))
-	if err != nil {
-		out.err = applyError(err)
-		return gitopsv1alpha1.SyncStatusUnknown
-	}
-	out.applied = results
-	status := gitopsv1alpha1.SyncStatusSynced
-	for _, r := range results {
-		if r.Action == apply.Created || r.Action == apply.Configured {
-			status = gitopsv1alpha1.SyncStatusOutOfSync
+// objectHealth judges a managed object from the watch cache when it has the object's kind, else
+// from the cluster.
+func (c *Controller) objectHealth(ctx context.Context, ref apply.ObjectRef) health.Status {
+	gvk := schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind}
+	if c.live != nil && c.live.Synced(gvk) {
+		if live, ok := c.live.Get(ref); ok {
+			return health.Of(live)
 		}
+		// Not in the cache: either gone or not yet seen after an apply a moment ago; ask.
 	}
-	// An object of the inventory that left Git is out of sync too: a pruning sync would delete it.
-	inGit := map[string]bool{}
-	for _, r := range refsOf(desired) {
-		inGit[refKey(r)] = true
-	}
-	for _, r := range inventoryRefs(app.Status.Resources) {
-		if !inGit[refKey(r)] {
-			status = gitopsv1alpha1.SyncStatusOutOfSync
-		}
-	}
-	return status
-}
-
-func applyError(err error) error {
-	reason := gitopsv1alpha1.ReasonApplyFailed
-	terminal := strings.Contains(err.Error(), "dry run refused")
-	if apply.IsForbidden(err) {
-		reason = gitopsv1alpha1.ReasonForbidden
-	}
-	return &engine.StageError{Reason: reason, Terminal: terminal, Err: err}
-}
-
-// inventory builds status.resources with each object's sync state and live health, and the
-// aggregate health.
-func (c *Controller) inventory(ctx context.Context, refs []apply.ObjectRef, desired []*unstructured.Unstructured, out outcome) ([]gitopsv1alpha1.ResourceStatus, health.Status) {
-	changed := map[string]bool{}
-	for _, r := range out.applied {
-		if !out.synced && (r.Action == apply.Created || r.Action == apply.Configured) {
-			changed[refKey(r.Ref)] = true
-		}
-	}
-	inGit := map[string]bool{}
-	for _, r := range refsOf(desired) {
-		inGit[refKey(r)] = true
-	}
-	var named []health.Named
-	resources := make([]gitopsv1alpha1.ResourceStatus, 0, len(refs))
-	for _, ref := range refs {
-		h := c.objectHealth(ctx, ref)
-		status := gitopsv1alpha1.SyncStatusSynced
-		if changed[refKey(ref)] || !inGit[refKey(ref)] || (out.err != nil && !out.synced) {
-			status = gitopsv1alpha1.SyncStatusOutOfSync
-		}
-		if out.syncStatus == gitopsv1alpha1.SyncStatusUnknown {
-			status = gitopsv1alpha1.SyncStatusUnknown
-		}
-		resources = append(resources, gitopsv1alpha1.ResourceStatus{
-			Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
-			Status: status, Health: h.Code,
-		})
-		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: h})
-	}
-	return resources, health.Aggregate(named)
-}
-
-// health reads the live health of an inventory again: the inventory with each object's health
-// updated, and the aggregate.
-func (c *Controller) health(ctx context.Context, resources []gitopsv1alpha1.ResourceStatus) ([]gitopsv1alpha1.ResourceStatus, health.Status) {
-	named := make([]health.Named, 0, len(resources))
-	updated := make([]gitopsv1alpha1.ResourceStatus, len(resources))
-	for i, ref := range inventoryRefs(resources) {
-		h := c.objectHealth(ctx, ref)
-		updated[i] = resources[i]
-		updated[i].Health = h.Code
-		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: h})
-	}
-	return updated, health.Aggregate(named)
+	return c.engine.LiveHealth(ctx, ref)
 }
 
 // watch makes sure every kind the Application manages is watched, so a change to any of its
@@ -507,38 +303,22 @@ func (c *Controller) watch(ctx context.Context, desired []*unstructured.Unstruct
 	}
 }
 
-func (c *Controller) objectHealth(ctx context.Context, ref apply.ObjectRef) health.Status {
-	gvk := schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind}
-	if c.live != nil && c.live.Synced(gvk) {
-		if live, ok := c.live.Get(ref); ok {
-			return health.Of(live)
-		}
-		// Not in the cache: either gone or not yet seen after an apply a moment ago; ask.
-	}
-	live, err := c.engine.Applier().Live(ctx, ref)
-	if err != nil {
-		return health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: truncate(err.Error(), 200)}
-	}
-	return health.Of(live)
-}
-
-// apply writes the outcome into status.
-func (o outcome) apply(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
+// writeTo writes the outcome into status.
+func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
 	st.ObservedGeneration = app.Generation
-	st.SourceRevision = o.sourceRevision
-	st.Sync = gitopsv1alpha1.SyncStatus{Status: o.syncStatus, Revision: o.syncedRevision}
-	o.health = unknownWhenEmpty(o.health, o.resources, o.err)
-	st.Health = gitopsv1alpha1.HealthStatus{Status: o.health.Code, Message: truncate(o.health.Message, maxMessage)}
-	st.Resources = o.resources
+	st.SourceRevision = o.SourceRevision
+	st.Sync = gitopsv1alpha1.SyncStatus{Status: o.SyncStatus, Revision: o.SyncedRevision}
+	st.Health = gitopsv1alpha1.HealthStatus{Status: o.Health.Code, Message: truncate(o.Health.Message, maxMessage)}
+	st.Resources = o.Resources
 
 	setCondition(st, app, gitopsv1alpha1.ConditionReconciling, metav1.ConditionFalse, gitopsv1alpha1.ReasonSucceeded, "")
-	if o.err != nil {
+	if o.Err != nil {
 		reason, terminal := gitopsv1alpha1.ReasonApplyFailed, false
 		var stage *engine.StageError
-		if errors.As(o.err, &stage) {
+		if errors.As(o.Err, &stage) {
 			reason, terminal = stage.Reason, stage.Terminal
 		}
-		msg := truncate(o.err.Error(), maxMessage)
+		msg := truncate(o.Err.Error(), maxMessage)
 		setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
 		stalled := metav1.ConditionFalse
 		if terminal {
@@ -549,28 +329,28 @@ func (o outcome) apply(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1
 		setCondition(st, app, gitopsv1alpha1.ConditionStalled, metav1.ConditionFalse, gitopsv1alpha1.ReasonSucceeded, "")
 	}
 
-	if o.syncStatus == gitopsv1alpha1.SyncStatusSynced {
-		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+shortSHA(o.syncedRevision))
+	if o.SyncStatus == gitopsv1alpha1.SyncStatusSynced {
+		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+shortSHA(o.SyncedRevision))
 	} else {
-		msg := "live objects differ from revision " + shortSHA(o.sourceRevision)
+		msg := "live objects differ from revision " + shortSHA(o.SourceRevision)
 		if app.Spec.SyncPolicy.Automated == nil {
 			msg += "; POST applications/" + app.Name + "/sync to apply it"
 		}
 		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionFalse, gitopsv1alpha1.ReasonOutOfSync, msg)
 	}
-	if o.health.Code == gitopsv1alpha1.HealthHealthy {
+	if o.Health.Code == gitopsv1alpha1.HealthHealthy {
 		setCondition(st, app, gitopsv1alpha1.ConditionHealthy, metav1.ConditionTrue, string(gitopsv1alpha1.HealthHealthy), "")
 	} else {
-		setCondition(st, app, gitopsv1alpha1.ConditionHealthy, metav1.ConditionFalse, string(o.health.Code), truncate(o.health.Message, maxMessage))
+		setCondition(st, app, gitopsv1alpha1.ConditionHealthy, metav1.ConditionFalse, string(o.Health.Code), truncate(o.Health.Message, maxMessage))
 	}
-	if o.err == nil {
+	if o.Err == nil {
 		switch {
-		case o.syncStatus != gitopsv1alpha1.SyncStatusSynced:
+		case o.SyncStatus != gitopsv1alpha1.SyncStatusSynced:
 			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, gitopsv1alpha1.ReasonOutOfSync, meta.FindStatusCondition(st.Conditions, gitopsv1alpha1.ConditionSynced).Message)
-		case o.health.Code != gitopsv1alpha1.HealthHealthy:
-			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, string(o.health.Code), truncate(o.health.Message, maxMessage))
+		case o.Health.Code != gitopsv1alpha1.HealthHealthy:
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, string(o.Health.Code), truncate(o.Health.Message, maxMessage))
 		default:
-			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionTrue, gitopsv1alpha1.ReasonSucceeded, "applied revision "+shortSHA(o.syncedRevision))
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionTrue, gitopsv1alpha1.ReasonSucceeded, "applied revision "+shortSHA(o.SyncedRevision))
 		}
 	}
 
@@ -578,12 +358,12 @@ func (o outcome) apply(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1
 		now := metav1.Now()
 		finished := o.op.DeepCopy()
 		finished.FinishedAt = &now
-		if o.err != nil {
+		if o.Err != nil {
 			finished.Phase = gitopsv1alpha1.OperationFailed
-			finished.Message = truncate(o.err.Error(), maxMessage)
+			finished.Message = truncate(o.Err.Error(), maxMessage)
 		} else {
 			finished.Phase = gitopsv1alpha1.OperationSucceeded
-			finished.SyncedRevision = o.sourceRevision
+			finished.SyncedRevision = o.SourceRevision
 			finished.Message = summary(o)
 		}
 		st.Operation = finished
@@ -601,10 +381,10 @@ func (o outcome) apply(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1
 
 func summary(o outcome) string {
 	counts := map[apply.Action]int{}
-	for _, r := range o.applied {
+	for _, r := range o.Applied {
 		counts[r.Action]++
 	}
-	for _, r := range o.pruned {
+	for _, r := range o.Pruned {
 		if r.Action == apply.Deleted {
 			counts[apply.Deleted]++
 		}
@@ -615,34 +395,47 @@ func summary(o outcome) string {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[a], strings.ToLower(string(a))))
 		}
 	}
-	if len(parts) == 0 {
-		return "nothing to do"
+	result := "nothing to do"
+	if len(parts) > 0 {
+		result = strings.Join(parts, ", ")
 	}
-	return strings.Join(parts, ", ")
+	if o.Selected == nil {
+		return result
+	}
+	// A selective sync says which objects it was limited to.
+	names := make([]string, 0, len(o.Selected))
+	for _, r := range o.Selected {
+		if r.Namespace == "" {
+			names = append(names, r.Kind+"/"+r.Name)
+		} else {
+			names = append(names, r.Kind+"/"+r.Namespace+"/"+r.Name)
+		}
+	}
+	return "only " + strings.Join(names, ", ") + ": " + result
 }
 
 func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
-	if o.err != nil {
+	if o.Err != nil {
 		reason := gitopsv1alpha1.ReasonApplyFailed
 		var stage *engine.StageError
-		if errors.As(o.err, &stage) {
+		if errors.As(o.Err, &stage) {
 			reason = stage.Reason
 		}
-		c.recorder.Event(app, corev1.EventTypeWarning, reason, truncate(o.err.Error(), maxMessage))
+		c.recorder.Event(app, corev1.EventTypeWarning, reason, truncate(o.Err.Error(), maxMessage))
 		return
 	}
-	if o.synced {
+	if o.Synced {
 		changed := 0
-		for _, r := range o.applied {
+		for _, r := range o.Applied {
 			if r.Action == apply.Created || r.Action == apply.Configured {
 				changed++
 			}
 		}
 		if changed > 0 || o.op != nil {
-			c.recorder.Eventf(app, corev1.EventTypeNormal, "Synced", "revision %s: %s", shortSHA(o.syncedRevision), summary(o))
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "Synced", "revision %s: %s", shortSHA(o.SyncedRevision), summary(o))
 		}
 	}
-	for _, r := range o.pruned {
+	for _, r := range o.Pruned {
 		if r.Action == apply.Deleted {
 			c.recorder.Eventf(app, corev1.EventTypeNormal, "Pruned", "deleted %s, no longer in Git", r.Ref)
 		}
@@ -656,7 +449,7 @@ func (c *Controller) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		return nil
 	}
 	if app.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != gitopsv1alpha1.DeletionPolicyOrphan {
-		results, err := c.engine.Applier().Prune(ctx, engine.AppOf(app), engine.Identity(app), inventoryRefs(app.Status.Resources), nil, false)
+		results, err := c.engine.Applier().Prune(ctx, engine.AppOf(app), engine.Identity(app), engine.InventoryRefs(app.Status.Resources), nil, false)
 		if err != nil {
 			c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonPruneFailed, truncate(err.Error(), maxMessage))
 			return err
@@ -711,41 +504,6 @@ func hasFinalizer(app *gitopsv1alpha1.Application) bool {
 		}
 	}
 	return false
-}
-
-func inventoryRefs(resources []gitopsv1alpha1.ResourceStatus) []apply.ObjectRef {
-	refs := make([]apply.ObjectRef, 0, len(resources))
-	for _, r := range resources {
-		refs = append(refs, apply.ObjectRef{Group: r.Group, Version: r.Version, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
-	}
-	return refs
-}
-
-func refsOf(objs []*unstructured.Unstructured) []apply.ObjectRef {
-	refs := make([]apply.ObjectRef, 0, len(objs))
-	for _, o := range objs {
-		refs = append(refs, apply.RefOf(o))
-	}
-	sort.Slice(refs, func(i, j int) bool { return refKey(refs[i]) < refKey(refs[j]) })
-	return refs
-}
-
-func appendMissing(refs, more []apply.ObjectRef) []apply.ObjectRef {
-	seen := map[string]bool{}
-	for _, r := range refs {
-		seen[refKey(r)] = true
-	}
-	for _, r := range more {
-		if !seen[refKey(r)] {
-			refs = append(refs, r)
-			seen[refKey(r)] = true
-		}
-	}
-	return refs
-}
-
-func refKey(r apply.ObjectRef) string {
-	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
 }
 
 func shortSHA(sha string) string {

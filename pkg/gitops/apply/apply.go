@@ -415,7 +415,7 @@ func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*
 			errs = []error{err}
 		}
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return nil, fmt.Errorf("dry run refused %d of %d objects, nothing was applied: %w", len(errs), len(objects), utilerrors.NewAggregate(errs))
+		return nil, &DryRunRefusedError{Refused: len(errs), Total: len(objects), Err: utilerrors.NewAggregate(errs)}
 	}
 	absent := map[string]bool{}
 	for i, o := range checked {
@@ -425,6 +425,20 @@ func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*
 	}
 	return absent, nil
 }
+
+// DryRunRefusedError is the server refusing the dry run of some objects of a set, so that
+// nothing of the set was applied. The same objects are refused again until Git changes.
+type DryRunRefusedError struct {
+	Refused, Total int
+	// Err holds each refusal, naming its object.
+	Err error
+}
+
+func (e *DryRunRefusedError) Error() string {
+	return fmt.Sprintf("dry run refused %d of %d objects, nothing was applied: %v", e.Refused, e.Total, e.Err)
+}
+
+func (e *DryRunRefusedError) Unwrap() error { return e.Err }
 
 // Prune deletes the objects of the previous inventory that are not in the desired set, but only
 // those whose tracking annotation names this Application and the object. Objects without the

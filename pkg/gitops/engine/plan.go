@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"errors"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+)
+
+// Action is what a sync does with the objects Git holds.
+type Action string
+
+// Actions of a Plan.
+const (
+	// ActionNone leaves the cluster alone and compares nothing: the objects were synced at this
+	// revision and nothing changed since, or the Application is suspended.
+	ActionNone Action = "None"
+	// ActionCompare finds whether the cluster matches Git and changes nothing.
+	ActionCompare Action = "Compare"
+	// ActionApply applies the objects, and prunes when the plan says so.
+	ActionApply Action = "Apply"
+)
+
+// Plan is what one sync of an Application does, decided from its spec, its status and what
+// happened since its last sync. Decide makes it; Sync carries it out.
+type Plan struct {
+	Action Action
+	// Prune deletes the inventory objects that left Git (only with ActionApply, never with
+	// Resources).
+	Prune bool
+	// DryRun makes the apply and prune change nothing.
+	DryRun bool
+	// CreateNamespace creates spec.destination.namespace first.
+	CreateNamespace bool
+	// Resources limits a requested sync to these objects; empty means all.
+	Resources []gitopsv1alpha1.SyncResource
+	// Why says in words why this plan, for logs and tests.
+	Why string
+}
+
+// Decide is the sync policy: what to do for app, given the requested operation (nil when none is
+// Pending or Running), the commit sha its revision resolves to now, and whether one of its
+// objects drifted since the last comparison. It reads nothing but its arguments.
+func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha string, drifted bool) Plan {
+	automated := app.Spec.SyncPolicy.Automated
+	specObserved := app.Generation == app.Status.ObservedGeneration
+	// The objects were applied at this revision and spec.
+	atRevision := sha == app.Status.Sync.Revision && specObserved
+	upToDate := atRevision && app.Status.Sync.Status == gitopsv1alpha1.SyncStatusSynced && !drifted
+	createNamespace := app.Spec.SyncPolicy.CreateNamespace && app.Spec.Destination.Namespace != ""
+
+	switch {
+	case app.Spec.Suspend:
+		return Plan{Action: ActionNone, Why: "suspended: spec.suspend"}
+	case op != nil:
+		return Plan{
+			Action: ActionApply,
+			// A sync limited to some objects prunes nothing: the others are not its business.
+			Prune:           len(op.Resources) == 0 && (op.Prune || automated != nil && automated.Prune),
+			DryRun:          op.DryRun,
+			CreateNamespace: createNamespace && !op.DryRun,
+			Resources:       op.Resources,
+			Why:             "sync " + op.ID + " requested by " + op.RequestedBy.Username,
+		}
+	case automated != nil && drifted && !automated.SelfHeal && atRevision:
+		return Plan{Action: ActionCompare, Why: "drifted without selfHeal: report it, leave the objects alone"}
+	case automated != nil && drifted && atRevision:
+		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, Why: "drifted: selfHeal puts Git's version back"}
+	case automated != nil && !upToDate:
+		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, Why: "automated: a new revision or spec, or not yet synced"}
+	case automated != nil:
+		return Plan{Action: ActionNone, Why: "automated: synced at this revision, nothing drifted"}
+	case !upToDate || app.Status.Sync.Status == "":
+		return Plan{Action: ActionCompare, Why: "manual: something may have changed; compare, never apply"}
+	default:
+		return Plan{Action: ActionNone, Why: "manual: compared at this revision, nothing drifted"}
+	}
+}
+
+// Retryable reports whether retrying err with the same input may succeed: Git or the cluster
+// unavailable, a refusal that a granted permission cures, a fault of Ferry. Terminal errors
+// (an invalid manifest, a missing path or revision, a dry run the server refuses) need a change
+// by the user: the Application is Stalled until then.
+func Retryable(err error) bool {
+	var stage *StageError
+	if errors.As(err, &stage) {
+		return !stage.Terminal
+	}
+	return true
+}

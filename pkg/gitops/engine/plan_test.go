@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+)
+
+const (
+	synced = "1111111111111111111111111111111111111111"
+	newer  = "2222222222222222222222222222222222222222"
+)
+
+// app is an Application synced at commit synced, generation 3 observed, with edits applied.
+func app(edits ...func(*gitopsv1alpha1.Application)) *gitopsv1alpha1.Application {
+	a := &gitopsv1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web", Generation: 3},
+		Spec: gitopsv1alpha1.ApplicationSpec{
+			Destination: gitopsv1alpha1.ApplicationDestination{Namespace: "web"},
+		},
+		Status: gitopsv1alpha1.ApplicationStatus{
+			ObservedGeneration: 3,
+			Sync:               gitopsv1alpha1.SyncStatus{Status: gitopsv1alpha1.SyncStatusSynced, Revision: synced},
+		},
+	}
+	for _, e := range edits {
+		e(a)
+	}
+	return a
+}
+
+func automated(prune, selfHeal bool) func(*gitopsv1alpha1.Application) {
+	return func(a *gitopsv1alpha1.Application) {
+		a.Spec.SyncPolicy.Automated = &gitopsv1alpha1.AutomatedSyncPolicy{Prune: prune, SelfHeal: selfHeal}
+	}
+}
+
+func neverSynced(a *gitopsv1alpha1.Application) { a.Status = gitopsv1alpha1.ApplicationStatus{} }
+func specEdited(a *gitopsv1alpha1.Application)  { a.Generation = 4 }
+func suspended(a *gitopsv1alpha1.Application)   { a.Spec.Suspend = true }
+func createNS(a *gitopsv1alpha1.Application)    { a.Spec.SyncPolicy.CreateNamespace = true }
+func noDestination(a *gitopsv1alpha1.Application) {
+	a.Spec.Destination.Namespace = ""
+}
+func outOfSync(a *gitopsv1alpha1.Application) {
+	a.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
+}
+
+func op(edits ...func(*gitopsv1alpha1.Operation)) *gitopsv1alpha1.Operation {
+	o := &gitopsv1alpha1.Operation{ID: "op-1", Phase: gitopsv1alpha1.OperationRunning, RequestedBy: gitopsv1alpha1.RequestedBy{Username: "alice"}}
+	for _, e := range edits {
+		e(o)
+	}
+	return o
+}
+
+func TestDecide(t *testing.T) {
+	onlyWeb := []gitopsv1alpha1.SyncResource{{Group: "apps", Kind: "Deployment", Name: "web"}}
+	cases := []struct {
+		name    string
+		app     *gitopsv1alpha1.Application
+		op      *gitopsv1alpha1.Operation
+		sha     string
+		drifted bool
+		want    Plan
+	}{
+		// Manual: compare when something may have changed, never apply.
+		{"manual, never compared", app(neverSynced), nil, synced, false, Plan{Action: ActionCompare}},
+		{"manual, compared at this revision", app(), nil, synced, false, Plan{Action: ActionNone}},
+		{"manual, out of sync at this revision", app(outOfSync), nil, synced, false, Plan{Action: ActionCompare}},
+		{"manual, new revision", app(), nil, newer, false, Plan{Action: ActionCompare}},
+		{"manual, spec edited", app(specEdited), nil, synced, false, Plan{Action: ActionCompare}},
+		{"manual, drift", app(), nil, synced, true, Plan{Action: ActionCompare}},
+		{"manual with createNamespace, new revision: still only compares", app(createNS), nil, newer, false, Plan{Action: ActionCompare}},
+
+		// Automated.
+		{"automated, never synced", app(neverSynced, automated(false, false)), nil, synced, false, Plan{Action: ActionApply}},
+		{"automated, synced at this revision", app(automated(true, true)), nil, synced, false, Plan{Action: ActionNone}},
+		{"automated, new revision", app(automated(false, false)), nil, newer, false, Plan{Action: ActionApply}},
+		{"automated+prune, new revision", app(automated(true, false)), nil, newer, false, Plan{Action: ActionApply, Prune: true}},
+		{"automated+prune, spec edited", app(automated(true, false), specEdited), nil, synced, false, Plan{Action: ActionApply, Prune: true}},
+		{"automated, a failed sync at this revision is tried again", app(automated(false, false), outOfSync), nil, synced, false, Plan{Action: ActionApply}},
+		{"automated with createNamespace", app(automated(false, false), createNS), nil, newer, false, Plan{Action: ActionApply, CreateNamespace: true}},
+		{"automated with createNamespace but no destination", app(automated(false, false), createNS, noDestination), nil, newer, false, Plan{Action: ActionApply}},
+
+		// Drift.
+		{"drift, selfHeal off: report only", app(automated(true, false)), nil, synced, true, Plan{Action: ActionCompare}},
+		{"drift, selfHeal on: put Git's version back", app(automated(true, true)), nil, synced, true, Plan{Action: ActionApply, Prune: true}},
+		{"drift, selfHeal off, and a new revision: the revision is applied", app(automated(false, false)), nil, newer, true, Plan{Action: ActionApply}},
+		{"drift, selfHeal off, spec edited: applied", app(automated(false, false), specEdited), nil, synced, true, Plan{Action: ActionApply}},
+
+		// Suspend wins over everything.
+		{"suspended, automated, new revision", app(automated(true, true), suspended), nil, newer, true, Plan{Action: ActionNone}},
+		{"suspended with a requested sync", app(suspended), op(), newer, false, Plan{Action: ActionNone}},
+
+		// Requested syncs.
+		{"sync of a manual Application", app(), op(), synced, false, Plan{Action: ActionApply}},
+		{"sync with prune", app(), op(func(o *gitopsv1alpha1.Operation) { o.Prune = true }), synced, false, Plan{Action: ActionApply, Prune: true}},
+		{"sync without prune of an automated+prune Application prunes", app(automated(true, false)), op(), synced, false, Plan{Action: ActionApply, Prune: true}},
+		{"dry-run sync with createNamespace creates nothing", app(createNS), op(func(o *gitopsv1alpha1.Operation) { o.DryRun = true; o.Prune = true }), synced, false,
+			Plan{Action: ActionApply, DryRun: true, Prune: true}},
+		{"sync at another revision", app(automated(false, false)), op(func(o *gitopsv1alpha1.Operation) { o.Revision = "v1.0.0" }), newer, false, Plan{Action: ActionApply}},
+		{"sync of some resources", app(), op(func(o *gitopsv1alpha1.Operation) { o.Resources = onlyWeb }), synced, false, Plan{Action: ActionApply, Resources: onlyWeb}},
+		{"sync of some resources with prune prunes nothing", app(automated(true, false)), op(func(o *gitopsv1alpha1.Operation) { o.Resources = onlyWeb; o.Prune = true }), synced, false,
+			Plan{Action: ActionApply, Resources: onlyWeb}},
+		{"sync with createNamespace", app(createNS), op(), synced, false, Plan{Action: ActionApply, CreateNamespace: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Decide(tc.app, tc.op, tc.sha, tc.drifted)
+			if got.Why == "" {
+				t.Error("the plan does not say why")
+			}
+			got.Why = ""
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Decide = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "x", errors.New("no"))
+	cases := []struct {
+		name      string
+		err       error
+		retryable bool
+		reason    string
+	}{
+		{"Git unreachable", &StageError{Reason: gitopsv1alpha1.ReasonGitFailed, Err: errors.New("connection refused")}, true, ""},
+		{"revision not found", &StageError{Reason: gitopsv1alpha1.ReasonGitFailed, Terminal: true, Err: errors.New("no such branch")}, false, ""},
+		{"invalid manifest", &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: errors.New("no kind")}, false, ""},
+		{"a panic", &StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: errors.New("boom")}, true, ""},
+		{"wrapped terminal", fmt.Errorf("syncing: %w", &StageError{Terminal: true, Err: errors.New("x")}), false, ""},
+		{"an error from outside the engine", errors.New("status write failed"), true, ""},
+		{"dry run refused by the server", applyError(&apply.DryRunRefusedError{Refused: 1, Total: 3, Err: errors.New(`ConfigMap "x" is invalid`)}), false, gitopsv1alpha1.ReasonApplyFailed},
+		{"the identity lacks a permission: granting it cures it", applyError(fmt.Errorf("applying: %w", forbidden)), true, gitopsv1alpha1.ReasonForbidden},
+		{"a dry run refused for lack of permission: retried too", applyError(&apply.DryRunRefusedError{Refused: 1, Total: 1, Err: forbidden}), true, gitopsv1alpha1.ReasonForbidden},
+	}
+	for _, tc := range cases {
+		if got := Retryable(tc.err); got != tc.retryable {
+			t.Errorf("%s: Retryable = %v, want %v", tc.name, got, tc.retryable)
+		}
+		if tc.reason != "" {
+			var stage *StageError
+			if !errors.As(tc.err, &stage) || stage.Reason != tc.reason {
+				t.Errorf("%s: reason %v, want %s", tc.name, tc.err, tc.reason)
+			}
+		}
+	}
+}

@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+)
+
+// HealthFunc judges the live health of one managed object.
+type HealthFunc func(ctx context.Context, ref apply.ObjectRef) health.Status
+
+// SyncRequest is one sync of one Application.
+type SyncRequest struct {
+	App *gitopsv1alpha1.Application
+	// Operation is the requested sync being run, nil when the sync policy alone decides.
+	Operation *gitopsv1alpha1.Operation
+	// Drifted says a managed object changed in the cluster since the last comparison.
+	Drifted bool
+	// Health judges a managed object, from a watch cache where the caller keeps one; nil reads
+	// the object from the cluster.
+	Health HealthFunc
+	// Rendered, when set, is told the rendered objects before anything is applied (the
+	// controller starts watches of their kinds then).
+	Rendered func([]*unstructured.Unstructured)
+}
+
+// Outcome is what one sync found and did; the controller makes status and Events of it.
+type Outcome struct {
+	Plan Plan
+	// SourceRevision is the commit the revision resolved to; SyncedRevision the commit the
+	// objects were last applied at (unchanged when nothing was applied).
+	SourceRevision string
+	SyncedRevision string
+	SyncStatus     gitopsv1alpha1.SyncStatusCode
+	Health         health.Status
+	// Resources is the inventory: what Git holds, plus what left Git but was not pruned, each
+	// with its sync state and live health.
+	Resources []gitopsv1alpha1.ResourceStatus
+	Applied   []apply.Result
+	Pruned    []apply.Result
+	// Synced says objects were applied (not a dry run, not a comparison).
+	Synced bool
+	// Selected are the objects a selective sync (Plan.Resources) applied; nil for a full sync.
+	Selected []apply.ObjectRef
+	// outOfSync marks the objects a comparison after a selective sync found different.
+	outOfSync map[string]bool
+	// Err is the failure, a *StageError saying which stage and whether a retry can help.
+	Err error
+}
+
+// Sync resolves, renders and — as Decide plans it — applies and prunes or only compares one
+// Application, and reports the outcome. It never panics: a panic inside is an InternalError.
+func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
+	app, op := req.App, req.Operation
+	if req.Health == nil {
+		req.Health = e.LiveHealth
+	}
+	out := Outcome{SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status, Resources: app.Status.Resources}
+	revision := ""
+	if op != nil {
+		revision = op.Revision
+	}
+	// A sync request, or an edited spec, deploys what the branch names now, not what a ref
+	// listing shared with other Applications saw a few seconds ago; a new Application what it
+	// named when the Application was created (to the second), so that a thousand Applications
+	// created together share listings.
+	switch {
+	case op != nil || app.Status.ObservedGeneration != 0 && app.Generation != app.Status.ObservedGeneration:
+		ctx = source.WithNotBefore(ctx, time.Now())
+	case app.Status.ObservedGeneration == 0:
+		ctx = source.WithNotBefore(ctx, app.CreationTimestamp.Time)
+	}
+	sha, err := e.Resolve(ctx, app, revision)
+	if err != nil {
+		out.Err = err
+		out.SourceRevision = app.Status.SourceRevision
+		out.Resources, out.Health = InventoryHealth(ctx, app.Status.Resources, req.Health)
+		return out.finish()
+	}
+	out.SourceRevision = sha
+	desired, err := e.Render(ctx, app, sha)
+	if err != nil {
+		out.Err = err
+		out.Resources, out.Health = InventoryHealth(ctx, app.Status.Resources, req.Health)
+		return out.finish()
+	}
+	if req.Rendered != nil {
+		req.Rendered(desired)
+	}
+
+	out.Plan = Decide(app, op, sha, req.Drifted)
+	previous := InventoryRefs(app.Status.Resources)
+	switch out.Plan.Action {
+	case ActionApply:
+		e.apply(ctx, app, desired, previous, &out)
+	case ActionCompare:
+		var cmp Comparison
+		if cmp, out.Err = e.Compare(ctx, app, desired, false); out.Err == nil {
+			out.SyncStatus = cmp.Status
+			for _, r := range cmp.Results {
+				out.Applied = append(out.Applied, apply.Result{Ref: r.Ref, Action: r.Action})
+			}
+		} else {
+			out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
+		}
+	}
+	if out.Synced && out.Err == nil && out.Selected == nil {
+		out.SyncStatus = gitopsv1alpha1.SyncStatusSynced
+	}
+	if out.Err != nil && out.SyncStatus == "" {
+		out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
+	}
+
+	// The inventory: what Git holds now, plus what left Git but was not pruned.
+	refs := refsOf(desired)
+	if !(out.Synced && out.Err == nil && out.Plan.Prune) {
+		refs = appendMissing(refs, previous)
+	}
+	out.Resources, out.Health = e.inventory(ctx, refs, desired, out, req.Health)
+	return out.finish()
+}
+
+// apply carries out an ActionApply plan: the namespace, the objects, then the prune.
+func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, previous []apply.ObjectRef, out *Outcome) {
+	plan, identity := out.Plan, Identity(app)
+	all := desired
+	if len(plan.Resources) > 0 {
+		selected, unmatched := SelectResources(desired, plan.Resources)
+		if len(unmatched) > 0 {
+			var missing []string
+			for _, i := range unmatched {
+				missing = append(missing, fmt.Sprintf("spec.resources[%d] %s", i, ResourceString(plan.Resources[i])))
+			}
+			out.Err = &StageError{Reason: gitopsv1alpha1.ReasonApplyFailed, Terminal: true,
+				Err: fmt.Errorf("%s: no such object in what revision %s renders; nothing was applied", strings.Join(missing, ", "), shortSHA(out.SourceRevision))}
+			return
+		}
+		desired = selected
+		for _, o := range selected {
+			out.Selected = append(out.Selected, apply.RefOf(o))
+		}
+	}
+	if plan.CreateNamespace {
+		if err := e.cfg.Applier.EnsureNamespace(ctx, identity, app.Spec.Destination.Namespace); err != nil {
+			out.Err = applyError(err)
+			return
+		}
+	}
+	results, err := e.cfg.Applier.Apply(ctx, identity, desired, apply.Options{DryRun: plan.DryRun, Ignore: IgnoreRules(app)})
+	out.Applied = results
+	if err != nil {
+		out.Err = applyError(err)
+		return
+	}
+	if out.Selected != nil {
+		// A selective sync prunes nothing, and the Application is Synced only when the objects
+		// it left alone match Git too.
+		if !plan.DryRun {
+			out.Synced = true
+		}
+		cmp, err := e.Compare(ctx, app, all, false)
+		if err != nil {
+			out.Err = err
+			return
+		}
+		out.SyncStatus = cmp.Status
+		out.outOfSync = map[string]bool{}
+		for _, r := range cmp.Results {
+			if r.Action == apply.Created || r.Action == apply.Configured {
+				out.outOfSync[RefKey(r.Ref)] = true
+			}
+		}
+		if out.Synced && cmp.Status == gitopsv1alpha1.SyncStatusSynced {
+			out.SyncedRevision = out.SourceRevision
+		}
+		return
+	}
+	if plan.Prune {
+		if out.Pruned, err = e.cfg.Applier.Prune(ctx, AppOf(app), identity, previous, desired, plan.DryRun); err != nil {
+			out.Err = &StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
+		}
+	}
+	if !plan.DryRun {
+		out.Synced = true
+		out.SyncedRevision = out.SourceRevision
+	}
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// finish keeps an Application that never deployed anything from looking Healthy.
+func (o Outcome) finish() Outcome {
+	if len(o.Resources) == 0 && o.Err != nil {
+		o.Health = health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: "nothing deployed yet"}
+	}
+	return o
+}
+
+// Comparison is the cluster compared with what Git holds, changing nothing.
+type Comparison struct {
+	// Status is OutOfSync when an object would be created or changed, or an object of the
+	// inventory left Git (a pruning sync would delete it).
+	Status gitopsv1alpha1.SyncStatusCode
+	// Results has an entry per object in Git; Live and Desired only when asked for objects.
+	Results []apply.DiffResult
+	// Prunable are the live objects of the inventory that left Git and that a prune would
+	// delete (tracked by this Application); only when asked for objects.
+	Prunable []*unstructured.Unstructured
+}
+
+// Compare dry-runs desired as the Application's identity and compares it with the cluster and
+// the inventory. withObjects adds the objects a diff shows (at the cost of reading the prunable
+// ones); the controller needs only the verdict.
+func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, withObjects bool) (Comparison, error) {
+	identity, ignore := Identity(app), IgnoreRules(app)
+	var cmp Comparison
+	if withObjects {
+		results, err := e.cfg.Applier.Diff(ctx, identity, desired, ignore)
+		if err != nil {
+			return cmp, applyError(err)
+		}
+		cmp.Results = results
+	} else {
+		results, err := e.cfg.Applier.Compare(ctx, identity, desired, ignore)
+		if err != nil {
+			return cmp, applyError(err)
+		}
+		for _, r := range results {
+			cmp.Results = append(cmp.Results, apply.DiffResult{Ref: r.Ref, Action: r.Action})
+		}
+	}
+	cmp.Status = gitopsv1alpha1.SyncStatusSynced
+	for _, r := range cmp.Results {
+		if r.Action == apply.Created || r.Action == apply.Configured {
+			cmp.Status = gitopsv1alpha1.SyncStatusOutOfSync
+		}
+	}
+	inGit := map[string]bool{}
+	for _, r := range refsOf(desired) {
+		inGit[RefKey(r)] = true
+	}
+	appID := AppOf(app)
+	for _, ref := range InventoryRefs(app.Status.Resources) {
+		if inGit[RefKey(ref)] {
+			continue
+		}
+		cmp.Status = gitopsv1alpha1.SyncStatusOutOfSync
+		if !withObjects {
+			continue
+		}
+		if live, err := e.cfg.Applier.Live(ctx, ref); err == nil && apply.Owned(appID, live) {
+			cmp.Prunable = append(cmp.Prunable, live)
+		}
+	}
+	return cmp, nil
+}
+
+// applyError classifies a failure of the cluster: a refusal of the identity is Forbidden and
+// retried (granting the permission cures it); any other dry run the server refuses needs a new
+// commit.
+func applyError(err error) error {
+	if apply.IsForbidden(err) {
+		return &StageError{Reason: gitopsv1alpha1.ReasonForbidden, Err: err}
+	}
+	var refused *apply.DryRunRefusedError
+	return &StageError{Reason: gitopsv1alpha1.ReasonApplyFailed, Terminal: errors.As(err, &refused), Err: err}
+}
+
+// inventory builds status.resources with each object's sync state and live health, and the
+// aggregate health.
+func (e *Engine) inventory(ctx context.Context, refs []apply.ObjectRef, desired []*unstructured.Unstructured, out Outcome, judge HealthFunc) ([]gitopsv1alpha1.ResourceStatus, health.Status) {
+	changed := out.outOfSync
+	if changed == nil {
+		changed = map[string]bool{}
+		for _, r := range out.Applied {
+			if !out.Synced && (r.Action == apply.Created || r.Action == apply.Configured) {
+				changed[RefKey(r.Ref)] = true
+			}
+		}
+	}
+	inGit := map[string]bool{}
+	for _, r := range refsOf(desired) {
+		inGit[RefKey(r)] = true
+	}
+	var named []health.Named
+	resources := make([]gitopsv1alpha1.ResourceStatus, 0, len(refs))
+	for _, ref := range refs {
+		h := judge(ctx, ref)
+		status := gitopsv1alpha1.SyncStatusSynced
+		if changed[RefKey(ref)] || !inGit[RefKey(ref)] || (out.Err != nil && !out.Synced) {
+			status = gitopsv1alpha1.SyncStatusOutOfSync
+		}
+		if out.SyncStatus == gitopsv1alpha1.SyncStatusUnknown {
+			status = gitopsv1alpha1.SyncStatusUnknown
+		}
+		resources = append(resources, gitopsv1alpha1.ResourceStatus{
+			Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
+			Status: status, Health: h.Code,
+		})
+		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: h})
+	}
+	return resources, health.Aggregate(named)
+}
+
+// InventoryHealth judges an inventory again: the inventory with each object's health updated,
+// and the aggregate.
+func InventoryHealth(ctx context.Context, resources []gitopsv1alpha1.ResourceStatus, judge HealthFunc) ([]gitopsv1alpha1.ResourceStatus, health.Status) {
+	named := make([]health.Named, 0, len(resources))
+	updated := make([]gitopsv1alpha1.ResourceStatus, len(resources))
+	for i, ref := range InventoryRefs(resources) {
+		h := judge(ctx, ref)
+		updated[i] = resources[i]
+		updated[i].Health = h.Code
+		named = append(named, health.Named{Name: ref.Kind + "/" + ref.Name, Status: h})
+	}
+	return updated, health.Aggregate(named)
+}
+
+// LiveHealth reads one object from the cluster with Ferry's identity and judges its health.
+func (e *Engine) LiveHealth(ctx context.Context, ref apply.ObjectRef) health.Status {
+	live, err := e.cfg.Applier.Live(ctx, ref)
+	if err != nil {
+		msg := err.Error()
+		if len(msg) > 200 {
+			msg = msg[:197] + "..."
+		}
+		return health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: msg}
+	}
+	return health.Of(live)
+}
+
+// InventoryRefs are the objects of an inventory.
+func InventoryRefs(resources []gitopsv1alpha1.ResourceStatus) []apply.ObjectRef {
+	refs := make([]apply.ObjectRef, 0, len(resources))
+	for _, r := range resources {
+		refs = append(refs, apply.ObjectRef{Group: r.Group, Version: r.Version, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
+	}
+	return refs
+}
+
+// RefKey identifies an object across API versions: group/Kind/namespace/name.
+func RefKey(r apply.ObjectRef) string {
+	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+func refsOf(objs []*unstructured.Unstructured) []apply.ObjectRef {
+	refs := make([]apply.ObjectRef, 0, len(objs))
+	for _, o := range objs {
+		refs = append(refs, apply.RefOf(o))
+	}
+	sort.Slice(refs, func(i, j int) bool { return RefKey(refs[i]) < RefKey(refs[j]) })
+	return refs
+}
+
+func appendMissing(refs, more []apply.ObjectRef) []apply.ObjectRef {
+	seen := map[string]bool{}
+	for _, r := range refs {
+		seen[RefKey(r)] = true
+	}
+	for _, r := range more {
+		if !seen[RefKey(r)] {
+			refs = append(refs, r)
+			seen[RefKey(r)] = true
+		}
+	}
+	return refs
+}
