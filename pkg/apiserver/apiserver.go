@@ -108,7 +108,7 @@ func (c completedConfig) New() (*FerryServer, error) {
 	// The scheme's own parameter codec, so the read subresources can take typed query options
 	// (ApplicationManifestsOptions from ?revision=).
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
-	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Validation, c.healthReader())
+	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Validation, c.healthReader(), c.syncResourcesChecker())
 	if err != nil {
 		return nil, err
 	}

@@ -29,14 +29,10 @@ func (c completedConfig) healthReader() application.HealthReader {
 	if c.ExtraConfig.engine == nil {
 		return nil
 	}
-	applier := c.ExtraConfig.engine.Applier()
+	eng := c.ExtraConfig.engine
 	return func(ctx context.Context, ref apply.ObjectRef) (h health.Status) {
 		err := recovery.Guard(ctx, recovery.Read, func() error {
-			live, err := applier.Live(ctx, ref)
-			if err != nil {
-				return err
-			}
-			h = health.Of(live)
+			h = eng.LiveHealth(ctx, ref)
 			return nil
 		})
 		if err != nil {
@@ -56,6 +52,35 @@ func (c completedConfig) manifestsRenderer() application.ManifestsRenderer {
 	return func(ctx context.Context, app *gitops.Application, revision string) (string, []*unstructured.Unstructured, error) {
 		_, sha, objs, err := c.renderAt(ctx, app, revision)
 		return sha, objs, err
+	}
+}
+
+// syncResourcesChecker refuses a selective sync whose spec.resources name objects the
+// Application does not render at the requested revision, before anything is recorded; nil
+// without a target cluster.
+func (c completedConfig) syncResourcesChecker() application.SyncResourcesChecker {
+	if c.ExtraConfig.engine == nil {
+		return nil
+	}
+	return func(ctx context.Context, app *gitops.Application, revision string, resources []gitops.SyncResource) error {
+		_, sha, objs, err := c.renderAt(ctx, app, revision)
+		if err != nil {
+			return err
+		}
+		versioned := make([]v1alpha1.SyncResource, len(resources))
+		for i, r := range resources {
+			versioned[i] = v1alpha1.SyncResource{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+		}
+		_, unmatched := engine.SelectResources(objs, versioned)
+		var errs field.ErrorList
+		for _, i := range unmatched {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "resources").Index(i), engine.ResourceString(versioned[i]),
+				fmt.Sprintf("names no object that revision %.12s of %s renders", sha, app.Spec.Source.Path)))
+		}
+		if len(errs) > 0 {
+			return apierrors.NewInvalid(gitops.Kind("ApplicationSync"), app.Name, errs)
+		}
+		return nil
 	}
 }
 
@@ -149,20 +174,19 @@ func (c completedConfig) differ() application.Differ {
 	}
 }
 
-// diffApplication is the differ's work for one request.
+// diffApplication is the differ's work for one request: the engine's comparison, with the
+// objects, as the API's items.
 func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Application, revision string) (string, []gitops.ResourceDiff, error) {
-	eng := c.ExtraConfig.engine
 	versioned, sha, desired, err := c.renderAt(ctx, app, revision)
 	if err != nil {
 		return "", nil, err
 	}
-	results, err := eng.Applier().Diff(ctx, engine.Identity(versioned), desired, engine.IgnoreRules(versioned))
+	cmp, err := c.ExtraConfig.engine.Compare(ctx, versioned, desired, true)
 	if err != nil {
 		return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
 	}
 	var items []gitops.ResourceDiff
-	inGit := map[apply.ObjectRef]bool{}
-	for _, r := range results {
+	for _, r := range cmp.Results {
 		item := resourceDiff(r.Ref, gitops.DiffNone)
 		switch r.Action {
 		case apply.Created:
@@ -176,19 +200,9 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 			}
 		}
 		items = append(items, item)
-		inGit[withoutVersion(r.Ref)] = true
 	}
-	appID := apply.App{Namespace: app.Namespace, Name: app.Name}
-	for _, res := range app.Status.Resources {
-		ref := apply.ObjectRef{Group: res.Group, Version: res.Version, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
-		if inGit[withoutVersion(ref)] {
-			continue
-		}
-		live, err := eng.Applier().Live(ctx, ref)
-		if err != nil || !apply.Owned(appID, live) {
-			continue
-		}
-		item := resourceDiff(ref, gitops.DiffDelete)
+	for _, live := range cmp.Prunable {
+		item := resourceDiff(apply.RefOf(live), gitops.DiffDelete)
 		if item.Diff, err = diff.Unified(live, nil); err != nil {
 			return "", nil, apierrors.NewInternalError(err)
 		}
@@ -199,11 +213,6 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 
 func resourceDiff(ref apply.ObjectRef, action gitops.DiffAction) gitops.ResourceDiff {
 	return gitops.ResourceDiff{Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Action: action}
-}
-
-func withoutVersion(ref apply.ObjectRef) apply.ObjectRef {
-	ref.Version = ""
-	return ref
 }
 
 // engineError maps a pipeline failure to an HTTP status: Git trouble is the server's (503), a

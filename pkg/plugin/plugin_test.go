@@ -506,6 +506,30 @@ func TestSyncWithoutWait(t *testing.T) {
 	}
 }
 
+func TestSyncOfSomeResources(t *testing.T) {
+	h := newHarness(t, brokenApp())
+	var req *gitopsv1alpha1.ApplicationSync
+	syncReactor(h, "op-1", &req)
+	h.mustRun(0, "sync", "broken", "--resource", "ConfigMap/settings", "--resource", "apps/Deployment/web/frontend", "--resource", "/Service//api")
+	want := []gitopsv1alpha1.SyncResource{
+		{Kind: "ConfigMap", Name: "settings"},
+		{Group: "apps", Kind: "Deployment", Namespace: "web", Name: "frontend"},
+		{Kind: "Service", Name: "api"},
+	}
+	if !reflect.DeepEqual(req.Spec.Resources, want) {
+		t.Errorf("resources sent %+v, want %+v", req.Spec.Resources, want)
+	}
+	for _, bad := range []string{"settings", "apps/Deployment/frontend", "ConfigMap/", "/a/b/c/d/e"} {
+		h = newHarness(t, brokenApp())
+		req = nil
+		syncReactor(h, "op-2", &req)
+		h.mustRun(2, "sync", "broken", "--resource", bad)
+		if req != nil || !strings.Contains(h.err.String(), "--resource") {
+			t.Errorf("--resource %q: sent %v, stderr %q; want a usage error and no request", bad, req, h.err)
+		}
+	}
+}
+
 func TestSyncRefused(t *testing.T) {
 	h := newHarness(t, brokenApp())
 	gr := schema.GroupResource{Group: "gitops.ferry.dev", Resource: "applications"}

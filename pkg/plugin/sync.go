@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,21 +25,27 @@ const DefaultSyncTimeout = 5 * time.Minute
 const rewatchDelay = time.Second
 
 type syncFlags struct {
-	revision string
-	prune    bool
-	dryRun   bool
-	wait     bool
-	timeout  time.Duration
+	revision  string
+	prune     bool
+	dryRun    bool
+	wait      bool
+	timeout   time.Duration
+	resources []string
 }
 
 func newSyncCommand(o *Options) *cobra.Command {
 	var f syncFlags
 	cmd := &cobra.Command{
-		Use:   "sync APP [--revision R] [--prune] [--dry-run] [--wait [--timeout 5m]]",
+		Use:   "sync APP [--revision R] [--prune] [--dry-run] [--resource KIND/NAME ...] [--wait [--timeout 5m]]",
 		Short: "Request a sync of an Application, and optionally wait for it to finish",
 		Long: `Request a sync: a POST to the Application's sync subresource (permission
 "create applications/sync", granted by the ferry-edit ClusterRole). Ferry records the operation,
 with you as its requester, and its controller runs it. The operation id is printed.
+
+With --resource (repeatable), the sync applies only the named objects and prunes nothing: KIND/NAME
+for an object of the core group in any namespace, GROUP/KIND/NAMESPACE/NAME otherwise (an empty
+GROUP or NAMESPACE field matches the core group or any namespace). The server refuses an entry that
+names no object the revision renders.
 
 With --wait, follow the operation (Pending → Running → Succeeded | Failed) and print each change.
 Exit codes: 0 when the operation succeeded; 1 when it failed (its message on stderr) or when the
@@ -47,7 +54,8 @@ any other error — a timed-out operation goes on in the cluster.`,
 		Example: `  kubectl ferry sync guestbook
   kubectl ferry sync guestbook --prune --wait
   kubectl ferry sync guestbook --revision v1.2.0 --wait --timeout 10m
-  kubectl ferry sync guestbook --dry-run --wait`,
+  kubectl ferry sync guestbook --dry-run --wait
+  kubectl ferry sync guestbook --resource ConfigMap/guestbook-config --resource apps/Deployment/guestbook/frontend`,
 		Args:              oneApp,
 		ValidArgsFunction: o.completeApps,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -57,12 +65,18 @@ any other error — a timed-out operation goes on in the cluster.`,
 			if f.timeout <= 0 {
 				return usageError(c, "--timeout must be positive, got %s", f.timeout)
 			}
+			for _, r := range f.resources {
+				if _, err := parseSyncResource(r); err != nil {
+					return usageError(c, "%v", err)
+				}
+			}
 			return o.sync(c.Context(), args[0], f)
 		},
 	}
 	cmd.Flags().StringVar(&f.revision, "revision", "", "Branch, tag or full commit SHA to sync to (default: the Application's spec.source.revision)")
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "Delete objects Ferry applied earlier that are no longer in Git, even when the sync policy does not prune")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "Run the sync as a server-side dry run: nothing in the cluster changes")
+	cmd.Flags().StringArrayVar(&f.resources, "resource", nil, "Sync only this object (repeatable): KIND/NAME or GROUP/KIND/NAMESPACE/NAME")
 	cmd.Flags().BoolVarP(&f.wait, "wait", "w", false, "Wait for the operation to finish and show its progress")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", DefaultSyncTimeout, "With --wait, how long to wait before giving up (exit code 2)")
 	return cmd
@@ -78,6 +92,13 @@ func (o *Options) sync(ctx context.Context, name string, f syncFlags) error {
 		TypeMeta:   metav1.TypeMeta{APIVersion: gitopsv1alpha1.SchemeGroupVersion.String(), Kind: "ApplicationSync"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec:       gitopsv1alpha1.ApplicationSyncSpec{Revision: f.revision, Prune: f.prune, DryRun: f.dryRun},
+	}
+	for _, r := range f.resources {
+		res, err := parseSyncResource(r)
+		if err != nil {
+			return err
+		}
+		req.Spec.Resources = append(req.Spec.Resources, res)
 	}
 	resp, err := apps.Sync(ctx, name, req, metav1.CreateOptions{})
 	if err != nil {
@@ -99,6 +120,24 @@ func (o *Options) sync(ctx context.Context, name string, f syncFlags) error {
 		resourceVersion: resp.Status.ApplicationResourceVersion,
 	}
 	return w.wait(ctx, f.timeout)
+}
+
+// parseSyncResource reads --resource: KIND/NAME, or GROUP/KIND/NAMESPACE/NAME.
+func parseSyncResource(s string) (gitopsv1alpha1.SyncResource, error) {
+	parts := strings.Split(s, "/")
+	var r gitopsv1alpha1.SyncResource
+	switch len(parts) {
+	case 2:
+		r = gitopsv1alpha1.SyncResource{Kind: parts[0], Name: parts[1]}
+	case 4:
+		r = gitopsv1alpha1.SyncResource{Group: parts[0], Kind: parts[1], Namespace: parts[2], Name: parts[3]}
+	default:
+		return r, fmt.Errorf("--resource %q: want KIND/NAME or GROUP/KIND/NAMESPACE/NAME (GROUP and NAMESPACE may be empty)", s)
+	}
+	if r.Kind == "" || r.Name == "" {
+		return r, fmt.Errorf("--resource %q: KIND and NAME must not be empty", s)
+	}
+	return r, nil
 }
 
 func orPending(p gitopsv1alpha1.OperationPhase) gitopsv1alpha1.OperationPhase {

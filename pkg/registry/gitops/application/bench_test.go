@@ -71,7 +71,7 @@ func benchApplication(i int) gitops.Application {
 }
 
 func BenchmarkConvertToTable(b *testing.B) {
-	st, err := application.NewStorage(apiserver.Scheme, noStorage{}, validation.Options{}, nil)
+	st, err := application.NewStorage(apiserver.Scheme, noStorage{}, validation.Options{}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

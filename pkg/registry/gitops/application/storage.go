@@ -24,8 +24,10 @@ type Storage struct {
 }
 
 // NewStorage builds the etcd-backed storage of Applications and their subresources. healthReader
-// judges live objects for the health subresource; nil makes it answer 503.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts validation.Options, healthReader HealthReader) (Storage, error) {
+// judges live objects for the health subresource; nil makes it answer 503. checkSyncResources
+// checks the objects a selective sync names; nil accepts them unchecked (the controller fails
+// the operation then).
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts validation.Options, healthReader HealthReader, checkSyncResources SyncResourcesChecker) (Storage, error) {
 	strategy := NewStrategy(scheme, opts)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &gitops.Application{} },
@@ -56,7 +58,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 	return Storage{
 		Application: &REST{store},
 		Status:      &StatusREST{store: &statusStore},
-		Sync:        &SyncREST{store: &syncStore},
+		Sync:        &SyncREST{store: &syncStore, checkResources: checkSyncResources},
 		Health:      NewHealthREST(store, healthReader),
 	}, nil
 }

@@ -45,7 +45,7 @@ func newStorage(t *testing.T) application.Storage {
 	server, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
 	t.Cleanup(func() { server.Terminate(t) })
 	config.Codec = apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
-	st, err := application.NewStorage(apiserver.Scheme, restOptionsGetter{config}, validation.Options{}, fakeHealth)
+	st, err := application.NewStorage(apiserver.Scheme, restOptionsGetter{config}, validation.Options{}, fakeHealth, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,14 @@ import (
 // controller picks it up from there. Recording intent instead of acting in the handler keeps the
 // request short and the operation visible, resumable and auditable.
 type SyncREST struct {
-	store *genericregistry.Store
+	store          *genericregistry.Store
+	checkResources SyncResourcesChecker
 }
+
+// SyncResourcesChecker checks, before a selective sync is recorded, that each of its
+// spec.resources names an object the Application renders at the revision: nil, or an API error
+// (422 naming spec.resources[i]; 503 or 504 when Git cannot be read).
+type SyncResourcesChecker func(ctx context.Context, app *gitops.Application, revision string, resources []gitops.SyncResource) error
 
 var (
 	_ rest.NamedCreater         = &SyncREST{}
@@ -52,6 +58,15 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 	}
 	if createValidation != nil {
 		if err := createValidation(ctx, req.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	if len(req.Spec.Resources) > 0 && r.checkResources != nil {
+		current, err := r.store.Get(ctx, name, &metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if err := r.checkResources(ctx, current.(*gitops.Application), req.Spec.Revision, req.Spec.Resources); err != nil {
 			return nil, err
 		}
 	}
