@@ -26,9 +26,9 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
 	"github.com/ferry-gitops/ferry/pkg/cmd/server"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
-	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
 const forcedPanic = "forced panic in the render of apps/boom"
@@ -55,11 +55,11 @@ func TestPanicInOneApplicationLeavesTheOthersAndTheAPIWorking(t *testing.T) {
 
 	var panicking atomic.Bool
 	panicking.Store(true)
-	ferry := startFerry(t, stack.Kubeconfig(), func(files []source.File, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
+	ferry := startFerry(t, stack.Kubeconfig(), func(read render.TreeReader, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
 		if dir == "apps/boom" && panicking.Load() {
 			panic(forcedPanic)
 		}
-		return render.Render(files, dir, opts)
+		return render.RenderTree(read, dir, opts)
 	})
 	kube := kubernetes.NewForConfigOrDie(stack.RestConfig("admin"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -222,7 +222,7 @@ type ferryServer struct {
 // startFerry runs ferry-apiserver in-process on 127.0.0.1 with an embedded etcd, its controller
 // deploying into the cluster of kubeconfig with the given renderer; clients use the loopback
 // identity. It stops at the end of the test.
-func startFerry(t *testing.T, kubeconfig string, renderer func([]source.File, string, render.Options) ([]*unstructured.Unstructured, error)) *ferryServer {
+func startFerry(t *testing.T, kubeconfig string, renderer engine.RenderFunc) *ferryServer {
 	t.Helper()
 	o := server.NewOptions(io.Discard, io.Discard)
 	o.DataDir = t.TempDir()

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/lru"
@@ -39,8 +38,8 @@ type Config struct {
 	Render RenderFunc
 }
 
-// RenderFunc renders dir of a repository's files, as render.Render does.
-type RenderFunc func(files []source.File, dir string, opts render.Options) ([]*unstructured.Unstructured, error)
+// RenderFunc renders dir of a repository read through a TreeReader, as render.RenderTree does.
+type RenderFunc func(read render.TreeReader, dir string, opts render.Options) ([]*unstructured.Unstructured, error)
 
 // Engine renders and prepares Applications.
 type Engine struct {
@@ -54,7 +53,7 @@ func New(cfg Config) *Engine {
 		cfg.RenderCacheSize = 512
 	}
 	if cfg.Render == nil {
-		cfg.Render = render.Render
+		cfg.Render = render.RenderTree
 	}
 	return &Engine{cfg: cfg, render: lru.New(cfg.RenderCacheSize)}
 }
@@ -175,22 +174,6 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 
 func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
 	src := app.Spec.Source
-	repo := src.RepoURL
-	files, err := e.cfg.Source.ReadFiles(repo, sha, src.Path, e.cfg.Limits)
-	if err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
-	}
-	// A kustomization may use bases anywhere in the repository: give it the whole tree.
-	for _, f := range files {
-		switch path.Base(f.Path) {
-		case "kustomization.yaml", "kustomization.yml", "Kustomization":
-			if path.Dir(f.Path) == path.Clean(src.Path) || (src.Path == "" && path.Dir(f.Path) == ".") {
-				if files, err = e.cfg.Source.ReadRepository(repo, sha, src.Path, e.cfg.Limits); err != nil {
-					return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
-				}
-			}
-		}
-	}
 	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases}
 	if d := src.Directory; d != nil {
 		opts.Directory = &render.DirectoryOptions{Recurse: d.Recurse, Include: d.Include, Exclude: d.Exclude}
@@ -206,11 +189,36 @@ func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]
 		}
 		opts.Kustomize = ko
 	}
-	objs, err := e.cfg.Render(files, src.Path, opts)
+	objs, err := e.cfg.Render(e.treeReader(src.RepoURL, sha), src.Path, opts)
 	if err != nil {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
 	}
 	return objs, nil
+}
+
+// treeReader reads the directories of one commit that a render asks for, from the Git cache and
+// within one set of limits for all of them together.
+func (e *Engine) treeReader(repo, sha string) render.TreeReader {
+	limits := e.cfg.Limits.WithDefaults()
+	var files int
+	var bytes int64
+	return func(dir string) ([]source.File, error) {
+		read, err := e.cfg.Source.ReadFiles(repo, sha, dir, limits)
+		if err != nil {
+			return nil, err
+		}
+		files += len(read)
+		for _, f := range read {
+			bytes += int64(len(f.Data))
+		}
+		if files > limits.MaxFiles {
+			return nil, fmt.Errorf("the render reads more than %d files: %w", limits.MaxFiles, source.ErrLimitExceeded)
+		}
+		if bytes > limits.MaxTotalBytes {
+			return nil, fmt.Errorf("the render reads more than %d MiB: %w", limits.MaxTotalBytes>>20, source.ErrLimitExceeded)
+		}
+		return read, nil
+	}
 }
 
 func renderKey(app *gitopsv1alpha1.Application, sha string, remote bool) (string, error) {

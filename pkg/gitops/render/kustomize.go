@@ -34,11 +34,6 @@ func renderKustomization(files []source.File, dir string, opts Options) ([]*unst
 			return nil, &Error{File: f.Path, Reason: fmt.Sprintf("cannot stage for kustomize: %v", err)}
 		}
 	}
-	if !opts.AllowRemoteBases {
-		if err := refuseRemoteReferences(fs, files); err != nil {
-			return nil, err
-		}
-	}
 	root := path.Join(repoRoot, dir)
 	if opts.Kustomize != nil && !emptyKustomizeOptions(opts.Kustomize) {
 		var err error
@@ -150,44 +145,6 @@ func parseImage(s string) (types.Image, error) {
 		return img, fmt.Errorf("image %q names no image", s)
 	}
 	return img, nil
-}
-
-// refuseRemoteReferences checks every kustomization of the repository: each resource, base,
-// component and CRD it lists must exist in the repository. Anything else would make kustomize
-// clone a repository or download a URL.
-func refuseRemoteReferences(fs filesys.FileSystem, files []source.File) error {
-	for _, f := range files {
-		base := path.Base(f.Path)
-		isKustomization := false
-		for _, k := range kustomizationFiles {
-			if base == k {
-				isKustomization = true
-			}
-		}
-		if !isKustomization {
-			continue
-		}
-		var k types.Kustomization
-		if err := yaml.Unmarshal(f.Data, &k); err != nil {
-			return &Error{File: f.Path, Reason: fmt.Sprintf("not a valid kustomization: %v", err)}
-		}
-		dir := path.Join(repoRoot, path.Dir(f.Path))
-		for _, list := range [][]string{k.Resources, k.Bases, k.Components, k.Crds} {
-			for _, ref := range list {
-				if looksRemote(ref) {
-					return &Error{File: f.Path, Reason: fmt.Sprintf("remote base %q refused: remote bases are disabled on this server (ferry-apiserver --allow-remote-bases)", ref)}
-				}
-				target := path.Join(dir, ref)
-				if target != repoRoot && !strings.HasPrefix(target, repoRoot+"/") {
-					return &Error{File: f.Path, Reason: fmt.Sprintf("%q points outside the repository: refused", ref)}
-				}
-				if !fs.Exists(target) {
-					return &Error{File: f.Path, Reason: fmt.Sprintf("%q does not exist in the repository", ref)}
-				}
-			}
-		}
-	}
-	return nil
 }
 
 func looksRemote(ref string) bool {

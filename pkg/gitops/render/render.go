@@ -72,32 +72,6 @@ func (e *Error) Error() string {
 
 var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
-// Render renders dir of the repository whose files are given (all of them, paths from the
-// repository root: a kustomization may use bases elsewhere in the repository).
-func Render(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
-	if opts.MaxObjects == 0 {
-		opts.MaxObjects = 10000
-	}
-	dir = strings.Trim(path.Clean("/"+dir), "/")
-	if dir == "." {
-		dir = ""
-	}
-	var objs []*unstructured.Unstructured
-	var err error
-	if hasKustomization(files, dir) {
-		objs, err = renderKustomization(files, dir, opts)
-	} else {
-		objs, err = renderDirectory(files, dir, opts.Directory)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(objs) > opts.MaxObjects {
-		return nil, &Error{File: dir, Reason: fmt.Sprintf("renders %d objects, over the limit of %d", len(objs), opts.MaxObjects)}
-	}
-	return objs, nil
-}
-
 func hasKustomization(files []source.File, dir string) bool {
 	for _, f := range files {
 		for _, k := range kustomizationFiles {

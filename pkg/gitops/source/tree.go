@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -22,7 +23,8 @@ type Limits struct {
 	MaxTotalBytes int64
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults fills in the default of every limit left zero.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxFiles == 0 {
 		l.MaxFiles = 10000
 	}
@@ -48,22 +50,11 @@ var ErrLimitExceeded = errors.New("limit exceeded")
 // of a cached commit, without any checkout. Symbolic links are followed only when their target
 // stays inside the repository; one that points outside is an error naming the link.
 func (c *Cache) ReadFiles(repoURL, sha, dir string, limits Limits) ([]File, error) {
-	return c.readFiles(repoURL, sha, dir, func(string) bool { return true }, limits)
+	return c.readFiles(repoURL, sha, dir, limits)
 }
 
-// ReadRepository returns every regular file of a cached commit, for a kustomization that may use
-// bases anywhere in the repository. A link that points outside the repository is an error when it
-// lies under strictDir (the Application's own path) and is left out elsewhere: it cannot be read
-// either way, and a broken link in an unrelated directory must not fail every Application.
-func (c *Cache) ReadRepository(repoURL, sha, strictDir string, limits Limits) ([]File, error) {
-	strictDir = strings.Trim(path.Clean("/"+strictDir), "/")
-	return c.readFiles(repoURL, sha, "", func(p string) bool {
-		return strictDir == "" || p == strictDir || strings.HasPrefix(p, strictDir+"/")
-	}, limits)
-}
-
-func (c *Cache) readFiles(repoURL, sha, dir string, strict func(string) bool, limits Limits) ([]File, error) {
-	limits = limits.withDefaults()
+func (c *Cache) readFiles(repoURL, sha, dir string, limits Limits) ([]File, error) {
+	limits = limits.WithDefaults()
 	entry, err := c.entry(repoURL)
 	if err != nil {
 		return nil, err
@@ -84,7 +75,7 @@ func (c *Cache) readFiles(repoURL, sha, dir string, strict func(string) bool, li
 	if dir != "" {
 		start, err = root.Tree(dir)
 		if err != nil {
-			return nil, fmt.Errorf("path %q does not exist at commit %s: %w", dir, sha, err)
+			return nil, fmt.Errorf("path %q does not exist at commit %s (%v): %w", dir, sha, err, fs.ErrNotExist)
 		}
 	}
 
@@ -110,9 +101,6 @@ func (c *Cache) readFiles(repoURL, sha, dir string, strict func(string) bool, li
 			data, err = readBlob(root, full, limits.MaxFileBytes)
 		case filemode.Symlink:
 			data, err = readSymlink(root, full, limits.MaxFileBytes)
-			if err != nil && !strict(full) {
-				continue
-			}
 		default:
 			// Directories are walked into; submodules are not followed.
 			continue
