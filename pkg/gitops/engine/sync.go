@@ -123,7 +123,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 
 	// The inventory: what Git holds now, plus what left Git but was not pruned.
 	refs := refsOf(desired)
-	if !(out.Synced && out.Err == nil && out.Plan.Prune) {
+	if pruned := out.Synced && out.Err == nil && out.Plan.Prune; !pruned {
 		refs = appendMissing(refs, previous)
 	}
 	out.Resources, out.Health = e.inventory(ctx, refs, desired, out, req.Health)
@@ -177,7 +177,7 @@ func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, des
 		out.outOfSync = map[string]bool{}
 		for _, r := range cmp.Results {
 			if r.Action == apply.Created || r.Action == apply.Configured {
-				out.outOfSync[RefKey(r.Ref)] = true
+				out.outOfSync[r.Ref.Key()] = true
 			}
 		}
 		if out.Synced && cmp.Status == gitopsv1alpha1.SyncStatusSynced {
@@ -252,11 +252,11 @@ func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, d
 	}
 	inGit := map[string]bool{}
 	for _, r := range refsOf(desired) {
-		inGit[RefKey(r)] = true
+		inGit[r.Key()] = true
 	}
 	appID := AppOf(app)
 	for _, ref := range InventoryRefs(app.Status.Resources) {
-		if inGit[RefKey(ref)] {
+		if inGit[ref.Key()] {
 			continue
 		}
 		cmp.Status = gitopsv1alpha1.SyncStatusOutOfSync
@@ -289,20 +289,20 @@ func (e *Engine) inventory(ctx context.Context, refs []apply.ObjectRef, desired 
 		changed = map[string]bool{}
 		for _, r := range out.Applied {
 			if !out.Synced && (r.Action == apply.Created || r.Action == apply.Configured) {
-				changed[RefKey(r.Ref)] = true
+				changed[r.Ref.Key()] = true
 			}
 		}
 	}
 	inGit := map[string]bool{}
 	for _, r := range refsOf(desired) {
-		inGit[RefKey(r)] = true
+		inGit[r.Key()] = true
 	}
 	var named []health.Named
 	resources := make([]gitopsv1alpha1.ResourceStatus, 0, len(refs))
 	for _, ref := range refs {
 		h := judge(ctx, ref)
 		status := gitopsv1alpha1.SyncStatusSynced
-		if changed[RefKey(ref)] || !inGit[RefKey(ref)] || (out.Err != nil && !out.Synced) {
+		if changed[ref.Key()] || !inGit[ref.Key()] || (out.Err != nil && !out.Synced) {
 			status = gitopsv1alpha1.SyncStatusOutOfSync
 		}
 		if out.SyncStatus == gitopsv1alpha1.SyncStatusUnknown {
@@ -353,29 +353,24 @@ func InventoryRefs(resources []gitopsv1alpha1.ResourceStatus) []apply.ObjectRef 
 	return refs
 }
 
-// RefKey identifies an object across API versions: group/Kind/namespace/name.
-func RefKey(r apply.ObjectRef) string {
-	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
-}
-
 func refsOf(objs []*unstructured.Unstructured) []apply.ObjectRef {
 	refs := make([]apply.ObjectRef, 0, len(objs))
 	for _, o := range objs {
 		refs = append(refs, apply.RefOf(o))
 	}
-	sort.Slice(refs, func(i, j int) bool { return RefKey(refs[i]) < RefKey(refs[j]) })
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Key() < refs[j].Key() })
 	return refs
 }
 
 func appendMissing(refs, more []apply.ObjectRef) []apply.ObjectRef {
 	seen := map[string]bool{}
 	for _, r := range refs {
-		seen[RefKey(r)] = true
+		seen[r.Key()] = true
 	}
 	for _, r := range more {
-		if !seen[RefKey(r)] {
+		if !seen[r.Key()] {
 			refs = append(refs, r)
-			seen[RefKey(r)] = true
+			seen[r.Key()] = true
 		}
 	}
 	return refs

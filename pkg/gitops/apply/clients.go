@@ -1,0 +1,113 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// Applier applies objects to one cluster. Appliers for impersonated identities are derived
+// with As and share nothing but the base configuration.
+type Applier struct {
+	base *rest.Config
+
+	mu       sync.Mutex
+	managers map[string]*identityClient
+}
+
+type identityClient struct {
+	client  client.Client
+	mapper  meta.RESTMapper
+	manager *ssa.ResourceManager
+}
+
+// NewApplier returns an Applier writing to the cluster of config.
+func NewApplier(config *rest.Config) *Applier {
+	return &Applier{base: rest.CopyConfig(config), managers: map[string]*identityClient{}}
+}
+
+// forIdentity returns the clients that act as username, or as the base identity when username
+// is empty. Clients are kept: building a REST mapper costs a discovery round trip.
+func (a *Applier) forIdentity(username string) (*identityClient, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.managers[username]; ok {
+		return c, nil
+	}
+	cfg := rest.CopyConfig(a.base)
+	if username != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: username}
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building a client for %q: %w", username, err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("discovering the cluster's API as %q: %w", username, err)
+	}
+	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("building a client for %q: %w", username, err)
+	}
+	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
+	m := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "gitops.ferry.dev"})
+	ic := &identityClient{client: c, mapper: mapper, manager: m}
+	a.managers[username] = ic
+	return ic, nil
+}
+
+// ServiceAccountUser is the username of a ServiceAccount, for impersonation.
+func ServiceAccountUser(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// IsForbidden reports whether err (or one it wraps) is a Forbidden from the cluster, as when an
+// impersonated ServiceAccount lacks a permission.
+func IsForbidden(err error) bool {
+	var agg utilerrors.Aggregate
+	if errors.As(err, &agg) {
+		for _, e := range agg.Errors() {
+			if IsForbidden(e) {
+				return true
+			}
+		}
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if apierrors.IsForbidden(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// forEach calls f for every object, concurrency at a time, and returns the errors, each
+// naming its object.
+func forEach(objects []*unstructured.Unstructured, concurrency int, f func(i int, o *unstructured.Unstructured) error) error {
+	errs := make([]error, len(objects))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, concurrency)
+	for i, o := range objects {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := f(i, o); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", RefOf(o), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return utilerrors.NewAggregate(errs)
+}

@@ -1,0 +1,82 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Prepare defaults namespaces and sets the tracking annotation and label on every object, in
+// place. Cluster-scoped objects lose any namespace they carry.
+func (a *Applier) Prepare(ctx context.Context, app App, username string, objects []*unstructured.Unstructured, defaultNamespace string) error {
+	ic, err := a.forIdentity(username)
+	if err != nil {
+		return err
+	}
+	if defaultNamespace == "" {
+		defaultNamespace = app.Namespace
+	}
+	for _, o := range objects {
+		gvk := o.GroupVersionKind()
+		mapping, err := ic.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			if meta.IsNoMatchError(err) && definesCRD(objects, gvk.GroupKind()) {
+				// Its CRD comes with this set: custom resources are namespaced unless the CRD
+				// says otherwise.
+				if crdClusterScoped(objects, gvk.GroupKind()) {
+					o.SetNamespace("")
+				} else if o.GetNamespace() == "" {
+					o.SetNamespace(defaultNamespace)
+				}
+			} else {
+				return fmt.Errorf("%s: the cluster does not serve %s: %w", RefOf(o), gvk, err)
+			}
+		} else if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			if o.GetNamespace() == "" {
+				o.SetNamespace(defaultNamespace)
+			}
+		} else {
+			o.SetNamespace("")
+		}
+		ann := o.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[TrackingAnnotation] = TrackingID(app, RefOf(o))
+		o.SetAnnotations(ann)
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[AppLabel] = app.LabelValue()
+		o.SetLabels(labels)
+	}
+	return nil
+}
+
+func definesCRD(objects []*unstructured.Unstructured, gk schema.GroupKind) bool {
+	return findCRD(objects, gk) != nil
+}
+
+func crdClusterScoped(objects []*unstructured.Unstructured, gk schema.GroupKind) bool {
+	crd := findCRD(objects, gk)
+	scope, _, _ := unstructured.NestedString(crd.Object, "spec", "scope")
+	return scope == "Cluster"
+}
+
+func findCRD(objects []*unstructured.Unstructured, gk schema.GroupKind) *unstructured.Unstructured {
+	for _, o := range objects {
+		if o.GetKind() != "CustomResourceDefinition" || o.GroupVersionKind().Group != "apiextensions.k8s.io" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		if group == gk.Group && kind == gk.Kind {
+			return o
+		}
+	}
+	return nil
+}

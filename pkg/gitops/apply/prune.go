@@ -1,0 +1,68 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Prune deletes the objects of the previous inventory that are not in the desired set, but only
+// those whose tracking annotation names this Application and the object. Objects without the
+// annotation, or claimed by another Application, are left alone and reported as Skipped.
+func (a *Applier) Prune(ctx context.Context, app App, username string, previous []ObjectRef, desired []*unstructured.Unstructured, dryRun bool) ([]Result, error) {
+	ic, err := a.forIdentity(username)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, o := range desired {
+		want[RefOf(o).Key()] = true
+	}
+	var results []Result
+	var errs []error
+	for _, ref := range previous {
+		if want[ref.Key()] {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind})
+		err := ic.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, live)
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: reading before prune: %w", ref, err))
+			continue
+		}
+		if live.GetAnnotations()[TrackingAnnotation] != TrackingID(app, ref) {
+			results = append(results, Result{Ref: ref, Action: Skipped})
+			continue
+		}
+		if live.GetDeletionTimestamp() != nil {
+			continue
+		}
+		opts := []client.DeleteOption{client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: ptrUID(live)}}
+		if dryRun {
+			opts = append(opts, client.DryRunAll)
+		}
+		if err := ic.client.Delete(ctx, live, opts...); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("%s: pruning: %w", ref, err))
+			continue
+		}
+		results = append(results, Result{Ref: ref, Action: Deleted})
+	}
+	return results, utilerrors.NewAggregate(errs)
+}
+
+func ptrUID(u *unstructured.Unstructured) *types.UID {
+	uid := u.GetUID()
+	return &uid
+}
