@@ -48,7 +48,8 @@ type ControllerConfig struct {
 type LeaderElectionConfig struct {
 	// Enabled runs the controller only while this replica holds the Lease; off, it always runs.
 	Enabled bool
-	// Namespace of the Lease.
+	// Name and Namespace of the Lease; an empty name means leader.DefaultLeaseName.
+	Name      string
 	Namespace string
 	// Identity of this replica in the Lease; empty means leader.DefaultIdentity().
 	Identity string
@@ -141,6 +142,9 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		go run(hookCtx, ctrl, watcher)
 		return nil
 	}
+	if le.Name == "" {
+		le.Name = leader.DefaultLeaseName
+	}
 	identity := le.Identity
 	if identity == "" {
 		identity = leader.DefaultIdentity()
@@ -157,7 +161,7 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 	election := leader.Config{
 		Client:        leaseClient.CoordinationV1(),
 		Namespace:     le.Namespace,
-		Name:          leader.DefaultLeaseName,
+		Name:          le.Name,
 		Identity:      identity,
 		LeaseDuration: le.LeaseDuration,
 		RenewDeadline: le.RenewDeadline,

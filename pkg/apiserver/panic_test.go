@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -24,11 +22,9 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
-	"github.com/ferry-gitops/ferry/pkg/cmd/server"
-	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
-	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
+	"github.com/ferry-gitops/ferry/pkg/testing/inprocess"
 )
 
 const forcedPanic = "forced panic in the render of apps/boom"
@@ -55,12 +51,12 @@ func TestPanicInOneApplicationLeavesTheOthersAndTheAPIWorking(t *testing.T) {
 
 	var panicking atomic.Bool
 	panicking.Store(true)
-	ferry := startFerry(t, stack.Kubeconfig(), func(read render.TreeReader, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
+	ferry := inprocess.Start(t, inprocess.Options{TargetKubeconfig: stack.Kubeconfig(), Render: func(read render.TreeReader, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
 		if dir == "apps/boom" && panicking.Load() {
 			panic(forcedPanic)
 		}
 		return render.RenderTree(read, dir, opts)
-	})
+	}})
 	kube := kubernetes.NewForConfigOrDie(stack.RestConfig("admin"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -70,7 +66,7 @@ func TestPanicInOneApplicationLeavesTheOthersAndTheAPIWorking(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = kube.CoreV1().Namespaces().Delete(context.Background(), dest, metav1.DeleteOptions{}) })
 
-	apps := ferry.client.GitopsV1alpha1().Applications("default")
+	apps := ferry.Client.GitopsV1alpha1().Applications("default")
 	create := func(name string) {
 		t.Helper()
 		app := &gitopsv1alpha1.Application{
@@ -146,7 +142,7 @@ func TestPanicInOneApplicationLeavesTheOthersAndTheAPIWorking(t *testing.T) {
 	}
 	manifests := func(name string) ([]byte, error) {
 		// As JSON, which is what kubectl get --raw asks for.
-		return kubernetes.NewForConfigOrDie(ferry.config).Discovery().RESTClient().Get().
+		return kubernetes.NewForConfigOrDie(ferry.Config).Discovery().RESTClient().Get().
 			AbsPath("/apis/gitops.ferry.dev/v1alpha1/namespaces/default/applications", name, "manifests").DoRaw(ctx)
 	}
 	if body, err := manifests("web"); err != nil || !strings.Contains(string(body), `"port":80`) {
@@ -168,12 +164,12 @@ func TestPanicInOneApplicationLeavesTheOthersAndTheAPIWorking(t *testing.T) {
 	}
 
 	// Retried with backoff: the counter on /metrics keeps rising while the render panics.
-	first := panics(t, ctx, ferry.config, "render")
+	first := panics(t, ctx, ferry.Config, "render")
 	if first < 1 {
 		t.Fatalf(`ferry_panics_total{boundary="render"} = %v on /metrics, want at least 1`, first)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		return panics(t, ctx, ferry.config, "render") > first, nil
+		return panics(t, ctx, ferry.Config, "render") > first, nil
 	})
 	if err != nil {
 		t.Errorf("boom was not retried: ferry_panics_total stayed at %v", first)
@@ -212,81 +208,4 @@ func panics(t *testing.T, ctx context.Context, config *rest.Config, boundary str
 		t.Fatal(err)
 	}
 	return v
-}
-
-type ferryServer struct {
-	config *rest.Config
-	client versioned.Interface
-}
-
-// startFerry runs ferry-apiserver in-process on 127.0.0.1 with an embedded etcd, its controller
-// deploying into the cluster of kubeconfig with the given renderer; clients use the loopback
-// identity. It stops at the end of the test.
-func startFerry(t *testing.T, kubeconfig string, renderer engine.RenderFunc) *ferryServer {
-	t.Helper()
-	o := server.NewOptions(io.Discard, io.Discard)
-	o.DataDir = t.TempDir()
-	o.GitCacheDir = t.TempDir()
-	o.EmbeddedEtcdUnsafeNoFsync = true
-	o.EmbeddedEtcdLogLevel = "fatal"
-	o.TargetKubeconfig = kubeconfig
-	o.LeaderElect = false
-	ro := o.RecommendedOptions
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ro.SecureServing.Listener = listener
-	ro.SecureServing.BindPort = listener.Addr().(*net.TCPAddr).Port
-	ro.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
-	ro.SecureServing.ServerCert.CertDirectory = t.TempDir()
-	ro.Authentication.RemoteKubeConfigFileOptional = true
-	ro.Authorization.RemoteKubeConfigFileOptional = true
-	ro.CoreAPI = nil
-	ro.Admission = nil
-	ro.Features.EnablePriorityAndFairness = false
-	if err := o.ComponentGlobalsRegistry.Set(); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Complete(); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg, etcd, err := o.Config(ctx)
-	if err != nil {
-		cancel()
-		t.Fatalf("configuring ferry-apiserver: %v", err)
-	}
-	cfg.ExtraConfig.Controller.Render = renderer
-	srv, err := cfg.Complete().New()
-	if err != nil {
-		cancel()
-		etcd.Stop()
-		t.Fatalf("building ferry-apiserver: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.GenericAPIServer.PrepareRun().RunWithContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("ferry-apiserver did not stop within a minute")
-		}
-		etcd.Stop()
-	})
-	config := rest.CopyConfig(srv.GenericAPIServer.LoopbackClientConfig)
-	client := versioned.NewForConfigOrDie(config)
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		var code int
-		client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
-		return code == 200, nil
-	})
-	if err != nil {
-		t.Fatalf("ferry-apiserver not ready: %v", err)
-	}
-	return &ferryServer{config: config, client: client}
 }

@@ -95,7 +95,7 @@ func startReplica(t *testing.T, s *Stack, name, etcdPrefix, leaseNamespace strin
 		"--etcd-prefix", etcdPrefix,
 		"--data-dir", t.TempDir(),
 		"--allow-file-repositories",
-		"--leader-elect-namespace", leaseNamespace,
+		"--leader-elect-resource-namespace", leaseNamespace,
 	}
 	logFile, err := os.Create(r.logPath)
 	if err != nil {

@@ -5,102 +5,35 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
-	"github.com/ferry-gitops/ferry/pkg/cmd/server"
 	ferryapply "github.com/ferry-gitops/ferry/pkg/generated/applyconfiguration/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/testing/inprocess"
 )
 
 // testServer is a running in-process ferry-apiserver.
 type testServer struct {
-	config  *rest.Config
-	client  versioned.Interface
-	dataDir string
-	stop    func()
+	config *rest.Config
+	client versioned.Interface
+	stop   func()
 }
 
 // startServer starts ferry-apiserver on a free port of 127.0.0.1 with an embedded etcd in
 // dataDir, without delegation to a kube-apiserver; clients use the loopback identity.
 func startServer(t *testing.T, dataDir string) *testServer {
 	t.Helper()
-	o := server.NewOptions(io.Discard, io.Discard)
-	o.DataDir = dataDir
-	o.EmbeddedEtcdUnsafeNoFsync = true
-	o.EmbeddedEtcdLogLevel = "fatal"
-	ro := o.RecommendedOptions
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ro.SecureServing.Listener = listener
-	ro.SecureServing.BindPort = listener.Addr().(*net.TCPAddr).Port
-	ro.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
-	ro.SecureServing.ServerCert.CertDirectory = t.TempDir()
-	ro.Authentication.RemoteKubeConfigFileOptional = true
-	ro.Authorization.RemoteKubeConfigFileOptional = true
-	ro.CoreAPI = nil
-	ro.Admission = nil
-	// Priority and fairness reads its configuration from a kube-apiserver; there is none here.
-	ro.Features.EnablePriorityAndFairness = false
-	if err := o.ComponentGlobalsRegistry.Set(); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Complete(); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := o.NewServer(ctx)
-	if err != nil {
-		cancel()
-		t.Fatalf("configuring ferry-apiserver: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-
-	config := rest.CopyConfig(srv.GenericAPIServer.LoopbackClientConfig)
-	client := versioned.NewForConfigOrDie(config)
-	ts := &testServer{config: config, client: client, dataDir: dataDir}
-	var once sync.Once
-	ts.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(time.Minute):
-				t.Error("ferry-apiserver did not stop within a minute")
-			}
-		})
-	}
-	t.Cleanup(ts.stop)
-
-	// Ready means /readyz answers ok: etcd reachable and every post-start hook done.
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		result := client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx)
-		var code int
-		result.StatusCode(&code)
-		return code == 200, nil
-	})
-	if err != nil {
-		t.Fatalf("ferry-apiserver not ready: %v", err)
-	}
-	return ts
+	s := inprocess.Start(t, inprocess.Options{DataDir: dataDir})
+	return &testServer{config: s.Config, client: s.Client, stop: s.Stop}
 }
 
 func newApp(name string) *gitopsv1alpha1.Application {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -23,6 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	basecompatibility "k8s.io/component-base/compatibility"
+	componentbaseconfig "k8s.io/component-base/config"
+	componentbaseoptions "k8s.io/component-base/config/options"
 	baseversion "k8s.io/component-base/version"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
@@ -74,11 +77,9 @@ type Options struct {
 	AllowRemoteBases bool
 
 	// Leader election among replicas: only the holder of the Lease runs the controller.
-	LeaderElect              bool
-	LeaderElectNamespace     string
-	LeaderElectLeaseDuration time.Duration
-	LeaderElectRenewDeadline time.Duration
-	LeaderElectRetryPeriod   time.Duration
+	// LeaderElection elects the one replica whose controller runs, with the flags every
+	// Kubernetes controller manager has (--leader-elect, --leader-elect-resource-namespace, ...).
+	LeaderElection componentbaseconfig.LeaderElectionConfiguration
 
 	StdOut io.Writer
 	StdErr io.Writer
@@ -104,13 +105,17 @@ func NewOptions(out, errOut io.Writer) *Options {
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
-		LeaderElect:                         true,
-		LeaderElectNamespace:                leader.DefaultNamespace,
-		LeaderElectLeaseDuration:            leader.DefaultLeaseDuration,
-		LeaderElectRenewDeadline:            leader.DefaultRenewDeadline,
-		LeaderElectRetryPeriod:              leader.DefaultRetryPeriod,
-		StdOut:                              out,
-		StdErr:                              errOut,
+		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
+			LeaderElect:       true,
+			LeaseDuration:     metav1.Duration{Duration: leader.DefaultLeaseDuration},
+			RenewDeadline:     metav1.Duration{Duration: leader.DefaultRenewDeadline},
+			RetryPeriod:       metav1.Duration{Duration: leader.DefaultRetryPeriod},
+			ResourceLock:      "leases",
+			ResourceName:      leader.DefaultLeaseName,
+			ResourceNamespace: leader.DefaultNamespace,
+		},
+		StdOut: out,
+		StdErr: errOut,
 	}
 	_, _ = o.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
 		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""), utilfeature.DefaultMutableFeatureGate)
@@ -151,16 +156,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Time limit of one Git ref listing or fetch.")
 	fs.BoolVar(&o.AllowRemoteBases, "allow-remote-bases", o.AllowRemoteBases,
 		"Let kustomizations refer to remote bases and URLs. Off by default: a remote base is code fetched from wherever its author chose.")
-	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect,
-		"Elect one active controller among the replicas of ferry-apiserver: only the holder of the coordination.k8s.io Lease \""+leader.DefaultLeaseName+"\" in the target cluster reconciles; every replica serves the API. Turn off only when a single replica runs.")
-	fs.StringVar(&o.LeaderElectNamespace, "leader-elect-namespace", o.LeaderElectNamespace,
-		"Namespace of the leader election Lease in the target cluster. Ferry's identity needs get, create and update on leases there.")
-	fs.DurationVar(&o.LeaderElectLeaseDuration, "leader-elect-lease-duration", o.LeaderElectLeaseDuration,
-		"How long the other replicas wait after the active controller's last renewal before one takes over (when it stopped without releasing the Lease). At least 1s; the Lease records whole seconds.")
-	fs.DurationVar(&o.LeaderElectRenewDeadline, "leader-elect-renew-deadline", o.LeaderElectRenewDeadline,
-		"How long the active controller keeps trying to renew the Lease before it stops reconciling. Shorter than --leader-elect-lease-duration.")
-	fs.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod,
-		"Time between attempts to acquire or renew the Lease.")
+	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
+	// The namespace flag of earlier releases, kept working.
+	fs.StringVar(&o.LeaderElection.ResourceNamespace, "leader-elect-namespace", o.LeaderElection.ResourceNamespace, "")
+	_ = fs.MarkDeprecated("leader-elect-namespace", "use --leader-elect-resource-namespace")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names of the self-signed serving certificate made when no --tls-cert-file is given.")
 }
@@ -204,11 +203,14 @@ func (o *Options) Validate() error {
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
-	if o.EnableController && o.LeaderElect {
-		if o.LeaderElectNamespace == "" {
-			errs = append(errs, fmt.Errorf("--leader-elect-namespace must not be empty"))
+	if le := o.LeaderElection; o.EnableController && le.LeaderElect {
+		if le.ResourceLock != "leases" {
+			errs = append(errs, fmt.Errorf("--leader-elect-resource-lock %q: only \"leases\" is supported", le.ResourceLock))
 		}
-		if err := leader.ValidateTimings(o.LeaderElectLeaseDuration, o.LeaderElectRenewDeadline, o.LeaderElectRetryPeriod); err != nil {
+		if le.ResourceName == "" || le.ResourceNamespace == "" {
+			errs = append(errs, fmt.Errorf("--leader-elect-resource-name and --leader-elect-resource-namespace must not be empty"))
+		}
+		if err := leader.ValidateTimings(le.LeaseDuration.Duration, le.RenewDeadline.Duration, le.RetryPeriod.Duration); err != nil {
 			errs = append(errs, fmt.Errorf("--leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period: %w", err))
 		}
 	}
@@ -279,11 +281,12 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			AllowFileRepositories: o.AllowFileRepositories,
 			AllowRemoteBases:      o.AllowRemoteBases,
 			LeaderElection: apiserver.LeaderElectionConfig{
-				Enabled:       o.LeaderElect,
-				Namespace:     o.LeaderElectNamespace,
-				LeaseDuration: o.LeaderElectLeaseDuration,
-				RenewDeadline: o.LeaderElectRenewDeadline,
-				RetryPeriod:   o.LeaderElectRetryPeriod,
+				Enabled:       o.LeaderElection.LeaderElect,
+				Name:          o.LeaderElection.ResourceName,
+				Namespace:     o.LeaderElection.ResourceNamespace,
+				LeaseDuration: o.LeaderElection.LeaseDuration.Duration,
+				RenewDeadline: o.LeaderElection.RenewDeadline.Duration,
+				RetryPeriod:   o.LeaderElection.RetryPeriod.Duration,
 			},
 		}
 	}
