@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	polling "github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
@@ -394,17 +395,7 @@ func appManifest(ns, name string, edits map[string]any) string {
 // cond's last explanation.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s; last: %s", what, timeout, last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	polling.Until(t, timeout, 200*time.Millisecond, what, cond)
 }
 
 // apiServiceAvailable reports the APIService's Available condition.

@@ -1,7 +1,5 @@
 package e2e
 
-// This file's name sorts last, so the restart runs after every other test.
-
 import (
 	"bytes"
 	"os"
@@ -47,6 +45,17 @@ func TestDataSurvivesRestart(t *testing.T) {
 
 	pidFile := filepath.Join(s.Dir, "pids", "ferry-apiserver.pid")
 	oldPid := readPid(t, pidFile)
+	// The tests after this one need Ferry, whatever happens here: start it again should the
+	// test stop while it is down.
+	t.Cleanup(func() {
+		if pidAlive(readPid(t, pidFile)) {
+			return
+		}
+		var out bytes.Buffer
+		if err := s.script(3*time.Minute, &out, []string{"FERRY_DEV_DIR=" + s.Dir, "FERRY_APISERVER_BIN=" + s.FerryBin}, "hack/local-up.sh", "--restart-ferry"); err != nil {
+			t.Errorf("restarting ferry-apiserver for the tests after this one: %v\n%s", err, out.String())
+		}
+	})
 	if err := syscall.Kill(oldPid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill ferry-apiserver (pid %d): %v", oldPid, err)
 	}

@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	coordinationv1 "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 )
 
 const (
@@ -194,22 +197,15 @@ func ptrString(s *string) string {
 // `renewals` more times after id was first seen.
 func waitForHolder(t *testing.T, cs *fake.Clientset, id string, renewals int) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
 	seen, last := -1, ""
-	for {
+	eventually.Until(t, waitTimeout, 20*time.Millisecond, fmt.Sprintf("the Lease held by %q and renewed %d times", id, renewals), func() (bool, string) {
 		h, rv := holder(t, cs)
 		if h == id && rv != last {
 			seen++
 			last = rv
 		}
-		if seen >= renewals {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Lease is held by %q, want %q renewed %d times (seen %d)", h, id, renewals, seen)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return seen >= renewals, fmt.Sprintf("held by %q, renewals seen %d", h, seen)
+	})
 }
 
 // Two candidates: exactly one leads while the other keeps waiting through several renewals;

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
@@ -322,17 +323,10 @@ subjects:
 		t.Fatal(err)
 	}
 	// RBAC takes effect through the authorizer's cache: poll with a deadline.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err = prepareAndApply(t, a, app, deployer, objects(t, cmDoc("c", "1")), apply.Options{DefaultNamespace: ns})
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("after the grant: %v", err)
-	}
+	eventually.Until(t, 30*time.Second, 200*time.Millisecond, "applying as the deployer after the grant", func() (bool, string) {
+		_, err := prepareAndApply(t, a, app, deployer, objects(t, cmDoc("c", "1")), apply.Options{DefaultNamespace: ns})
+		return err == nil, fmt.Sprint(err)
+	})
 	cm, err := get(t, configMaps, ns, "c")
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 )
 
 func newCache(t *testing.T) *source.Cache {
@@ -46,13 +47,7 @@ func checkListings(t *testing.T, srv *gittest.Server, repo *gittest.Repo, c *sou
 // waitFor polls cond until it holds, failing the test after 10s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually.Until(t, 10*time.Second, time.Millisecond, what, func() (bool, string) { return cond(), "" })
 }
 
 func TestResolveBranchTagHeadAndCommit(t *testing.T) {
