@@ -7,7 +7,7 @@ BIN_DIR ?= bin
 # $$HOME/.cache/ferry by hack/build-control-plane.sh).
 TEST_FLAGS ?= -count=1 -timeout 60m
 
-.PHONY: help build install test test-unit verify update vet fmt-check tidy-check
+.PHONY: help build install test test-unit verify update vet fmt-check tidy-check lint
 
 ## help: list the targets
 help:
@@ -33,9 +33,13 @@ test-unit:
 update:
 	hack/update-codegen.sh
 
-## verify: fail on stale generated code, gofmt, go vet or an untidy go.mod
-verify: fmt-check vet tidy-check
+## verify: fail on stale generated code, gofmt, go vet, an untidy go.mod, golangci-lint or shellcheck
+verify: fmt-check vet tidy-check lint
 	hack/verify-codegen.sh
+
+## lint: golangci-lint (.golangci.yml) and shellcheck; builds golangci-lint once into ~/.cache/ferry
+lint:
+	hack/verify-lint.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi

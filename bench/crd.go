@@ -129,7 +129,7 @@ func applicationSchema(ctx context.Context, config *rest.Config) (map[string]any
 	}
 	root, ok := doc.Components.Schemas[applicationModel]
 	if !ok {
-		return nil, fmt.Errorf("Ferry's OpenAPI v3 document has no %s", applicationModel)
+		return nil, fmt.Errorf("the OpenAPI v3 document of Ferry has no %s", applicationModel)
 	}
 	inlined, err := inlineSchema(root, doc.Components.Schemas, 0)
 	if err != nil {

@@ -138,7 +138,7 @@ func (t *tracker) waitApp(ctx context.Context, name string, timeout time.Duratio
 			if app != nil {
 				state = fmt.Sprintf("sync %s, health %s, revision %.12s", app.Status.Sync.Status, app.Status.Health.Status, app.Status.Sync.Revision)
 			}
-			return time.Time{}, fmt.Errorf("Application %s not as expected after %s: %s", name, timeout, state)
+			return time.Time{}, fmt.Errorf("the Application %s is not as expected after %s: %s", name, timeout, state)
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
 		}

@@ -9,7 +9,7 @@ trap 'rm -rf "$SCRATCH"' EXIT
 
 # Copy what git knows about (tracked and untracked, not ignored): the tree as it would be committed.
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard) |
-	(cd "$ROOT" && xargs -0 cp --parents -t "$SCRATCH" 2>/dev/null || true)
+	(cd "$ROOT" && { xargs -0 cp --parents -t "$SCRATCH" 2>/dev/null || true; })
 # Files deleted in the work tree but still in the index make cp fail; they are not needed.
 
 echo ">>> regenerating into a scratch copy to compare"

@@ -59,7 +59,9 @@ func TestFailedStatusWritesAreRetriedUntilEveryApplicationIsReconciled(t *testin
 	go func() { done <- c.Run(ctx) }()
 	defer func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("the controller stopped with %v", err)
+		}
 	}()
 
 	var pending []string

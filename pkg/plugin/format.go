@@ -156,7 +156,8 @@ func shortSHA(rev string) string {
 
 func isHex(s string) bool {
 	for _, r := range s {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+		digit := '0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F'
+		if !digit {
 			return false
 		}
 	}

@@ -14,7 +14,7 @@ func TestGuardTurnsAPanicIntoAnErrorWithoutItsStack(t *testing.T) {
 	before, _ := testutil.GetCounterMetricValue(panicsTotal.WithLabelValues(Render))
 	err := Guard(context.Background(), Render, func() error {
 		var m map[string]int
-		m["x"] = 1 // a nil map write: a runtime error, as a real bug would be
+		m["x"] = 1 //nolint:staticcheck // a nil map write: the runtime error a real bug would be
 		return nil
 	})
 	var p *PanicError

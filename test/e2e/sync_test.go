@@ -178,7 +178,7 @@ func TestManualApplicationWaitsForSync(t *testing.T) {
 	}
 	syncPath := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/m/sync"
 	kubectlStdin(t, Admin, body(`"dryRun":true`), "create", "--raw", syncPath, "-f", "-")
-	app = waitApp(t, ns, "m", "dry-run operation finished", func(a *gitopsv1alpha1.Application) bool {
+	waitApp(t, ns, "m", "dry-run operation finished", func(a *gitopsv1alpha1.Application) bool {
 		return a.Status.Operation != nil && a.Status.Operation.Phase == gitopsv1alpha1.OperationSucceeded
 	})
 	if _, exists := configMapValue(t, ns, "manual-cm"); exists {

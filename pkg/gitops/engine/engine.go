@@ -133,7 +133,7 @@ func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Applicatio
 	}
 	creds, err := source.CredentialsFromSecretData(data)
 	if err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("the Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
 	}
 	return creds, nil
 }

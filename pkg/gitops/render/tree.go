@@ -131,7 +131,8 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 		if err := yaml.Unmarshal(data, &k); err != nil {
 			return nil, &Error{File: file, Reason: fmt.Sprintf("not a valid kustomization: %v", err)}
 		}
-		refs := append(append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...), k.Crds...)
+		// bases is deprecated in favour of resources, but old kustomizations still use it.
+		refs := append(append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...), k.Crds...) //nolint:staticcheck
 		if dir == root {
 			refs = append(refs, overlayComponents...)
 		}
