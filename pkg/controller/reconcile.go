@@ -243,6 +243,7 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 		out.Outcome = c.engine.Sync(ctx, engine.SyncRequest{
 			App: app, Operation: op, Drifted: drifted, Health: c.objectHealth,
 			Rendered: func(objs []*unstructured.Unstructured) { c.watch(ctx, objs) },
+			Cached:   c.cached,
 		})
 		return nil
 	})
@@ -266,6 +267,14 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 type outcome struct {
 	engine.Outcome
 	op *gitopsv1alpha1.Operation
+}
+
+// cached returns a managed object from the watch cache, when the controller keeps one.
+func (c *Controller) cached(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
+	if c.live == nil {
+		return nil, false
+	}
+	return c.live.Get(ref)
 }
 
 // objectHealth judges a managed object from the watch cache when it has the object's kind, else

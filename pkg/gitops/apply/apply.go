@@ -13,6 +13,7 @@ import (
 
 	"github.com/fluxcd/pkg/ssa"
 	ssautils "github.com/fluxcd/pkg/ssa/utils"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -35,7 +36,7 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	}
 	ic.manager.SetConcurrency(opts.Concurrency)
 
-	absent, err := a.dryRunAll(ctx, ic, objects)
+	absent, answers, err := a.dryRunAll(ctx, ic, objects)
 	if err != nil {
 		return nil, err
 	}
@@ -57,21 +58,45 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	// them again, doubling what a first sync costs the API server. The rest go through ssa,
 	// which stages definitions and classes first and skips what is unchanged. ssa sorts and
 	// stages the slice it is given; keep the caller's order intact.
-	var toApply, toCreate []*unstructured.Unstructured
+	//
+	// Existing objects whose watch-cached copy is as current as the dry run's answer are judged
+	// here too: the answer is what the object would become, so an answer equal to the live
+	// object is Unchanged (no request) and any other is applied with one request, where ssa
+	// would GET and dry-run it once more.
+	var toApply, toCreate, toConfigure []*unstructured.Unstructured
+	var results []Result
 	for _, o := range objects {
-		if absent[RefOf(o).Key()] && !ssautils.IsClusterDefinition(o) && !ssautils.IsClassDefinition(o) {
-			toCreate = append(toCreate, o.DeepCopy())
-		} else {
+		ref := RefOf(o)
+		staged := ssautils.IsClusterDefinition(o) || ssautils.IsClassDefinition(o)
+		switch {
+		case staged:
 			toApply = append(toApply, o.DeepCopy())
+		case absent[ref.Key()]:
+			toCreate = append(toCreate, o.DeepCopy())
+		default:
+			switch judgeFromCache(ref, answers[ref.Key()], opts) {
+			case Unchanged:
+				results = append(results, Result{Ref: ref, Action: Unchanged})
+			case Configured:
+				toConfigure = append(toConfigure, o.DeepCopy())
+			default:
+				toApply = append(toApply, o.DeepCopy())
+			}
 		}
 	}
-	var results []Result
 	var cs *ssa.ChangeSet
 	if len(toApply) > 0 {
 		cs, err = ic.manager.ApplyAllStaged(ctx, toApply, applyOpts)
 	}
 	if err == nil && len(toCreate) > 0 {
-		results, err = a.create(ctx, ic, toCreate, opts.Concurrency)
+		var created []Result
+		created, err = a.applyEach(ctx, ic, toCreate, Created, opts.Concurrency)
+		results = append(results, created...)
+	}
+	if err == nil && len(toConfigure) > 0 {
+		var configured []Result
+		configured, err = a.applyEach(ctx, ic, toConfigure, Configured, opts.Concurrency)
+		results = append(results, configured...)
 	}
 	if cs != nil {
 		for _, e := range cs.Entries {
@@ -104,11 +129,38 @@ func actionOf(a ssa.Action) Action {
 	return Skipped
 }
 
-// create applies objects that do not exist yet, concurrency at a time.
-func (a *Applier) create(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured, concurrency int) ([]Result, error) {
+// judgeFromCache decides an existing object from the watch cache and the dry run's answer:
+// Unchanged, Configured, or "" when it cannot tell (no cache, a cache older than the answer,
+// ignore rules, which only ssa applies).
+func judgeFromCache(ref ObjectRef, answer *unstructured.Unstructured, opts Options) Action {
+	if opts.Cached == nil || answer == nil || len(opts.Ignore) > 0 {
+		return ""
+	}
+	live, ok := opts.Cached(ref)
+	if !ok || live.GetResourceVersion() == "" || live.GetResourceVersion() != answer.GetResourceVersion() {
+		return ""
+	}
+	if sameObject(live, answer) {
+		return Unchanged
+	}
+	return Configured
+}
+
+// sameObject compares two copies of one object but for managedFields, which a dry run
+// rewrites and the watch cache trims.
+func sameObject(a, b *unstructured.Unstructured) bool {
+	a, b = a.DeepCopy(), b.DeepCopy()
+	unstructured.RemoveNestedField(a.Object, "metadata", "managedFields")
+	unstructured.RemoveNestedField(b.Object, "metadata", "managedFields")
+	return apiequality.Semantic.DeepEqual(a.Object, b.Object)
+}
+
+// applyEach applies objects one request each, concurrency at a time, reporting action for each
+// (Created for objects the dry run found absent, Configured for changed ones).
+func (a *Applier) applyEach(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured, action Action, concurrency int) ([]Result, error) {
 	results := make([]Result, len(objects))
 	err := forEach(objects, concurrency, func(i int, o *unstructured.Unstructured) error {
-		results[i] = Result{Ref: RefOf(o), Action: Created}
+		results[i] = Result{Ref: RefOf(o), Action: action}
 		// Patch with client.Apply, as fluxcd/pkg/ssa applies: the server's answer lands in o.
 		if err := ic.client.Patch(ctx, o, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil { //nolint:staticcheck // see above
 			results[i].Action = Skipped
@@ -121,8 +173,9 @@ func (a *Applier) create(ctx context.Context, ic *identityClient, objects []*uns
 
 // dryRunAll runs a server-side apply dry run of every object whose prerequisites already exist,
 // and reports every failure at once, each naming its object. It returns the objects the dry run
-// found absent: the server answers a dry-run creation without a resourceVersion.
-func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured) (map[string]bool, error) {
+// found absent (the server answers a dry-run creation without a resourceVersion), and the
+// server's answer for each existing object: what it would become.
+func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured) (map[string]bool, map[string]*unstructured.Unstructured, error) {
 	// Objects in a namespace this set creates can only be dry-run once it exists; ask once per
 	// namespace, not once per object.
 	missingNamespaces := map[string]bool{}
@@ -144,14 +197,14 @@ func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*
 		}
 		checked = append(checked, o)
 	}
-	isAbsent := make([]bool, len(checked))
+	answers := make([]*unstructured.Unstructured, len(checked))
 	err := forEach(checked, 8, func(i int, o *unstructured.Unstructured) error {
 		obj := o.DeepCopy()
 		// The answer lands in obj: its resourceVersion tells an absent object.
 		if err := ic.client.Patch(ctx, obj, client.Apply, client.DryRunAll, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil { //nolint:staticcheck // as fluxcd/pkg/ssa applies
 			return err
 		}
-		isAbsent[i] = obj.GetResourceVersion() == ""
+		answers[i] = obj
 		return nil
 	})
 	if err != nil {
@@ -162,15 +215,18 @@ func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*
 			errs = []error{err}
 		}
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return nil, &DryRunRefusedError{Refused: len(errs), Total: len(objects), Err: utilerrors.NewAggregate(errs)}
+		return nil, nil, &DryRunRefusedError{Refused: len(errs), Total: len(objects), Err: utilerrors.NewAggregate(errs)}
 	}
 	absent := map[string]bool{}
+	existing := map[string]*unstructured.Unstructured{}
 	for i, o := range checked {
-		if isAbsent[i] {
+		if answers[i].GetResourceVersion() == "" {
 			absent[RefOf(o).Key()] = true
+		} else {
+			existing[RefOf(o).Key()] = answers[i]
 		}
 	}
-	return absent, nil
+	return absent, existing, nil
 }
 
 // DryRunRefusedError is the server refusing the dry run of some objects of a set, so that

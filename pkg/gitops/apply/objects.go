@@ -93,6 +93,11 @@ type Options struct {
 	Concurrency int
 	// WaitTimeout bounds the wait for CRDs and Namespaces to be ready. Default 1m.
 	WaitTimeout time.Duration
+	// Cached, when set, returns the live object from a watch cache (false when it has none).
+	// An existing object whose cached copy is as current as the dry run's answer is judged
+	// from the two: unchanged costs no request, changed costs one apply. Without it, or when
+	// the cache lags, fluxcd/pkg/ssa reads and dry-runs the object again before applying.
+	Cached func(ObjectRef) (*unstructured.Unstructured, bool)
 }
 
 // Action is what apply did with one object.

@@ -32,6 +32,9 @@ type SyncRequest struct {
 	// Rendered, when set, is told the rendered objects before anything is applied (the
 	// controller starts watches of their kinds then).
 	Rendered func([]*unstructured.Unstructured)
+	// Cached, when set, returns a managed object from the caller's watch cache, which spares
+	// the cluster a read and a dry run of each existing object (apply.Options.Cached).
+	Cached func(apply.ObjectRef) (*unstructured.Unstructured, bool)
 }
 
 // Outcome is what one sync found and did; the controller makes status and Events of it.
@@ -102,7 +105,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	previous := InventoryRefs(app.Status.Resources)
 	switch out.Plan.Action {
 	case ActionApply:
-		e.apply(ctx, app, desired, previous, &out)
+		e.apply(ctx, app, desired, previous, req.Cached, &out)
 	case ActionCompare:
 		var cmp Comparison
 		if cmp, out.Err = e.Compare(ctx, app, desired, false); out.Err == nil {
@@ -131,7 +134,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 }
 
 // apply carries out an ActionApply plan: the namespace, the objects, then the prune.
-func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, previous []apply.ObjectRef, out *Outcome) {
+func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, previous []apply.ObjectRef, cached func(apply.ObjectRef) (*unstructured.Unstructured, bool), out *Outcome) {
 	plan, identity := out.Plan, Identity(app)
 	all := desired
 	if len(plan.Resources) > 0 {
@@ -156,7 +159,7 @@ func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, des
 			return
 		}
 	}
-	results, err := e.cfg.Applier.Apply(ctx, identity, desired, apply.Options{DryRun: plan.DryRun, Ignore: IgnoreRules(app)})
+	results, err := e.cfg.Applier.Apply(ctx, identity, desired, apply.Options{DryRun: plan.DryRun, Ignore: IgnoreRules(app), Cached: cached})
 	out.Applied = results
 	if err != nil {
 		out.Err = applyError(err)

@@ -1,0 +1,128 @@
+package apply_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+)
+
+// requestLog counts the requests an Applier sends, by method, telling dry runs apart.
+type requestLog struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (l *requestLog) RoundTrip(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		kind := req.Method
+		if req.URL.Query().Has("dryRun") {
+			kind += " dry-run"
+		}
+		if strings.Contains(req.URL.Path, "/configmaps") {
+			l.mu.Lock()
+			l.counts[kind]++
+			l.mu.Unlock()
+		}
+		return next.RoundTrip(req)
+	})
+}
+
+func (l *requestLog) take() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.counts
+	l.counts = map[string]int{}
+	return c
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestApplyJudgesExistingObjectsFromTheWatchCache applies a set of ConfigMaps again with a
+// watch cache as current as the cluster: unchanged objects cost the dry run alone, a changed
+// one the dry run and one apply — no read and no second dry run. A cache that lags (another
+// resourceVersion) falls back to reading the object, and still applies the change.
+func TestApplyJudgesExistingObjectsFromTheWatchCache(t *testing.T) {
+	config := rest.CopyConfig(requireCluster(t))
+	log := &requestLog{counts: map[string]int{}}
+	config.Wrap(log.RoundTrip)
+	a := apply.NewApplier(config)
+	ns := namespace("cached")
+	app := apply.App{Namespace: "default", Name: "cached"}
+	if _, err := prepareAndApply(t, a, app, "", objects(t, nsDoc(ns)), apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	set := func(value string) []*unstructured.Unstructured {
+		return objects(t, cmDoc("a", "1"), cmDoc("b", "1"), cmDoc("c", value))
+	}
+	if _, err := prepareAndApply(t, a, app, "", set("1"), apply.Options{DefaultNamespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The cache: the live objects as the cluster has them now (a watch cache that is current).
+	dc := dynamic.NewForConfigOrDie(requireCluster(t))
+	current := func(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
+		live, err := dc.Resource(configMaps).Namespace(ref.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
+		return live, err == nil
+	}
+	snapshot := map[string]*unstructured.Unstructured{}
+	for _, name := range []string{"a", "b", "c"} {
+		live, _ := current(apply.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: name})
+		snapshot[name] = live
+	}
+	cached := func(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
+		o, ok := snapshot[ref.Name]
+		return o.DeepCopy(), ok
+	}
+
+	log.take()
+	results, err := prepareAndApply(t, a, app, "", set("1"), apply.Options{DefaultNamespace: ns, Cached: cached})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(results); got["ConfigMap/a"] != apply.Unchanged || got["ConfigMap/b"] != apply.Unchanged || got["ConfigMap/c"] != apply.Unchanged {
+		t.Errorf("unchanged set: %v", got)
+	}
+	if got := log.take(); got["PATCH dry-run"] != 3 || len(got) != 1 {
+		t.Errorf("an unchanged set of 3 sent %v; want the 3 dry runs alone", got)
+	}
+
+	results, err = prepareAndApply(t, a, app, "", set("2"), apply.Options{DefaultNamespace: ns, Cached: cached})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(results); got["ConfigMap/a"] != apply.Unchanged || got["ConfigMap/c"] != apply.Configured {
+		t.Errorf("one changed object: %v", got)
+	}
+	if got := log.take(); got["PATCH dry-run"] != 3 || got["PATCH"] != 1 || len(got) != 2 {
+		t.Errorf("a set of 3 with one change sent %v; want 3 dry runs and 1 apply", got)
+	}
+	if live, err := get(t, configMaps, ns, "c"); err != nil || live.Object["data"].(map[string]any)["key"] != "2" {
+		t.Fatalf("the change was not applied: %v %v", err, live)
+	}
+
+	// The snapshot now lags behind c: Ferry cannot judge c from it, reads it, and applies.
+	results, err = prepareAndApply(t, a, app, "", set("3"), apply.Options{DefaultNamespace: ns, Cached: cached})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(results); got["ConfigMap/c"] != apply.Configured || got["ConfigMap/b"] != apply.Unchanged {
+		t.Errorf("with a lagging cache: %v", got)
+	}
+	if got := log.take(); got["GET"] != 1 || got["PATCH"] != 1 {
+		t.Errorf("with a lagging cache for c: %v; want c read once and applied once", got)
+	}
+	if live, err := get(t, configMaps, ns, "c"); err != nil || live.Object["data"].(map[string]any)["key"] != "3" {
+		t.Fatalf("the change was not applied with a lagging cache: %v %v", err, live)
+	}
+}
