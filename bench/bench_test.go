@@ -17,7 +17,7 @@ func TestSmoke(t *testing.T) {
 	}
 	cfg := config{
 		APISizes: []int{20}, ControllerSizes: []int{4}, ObjectsPerApp: 10, DiffObjects: 10,
-		Scenarios: map[string]bool{"api": true, "controller": true},
+		Scenarios: map[string]bool{"api": true, layoutPlain: true, layoutKustomize: true},
 		Repeats:   1, Gets: 10, WatchEvents: 5, DriftEdits: 4, DiffRequests: 2,
 		Concurrency: 4, Idle: 2 * time.Second, Workers: 2, Timeout: 3 * time.Minute,
 		Reuse: os.Getenv("FERRY_BENCH_REUSE"),
@@ -49,6 +49,9 @@ func TestSmoke(t *testing.T) {
 		{"controller/drift -> self-healed p99", []string{"ferry"}},
 		{"controller/commit touching all paths -> applied everywhere", []string{"ferry"}},
 		{"controller//diff p99", []string{"ferry"}},
+		{"controller-kustomize/create all -> all Synced", []string{"ferry"}},
+		{"controller-kustomize/drift -> self-healed p99", []string{"ferry"}},
+		{"controller-kustomize/commit touching all paths -> applied everywhere", []string{"ferry"}},
 	} {
 		row, ok := got[want.key]
 		if !ok {
@@ -63,8 +66,10 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	if row := got["controller/Git fetches for that commit"]; row.Values["ferry"] != 1 {
-		t.Errorf("the commit touching every path took %v fetches, want 1 shared by all Applications", row.Values["ferry"])
+	for _, scenario := range []string{layoutPlain, layoutKustomize} {
+		if row := got[scenario+"/Git fetches for that commit"]; row.Values["ferry"] != 1 {
+			t.Errorf("%s: the commit touching every path took %v fetches, want 1 shared by all Applications", scenario, row.Values["ferry"])
+		}
 	}
 	if _, ok := got["controller/idle status writes"]; !ok {
 		t.Error("no figure for the idle status writes")

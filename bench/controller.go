@@ -26,10 +26,20 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 )
 
+// Layouts of the controller scenario's monorepo.
+const (
+	// layoutPlain gives each Application a directory of its own manifests.
+	layoutPlain = "controller"
+	// layoutKustomize gives each Application an overlay of one shared base (namePrefix), as
+	// teams deploy many instances of one service; the scenario is called controller-kustomize.
+	layoutKustomize = "controller-kustomize"
+)
+
 // controllerScenario syncs n Applications, each a path of one monorepo with ObjectsPerApp
-// objects, and measures the initial sync, a commit touching every path, the idle cost, drift
-// detection and self-heal, and /diff of a large Application.
-func (b *bench) controllerScenario(ctx context.Context, n int) error {
+// objects (in the given layout), and measures the initial sync, a commit touching every path,
+// the idle cost, drift detection and self-heal, and /diff of a large Application.
+// The scenarios share namespace names: unless last, one waits for its namespaces to go.
+func (b *bench) controllerScenario(ctx context.Context, n int, layout string, last bool) error {
 	cfg := b.cfg
 	tmp, err := os.MkdirTemp("", "ferry-bench-git-")
 	if err != nil {
@@ -42,9 +52,22 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	repo := srv.NewRepo("monorepo")
 	b.logf("controller: committing %d paths x %d objects (+ apps/big with %d) to a Git server on %s", n, cfg.ObjectsPerApp, cfg.DiffObjects, srv.URL())
 	files := map[string]string{}
-	for i := range n {
-		for name, content := range appObjects(i, cfg.ObjectsPerApp, "v1") {
-			files[appPath(i)+"/"+name] = content
+	if layout == layoutKustomize {
+		base := appObjects(func(name string) string { return name }, cfg.ObjectsPerApp, "v1")
+		var resources []string
+		for name, content := range base {
+			files["bases/web/"+name] = content
+			resources = append(resources, name)
+		}
+		files["bases/web/kustomization.yaml"] = "resources: [" + strings.Join(resources, ", ") + "]\n"
+		for i := range n {
+			files[appPath(i)+"/kustomization.yaml"] = overlay(i, "")
+		}
+	} else {
+		for i := range n {
+			for name, content := range appObjects(func(name string) string { return objectName(i, name) }, cfg.ObjectsPerApp, "v1") {
+				files[appPath(i)+"/"+name] = content
+			}
 		}
 	}
 	for j := range cfg.DiffObjects {
@@ -75,7 +98,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	defer b.cleanupController(context.WithoutCancel(ctx), ferry, kube, ns, n, n != cfg.ControllerSizes[len(cfg.ControllerSizes)-1])
+	defer b.cleanupController(context.WithoutCancel(ctx), ferry, kube, ns, n, !last)
 	trackCtx, stopTracking := context.WithCancel(ctx)
 	defer stopTracking()
 	tr, err := track(trackCtx, ferry, ns)
@@ -84,7 +107,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	}
 	apps := ferry.GitopsV1alpha1().Applications(ns)
 	row := func(metric, unit string, v float64, target, note string) {
-		b.report.add(Row{Scenario: "controller", Metric: metric, Size: n, Unit: unit, Values: map[string]float64{"ferry": v}, Target: target, Note: note})
+		b.report.add(Row{Scenario: layout, Metric: metric, Size: n, Unit: unit, Values: map[string]float64{"ferry": v}, Target: target, Note: note})
 	}
 
 	// 1. Create all, until all are Synced (and Healthy).
@@ -193,7 +216,11 @@ func (b *bench) controllerScenario(ctx context.Context, n int) error {
 	// 4. A commit touching every path, each Application asked to sync at once.
 	changed := map[string]string{}
 	for i := range n {
-		changed[appPath(i)+"/cm-0.yaml"] = configMap(objectName(i, "cm-0"), "v2")
+		if layout == layoutKustomize {
+			changed[appPath(i)+"/kustomization.yaml"] = overlay(i, "v2")
+		} else {
+			changed[appPath(i)+"/cm-0.yaml"] = configMap(objectName(i, "cm-0"), "v2")
+		}
 	}
 	second := repo.Commit("main", changed, "touch every path")
 	fetchesBefore = srv.CountRequests("POST /monorepo.git/git-upload-pack")
@@ -379,14 +406,25 @@ func benchApp(ns string, i int, repoURL string, n int, interval time.Duration) *
 	}
 }
 
-// appObjects are the files of Application i's path: ConfigMaps, then from the 7th object on
-// headless Services and Deployments of 0 replicas (no kubelet runs here) in turn.
-func appObjects(i, count int, value string) map[string]string {
+// overlay is Application i's kustomization in the kustomize layout: the shared base, named for
+// the Application; with a value, cm-0's key0 patched to it.
+func overlay(i int, value string) string {
+	k := fmt.Sprintf("resources: [../../bases/web]\nnamePrefix: app-%05d-\n", i)
+	if value != "" {
+		k += fmt.Sprintf("patches:\n- patch: '{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm-0\"},\"data\":{\"key0\":%q}}'\n", value)
+	}
+	return k
+}
+
+// appObjects are the files of an Application's path, each object named by name: ConfigMaps,
+// then from the 7th object on headless Services and Deployments of 0 replicas (no kubelet runs
+// here) in turn.
+func appObjects(name func(string) string, count int, value string) map[string]string {
 	files := map[string]string{}
 	for j := range count {
 		switch {
 		case j < 6 || j < count-4:
-			files[fmt.Sprintf("cm-%d.yaml", j)] = configMap(objectName(i, fmt.Sprintf("cm-%d", j)), value)
+			files[fmt.Sprintf("cm-%d.yaml", j)] = configMap(name(fmt.Sprintf("cm-%d", j)), value)
 		case j%2 == 0:
 			files[fmt.Sprintf("svc-%d.yaml", j)] = fmt.Sprintf(`apiVersion: v1
 kind: Service
@@ -396,7 +434,7 @@ spec:
   clusterIP: None
   selector: {app: %[1]s}
   ports: [{name: http, port: 80, targetPort: 8080}]
-`, objectName(i, fmt.Sprintf("svc-%d", j)))
+`, name(fmt.Sprintf("svc-%d", j)))
 		default:
 			files[fmt.Sprintf("deploy-%d.yaml", j)] = fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
@@ -409,7 +447,7 @@ spec:
     metadata: {labels: {app: %[1]s}}
     spec:
       containers: [{name: web, image: registry.example.com/web:1.0, ports: [{containerPort: 8080}]}]
-`, objectName(i, fmt.Sprintf("web-%d", j)))
+`, name(fmt.Sprintf("web-%d", j)))
 		}
 	}
 	return files

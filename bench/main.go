@@ -68,7 +68,7 @@ type config struct {
 func shortConfig() config {
 	return config{
 		APISizes: []int{1000}, ControllerSizes: []int{100}, ObjectsPerApp: 10, DiffObjects: 100,
-		Scenarios: map[string]bool{"api": true, "controller": true},
+		Scenarios: map[string]bool{"api": true, layoutPlain: true, layoutKustomize: true},
 		Repeats:   5, Gets: 500, WatchEvents: 200, DriftEdits: 20, DiffRequests: 30,
 		Concurrency: 16, Idle: 30 * time.Second, Workers: 8, Timeout: 10 * time.Minute,
 		log: os.Stderr,
@@ -89,7 +89,7 @@ func main() {
 	full := flag.Bool("full", false, "full sizes: 1,000 and 10,000 Applications for the API, 100 and 1,000 for the controller (make bench-full)")
 	reuse := flag.String("reuse", "", "use the stack running in this FERRY_DEV_DIR (make dev-up's) instead of starting one; its ferry-apiserver is restarted")
 	out := flag.String("out", "bench/results.json", "where to write the results as JSON")
-	scenarios := flag.String("scenarios", "api,controller", "scenarios to run: api, controller")
+	scenarios := flag.String("scenarios", "api,controller,controller-kustomize", "scenarios to run: api, controller (plain manifests), controller-kustomize (overlays of one shared base)")
 	apiSizes := flag.String("api-sizes", "", "override the API scenario's sizes, e.g. 500,5000")
 	ctrlSizes := flag.String("controller-sizes", "", "override the controller scenario's sizes, e.g. 50,200")
 	workers := flag.Int("workers", 0, "ferry-apiserver --controller-workers for the controller scenario (default 8)")
@@ -124,10 +124,10 @@ func main() {
 	cfg.Scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scenarios, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "api", "controller":
+		case "api", layoutPlain, layoutKustomize:
 			cfg.Scenarios[s] = true
 		default:
-			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller)", s))
+			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller, controller-kustomize)", s))
 		}
 	}
 
@@ -232,11 +232,21 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 			}
 		}
 	}
-	if cfg.Scenarios["controller"] {
-		for _, n := range cfg.ControllerSizes {
-			if err := b.controllerScenario(ctx, n); err != nil {
-				return b.report, fmt.Errorf("controller scenario with %d Applications: %w", n, err)
+	type controllerRun struct {
+		layout string
+		n      int
+	}
+	var runs []controllerRun
+	for _, layout := range []string{layoutPlain, layoutKustomize} {
+		if cfg.Scenarios[layout] {
+			for _, n := range cfg.ControllerSizes {
+				runs = append(runs, controllerRun{layout, n})
 			}
+		}
+	}
+	for i, r := range runs {
+		if err := b.controllerScenario(ctx, r.n, r.layout, i == len(runs)-1); err != nil {
+			return b.report, fmt.Errorf("%s scenario with %d Applications: %w", r.layout, r.n, err)
 		}
 	}
 	return b.report, nil
