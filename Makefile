@@ -86,7 +86,7 @@ e2e:
 
 .PHONY: bench bench-full bench-micro
 
-## bench: the benchmark driver at short sizes (1,000 Applications on the API, 100 on the controller; minutes), results in bench/results.json
+## bench: the benchmark driver at short sizes (1,000 Applications on the API, 100 on the controller in both layouts; minutes), results in bench/results.json
 bench:
 	$(GO) run ./bench $(BENCH_FLAGS)
 
