@@ -56,8 +56,8 @@ type ExtraConfig struct {
 	// Zero means three quarters of the server's request timeout.
 	ReadTimeout time.Duration
 
-	// engine and kube are built by New from Controller.Target, shared by the controller and
-	// the read subresources.
+	// engine and kube are built by Complete from Controller.Target, shared by the controller
+	// and the read subresources.
 	engine *engine.Engine
 	kube   kubernetes.Interface
 	// reads shares one resolve and render among concurrent reads of the same Application,
@@ -86,12 +86,18 @@ type CompletedConfig struct {
 	*completedConfig
 }
 
-// Complete fills in the fields of the configuration that are derived from others.
-func (cfg *Config) Complete() CompletedConfig {
-	return CompletedConfig{&completedConfig{
+// Complete fills in the fields of the configuration that are derived from others: the engine
+// the controller and the read subresources share, built from Controller.
+func (cfg *Config) Complete() (CompletedConfig, error) {
+	c := &completedConfig{
 		GenericConfig: cfg.GenericConfig.Complete(),
 		ExtraConfig:   &cfg.ExtraConfig,
-	}}
+	}
+	var err error
+	if c.ExtraConfig.engine, c.ExtraConfig.kube, err = c.newEngine(); err != nil {
+		return CompletedConfig{}, err
+	}
+	return CompletedConfig{c}, nil
 }
 
 // New builds the server and installs the gitops.ferry.dev API group.
@@ -101,10 +107,6 @@ func (c completedConfig) New() (*FerryServer, error) {
 		return nil, fmt.Errorf("creating the generic API server: %w", err)
 	}
 	s := &FerryServer{GenericAPIServer: genericServer}
-
-	if c.ExtraConfig.engine, c.ExtraConfig.kube, err = c.newEngine(); err != nil {
-		return nil, err
-	}
 	// The scheme's own parameter codec, so the read subresources can take typed query options
 	// (ApplicationManifestsOptions from ?revision=).
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)

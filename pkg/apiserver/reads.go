@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,16 +12,12 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
-	"github.com/ferry-gitops/ferry/pkg/gitops/diff"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/recovery"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
-
-// retryAfterSeconds is what a read that ran out of time tells the client to wait.
-const retryAfterSeconds = 5
 
 // healthReader judges live objects in the target cluster with Ferry's identity; nil without one.
 func (c completedConfig) healthReader() application.HealthReader {
@@ -132,7 +127,7 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 	select {
 	case res := <-flight:
 		if res.Err != nil {
-			return nil, "", nil, engineError(res.Err)
+			return nil, "", nil, application.EngineError(res.Err)
 		}
 		// The readers of one flight share its result; each masks and diffs its own copy.
 		r := res.Val.(rendered)
@@ -150,7 +145,7 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 	}
 	return nil, "", nil, apierrors.NewTimeoutError(fmt.Sprintf(
 		"reading revision %q of %s is taking longer than %s (a slow or unreachable Git server); Ferry goes on fetching in the background, retry in a few seconds",
-		rev, versioned.Spec.Source.RepoURL, timeout.Round(time.Millisecond)), retryAfterSeconds)
+		rev, versioned.Spec.Source.RepoURL, timeout.Round(time.Millisecond)), application.RetryAfterSeconds)
 }
 
 // differ compares an Application with the cluster through the shared engine: a server-side
@@ -185,53 +180,9 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 	if err != nil {
 		return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
 	}
-	var items []gitops.ResourceDiff
-	for _, r := range cmp.Results {
-		item := resourceDiff(r.Ref, gitops.DiffNone)
-		switch r.Action {
-		case apply.Created:
-			item.Action = gitops.DiffCreate
-		case apply.Configured:
-			item.Action = gitops.DiffUpdate
-		}
-		if item.Action != gitops.DiffNone {
-			if item.Diff, err = diff.Unified(r.Live, r.Desired); err != nil {
-				return "", nil, apierrors.NewInternalError(err)
-			}
-		}
-		items = append(items, item)
-	}
-	for _, live := range cmp.Prunable {
-		item := resourceDiff(apply.RefOf(live), gitops.DiffDelete)
-		if item.Diff, err = diff.Unified(live, nil); err != nil {
-			return "", nil, apierrors.NewInternalError(err)
-		}
-		items = append(items, item)
+	items, err := application.DiffItems(cmp)
+	if err != nil {
+		return "", nil, err
 	}
 	return sha, items, nil
-}
-
-func resourceDiff(ref apply.ObjectRef, action gitops.DiffAction) gitops.ResourceDiff {
-	return gitops.ResourceDiff{Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Action: action}
-}
-
-// engineError maps a pipeline failure to an HTTP status: Git trouble is the server's (503), a
-// revision that does not exist is the caller's (404), a render failure is the content's (422), a
-// Git round trip that ran out of --git-timeout is a timeout (504).
-func engineError(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return apierrors.NewTimeoutError(err.Error()+"; retry later, or raise ferry-apiserver's --git-timeout", retryAfterSeconds)
-	}
-	var stage *engine.StageError
-	if errors.As(err, &stage) {
-		switch {
-		case stage.Reason == v1alpha1.ReasonGitFailed && stage.Terminal:
-			return apierrors.NewNotFound(gitops.Resource("revisions"), err.Error())
-		case stage.Reason == v1alpha1.ReasonGitFailed || stage.Reason == v1alpha1.ReasonCredentialsError:
-			return apierrors.NewServiceUnavailable(err.Error())
-		case stage.Reason == v1alpha1.ReasonRenderFailed:
-			return apierrors.NewInvalid(gitops.Kind("ApplicationManifests"), "", field.ErrorList{field.Invalid(field.NewPath("spec", "source", "path"), "", err.Error())})
-		}
-	}
-	return apierrors.NewInternalError(err)
 }

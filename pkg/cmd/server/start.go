@@ -306,7 +306,14 @@ func (o *Options) NewServer(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	server, err := config.Complete().New()
+	completed, err := config.Complete()
+	if err != nil {
+		if etcd != nil {
+			etcd.Stop()
+		}
+		return nil, err
+	}
+	server, err := completed.New()
 	if err != nil {
 		if etcd != nil {
 			etcd.Stop()

@@ -84,7 +84,15 @@ func Start(t *testing.T, opts Options) *Server {
 		t.Fatalf("configuring ferry-apiserver: %v", err)
 	}
 	cfg.ExtraConfig.Controller.Render = opts.Render
-	srv, err := cfg.Complete().New()
+	completed, err := cfg.Complete()
+	if err != nil {
+		cancel()
+		if etcd != nil {
+			etcd.Stop()
+		}
+		t.Fatalf("completing the configuration of ferry-apiserver: %v", err)
+	}
+	srv, err := completed.New()
 	if err != nil {
 		cancel()
 		if etcd != nil {

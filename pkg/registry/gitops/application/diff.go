@@ -11,6 +11,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/diff"
+	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 )
 
 // Differ compares an Application at a revision ("" means its own) with the cluster and returns
@@ -84,4 +87,41 @@ func (r *DiffREST) Get(ctx context.Context, name string, options runtime.Object)
 		}
 	}
 	return out, nil
+}
+
+// DiffItems turns the engine's comparison, with its objects, into the items of an
+// ApplicationDiff: Create and Update entries with the unified diff from live to desired, None
+// for objects that match, and Delete entries for what a prune would remove. Secret values are
+// masked by diff.Unified.
+func DiffItems(cmp engine.Comparison) ([]gitops.ResourceDiff, error) {
+	var items []gitops.ResourceDiff
+	for _, r := range cmp.Results {
+		item := resourceDiff(r.Ref, gitops.DiffNone)
+		switch r.Action {
+		case apply.Created:
+			item.Action = gitops.DiffCreate
+		case apply.Configured:
+			item.Action = gitops.DiffUpdate
+		}
+		if item.Action != gitops.DiffNone {
+			var err error
+			if item.Diff, err = diff.Unified(r.Live, r.Desired); err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+		}
+		items = append(items, item)
+	}
+	for _, live := range cmp.Prunable {
+		item := resourceDiff(apply.RefOf(live), gitops.DiffDelete)
+		var err error
+		if item.Diff, err = diff.Unified(live, nil); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		items = append(items, item)
+	}
+	return items, nil
+}
+
+func resourceDiff(ref apply.ObjectRef, action gitops.DiffAction) gitops.ResourceDiff {
+	return gitops.ResourceDiff{Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Action: action}
 }
