@@ -82,6 +82,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 		Applier:          apply.NewApplier(cc.Target),
 		AllowRemoteBases: cc.AllowRemoteBases,
 		Render:           cc.Render,
+		OnRender:         controller.ObserveRender,
 		Secrets: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 			s, err := kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

@@ -68,6 +68,12 @@ func ObserveGitFetch(d time.Duration, err error) {
 	gitFetchDuration.Observe(d.Seconds())
 }
 
+// ObserveRender records one render; give it to engine.Config.OnRender.
+func ObserveRender(d time.Duration) {
+	registerMetrics()
+	renderDuration.Observe(d.Seconds())
+}
+
 // applicationsCollector counts Applications by sync and health from the informer's cache at
 // scrape time: no bookkeeping on the reconcile path. It reads the lister of the controller of the
 // current term of leadership; a standby replica reports nothing.

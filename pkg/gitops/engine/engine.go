@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/lru"
@@ -33,9 +34,11 @@ type Config struct {
 	Limits           source.Limits
 	// RenderCacheSize is how many rendered (commit, path, options) results are kept. Default 512.
 	RenderCacheSize int
-	// Render turns a repository path into objects; nil means render.Render. Tests replace it to
-	// make one Application's render misbehave.
+	// Render turns a repository path into objects; nil means render.RenderTree. Tests replace
+	// it to make one Application's render misbehave.
 	Render RenderFunc
+	// OnRender, when set, is told how long each Render took, cache hits included (metrics).
+	OnRender func(time.Duration)
 }
 
 // RenderFunc renders dir of a repository read through a TreeReader, as render.RenderTree does.
@@ -143,6 +146,9 @@ func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Applicatio
 // and options; callers get their own copies. Whatever a repository holds, a panic while
 // rendering it is an InternalError of this Application, never a crash of the server.
 func (e *Engine) Render(ctx context.Context, app *gitopsv1alpha1.Application, sha string) (objs []*unstructured.Unstructured, err error) {
+	if e.cfg.OnRender != nil {
+		defer func(start time.Time) { e.cfg.OnRender(time.Since(start)) }(time.Now())
+	}
 	err = recovery.Guard(ctx, recovery.Render, func() error {
 		objs, err = e.renderAndPrepare(ctx, app, sha)
 		return err
