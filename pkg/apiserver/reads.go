@@ -63,8 +63,10 @@ func (c completedConfig) syncResourcesChecker() application.SyncResourcesChecker
 			return err
 		}
 		versioned := make([]v1alpha1.SyncResource, len(resources))
-		for i, r := range resources {
-			versioned[i] = v1alpha1.SyncResource{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+		for i := range resources {
+			if err := v1alpha1.Convert_gitops_SyncResource_To_v1alpha1_SyncResource(&resources[i], &versioned[i], nil); err != nil {
+				return apierrors.NewInternalError(err)
+			}
 		}
 		_, unmatched := engine.SelectResources(objs, versioned)
 		var errs field.ErrorList

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/diff"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/test/corpus"
@@ -307,14 +308,14 @@ func objectKey(o *unstructured.Unstructured) string {
 // withoutTracking removes Ferry's tracking annotation and label, and the maps they leave empty.
 func withoutTracking(o *unstructured.Unstructured) {
 	ann := o.GetAnnotations()
-	delete(ann, "gitops.ferry.dev/tracking-id")
+	delete(ann, apply.TrackingAnnotation)
 	if len(ann) == 0 {
 		unstructured.RemoveNestedField(o.Object, "metadata", "annotations")
 	} else {
 		o.SetAnnotations(ann)
 	}
 	labels := o.GetLabels()
-	delete(labels, "gitops.ferry.dev/app")
+	delete(labels, apply.AppLabel)
 	if len(labels) == 0 {
 		unstructured.RemoveNestedField(o.Object, "metadata", "labels")
 	} else {

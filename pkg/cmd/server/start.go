@@ -35,6 +35,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
+	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 )
 
 // etcdPathPrefix is where Ferry's objects live in etcd.
@@ -75,8 +76,10 @@ type Options struct {
 	GitCacheDir      string
 	GitTimeout       time.Duration
 	AllowRemoteBases bool
+	// Render replaces the controller's renderer; no flag sets it. Tests use it to make one
+	// Application's render misbehave.
+	Render engine.RenderFunc
 
-	// Leader election among replicas: only the holder of the Lease runs the controller.
 	// LeaderElection elects the one replica whose controller runs, with the flags every
 	// Kubernetes controller manager has (--leader-elect, --leader-elect-resource-namespace, ...).
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
@@ -280,6 +283,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			GitTimeout:            o.GitTimeout,
 			AllowFileRepositories: o.AllowFileRepositories,
 			AllowRemoteBases:      o.AllowRemoteBases,
+			Render:                o.Render,
 			LeaderElection: apiserver.LeaderElectionConfig{
 				Enabled:       o.LeaderElection.LeaderElect,
 				Name:          o.LeaderElection.ResourceName,

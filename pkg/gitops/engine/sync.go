@@ -62,7 +62,8 @@ type Outcome struct {
 }
 
 // Sync resolves, renders and — as Decide plans it — applies and prunes or only compares one
-// Application, and reports the outcome. It never panics: a panic inside is an InternalError.
+// Application, and reports the outcome. A panic while resolving or rendering is an
+// InternalError of the outcome; the caller guards the rest (the controller's sync boundary).
 func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	app, op := req.App, req.Operation
 	if req.Health == nil {

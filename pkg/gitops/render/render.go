@@ -72,17 +72,6 @@ func (e *Error) Error() string {
 
 var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
-func hasKustomization(files []source.File, dir string) bool {
-	for _, f := range files {
-		for _, k := range kustomizationFiles {
-			if f.Path == path.Join(dir, k) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func renderDirectory(files []source.File, dir string, opts *DirectoryOptions) ([]*unstructured.Unstructured, error) {
 	if opts == nil {
 		opts = &DirectoryOptions{}

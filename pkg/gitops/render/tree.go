@@ -33,7 +33,7 @@ func RenderTree(read TreeReader, dir string, opts Options) ([]*unstructured.Unst
 		return nil, &Error{File: dir, Reason: fmt.Sprintf("cannot read the path: %v", err)}
 	}
 	var objs []*unstructured.Unstructured
-	if hasKustomization(files, dir) {
+	if file, _ := kustomizationIn(files, dir); file != "" {
 		var components []string
 		if opts.Kustomize != nil {
 			components = opts.Kustomize.Components

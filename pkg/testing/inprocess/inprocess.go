@@ -77,31 +77,15 @@ func Start(t *testing.T, opts Options) *Server {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	o.Render = opts.Render
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg, etcd, err := o.Config(ctx)
+	srv, err := o.NewServer(ctx)
 	if err != nil {
 		cancel()
 		t.Fatalf("configuring ferry-apiserver: %v", err)
 	}
-	cfg.ExtraConfig.Controller.Render = opts.Render
-	completed, err := cfg.Complete()
-	if err != nil {
-		cancel()
-		if etcd != nil {
-			etcd.Stop()
-		}
-		t.Fatalf("completing the configuration of ferry-apiserver: %v", err)
-	}
-	srv, err := completed.New()
-	if err != nil {
-		cancel()
-		if etcd != nil {
-			etcd.Stop()
-		}
-		t.Fatalf("building ferry-apiserver: %v", err)
-	}
 	done := make(chan error, 1)
-	go func() { done <- srv.GenericAPIServer.PrepareRun().RunWithContext(ctx) }()
+	go func() { done <- srv.Run(ctx) }() // Run stops the embedded etcd when it returns
 
 	config := rest.CopyConfig(srv.GenericAPIServer.LoopbackClientConfig)
 	s := &Server{Config: config, Client: versioned.NewForConfigOrDie(config)}
@@ -116,9 +100,6 @@ func Start(t *testing.T, opts Options) *Server {
 				}
 			case <-time.After(time.Minute):
 				t.Error("ferry-apiserver did not stop within a minute")
-			}
-			if etcd != nil {
-				etcd.Stop()
 			}
 		})
 	}
