@@ -34,8 +34,8 @@ var (
 	registerOnce sync.Once
 )
 
-// Register adds ferry_panics_total to the server's /metrics. Guard calls it too; calling it at
-// start-up makes the counter visible (at zero) before the first panic.
+// Register adds ferry_panics_total to the server's /metrics; Guard calls it too. A boundary's
+// series appears with its first panic.
 func Register() {
 	registerOnce.Do(func() { legacyregistry.MustRegister(panicsTotal) })
 }
