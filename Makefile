@@ -21,9 +21,10 @@ build:
 install:
 	$(GO) install ./cmd/...
 
-## test: run every test (the first run builds the local control plane, ~25 min once)
+## test: run every test (the first run builds the local control plane, ~25 min once); the
+## package tests share one local control plane, started and stopped by hack/localstack exec
 test:
-	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) run ./hack/localstack exec -- $(GO) test $(TEST_FLAGS) ./...
 
 ## test-unit: run the tests that need no control plane (skips test/e2e)
 test-unit:

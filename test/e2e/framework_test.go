@@ -2,8 +2,8 @@
 // 127.0.0.1, ferry-apiserver registered through an APIService, driven by the real kubectl (v1.37,
 // from hack/build-control-plane.sh's cache) and by the generated client-go clientset.
 //
-// TestMain brings the stack up with hack/local-up.sh in a temporary directory on free ports and
-// tears it down with hack/local-down.sh --purge. `go test -short` skips every test.
+// TestMain brings the stack up with pkg/testing/localstack in a temporary directory on free ports
+// and tears it down afterwards. `go test -short` skips every test.
 //
 // Environment:
 //
@@ -44,7 +44,7 @@ var stack *Stack
 // skipReason says why stack is nil.
 var skipReason string
 
-// Stack is one local Ferry stack started by hack/local-up.sh (through pkg/testing/localstack).
+// Stack is one local Ferry stack started by pkg/testing/localstack.
 type Stack struct {
 	*localstack.Stack
 	Kubectl string // the v1.37 kubectl matching the control plane

@@ -51,9 +51,8 @@ func TestDataSurvivesRestart(t *testing.T) {
 		if pidAlive(readPid(t, pidFile)) {
 			return
 		}
-		var out bytes.Buffer
-		if err := s.script(3*time.Minute, &out, []string{"FERRY_DEV_DIR=" + s.Dir, "FERRY_APISERVER_BIN=" + s.FerryBin}, "hack/local-up.sh", "--restart-ferry"); err != nil {
-			t.Errorf("restarting ferry-apiserver for the tests after this one: %v\n%s", err, out.String())
+		if err := s.RestartFerry(s.FerryBin); err != nil {
+			t.Errorf("restarting ferry-apiserver for the tests after this one: %v", err)
 		}
 	})
 	if err := syscall.Kill(oldPid, syscall.SIGKILL); err != nil {

@@ -1,6 +1,9 @@
-// Package localstack starts a real local control plane for tests, with hack/local-up.sh: etcd,
-// kube-apiserver and kube-controller-manager on free ports of 127.0.0.1, optionally with
-// ferry-apiserver registered. Tests of the engine use it as the cluster they deploy into.
+// Package localstack runs a real local control plane on free ports of 127.0.0.1, in Go: etcd,
+// kube-apiserver and kube-controller-manager (built once by hack/build-control-plane.sh),
+// certificates from k8s.io/client-go/util/cert, processes supervised here, and optionally
+// ferry-apiserver registered through an APIService. hack/local-up.sh (make dev-up) is a thin
+// wrapper over the same code (hack/localstack), tests use Start or Main, and `make test` runs
+// the whole suite with one stack shared by every package's tests (SharedStackEnv).
 package localstack
 
 import (
@@ -12,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,15 +22,19 @@ import (
 	"k8s.io/client-go/rest"
 )
 
+// SharedStackEnv names a running stack's directory that tests attach to instead of starting
+// their own; `make test` starts one for the whole suite (hack/localstack exec).
+const SharedStackEnv = "FERRY_TEST_STACK"
+
 // Options choose what to start.
 type Options struct {
-	// FerryBin, when set, is started as ferry-apiserver and registered; otherwise Ferry is not
-	// started.
+	// FerryBin, when set, is started as ferry-apiserver and registered; otherwise the stack is a
+	// bare cluster (Config.Bare).
 	FerryBin string
 	// FerryArgs are extra flags for ferry-apiserver.
 	FerryArgs []string
 	// Keep leaves the stack running should the test process die without calling Stop, for
-	// looking at it afterwards; by default it stops by itself.
+	// looking at it afterwards; by default it stops when the process that started it dies.
 	Keep bool
 }
 
@@ -39,10 +45,15 @@ type Stack struct {
 	Env      map[string]string
 	FerryBin string
 	tokens   map[string]string
+	layout   Layout
+	// withParent: the components stop when the process that started them dies.
+	withParent bool
+	// shared: attached to, not started here, so Stop leaves it running.
+	shared bool
 }
 
-// Start brings the stack up in a new temporary directory. It stops by itself should the test
-// process die without calling Stop.
+// Start brings a stack up in a new temporary directory. Unless opts.Keep, it stops by itself
+// should the test process die without calling Stop.
 func Start(opts Options) (*Stack, error) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -52,84 +63,73 @@ func Start(opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{RepoRoot: root, Dir: dir, FerryBin: opts.FerryBin}
-	env := []string{
-		"FERRY_DEV_DIR=" + dir,
-		"ETCD_PORT=0", "ETCD_PEER_PORT=0", "KUBE_PORT=0", "KCM_PORT=0", "FERRY_PORT=0",
-		"FERRY_DEMO=0",
-	}
-	if !opts.Keep {
-		env = append(env, "FERRY_STOP_WITH_PID="+strconv.Itoa(os.Getpid()))
-	}
-	if opts.FerryBin != "" {
-		env = append(env, "FERRY_APISERVER_BIN="+opts.FerryBin, "FERRY_SKIP_SERVER=0",
-			"FERRY_APISERVER_ARGS="+strings.Join(opts.FerryArgs, " "))
-	} else {
-		env = append(env, "FERRY_SKIP_SERVER=1")
-	}
-	if out, err := s.Script(20*time.Minute, env, "hack/local-up.sh"); err != nil {
+	var progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	s, err := Up(ctx, Config{
+		Dir: dir, RepoRoot: root, K8sBin: os.Getenv("FERRY_K8S_BIN"),
+		FerryBin: opts.FerryBin, FerryArgs: opts.FerryArgs, Bare: opts.FerryBin == "",
+		WithParent: !opts.Keep, Out: &progress,
+	})
+	if err != nil {
 		if !opts.Keep {
-			s.Stop()
+			_ = Down(dir, true, func(string, ...any) {})
 		}
-		return nil, fmt.Errorf("hack/local-up.sh: %v\n%s", err, out)
+		return nil, fmt.Errorf("starting the local stack in %s: %w\n%s", dir, err, progress.String())
 	}
-	if err := s.load(); err != nil {
-		s.Stop()
-		return nil, err
-	}
+	s.withParent = !opts.Keep
 	return s, nil
 }
 
-// Attach uses a stack already running in dir (hack/local-up.sh's FERRY_DEV_DIR, such as
-// make dev-up's), which Stop would then tear down.
+// Attach uses a stack already running in dir (such as make dev-up's .dev, or SharedStackEnv's);
+// Stop leaves it running.
 func Attach(dir string) (*Stack, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{RepoRoot: root, Dir: dir}
-	if err := s.load(); err != nil {
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, err
+	}
+	s := &Stack{RepoRoot: root, Dir: dir, layout: Layout{Dir: dir}, shared: true}
+	if s.Env, err = s.layout.readEnv(); err == nil {
+		s.tokens, err = readTokens(s.layout.tokensFile())
+	}
+	if err != nil {
 		return nil, fmt.Errorf("no stack to attach to in %s (start one with make dev-up): %w", dir, err)
 	}
+	if _, ok := s.layout.pid("kube-apiserver"); !ok {
+		return nil, fmt.Errorf("the stack in %s is not running (start it with make dev-up)", dir)
+	}
+	s.FerryBin = s.Env["FERRY_APISERVER_BIN"]
 	return s, nil
 }
 
-// load reads the resolved ports and the users' tokens the stack's scripts wrote.
-func (s *Stack) load() error {
-	var err error
-	if s.Env, err = readKeyValues(filepath.Join(s.Dir, "env"), "="); err != nil {
-		return err
-	}
-	if s.tokens, err = readTokens(filepath.Join(s.Dir, "tokens.csv")); err != nil {
-		return err
-	}
-	return nil
+// Shared reports whether the stack was attached to rather than started here.
+func (s *Stack) Shared() bool { return s.shared }
+
+// FerryRunning reports whether ferry-apiserver runs in the stack.
+func (s *Stack) FerryRunning() bool {
+	_, ok := s.layout.pid("ferry-apiserver")
+	return ok
 }
 
 // Pid is the process id of a running component (etcd, kube-apiserver, ferry-apiserver, ...).
 func (s *Stack) Pid(component string) (int, error) {
-	data, err := os.ReadFile(filepath.Join(s.Dir, "pids", component+".pid"))
-	if err != nil {
-		return 0, fmt.Errorf("%s is not running in %s: %w", component, s.Dir, err)
+	pid, ok := s.layout.pid(component)
+	if !ok {
+		return 0, fmt.Errorf("%s is not running in %s", component, s.Dir)
 	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid, nil
 }
 
-// RestartFerry restarts ferry-apiserver with bin and args, keeping its data (restart_ferry of
-// hack/local-up.sh).
-func (s *Stack) RestartFerry(bin string, args ...string) error {
-	env := []string{"FERRY_DEV_DIR=" + s.Dir, "FERRY_APISERVER_BIN=" + bin, "FERRY_APISERVER_ARGS=" + strings.Join(args, " ")}
-	if out, err := s.Script(5*time.Minute, env, "hack/local-up.sh", "--restart-ferry"); err != nil {
-		return fmt.Errorf("hack/local-up.sh --restart-ferry: %v\n%s", err, out)
-	}
-	s.FerryBin = bin
-	return s.load()
-}
-
-// Stop stops every process and deletes the directory.
+// Stop stops every process and deletes the directory, unless the stack was attached to.
 func (s *Stack) Stop() {
-	if out, err := s.Script(2*time.Minute, []string{"FERRY_DEV_DIR=" + s.Dir}, "hack/local-down.sh", "--purge"); err != nil {
-		fmt.Fprintf(os.Stderr, "hack/local-down.sh: %v\n%s", err, out)
+	if s.shared {
+		return
+	}
+	if err := Down(s.Dir, true, func(string, ...any) {}); err != nil {
+		fmt.Fprintf(os.Stderr, "stopping the local stack in %s: %v\n", s.Dir, err)
 	}
 }
 
@@ -139,7 +139,7 @@ func (s *Stack) RestConfig(user string) *rest.Config {
 	return &rest.Config{
 		Host:            "https://127.0.0.1:" + s.Env["KUBE_PORT"],
 		BearerToken:     s.tokens[user],
-		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(s.Dir, "pki", "ca.crt")},
+		TLSClientConfig: rest.TLSClientConfig{CAFile: s.layout.PKI("ca.crt")},
 		UserAgent:       "ferry-test/" + user,
 		Timeout:         30 * time.Second,
 		QPS:             200,
@@ -151,11 +151,11 @@ func (s *Stack) RestConfig(user string) *rest.Config {
 func (s *Stack) Kubectl() string { return s.Env["KUBECTL"] }
 
 // Kubeconfig is the admin kubeconfig.
-func (s *Stack) Kubeconfig() string { return filepath.Join(s.Dir, "kubeconfig") }
+func (s *Stack) Kubeconfig() string { return s.layout.Kubeconfig("admin") }
 
 // LogTail returns the last lines of a component's log, for test failures.
 func (s *Stack) LogTail(component string, lines int) string {
-	return TailFile(filepath.Join(s.Dir, "logs", component+".log"), lines)
+	return TailFile(s.layout.Log(component), lines)
 }
 
 // TailFile returns the last lines of a file, or why it cannot be read.
@@ -197,64 +197,35 @@ func RepoRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "local-up.sh")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "hack", "build-control-plane.sh")); err == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("cannot find the repository root (hack/local-up.sh) above the working directory")
+			return "", errors.New("cannot find the repository root (hack/build-control-plane.sh) above the working directory")
 		}
 		dir = parent
 	}
 }
 
-func readKeyValues(path, sep string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	kv := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, sep); ok {
-			kv[k] = strings.Trim(v, `"'`)
-		}
-	}
-	if kv["KUBE_PORT"] == "" {
-		return nil, fmt.Errorf("%s names no KUBE_PORT", path)
-	}
-	return kv, nil
-}
-
-// readTokens reads the token file: token,user,uid[,"groups"].
-func readTokens(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	tokens := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		if f := strings.SplitN(line, ",", 3); len(f) >= 2 {
-			tokens[f[1]] = f[0]
-		}
-	}
-	return tokens, nil
-}
-
-// Main is a TestMain body for packages whose tests need a cluster: it starts a stack, sets
-// *stack, runs the tests and stops it, and returns the exit code. With -short it starts nothing
-// and leaves *stack nil, so the tests can skip.
+// Main is a TestMain body for packages whose tests need a cluster: it attaches to the stack
+// SharedStackEnv names or starts one of its own, sets *stack, runs the tests, stops a stack it
+// started, and returns the exit code. With -short it starts nothing and leaves *stack nil, so
+// the tests can skip. Tests on a shared stack make their own namespaces and names.
 func Main(m *testing.M, opts Options, stack **Stack) int {
 	flag.Parse()
 	if testing.Short() {
 		return m.Run()
 	}
-	s, err := Start(opts)
+	var s *Stack
+	var err error
+	if dir := os.Getenv(SharedStackEnv); dir != "" {
+		s, err = Attach(dir)
+	} else {
+		s, err = Start(opts)
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local control plane: %v\n", err)
+		fmt.Fprintf(os.Stderr, "local control plane: %v\n", err)
 		return 1
 	}
 	*stack = s

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
+)
+
+// demo makes a local Git repository holding artifacts/examples/guestbook/ at path guestbook,
+// served to Ferry as a file:// URL (the stack runs Ferry with --allow-file-repositories), applies
+// artifacts/examples/application.yaml pointing at it and waits for it to be Ready.
+func demo(ctx context.Context, s *localstack.Stack) error {
+	repo := filepath.Join(s.Dir, "demo", "examples.git")
+	work := filepath.Join(s.Dir, "demo", "work")
+	if _, err := os.Stat(repo); err != nil {
+		logf("FERRY_DEMO=1: creating the demo Git repository %s from artifacts/examples/guestbook/", repo)
+		if err := os.RemoveAll(work); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(work, "guestbook"), 0o755); err != nil {
+			return err
+		}
+		files, err := filepath.Glob(filepath.Join(s.RepoRoot, "artifacts", "examples", "guestbook", "*.yaml"))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(work, "guestbook", filepath.Base(f)), data, 0o644); err != nil {
+				return err
+			}
+		}
+		for _, argv := range [][]string{
+			{"init", "--quiet", "--bare", "--initial-branch=main", repo},
+			{"init", "--quiet", "--initial-branch=main", work},
+			{"-C", work, "add", "--all"},
+			{"-C", work, "-c", "user.name=Ferry demo", "-c", "user.email=demo@ferry.invalid", "commit", "--quiet", "-m", "guestbook example"},
+			{"-C", work, "push", "--quiet", repo, "main"},
+		} {
+			if out, err := exec.CommandContext(ctx, "git", argv...).CombinedOutput(); err != nil {
+				return fmt.Errorf("git %s: %v: %s", strings.Join(argv, " "), err, out)
+			}
+		}
+	}
+	logf("FERRY_DEMO=1: applying artifacts/examples/application.yaml with repoURL file://%s", repo)
+	manifest, err := os.ReadFile(filepath.Join(s.RepoRoot, "artifacts", "examples", "application.yaml"))
+	if err != nil {
+		return err
+	}
+	app := regexp.MustCompile(`repoURL: .*`).ReplaceAllLiteralString(string(manifest), "repoURL: file://"+repo)
+	out, err := s.RunKubectl(ctx, app, "apply", "-f", "-")
+	if err != nil {
+		return fmt.Errorf("kubectl apply of the demo Application: %v: %s", err, out)
+	}
+	fmt.Print(out)
+	logf("waiting for the guestbook Application to be Ready (kubectl wait --for=condition=Ready)")
+	if out, err := s.RunKubectl(ctx, "", "wait", "--for=condition=Ready", "application/guestbook", "-n", "default", "--timeout=90s"); err != nil {
+		conditions, _ := s.RunKubectl(ctx, "", "get", "application", "guestbook", "-n", "default", "-o",
+			`jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}`)
+		return fmt.Errorf("the demo Application did not become Ready (%v: %s); its conditions:\n%s\nnext: read them and %s",
+			err, strings.TrimSpace(out), conditions, filepath.Join(s.Dir, "logs", "ferry-apiserver.log"))
+	}
+	for _, args := range [][]string{
+		{"get", "applications", "-A"},
+		{"get", "configmaps,services,serviceaccounts", "-n", "guestbook", "-l", "gitops.ferry.dev/app"},
+	} {
+		logf("kubectl %s", strings.Join(args, " "))
+		out, err := s.RunKubectl(ctx, "", args...)
+		fmt.Print(out)
+		if err != nil {
+			return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+		}
+	}
+	fmt.Printf(`
+The demo repository's working copy is %[1]s: edit guestbook/*.yaml there, then
+  git -C %[1]s commit -am change && git -C %[1]s push %[2]s main
+and Ferry applies it at the next check of Git (spec.syncPolicy.interval, 3m by default), or
+at once after a sync request:
+  kubectl ferry sync guestbook     (or: kubectl create --raw /apis/gitops.ferry.dev/v1alpha1/namespaces/default/applications/guestbook/sync \
+    -f <(echo '{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync"}'))
+Edit a deployed object by hand (kubectl -n guestbook edit configmap guestbook-config) and
+Ferry puts Git's version back within a second (selfHeal).
+`, work, repo)
+	return nil
+}
+
+func summary(s *localstack.Stack) {
+	fmt.Printf(`
+Ferry local stack is up (FERRY_DEV_DIR=%s).
+  export KUBECONFIG=%s   # admin (system:masters)
+  alias kubectl=%s         # v1.37 kubectl matching the control plane
+  kubectl get applications -A
+Test users (no permissions until bound; e.g. kubectl create rolebinding v --clusterrole ferry-view --user viewer):
+`, s.Dir, s.Kubeconfig(), s.Kubectl())
+	for _, u := range localstack.TestUsers {
+		fmt.Printf("  %-7s KUBECONFIG=%s\n", u, filepath.Join(s.Dir, "kubeconfig-"+u))
+	}
+	fmt.Printf("Ports: etcd %s, kube-apiserver %s, kube-controller-manager %s, ferry-apiserver %s\n",
+		s.Env["ETCD_PORT"], s.Env["KUBE_PORT"], s.Env["KCM_PORT"], s.Env["FERRY_PORT"])
+	fmt.Printf("Logs:  %s/   Restart Ferry: hack/local-up.sh --restart-ferry   Stop: hack/local-down.sh [--purge]\n", filepath.Join(s.Dir, "logs"))
+}

@@ -1,0 +1,158 @@
+package localstack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// components in start order.
+var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "ferry-apiserver"}
+
+// stopOrder is the order Stop signals them in. kube-controller-manager goes first: its garbage
+// collector and quota informers hold watches on applications through the aggregator, and
+// ferry-apiserver does not exit on SIGTERM until its open watches end (or its shutdown timeout).
+var stopOrder = []string{"kube-controller-manager", "ferry-apiserver", "kube-apiserver", "etcd"}
+
+// stopGrace is how long a component has between SIGTERM and SIGKILL.
+const stopGrace = 15 * time.Second
+
+// startProcess runs a component in its own session, so neither the end of the command that
+// started it nor a closed terminal stops it, with its output in logs/NAME.log (the previous one
+// kept as NAME.log.prev) and its pid in pids/NAME.pid. With withParent it gets SIGTERM when the
+// process that started it dies, so a test binary that is killed leaves nothing running.
+func (l Layout) startProcess(name string, withParent bool, argv ...string) (*exec.Cmd, error) {
+	logPath := l.Log(name)
+	if _, err := os.Stat(logPath); err == nil {
+		_ = os.Rename(logPath, logPath+".prev")
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	fmt.Fprintf(logFile, "# %s started by Ferry's local stack:\n# %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(argv, " "))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if withParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	// Reap it when it exits, so it does not linger as a zombie of this process.
+	go func() { _ = cmd.Wait() }()
+	if err := os.WriteFile(l.pidFile(name), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// pid is the recorded process id of a component that is running and really is this stack's.
+func (l Layout) pid(name string) (int, bool) {
+	pid, err := l.running(name)
+	return pid, err == nil
+}
+
+// running is the recorded process id of a running component, or why there is none: its command
+// line must name the stack's directory (every component gets a path inside it), so a recycled
+// pid is never taken for it, and it must not be a zombie.
+func (l Layout) running(name string) (int, error) {
+	data, err := os.ReadFile(l.pidFile(name))
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%s holds no process id", l.pidFile(name))
+	}
+	return pid, l.ownsErr(pid)
+}
+
+func (l Layout) owns(pid int) bool { return l.ownsErr(pid) == nil }
+
+func (l Layout) ownsErr(pid int) error {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return fmt.Errorf("process %d is gone", pid)
+	}
+	// The state follows the command name in parentheses, which may itself hold spaces.
+	if i := bytes.LastIndexByte(stat, ')'); i < 0 || len(stat) < i+3 || stat[i+2] == 'Z' {
+		return fmt.Errorf("process %d has exited", pid)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return fmt.Errorf("process %d is gone", pid)
+	}
+	if !bytes.Contains(cmdline, []byte(l.Dir+"/")) {
+		return fmt.Errorf("process %d is not part of the stack in %s (%.80q)", pid, l.Dir, cmdline)
+	}
+	return nil
+}
+
+// stopProcess sends SIGTERM, then SIGKILL after stopGrace, and waits until the process is gone.
+func (l Layout) stopProcess(name string, logf func(string, ...any)) error {
+	pid, ok := l.pid(name)
+	if !ok {
+		_ = os.Remove(l.pidFile(name))
+		return nil
+	}
+	logf("stopping %s (pid %d)", name, pid)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(stopGrace)
+	for l.owns(pid) {
+		if time.Now().After(deadline) {
+			logf("%s did not stop within %s; killing it", name, stopGrace)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			deadline = time.Now().Add(5 * time.Second)
+			for l.owns(pid) {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%s (pid %d) survives SIGKILL", name, pid)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return os.Remove(l.pidFile(name))
+}
+
+// Down stops every component of the stack in dir, and with purge deletes dir. It only deletes a
+// directory the local stack made (it holds the .ferry-dev marker).
+func Down(dir string, purge bool, logf func(string, ...any)) error {
+	l := Layout{Dir: dir}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		logf("nothing to stop: %s does not exist", dir)
+		return nil
+	}
+	var errs []error
+	stopped := 0
+	for _, name := range stopOrder {
+		if _, ok := l.pid(name); ok {
+			stopped++
+		}
+		if err := l.stopProcess(name, logf); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if stopped == 0 {
+		logf("nothing was running in %s", dir)
+	}
+	if purge && len(errs) == 0 {
+		if _, err := os.Stat(filepath.Join(dir, markerFile)); err != nil {
+			return fmt.Errorf("not deleting %s: it has no %s marker, so Ferry's local stack did not create it", dir, markerFile)
+		}
+		logf("deleting %s", dir)
+		errs = append(errs, os.RemoveAll(dir))
+	}
+	return errors.Join(errs...)
+}
