@@ -159,7 +159,7 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 
 	drifted := c.takeDrift(key)
 	if c.onlyHealthChanged(key, app, op, drifted) {
-		out := outcome{Outcome: engine.Outcome{SourceRevision: app.Status.SourceRevision, SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status}}
+		out := outcome{Outcome: engine.Outcome{SourceRevision: app.Status.SourceRevision, SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status}, healthOnly: true}
 		out.Resources, out.Health = engine.InventoryHealth(ctx, app.Status.Resources, c.objectHealth)
 		// The full reconcile stays scheduled when it was.
 		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) })
@@ -267,6 +267,9 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 type outcome struct {
 	engine.Outcome
 	op *gitopsv1alpha1.Operation
+	// healthOnly: only the objects' health was judged again; the sync verdict and its message
+	// stay as the last sync or comparison wrote them.
+	healthOnly bool
 }
 
 // cached returns a managed object from the watch cache, when the controller keeps one.
@@ -338,10 +341,15 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 		setCondition(st, app, gitopsv1alpha1.ConditionStalled, metav1.ConditionFalse, gitopsv1alpha1.ReasonSucceeded, "")
 	}
 
-	if o.SyncStatus == gitopsv1alpha1.SyncStatusSynced {
+	switch {
+	case o.healthOnly && meta.FindStatusCondition(st.Conditions, gitopsv1alpha1.ConditionSynced) != nil:
+	case o.SyncStatus == gitopsv1alpha1.SyncStatusSynced:
 		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+shortSHA(o.SyncedRevision))
-	} else {
+	default:
 		msg := "live objects differ from revision " + shortSHA(o.SourceRevision)
+		if len(o.Kept) > 0 {
+			msg += fmt.Sprintf("; %d left Git and %s kept until pruned (%s)", len(o.Kept), plural(len(o.Kept), "is", "are"), keptList(o.Kept))
+		}
 		if app.Spec.SyncPolicy.Automated == nil {
 			msg += "; POST applications/" + app.Name + "/sync to apply it"
 		}
@@ -386,6 +394,27 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 			st.History = st.History[:gitopsv1alpha1.MaxHistory]
 		}
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// keptList names the first few kept objects.
+func keptList(refs []apply.ObjectRef) string {
+	const shown = 5
+	names := make([]string, 0, shown)
+	for i, r := range refs {
+		if i == shown {
+			names = append(names, fmt.Sprintf("and %d more", len(refs)-shown))
+			break
+		}
+		names = append(names, r.Kind+"/"+r.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 func summary(o outcome) string {

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
 
@@ -46,6 +48,10 @@ func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha s
 	// The objects were applied at this revision and spec.
 	atRevision := sha == app.Status.Sync.Revision && specObserved
 	upToDate := atRevision && app.Status.Sync.Status == gitopsv1alpha1.SyncStatusSynced && !drifted
+	// OutOfSync at this revision by the policy's own choice, not by a failure: drift reported
+	// without selfHeal, or objects that left Git kept without prune. Applying again would undo
+	// what the policy leaves alone.
+	reported := atRevision && app.Status.Sync.Status == gitopsv1alpha1.SyncStatusOutOfSync && !drifted && !lastReconcileFailed(app)
 	createNamespace := app.Spec.SyncPolicy.CreateNamespace && app.Spec.Destination.Namespace != ""
 
 	switch {
@@ -65,6 +71,8 @@ func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha s
 		return Plan{Action: ActionCompare, Why: "drifted without selfHeal: report it, leave the objects alone"}
 	case automated != nil && drifted && atRevision:
 		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, Why: "drifted: selfHeal puts Git's version back"}
+	case automated != nil && reported:
+		return Plan{Action: ActionCompare, Why: "automated: out of sync at this revision by policy (drift without selfHeal, or objects kept without prune); report it, do not apply"}
 	case automated != nil && !upToDate:
 		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, Why: "automated: a new revision or spec, or not yet synced"}
 	case automated != nil:
@@ -74,6 +82,13 @@ func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha s
 	default:
 		return Plan{Action: ActionNone, Why: "manual: compared at this revision, nothing drifted"}
 	}
+}
+
+// lastReconcileFailed: the Stalled condition carries the failure's reason, retried or not, and
+// Succeeded otherwise.
+func lastReconcileFailed(app *gitopsv1alpha1.Application) bool {
+	c := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled)
+	return c != nil && c.Reason != gitopsv1alpha1.ReasonSucceeded
 }
 
 // Retryable reports whether retrying err with the same input may succeed: Git or the cluster

@@ -50,8 +50,17 @@ func createNS(a *gitopsv1alpha1.Application)    { a.Spec.SyncPolicy.CreateNamesp
 func noDestination(a *gitopsv1alpha1.Application) {
 	a.Spec.Destination.Namespace = ""
 }
+
+// failed: the last reconcile at this revision failed to apply.
+func failed(a *gitopsv1alpha1.Application) {
+	a.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
+	a.Status.Conditions = []metav1.Condition{{Type: gitopsv1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: gitopsv1alpha1.ReasonApplyFailed}}
+}
+
+// outOfSync: the last reconcile at this revision succeeded and found the objects differ.
 func outOfSync(a *gitopsv1alpha1.Application) {
 	a.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
+	a.Status.Conditions = []metav1.Condition{{Type: gitopsv1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: gitopsv1alpha1.ReasonSucceeded}}
 }
 
 func op(edits ...func(*gitopsv1alpha1.Operation)) *gitopsv1alpha1.Operation {
@@ -87,12 +96,15 @@ func TestDecide(t *testing.T) {
 		{"automated, new revision", app(automated(false, false)), nil, newer, false, Plan{Action: ActionApply}},
 		{"automated+prune, new revision", app(automated(true, false)), nil, newer, false, Plan{Action: ActionApply, Prune: true}},
 		{"automated+prune, spec edited", app(automated(true, false), specEdited), nil, synced, false, Plan{Action: ActionApply, Prune: true}},
-		{"automated, a failed sync at this revision is tried again", app(automated(false, false), outOfSync), nil, synced, false, Plan{Action: ActionApply}},
+		{"automated, a failed sync at this revision is tried again", app(automated(false, false), failed), nil, synced, false, Plan{Action: ActionApply}},
+		{"automated, a failed prune at this revision is tried again", app(automated(true, false), failed), nil, synced, false, Plan{Action: ActionApply, Prune: true}},
+		{"automated without prune, objects kept at this revision: report, do not apply", app(automated(false, false), outOfSync), nil, synced, false, Plan{Action: ActionCompare}},
 		{"automated with createNamespace", app(automated(false, false), createNS), nil, newer, false, Plan{Action: ActionApply, CreateNamespace: true}},
 		{"automated with createNamespace but no destination", app(automated(false, false), createNS, noDestination), nil, newer, false, Plan{Action: ActionApply}},
 
 		// Drift.
 		{"drift, selfHeal off: report only", app(automated(true, false)), nil, synced, true, Plan{Action: ActionCompare}},
+		{"drift reported, selfHeal off, at the next interval: still not reverted", app(automated(true, false), outOfSync), nil, synced, false, Plan{Action: ActionCompare}},
 		{"drift, selfHeal on: put Git's version back", app(automated(true, true)), nil, synced, true, Plan{Action: ActionApply, Prune: true}},
 		{"drift, selfHeal off, and a new revision: the revision is applied", app(automated(false, false)), nil, newer, true, Plan{Action: ActionApply}},
 		{"drift, selfHeal off, spec edited: applied", app(automated(false, false), specEdited), nil, synced, true, Plan{Action: ActionApply}},

@@ -55,6 +55,10 @@ type Outcome struct {
 	Synced bool
 	// Selected are the objects a selective sync (Plan.Resources) applied; nil for a full sync.
 	Selected []apply.ObjectRef
+	// Kept are the objects that left Git and are still in the cluster because nothing pruned
+	// them (prune off, a dry run, a comparison or a selective sync); they keep the Application
+	// OutOfSync.
+	Kept []apply.ObjectRef
 	// outOfSync marks the objects a comparison after a selective sync found different.
 	outOfSync map[string]bool
 	// Err is the failure, a *StageError saying which stage and whether a retry can help.
@@ -121,13 +125,20 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	if out.Synced && out.Err == nil && out.Selected == nil {
 		out.SyncStatus = gitopsv1alpha1.SyncStatusSynced
 	}
+	pruned := out.Synced && out.Err == nil && out.Plan.Prune
+	if !pruned {
+		out.Kept = leftGit(previous, desired)
+		if len(out.Kept) > 0 && out.SyncStatus == gitopsv1alpha1.SyncStatusSynced {
+			out.SyncStatus = gitopsv1alpha1.SyncStatusOutOfSync
+		}
+	}
 	if out.Err != nil && out.SyncStatus == "" {
 		out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
 	}
 
 	// The inventory: what Git holds now, plus what left Git but was not pruned.
 	refs := refsOf(desired)
-	if pruned := out.Synced && out.Err == nil && out.Plan.Prune; !pruned {
+	if !pruned {
 		refs = appendMissing(refs, previous)
 	}
 	out.Resources, out.Health = e.inventory(ctx, refs, desired, out, req.Health)
@@ -364,6 +375,21 @@ func refsOf(objs []*unstructured.Unstructured) []apply.ObjectRef {
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Key() < refs[j].Key() })
 	return refs
+}
+
+// leftGit are the refs of the inventory that desired no longer holds.
+func leftGit(inventory []apply.ObjectRef, desired []*unstructured.Unstructured) []apply.ObjectRef {
+	inGit := map[string]bool{}
+	for _, o := range desired {
+		inGit[apply.RefOf(o).Key()] = true
+	}
+	var left []apply.ObjectRef
+	for _, r := range inventory {
+		if !inGit[r.Key()] {
+			left = append(left, r)
+		}
+	}
+	return left
 }
 
 func appendMissing(refs, more []apply.ObjectRef) []apply.ObjectRef {
