@@ -7,6 +7,7 @@ package apply
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"time"
@@ -36,7 +37,27 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	}
 	ic.manager.SetConcurrency(opts.Concurrency)
 
-	absent, answers, err := a.dryRunAll(ctx, ic, objects)
+	// Objects applied before with this content, untouched since, need no dry run and no
+	// write; the rest are dry-run together before anything is written.
+	var results []Result
+	digests := map[string][sha256.Size]byte{}
+	toCheck := objects
+	if opts.Cached != nil && len(opts.Ignore) == 0 && !opts.DryRun {
+		toCheck = nil
+		for _, o := range objects {
+			ref := RefOf(o)
+			digest, ok := digestOf(o)
+			if ok {
+				digests[ref.Key()] = digest
+			}
+			if live, cached := opts.Cached(ref); ok && cached && a.applied.unchanged(username, o, digest, live) {
+				results = append(results, Result{Ref: ref, Action: Unchanged})
+				continue
+			}
+			toCheck = append(toCheck, o)
+		}
+	}
+	absent, answers, err := a.dryRunAll(ctx, ic, toCheck, len(objects))
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +85,7 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	// object is Unchanged (no request) and any other is applied with one request, where ssa
 	// would GET and dry-run it once more.
 	var toApply, toCreate, toConfigure []*unstructured.Unstructured
-	var results []Result
-	for _, o := range objects {
+	for _, o := range toCheck {
 		ref := RefOf(o)
 		staged := ssautils.IsClusterDefinition(o) || ssautils.IsClassDefinition(o)
 		switch {
@@ -77,6 +97,9 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 			switch judgeFromCache(ref, answers[ref.Key()], opts) {
 			case Unchanged:
 				results = append(results, Result{Ref: ref, Action: Unchanged})
+				if digest, ok := digests[ref.Key()]; ok {
+					a.applied.record(ref, username, digest, answers[ref.Key()].GetResourceVersion())
+				}
 			case Configured:
 				toConfigure = append(toConfigure, o.DeepCopy())
 			default:
@@ -90,12 +113,12 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	}
 	if err == nil && len(toCreate) > 0 {
 		var created []Result
-		created, err = a.applyEach(ctx, ic, toCreate, Created, opts.Concurrency)
+		created, err = a.applyEach(ctx, ic, username, toCreate, Created, opts.Concurrency, digests)
 		results = append(results, created...)
 	}
 	if err == nil && len(toConfigure) > 0 {
 		var configured []Result
-		configured, err = a.applyEach(ctx, ic, toConfigure, Configured, opts.Concurrency)
+		configured, err = a.applyEach(ctx, ic, username, toConfigure, Configured, opts.Concurrency, digests)
 		results = append(results, configured...)
 	}
 	if cs != nil {
@@ -156,15 +179,20 @@ func sameObject(a, b *unstructured.Unstructured) bool {
 }
 
 // applyEach applies objects one request each, concurrency at a time, reporting action for each
-// (Created for objects the dry run found absent, Configured for changed ones).
-func (a *Applier) applyEach(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured, action Action, concurrency int) ([]Result, error) {
+// (Created for objects the dry run found absent, Configured for changed ones), and remembers
+// what it applied (digests, by object key) for the next sync.
+func (a *Applier) applyEach(ctx context.Context, ic *identityClient, username string, objects []*unstructured.Unstructured, action Action, concurrency int, digests map[string][sha256.Size]byte) ([]Result, error) {
 	results := make([]Result, len(objects))
 	err := forEach(objects, concurrency, func(i int, o *unstructured.Unstructured) error {
-		results[i] = Result{Ref: RefOf(o), Action: action}
+		ref := RefOf(o)
+		results[i] = Result{Ref: ref, Action: action}
 		// Patch with client.Apply, as fluxcd/pkg/ssa applies: the server's answer lands in o.
 		if err := ic.client.Patch(ctx, o, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil { //nolint:staticcheck // see above
 			results[i].Action = Skipped
 			return err
+		}
+		if digest, ok := digests[ref.Key()]; ok {
+			a.applied.record(ref, username, digest, o.GetResourceVersion())
 		}
 		return nil
 	})
@@ -175,7 +203,8 @@ func (a *Applier) applyEach(ctx context.Context, ic *identityClient, objects []*
 // and reports every failure at once, each naming its object. It returns the objects the dry run
 // found absent (the server answers a dry-run creation without a resourceVersion), and the
 // server's answer for each existing object: what it would become.
-func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured) (map[string]bool, map[string]*unstructured.Unstructured, error) {
+// total is the size of the whole set, for the error.
+func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured, total int) (map[string]bool, map[string]*unstructured.Unstructured, error) {
 	// Objects in a namespace this set creates can only be dry-run once it exists; ask once per
 	// namespace, not once per object.
 	missingNamespaces := map[string]bool{}
@@ -215,7 +244,7 @@ func (a *Applier) dryRunAll(ctx context.Context, ic *identityClient, objects []*
 			errs = []error{err}
 		}
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return nil, nil, &DryRunRefusedError{Refused: len(errs), Total: len(objects), Err: utilerrors.NewAggregate(errs)}
+		return nil, nil, &DryRunRefusedError{Refused: len(errs), Total: total, Err: utilerrors.NewAggregate(errs)}
 	}
 	absent := map[string]bool{}
 	existing := map[string]*unstructured.Unstructured{}

@@ -104,8 +104,9 @@ func TestApplyJudgesExistingObjectsFromTheWatchCache(t *testing.T) {
 	if got := actions(results); got["ConfigMap/a"] != apply.Unchanged || got["ConfigMap/c"] != apply.Configured {
 		t.Errorf("one changed object: %v", got)
 	}
-	if got := log.take(); got["PATCH dry-run"] != 3 || got["PATCH"] != 1 || len(got) != 2 {
-		t.Errorf("a set of 3 with one change sent %v; want 3 dry runs and 1 apply", got)
+	// a and b were judged Unchanged at their current resourceVersion just before: no dry run.
+	if got := log.take(); got["PATCH dry-run"] != 1 || got["PATCH"] != 1 || len(got) != 2 {
+		t.Errorf("a set of 3 with one change sent %v; want 1 dry run and 1 apply", got)
 	}
 	if live, err := get(t, configMaps, ns, "c"); err != nil || live.Object["data"].(map[string]any)["key"] != "2" {
 		t.Fatalf("the change was not applied: %v %v", err, live)
@@ -124,5 +125,77 @@ func TestApplyJudgesExistingObjectsFromTheWatchCache(t *testing.T) {
 	}
 	if live, err := get(t, configMaps, ns, "c"); err != nil || live.Object["data"].(map[string]any)["key"] != "3" {
 		t.Fatalf("the change was not applied with a lagging cache: %v %v", err, live)
+	}
+}
+
+// TestApplySkipsWhatItAppliedWhenNobodyWroteItSince: with a current watch cache, an object
+// Ferry applied with the same content as the same identity, whose resourceVersion has not moved
+// since, costs no request at all. A write by anyone else, new content or another identity
+// brings the dry run back, and Git's version is applied again.
+func TestApplySkipsWhatItAppliedWhenNobodyWroteItSince(t *testing.T) {
+	config := rest.CopyConfig(requireCluster(t))
+	log := &requestLog{counts: map[string]int{}}
+	config.Wrap(log.RoundTrip)
+	a := apply.NewApplier(config)
+	ns := namespace("memo")
+	app := apply.App{Namespace: "default", Name: "memo"}
+	if _, err := prepareAndApply(t, a, app, "", objects(t, nsDoc(ns)), apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// A watch cache that is always current: the live object, read with a client of its own.
+	dc := dynamic.NewForConfigOrDie(requireCluster(t))
+	current := func(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
+		live, err := dc.Resource(configMaps).Namespace(ref.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
+		return live, err == nil
+	}
+	set := func(c string) []*unstructured.Unstructured {
+		return objects(t, cmDoc("a", "1"), cmDoc("b", "1"), cmDoc("c", c))
+	}
+	opts := apply.Options{DefaultNamespace: ns, Cached: current}
+	if _, err := prepareAndApply(t, a, app, "", set("1"), opts); err != nil {
+		t.Fatal(err)
+	}
+
+	log.take()
+	results, err := prepareAndApply(t, a, app, "", set("1"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(results); got["ConfigMap/a"] != apply.Unchanged || got["ConfigMap/b"] != apply.Unchanged || got["ConfigMap/c"] != apply.Unchanged {
+		t.Errorf("the same set again: %v", got)
+	}
+	if got := log.take(); len(got) != 0 {
+		t.Errorf("the same set again, nobody else writing, sent %v; want no request", got)
+	}
+
+	// Someone edits b by hand: its resourceVersion moved, so it is dry-run and Git's value put
+	// back. c changes in Git: dry run and apply. a costs nothing.
+	patch := []byte(`{"data":{"key":"by-hand"}}`)
+	if _, err := dc.Resource(configMaps).Namespace(ns).Patch(context.Background(), "b", "application/merge-patch+json", patch, metav1.PatchOptions{FieldManager: "someone"}); err != nil {
+		t.Fatal(err)
+	}
+	results, err = prepareAndApply(t, a, app, "", set("2"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(results); got["ConfigMap/a"] != apply.Unchanged || got["ConfigMap/b"] != apply.Configured || got["ConfigMap/c"] != apply.Configured {
+		t.Errorf("after a hand edit of b and a change of c: %v", got)
+	}
+	if got := log.take(); got["PATCH dry-run"] != 2 || got["PATCH"] != 2 || len(got) != 2 {
+		t.Errorf("after a hand edit of b and a change of c: sent %v; want 2 dry runs and 2 applies", got)
+	}
+	for name, want := range map[string]string{"b": "1", "c": "2"} {
+		if live, err := get(t, configMaps, ns, name); err != nil || live.Object["data"].(map[string]any)["key"] != want {
+			t.Errorf("%s: want key %q, got %v %v", name, want, err, live)
+		}
+	}
+
+	// Another identity proves nothing about what this one may write: everything is dry-run.
+	results, err = prepareAndApply(t, a, app, "system:serviceaccount:default:default", set("2"), opts)
+	if err == nil {
+		t.Errorf("default/default applied without any permission: %v", actions(results))
+	}
+	if got := log.take(); got["PATCH dry-run"] != 3 {
+		t.Errorf("as another identity: sent %v; want 3 dry runs", got)
 	}
 }

@@ -23,6 +23,8 @@ type Applier struct {
 
 	mu       sync.Mutex
 	managers map[string]*identityClient
+	// applied lets Apply skip the dry run of objects it provably applied already.
+	applied appliedMemo
 }
 
 type identityClient struct {

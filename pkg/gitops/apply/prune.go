@@ -57,6 +57,9 @@ func (a *Applier) Prune(ctx context.Context, app App, username string, previous 
 			errs = append(errs, fmt.Errorf("%s: pruning: %w", ref, err))
 			continue
 		}
+		if !dryRun {
+			a.applied.forget(ref)
+		}
 		results = append(results, Result{Ref: ref, Action: Deleted})
 	}
 	return results, utilerrors.NewAggregate(errs)
