@@ -259,6 +259,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		}
 		return nil, nil, err
 	}
+	addFrontProxyCAReadyz(serverConfig)
 	config := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig:   apiserver.ExtraConfig{},
