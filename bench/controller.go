@@ -491,48 +491,59 @@ func commitTarget(n int) string {
 	return ""
 }
 
-// profile captures a CPU profile of ferry-apiserver and then a heap profile, from its
-// /debug/pprof endpoints as the admin user.
+// profile captures CPU profiles of ferry-apiserver and kube-apiserver over the same 30 s, then
+// a heap profile of ferry-apiserver, from their /debug/pprof endpoints as the admin user.
 func (b *bench) profile(ctx context.Context, name string) {
 	if err := os.MkdirAll(b.cfg.ProfileDir, 0o755); err != nil {
 		b.logf("profile: %v", err)
 		return
 	}
-	ca, err := os.ReadFile(filepath.Join(b.stack.Dir, "pki", "ferry-ca.crt"))
+	ferry := "https://127.0.0.1:" + b.stack.Env["FERRY_PORT"] + "/debug/pprof/"
+	kube := "https://127.0.0.1:" + b.stack.Env["KUBE_PORT"] + "/debug/pprof/"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.fetchProfile(ctx, kube+"profile?seconds=30", "ca.crt", "kube-apiserver-"+name+".cpu.pprof")
+	}()
+	if b.fetchProfile(ctx, ferry+"profile?seconds=30", "ferry-ca.crt", name+".cpu.pprof") {
+		b.fetchProfile(ctx, ferry+"heap", "ferry-ca.crt", name+".heap.pprof")
+	}
+	<-done
+}
+
+// fetchProfile saves one pprof endpoint's answer into the profile directory; caFile is in the
+// stack's pki/.
+func (b *bench) fetchProfile(ctx context.Context, url, caFile, file string) bool {
+	ca, err := os.ReadFile(filepath.Join(b.stack.Dir, "pki", caFile))
 	if err != nil {
 		b.logf("profile: %v", err)
-		return
+		return false
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	base := "https://127.0.0.1:" + b.stack.Env["FERRY_PORT"] + "/debug/pprof/"
-	for _, p := range []struct{ path, file string }{
-		{"profile?seconds=30", name + ".cpu.pprof"},
-		{"heap", name + ".heap.pprof"},
-	} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p.path, nil)
-		if err != nil {
-			b.logf("profile: %v", err)
-			return
-		}
-		req.Header.Set("Authorization", "Bearer "+b.stack.Token("admin"))
-		resp, err := client.Do(req)
-		if err != nil {
-			b.logf("profile: %v", err)
-			return
-		}
-		data, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			b.logf("profile %s: %d %v %s", p.path, resp.StatusCode, err, data)
-			return
-		}
-		path := filepath.Join(b.cfg.ProfileDir, p.file)
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			b.logf("profile: %v", err)
-			return
-		}
-		b.logf("profile written to %s (go tool pprof -top %s)", path, path)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		b.logf("profile: %v", err)
+		return false
 	}
+	req.Header.Set("Authorization", "Bearer "+b.stack.Token("admin"))
+	resp, err := client.Do(req)
+	if err != nil {
+		b.logf("profile: %v", err)
+		return false
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.logf("profile %s: %d %v %s", url, resp.StatusCode, err, data)
+		return false
+	}
+	path := filepath.Join(b.cfg.ProfileDir, file)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.logf("profile: %v", err)
+		return false
+	}
+	b.logf("profile written to %s (go tool pprof -top %s)", path, path)
+	return true
 }

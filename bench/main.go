@@ -57,6 +57,8 @@ type config struct {
 	// ProfileDir, when set, receives a CPU profile of ferry-apiserver during the controller
 	// scenario's initial sync.
 	ProfileDir string
+	// FerryEnv are environment variables for ferry-apiserver alone (GOMEMLIMIT=...).
+	FerryEnv []string
 	// Timeout bounds each wait for the controller.
 	Timeout time.Duration
 	// Interval is the Applications' spec.syncPolicy.interval; zero leaves Ferry's default.
@@ -95,14 +97,16 @@ func main() {
 	workers := flag.Int("workers", 0, "ferry-apiserver --controller-workers for the controller scenario (default 8)")
 	idle := flag.Duration("idle", 0, "how long the idle cost is measured (default 30s, 1m with -full)")
 	interval := flag.Duration("interval", 0, "spec.syncPolicy.interval of the controller scenario's Applications (default: Ferry's, 3m)")
-	profile := flag.String("profile", "", "write CPU and heap profiles of ferry-apiserver during the controller's initial sync into this directory")
+	var ferryEnv stringList
+	flag.Var(&ferryEnv, "ferry-env", "an environment variable for ferry-apiserver alone, such as GOMEMLIMIT=250MiB (repeatable)")
+	profile := flag.String("profile", "", "write CPU and heap profiles of ferry-apiserver, and a CPU profile of kube-apiserver, during the controller's initial sync into this directory")
 	flag.Parse()
 
 	cfg := shortConfig()
 	if *full {
 		cfg = fullConfig()
 	}
-	cfg.Reuse, cfg.ProfileDir = *reuse, *profile
+	cfg.Reuse, cfg.ProfileDir, cfg.FerryEnv = *reuse, *profile, ferryEnv
 	if *workers > 0 {
 		cfg.Workers = *workers
 	}
@@ -218,7 +222,8 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 		}()
 	} else {
 		b.logf("starting a local control plane (etcd, kube-apiserver, kube-controller-manager, ferry-apiserver); the first run builds kube-apiserver v1.37.2, ~25 min")
-		if b.stack, err = localstack.Start(localstack.Options{FerryBin: b.ferryBin, FerryArgs: apiArgs}); err != nil {
+		// kube-apiserver serves /debug/pprof only when profiles are asked for.
+		if b.stack, err = localstack.Start(localstack.Options{FerryBin: b.ferryBin, FerryArgs: apiArgs, FerryEnv: cfg.FerryEnv, Profiling: cfg.ProfileDir != ""}); err != nil {
 			return nil, err
 		}
 		defer b.stack.Stop()
@@ -390,4 +395,14 @@ func (t *table) flush() {
 		}
 		fmt.Fprintln(t.w, b.String())
 	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }

@@ -48,20 +48,37 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// countedApplier is an Applier whose ConfigMap requests are counted, and a new namespace.
+func countedApplier(t *testing.T, prefix string) (*apply.Applier, *requestLog, string) {
+	t.Helper()
+	config := rest.CopyConfig(requireCluster(t))
+	log := &requestLog{counts: map[string]int{}}
+	config.Wrap(log.RoundTrip)
+	a := apply.NewApplier(config)
+	ns := namespace(prefix)
+	if _, err := prepareAndApply(t, a, apply.App{Namespace: "default", Name: "setup"}, "", objects(t, nsDoc(ns)), apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return a, log, ns
+}
+
+// currentCache is a watch cache that is always current: it reads the live ConfigMap with a
+// client of its own, whose requests are not counted.
+func currentCache(t *testing.T) func(apply.ObjectRef) (*unstructured.Unstructured, bool) {
+	dc := dynamic.NewForConfigOrDie(requireCluster(t))
+	return func(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
+		live, err := dc.Resource(configMaps).Namespace(ref.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
+		return live, err == nil
+	}
+}
+
 // TestApplyJudgesExistingObjectsFromTheWatchCache applies a set of ConfigMaps again with a
 // watch cache as current as the cluster: unchanged objects cost the dry run alone, a changed
 // one the dry run and one apply — no read and no second dry run. A cache that lags (another
 // resourceVersion) falls back to reading the object, and still applies the change.
 func TestApplyJudgesExistingObjectsFromTheWatchCache(t *testing.T) {
-	config := rest.CopyConfig(requireCluster(t))
-	log := &requestLog{counts: map[string]int{}}
-	config.Wrap(log.RoundTrip)
-	a := apply.NewApplier(config)
-	ns := namespace("cached")
+	a, log, ns := countedApplier(t, "cached")
 	app := apply.App{Namespace: "default", Name: "cached"}
-	if _, err := prepareAndApply(t, a, app, "", objects(t, nsDoc(ns)), apply.Options{}); err != nil {
-		t.Fatal(err)
-	}
 	set := func(value string) []*unstructured.Unstructured {
 		return objects(t, cmDoc("a", "1"), cmDoc("b", "1"), cmDoc("c", value))
 	}
@@ -70,11 +87,7 @@ func TestApplyJudgesExistingObjectsFromTheWatchCache(t *testing.T) {
 	}
 
 	// The cache: the live objects as the cluster has them now (a watch cache that is current).
-	dc := dynamic.NewForConfigOrDie(requireCluster(t))
-	current := func(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
-		live, err := dc.Resource(configMaps).Namespace(ref.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
-		return live, err == nil
-	}
+	current := currentCache(t)
 	snapshot := map[string]*unstructured.Unstructured{}
 	for _, name := range []string{"a", "b", "c"} {
 		live, _ := current(apply.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: name})
@@ -133,21 +146,10 @@ func TestApplyJudgesExistingObjectsFromTheWatchCache(t *testing.T) {
 // since, costs no request at all. A write by anyone else, new content or another identity
 // brings the dry run back, and Git's version is applied again.
 func TestApplySkipsWhatItAppliedWhenNobodyWroteItSince(t *testing.T) {
-	config := rest.CopyConfig(requireCluster(t))
-	log := &requestLog{counts: map[string]int{}}
-	config.Wrap(log.RoundTrip)
-	a := apply.NewApplier(config)
-	ns := namespace("memo")
+	a, log, ns := countedApplier(t, "memo")
 	app := apply.App{Namespace: "default", Name: "memo"}
-	if _, err := prepareAndApply(t, a, app, "", objects(t, nsDoc(ns)), apply.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	// A watch cache that is always current: the live object, read with a client of its own.
 	dc := dynamic.NewForConfigOrDie(requireCluster(t))
-	current := func(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
-		live, err := dc.Resource(configMaps).Namespace(ref.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
-		return live, err == nil
-	}
+	current := currentCache(t)
 	set := func(c string) []*unstructured.Unstructured {
 		return objects(t, cmDoc("a", "1"), cmDoc("b", "1"), cmDoc("c", c))
 	}

@@ -33,6 +33,10 @@ type Options struct {
 	FerryBin string
 	// FerryArgs are extra flags for ferry-apiserver.
 	FerryArgs []string
+	// FerryEnv are extra environment variables for ferry-apiserver alone, kept for restarts.
+	FerryEnv []string
+	// Profiling serves kube-apiserver's /debug/pprof (to system:masters), for benchmarks.
+	Profiling bool
 	// Keep leaves the stack running should the test process die without calling Stop, for
 	// looking at it afterwards; by default it stops when the process that started it dies.
 	Keep bool
@@ -46,6 +50,8 @@ type Stack struct {
 	FerryBin string
 	tokens   map[string]string
 	layout   Layout
+	// ferryEnv: extra environment of ferry-apiserver, for its restarts.
+	ferryEnv []string
 	// withParent: the components stop when the process that started them dies.
 	withParent bool
 	// shared: attached to, not started here, so Stop leaves it running.
@@ -68,8 +74,8 @@ func Start(opts Options) (*Stack, error) {
 	defer cancel()
 	s, err := Up(ctx, Config{
 		Dir: dir, RepoRoot: root, K8sBin: os.Getenv("FERRY_K8S_BIN"),
-		FerryBin: opts.FerryBin, FerryArgs: opts.FerryArgs, Bare: opts.FerryBin == "",
-		WithParent: !opts.Keep, Out: &progress,
+		FerryBin: opts.FerryBin, FerryArgs: opts.FerryArgs, FerryEnv: opts.FerryEnv, Bare: opts.FerryBin == "",
+		WithParent: !opts.Keep, Out: &progress, Profiling: opts.Profiling,
 	})
 	if err != nil {
 		if !opts.Keep {

@@ -28,7 +28,7 @@ const stopGrace = 15 * time.Second
 // started it nor a closed terminal stops it, with its output in logs/NAME.log (the previous one
 // kept as NAME.log.prev) and its pid in pids/NAME.pid. With withParent it gets SIGTERM when the
 // process that started it dies, so a test binary that is killed leaves nothing running.
-func (l Layout) startProcess(name string, withParent bool, argv ...string) (*exec.Cmd, error) {
+func (l Layout) startProcess(name string, withParent bool, env []string, argv ...string) (*exec.Cmd, error) {
 	logPath := l.Log(name)
 	if _, err := os.Stat(logPath); err == nil {
 		_ = os.Rename(logPath, logPath+".prev")
@@ -41,6 +41,9 @@ func (l Layout) startProcess(name string, withParent bool, argv ...string) (*exe
 	fmt.Fprintf(logFile, "# %s started by Ferry's local stack:\n# %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(argv, " "))
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if withParent {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM

@@ -32,6 +32,9 @@ type Config struct {
 	FerryBin string
 	// FerryArgs are extra flags for ferry-apiserver.
 	FerryArgs []string
+	// FerryEnv are extra environment variables for ferry-apiserver alone (GOMEMLIMIT=...), kept
+	// for its restarts.
+	FerryEnv []string
 	// SkipFerry starts everything but ferry-apiserver; the APIService is registered all the same
 	// (to run Ferry by hand, under a debugger), unless Bare.
 	SkipFerry bool
@@ -43,6 +46,8 @@ type Config struct {
 	Ports Ports
 	// WaitTimeout bounds the wait for each component (default 60 s).
 	WaitTimeout time.Duration
+	// Profiling serves kube-apiserver's /debug/pprof (to system:masters).
+	Profiling bool
 	// WithParent stops every component when the process that called Up dies.
 	WithParent bool
 	// Out receives progress lines; nil discards them.
@@ -137,7 +142,7 @@ func Up(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := l.writeKubeconfigs(cfg.Ports.Kube, tokens); err != nil {
 		return nil, fmt.Errorf("writing kubeconfigs: %w", err)
 	}
-	s := &Stack{RepoRoot: cfg.RepoRoot, Dir: dir, FerryBin: cfg.FerryBin, tokens: tokens, layout: l}
+	s := &Stack{RepoRoot: cfg.RepoRoot, Dir: dir, FerryBin: cfg.FerryBin, tokens: tokens, layout: l, ferryEnv: cfg.FerryEnv}
 	s.Env = map[string]string{
 		"FERRY_DEV_DIR": dir, "FERRY_K8S_BIN": cfg.K8sBin, "KUBECTL": filepath.Join(cfg.K8sBin, "kubectl"),
 		"KUBECONFIG": l.Kubeconfig("admin"), "ETCD_PORT": strconv.Itoa(cfg.Ports.Etcd),
@@ -295,7 +300,7 @@ func (s *Stack) startEtcd(ctx context.Context, cfg Config) error {
 	}
 	client := fmt.Sprintf("http://127.0.0.1:%d", p.Etcd)
 	peer := fmt.Sprintf("http://127.0.0.1:%d", p.EtcdPeer)
-	if _, err := s.layout.startProcess("etcd", cfg.WithParent, filepath.Join(cfg.K8sBin, "etcd"),
+	if _, err := s.layout.startProcess("etcd", cfg.WithParent, nil, filepath.Join(cfg.K8sBin, "etcd"),
 		"--name", "ferry-dev", "--data-dir", data,
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
@@ -309,7 +314,7 @@ func (s *Stack) startEtcd(ctx context.Context, cfg Config) error {
 func (s *Stack) startKubeAPIServer(ctx context.Context, cfg Config) error {
 	p, l := cfg.Ports, s.layout
 	cfg.logf("starting kube-apiserver on 127.0.0.1:%d", p.Kube)
-	if _, err := l.startProcess("kube-apiserver", cfg.WithParent, filepath.Join(cfg.K8sBin, "kube-apiserver"),
+	if _, err := l.startProcess("kube-apiserver", cfg.WithParent, nil, filepath.Join(cfg.K8sBin, "kube-apiserver"),
 		"--etcd-servers", fmt.Sprintf("http://127.0.0.1:%d", p.Etcd),
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(p.Kube),
 		"--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none",
@@ -330,7 +335,7 @@ func (s *Stack) startKubeAPIServer(ctx context.Context, cfg Config) error {
 		"--proxy-client-cert-file", l.PKI("front-proxy-client.crt"),
 		"--proxy-client-key-file", l.PKI("front-proxy-client.key"),
 		"--enable-aggregator-routing=true",
-		"--profiling=false"); err != nil {
+		"--profiling="+strconv.FormatBool(cfg.Profiling)); err != nil {
 		return err
 	}
 	return s.waitFor(ctx, cfg, "kube-apiserver", "kube-apiserver /readyz",
@@ -347,7 +352,7 @@ func (s *Stack) startKubeControllerManager(ctx context.Context, cfg Config) erro
 	kubeconfig := l.Kubeconfig("kube-controller-manager")
 	// --kube-api-qps: at the default 20 requests per second, finishing 200 Deployments takes it
 	// ~40 s and deleting a namespace ~2 s, which benchmarks and tests would otherwise measure.
-	if _, err := l.startProcess("kube-controller-manager", cfg.WithParent, filepath.Join(cfg.K8sBin, "kube-controller-manager"),
+	if _, err := l.startProcess("kube-controller-manager", cfg.WithParent, nil, filepath.Join(cfg.K8sBin, "kube-controller-manager"),
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(p.KCM),
 		"--cert-dir", certDir,
@@ -463,7 +468,7 @@ func (s *Stack) startFerry(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
-	if _, err := s.layout.startProcess("ferry-apiserver", cfg.WithParent, s.FerryCommand(cfg.FerryBin, cfg.FerryArgs...)...); err != nil {
+	if _, err := s.layout.startProcess("ferry-apiserver", cfg.WithParent, s.ferryEnv, s.FerryCommand(cfg.FerryBin, cfg.FerryArgs...)...); err != nil {
 		return err
 	}
 	if err := s.waitFor(ctx, cfg, "ferry-apiserver", "ferry-apiserver /readyz",
