@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
+	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
 var (
@@ -51,6 +52,9 @@ type ExtraConfig struct {
 	Validation validation.Options
 	// Controller configures the reconciling controller.
 	Controller ControllerConfig
+	// Tenancy says which ServiceAccount each Application acts as; writing an Application
+	// requires the right to impersonate it.
+	Tenancy tenancy.Policy
 	// ReadTimeout bounds how long GET .../diff and .../manifests wait for Git and rendering
 	// before answering 504; the work goes on in the background so a retry finds it cached.
 	// Zero means three quarters of the server's request timeout.
@@ -110,7 +114,12 @@ func (c completedConfig) New() (*FerryServer, error) {
 	// The scheme's own parameter codec, so the read subresources can take typed query options
 	// (ApplicationManifestsOptions from ?revision=).
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
-	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, c.ExtraConfig.Validation, c.healthReader(), c.syncResourcesChecker())
+	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, application.Options{
+		Validation:         c.ExtraConfig.Validation,
+		Health:             c.healthReader(),
+		CheckSyncResources: c.syncResourcesChecker(),
+		References:         &application.ReferenceAuthorizer{Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy},
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
-	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
@@ -71,7 +70,7 @@ func benchApplication(i int) gitops.Application {
 }
 
 func BenchmarkConvertToTable(b *testing.B) {
-	st, err := application.NewStorage(apiserver.Scheme, noStorage{}, validation.Options{}, nil, nil)
+	st, err := application.NewStorage(apiserver.Scheme, noStorage{}, application.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,12 +23,23 @@ type Storage struct {
 	Health      *HealthREST
 }
 
-// NewStorage builds the etcd-backed storage of Applications and their subresources. healthReader
-// judges live objects for the health subresource; nil makes it answer 503. checkSyncResources
-// checks the objects a selective sync names; nil accepts them unchecked (the controller fails
-// the operation then).
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts validation.Options, healthReader HealthReader, checkSyncResources SyncResourcesChecker) (Storage, error) {
-	strategy := NewStrategy(scheme, opts)
+// Options are what the storage validates with and reads through.
+type Options struct {
+	// Validation of Application fields.
+	Validation validation.Options
+	// Health judges live objects for the health subresource; nil makes it answer 503.
+	Health HealthReader
+	// CheckSyncResources checks the objects a selective sync names; nil accepts them unchecked
+	// (the controller fails the operation then).
+	CheckSyncResources SyncResourcesChecker
+	// References authorizes what an Application names for the user writing it; nil checks
+	// nothing (tests of the registry alone).
+	References *ReferenceAuthorizer
+}
+
+// NewStorage builds the etcd-backed storage of Applications and their subresources.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts Options) (Storage, error) {
+	strategy := NewStrategy(scheme, opts.Validation)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &gitops.Application{} },
 		NewListFunc:               func() runtime.Object { return &gitops.ApplicationList{} },
@@ -56,16 +67,28 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 	syncStore.UpdateStrategy = syncStrategy{strategy}
 
 	return Storage{
-		Application: &REST{store},
+		Application: &REST{Store: store, references: opts.References},
 		Status:      &StatusREST{store: &statusStore},
-		Sync:        &SyncREST{store: &syncStore, checkResources: checkSyncResources},
-		Health:      NewHealthREST(store, healthReader),
+		Sync:        &SyncREST{store: &syncStore, checkResources: opts.CheckSyncResources},
+		Health:      NewHealthREST(store, opts.Health),
 	}, nil
 }
 
 // REST is the storage of the main resource, applications.
 type REST struct {
 	*genericregistry.Store
+	references *ReferenceAuthorizer
+}
+
+// Create stores a new Application once the requesting user may use what it names.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	return r.Store.Create(ctx, obj, r.references.onCreate(createValidation), options)
+}
+
+// Update changes an Application once the requesting user may use what it names (and, for an
+// update that creates, as Create).
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.Store.Update(ctx, name, objInfo, r.references.onCreate(createValidation), r.references.onUpdate(updateValidation), forceAllowCreate, options)
 }
 
 var (

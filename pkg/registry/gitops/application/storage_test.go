@@ -21,7 +21,6 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
-	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
@@ -45,7 +44,7 @@ func newStorage(t *testing.T) application.Storage {
 	server, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
 	t.Cleanup(func() { server.Terminate(t) })
 	config.Codec = apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
-	st, err := application.NewStorage(apiserver.Scheme, restOptionsGetter{config}, validation.Options{}, fakeHealth, nil)
+	st, err := application.NewStorage(apiserver.Scheme, restOptionsGetter{config}, application.Options{Health: fakeHealth})
 	if err != nil {
 		t.Fatal(err)
 	}
