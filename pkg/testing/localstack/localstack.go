@@ -78,10 +78,12 @@ func Start(opts Options) (*Stack, error) {
 		WithParent: !opts.Keep, Out: &progress, Profiling: opts.Profiling,
 	})
 	if err != nil {
+		// The message quotes the components' logs: take it before they are deleted.
+		err = fmt.Errorf("starting the local stack in %s: %s\n%s", dir, err.Error(), progress.String())
 		if !opts.Keep {
 			_ = Down(dir, true, func(string, ...any) {})
 		}
-		return nil, fmt.Errorf("starting the local stack in %s: %w\n%s", dir, err, progress.String())
+		return nil, err
 	}
 	s.withParent = !opts.Keep
 	return s, nil

@@ -2,8 +2,11 @@ package localstack
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -40,7 +43,7 @@ func (p *Ports) resolve() (*heldPorts, error) {
 			}
 			continue
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := listenOutsideEphemeralRange()
 		if err != nil {
 			held.release()
 			return nil, fmt.Errorf("finding a free port for %s: %w", f.name, err)
@@ -65,6 +68,46 @@ func (h *heldPorts) release() {
 	for port := range h.listeners {
 		h.free(port)
 	}
+}
+
+// listenOutsideEphemeralRange binds a free port below the kernel's ephemeral range. A port the
+// kernel picks for ":0" comes from that range, which is also where every outgoing connection's
+// source port comes from: between releasing it and the component binding it (a second or more
+// for kube-controller-manager), a connection of any process may take it, and the component
+// exits with "address already in use".
+func listenOutsideEphemeralRange() (net.Listener, error) {
+	low := ephemeralLow()
+	const floor = 10000
+	if low-floor < 1000 {
+		return net.Listen("tcp", "127.0.0.1:0")
+	}
+	var lastErr error
+	for i := 0; i < 200; i++ {
+		port := floor + rand.IntN(low-floor)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			return l, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("no free port between %d and %d: %w", floor, low, lastErr)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768 when it cannot be read).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) != 2 {
+		return 32768
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 32768
+	}
+	return low
 }
 
 func portInUse(port int) bool {
