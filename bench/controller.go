@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -99,6 +100,11 @@ func (b *bench) controllerScenario(ctx context.Context, n int, layout string, la
 		return err
 	}
 	defer b.cleanupController(context.WithoutCancel(ctx), ferry, kube, ns, n, !last)
+	// The Applications name no ServiceAccount, so they act as the namespace's default one, as a
+	// platform team's deployer would: bound to cluster-admin, since they create namespaces.
+	if err := bindDeployer(ctx, kube, ns); err != nil {
+		return err
+	}
 	trackCtx, stopTracking := context.WithCancel(ctx)
 	defer stopTracking()
 	tr, err := track(trackCtx, ferry, ns)
@@ -142,7 +148,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int, layout string, la
 		return err
 	}
 	b.logf("controller: %d Applications synced in %s (created in %s), healthy in %s", n, syncTime.Round(time.Millisecond), created.Round(time.Millisecond), healthyAt.Sub(start).Round(time.Millisecond))
-	row("create all -> all Synced", "s", seconds(syncTime), syncTarget(n), fmt.Sprintf("%d objects; creating the Applications took %.1f s", n*cfg.ObjectsPerApp, seconds(created)))
+	row("create all -> all Synced", "s", seconds(syncTime), syncTarget(layout, n), fmt.Sprintf("%d objects; creating the Applications took %.1f s", n*cfg.ObjectsPerApp, seconds(created)))
 	row("create all -> all Healthy", "s", seconds(healthyAt.Sub(start)), "", "Deployments have 0 replicas, so kstatus can call them Current without a kubelet")
 	row("Git fetches for the initial sync", "fetches", float64(srv.CountRequests("POST /monorepo.git/git-upload-pack")-fetchesBefore), "1", "")
 	row("Git ref listings for the initial sync", "requests", float64(srv.CountRequests("GET /monorepo.git/info/refs")-listsBefore), "", "a fetch also starts with one")
@@ -206,11 +212,11 @@ func (b *bench) controllerScenario(ctx context.Context, n int, layout string, la
 	}
 	if len(detect) > 0 {
 		row("drift -> OutOfSync p50", "ms", ms(percentile(detect, 50)), "", fmt.Sprintf("%d edits", len(detect)))
-		row("drift -> OutOfSync p99", "ms", ms(percentile(detect, 99)), "< 1000 ms", "")
+		row("drift -> OutOfSync p99", "ms", ms(percentile(detect, 99)), "< 250 ms", "")
 	}
 	if len(heal) > 0 {
 		row("drift -> self-healed p50", "ms", ms(percentile(heal, 50)), "", fmt.Sprintf("%d edits", len(heal)))
-		row("drift -> self-healed p99", "ms", ms(percentile(heal, 99)), "< 2000 ms", "")
+		row("drift -> self-healed p99", "ms", ms(percentile(heal, 99)), "< 500 ms", "")
 	}
 
 	// 4. A commit touching every path, each Application asked to sync at once.
@@ -274,7 +280,7 @@ func (b *bench) controllerScenario(ctx context.Context, n int, layout string, la
 		}
 	}
 	b.report.add(Row{Scenario: "controller", Metric: "/diff p50", Size: cfg.DiffObjects, Unit: "ms", Values: map[string]float64{"ferry": ms(percentile(diffs, 50))}, Note: "objects in the Application"})
-	b.report.add(Row{Scenario: "controller", Metric: "/diff p99", Size: cfg.DiffObjects, Unit: "ms", Values: map[string]float64{"ferry": ms(percentile(diffs, 99))}, Target: "< 1000 ms warm"})
+	b.report.add(Row{Scenario: "controller", Metric: "/diff p99", Size: cfg.DiffObjects, Unit: "ms", Values: map[string]float64{"ferry": ms(percentile(diffs, 99))}, Target: "< 500 ms warm"})
 	return nil
 }
 
@@ -285,6 +291,9 @@ func (b *bench) cleanupController(ctx context.Context, ferry versioned.Interface
 	b.logf("controller: cleaning up the scenario's namespaces")
 	if err := ferry.GitopsV1alpha1().Applications(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		b.logf("deleting the Applications: %v", err)
+	}
+	if err := kube.RbacV1().ClusterRoleBindings().Delete(ctx, deployerBinding(ns), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		b.logf("deleting the deployer's ClusterRoleBinding: %v", err)
 	}
 	names := []string{ns, appNamespace(n, -1)}
 	for i := 0; i < n; i += appsPerNamespace {
@@ -467,26 +476,30 @@ data:
 `, name, value)
 }
 
-func syncTarget(n int) string {
-	switch n {
-	case 100:
-		return "<= 10 s"
-	case 1000:
-		return "<= 45 s"
+// The targets of this machine (2 cores, everything on it), as of 2026-11-30.
+
+func syncTarget(layout string, n int) string {
+	switch {
+	case n == 100 && layout == "controller":
+		return "<= 4 s"
+	case n == 1000 && layout == "controller":
+		return "<= 30 s"
+	case n == 1000 && layout == "controller-kustomize":
+		return "<= 35 s"
 	}
 	return ""
 }
 
 func rssTarget(n int) string {
 	if n == 1000 {
-		return "< 400 MiB"
+		return "< 300 MiB"
 	}
 	return ""
 }
 
 func commitTarget(n int) string {
 	if n == 1000 {
-		return "<= 30 s"
+		return "<= 20 s"
 	}
 	return ""
 }
@@ -546,4 +559,20 @@ func (b *bench) fetchProfile(ctx context.Context, url, caFile, file string) bool
 	}
 	b.logf("profile written to %s (go tool pprof -top %s)", path, path)
 	return true
+}
+
+func deployerBinding(ns string) string { return "ferry-bench-" + ns + "-deployer" }
+
+// bindDeployer makes the default ServiceAccount of ns, which the scenario's Applications act as,
+// cluster-admin.
+func bindDeployer(ctx context.Context, kube kubernetes.Interface, ns string) error {
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: deployerBinding(ns)},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: ns}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+	}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("binding the Applications' ServiceAccount: %w", err)
+	}
+	return nil
 }

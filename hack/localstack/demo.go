@@ -51,7 +51,11 @@ func demo(ctx context.Context, s *localstack.Stack) error {
 			}
 		}
 	}
-	logf("FERRY_DEMO=1: applying artifacts/examples/application.yaml with repoURL file://%s", repo)
+	logf("FERRY_DEMO=1: applying artifacts/examples/tenant.yaml: namespace guestbook and its ServiceAccount deployer, admin of that namespace only")
+	if out, err := s.RunKubectl(ctx, "", "apply", "-f", filepath.Join(s.RepoRoot, "artifacts", "examples", "tenant.yaml")); err != nil {
+		return fmt.Errorf("kubectl apply of the demo tenant: %v: %s", err, out)
+	}
+	logf("FERRY_DEMO=1: applying artifacts/examples/application.yaml with repoURL file://%s; it acts as guestbook/deployer", repo)
 	manifest, err := os.ReadFile(filepath.Join(s.RepoRoot, "artifacts", "examples", "application.yaml"))
 	if err != nil {
 		return err
@@ -63,8 +67,8 @@ func demo(ctx context.Context, s *localstack.Stack) error {
 	}
 	fmt.Print(out)
 	logf("waiting for the guestbook Application to be Ready (kubectl wait --for=condition=Ready)")
-	if out, err := s.RunKubectl(ctx, "", "wait", "--for=condition=Ready", "application/guestbook", "-n", "default", "--timeout=90s"); err != nil {
-		conditions, _ := s.RunKubectl(ctx, "", "get", "application", "guestbook", "-n", "default", "-o",
+	if out, err := s.RunKubectl(ctx, "", "wait", "--for=condition=Ready", "application/guestbook", "-n", "guestbook", "--timeout=90s"); err != nil {
+		conditions, _ := s.RunKubectl(ctx, "", "get", "application", "guestbook", "-n", "guestbook", "-o",
 			`jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}`)
 		return fmt.Errorf("the demo Application did not become Ready (%v: %s); its conditions:\n%s\nnext: read them and %s",
 			err, strings.TrimSpace(out), conditions, filepath.Join(s.Dir, "logs", "ferry-apiserver.log"))
@@ -80,12 +84,19 @@ func demo(ctx context.Context, s *localstack.Stack) error {
 			return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
 		}
 	}
+	// What the Application may deploy is what its ServiceAccount may: its namespace, nothing else.
+	for _, ns := range []string{"guestbook", "kube-system"} {
+		args := []string{"auth", "can-i", "create", "deployments", "-n", ns, "--as=system:serviceaccount:guestbook:deployer"}
+		logf("kubectl %s", strings.Join(args, " "))
+		out, _ := s.RunKubectl(ctx, "", args...) // "no" exits 1
+		fmt.Print(out)
+	}
 	fmt.Printf(`
 The demo repository's working copy is %[1]s: edit guestbook/*.yaml there, then
   git -C %[1]s commit -am change && git -C %[1]s push %[2]s main
 and Ferry applies it at the next check of Git (spec.syncPolicy.interval, 3m by default), or
 at once after a sync request:
-  kubectl ferry sync guestbook     (or: kubectl create --raw /apis/gitops.ferry.dev/v1alpha1/namespaces/default/applications/guestbook/sync \
+  kubectl ferry sync guestbook -n guestbook    (or: kubectl create --raw /apis/gitops.ferry.dev/v1alpha1/namespaces/guestbook/applications/guestbook/sync \
     -f <(echo '{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync"}'))
 Edit a deployed object by hand (kubectl -n guestbook edit configmap guestbook-config) and
 Ferry puts Git's version back within a second (selfHeal).

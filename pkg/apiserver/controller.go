@@ -83,6 +83,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 		AllowRemoteBases: cc.AllowRemoteBases,
 		Render:           cc.Render,
 		OnRender:         controller.ObserveRender,
+		Tenancy:          c.ExtraConfig.Tenancy,
 		Secrets: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 			s, err := kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

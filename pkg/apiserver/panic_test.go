@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -65,6 +66,15 @@ func TestPanicInOneApplicationLeavesTheOthersAndTheAPIWorking(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kube.CoreV1().Namespaces().Delete(context.Background(), dest, metav1.DeleteOptions{}) })
+	// The Applications name no ServiceAccount: they act as default/default, here admin of dest.
+	deployer := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: dest},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: "default"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+	}
+	if _, err := kube.RbacV1().RoleBindings(dest).Create(ctx, deployer, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	apps := ferry.Client.GitopsV1alpha1().Applications("default")
 	create := func(name string) {

@@ -19,15 +19,16 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 )
 
-// healthReader judges live objects in the target cluster with Ferry's identity; nil without one.
+// healthReader judges live objects in the target cluster as the Application's identity; nil
+// without a target cluster.
 func (c completedConfig) healthReader() application.HealthReader {
 	if c.ExtraConfig.engine == nil {
 		return nil
 	}
-	eng := c.ExtraConfig.engine
-	return func(ctx context.Context, ref apply.ObjectRef) (h health.Status) {
+	eng, policy := c.ExtraConfig.engine, c.ExtraConfig.Tenancy
+	return func(ctx context.Context, app *gitops.Application, ref apply.ObjectRef) (h health.Status) {
 		err := recovery.Guard(ctx, recovery.Read, func() error {
-			h = eng.LiveHealth(ctx, ref)
+			h = eng.LiveHealth(ctx, policy.User(app.Namespace, app.Spec.ServiceAccountName), ref)
 			return nil
 		})
 		if err != nil {

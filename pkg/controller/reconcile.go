@@ -160,7 +160,7 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	drifted := c.takeDrift(key)
 	if c.onlyHealthChanged(key, app, op, drifted) {
 		out := outcome{Outcome: engine.Outcome{SourceRevision: app.Status.SourceRevision, SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status}, healthOnly: true}
-		out.Resources, out.Health = engine.InventoryHealth(ctx, app.Status.Resources, c.objectHealth)
+		out.Resources, out.Health = engine.InventoryHealth(ctx, app.Status.Resources, c.healthOf(app))
 		// The full reconcile stays scheduled when it was.
 		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) })
 	}
@@ -241,7 +241,7 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 	out := outcome{op: op}
 	err := recovery.Guard(ctx, recovery.Sync, func() error {
 		out.Outcome = c.engine.Sync(ctx, engine.SyncRequest{
-			App: app, Operation: op, Drifted: drifted, Health: c.objectHealth,
+			App: app, Operation: op, Drifted: drifted, Health: c.healthOf(app),
 			Rendered: func(objs []*unstructured.Unstructured) { c.watch(ctx, objs) },
 			Cached:   c.cached,
 		})
@@ -280,17 +280,20 @@ func (c *Controller) cached(ref apply.ObjectRef) (*unstructured.Unstructured, bo
 	return c.live.Get(ref)
 }
 
-// objectHealth judges a managed object from the watch cache when it has the object's kind, else
-// from the cluster.
-func (c *Controller) objectHealth(ctx context.Context, ref apply.ObjectRef) health.Status {
-	gvk := schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind}
-	if c.live != nil && c.live.Synced(gvk) {
-		if live, ok := c.live.Get(ref); ok {
-			return health.Of(live)
+// healthOf judges app's managed objects from the watch cache when it has the object's kind, else
+// from the cluster, read as the Application's identity.
+func (c *Controller) healthOf(app *gitopsv1alpha1.Application) engine.HealthFunc {
+	identity := c.engine.Identity(app)
+	return func(ctx context.Context, ref apply.ObjectRef) health.Status {
+		gvk := schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind}
+		if c.live != nil && c.live.Synced(gvk) {
+			if live, ok := c.live.Get(ref); ok {
+				return health.Of(live)
+			}
+			// Not in the cache: either gone or not yet seen after an apply a moment ago; ask.
 		}
-		// Not in the cache: either gone or not yet seen after an apply a moment ago; ask.
+		return c.engine.LiveHealth(ctx, identity, ref)
 	}
-	return c.engine.LiveHealth(ctx, ref)
 }
 
 // watch makes sure every kind the Application manages is watched, so a change to any of its
@@ -487,7 +490,7 @@ func (c *Controller) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		return nil
 	}
 	if app.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != gitopsv1alpha1.DeletionPolicyOrphan {
-		results, err := c.engine.Applier().Prune(ctx, engine.AppOf(app), engine.Identity(app), engine.InventoryRefs(app.Status.Resources), nil, false)
+		results, err := c.engine.Applier().Prune(ctx, engine.AppOf(app), c.engine.Identity(app), engine.InventoryRefs(app.Status.Resources), nil, false)
 		if err != nil {
 			c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonPruneFailed, truncate(err.Error(), maxMessage))
 			return err

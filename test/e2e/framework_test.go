@@ -332,8 +332,22 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
-// newNamespace creates a namespace for one test and deletes it (without waiting) at cleanup.
+// newNamespace creates a namespace for one test and deletes it (without waiting) at cleanup. Its
+// default ServiceAccount, which Applications there act as unless they name another, is bound to
+// cluster-admin: the tests of everything but tenancy deploy where they like, as a platform
+// team's deployer would. Tenancy tests use newTenantNamespace.
 func newNamespace(t *testing.T, prefix string) string {
+	t.Helper()
+	ns := newTenantNamespace(t, prefix)
+	binding := "e2e-deployer-" + ns
+	kubectl(t, "create", "clusterrolebinding", binding, "--clusterrole=cluster-admin", "--serviceaccount="+ns+":default")
+	t.Cleanup(func() { stack.Run(Admin, "", "delete", "clusterrolebinding", binding, "--ignore-not-found") })
+	return ns
+}
+
+// newTenantNamespace creates a namespace whose ServiceAccounts have no permission until a test
+// grants one, and deletes it (without waiting) at cleanup.
+func newTenantNamespace(t *testing.T, prefix string) string {
 	t.Helper()
 	ns := fmt.Sprintf("e2e-%s-%05d", prefix, rand.IntN(100000))
 	kubectl(t, "create", "namespace", ns)

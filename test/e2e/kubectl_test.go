@@ -52,6 +52,8 @@ func TestExampleApplication(t *testing.T) {
 	s := requireStack(t)
 	example := filepath.Join(s.RepoRoot, "artifacts", "examples", "application.yaml")
 	t.Cleanup(func() { s.Run(Admin, "", "delete", "-f", example, "--ignore-not-found", "--wait=false") })
+	// The team's namespace and ServiceAccount come first, as a platform admin would set them up.
+	kubectl(t, "apply", "-f", filepath.Join(s.RepoRoot, "artifacts", "examples", "tenant.yaml"))
 
 	out := kubectl(t, "apply", "-f", example)
 	if !strings.Contains(out, "application.gitops.ferry.dev/guestbook created") {
@@ -65,8 +67,8 @@ func TestExampleApplication(t *testing.T) {
 		if !slices.Equal(header, want) {
 			t.Errorf("kubectl get applications -A header = %q, want %q\n%s", header, want, out)
 		}
-		if len(row) >= 3 && (row[0] != "default" || row[2] != "main") {
-			t.Errorf("row = %q, want namespace default and revision main\n%s", row, out)
+		if len(row) >= 3 && (row[0] != "guestbook" || row[2] != "main") {
+			t.Errorf("row = %q, want namespace guestbook and revision main\n%s", row, out)
 		}
 	})
 
@@ -87,12 +89,12 @@ func TestExampleApplication(t *testing.T) {
 	})
 
 	t.Run("short name fapp", func(t *testing.T) {
-		out := kubectl(t, "get", "fapp", "-n", "default")
+		out := kubectl(t, "get", "fapp", "-n", "guestbook")
 		headerAndRow(t, out, "guestbook")
 	})
 
 	t.Run("category gitops", func(t *testing.T) {
-		out := kubectl(t, "get", "gitops", "-n", "default")
+		out := kubectl(t, "get", "gitops", "-n", "guestbook")
 		if !strings.Contains(out, "guestbook") {
 			t.Errorf("kubectl get gitops does not list guestbook:\n%s", out)
 		}
@@ -110,7 +112,7 @@ func TestExampleApplication(t *testing.T) {
 		if !strings.Contains(out, "serverside-applied") {
 			t.Errorf("kubectl apply --server-side printed %q, want serverside-applied", out)
 		}
-		managers := kubectl(t, "get", "application", "guestbook", "-n", "default",
+		managers := kubectl(t, "get", "application", "guestbook", "-n", "guestbook",
 			"--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}")
 		if !strings.Contains(managers, "kubectl") {
 			t.Errorf("managedFields managers = %q, want kubectl among them", managers)
@@ -118,12 +120,12 @@ func TestExampleApplication(t *testing.T) {
 	})
 
 	t.Run("wait for jsonpath", func(t *testing.T) {
-		out := kubectl(t, "wait", "application/guestbook", "-n", "default",
+		out := kubectl(t, "wait", "application/guestbook", "-n", "guestbook",
 			"--for=jsonpath={.spec.source.revision}=main", "--timeout=30s")
 		if !strings.Contains(out, "condition met") {
 			t.Errorf("kubectl wait printed %q, want condition met", out)
 		}
-		r := kubectlFails(t, Admin, "", "wait", "application/guestbook", "-n", "default",
+		r := kubectlFails(t, Admin, "", "wait", "application/guestbook", "-n", "guestbook",
 			"--for=jsonpath={.spec.source.revision}=no-such-branch", "--timeout=2s")
 		if !strings.Contains(r.Stderr, "timed out") {
 			t.Errorf("kubectl wait for a value that never comes: %s", r)

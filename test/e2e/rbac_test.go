@@ -25,6 +25,10 @@ func TestRBAC(t *testing.T) {
 	ns := newNamespace(t, "rbac")
 	kubectl(t, "create", "rolebinding", "viewer", "--clusterrole=ferry-view", "--user=viewer", "-n", ns)
 	kubectl(t, "create", "rolebinding", "editor", "--clusterrole=ferry-edit", "--user=editor", "-n", ns)
+	// ferry-edit writes Applications; acting as the namespace's default ServiceAccount, which
+	// Applications naming none act as, is a right of its own.
+	kubectl(t, "create", "role", "act-as-default", "--verb=impersonate", "--resource=serviceaccounts", "--resource-name=default", "-n", ns)
+	kubectl(t, "create", "rolebinding", "editor-acts-as-default", "--role=act-as-default", "--user=editor", "-n", ns)
 	kubectl(t, "create", "rolebinding", "other", "--clusterrole=admin", "--user=other", "-n", ns)
 
 	// The operation must still be pending when the second sync arrives: the repository is a

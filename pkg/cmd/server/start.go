@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -36,6 +38,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
 // etcdPathPrefix is where Ferry's objects live in etcd.
@@ -61,6 +64,11 @@ type Options struct {
 	EmbeddedEtcdLogLevel string
 	// AllowFileRepositories admits file:// repository URLs.
 	AllowFileRepositories bool
+	// DefaultServiceAccount is the ServiceAccount of its own namespace an Application naming
+	// none acts as.
+	DefaultServiceAccount string
+	// PrivilegedNamespaces hold Applications that, naming no ServiceAccount, act as Ferry itself.
+	PrivilegedNamespaces []string
 	// AlternateDNS are extra names of the self-signed serving certificate.
 	AlternateDNS []string
 	// ShutdownWatchTerminationGracePeriod bounds how long shutdown waits for open watches.
@@ -108,6 +116,8 @@ func NewOptions(out, errOut io.Writer) *Options {
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
+		DefaultServiceAccount:               "default",
+		PrivilegedNamespaces:                []string{"ferry-system"},
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:       true,
 			LeaseDuration:     metav1.Duration{Duration: leader.DefaultLeaseDuration},
@@ -139,6 +149,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Skip fsync in the embedded etcd. Faster, but a power cut loses recent writes. For tests only.")
 	fs.StringVar(&o.EmbeddedEtcdLogLevel, "embedded-etcd-log-level", o.EmbeddedEtcdLogLevel,
 		"Log level of the embedded etcd: debug, info, warn, error, panic or fatal.")
+	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount,
+		"the ServiceAccount, in its own namespace, that an Application naming no spec.serviceAccountName acts as for every request "+
+			"(apply, dry run, prune, reads); creating such an Application requires impersonate on it")
+	fs.StringSliceVar(&o.PrivilegedNamespaces, "privileged-namespaces", o.PrivilegedNamespaces,
+		"namespaces whose Applications, naming no ServiceAccount, act as Ferry itself: for platform admins; "+
+			"whoever may write Applications there has Ferry's power")
 	fs.BoolVar(&o.AllowFileRepositories, "allow-file-repositories", o.AllowFileRepositories,
 		"Accept file:// repository URLs in spec.source.repoURL. They read the server's own disk, so keep this off unless every Application author may read it.")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
@@ -181,6 +197,15 @@ func (o *Options) Complete() error {
 func (o *Options) Validate() error {
 	var errs []error
 	ro := o.RecommendedOptions
+	if msgs := validation.IsDNS1123Subdomain(o.DefaultServiceAccount); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--default-service-account %q is not a ServiceAccount name: %s (there is no way to make Applications act as Ferry outside --privileged-namespaces)",
+			o.DefaultServiceAccount, strings.Join(msgs, "; ")))
+	}
+	for _, ns := range o.PrivilegedNamespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--privileged-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
+		}
+	}
 	if o.EmbeddedEtcd() {
 		if o.DataDir == "" {
 			errs = append(errs, fmt.Errorf("--data-dir must be set when --etcd-servers is empty (the embedded etcd keeps its data there)"))
@@ -265,6 +290,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		ExtraConfig:   apiserver.ExtraConfig{},
 	}
 	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
+	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces}
 	if o.EnableController {
 		target, err := o.targetConfig()
 		if err != nil {

@@ -59,8 +59,8 @@ func (a *Applier) Compare(ctx context.Context, username string, objects []*unstr
 }
 
 // Live reads an object with Ferry's own identity; nil when it does not exist.
-func (a *Applier) Live(ctx context.Context, ref ObjectRef) (*unstructured.Unstructured, error) {
-	ic, err := a.forIdentity("")
+func (a *Applier) Live(ctx context.Context, username string, ref ObjectRef) (*unstructured.Unstructured, error) {
+	ic, err := a.forIdentity(username)
 	if err != nil {
 		return nil, err
 	}

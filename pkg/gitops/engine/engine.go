@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/recovery"
+	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
 // SecretReader reads a Secret's data in a namespace.
@@ -39,6 +40,8 @@ type Config struct {
 	Render RenderFunc
 	// OnRender, when set, is told how long each Render took, cache hits included (metrics).
 	OnRender func(time.Duration)
+	// Tenancy says which ServiceAccount each Application acts as.
+	Tenancy tenancy.Policy
 }
 
 // RenderFunc renders dir of a repository read through a TreeReader, as render.RenderTree does.
@@ -77,13 +80,11 @@ type StageError struct {
 func (e *StageError) Error() string { return e.Err.Error() }
 func (e *StageError) Unwrap() error { return e.Err }
 
-// Identity is the user apply, dry run and prune act as for app: its ServiceAccount, or Ferry
-// itself when it names none.
-func Identity(app *gitopsv1alpha1.Application) string {
-	if app.Spec.ServiceAccountName == "" {
-		return ""
-	}
-	return apply.ServiceAccountUser(app.Namespace, app.Spec.ServiceAccountName)
+// Identity is the user every request for app acts as — apply, dry run, prune, createNamespace
+// and the live reads of /diff and /health: a ServiceAccount of its own namespace, the one it
+// names or the tenancy policy's default; empty (Ferry itself) only in a privileged namespace.
+func (e *Engine) Identity(app *gitopsv1alpha1.Application) string {
+	return e.cfg.Tenancy.User(app.Namespace, app.Spec.ServiceAccountName)
 }
 
 // AppOf is the apply identity of an Application.
@@ -172,7 +173,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 		e.render.Add(key, copies(objs))
 	}
 	dest := app.Spec.Destination.Namespace
-	if err := e.cfg.Applier.Prepare(ctx, AppOf(app), Identity(app), objs, dest); err != nil {
+	if err := e.cfg.Applier.Prepare(ctx, AppOf(app), e.Identity(app), objs, dest); err != nil {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Err: err}
 	}
 	return objs, nil

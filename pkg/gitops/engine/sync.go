@@ -71,7 +71,7 @@ type Outcome struct {
 func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	app, op := req.App, req.Operation
 	if req.Health == nil {
-		req.Health = e.LiveHealth
+		req.Health = e.HealthAs(e.Identity(app))
 	}
 	out := Outcome{SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status, Resources: app.Status.Resources}
 	revision := ""
@@ -147,7 +147,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 
 // apply carries out an ActionApply plan: the namespace, the objects, then the prune.
 func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, previous []apply.ObjectRef, cached func(apply.ObjectRef) (*unstructured.Unstructured, bool), out *Outcome) {
-	plan, identity := out.Plan, Identity(app)
+	plan, identity := out.Plan, e.Identity(app)
 	all := desired
 	if len(plan.Resources) > 0 {
 		selected, unmatched := SelectResources(desired, plan.Resources)
@@ -242,7 +242,7 @@ type Comparison struct {
 // the inventory. withObjects adds the objects a diff shows (at the cost of reading the prunable
 // ones); the controller needs only the verdict.
 func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, withObjects bool) (Comparison, error) {
-	identity, ignore := Identity(app), IgnoreRules(app)
+	identity, ignore := e.Identity(app), IgnoreRules(app)
 	var cmp Comparison
 	if withObjects {
 		results, err := e.cfg.Applier.Diff(ctx, identity, desired, ignore)
@@ -278,7 +278,7 @@ func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, d
 		if !withObjects {
 			continue
 		}
-		if live, err := e.cfg.Applier.Live(ctx, ref); err == nil && apply.Owned(appID, live) {
+		if live, err := e.cfg.Applier.Live(ctx, identity, ref); err == nil && apply.Owned(appID, live) {
 			cmp.Prunable = append(cmp.Prunable, live)
 		}
 	}
@@ -290,7 +290,10 @@ func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, d
 // commit.
 func applyError(err error) error {
 	if apply.IsForbidden(err) {
-		return &StageError{Reason: gitopsv1alpha1.ReasonForbidden, Err: err}
+		// The server's refusal names the identity, the verb, the resource and the namespace.
+		return &StageError{Reason: gitopsv1alpha1.ReasonForbidden, Err: fmt.Errorf("%w; "+
+			"grant the Application's ServiceAccount that permission (a Role and RoleBinding in that namespace, "+
+			"a ClusterRole and ClusterRoleBinding for cluster-scoped objects), or name another spec.serviceAccountName", err)}
 	}
 	var refused *apply.DryRunRefusedError
 	return &StageError{Reason: gitopsv1alpha1.ReasonApplyFailed, Terminal: errors.As(err, &refused), Err: err}
@@ -346,9 +349,15 @@ func InventoryHealth(ctx context.Context, resources []gitopsv1alpha1.ResourceSta
 	return updated, health.Aggregate(named)
 }
 
-// LiveHealth reads one object from the cluster with Ferry's identity and judges its health.
-func (e *Engine) LiveHealth(ctx context.Context, ref apply.ObjectRef) health.Status {
-	live, err := e.cfg.Applier.Live(ctx, ref)
+// HealthAs judges objects read live as identity (an Application's, Identity).
+func (e *Engine) HealthAs(identity string) HealthFunc {
+	return func(ctx context.Context, ref apply.ObjectRef) health.Status { return e.LiveHealth(ctx, identity, ref) }
+}
+
+// LiveHealth reads one object from the cluster as identity and judges its health; an object
+// the identity may not read is Unknown, with the refusal as its message.
+func (e *Engine) LiveHealth(ctx context.Context, identity string, ref apply.ObjectRef) health.Status {
+	live, err := e.cfg.Applier.Live(ctx, identity, ref)
 	if err != nil {
 		msg := err.Error()
 		if len(msg) > 200 {

@@ -15,8 +15,9 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 )
 
-// HealthReader judges the live health of one object in the target cluster.
-type HealthReader func(ctx context.Context, ref apply.ObjectRef) health.Status
+// HealthReader judges the live health of one object of app in the target cluster, read as the
+// identity app acts as: a viewer's /health shows no more than the Application itself may read.
+type HealthReader func(ctx context.Context, app *gitops.Application, ref apply.ObjectRef) health.Status
 
 // HealthREST serves GET applications/{name}/health: the health of every managed object read live
 // from the cluster at request time, so it shows a change before the controller's next look.
@@ -70,7 +71,7 @@ func (r *HealthREST) Get(ctx context.Context, name string, options *metav1.GetOp
 			defer wg.Done()
 			defer func() { <-sem }()
 			ref := apply.ObjectRef{Group: res.Group, Version: res.Version, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
-			st := r.read(ctx, ref)
+			st := r.read(ctx, app, ref)
 			resources[i] = gitops.ResourceHealth{
 				Group: res.Group, Version: res.Version, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name,
 				Status: gitops.HealthStatusCode(st.Code), Message: st.Message,

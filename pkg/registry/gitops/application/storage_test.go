@@ -411,7 +411,7 @@ func TestTableColumns(t *testing.T) {
 }
 
 // fakeHealth stands in for the cluster: objects named "broken-*" are Degraded, "gone-*" Missing.
-func fakeHealth(_ context.Context, ref apply.ObjectRef) health.Status {
+func fakeHealth(_ context.Context, _ *gitops.Application, ref apply.ObjectRef) health.Status {
 	switch {
 	case strings.HasPrefix(ref.Name, "broken-"):
 		return health.Status{Code: v1alpha1.HealthDegraded, Message: "deadline exceeded"}
