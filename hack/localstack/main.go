@@ -221,7 +221,9 @@ func execWithStack(ctx context.Context, root string, argv []string) (int, error)
 		}
 	}()
 	if err != nil {
-		return 0, err
+		// Said now: the deferred stop deletes the logs the error quotes.
+		fmt.Fprintf(os.Stderr, "!!! FAILED: %v\n", err)
+		return 1, nil
 	}
 	logf("control plane up in %s (kube-apiserver 127.0.0.1:%s); running %s", time.Since(start).Round(time.Millisecond), s.Env["KUBE_PORT"], strings.Join(argv, " "))
 	cmd := exec.Command(argv[0], argv[1:]...)
