@@ -120,6 +120,9 @@ func (e *Engine) resolve(ctx context.Context, app *gitopsv1alpha1.Application, r
 		return "", err
 	}
 	sha, err := e.cfg.Source.Resolve(ctx, app.Spec.Source.RepoURL, revision, creds)
+	if errors.Is(err, source.ErrCredentialsRequired) {
+		return "", &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: err}
+	}
 	if err != nil {
 		return "", &StageError{Reason: gitopsv1alpha1.ReasonGitFailed, Terminal: errors.Is(err, source.ErrRevisionNotFound), Err: err}
 	}

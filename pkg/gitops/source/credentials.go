@@ -50,6 +50,9 @@ func CredentialsFromSecretData(data map[string][]byte) (*Credentials, error) {
 	return c, nil
 }
 
+// ErrCredentialsRequired is a repository that cannot be read without a Secret of the user's.
+var ErrCredentialsRequired = errors.New("credentials required")
+
 func isSSHURL(repoURL string) bool {
 	if strings.HasPrefix(repoURL, "ssh://") {
 		return true
@@ -61,6 +64,12 @@ func isSSHURL(repoURL string) bool {
 // authMethod turns the credentials into go-git's form for repoURL's transport.
 func (c *Credentials) authMethod(repoURL string) (transport.AuthMethod, error) {
 	if c == nil {
+		// go-git falls back to the process's SSH agent and ~/.ssh/known_hosts when an ssh
+		// transport has no auth: Ferry's own keys must never open a tenant's repository.
+		if isSSHURL(repoURL) {
+			return nil, fmt.Errorf("%w: an ssh repository needs spec.source.credentialsRef naming a Secret with %s and %s; "+
+				"Ferry never uses its own SSH agent, keys or known_hosts", ErrCredentialsRequired, KeySSHPrivateKey, KeyKnownHosts)
+		}
 		return nil, nil
 	}
 	if isSSHURL(repoURL) {

@@ -161,6 +161,11 @@ func ValidateRepoURL(repoURL string, opts Options, fldPath *field.Path) field.Er
 		if _, hasPassword := u.User.Password(); hasPassword {
 			return field.ErrorList{field.Invalid(fldPath, "<redacted>", "must not embed a password; put credentials in a Secret and name it in spec.source.credentialsRef")}
 		}
+		// Over HTTP the user part is where tokens go (https://TOKEN@host/...): refused like a
+		// password. Over ssh it is the login name (ssh://git@host/...).
+		if u.User != nil && (u.Scheme == "https" || u.Scheme == "http") {
+			return field.ErrorList{field.Invalid(fldPath, "<redacted>", "must not embed a user or token; put credentials in a Secret and name it in spec.source.credentialsRef")}
+		}
 		return nil
 	case "file":
 		if !opts.AllowFileRepositories {

@@ -82,6 +82,9 @@ func TestInvalidApplicationsNameTheField(t *testing.T) {
 		{"relative file URL", func(a *gitops.Application) { a.Spec.Source.RepoURL = "file://repo.git" }, Options{AllowFileRepositories: true}, "spec.source.repoURL", field.ErrorTypeInvalid},
 		{"https without host", func(a *gitops.Application) { a.Spec.Source.RepoURL = "https:///repo.git" }, Options{}, "spec.source.repoURL", field.ErrorTypeInvalid},
 		{"password in URL", func(a *gitops.Application) { a.Spec.Source.RepoURL = "https://u:secret@example.com/r.git" }, Options{}, "spec.source.repoURL", field.ErrorTypeInvalid},
+		{"token in the user part of the URL", func(a *gitops.Application) {
+			a.Spec.Source.RepoURL = "https://ghp_0123456789abcdef@github.com/org/r.git"
+		}, Options{}, "spec.source.repoURL", field.ErrorTypeInvalid},
 		{"whitespace in URL", func(a *gitops.Application) { a.Spec.Source.RepoURL = "https://example.com/r .git" }, Options{}, "spec.source.repoURL", field.ErrorTypeInvalid},
 		{"not a URL", func(a *gitops.Application) { a.Spec.Source.RepoURL = "just-a-word" }, Options{}, "spec.source.repoURL", field.ErrorTypeInvalid},
 		{"revision with space", func(a *gitops.Application) { a.Spec.Source.Revision = "my branch" }, Options{}, "spec.source.revision", field.ErrorTypeInvalid},

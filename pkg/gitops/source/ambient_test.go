@@ -1,0 +1,75 @@
+package source_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+)
+
+// TestNoCredentialsMeansNoSSH: an ssh repository named without credentials is refused before
+// any connection, whatever SSH agent or ~/.ssh the process has: Ferry's own keys never open a
+// tenant's repository.
+func TestNoCredentialsMeansNoSSH(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var dialed atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			dialed.Add(1)
+			_ = c.Close()
+		}
+	}()
+	// An agent in the environment, which go-git would try for an ssh URL without auth.
+	t.Setenv("SSH_AUTH_SOCK", t.TempDir()+"/agent.sock")
+
+	c := newCache(t)
+	for _, url := range []string{"ssh://git@" + l.Addr().String() + "/org/repo.git", "git@127.0.0.1:org/repo.git"} {
+		_, err := c.Resolve(context.Background(), url, "main", nil)
+		if !errors.Is(err, source.ErrCredentialsRequired) {
+			t.Errorf("%s without credentials: %v, want ErrCredentialsRequired", url, err)
+		}
+	}
+	if n := dialed.Load(); n != 0 {
+		t.Errorf("Ferry connected %d times to an ssh server it had no credentials for", n)
+	}
+}
+
+// TestNoCredentialsMeansAnonymousHTTP: without credentials Ferry asks anonymously, even when
+// the process's home holds a .netrc or git credentials for the host.
+func TestNoCredentialsMeansAnonymousHTTP(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("private")
+	repo.Commit("main", map[string]string{"a.yaml": "a"}, "init")
+	srv.RequireBasicAuth("ferry", "s3cret")
+	home := t.TempDir()
+	for name, content := range map[string]string{
+		".netrc":           "machine 127.0.0.1 login ferry password s3cret\n",
+		".git-credentials": strings.Replace(srv.URL(), "http://", "http://ferry:s3cret@", 1) + "\n",
+		".gitconfig":       "[credential]\n\thelper = store\n",
+	} {
+		if err := os.WriteFile(filepath.Join(home, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("HOME", home)
+
+	_, err := newCache(t).Resolve(context.Background(), repo.URL(), "main", nil)
+	if err == nil || !strings.Contains(err.Error(), "authentication required") {
+		t.Errorf("a private repository without credentials: %v, want authentication required", err)
+	}
+}
