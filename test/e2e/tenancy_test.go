@@ -129,3 +129,40 @@ func TestReadsActAsTheApplicationsServiceAccount(t *testing.T) {
 		return strings.Contains(r.Stdout, "forbidden") && strings.Contains(r.Stdout, "Unknown"), r.String()
 	})
 }
+
+// TestAnotherTenantCannotReadAPrivateRepositoryThroughTheCache: team A's Application fetches a
+// commit of its private repository into Ferry's shared Git cache. Team B names the same
+// repository at that commit, with no credentials: an authentication error and no content,
+// through a sync, /manifests and /diff.
+func TestAnotherTenantCannotReadAPrivateRepositoryThroughTheCache(t *testing.T) {
+	s := requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("team-a-private")
+	sha := repo.Commit("main", map[string]string{"app/plan.yaml": configMapYAML("launch-plan", "top secret")}, "c")
+	srv.RequireBasicAuth("team-a", "s3cret-pw")
+
+	teamA := newNamespace(t, "cache-a")
+	kubectl(t, "create", "secret", "generic", "repo-creds", "-n", teamA, "--from-literal=username=team-a", "--from-literal=password=s3cret-pw")
+	kubectlStdin(t, Admin, gitApp(teamA, "private", repo, "app", teamA, map[string]any{
+		"source.credentialsRef": map[string]any{"name": "repo-creds"},
+	}), "apply", "-f", "-")
+	waitApp(t, teamA, "private", "synced with its credentials", synced)
+
+	teamB := newNamespace(t, "cache-b")
+	kubectlStdin(t, Admin, gitApp(teamB, "peek", repo, "app", teamB, map[string]any{"source.revision": sha}), "apply", "-f", "-")
+	app := waitApp(t, teamB, "peek", "refused by Git", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Ready"), "False/GitOperationFailed")
+	})
+	if msg := condition(app, "Ready"); !strings.Contains(msg, "authentication required") {
+		t.Errorf("team B's Ready condition: %s, want authentication required", msg)
+	}
+	if r := s.Run(Admin, "", "get", "configmap", "launch-plan", "-n", teamB); r.Err == nil {
+		t.Error("team B's Application deployed team A's private manifests")
+	}
+	for _, sub := range []string{"manifests", "diff"} {
+		r := s.Run(Admin, "", "get", "--raw", "/apis/gitops.ferry.dev/v1alpha1/namespaces/"+teamB+"/applications/peek/"+sub+"?revision="+sha)
+		if r.Err == nil || strings.Contains(r.Stdout+r.Stderr, "top secret") {
+			t.Errorf("team B's /%s at team A's commit: want an error and no content, got %s", sub, r)
+		}
+	}
+}

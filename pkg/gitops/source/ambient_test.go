@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -71,5 +72,39 @@ func TestNoCredentialsMeansAnonymousHTTP(t *testing.T) {
 	_, err := newCache(t).Resolve(context.Background(), repo.URL(), "main", nil)
 	if err == nil || !strings.Contains(err.Error(), "authentication required") {
 		t.Errorf("a private repository without credentials: %v, want authentication required", err)
+	}
+}
+
+// TestACachedCommitIsServedOnlyToWhoeverCanReadTheRepository: tenant A's Application fetched a
+// commit of a private repository into the shared cache. Tenant B, who learned the SHA, names it
+// with no credentials or wrong ones: refused, as the remote refuses them, and nothing read. A
+// second Application with A's credentials is served from the cache: no second fetch.
+func TestACachedCommitIsServedOnlyToWhoeverCanReadTheRepository(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("team-a-private")
+	sha := repo.Commit("main", map[string]string{"app/secret-plan.yaml": "kind: ConfigMap"}, "init")
+	srv.RequireBasicAuth("team-a", "s3cret")
+	c := newCache(t)
+	ctx := context.Background()
+	teamA := &source.Credentials{Username: "team-a", Password: "s3cret"}
+	if got, err := c.Resolve(ctx, repo.URL(), "main", teamA); err != nil || got != sha {
+		t.Fatalf("team A: %s, %v", got, err)
+	}
+
+	for name, creds := range map[string]*source.Credentials{
+		"no credentials":    nil,
+		"wrong credentials": {Username: "team-b", Password: "guess"},
+	} {
+		_, err := c.Resolve(source.WithNotBefore(ctx, time.Now()), repo.URL(), sha, creds)
+		if err == nil || !strings.Contains(err.Error(), "authentication required") && !strings.Contains(err.Error(), "refused") {
+			t.Errorf("%s naming a cached commit of a private repository: %v, want an authentication error", name, err)
+		}
+	}
+
+	if got, err := c.Resolve(ctx, repo.URL(), sha, teamA); err != nil || got != sha {
+		t.Errorf("team A again, by SHA: %s, %v", got, err)
+	}
+	if got := c.Stats().Fetches; got != 1 {
+		t.Errorf("%d fetches, want 1: the cache still serves whoever proved access", got)
 	}
 }

@@ -161,10 +161,15 @@ func (c *Cache) count(f func(*Stats)) {
 }
 
 // Resolve returns the commit that revision names in repoURL, fetching it into the cache when it
-// is not there yet. revision is HEAD, a branch, a tag or a full commit SHA. A commit SHA already
-// in the cache needs no network; a branch, tag or HEAD is looked up in a listing of the remote's
-// refs that started no earlier than the context's bound (WithNotBefore), by default
-// Options.RefsMaxAge ago.
+// is not there yet. revision is HEAD, a branch, a tag or a full commit SHA. A branch, tag or HEAD
+// is looked up in a listing of the remote's refs that started no earlier than the context's
+// bound (WithNotBefore), by default Options.RefsMaxAge ago.
+//
+// The cache holds what any caller fetched, so nothing is served from it before the caller's own
+// credentials have read the repository: even a commit SHA already in the cache costs a ref
+// listing with those credentials (shared, like every listing, among callers presenting the same
+// ones). Otherwise a tenant who learned a SHA of another tenant's private repository would read
+// it with no credentials at all.
 func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Credentials) (string, error) {
 	if err := c.checkURL(repoURL); err != nil {
 		return "", err
@@ -181,8 +186,10 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Cr
 		revision = "HEAD"
 	}
 
-	// A commit SHA already in the cache needs no network at all.
 	if commitSHA.MatchString(revision) {
+		if _, err := c.listRefs(ctx, repoURL, entry, creds, auth); err != nil {
+			return "", err
+		}
 		if _, err := entry.commit(plumbing.NewHash(revision)); err == nil {
 			return revision, nil
 		}
