@@ -358,6 +358,10 @@ func (s *Stack) startKubeControllerManager(ctx context.Context, cfg Config) erro
 		"--cert-dir", certDir,
 		"--controllers", "*", "--leader-elect=false",
 		"--kube-api-qps", "200", "--kube-api-burst", "400",
+		// The quota controller counts a kind it learns from discovery (every 30 s, so Ferry's
+		// Applications shortly after Ferry registers) only at its next full resync: 5 min by
+		// default, which a quota created in between would wait for.
+		"--resource-quota-sync-period", "10s",
 		"--use-service-account-credentials=false",
 		"--service-account-private-key-file", l.PKI("sa.key"),
 		"--root-ca-file", l.PKI("ca.crt"),
