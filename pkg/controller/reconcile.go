@@ -348,6 +348,8 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 	case o.healthOnly && meta.FindStatusCondition(st.Conditions, gitopsv1alpha1.ConditionSynced) != nil:
 	case o.SyncStatus == gitopsv1alpha1.SyncStatusSynced:
 		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+shortSHA(o.SyncedRevision))
+	case len(o.Shared) > 0:
+		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionFalse, gitopsv1alpha1.ReasonSharedResource, sharedMessage(o.Shared))
 	default:
 		msg := "live objects differ from revision " + shortSHA(o.SourceRevision)
 		if len(o.Kept) > 0 {
@@ -404,6 +406,20 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// sharedMessage names the objects another Application manages, and which.
+func sharedMessage(shared []apply.Result) string {
+	const shown = 5
+	parts := make([]string, 0, shown)
+	for i, r := range shared {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(shared)-shown))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s/%s is managed by Application %s", r.Ref.Kind, r.Ref.Name, apply.OwnerApp(r.Owner)))
+	}
+	return strings.Join(parts, "; ") + "; Ferry leaves them alone (remove them from one of the two Applications' Git)"
 }
 
 // keptList names the first few kept objects.
@@ -480,6 +496,14 @@ func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
 		if r.Action == apply.Deleted {
 			c.recorder.Eventf(app, corev1.EventTypeNormal, "Pruned", "deleted %s, no longer in Git", r.Ref)
 		}
+	}
+	for _, r := range o.Applied {
+		if r.Adopted {
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "Adopted", "took over %s, which existed with no Application's tracking annotation", r.Ref)
+		}
+	}
+	for _, r := range o.Shared {
+		c.recorder.Eventf(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonSharedResource, "left %s alone: Application %s manages it", r.Ref, apply.OwnerApp(r.Owner))
 	}
 }
 

@@ -166,3 +166,48 @@ func TestAnotherTenantCannotReadAPrivateRepositoryThroughTheCache(t *testing.T) 
 		}
 	}
 }
+
+// TestTwoApplicationsClaimingOneObject: the second Application whose Git names an object the
+// first manages leaves it alone and says so (SharedResource, naming the first), applies the
+// rest, and does not prune it when it leaves its Git.
+func TestTwoApplicationsClaimingOneObject(t *testing.T) {
+	requireStack(t)
+	ns := newNamespace(t, "claim")
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("claim")
+	repo.Commit("main", map[string]string{
+		"a/cm.yaml":  configMapYAML("claimed", "from-a"),
+		"b/cm.yaml":  configMapYAML("claimed", "from-b"),
+		"b/own.yaml": configMapYAML("own-b", "b"),
+	}, "c1")
+	kubectlStdin(t, Admin, gitApp(ns, "first", repo, "a", ns, nil), "apply", "-f", "-")
+	waitApp(t, ns, "first", "synced", synced)
+
+	kubectlStdin(t, Admin, gitApp(ns, "second", repo, "b", ns, nil), "apply", "-f", "-")
+	app := waitApp(t, ns, "second", "reports the shared object", func(a *gitopsv1alpha1.Application) bool {
+		return strings.HasPrefix(condition(a, "Synced"), "False/SharedResource")
+	})
+	if msg := condition(app, "Synced"); !strings.Contains(msg, "ConfigMap/claimed is managed by Application "+ns+"/first") {
+		t.Errorf("the Synced condition does not name the owner: %s", msg)
+	}
+	for _, r := range app.Status.Resources {
+		if r.Name == "claimed" && r.Status != gitopsv1alpha1.SyncStatusSharedResource {
+			t.Errorf("status.resources: claimed is %s, want SharedResource", r.Status)
+		}
+	}
+	if v, _ := configMapValue(t, ns, "claimed"); v != "from-a" {
+		t.Errorf("the second Application changed the first's object to %q", v)
+	}
+	if v, _ := configMapValue(t, ns, "own-b"); v != "b" {
+		t.Errorf("the rest of the second Application's set: own-b = %q", v)
+	}
+
+	// It leaves the second's Git; the second prunes, and the first's object stays.
+	sha := repo.Commit("main", map[string]string{"b/cm.yaml": ""}, "c2")
+	waitApp(t, ns, "second", "synced without the claimed object", func(a *gitopsv1alpha1.Application) bool {
+		return synced(a) && a.Status.Sync.Revision == sha
+	})
+	if v, _ := configMapValue(t, ns, "claimed"); v != "from-a" {
+		t.Errorf("after the second Application's prune the first's object is %q", v)
+	}
+}

@@ -84,10 +84,30 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	// here too: the answer is what the object would become, so an answer equal to the live
 	// object is Unchanged (no request) and any other is applied with one request, where ssa
 	// would GET and dry-run it once more.
+	//
+	// An existing object that another Application's tracking annotation names is left alone
+	// (Shared); one that no Application tracks is adopted.
 	var toApply, toCreate, toConfigure []*unstructured.Unstructured
+	adopted := map[string]bool{}
 	for _, o := range toCheck {
 		ref := RefOf(o)
 		staged := ssautils.IsClusterDefinition(o) || ssautils.IsClassDefinition(o)
+		if answer := answers[ref.Key()]; answer != nil {
+			ours := o.GetAnnotations()[TrackingAnnotation]
+			tracking, tracked, err := a.liveTracking(ctx, ic, ref, answer, ours, opts)
+			if err != nil {
+				return results, fmt.Errorf("%s: reading which Application manages it: %w", ref, err)
+			}
+			if tracked && tracking != ours {
+				results = append(results, Result{Ref: ref, Action: Shared, Owner: tracking})
+				continue
+			}
+			if !tracked {
+				adopted[ref.Key()] = true
+				toConfigure = append(toConfigure, o.DeepCopy())
+				continue
+			}
+		}
 		switch {
 		case staged:
 			toApply = append(toApply, o.DeepCopy())
@@ -132,10 +152,37 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 			})
 		}
 	}
+	for i := range results {
+		if adopted[results[i].Ref.Key()] && results[i].Action != Skipped {
+			results[i].Adopted = true
+		}
+	}
 	if err != nil {
 		return results, fmt.Errorf("applying: %w", err)
 	}
 	return results, nil
+}
+
+// liveTracking returns the tracking annotation the live object carries, and whether it carries
+// one, from the watch cache when its copy is as current as the dry run's answer, else from the
+// cluster: a takeover decided on a stale copy would be a takeover all the same.
+func (a *Applier) liveTracking(ctx context.Context, ic *identityClient, ref ObjectRef, answer *unstructured.Unstructured, ours string, opts Options) (string, bool, error) {
+	if opts.Cached != nil {
+		if live, ok := opts.Cached(ref); ok && live.GetResourceVersion() == answer.GetResourceVersion() {
+			tracking, tracked := live.GetAnnotations()[TrackingAnnotation]
+			return tracking, tracked, nil
+		}
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(answer.GroupVersionKind())
+	if err := ic.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ours, true, nil // gone since the dry run: created as ours, nothing taken over
+		}
+		return "", false, err
+	}
+	tracking, tracked := live.GetAnnotations()[TrackingAnnotation]
+	return tracking, tracked, nil
 }
 
 func actionOf(a ssa.Action) Action {

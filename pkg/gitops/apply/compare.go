@@ -20,6 +20,8 @@ type DiffResult struct {
 	Action  Action
 	Live    *unstructured.Unstructured
 	Desired *unstructured.Unstructured
+	// Owner is, for a Shared object, the tracking annotation of the Application managing it.
+	Owner string
 }
 
 // Diff dry-runs every object as username and returns what applying it would do, with the
@@ -41,6 +43,12 @@ func (a *Applier) Diff(ctx context.Context, username string, objects []*unstruct
 		if r.Action == Created {
 			r.Desired = o.DeepCopy()
 		}
+		// Another Application's object: a sync would leave it alone, so there is nothing to show.
+		if live != nil {
+			if tracking, tracked := live.GetAnnotations()[TrackingAnnotation]; tracked && tracking != o.GetAnnotations()[TrackingAnnotation] {
+				r = DiffResult{Ref: r.Ref, Action: Shared, Live: live, Owner: tracking}
+			}
+		}
 		results[i] = r
 		return nil
 	})
@@ -53,7 +61,7 @@ func (a *Applier) Compare(ctx context.Context, username string, objects []*unstr
 	diffs, err := a.Diff(ctx, username, objects, ignore)
 	results := make([]Result, len(diffs))
 	for i, d := range diffs {
-		results[i] = Result{Ref: d.Ref, Action: d.Action}
+		results[i] = Result{Ref: d.Ref, Action: d.Action, Owner: d.Owner}
 	}
 	return results, err
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -110,10 +111,23 @@ const (
 	Unchanged  Action = "Unchanged"
 	Deleted    Action = "Deleted"
 	Skipped    Action = "Skipped"
+	// Shared is an object another Application manages: never applied nor pruned by this one.
+	Shared Action = "SharedResource"
 )
 
 // Result is the outcome for one object.
 type Result struct {
 	Ref    ObjectRef
 	Action Action
+	// Owner is, for a Shared object, the tracking annotation of the Application that manages it.
+	Owner string
+	// Adopted: the object existed without any Application's tracking annotation, and this apply
+	// took it over.
+	Adopted bool
+}
+
+// OwnerApp is the "namespace/name" of the Application a tracking annotation names.
+func OwnerApp(tracking string) string {
+	app, _, _ := strings.Cut(tracking, ":")
+	return app
 }

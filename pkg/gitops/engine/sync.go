@@ -55,6 +55,9 @@ type Outcome struct {
 	Synced bool
 	// Selected are the objects a selective sync (Plan.Resources) applied; nil for a full sync.
 	Selected []apply.ObjectRef
+	// Shared are the objects of Git that another Application manages (apply.Shared results,
+	// with their owner): never applied nor pruned by this one.
+	Shared []apply.Result
 	// Kept are the objects that left Git and are still in the cluster because nothing pruned
 	// them (prune off, a dry run, a comparison or a selective sync); they keep the Application
 	// OutOfSync.
@@ -116,7 +119,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 		if cmp, out.Err = e.Compare(ctx, app, desired, false); out.Err == nil {
 			out.SyncStatus = cmp.Status
 			for _, r := range cmp.Results {
-				out.Applied = append(out.Applied, apply.Result{Ref: r.Ref, Action: r.Action})
+				out.Applied = append(out.Applied, apply.Result{Ref: r.Ref, Action: r.Action, Owner: r.Owner})
 			}
 		} else {
 			out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
@@ -124,6 +127,15 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	}
 	if out.Synced && out.Err == nil && out.Selected == nil {
 		out.SyncStatus = gitopsv1alpha1.SyncStatusSynced
+	}
+	// Objects another Application manages were left alone: Git's version is not what runs.
+	for _, r := range out.Applied {
+		if r.Action == apply.Shared {
+			out.Shared = append(out.Shared, r)
+		}
+	}
+	if len(out.Shared) > 0 && out.SyncStatus == gitopsv1alpha1.SyncStatusSynced {
+		out.SyncStatus = gitopsv1alpha1.SyncStatusOutOfSync
 	}
 	pruned := out.Synced && out.Err == nil && out.Plan.Prune
 	if !pruned {
@@ -256,12 +268,12 @@ func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, d
 			return cmp, applyError(err)
 		}
 		for _, r := range results {
-			cmp.Results = append(cmp.Results, apply.DiffResult{Ref: r.Ref, Action: r.Action})
+			cmp.Results = append(cmp.Results, apply.DiffResult{Ref: r.Ref, Action: r.Action, Owner: r.Owner})
 		}
 	}
 	cmp.Status = gitopsv1alpha1.SyncStatusSynced
 	for _, r := range cmp.Results {
-		if r.Action == apply.Created || r.Action == apply.Configured {
+		if r.Action == apply.Created || r.Action == apply.Configured || r.Action == apply.Shared {
 			cmp.Status = gitopsv1alpha1.SyncStatusOutOfSync
 		}
 	}
@@ -315,6 +327,10 @@ func (e *Engine) inventory(ctx context.Context, refs []apply.ObjectRef, desired 
 	for _, r := range refsOf(desired) {
 		inGit[r.Key()] = true
 	}
+	shared := map[string]bool{}
+	for _, r := range out.Shared {
+		shared[r.Ref.Key()] = true
+	}
 	var named []health.Named
 	resources := make([]gitopsv1alpha1.ResourceStatus, 0, len(refs))
 	for _, ref := range refs {
@@ -325,6 +341,9 @@ func (e *Engine) inventory(ctx context.Context, refs []apply.ObjectRef, desired 
 		}
 		if out.SyncStatus == gitopsv1alpha1.SyncStatusUnknown {
 			status = gitopsv1alpha1.SyncStatusUnknown
+		}
+		if shared[ref.Key()] {
+			status = gitopsv1alpha1.SyncStatusSharedResource
 		}
 		resources = append(resources, gitopsv1alpha1.ResourceStatus{
 			Group: ref.Group, Version: ref.Version, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,

@@ -29,6 +29,8 @@ const (
 	ReasonOutOfSync        = "OutOfSync"
 	ReasonSynced           = "Synced"
 	ReasonOperationRunning = "OperationRunning"
+	// ReasonSharedResource: objects of Git are managed by another Application and left alone.
+	ReasonSharedResource = "SharedResource"
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"

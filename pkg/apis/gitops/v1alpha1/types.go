@@ -248,6 +248,9 @@ const (
 	SyncStatusOutOfSync SyncStatusCode = "OutOfSync"
 	// SyncStatusUnknown means Ferry could not compare yet.
 	SyncStatusUnknown SyncStatusCode = "Unknown"
+	// SyncStatusSharedResource marks an object another Application manages (its tracking
+	// annotation names that Application): this one never applies nor prunes it.
+	SyncStatusSharedResource SyncStatusCode = "SharedResource"
 )
 
 // HealthStatusCode is the health of an object or of a whole Application.
