@@ -410,30 +410,28 @@ func plural(n int, one, many string) string {
 
 // sharedMessage names the objects another Application manages, and which.
 func sharedMessage(shared []apply.Result) string {
-	const shown = 5
-	parts := make([]string, 0, shown)
-	for i, r := range shared {
-		if i == shown {
-			parts = append(parts, fmt.Sprintf("and %d more", len(shared)-shown))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("%s/%s is managed by Application %s", r.Ref.Kind, r.Ref.Name, apply.OwnerApp(r.Owner)))
-	}
-	return strings.Join(parts, "; ") + "; Ferry leaves them alone (remove them from one of the two Applications' Git)"
+	return firstFew(len(shared), "; ", func(i int) string {
+		return fmt.Sprintf("%s/%s is managed by Application %s", shared[i].Ref.Kind, shared[i].Ref.Name, apply.OwnerApp(shared[i].Owner))
+	}) + "; Ferry leaves them alone (remove them from one of the two Applications' Git)"
 }
 
 // keptList names the first few kept objects.
 func keptList(refs []apply.ObjectRef) string {
+	return firstFew(len(refs), ", ", func(i int) string { return refs[i].Kind + "/" + refs[i].Name })
+}
+
+// firstFew joins the descriptions of the first five of n items, and says how many more there are:
+// a condition message names what a user should look at, not all of it.
+func firstFew(n int, sep string, describe func(int) string) string {
 	const shown = 5
-	names := make([]string, 0, shown)
-	for i, r := range refs {
-		if i == shown {
-			names = append(names, fmt.Sprintf("and %d more", len(refs)-shown))
-			break
-		}
-		names = append(names, r.Kind+"/"+r.Name)
+	parts := make([]string, 0, shown+1)
+	for i := 0; i < n && i < shown; i++ {
+		parts = append(parts, describe(i))
 	}
-	return strings.Join(names, ", ")
+	if n > shown {
+		parts = append(parts, fmt.Sprintf("and %d more", n-shown))
+	}
+	return strings.Join(parts, sep)
 }
 
 func summary(o outcome) string {
