@@ -146,8 +146,3 @@ func parseImage(s string) (types.Image, error) {
 	}
 	return img, nil
 }
-
-func looksRemote(ref string) bool {
-	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") || strings.HasPrefix(ref, "github.com/") ||
-		strings.Contains(ref, "?ref=") || strings.Contains(ref, ".git//")
-}

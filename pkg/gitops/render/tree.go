@@ -131,6 +131,11 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 		if err := yaml.Unmarshal(data, &k); err != nil {
 			return nil, &Error{File: file, Reason: fmt.Sprintf("not a valid kustomization: %v", err)}
 		}
+		for _, fv := range loadedFields(&k) {
+			if namesURL(fv.value) {
+				return nil, &Error{File: file, Reason: fmt.Sprintf("%s: %q names a URL: a render never makes a network request (only remote bases in resources, and only with ferry-apiserver --allow-remote-bases)", fv.field, fv.value)}
+			}
+		}
 		// bases is deprecated in favour of resources, but old kustomizations still use it.
 		refs := append(append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...), k.Crds...) //nolint:staticcheck
 		if dir == root {
