@@ -52,6 +52,8 @@ type Stack struct {
 	layout   Layout
 	// ferryEnv: extra environment of ferry-apiserver, for its restarts.
 	ferryEnv []string
+	// procs are the components this process started, by name.
+	procs map[string]*process
 	// withParent: the components stop when the process that started them dies.
 	withParent bool
 	// shared: attached to, not started here, so Stop leaves it running.

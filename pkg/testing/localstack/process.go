@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -28,7 +30,7 @@ const stopGrace = 15 * time.Second
 // started it nor a closed terminal stops it, with its output in logs/NAME.log (the previous one
 // kept as NAME.log.prev) and its pid in pids/NAME.pid. With withParent it gets SIGTERM when the
 // process that started it dies, so a test binary that is killed leaves nothing running.
-func (l Layout) startProcess(name string, withParent bool, env []string, argv ...string) (*exec.Cmd, error) {
+func (l Layout) startProcess(name string, withParent bool, env []string, argv ...string) (*process, error) {
 	logPath := l.Log(name)
 	if _, err := os.Stat(logPath); err == nil {
 		_ = os.Rename(logPath, logPath+".prev")
@@ -48,15 +50,64 @@ func (l Layout) startProcess(name string, withParent bool, env []string, argv ..
 	if withParent {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startFromSpawner(cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	// Reap it when it exits, so it does not linger as a zombie of this process.
-	go func() { _ = cmd.Wait() }()
+	// Reap it when it exits, so it does not linger as a zombie of this process, and keep how it
+	// ended for the error that reports it.
+	p := &process{exited: make(chan struct{}), withParent: withParent, env: env, argv: argv}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
 	if err := os.WriteFile(l.pidFile(name), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	return cmd, nil
+	return p, nil
+}
+
+// process is a component started by this process.
+type process struct {
+	exited chan struct{}
+	err    error // how it ended, once exited is closed
+	// how it was started, to start it again
+	withParent bool
+	env, argv  []string
+	// restarted: it was started once more already.
+	restarted bool
+}
+
+// killedSilently reports whether the process was killed by a signal before it wrote a line
+// (its log holds only the header startProcess wrote).
+func (p *process) killedSilently(logPath string) bool {
+	if p == nil || p.ending() == "" {
+		return false
+	}
+	var exit *exec.ExitError
+	if !errors.As(p.err, &exit) {
+		return false
+	}
+	if status, ok := exit.Sys().(syscall.WaitStatus); !ok || !status.Signaled() {
+		return false
+	}
+	data, err := os.ReadFile(logPath)
+	return err == nil && bytes.Count(data, []byte("\n")) <= 2
+}
+
+// ending says how the process ended, or "" while it runs.
+func (p *process) ending() string {
+	if p == nil {
+		return ""
+	}
+	select {
+	case <-p.exited:
+		if p.err == nil {
+			return "exit status 0"
+		}
+		return p.err.Error()
+	default:
+		return ""
+	}
 }
 
 // pid is the recorded process id of a component that is running and really is this stack's.
@@ -158,4 +209,33 @@ func Down(dir string, purge bool, logf func(string, ...any)) error {
 		errs = append(errs, os.RemoveAll(dir))
 	}
 	return errors.Join(errs...)
+}
+
+// The kernel sends Pdeathsig when the thread that forked the child exits, not the process, and
+// the Go runtime does end threads (one whose goroutine exits while locked to it). So every
+// component is started from one goroutine locked to its own thread for the life of the process:
+// a component gets SIGTERM when this process dies, and never earlier.
+var (
+	spawnOnce     sync.Once
+	spawnRequests chan spawnRequest
+)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startFromSpawner(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnRequests = make(chan spawnRequest)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawnRequests {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawnRequests <- spawnRequest{cmd: cmd, done: done}
+	return <-done
 }
