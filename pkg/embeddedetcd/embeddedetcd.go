@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/klog/v2"
 )
@@ -30,8 +32,11 @@ type Options struct {
 // Server is a running embedded etcd.
 type Server struct {
 	etcd *embed.Etcd
-	// ClientURL is where the API server reaches etcd: on 127.0.0.1 only.
+	// ClientURL is where the API server reaches etcd: https on 127.0.0.1 only.
 	ClientURL string
+	// CAFile, CertFile and KeyFile are the client side of the mutual TLS etcd requires: the CA
+	// that signed etcd's certificate, and Ferry's client certificate and key.
+	CAFile, CertFile, KeyFile string
 }
 
 // Start starts etcd on free ports of 127.0.0.1 and waits until it is ready.
@@ -56,8 +61,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	clientURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
-	peerURL := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
+	// A port of 127.0.0.1 is open to every local user: etcd answers only clients presenting the
+	// certificate made for Ferry (client and peer port alike), so no other process can read or
+	// rewrite Applications around RBAC, admission and audit.
+	creds, err := newCredentials(filepath.Join(opts.DataDir, "pki"))
+	if err != nil {
+		return nil, fmt.Errorf("making the embedded etcd's TLS credentials: %w", err)
+	}
+	tls := transport.TLSInfo{
+		CertFile: creds.ServerCertFile, KeyFile: creds.ServerKeyFile,
+		TrustedCAFile: creds.CAFile, ClientCertAuth: true,
+	}
+	clientURL := url.URL{Scheme: "https", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))}
+	peerURL := url.URL{Scheme: "https", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))}
 
 	cfg := embed.NewConfig()
 	cfg.Name = "ferry"
@@ -67,6 +83,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	cfg.ListenPeerUrls = []url.URL{peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.ClientTLSInfo = tls
+	cfg.PeerTLSInfo = tls
 	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
 	cfg.LogLevel = opts.LogLevel
 	// Metrics of the embedded etcd would collide with the API server's on /metrics.
@@ -86,7 +104,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		e.Close()
 		return nil, ctx.Err()
 	}
-	return &Server{etcd: e, ClientURL: clientURL.String()}, nil
+	return &Server{etcd: e, ClientURL: clientURL.String(), CAFile: creds.CAFile, CertFile: creds.ClientCertFile, KeyFile: creds.ClientKeyFile}, nil
 }
 
 // Stop shuts etcd down, flushing its data.

@@ -263,7 +263,9 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		if err != nil {
 			return nil, nil, err
 		}
-		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL}
+		transport := &o.RecommendedOptions.Etcd.StorageConfig.Transport
+		transport.ServerList = []string{etcd.ClientURL}
+		transport.TrustedCAFile, transport.CertFile, transport.KeyFile = etcd.CAFile, etcd.CertFile, etcd.KeyFile
 	}
 
 	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
