@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +108,25 @@ func TestACachedCommitIsServedOnlyToWhoeverCanReadTheRepository(t *testing.T) {
 	}
 	if got := c.Stats().Fetches; got != 1 {
 		t.Errorf("%d fetches, want 1: the cache still serves whoever proved access", got)
+	}
+}
+
+// TestRemoteErrorPagesAreNeverEchoed: a repoURL pointing at some internal HTTP service gets an
+// error in Ferry's words; the service's page (a marker here) appears nowhere in it.
+func TestRemoteErrorPagesAreNeverEchoed(t *testing.T) {
+	const marker = "MARKER-internal-admin-page"
+	for _, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusTeapot, http.StatusNotFound, http.StatusUnauthorized} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(strings.Repeat(marker+" ", 1000)))
+		}))
+		_, err := newCache(t).Resolve(context.Background(), srv.URL+"/org/repo.git", "main", nil)
+		srv.Close()
+		if err == nil {
+			t.Fatalf("status %d: no error", status)
+		}
+		if strings.Contains(err.Error(), marker) {
+			t.Errorf("status %d: the remote's page is in the error: %.200s", status, err)
+		}
 	}
 }

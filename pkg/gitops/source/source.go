@@ -119,6 +119,7 @@ var ErrRevisionNotFound = errors.New("revision not found")
 
 // NewCache returns a cache storing repositories under opts.Dir.
 func NewCache(opts Options) (*Cache, error) {
+	useQuietHTTPClient()
 	if opts.Dir == "" {
 		return nil, errors.New("source cache: a directory is required")
 	}

@@ -1,0 +1,44 @@
+package source
+
+import (
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+)
+
+// maxDiscardedBody is how much of a refused response is read (and thrown away) so that its
+// connection can be reused; the rest is left unread.
+const maxDiscardedBody = 64 << 10
+
+// quietErrors hands go-git an empty body for every response that is not a success. go-git puts
+// the body of an unexpected status into its error text, read without a limit, and that text
+// reaches conditions, Events, logs and API responses: a repoURL pointing at an internal service
+// would echo its pages. Ferry says what failed in its own words (wrapRemoteError).
+type quietErrors struct{ next http.RoundTripper }
+
+func (q quietErrors) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := q.next.RoundTrip(r)
+	if err != nil || resp.StatusCode < 300 {
+		return resp, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscardedBody))
+	_ = resp.Body.Close()
+	resp.Body = http.NoBody
+	resp.ContentLength = 0
+	return resp, nil
+}
+
+var installQuietClient sync.Once
+
+// useQuietHTTPClient makes go-git's http and https transports use quietErrors.
+func useQuietHTTPClient() {
+	installQuietClient.Do(func() {
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		c := githttp.NewClient(&http.Client{Transport: quietErrors{next: transport}})
+		client.InstallProtocol("http", c)
+		client.InstallProtocol("https", c)
+	})
+}
