@@ -3,6 +3,7 @@ package source_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 )
 
 // TestNoCredentialsMeansNoSSH: an ssh repository named without credentials is refused before
@@ -129,4 +131,30 @@ func TestRemoteErrorPagesAreNeverEchoed(t *testing.T) {
 			t.Errorf("status %d: the remote's page is in the error: %.200s", status, err)
 		}
 	}
+}
+
+// TestUnknownCommitsCostOneFetchPerInterval: a viewer asking for random SHAs in a loop costs one
+// fetch per SHA per MissingTTL, not one per request; a SHA pushed later resolves once the TTL
+// has passed.
+func TestUnknownCommitsCostOneFetchPerInterval(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("app")
+	repo.Commit("main", map[string]string{"a.yaml": "a"}, "init")
+	c := newCacheWith(t, source.Options{MissingTTL: 300 * time.Millisecond})
+	ctx := context.Background()
+	unknown := strings.Repeat("ab", 20)
+	for i := 0; i < 10; i++ {
+		if _, err := c.Resolve(ctx, repo.URL(), unknown, nil); !errors.Is(err, source.ErrRevisionNotFound) {
+			t.Fatalf("unknown SHA: %v", err)
+		}
+	}
+	if n := c.Stats().Fetches; n != 1 {
+		t.Errorf("10 reads of one unknown SHA made %d fetches, want 1", n)
+	}
+
+	sha := repo.Commit("main", map[string]string{"a.yaml": "b"}, "later")
+	eventually.Until(t, 10*time.Second, 100*time.Millisecond, "a pushed commit resolves after the TTL", func() (bool, string) {
+		got, err := c.Resolve(ctx, repo.URL(), sha, nil)
+		return err == nil && got == sha, fmt.Sprint(err)
+	})
 }

@@ -49,6 +49,10 @@ type Options struct {
 	// WithNotBefore. A negative value makes every call list anew, or join a listing that started
 	// after the call did.
 	RefsMaxAge time.Duration
+	// MissingTTL is how long a commit SHA that a fetch did not bring is known to be missing: a
+	// loop of reads naming random SHAs costs one fetch per SHA per MissingTTL, not one per
+	// request. Default 30 s.
+	MissingTTL time.Duration
 	// OnFetch, when set, is told of every fetch that reached a remote: how long it took and
 	// how it ended. It lets the caller keep metrics without this package knowing of them.
 	OnFetch func(d time.Duration, err error)
@@ -79,6 +83,10 @@ type Cache struct {
 	refsMu      sync.Mutex
 	refs        map[refsKey]*refListing
 	refsFlights map[refsKey]*refsFlight
+
+	// missing holds, per repository URL and commit SHA, when a fetch last failed to bring it.
+	missingMu sync.Mutex
+	missing   map[string]time.Time
 }
 
 type repoEntry struct {
@@ -131,6 +139,9 @@ func NewCache(opts Options) (*Cache, error) {
 	}
 	if opts.RefsMaxAge == 0 {
 		opts.RefsMaxAge = 5 * time.Second
+	}
+	if opts.MissingTTL == 0 {
+		opts.MissingTTL = 30 * time.Second
 	}
 	credsKey := make([]byte, 32)
 	if _, err := rand.Read(credsKey); err != nil {
@@ -194,11 +205,16 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Cr
 		if _, err := entry.commit(plumbing.NewHash(revision)); err == nil {
 			return revision, nil
 		}
+		notFound := fmt.Errorf("commit %s: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
+		if c.knownMissing(repoURL, revision) {
+			return "", notFound
+		}
 		if err := c.fetch(ctx, repoURL, entry, auth, revision); err != nil {
 			return "", err
 		}
 		if _, err := entry.commit(plumbing.NewHash(revision)); err != nil {
-			return "", fmt.Errorf("commit %s: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
+			c.markMissing(repoURL, revision)
+			return "", notFound
 		}
 		return revision, nil
 	}
@@ -398,4 +414,31 @@ func dirSize(dir string) (int64, error) {
 		return nil
 	})
 	return size, err
+}
+
+// knownMissing reports whether a fetch within MissingTTL did not bring sha.
+func (c *Cache) knownMissing(repoURL, sha string) bool {
+	c.missingMu.Lock()
+	defer c.missingMu.Unlock()
+	at, ok := c.missing[repoURL+"@"+sha]
+	if ok && time.Since(at) >= c.opts.MissingTTL {
+		delete(c.missing, repoURL+"@"+sha)
+		return false
+	}
+	return ok
+}
+
+func (c *Cache) markMissing(repoURL, sha string) {
+	c.missingMu.Lock()
+	defer c.missingMu.Unlock()
+	if c.missing == nil {
+		c.missing = map[string]time.Time{}
+	}
+	// Expired entries go as new ones come, so random SHAs cannot grow the map without bound.
+	for k, at := range c.missing {
+		if time.Since(at) >= c.opts.MissingTTL {
+			delete(c.missing, k)
+		}
+	}
+	c.missing[repoURL+"@"+sha] = time.Now()
 }
