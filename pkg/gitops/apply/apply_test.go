@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -294,7 +296,7 @@ func TestImpersonatedServiceAccount(t *testing.T) {
 	if _, err := prepareAndApply(t, a, apply.App{Namespace: "default", Name: "setup"}, "", objects(t, nsDoc(ns)), apply.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	deployer := apply.ServiceAccountUser(ns, "deployer")
+	deployer := serviceaccount.MakeUsername(ns, "deployer")
 	app := apply.App{Namespace: ns, Name: "limited"}
 
 	_, err := prepareAndApply(t, a, app, deployer, objects(t, cmDoc("c", "1")), apply.Options{DefaultNamespace: ns})

@@ -69,11 +69,6 @@ func (a *Applier) forIdentity(username string) (*identityClient, error) {
 	return ic, nil
 }
 
-// ServiceAccountUser is the username of a ServiceAccount, for impersonation.
-func ServiceAccountUser(namespace, name string) string {
-	return "system:serviceaccount:" + namespace + ":" + name
-}
-
 // IsForbidden reports whether err (or one it wraps) is a Forbidden from the cluster, as when an
 // impersonated ServiceAccount lacks a permission.
 func IsForbidden(err error) bool {
