@@ -161,23 +161,26 @@ func (l Layout) stopProcess(name string, logf func(string, ...any)) error {
 	}
 	logf("stopping %s (pid %d)", name, pid)
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(stopGrace)
+	if !l.gone(pid, stopGrace) {
+		logf("%s did not stop within %s; killing it", name, stopGrace)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if !l.gone(pid, 5*time.Second) {
+			return fmt.Errorf("%s (pid %d) survives SIGKILL", name, pid)
+		}
+	}
+	return os.Remove(l.pidFile(name))
+}
+
+// gone waits up to timeout for the process to end, and reports whether it did.
+func (l Layout) gone(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
 	for l.owns(pid) {
 		if time.Now().After(deadline) {
-			logf("%s did not stop within %s; killing it", name, stopGrace)
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			deadline = time.Now().Add(5 * time.Second)
-			for l.owns(pid) {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("%s (pid %d) survives SIGKILL", name, pid)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			break
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return os.Remove(l.pidFile(name))
+	return true
 }
 
 // Down stops every component of the stack in dir, and with purge deletes dir. It only deletes a
