@@ -11,8 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	clienttesting "k8s.io/client-go/testing"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
@@ -81,6 +83,7 @@ func newFixture(t *testing.T) *fixture {
 	eng := engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(cfg)})
 	// The simple tracker: NewClientset's field-managed one has no schema for Application.
 	f.ferry = fake.NewSimpleClientset() //nolint:staticcheck
+	f.ferry.PrependReactor("update", "applications", statusOnly(f.ferry))
 	var ctrl *Controller
 	watcher, err := drift.NewWatcher(cfg, func(app apply.App, ref apply.ObjectRef, change drift.Change) {
 		ctrl.ObjectChanged(app, ref, change)
@@ -100,6 +103,27 @@ func newFixture(t *testing.T) *fixture {
 		}
 	})
 	return f
+}
+
+// statusOnly makes an update of applications/status change the status alone, as the API
+// server's status strategy does. The fake tracker stores the whole object it is given, so a
+// status write made from a copy read before a user's change would undo that change (a spec edit,
+// a deletionTimestamp).
+func statusOnly(client *fake.Clientset) clienttesting.ReactionFunc {
+	gvr := gitopsv1alpha1.SchemeGroupVersion.WithResource("applications")
+	return func(action clienttesting.Action) (bool, runtime.Object, error) {
+		if action.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		in := action.(clienttesting.UpdateAction).GetObject().(*gitopsv1alpha1.Application)
+		stored, err := client.Tracker().Get(gvr, in.Namespace, in.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		out := stored.(*gitopsv1alpha1.Application).DeepCopy()
+		out.Status = in.Status
+		return true, out, client.Tracker().Update(gvr, out, in.Namespace)
+	}
 }
 
 // commit puts files under the path the fixture's Applications deploy (app/) and returns the SHA.
