@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +41,9 @@ type ControllerConfig struct {
 	// Render replaces the renderer of repository paths; nil means Ferry's (kustomize or plain
 	// manifests). Tests use it to make one Application's render misbehave.
 	Render engine.RenderFunc
+	// Builder runs kustomize; nil builds in the server's process. ferry-apiserver gives it a
+	// pool of render workers.
+	Builder render.Builder
 }
 
 // LeaderElectionConfig configures the election of the active controller among the replicas of
@@ -82,6 +86,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 		Applier:          apply.NewApplier(cc.Target),
 		AllowRemoteBases: cc.AllowRemoteBases,
 		Render:           cc.Render,
+		Builder:          cc.Builder,
 		OnRender:         controller.ObserveRender,
 		Tenancy:          c.ExtraConfig.Tenancy,
 		Secrets: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {

@@ -14,6 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	goruntime "runtime"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -38,6 +41,8 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -84,6 +89,12 @@ type Options struct {
 	GitCacheDir      string
 	GitTimeout       time.Duration
 	AllowRemoteBases bool
+	// RenderWorkers is how many kustomize builds run at once, each in a child process of this
+	// binary; 0 builds in the server's own process (tests that run the server in theirs).
+	RenderWorkers int
+	// RenderTimeout and RenderMemoryLimit bound one kustomize build.
+	RenderTimeout     time.Duration
+	RenderMemoryLimit string
 	// Render replaces the controller's renderer; no flag sets it. Tests use it to make one
 	// Application's render misbehave.
 	Render engine.RenderFunc
@@ -116,6 +127,9 @@ func NewOptions(out, errOut io.Writer) *Options {
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
+		RenderWorkers:                       goruntime.GOMAXPROCS(0),
+		RenderTimeout:                       time.Minute,
+		RenderMemoryLimit:                   "1Gi",
 		DefaultServiceAccount:               "default",
 		PrivilegedNamespaces:                []string{"ferry-system"},
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
@@ -176,6 +190,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Time limit of one Git ref listing or fetch.")
 	fs.BoolVar(&o.AllowRemoteBases, "allow-remote-bases", o.AllowRemoteBases,
 		"Let kustomizations refer to remote bases and URLs. Off by default: a remote base is code fetched from wherever its author chose.")
+	fs.IntVar(&o.RenderWorkers, "render-workers", o.RenderWorkers,
+		"How many kustomize builds run at once, each in a child process of ferry-apiserver that is stopped when it passes --render-timeout or --render-memory-limit. Default: the CPUs. 0 builds inside the server, where a repository that exhausts memory takes the API down with it.")
+	fs.DurationVar(&o.RenderTimeout, "render-timeout", o.RenderTimeout,
+		"Time limit of one kustomize build.")
+	fs.StringVar(&o.RenderMemoryLimit, "render-memory-limit", o.RenderMemoryLimit,
+		"Memory one kustomize build may use (a quantity: 512Mi, 2Gi).")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, fs)
 	// The namespace flag of earlier releases, kept working.
 	fs.StringVar(&o.LeaderElection.ResourceNamespace, "leader-elect-namespace", o.LeaderElection.ResourceNamespace, "")
@@ -229,6 +249,15 @@ func (o *Options) Validate() error {
 	errs = append(errs, ro.EgressSelector.Validate()...)
 	errs = append(errs, ro.Traces.Validate()...)
 	errs = append(errs, o.ComponentGlobalsRegistry.Validate()...)
+	if o.RenderWorkers < 0 {
+		errs = append(errs, fmt.Errorf("--render-workers %d: must be 0 (build in the server) or more", o.RenderWorkers))
+	}
+	if o.RenderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--render-timeout %s: must be positive", o.RenderTimeout))
+	}
+	if _, err := o.renderMemoryLimit(); err != nil {
+		errs = append(errs, err)
+	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
@@ -302,6 +331,13 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			}
 			return nil, nil, err
 		}
+		builder, err := o.renderBuilder()
+		if err != nil {
+			if etcd != nil {
+				etcd.Stop()
+			}
+			return nil, nil, err
+		}
 		cacheDir := o.GitCacheDir
 		if cacheDir == "" {
 			cacheDir = filepath.Join(o.DataDir, "git")
@@ -314,6 +350,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			AllowFileRepositories: o.AllowFileRepositories,
 			AllowRemoteBases:      o.AllowRemoteBases,
 			Render:                o.Render,
+			Builder:               builder,
 			LeaderElection: apiserver.LeaderElectionConfig{
 				Enabled:       o.LeaderElection.LeaderElect,
 				Name:          o.LeaderElection.ResourceName,
@@ -448,4 +485,25 @@ embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cl
 	o.AddFlags(fs)
 	defaults.ComponentGlobalsRegistry.AddFlags(fs)
 	return cmd
+}
+
+// renderMemoryLimit parses --render-memory-limit.
+func (o *Options) renderMemoryLimit() (int64, error) {
+	q, err := resource.ParseQuantity(o.RenderMemoryLimit)
+	if err != nil || q.Value() < 16<<20 {
+		return 0, fmt.Errorf("--render-memory-limit %q: want a quantity of at least 16Mi, such as 512Mi or 2Gi", o.RenderMemoryLimit)
+	}
+	return q.Value(), nil
+}
+
+// renderBuilder is the pool of render workers, or nil to build in this process.
+func (o *Options) renderBuilder() (render.Builder, error) {
+	if o.RenderWorkers == 0 {
+		return nil, nil
+	}
+	limit, err := o.renderMemoryLimit()
+	if err != nil {
+		return nil, err
+	}
+	return worker.New(worker.Options{Workers: o.RenderWorkers, Timeout: o.RenderTimeout, MemoryLimit: limit})
 }

@@ -38,6 +38,8 @@ type Config struct {
 	// Render turns a repository path into objects; nil means render.RenderTree. Tests replace
 	// it to make one Application's render misbehave.
 	Render RenderFunc
+	// Builder runs kustomize for Render; nil builds in this process (render.InProcess).
+	Builder render.Builder
 	// OnRender, when set, is told how long each Render took, cache hits included (metrics).
 	OnRender func(time.Duration)
 	// Tenancy says which ServiceAccount each Application acts as.
@@ -184,7 +186,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 
 func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
 	src := app.Spec.Source
-	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases}
+	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases, Builder: e.cfg.Builder}
 	if d := src.Directory; d != nil {
 		opts.Directory = &render.DirectoryOptions{Recurse: d.Recurse, Include: d.Include, Exclude: d.Exclude}
 	}

@@ -122,7 +122,7 @@ func checkRoundTrip(t *testing.T, o *unstructured.Unstructured) {
 	if err != nil {
 		t.Fatalf("%s: %v", id, err)
 	}
-	back, err := objectFromJSON(data)
+	back, err := ObjectFromJSON(data)
 	if err != nil {
 		t.Fatalf("%s: %v", id, err)
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
-// krustyMu serialises krusty builds: kustomize has had concurrent-map races in its builders.
+// krustyMu serialises the builds of InProcess. kustomize keeps process-wide state: a
+// kustomization's `openapi` field replaces the schema every build in the process uses. Ferry's
+// server builds in worker processes, one build at a time each, and needs no lock.
 var krustyMu sync.Mutex
 
 // overlayDir is where Ferry writes the kustomization carrying spec.source.kustomize: beside the
@@ -27,9 +29,17 @@ const overlayDir = "/.ferry-overrides"
 // overlay can sit outside it even when the rendered path is the repository root.
 const repoRoot = "/repo"
 
-func renderKustomization(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
+// BuildKustomization runs kustomize over files staged in memory, with builtins only: no exec,
+// no Helm, no plugin, loads confined to the root. Staged YAML whose aliases would expand past
+// maxExpandedNodes is refused first, and the output is bounded by opts.MaxObjects and
+// opts.MaxBytes. Callers other than RenderTree check the files with it first.
+func BuildKustomization(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
+	opts = opts.WithDefaults()
 	fs := filesys.MakeFsInMemory()
 	for _, f := range files {
+		if err := checkAliases(f.Path, f.Data, maxExpandedNodes); err != nil {
+			return nil, err
+		}
 		if err := fs.WriteFile(path.Join(repoRoot, f.Path), f.Data); err != nil {
 			return nil, &Error{File: f.Path, Reason: fmt.Sprintf("cannot stage for kustomize: %v", err)}
 		}
@@ -42,22 +52,27 @@ func renderKustomization(files []source.File, dir string, opts Options) ([]*unst
 		}
 	}
 
-	// A panic inside kustomize unwinds through here (releasing the lock) to the caller's
-	// boundary, which reports it as an internal error of this Application and retries.
-	krustyMu.Lock()
-	defer krustyMu.Unlock()
+	// A panic inside kustomize unwinds to the caller's boundary, which reports it as an
+	// internal error of this Application and retries.
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions()) // builtins only, no exec, no Helm, root-only loads
 	resMap, err := k.Run(fs, root)
 	if err != nil {
 		return nil, &Error{File: path.Join(dir, "kustomization.yaml"), Reason: fmt.Sprintf("kustomize build: %v", err)}
 	}
+	if n := resMap.Size(); n > opts.MaxObjects {
+		return nil, &Error{File: dir, Reason: fmt.Sprintf("renders %d objects, over the limit of %d", n, opts.MaxObjects)}
+	}
 	var objs []*unstructured.Unstructured
+	var size int64
 	for _, res := range resMap.Resources() {
 		data, err := res.MarshalJSON()
 		if err != nil {
 			return nil, &Error{File: dir, Reason: fmt.Sprintf("kustomize output: %v", err)}
 		}
-		u, err := objectFromJSON(data)
+		if size += int64(len(data)); size > opts.MaxBytes {
+			return nil, &Error{File: dir, Reason: fmt.Sprintf("renders more than %d MiB of objects, over the limit", opts.MaxBytes>>20)}
+		}
+		u, err := ObjectFromJSON(data)
 		if err != nil {
 			return nil, &Error{File: dir, Reason: fmt.Sprintf("kustomize output %s: %v", res.CurId(), err)}
 		}

@@ -55,6 +55,42 @@ type Options struct {
 	AllowRemoteBases bool
 	// MaxObjects caps the rendered objects. Default 10,000.
 	MaxObjects int
+	// MaxBytes caps the rendered objects' size as JSON. Default 64 MiB.
+	MaxBytes int64
+	// Builder runs kustomize over the staged files; nil runs it in this process. Ferry's server
+	// runs it in supervised child processes (package worker), where a render that exhausts
+	// memory or time is stopped without taking the API down.
+	Builder Builder `json:"-"`
+}
+
+// Builder builds the kustomization at dir of files already staged and checked by RenderTree.
+type Builder interface {
+	Build(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error)
+}
+
+// InProcess builds kustomizations in the calling process.
+var InProcess Builder = inProcess{}
+
+type inProcess struct{}
+
+func (inProcess) Build(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
+	krustyMu.Lock()
+	defer krustyMu.Unlock()
+	return BuildKustomization(files, dir, opts)
+}
+
+// WithDefaults fills in the limits left zero.
+func (o Options) WithDefaults() Options {
+	if o.MaxObjects == 0 {
+		o.MaxObjects = 10000
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.Builder == nil {
+		o.Builder = InProcess
+	}
+	return o
 }
 
 // Error is a rendering failure tied to a file of the repository.
@@ -122,7 +158,7 @@ func decodeManifests(name string, data []byte) ([]*unstructured.Unstructured, er
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var objs []*unstructured.Unstructured
 	for doc := 1; ; doc++ {
-		// Each document as JSON first, so that objectFromJSON alone decides the value types.
+		// Each document as JSON first, so that ObjectFromJSON alone decides the value types.
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -133,7 +169,7 @@ func decodeManifests(name string, data []byte) ([]*unstructured.Unstructured, er
 		if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 			continue // an empty or comment-only document
 		}
-		u, err := objectFromJSON(raw)
+		u, err := ObjectFromJSON(raw)
 		if err != nil {
 			return nil, &Error{File: name, Reason: fmt.Sprintf("document %d is not an object: %v", doc, err)}
 		}

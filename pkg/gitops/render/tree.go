@@ -24,9 +24,7 @@ type TreeReader func(dir string) ([]source.File, error)
 // kustomization at a time. A monorepo costs what the Application uses, and a kustomization
 // elsewhere in it (broken, old-style, remote) is never read.
 func RenderTree(read TreeReader, dir string, opts Options) ([]*unstructured.Unstructured, error) {
-	if opts.MaxObjects == 0 {
-		opts.MaxObjects = 10000
-	}
+	opts = opts.WithDefaults()
 	dir = cleanDir(dir)
 	files, err := read(dir)
 	if err != nil {
@@ -41,7 +39,7 @@ func RenderTree(read TreeReader, dir string, opts Options) ([]*unstructured.Unst
 		if files, err = reachedFiles(read, files, dir, components, opts.AllowRemoteBases); err != nil {
 			return nil, err
 		}
-		objs, err = renderKustomization(files, dir, opts)
+		objs, err = opts.Builder.Build(files, dir, opts)
 	} else {
 		objs, err = renderDirectory(files, dir, opts.Directory)
 	}

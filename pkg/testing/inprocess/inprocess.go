@@ -78,6 +78,9 @@ func Start(t *testing.T, opts Options) *Server {
 		t.Fatal(err)
 	}
 	o.Render = opts.Render
+	// This process is a test binary, not ferry-apiserver: it cannot be started as a render
+	// worker, so kustomize builds here.
+	o.RenderWorkers = 0
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := o.NewServer(ctx)
 	if err != nil {
