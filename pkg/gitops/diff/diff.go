@@ -14,29 +14,40 @@ import (
 // Mask replaces a Secret value in every answer Ferry gives: the key shows, the value never.
 const Mask = "<masked>"
 
+// MaskChanged replaces, in a diff's desired object, a Secret value that differs from the live
+// one: the diff then says which key a sync changes, still without either value.
+const MaskChanged = "<masked: changed>"
+
 // lastApplied is kubectl's client-side apply record, which repeats every value of the object.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
-// MaskSecret replaces the values of a Secret's data and stringData with Mask, in place, unless
-// they are masks already. Other objects are left alone.
+// masks are the values MaskSecret leaves alone: the masks themselves, as stringData and as
+// data (base64). Nothing else is left: a value is masked whatever it starts with.
+var masks = map[string]bool{
+	Mask: true, MaskChanged: true,
+	base64.StdEncoding.EncodeToString([]byte(Mask)):        true,
+	base64.StdEncoding.EncodeToString([]byte(MaskChanged)): true,
+}
+
+// isSecret reports whether o is a core Secret.
+func isSecret(o *unstructured.Unstructured) bool {
+	return o != nil && o.GetKind() == "Secret" && o.GroupVersionKind().Group == ""
+}
+
+// MaskSecret replaces the values of a Secret's data and stringData with Mask, in place, and
+// drops kubectl's last-applied record, which repeats them. Other objects are left alone.
 func MaskSecret(o *unstructured.Unstructured) {
-	if o == nil || o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
+	if !isSecret(o) {
 		return
 	}
-	masked := base64.StdEncoding.EncodeToString([]byte(Mask))
 	for _, field := range []string{"data", "stringData"} {
 		values, ok, _ := unstructured.NestedMap(o.Object, field)
 		if !ok {
 			continue
 		}
 		for k, v := range values {
-			if s, _ := v.(string); len(s) > 0 && s[0] == '*' {
-				continue // masked by the comparison already, keeping before/after apart
-			}
-			if field == "data" {
-				values[k] = masked
-			} else {
-				values[k] = Mask
+			if s, _ := v.(string); !masks[s] {
+				values[k] = maskFor(field, Mask)
 			}
 		}
 		_ = unstructured.SetNestedMap(o.Object, values, field)
@@ -44,6 +55,35 @@ func MaskSecret(o *unstructured.Unstructured) {
 	if ann := o.GetAnnotations(); ann[lastApplied] != "" {
 		delete(ann, lastApplied)
 		o.SetAnnotations(ann)
+	}
+}
+
+// maskFor is mask as a value of field: base64 in data, as the API server would return it.
+func maskFor(field, mask string) string {
+	if field == "data" {
+		return base64.StdEncoding.EncodeToString([]byte(mask))
+	}
+	return mask
+}
+
+// markChanged replaces, in desired, each Secret value that differs from live's with
+// MaskChanged, so that the masked diff still shows the key. Both are copies.
+func markChanged(live, desired *unstructured.Unstructured) {
+	if !isSecret(live) || !isSecret(desired) {
+		return
+	}
+	for _, field := range []string{"data", "stringData"} {
+		was, _, _ := unstructured.NestedMap(live.Object, field)
+		now, ok, _ := unstructured.NestedMap(desired.Object, field)
+		if !ok {
+			continue
+		}
+		for k, v := range now {
+			if old, had := was[k]; had && old != v {
+				now[k] = maskFor(field, MaskChanged)
+			}
+		}
+		_ = unstructured.SetNestedMap(desired.Object, now, field)
 	}
 }
 
@@ -70,9 +110,19 @@ func Normalize(o *unstructured.Unstructured) *unstructured.Unstructured {
 	return c
 }
 
+// unmaskedCopy copies o (nil stays nil), for Unified to compare Secret values before masking.
+func unmaskedCopy(o *unstructured.Unstructured) *unstructured.Unstructured {
+	if o == nil {
+		return nil
+	}
+	return o.DeepCopy()
+}
+
 // Unified is the unified diff from live to desired, both normalised; nil stands for an object
 // that does not exist.
 func Unified(live, desired *unstructured.Unstructured) (string, error) {
+	live, desired = unmaskedCopy(live), unmaskedCopy(desired)
+	markChanged(live, desired)
 	a, err := toYAML(Normalize(live))
 	if err != nil {
 		return "", err

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -51,6 +52,44 @@ func TestSecretValuesNeverShow(t *testing.T) {
 	}
 	if !strings.Contains(d, "pw:") || !strings.Contains(d, "token: <masked>") {
 		t.Errorf("the keys should show:\n%s", d)
+	}
+}
+
+// TestSecretValuesAreMaskedWhateverTheyStartWith: a value is not taken for a mask because of
+// its first character, and a changed value shows as a changed key, neither value visible.
+func TestSecretValuesAreMaskedWhateverTheyStartWith(t *testing.T) {
+	secret := func(data map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"}, "data": data,
+		}}
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	live := secret(map[string]any{"star": "*starts-with-a-star", "same": b64("unchanged-value"), "pw": b64("old-password")})
+	desired := secret(map[string]any{"star": "*starts-with-a-star", "same": b64("unchanged-value"), "pw": b64("new-password"), "added": b64("added-value")})
+	d, err := Unified(live, desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"starts-with-a-star", "unchanged-value", "old-password", "new-password", "added-value"} {
+		for _, form := range []string{leak, b64(leak)} {
+			if strings.Contains(d, form) {
+				t.Errorf("diff leaks %s:\n%s", form, d)
+			}
+		}
+	}
+	if !strings.Contains(d, "-  pw: "+b64(Mask)) || !strings.Contains(d, "+  pw: "+b64(MaskChanged)) || !strings.Contains(d, "+  added: "+b64(Mask)) {
+		t.Errorf("the diff should show pw changed and added added, masked:\n%s", d)
+	}
+	for _, line := range strings.Split(d, "\n") {
+		changed := strings.HasPrefix(line, "-  ") || strings.HasPrefix(line, "+  ")
+		if changed && (strings.Contains(line, "star:") || strings.Contains(line, "same:")) {
+			t.Errorf("an unchanged key is a diff line: %q\n%s", line, d)
+		}
+	}
+	masked := live.DeepCopy()
+	MaskSecret(masked)
+	if v := masked.Object["data"].(map[string]any)["star"]; v != b64(Mask) {
+		t.Errorf("a value starting with * was left as %v", v)
 	}
 }
 

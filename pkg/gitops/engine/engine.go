@@ -17,6 +17,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/recovery"
@@ -179,7 +180,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 	}
 	dest := app.Spec.Destination.Namespace
 	if err := e.cfg.Applier.Prepare(ctx, AppOf(app), e.Identity(app), objs, dest); err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Err: err}
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Err: redact.Error(err, redact.FromObjects(objs))}
 	}
 	return objs, nil
 }
@@ -201,9 +202,16 @@ func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]
 		}
 		opts.Kustomize = ko
 	}
-	objs, err := e.cfg.Render(e.treeReader(src.RepoURL, sha), src.Path, opts)
+	var read []source.File
+	reader := e.treeReader(src.RepoURL, sha)
+	objs, err := e.cfg.Render(func(dir string) ([]source.File, error) {
+		files, err := reader(dir)
+		read = append(read, files...)
+		return files, err
+	}, src.Path, opts)
 	if err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
+		// kustomize quotes what it fails on, a malformed secretGenerator literal included.
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: redact.Error(err, redact.FromFiles(read))}
 	}
 	return objs, nil
 }

@@ -153,9 +153,9 @@ func TestRetryable(t *testing.T) {
 		{"a panic", &StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: errors.New("boom")}, true, ""},
 		{"wrapped terminal", fmt.Errorf("syncing: %w", &StageError{Terminal: true, Err: errors.New("x")}), false, ""},
 		{"an error from outside the engine", errors.New("status write failed"), true, ""},
-		{"dry run refused by the server", applyError(&apply.DryRunRefusedError{Refused: 1, Total: 3, Err: errors.New(`ConfigMap "x" is invalid`)}), false, gitopsv1alpha1.ReasonApplyFailed},
-		{"the identity lacks a permission: granting it cures it", applyError(fmt.Errorf("applying: %w", forbidden)), true, gitopsv1alpha1.ReasonForbidden},
-		{"a dry run refused for lack of permission: retried too", applyError(&apply.DryRunRefusedError{Refused: 1, Total: 1, Err: forbidden}), true, gitopsv1alpha1.ReasonForbidden},
+		{"dry run refused by the server", applyError(&apply.DryRunRefusedError{Refused: 1, Total: 3, Err: errors.New(`ConfigMap "x" is invalid`)}, nil), false, gitopsv1alpha1.ReasonApplyFailed},
+		{"the identity lacks a permission: granting it cures it", applyError(fmt.Errorf("applying: %w", forbidden), nil), true, gitopsv1alpha1.ReasonForbidden},
+		{"a dry run refused for lack of permission: retried too", applyError(&apply.DryRunRefusedError{Refused: 1, Total: 1, Err: forbidden}, nil), true, gitopsv1alpha1.ReasonForbidden},
 	}
 	for _, tc := range cases {
 		if got := Retryable(tc.err); got != tc.retryable {

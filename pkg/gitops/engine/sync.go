@@ -13,6 +13,7 @@ import (
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
@@ -179,14 +180,14 @@ func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, des
 	}
 	if plan.CreateNamespace {
 		if err := e.cfg.Applier.EnsureNamespace(ctx, identity, app.Spec.Destination.Namespace); err != nil {
-			out.Err = applyError(err)
+			out.Err = applyError(err, nil)
 			return
 		}
 	}
 	results, err := e.cfg.Applier.Apply(ctx, identity, desired, apply.Options{DryRun: plan.DryRun, Ignore: IgnoreRules(app), Cached: cached})
 	out.Applied = results
 	if err != nil {
-		out.Err = applyError(err)
+		out.Err = applyError(err, desired)
 		return
 	}
 	if out.Selected != nil {
@@ -259,13 +260,13 @@ func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, d
 	if withObjects {
 		results, err := e.cfg.Applier.Diff(ctx, identity, desired, ignore)
 		if err != nil {
-			return cmp, applyError(err)
+			return cmp, applyError(err, desired)
 		}
 		cmp.Results = results
 	} else {
 		results, err := e.cfg.Applier.Compare(ctx, identity, desired, ignore)
 		if err != nil {
-			return cmp, applyError(err)
+			return cmp, applyError(err, desired)
 		}
 		for _, r := range results {
 			cmp.Results = append(cmp.Results, apply.DiffResult{Ref: r.Ref, Action: r.Action, Owner: r.Owner})
@@ -299,8 +300,9 @@ func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, d
 
 // applyError classifies a failure of the cluster: a refusal of the identity is Forbidden and
 // retried (granting the permission cures it); any other dry run the server refuses needs a new
-// commit.
-func applyError(err error) error {
+// commit. The message is masked of the Secret values among desired, which the server may quote.
+func applyError(err error, desired []*unstructured.Unstructured) error {
+	err = redact.Error(err, redact.FromObjects(desired))
 	if apply.IsForbidden(err) {
 		// The server's refusal names the identity, the verb, the resource and the namespace.
 		return &StageError{Reason: gitopsv1alpha1.ReasonForbidden, Err: fmt.Errorf("%w; "+
