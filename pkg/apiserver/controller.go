@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // ControllerConfig configures the reconciling controller that runs inside the server.
@@ -36,6 +37,11 @@ type ControllerConfig struct {
 	AllowRemoteBases bool
 	// GitTimeout bounds one Git operation.
 	GitTimeout time.Duration
+	// GitMaxRepositoryBytes bounds one cached repository, GitCacheMaxBytes the whole cache (0:
+	// no cap); GitCacheUnusedGrace is how long a repository no Application uses stays cached.
+	GitMaxRepositoryBytes int64
+	GitCacheMaxBytes      int64
+	GitCacheUnusedGrace   time.Duration
 	// LeaderElection elects the one replica whose controller runs.
 	LeaderElection LeaderElectionConfig
 	// Render replaces the renderer of repository paths; nil means Ferry's (kustomize or plain
@@ -76,6 +82,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 	}
 	cache, err := source.NewCache(source.Options{
 		Dir: filepath.Clean(cc.GitCacheDir), AllowFile: cc.AllowFileRepositories, Timeout: cc.GitTimeout,
+		MaxRepoBytes: cc.GitMaxRepositoryBytes, MaxCacheBytes: cc.GitCacheMaxBytes, UnusedGracePeriod: cc.GitCacheUnusedGrace,
 		OnFetch: controller.ObserveGitFetch,
 	})
 	if err != nil {
@@ -114,6 +121,9 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		return fmt.Errorf("building the loopback client: %w", err)
 	}
 	kube, eng := c.ExtraConfig.kube, c.ExtraConfig.engine
+	// Every replica has its own Git cache (it serves /diff and /manifests), so every replica
+	// collects it, leading or not.
+	go collectGitCache(hookCtx, ferry, eng.Source(), cc.GitCacheUnusedGrace)
 	// newController builds the controller and the watcher of managed objects that reports drift
 	// to it; each term of leadership gets fresh ones, as neither can run twice.
 	newController := func() (*controller.Controller, *drift.Watcher, error) {
@@ -207,4 +217,27 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		}
 	}()
 	return nil
+}
+
+// collectGitCache removes from the Git cache the repositories no Application names, once
+// unused for the grace period, and the least recently used ones past the cache's size cap,
+// checking every half grace period (at most a minute) until ctx ends.
+func collectGitCache(ctx context.Context, ferry versioned.Interface, cache *source.Cache, grace time.Duration) {
+	logger := klog.FromContext(ctx).WithName("git-cache")
+	interval := min(max(grace/2, 100*time.Millisecond), time.Minute)
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		// From the watch cache: every Application, cheaply.
+		apps, err := ferry.GitopsV1alpha1().Applications(metav1.NamespaceAll).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+		if err != nil {
+			logger.V(2).Info("Cannot list Applications to collect the Git cache; trying again later", "err", err)
+			return
+		}
+		inUse := make(map[string]bool, len(apps.Items))
+		for _, app := range apps.Items {
+			inUse[app.Spec.Source.RepoURL] = true
+		}
+		if _, err := cache.Collect(inUse); err != nil {
+			logger.Error(err, "Collecting the Git cache")
+		}
+	}, interval)
 }

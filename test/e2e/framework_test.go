@@ -44,6 +44,10 @@ var stack *Stack
 // skipReason says why stack is nil.
 var skipReason string
 
+// ferryArgs are the flags of the e2e stack's ferry-apiserver, restarts included: a Git cache
+// grace period short enough for a test to see a repository collected.
+var ferryArgs = []string{"--git-cache-unused-grace-period=3s"}
+
 // Stack is one local Ferry stack started by pkg/testing/localstack.
 type Stack struct {
 	*localstack.Stack
@@ -103,7 +107,7 @@ func startStack() (*Stack, error) {
 	start := time.Now()
 	// Unless kept, the stack stops by itself should this process die without its teardown (a
 	// test binary timeout panics past it).
-	ls, err := localstack.Start(localstack.Options{FerryBin: bin, Keep: os.Getenv("FERRY_E2E_KEEP") == "1"})
+	ls, err := localstack.Start(localstack.Options{FerryBin: bin, FerryArgs: ferryArgs, Keep: os.Getenv("FERRY_E2E_KEEP") == "1"})
 	if err != nil {
 		if binDir != "" {
 			os.RemoveAll(binDir)

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
@@ -128,4 +132,52 @@ func TestSecretValuesNeverReachMessages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTheGitCacheShrinksWhenApplicationsGo: once no Application names a repository, its copy
+// leaves ferry-apiserver's Git cache after the grace period (3s for this stack, --git-cache-
+// unused-grace-period), and the cache takes less room.
+func TestTheGitCacheShrinksWhenApplicationsGo(t *testing.T) {
+	s := requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("collected")
+	var files = map[string]string{}
+	for i := 0; i < 20; i++ {
+		files[fmt.Sprintf("app/cm-%02d.yaml", i)] = configMapYAML(fmt.Sprintf("collected-%02d", i), strings.Repeat("v", 10<<10))
+	}
+	repo.Commit("main", files, "twenty ConfigMaps")
+	ns := newNamespace(t, "collected")
+	kubectlStdin(t, Admin, gitApp(ns, "c", repo, "app", ns, nil), "apply", "-f", "-")
+	waitApp(t, ns, "c", "Synced", synced)
+
+	sum := sha256.Sum256([]byte(repo.URL()))
+	cacheDir := filepath.Join(s.Dir, "ferry-data", "git")
+	repoDir := filepath.Join(cacheDir, hex.EncodeToString(sum[:16]))
+	if _, err := os.Stat(repoDir); err != nil {
+		t.Fatalf("the synced repository is not in the cache at %s: %v", repoDir, err)
+	}
+	before := dirBytes(t, cacheDir)
+
+	kubectl(t, "delete", "application", "c", "-n", ns, "--wait=true")
+	eventually(t, 60*time.Second, "the repository to leave the Git cache", func() (bool, string) {
+		_, err := os.Stat(repoDir)
+		return os.IsNotExist(err), fmt.Sprintf("%s: %v", repoDir, err)
+	})
+	if after := dirBytes(t, cacheDir); after >= before {
+		t.Errorf("the Git cache holds %d bytes, %d before the Application went", after, before)
+	}
+}
+
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var size int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	return size
 }

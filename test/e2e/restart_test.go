@@ -51,7 +51,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 		if pidAlive(readPid(t, pidFile)) {
 			return
 		}
-		if err := s.RestartFerry(s.FerryBin); err != nil {
+		if err := s.RestartFerry(s.FerryBin, ferryArgs...); err != nil {
 			t.Errorf("restarting ferry-apiserver for the tests after this one: %v", err)
 		}
 	})

@@ -84,11 +84,17 @@ type Options struct {
 	TargetKubeconfig  string
 	ControllerWorkers int
 	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the target cluster.
-	KubeAPIQPS       float32
-	KubeAPIBurst     int
-	GitCacheDir      string
-	GitTimeout       time.Duration
-	AllowRemoteBases bool
+	KubeAPIQPS   float32
+	KubeAPIBurst int
+	GitCacheDir  string
+	GitTimeout   time.Duration
+	// GitMaxRepositorySize and GitCacheMaxSize are quantities (512Mi, 10Gi) bounding one cached
+	// repository and the whole cache; GitCacheUnusedGracePeriod is how long a repository no
+	// Application uses stays cached.
+	GitMaxRepositorySize      string
+	GitCacheMaxSize           string
+	GitCacheUnusedGracePeriod time.Duration
+	AllowRemoteBases          bool
 	// RenderWorkers is how many kustomize builds run at once, each in a child process of this
 	// binary; 0 builds in the server's own process (tests that run the server in theirs).
 	RenderWorkers int
@@ -127,6 +133,9 @@ func NewOptions(out, errOut io.Writer) *Options {
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
+		GitMaxRepositorySize:                "1Gi",
+		GitCacheMaxSize:                     "10Gi",
+		GitCacheUnusedGracePeriod:           time.Hour,
 		RenderWorkers:                       goruntime.GOMAXPROCS(0),
 		RenderTimeout:                       time.Minute,
 		RenderMemoryLimit:                   "1Gi",
@@ -188,6 +197,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Directory of the shared Git repository cache. Default: <data-dir>/git.")
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout,
 		"Time limit of one Git ref listing or fetch.")
+	fs.StringVar(&o.GitMaxRepositorySize, "git-max-repository-size", o.GitMaxRepositorySize,
+		"Largest repository the Git cache holds (a quantity: 512Mi, 2Gi). A fetch is stopped at its first write past it and nothing of it is kept.")
+	fs.StringVar(&o.GitCacheMaxSize, "git-cache-max-size", o.GitCacheMaxSize,
+		"Size of the whole Git cache past which the least recently used repositories are removed (a quantity; 0 for no cap).")
+	fs.DurationVar(&o.GitCacheUnusedGracePeriod, "git-cache-unused-grace-period", o.GitCacheUnusedGracePeriod,
+		"How long a repository no Application uses stays in the Git cache.")
 	fs.BoolVar(&o.AllowRemoteBases, "allow-remote-bases", o.AllowRemoteBases,
 		"Let kustomizations refer to remote bases and URLs. Off by default: a remote base is code fetched from wherever its author chose.")
 	fs.IntVar(&o.RenderWorkers, "render-workers", o.RenderWorkers,
@@ -257,6 +272,15 @@ func (o *Options) Validate() error {
 	}
 	if _, err := o.renderMemoryLimit(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := quantityFlag("git-max-repository-size", o.GitMaxRepositorySize, 1<<20); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := quantityFlag("git-cache-max-size", o.GitCacheMaxSize, 0); err != nil {
+		errs = append(errs, err)
+	}
+	if o.GitCacheUnusedGracePeriod <= 0 {
+		errs = append(errs, fmt.Errorf("--git-cache-unused-grace-period %s: must be positive", o.GitCacheUnusedGracePeriod))
 	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
@@ -347,6 +371,9 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			Workers:               o.ControllerWorkers,
 			GitCacheDir:           cacheDir,
 			GitTimeout:            o.GitTimeout,
+			GitMaxRepositoryBytes: mustQuantity(o.GitMaxRepositorySize),
+			GitCacheMaxBytes:      mustQuantity(o.GitCacheMaxSize),
+			GitCacheUnusedGrace:   o.GitCacheUnusedGracePeriod,
 			AllowFileRepositories: o.AllowFileRepositories,
 			AllowRemoteBases:      o.AllowRemoteBases,
 			Render:                o.Render,
@@ -489,9 +516,14 @@ embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cl
 
 // renderMemoryLimit parses --render-memory-limit.
 func (o *Options) renderMemoryLimit() (int64, error) {
-	q, err := resource.ParseQuantity(o.RenderMemoryLimit)
-	if err != nil || q.Value() < 16<<20 {
-		return 0, fmt.Errorf("--render-memory-limit %q: want a quantity of at least 16Mi, such as 512Mi or 2Gi", o.RenderMemoryLimit)
+	return quantityFlag("render-memory-limit", o.RenderMemoryLimit, 16<<20)
+}
+
+// quantityFlag parses a size flag of at least min bytes.
+func quantityFlag(name, value string, min int64) (int64, error) {
+	q, err := resource.ParseQuantity(value)
+	if err != nil || q.Value() < min {
+		return 0, fmt.Errorf("--%s %q: want a quantity of at least %s, such as 512Mi or 2Gi", name, value, resource.NewQuantity(min, resource.BinarySI))
 	}
 	return q.Value(), nil
 }
@@ -506,4 +538,10 @@ func (o *Options) renderBuilder() (render.Builder, error) {
 		return nil, err
 	}
 	return worker.New(worker.Options{Workers: o.RenderWorkers, Timeout: o.RenderTimeout, MemoryLimit: limit})
+}
+
+// mustQuantity is a size flag Validate has checked.
+func mustQuantity(value string) int64 {
+	q := resource.MustParse(value)
+	return q.Value()
 }

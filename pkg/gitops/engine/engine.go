@@ -83,6 +83,9 @@ type StageError struct {
 func (e *StageError) Error() string { return e.Err.Error() }
 func (e *StageError) Unwrap() error { return e.Err }
 
+// Source is the Git cache the engine reads through.
+func (e *Engine) Source() *source.Cache { return e.cfg.Source }
+
 // Identity is the user every request for app acts as — apply, dry run, prune, createNamespace
 // and the live reads of /diff and /health: a ServiceAccount of its own namespace, the one it
 // names or the tenancy policy's default; empty (Ferry itself) only in a privileged namespace.

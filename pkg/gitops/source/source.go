@@ -21,11 +21,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sync/singleflight"
 	"k8s.io/klog/v2"
 )
@@ -38,8 +41,15 @@ type Options struct {
 	AllowFile bool
 	// Timeout bounds one ref listing or fetch. Default 2m.
 	Timeout time.Duration
-	// MaxRepoBytes caps the on-disk size of one cached repository. Default 1 GiB.
+	// MaxRepoBytes caps the on-disk size of one cached repository: a fetch is stopped by its
+	// first write past it, and the repository is removed from the cache. Default 1 GiB.
 	MaxRepoBytes int64
+	// UnusedGracePeriod is how long a repository no Application uses stays in the cache before
+	// Collect removes it. Default 1h.
+	UnusedGracePeriod time.Duration
+	// MaxCacheBytes caps the whole cache: Collect removes the least recently used repositories
+	// while it is over. 0 means no cap.
+	MaxCacheBytes int64
 	// RefsMaxAge is how old a ref listing may be for a caller whose context carries no bound of
 	// its own (see WithNotBefore): a listing that started at most RefsMaxAge ago is reused
 	// instead of asking the remote again. Default 5s. Interval reconciles of many Applications on
@@ -77,6 +87,10 @@ type Cache struct {
 	mu    sync.Mutex
 	repos map[string]*repoEntry
 	stats Stats
+	// lastUsed is when each repository URL was last read or fetched, for Collect's LRU;
+	// unusedSince when Collect first found it used by no Application.
+	lastUsed    map[string]time.Time
+	unusedSince map[string]time.Time
 
 	// refsMu guards the ref listings: the newest completed one and the one in flight, per
 	// repository URL and credentials.
@@ -97,6 +111,11 @@ type repoEntry struct {
 	// need only the read lock between them.
 	mu   sync.RWMutex
 	repo *git.Repository
+	// fs is the repository's directory, whose writes a fetch limits to MaxRepoBytes.
+	fs *budgetFS
+	// removed says Collect or the size limit removed the directory: a fetch holding this entry
+	// must not write into it again (which would recreate a partial repository).
+	removed bool
 }
 
 // has reports whether the object store holds hash.
@@ -143,6 +162,9 @@ func NewCache(opts Options) (*Cache, error) {
 	if opts.MissingTTL == 0 {
 		opts.MissingTTL = 30 * time.Second
 	}
+	if opts.UnusedGracePeriod == 0 {
+		opts.UnusedGracePeriod = time.Hour
+	}
 	credsKey := make([]byte, 32)
 	if _, err := rand.Read(credsKey); err != nil {
 		return nil, fmt.Errorf("source cache: %w", err)
@@ -154,6 +176,8 @@ func NewCache(opts Options) (*Cache, error) {
 		opts:        opts,
 		credsKey:    credsKey,
 		repos:       map[string]*repoEntry{},
+		lastUsed:    map[string]time.Time{},
+		unusedSince: map[string]time.Time{},
 		refs:        map[refsKey]*refListing{},
 		refsFlights: map[refsKey]*refsFlight{},
 	}, nil
@@ -286,15 +310,25 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 	_, err, _ := c.flights.Do(repoURL+"@"+want, func() (interface{}, error) {
 		entry.mu.Lock()
 		defer entry.mu.Unlock()
+		if entry.removed {
+			return nil, fmt.Errorf("the cache of %s was removed while this fetch waited: retrying", redactURL(repoURL))
+		}
 		// Another flight may have brought the object while this one waited for the lock.
 		if entry.repo.Storer.HasEncodedObject(plumbing.NewHash(want)) == nil {
 			return nil, nil
 		}
+		dir := c.repoDir(repoURL)
+		size, err := dirSize(dir)
+		if err != nil {
+			return nil, fmt.Errorf("measuring the cache of %s: %w", redactURL(repoURL), err)
+		}
+		entry.fs.limit(c.opts.MaxRepoBytes - size)
+		defer entry.fs.unlimit()
 		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		defer cancel()
 		start := time.Now()
 		c.count(func(s *Stats) { s.Fetches++ })
-		err := entry.repo.FetchContext(ctx, &git.FetchOptions{
+		err = entry.repo.FetchContext(ctx, &git.FetchOptions{
 			RemoteName: "origin",
 			RefSpecs: []config.RefSpec{
 				"+refs/heads/*:refs/remotes/origin/*",
@@ -307,16 +341,22 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 		if errors.Is(err, git.NoErrAlreadyUpToDate) {
 			err = nil
 		}
+		if entry.fs.exceeded() {
+			err = errOverBudget
+		}
 		if c.opts.OnFetch != nil {
 			c.opts.OnFetch(time.Since(start), err)
+		}
+		if errors.Is(err, errOverBudget) {
+			// Nothing of it stays: what the fetch wrote, and the repository with it, so that the
+			// next attempt starts from nothing and stops at the same place.
+			c.removeLocked(repoURL, entry)
+			return nil, fmt.Errorf("repository %s is larger than the cache allows one repository (%d MiB, ferry-apiserver --git-max-repository-size): the fetch was stopped and nothing of it kept", redactURL(repoURL), c.opts.MaxRepoBytes>>20)
 		}
 		if err != nil {
 			return nil, wrapRemoteError(repoURL, "fetching from", err)
 		}
 		klog.FromContext(ctx).V(2).Info("Fetched repository", "repo", redactURL(repoURL), "want", want, "duration", time.Since(start))
-		if size, err := dirSize(c.repoDir(repoURL)); err == nil && size > c.opts.MaxRepoBytes {
-			return nil, fmt.Errorf("repository %s takes %d MiB in the cache, over the limit of %d MiB", redactURL(repoURL), size>>20, c.opts.MaxRepoBytes>>20)
-		}
 		return nil, nil
 	})
 	return err
@@ -344,13 +384,16 @@ func (c *Cache) repoDir(repoURL string) string {
 func (c *Cache) entry(repoURL string) (*repoEntry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lastUsed[repoURL] = time.Now()
 	if e, ok := c.repos[repoURL]; ok {
 		return e, nil
 	}
 	dir := c.repoDir(repoURL)
-	repo, err := git.PlainOpen(dir)
+	fs := newBudgetFS(osfs.New(dir))
+	storage := filesystem.NewStorage(fs, cache.NewObjectLRUDefault())
+	repo, err := git.Open(storage, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = git.PlainInit(dir, true)
+		repo, err = git.Init(storage, nil) // no worktree: bare
 		if err == nil {
 			_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{repoURL}})
 		}
@@ -361,7 +404,7 @@ func (c *Cache) entry(repoURL string) (*repoEntry, error) {
 	// Load the storage's lazy state (the packfile index, the incoming objects directory) now,
 	// before other goroutines read from it: a lookup of an absent object loads it all.
 	_ = repo.Storer.HasEncodedObject(plumbing.ZeroHash)
-	e := &repoEntry{repo: repo}
+	e := &repoEntry{repo: repo, fs: fs}
 	c.repos[repoURL] = e
 	return e, nil
 }
