@@ -158,3 +158,68 @@ func TestUnknownCommitsCostOneFetchPerInterval(t *testing.T) {
 		return err == nil && got == sha, fmt.Sprint(err)
 	})
 }
+
+// pkt is one Git pkt-line.
+func pkt(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+
+// TestGitProtocolErrorsAreNeverEchoed: a server answering 200 with words of its own — an "ERR"
+// line of the Git protocol, or anything that is not Git — gets an error in Ferry's words; an
+// endless ref advertisement is cut at its bound; an unreachable server keeps Go's own
+// description of the failure, which the remote does not write.
+func TestGitProtocolErrorsAreNeverEchoed(t *testing.T) {
+	const marker = "MARKER-remote-words"
+	bodies := map[string]string{
+		"ERR line":               pkt("# service=git-upload-pack\n") + "0000" + pkt("ERR "+marker+"\n"),
+		"ERR line alone":         pkt("ERR " + marker + "\n"),
+		"not Git at all":         "<html>" + strings.Repeat(marker+" ", 100) + "</html>",
+		"a broken advertisement": pkt("# service=git-upload-pack\n") + "0000" + pkt(marker+" "+marker+"\n") + "0000",
+		"progress then an error": pkt("# service=git-upload-pack\n") + "0000" + "zzzz" + marker,
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+				_, _ = w.Write([]byte(body))
+			}))
+			defer srv.Close()
+			_, err := newCache(t).Resolve(context.Background(), srv.URL+"/org/repo.git", "main", nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), marker) {
+				t.Errorf("the remote's words are in the error: %.300s", err)
+			}
+		})
+	}
+
+	t.Run("an endless advertisement", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+			_, _ = w.Write([]byte(pkt("# service=git-upload-pack\n") + "0000" + pkt(strings.Repeat("1", 40)+" HEAD\x00multi_ack ofs-delta\n")))
+			line := []byte(pkt(strings.Repeat("2", 40) + " refs/heads/" + strings.Repeat("b", 900) + "\n"))
+			for i := 0; i < (128<<20)/len(line); i++ { // twice the bound, then stop
+				if _, err := w.Write(line); err != nil {
+					return
+				}
+			}
+		}))
+		defer srv.Close()
+		_, err := newCache(t).Resolve(context.Background(), srv.URL+"/org/repo.git", "main", nil)
+		if err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
+			t.Fatalf("an endless ref advertisement: %v, want the bound named", err)
+		}
+	})
+
+	t.Run("nothing listening", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		_, err = newCache(t).Resolve(context.Background(), "http://"+addr+"/org/repo.git", "main", nil)
+		if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "check that the server is up") {
+			t.Fatalf("a closed port: %v, want Go's connection refused and what to check", err)
+		}
+	})
+}

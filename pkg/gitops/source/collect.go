@@ -69,11 +69,11 @@ func (c *Cache) Collect(inUse map[string]bool) ([]Removed, error) {
 			}
 			c.remove(r.url, r.dir)
 			total -= r.bytes
-			removed = append(removed, Removed{URL: redactURL(r.url), Bytes: r.bytes, Reason: fmt.Sprintf("least recently used while the cache was over %d MiB", c.opts.MaxCacheBytes>>20)})
+			removed = append(removed, Removed{URL: redactURL(r.url), Bytes: r.bytes, Reason: "least recently used while the cache was over " + humanBytes(c.opts.MaxCacheBytes)})
 		}
 	}
 	for _, r := range removed {
-		klog.InfoS("Removed a repository from the Git cache", "repo", r.URL, "MiB", r.Bytes>>20, "reason", r.Reason)
+		klog.InfoS("Removed a repository from the Git cache", "repo", r.URL, "size", humanBytes(r.Bytes), "reason", r.Reason)
 	}
 	return removed, nil
 }
@@ -170,4 +170,17 @@ func (c *Cache) forget(url, dir string) {
 	delete(c.lastUsed, url)
 	delete(c.unusedSince, url)
 	delete(c.unusedSince, dir)
+}
+
+// humanBytes writes a size the way people read it: 700 KiB, 12 MiB, 10 GiB.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 10<<30:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 10<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 10<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -21,8 +22,16 @@ type quietErrors struct{ next http.RoundTripper }
 
 func (q quietErrors) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := q.next.RoundTrip(r)
-	if err != nil || resp.StatusCode < 300 {
+	if err != nil {
 		return resp, err
+	}
+	if resp.StatusCode < 300 {
+		if r.Method == http.MethodGet {
+			// The ref advertisement, which go-git reads whole into memory. A pack (POST) is
+			// written to disk as it comes and bounded there (budgetFS) and by --git-timeout.
+			resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAdvertisementBytes}
+		}
+		return resp, nil
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscardedBody))
 	_ = resp.Body.Close()
@@ -41,4 +50,29 @@ func useQuietHTTPClient() {
 		client.InstallProtocol("http", c)
 		client.InstallProtocol("https", c)
 	})
+}
+
+// maxAdvertisementBytes bounds a ref advertisement: a repository with a million refs advertises
+// about 60 MiB.
+const maxAdvertisementBytes = 64 << 20
+
+// errResponseTooLarge stops reading an answer past its bound.
+var errResponseTooLarge = errors.New("the Git server's answer is larger than Ferry reads")
+
+// boundedBody fails a read past its bound instead of reading on.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errResponseTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

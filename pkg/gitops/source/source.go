@@ -416,21 +416,6 @@ func (c *Cache) checkURL(repoURL string) error {
 	return nil
 }
 
-// wrapRemoteError says which repository failed and what the user can do.
-func wrapRemoteError(repoURL, doing string, err error) error {
-	switch {
-	case errors.Is(err, transport.ErrAuthenticationRequired):
-		return fmt.Errorf("%s %s: authentication required: name a Secret with credentials in spec.source.credentialsRef: %w", doing, redactURL(repoURL), err)
-	case errors.Is(err, transport.ErrAuthorizationFailed):
-		return fmt.Errorf("%s %s: the credentials were refused: check the Secret in spec.source.credentialsRef: %w", doing, redactURL(repoURL), err)
-	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return fmt.Errorf("%s %s: repository not found: check spec.source.repoURL: %w", doing, redactURL(repoURL), err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s %s: timed out: %w", doing, redactURL(repoURL), err)
-	}
-	return fmt.Errorf("%s %s: %w", doing, redactURL(repoURL), err)
-}
-
 // redactURL drops any user information from a URL before it goes into a message.
 func redactURL(repoURL string) string {
 	u, err := url.Parse(repoURL)
