@@ -208,38 +208,3 @@ func TestValidateSync(t *testing.T) {
 		}
 	}
 }
-
-// FuzzValidateApplication checks that no repoURL, revision or path crashes validation, and that
-// a path accepted by validation never leaves the repository.
-func FuzzValidateApplication(f *testing.F) {
-	for _, seed := range [][3]string{
-		{"https://example.com/r.git", "main", "apps"},
-		{"git@host:org/r.git", strings.Repeat("a", 40), "../x"},
-		{"file:///x", "a..b", "/abs"},
-	} {
-		f.Add(seed[0], seed[1], seed[2])
-	}
-	f.Fuzz(func(t *testing.T, repoURL, revision, path string) {
-		app := validApp()
-		app.Spec.Source.RepoURL = repoURL
-		app.Spec.Source.Revision = revision
-		app.Spec.Source.Path = path
-		errs := ValidateApplication(app, Options{})
-		pathOK := true
-		for _, e := range errs {
-			if e.Field == "spec.source.path" {
-				pathOK = false
-			}
-		}
-		if pathOK {
-			for _, elem := range strings.Split(path, "/") {
-				if elem == ".." {
-					t.Fatalf("path %q escapes the repository but was accepted", path)
-				}
-			}
-			if strings.HasPrefix(path, "/") {
-				t.Fatalf("absolute path %q accepted", path)
-			}
-		}
-	})
-}
