@@ -3,6 +3,8 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -265,5 +267,46 @@ func BenchmarkBuildParallel(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestATarpitCostsOneWorkerUntilTheDeadline: with remote bases allowed, a kustomization naming a
+// URL that never answers holds one worker until --render-timeout and fails naming it, while
+// another Application's render goes through the other worker meanwhile.
+func TestATarpitCostsOneWorkerUntilTheDeadline(t *testing.T) {
+	release, hit := make(chan struct{}), make(chan struct{}, 1)
+	tarpit := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case hit <- struct{}{}:
+		default:
+		}
+		<-release
+	}))
+	defer tarpit.Close()
+	defer close(release)
+	p := newPool(t, Options{Workers: 2, Timeout: 2 * time.Second})
+	stuck := make(chan error, 1)
+	go func() {
+		files := []source.File{{Path: "app/kustomization.yaml", Data: []byte("resources:\n- " + tarpit.URL + "/deploy.yaml\n")}}
+		_, err := render.Render(files, "app", render.Options{AllowRemoteBases: true, Builder: p})
+		stuck <- err
+	}()
+	select {
+	case <-hit: // the worker is in the tarpit
+	case err := <-stuck:
+		t.Fatalf("the render naming the tarpit never reached it: %v", err)
+	}
+	if objs, err := render.Render(overlay(3, 10), "apps/prod", render.Options{Builder: p}); err != nil || len(objs) != 10 {
+		t.Fatalf("a render beside the tarpit: %d objects, %v", len(objs), err)
+	}
+	select {
+	case err := <-stuck:
+		t.Fatalf("the tarpit render ended (%v) before the other one: the test measures nothing", err)
+	default:
+	}
+	err := <-stuck
+	var rerr *render.Error
+	if !errors.As(err, &rerr) || !strings.Contains(rerr.Reason, "took longer than 2s") {
+		t.Fatalf("the tarpit render: %v, want the deadline named", err)
 	}
 }
