@@ -45,8 +45,9 @@ var stack *Stack
 var skipReason string
 
 // ferryArgs are the flags of the e2e stack's ferry-apiserver, restarts included: a Git cache
-// grace period short enough for a test to see a repository collected.
-var ferryArgs = []string{"--git-cache-unused-grace-period=3s"}
+// grace period short enough for a test to see a repository collected, and a repository size
+// limit small enough for a test to cross.
+var ferryArgs = []string{"--git-cache-unused-grace-period=3s", "--git-max-repository-size=8Mi"}
 
 // Stack is one local Ferry stack started by pkg/testing/localstack.
 type Stack struct {

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -180,4 +183,85 @@ func dirBytes(t *testing.T, dir string) int64 {
 		return nil
 	})
 	return size
+}
+
+// TestARepositoryOverTheSizeLimitLeavesNothing: a repository larger than
+// --git-max-repository-size (8Mi for this stack) fails its Application with a condition naming
+// the limit, and nothing of it stays in the Git cache.
+func TestARepositoryOverTheSizeLimitLeavesNothing(t *testing.T) {
+	s := requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("oversized")
+	noise := make([]byte, 12<<20)
+	if _, err := rand.Read(noise); err != nil {
+		t.Fatal(err)
+	}
+	repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("big", "v1"), "data/noise.bin": string(noise)}, "12 MiB of noise")
+	ns := newNamespace(t, "oversized")
+	kubectlStdin(t, Admin, gitApp(ns, "big", repo, "app", ns, nil), "apply", "-f", "-")
+	waitApp(t, ns, "big", "GitFailed naming the size limit", func(a *gitopsv1alpha1.Application) bool {
+		c := condition(a, "Ready")
+		return strings.HasPrefix(c, "False/"+gitopsv1alpha1.ReasonGitFailed) && strings.Contains(c, "larger than the cache allows one repository (8 MiB")
+	})
+	sum := sha256.Sum256([]byte(repo.URL()))
+	repoDir := filepath.Join(s.Dir, "ferry-data", "git", hex.EncodeToString(sum[:16]))
+	if size := dirBytes(t, repoDir); size != 0 {
+		t.Errorf("the refused repository left %d bytes in the Git cache at %s", size, repoDir)
+	}
+}
+
+// TestRemoteWordsNeverReachMessages: repoURLs pointing at an HTTP service that is not a Git
+// server (its error pages carry a marker), and at one answering with an ERR line of the Git
+// protocol: the Applications fail in Ferry's words, and the marker appears in no status, Event,
+// response or log line.
+func TestRemoteWordsNeverReachMessages(t *testing.T) {
+	s := requireStack(t)
+	const marker = "remote-marker-0d7a"
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/errline/") {
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+			line := "ERR " + marker + "\n"
+			_, _ = fmt.Fprintf(w, "%04x%s", len(line)+4, line)
+			return
+		}
+		// /<status>/repo.git answers that status with a page.
+		code, err := strconv.Atoi(strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")[0])
+		if err != nil {
+			code = http.StatusTeapot
+		}
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(strings.Repeat(marker+" ", 500)))
+	}))
+	defer service.Close()
+	ns := newNamespace(t, "remote-words")
+	apps := map[string]string{"errline": service.URL + "/errline/repo.git"}
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusInternalServerError} {
+		apps[fmt.Sprintf("page-%d", code)] = fmt.Sprintf("%s/%d/repo.git", service.URL, code)
+	}
+	for name, url := range apps {
+		kubectlStdin(t, Admin, appManifest(ns, name, map[string]any{"source.repoURL": url, "source.path": "app", "destination.namespace": ns}), "apply", "-f", "-")
+	}
+	for name := range apps {
+		waitApp(t, ns, name, "a Git failure", func(a *gitopsv1alpha1.Application) bool {
+			c := condition(a, "Ready")
+			return strings.HasPrefix(c, "False/"+gitopsv1alpha1.ReasonGitFailed) || strings.HasPrefix(c, "False/"+gitopsv1alpha1.ReasonCredentialsError)
+		})
+	}
+	base := "/apis/gitops.ferry.dev/v1alpha1/namespaces/" + ns + "/applications/"
+	seen := []string{
+		kubectl(t, "get", "applications", "-n", ns, "-o", "yaml"),
+		kubectl(t, "get", "events", "-n", ns, "-o", "yaml"),
+	}
+	for name := range apps {
+		for _, sub := range []string{"/manifests", "/diff?revision=main"} {
+			r := s.Run(Admin, "", "get", "--raw", base+name+sub)
+			seen = append(seen, r.Stdout, r.Stderr)
+		}
+	}
+	seen = append(seen, s.LogTail("ferry-apiserver", 1_000_000))
+	for _, text := range seen {
+		if i := strings.Index(text, marker); i >= 0 {
+			t.Errorf("the remote's words appear: ...%s...", text[max(0, i-200):min(len(text), i+100)])
+		}
+	}
 }
