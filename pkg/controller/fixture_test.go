@@ -80,7 +80,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(cfg)})
+	// Remote bases allowed for remote_test.go; no other test names one.
+	eng := engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(cfg), AllowRemoteBases: true})
 	// The simple tracker: NewClientset's field-managed one has no schema for Application.
 	f.ferry = fake.NewSimpleClientset() //nolint:staticcheck
 	f.ferry.PrependReactor("update", "applications", statusOnly(f.ferry))

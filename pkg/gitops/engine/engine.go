@@ -175,11 +175,16 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 	if cached, ok := e.render.Get(key); ok {
 		objs = copies(cached.([]*unstructured.Unstructured))
 	} else {
-		objs, err = e.renderUncached(app, sha)
+		var remote bool
+		objs, remote, err = e.renderUncached(ctx, app, sha)
 		if err != nil {
 			return nil, err
 		}
-		e.render.Add(key, copies(objs))
+		// A remote base may name a branch, which moves without the Application's commit
+		// changing: such a render is done again each time (its Git reads are cached).
+		if !remote {
+			e.render.Add(key, copies(objs))
+		}
 	}
 	dest := app.Spec.Destination.Namespace
 	if err := e.cfg.Applier.Prepare(ctx, AppOf(app), e.Identity(app), objs, dest); err != nil {
@@ -188,9 +193,27 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 	return objs, nil
 }
 
-func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
+// renderUncached renders the Application's path at sha, and says whether it read remote bases.
+func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, bool, error) {
 	src := app.Spec.Source
 	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases, Builder: e.cfg.Builder}
+	budget := e.newReadBudget()
+	var remote bool
+	var remoteErr error
+	if e.cfg.AllowRemoteBases {
+		// Remote bases come through the Git cache like the Application's repository: fetched
+		// once, bounded in time and size, anonymously (never with the Application's
+		// credentials, which are for its own repository), within this render's read limits.
+		opts.Remote = func(repoURL, revision string) (render.TreeReader, error) {
+			remote = true
+			rsha, err := e.cfg.Source.Resolve(ctx, repoURL, revision, nil)
+			if err != nil {
+				remoteErr = err
+				return nil, err
+			}
+			return budget.reader(repoURL, rsha), nil
+		}
+	}
 	if d := src.Directory; d != nil {
 		opts.Directory = &render.DirectoryOptions{Recurse: d.Recurse, Include: d.Include, Exclude: d.Exclude}
 	}
@@ -206,38 +229,54 @@ func (e *Engine) renderUncached(app *gitopsv1alpha1.Application, sha string) ([]
 		opts.Kustomize = ko
 	}
 	var read []source.File
-	reader := e.treeReader(src.RepoURL, sha)
+	reader := budget.reader(src.RepoURL, sha)
 	objs, err := e.cfg.Render(func(dir string) ([]source.File, error) {
 		files, err := reader(dir)
 		read = append(read, files...)
 		return files, err
 	}, src.Path, opts)
 	if err != nil {
+		err = redact.Error(err, redact.FromFiles(read))
+		if remoteErr != nil {
+			// A remote base could not be fetched: Git trouble, retried, unless its revision
+			// does not exist.
+			return nil, remote, &StageError{Reason: gitopsv1alpha1.ReasonGitFailed, Terminal: errors.Is(remoteErr, source.ErrRevisionNotFound), Err: err}
+		}
 		// kustomize quotes what it fails on, a malformed secretGenerator literal included.
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: redact.Error(err, redact.FromFiles(read))}
+		return nil, remote, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
 	}
-	return objs, nil
+	return objs, remote, nil
 }
 
-// treeReader reads the directories of one commit that a render asks for, from the Git cache and
-// within one set of limits for all of them together.
-func (e *Engine) treeReader(repo, sha string) render.TreeReader {
-	limits := e.cfg.Limits.WithDefaults()
-	var files int
-	var bytes int64
+// readBudget is one set of read limits for everything a render reads from the Git cache: the
+// Application's repository and its remote bases together.
+type readBudget struct {
+	e      *Engine
+	limits source.Limits
+	files  int
+	bytes  int64
+}
+
+func (e *Engine) newReadBudget() *readBudget {
+	return &readBudget{e: e, limits: e.cfg.Limits.WithDefaults()}
+}
+
+// reader reads the directories of one commit that a render asks for, from the Git cache.
+func (b *readBudget) reader(repo, sha string) render.TreeReader {
+	e, limits := b.e, b.limits
 	return func(dir string) ([]source.File, error) {
 		read, err := e.cfg.Source.ReadFiles(repo, sha, dir, limits)
 		if err != nil {
 			return nil, err
 		}
-		files += len(read)
+		b.files += len(read)
 		for _, f := range read {
-			bytes += int64(len(f.Data))
+			b.bytes += int64(len(f.Data))
 		}
-		if files > limits.MaxFiles {
+		if b.files > limits.MaxFiles {
 			return nil, fmt.Errorf("the render reads more than %d files: %w", limits.MaxFiles, source.ErrLimitExceeded)
 		}
-		if bytes > limits.MaxTotalBytes {
+		if b.bytes > limits.MaxTotalBytes {
 			return nil, fmt.Errorf("the render reads more than %d MiB: %w", limits.MaxTotalBytes>>20, source.ErrLimitExceeded)
 		}
 		return read, nil

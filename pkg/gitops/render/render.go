@@ -53,6 +53,8 @@ type Options struct {
 	// AllowRemoteBases lets kustomizations refer to remote repositories and URLs. Off by
 	// default: a remote base is code fetched from wherever its author chose.
 	AllowRemoteBases bool
+	// Remote reads the remote bases AllowRemoteBases lets through; nil refuses them.
+	Remote RemoteReader `json:"-"`
 	// MaxObjects caps the rendered objects. Default 10,000.
 	MaxObjects int
 	// MaxBytes caps the rendered objects' size as JSON. Default 64 MiB.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -36,7 +37,7 @@ func RenderTree(read TreeReader, dir string, opts Options) ([]*unstructured.Unst
 		if opts.Kustomize != nil {
 			components = opts.Kustomize.Components
 		}
-		if files, err = reachedFiles(read, files, dir, components, opts.AllowRemoteBases); err != nil {
+		if files, err = reachedFiles(read, files, dir, components, opts); err != nil {
 			return nil, err
 		}
 		objs, err = opts.Builder.Build(files, dir, opts)
@@ -90,7 +91,40 @@ func within(p, dir string) bool {
 // CRDs it lists, and the kustomizations of the directories those name, reading each directory
 // once. Each reference is checked as it is reached: no remote base (unless allowed), nothing
 // outside the repository, nothing missing. It returns every file kustomize may load.
-func reachedFiles(read TreeReader, files []source.File, root string, overlayComponents []string, allowRemote bool) ([]source.File, error) {
+//
+// An allowed remote base is read through opts.Remote and mounted under remoteMount, and the
+// reference is rewritten to point there: kustomize then finds it among the staged files and
+// never fetches anything itself (a render worker could not run git, and should not reach the
+// network). A remote repository's kustomizations are followed like the Application's own, each
+// confined to its repository.
+func reachedFiles(read TreeReader, files []source.File, root string, overlayComponents []string, opts Options) ([]source.File, error) {
+	mounts := map[string]TreeReader{}
+	// readAny reads a directory of the Application's repository or of a mounted remote one.
+	readAny := func(dir string) ([]source.File, error) {
+		if m, sub, ok := mountOf(dir); ok {
+			got, err := mounts[m](sub)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]source.File, len(got))
+			for i, f := range got {
+				out[i] = source.File{Path: path.Join(m, f.Path), Data: f.Data}
+			}
+			return out, nil
+		}
+		got, err := read(dir)
+		for _, f := range got {
+			if within(f.Path, remoteMount) {
+				return nil, fmt.Errorf("the repository has a %s directory, which Ferry keeps for remote bases: rename it", remoteMount)
+			}
+		}
+		return got, err
+	}
+	for _, f := range files {
+		if within(f.Path, remoteMount) {
+			return nil, &Error{File: f.Path, Reason: fmt.Sprintf("the repository has a %s directory, which Ferry keeps for remote bases: rename it", remoteMount)}
+		}
+	}
 	readDirs := []string{root}
 	have := map[string]bool{}
 	for _, f := range files {
@@ -112,6 +146,9 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 		}
 		return false
 	}
+	// rewrites holds, per kustomization file, each remote reference and the mounted path that
+	// replaces it.
+	rewrites := map[string][][2]string{}
 	visited := map[string]bool{}
 	queue := []string{root}
 	for len(queue) > 0 {
@@ -134,21 +171,46 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 				return nil, &Error{File: file, Reason: fmt.Sprintf("%s: %q names a URL: a render never makes a network request (only remote bases in resources, and only with ferry-apiserver --allow-remote-bases)", fv.field, fv.value)}
 			}
 		}
+		// The repository this kustomization belongs to: "" for the Application's, or a mount.
+		home, _, _ := mountOf(dir)
 		// bases is deprecated in favour of resources, but old kustomizations still use it.
 		refs := append(append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...), k.Crds...) //nolint:staticcheck
 		if dir == root {
 			refs = append(refs, overlayComponents...)
 		}
 		for _, ref := range refs {
-			if looksRemote(ref) {
-				if allowRemote {
-					continue
-				}
+			var target string
+			switch {
+			case looksRemote(ref) && !opts.AllowRemoteBases:
 				return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q refused: remote bases are disabled on this server (ferry-apiserver --allow-remote-bases)", ref)}
-			}
-			target := path.Join(dir, ref)
-			if target == ".." || strings.HasPrefix(target, "../") || path.IsAbs(ref) {
-				return nil, &Error{File: file, Reason: fmt.Sprintf("%q points outside the repository: refused", ref)}
+			case looksRemote(ref) && isRemoteFile(ref):
+				continue // one file, which kustomize downloads itself, bounded by the render's deadline and memory
+			case looksRemote(ref):
+				if opts.Remote == nil {
+					return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q: remote bases cannot be fetched here", ref)}
+				}
+				b, err := parseRemoteBase(ref)
+				if err != nil {
+					return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q: %v", ref, err)}
+				}
+				m := mountPoint(b)
+				if mounts[m] == nil {
+					reader, err := opts.Remote(b.RepoURL, b.Revision)
+					if err != nil {
+						return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q: %v", ref, err)}
+					}
+					mounts[m] = reader
+				}
+				target = path.Join(m, b.Dir)
+				rewrites[file] = append(rewrites[file], [2]string{ref, relativePath(dir, target)})
+			default:
+				target = path.Join(dir, ref)
+				if target == ".." || strings.HasPrefix(target, "../") || path.IsAbs(ref) || (home == "" && within(target, remoteMount)) {
+					return nil, &Error{File: file, Reason: fmt.Sprintf("%q points outside the repository: refused", ref)}
+				}
+				if home != "" && !within(target, home) {
+					return nil, &Error{File: file, Reason: fmt.Sprintf("%q points outside its remote repository: refused", ref)}
+				}
 			}
 			if target == "." {
 				target = ""
@@ -161,7 +223,7 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 			case covered(target):
 				return nil, &Error{File: file, Reason: fmt.Sprintf("%q does not exist in the repository", ref)}
 			default:
-				more, err := read(target)
+				more, err := readAny(target)
 				if errors.Is(err, fs.ErrNotExist) {
 					return nil, &Error{File: file, Reason: fmt.Sprintf("%q does not exist in the repository, or is a file outside %s (kustomize loads files only from a kustomization's own directory)", ref, orRoot(dir))}
 				}
@@ -179,7 +241,53 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 			}
 		}
 	}
-	return files, nil
+	return rewriteRemoteRefs(files, rewrites), nil
+}
+
+// mountOf splits a path under remoteMount into its mount point and the path inside it.
+func mountOf(p string) (mount, sub string, ok bool) {
+	if !within(p, remoteMount) || p == remoteMount {
+		return "", "", false
+	}
+	parts := strings.SplitN(p, "/", 3)
+	mount = parts[0] + "/" + parts[1]
+	if len(parts) == 3 {
+		sub = parts[2]
+	}
+	return mount, sub, true
+}
+
+// relativePath is the way from directory from to target, both from the same root.
+func relativePath(from, target string) string {
+	if from == "" {
+		return target
+	}
+	return strings.Repeat("../", strings.Count(from, "/")+1) + target
+}
+
+// rewriteRemoteRefs replaces, in each kustomization, the remote references with the paths of
+// their mounts. Files are copied, never changed in place (they may be the cache's).
+func rewriteRemoteRefs(files []source.File, rewrites map[string][][2]string) []source.File {
+	if len(rewrites) == 0 {
+		return files
+	}
+	out := make([]source.File, len(files))
+	copy(out, files)
+	for i, f := range out {
+		pairs, ok := rewrites[f.Path]
+		if !ok {
+			continue
+		}
+		// Longest first: a reference may begin with another (github.com/org/repo and
+		// github.com/org/repo/sub).
+		sort.Slice(pairs, func(i, j int) bool { return len(pairs[i][0]) > len(pairs[j][0]) })
+		data := string(f.Data)
+		for _, p := range pairs {
+			data = strings.ReplaceAll(data, p[0], p[1])
+		}
+		out[i] = source.File{Path: f.Path, Data: []byte(data)}
+	}
+	return out
 }
 
 func orRoot(dir string) string {

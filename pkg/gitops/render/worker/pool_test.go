@@ -186,8 +186,9 @@ func TestOneSlowBuildDoesNotHoldTheOthers(t *testing.T) {
 	}
 }
 
-// TestWorkersExecuteNothing puts a `git` on the server's PATH that records each run, and renders
-// a kustomization with a remote base, allowed: kustomize would run git for it, and does in this
+// TestWorkersExecuteNothing puts a `git` on the server's PATH that records each run, and builds
+// a kustomization naming a remote base, as it would reach kustomize should Ferry's own checks
+// (which rewrite or refuse remote bases) ever let one through: kustomize runs git for it in this
 // process, but a worker has no PATH to find it by.
 func TestWorkersExecuteNothing(t *testing.T) {
 	bin := t.TempDir()
@@ -200,17 +201,15 @@ func TestWorkersExecuteNothing(t *testing.T) {
 	files := []source.File{{Path: "app/kustomization.yaml", Data: []byte("resources:\n- https://github.com/example/shop//deploy?ref=v1\n")}}
 	opts := render.Options{AllowRemoteBases: true}
 
-	opts.Builder = newPool(t, Options{Workers: 1})
-	if _, err := render.Render(files, "app", opts); err == nil {
+	if _, err := newPool(t, Options{Workers: 1}).Build(files, "app", opts); err == nil {
 		t.Fatal("a remote base rendered without any way to fetch it")
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a render worker executed git")
 	}
 
-	// The same render in this process runs the git above: the check can fail.
-	opts.Builder = render.InProcess
-	_, _ = render.Render(files, "app", opts)
+	// The same build in this process runs the git above: the check can fail.
+	_, _ = render.InProcess.Build(files, "app", opts)
 	if _, err := os.Stat(marker); err != nil {
 		t.Fatalf("kustomize in this process did not run git either (%v): the test proves nothing", err)
 	}
