@@ -140,11 +140,13 @@ func TestPoolBuildsWhatKustomizeBuildsInProcess(t *testing.T) {
 }
 
 func TestPoolStopsABuildOverItsMemoryLimitAndRecovers(t *testing.T) {
-	p := newPool(t, Options{Workers: 1, MemoryLimit: 48 << 20})
-	// 400 ConfigMaps of 64 KiB each: 25 MiB of input, several times that inside kustomize.
-	_, err := render.Render(overlay(400, 64<<10), "apps/prod", render.Options{Builder: p})
+	p := newPool(t, Options{Workers: 1, MemoryLimit: 128 << 20})
+	// 400 ConfigMaps of 128 KiB each: 50 MiB of input, several times that inside kustomize.
+	// (The limit is on address space, which Go reserves 64 MiB at a time: a limit much below
+	// 128 MiB would stop ordinary renders too.)
+	_, err := render.Render(overlay(400, 128<<10), "apps/prod", render.Options{Builder: p})
 	var rerr *render.Error
-	if !errors.As(err, &rerr) || !strings.Contains(rerr.Reason, "more than 48 MiB of memory") {
+	if !errors.As(err, &rerr) || !strings.Contains(rerr.Reason, "more than 128 MiB of memory") {
 		t.Fatalf("a render over the memory limit gave %v, want an error naming the limit", err)
 	}
 	// The next render gets a fresh worker.
