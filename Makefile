@@ -7,7 +7,7 @@ BIN_DIR ?= bin
 # $$HOME/.cache/ferry by hack/build-control-plane.sh).
 TEST_FLAGS ?= -count=1 -timeout 60m
 
-.PHONY: help build install test test-unit fuzz verify update vet fmt-check tidy-check lint
+.PHONY: help build install test test-unit test-faults fuzz verify update vet fmt-check tidy-check lint
 
 ## help: list the targets
 help:
@@ -29,6 +29,10 @@ test:
 ## test-unit: run the tests that need no control plane (skips test/e2e)
 test-unit:
 	$(GO) test $(TEST_FLAGS) -short ./...
+
+## test-faults: the fault suite alone (test/faults: etcd outage, flaky Git, concurrent syncs, ...); make test runs it too
+test-faults:
+	$(GO) test $(TEST_FLAGS) -v ./test/faults/
 
 ## fuzz: run each fuzz target for FUZZTIME (default 1m) from its seeds; `go test` runs the seeds alone
 FUZZTIME ?= 1m

@@ -5,6 +5,7 @@ package gittest
 
 import (
 	"fmt"
+	"math/rand"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -93,6 +94,17 @@ type Server struct {
 	down     atomic.Bool
 	delay    atomic.Int64
 	requests []string
+	// flaky, when set, fails or stalls a share of requests at random (SetFlaky).
+	flaky *flakiness
+}
+
+// flakiness is a Git server that fails part of the time, as a real one under load does.
+type flakiness struct {
+	percent int
+	stall   time.Duration
+	rand    *rand.Rand
+	// Failed and Stalled count what it did.
+	failed, stalled int
 }
 
 // NewServer starts a server whose repositories live in a temporary directory.
@@ -135,6 +147,16 @@ func NewServer(t T) *Server {
 			http.Error(w, "git server is down for this test", http.StatusServiceUnavailable)
 			return
 		}
+		if fail, stall := s.flake(); fail {
+			http.Error(w, "git server failed at random for this test", http.StatusBadGateway)
+			return
+		} else if stall > 0 {
+			select {
+			case <-time.After(stall):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if user != "" {
 			u, p, ok := r.BasicAuth()
 			if !ok {
@@ -167,6 +189,41 @@ func (s *Server) RequireBasicAuth(username, password string) {
 // SetDelay makes the server wait d before answering each request (0 to stop), to keep a
 // client busy in the middle of a fetch.
 func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// SetFlaky makes percent of the requests fail (502) or stall for stall before being answered,
+// at random from seed, half of each; 0 stops it. It returns a function that reports how many
+// requests failed and stalled so far.
+func (s *Server) SetFlaky(percent int, stall time.Duration, seed int64) func() (failed, stalled int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if percent <= 0 {
+		s.flaky = nil
+		return func() (int, int) { return 0, 0 }
+	}
+	f := &flakiness{percent: percent, stall: stall, rand: rand.New(rand.NewSource(seed))}
+	s.flaky = f
+	return func() (int, int) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return f.failed, f.stalled
+	}
+}
+
+// flake decides the fate of one request: fail it, stall it for a while, or neither.
+func (s *Server) flake() (fail bool, stall time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.flaky
+	if f == nil || f.rand.Intn(100) >= f.percent {
+		return false, 0
+	}
+	if f.rand.Intn(2) == 0 {
+		f.failed++
+		return true, 0
+	}
+	f.stalled++
+	return false, time.Duration(f.rand.Int63n(int64(f.stall) + 1))
+}
 
 // SetDown makes the server answer 503 to everything while down is true.
 func (s *Server) SetDown(down bool) { s.down.Store(down) }
