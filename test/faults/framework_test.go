@@ -121,8 +121,8 @@ func configMap(name, value string) string {
 }
 
 // createApps creates n Applications in ns, app-000 ... deploying apps/app-000 ... of repoURL
-// into ns, automated with prune, looking at Git every interval.
-func createApps(t *testing.T, ns, repoURL string, n int, interval time.Duration) []string {
+// into ns, automated with prune, looking at Git every interval; edits change each first.
+func createApps(t *testing.T, ns, repoURL string, n int, interval time.Duration, edits ...func(*gitopsv1alpha1.Application)) []string {
 	t.Helper()
 	var names []string
 	for i := 0; i < n; i++ {
@@ -137,6 +137,9 @@ func createApps(t *testing.T, ns, repoURL string, n int, interval time.Duration)
 					Interval:  &metav1.Duration{Duration: interval},
 				},
 			},
+		}
+		for _, edit := range edits {
+			edit(app)
 		}
 		if _, err := ferry.GitopsV1alpha1().Applications(ns).Create(context.Background(), app, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating %s: %v", name, err)

@@ -1,0 +1,111 @@
+package faults
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
+	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
+)
+
+// replica is a second ferry-apiserver beside the stack's: same store (the stack's etcd), same
+// identity and certificates, its own port and data directory, competing for the same Lease.
+type replica struct {
+	port    int
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	client  versioned.Interface
+}
+
+func startReplica(t *testing.T) *replica {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	pki := filepath.Join(stack.Dir, "pki")
+	kubeconfig := filepath.Join(stack.Dir, "kubeconfig-ferry-apiserver")
+	r := &replica{port: port, logPath: filepath.Join(t.TempDir(), "replica.log"), exited: make(chan struct{})}
+	logFile, err := os.Create(r.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cmd = exec.Command(stack.FerryBin,
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
+		"--tls-cert-file", filepath.Join(pki, "ferry-apiserver.crt"), "--tls-private-key-file", filepath.Join(pki, "ferry-apiserver.key"),
+		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
+		"--etcd-servers", "http://127.0.0.1:"+stack.Env["ETCD_PORT"],
+		"--data-dir", t.TempDir(), "--allow-file-repositories")
+	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logFile.Close()
+	go func() {
+		_ = r.cmd.Wait()
+		close(r.exited)
+	}()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+		if t.Failed() {
+			t.Logf("==== last 40 lines of the replica's log ====\n%s", localstack.TailFile(r.logPath, 40))
+		}
+	})
+	if r.client, err = versioned.NewForConfig(&rest.Config{
+		Host:            "https://127.0.0.1:" + strconv.Itoa(port),
+		BearerToken:     stack.Token("admin"),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(pki, "ferry-ca.crt")},
+		Timeout:         30 * time.Second,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(pki, "ferry-ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	eventually.Until(t, 90*time.Second, 200*time.Millisecond, "the replica's /readyz", func() (bool, string) {
+		select {
+		case <-r.exited:
+			t.Fatalf("the replica exited:\n%s", localstack.TailFile(r.logPath, 40))
+		default:
+		}
+		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", port))
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return r
+}
+
+// leaseHolder is the identity holding the controller's Lease.
+func leaseHolder(t *testing.T) string {
+	t.Helper()
+	lease, err := kube.CoordinationV1().Leases("ferry-system").Get(context.Background(), "ferry-controller", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *lease.Spec.HolderIdentity
+}
