@@ -35,7 +35,7 @@ func TestLeaderKilledMidSyncLosesNoOperation(t *testing.T) {
 	ns := newNamespace(t, "crash")
 	// Manual Applications: only the requested syncs apply anything.
 	names := createApps(t, ns, repo.URL(), n, time.Minute, func(a *gitopsv1alpha1.Application) { a.Spec.SyncPolicy.Automated = nil })
-	r := startReplica(t)
+	r := startReplica(t, "http://127.0.0.1:"+stack.Env["ETCD_PORT"])
 	if !strings.Contains(stack.LogTail("ferry-apiserver", 1_000_000), "Became the active controller") ||
 		strings.Contains(localstack.TailFile(r.logPath, 10_000), "Became the active controller") {
 		t.Fatal("the stack's ferry-apiserver is not the one reconciling: the test would kill the wrong replica")

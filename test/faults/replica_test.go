@@ -22,9 +22,11 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
-// replica is a second ferry-apiserver beside the stack's: same store (the stack's etcd), same
-// identity and certificates, its own port and data directory, competing for the same Lease.
+// replica is another ferry-apiserver beside the stack's: same identity and certificates, its own
+// port and data directory, storing in etcdServers and competing for the Lease the extra flags
+// name (the stack's by default).
 type replica struct {
+	name    string
 	port    int
 	logPath string
 	cmd     *exec.Cmd
@@ -32,7 +34,7 @@ type replica struct {
 	client  versioned.Interface
 }
 
-func startReplica(t *testing.T) *replica {
+func startReplica(t *testing.T, etcdServers string, extra ...string) *replica {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,16 +45,17 @@ func startReplica(t *testing.T) *replica {
 	pki := filepath.Join(stack.Dir, "pki")
 	kubeconfig := filepath.Join(stack.Dir, "kubeconfig-ferry-apiserver")
 	r := &replica{port: port, logPath: filepath.Join(t.TempDir(), "replica.log"), exited: make(chan struct{})}
+	r.name = fmt.Sprintf("replica on port %d", port)
 	logFile, err := os.Create(r.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.cmd = exec.Command(stack.FerryBin,
+	r.cmd = exec.Command(stack.FerryBin, append([]string{
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
 		"--tls-cert-file", filepath.Join(pki, "ferry-apiserver.crt"), "--tls-private-key-file", filepath.Join(pki, "ferry-apiserver.key"),
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
-		"--etcd-servers", "http://127.0.0.1:"+stack.Env["ETCD_PORT"],
-		"--data-dir", t.TempDir(), "--allow-file-repositories")
+		"--etcd-servers", etcdServers,
+		"--data-dir", t.TempDir(), "--allow-file-repositories"}, extra...)...)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -66,7 +69,7 @@ func startReplica(t *testing.T) *replica {
 		_ = r.cmd.Process.Kill()
 		<-r.exited
 		if t.Failed() {
-			t.Logf("==== last 40 lines of the replica's log ====\n%s", localstack.TailFile(r.logPath, 40))
+			t.Logf("==== last 40 lines of the log of the %s ====\n%s", r.name, localstack.TailFile(r.logPath, 40))
 		}
 	})
 	if r.client, err = versioned.NewForConfig(&rest.Config{
@@ -108,4 +111,13 @@ func leaseHolder(t *testing.T) string {
 		return ""
 	}
 	return *lease.Spec.HolderIdentity
+}
+
+func (r *replica) alive() bool {
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
 }
