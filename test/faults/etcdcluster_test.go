@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -143,22 +142,8 @@ func TestEtcdMemberLoss(t *testing.T) {
 	for _, m := range members {
 		servers = append(servers, m.client)
 	}
-	// The replicas elect their controller through a Lease of their own, beside the stack's.
-	leaseNS := newNamespace(t, "lease")
+	leaseNS := newLeaseNamespace(t)
 	ctx := context.Background()
-	if _, err := kube.RbacV1().Roles(leaseNS).Create(ctx, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "ferry-leader-election"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kube.RbacV1().RoleBindings(leaseNS).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "ferry-leader-election"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "ferry-leader-election"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "ferry-apiserver", Namespace: "ferry-system"}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	flags := []string{"--leader-elect-resource-namespace", leaseNS}
 	a := startReplica(t, strings.Join(servers, ","), flags...)
 	b := startReplica(t, strings.Join(servers, ","), flags...)

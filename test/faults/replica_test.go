@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
@@ -120,4 +121,26 @@ func (r *replica) alive() bool {
 	default:
 		return true
 	}
+}
+
+// newLeaseNamespace makes a namespace where replicas started by a test elect their controller,
+// beside the stack's Lease, with the rights artifacts/rbac.yaml grants Ferry in ferry-system.
+func newLeaseNamespace(t *testing.T) string {
+	t.Helper()
+	ns := newNamespace(t, "lease")
+	ctx := context.Background()
+	if _, err := kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "ferry-leader-election"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "ferry-leader-election"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "ferry-leader-election"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "ferry-apiserver", Namespace: "ferry-system"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ns
 }

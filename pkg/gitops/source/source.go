@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -353,6 +354,12 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 			c.removeLocked(repoURL, entry)
 			return nil, fmt.Errorf("repository %s is larger than the cache allows one repository (%d MiB, ferry-apiserver --git-max-repository-size): the fetch was stopped and nothing of it kept", redactURL(repoURL), c.opts.MaxRepoBytes>>20)
 		}
+		if diskFull(err) {
+			// What the fetch wrote goes, so that the space it took is free again: the next
+			// attempt starts from nothing once the disk has room.
+			c.removeLocked(repoURL, entry)
+			return nil, fmt.Errorf("fetching %s: the Git cache's disk (%s) is full: free space there, or lower ferry-apiserver --git-cache-max-size below the disk's size so that least recently used repositories make room; retrying", redactURL(repoURL), c.opts.Dir)
+		}
 		if err != nil {
 			return nil, wrapRemoteError(repoURL, "fetching from", err)
 		}
@@ -469,4 +476,17 @@ func (c *Cache) markMissing(repoURL, sha string) {
 		}
 	}
 	c.missing[repoURL+"@"+sha] = time.Now()
+}
+
+// diskFull reports whether err is a write refused for want of space (or quota) on the cache's
+// disk. go-git does not always wrap the underlying error, so its text counts too.
+func diskFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no space left on device") || strings.Contains(msg, "disk quota exceeded")
 }
