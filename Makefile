@@ -7,7 +7,7 @@ BIN_DIR ?= bin
 # $$HOME/.cache/ferry by hack/build-control-plane.sh).
 TEST_FLAGS ?= -count=1 -timeout 60m
 
-.PHONY: help build install test test-unit test-faults fuzz verify update vet fmt-check tidy-check lint
+.PHONY: help build install test test-unit test-faults soak fuzz verify update vet fmt-check tidy-check lint
 
 ## help: list the targets
 help:
@@ -33,6 +33,13 @@ test-unit:
 ## test-faults: the fault suite alone (test/faults: etcd outage, flaky Git, concurrent syncs, ...); make test runs it too
 test-faults:
 	$(GO) test $(TEST_FLAGS) -v ./test/faults/
+
+## soak: 1,000 Applications for DURATION (default 30m), a commit a minute and hand edits; prints goroutines, open files, RSS and etcd size
+DURATION ?= 30m
+SOAK_APPS ?= 1000
+soak:
+	FERRY_SOAK_DURATION=$(DURATION) FERRY_SOAK_APPS=$(SOAK_APPS) FERRY_SOAK_TICK=1m \
+	  $(GO) test -count=1 -v -timeout 3h -run '^TestSoak$$' ./test/faults/
 
 ## fuzz: run each fuzz target for FUZZTIME (default 1m) from its seeds; `go test` runs the seeds alone
 FUZZTIME ?= 1m
