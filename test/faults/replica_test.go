@@ -104,16 +104,6 @@ func startReplica(t *testing.T, etcdServers string, extra ...string) *replica {
 	return r
 }
 
-// leaseHolder is the identity holding the controller's Lease.
-func leaseHolder(t *testing.T) string {
-	t.Helper()
-	lease, err := kube.CoordinationV1().Leases("ferry-system").Get(context.Background(), "ferry-controller", metav1.GetOptions{})
-	if err != nil || lease.Spec.HolderIdentity == nil {
-		return ""
-	}
-	return *lease.Spec.HolderIdentity
-}
-
 func (r *replica) alive() bool {
 	select {
 	case <-r.exited:
