@@ -33,6 +33,13 @@ func (c *Cache) Collect(inUse map[string]bool) ([]Removed, error) {
 		bytes    int64
 		used     time.Time
 	}
+	// The directories of the repositories open in this process, hashed once per call.
+	c.mu.Lock()
+	open := make(map[string]string, len(c.repos))
+	for url := range c.repos {
+		open[c.repoDir(url)] = url
+	}
+	c.mu.Unlock()
 	now := time.Now()
 	var kept []repo
 	var removed []Removed
@@ -46,7 +53,10 @@ func (c *Cache) Collect(inUse map[string]bool) ([]Removed, error) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		url := c.urlOf(dir)
+		url, ok := open[dir]
+		if !ok {
+			url = c.urlInConfig(dir)
+		}
 		if url == "" || !inUse[url] {
 			if c.unusedFor(url, dir, now) >= c.opts.UnusedGracePeriod {
 				c.remove(url, dir)
@@ -78,16 +88,9 @@ func (c *Cache) Collect(inUse map[string]bool) ([]Removed, error) {
 	return removed, nil
 }
 
-// urlOf is the repository URL a cache directory holds, "" when it cannot be told.
-func (c *Cache) urlOf(dir string) string {
-	c.mu.Lock()
-	for url := range c.repos {
-		if c.repoDir(url) == dir {
-			c.mu.Unlock()
-			return url
-		}
-	}
-	c.mu.Unlock()
+// urlInConfig is the repository URL a cache directory's Git config names as origin, "" when it
+// cannot be told or does not match the directory (it then holds no repository of this cache).
+func (c *Cache) urlInConfig(dir string) string {
 	f, err := os.Open(filepath.Join(dir, "config"))
 	if err != nil {
 		return ""
