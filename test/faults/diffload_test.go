@@ -1,14 +1,10 @@
 package faults
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,13 +20,10 @@ import (
 // ferryMetric reads one unlabelled metric of ferry-apiserver's /metrics.
 func ferryMetric(t *testing.T, name string) float64 {
 	t.Helper()
-	caPEM, err := os.ReadFile(filepath.Join(stack.Dir, "pki", "ferry-ca.crt"))
+	hc, err := ferryHTTPS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	req, _ := http.NewRequest(http.MethodGet, "https://127.0.0.1:"+stack.Env["FERRY_PORT"]+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+stack.Token("admin"))
 	resp, err := hc.Do(req)
@@ -38,19 +31,11 @@ func ferryMetric(t *testing.T, name string) float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
+	v, ok := metricValue(t, resp.Body, name)
+	if !ok {
+		t.Fatalf("no metric %s in ferry-apiserver's /metrics (%s)", name, resp.Status)
 	}
-	t.Fatalf("no metric %s in ferry-apiserver's /metrics (%s)", name, resp.Status)
-	return 0
+	return v
 }
 
 // procStatus reads a field of /proc/<pid>/status in bytes (VmRSS, VmHWM).

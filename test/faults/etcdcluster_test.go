@@ -153,25 +153,7 @@ func TestEtcdMemberLoss(t *testing.T) {
 	repo := srv.NewRepo("members")
 	first := repo.Commit("main", appFiles(n, "v1"), "v1")
 	ns := newNamespace(t, "members")
-	var names []string
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("app-%03d", i)
-		app := &gitopsv1alpha1.Application{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: gitopsv1alpha1.ApplicationSpec{
-				Source:      gitopsv1alpha1.ApplicationSource{RepoURL: repo.URL(), Path: "apps/" + name, Revision: "main"},
-				Destination: gitopsv1alpha1.ApplicationDestination{Namespace: ns},
-				SyncPolicy: gitopsv1alpha1.SyncPolicy{
-					Automated: &gitopsv1alpha1.AutomatedSyncPolicy{Prune: true, SelfHeal: true},
-					Interval:  &metav1.Duration{Duration: 10 * time.Second},
-				},
-			},
-		}
-		if _, err := apps.Applications(ns).Create(ctx, app, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("creating %s: %v", name, err)
-		}
-		names = append(names, name)
-	}
+	names := createAppsIn(t, a.client, ns, repo.URL(), n, 10*time.Second)
 	accepted := map[string]string{}
 	for _, name := range names[:requested] {
 		got, err := apps.Applications(ns).Sync(ctx, name, &gitopsv1alpha1.ApplicationSync{}, metav1.CreateOptions{})

@@ -5,13 +5,21 @@
 package faults
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,6 +132,12 @@ func configMap(name, value string) string {
 // into ns, automated with prune, looking at Git every interval; edits change each first.
 func createApps(t *testing.T, ns, repoURL string, n int, interval time.Duration, edits ...func(*gitopsv1alpha1.Application)) []string {
 	t.Helper()
+	return createAppsIn(t, ferry, ns, repoURL, n, interval, edits...)
+}
+
+// createAppsIn is createApps through another ferry-apiserver's client.
+func createAppsIn(t *testing.T, client versioned.Interface, ns, repoURL string, n int, interval time.Duration, edits ...func(*gitopsv1alpha1.Application)) []string {
+	t.Helper()
 	var names []string
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("app-%03d", i)
@@ -141,7 +155,7 @@ func createApps(t *testing.T, ns, repoURL string, n int, interval time.Duration,
 		for _, edit := range edits {
 			edit(app)
 		}
-		if _, err := ferry.GitopsV1alpha1().Applications(ns).Create(context.Background(), app, metav1.CreateOptions{}); err != nil {
+		if _, err := client.GitopsV1alpha1().Applications(ns).Create(context.Background(), app, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating %s: %v", name, err)
 		}
 		names = append(names, name)
@@ -231,4 +245,33 @@ func countSynced(t *testing.T, ns, sha string) int {
 		}
 	}
 	return synced
+}
+
+// ferryHTTPS is an HTTP client trusting ferry-apiserver's serving certificate, shared by the
+// tests that talk to a ferry-apiserver directly (its /metrics, a replica's /readyz).
+var ferryHTTPS = sync.OnceValues(func() (*http.Client, error) {
+	caPEM, err := os.ReadFile(filepath.Join(stack.Dir, "pki", "ferry-ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}, nil
+})
+
+// metricValue reads an unlabelled metric from a Prometheus text exposition.
+func metricValue(t *testing.T, exposition io.Reader, name string) (float64, bool) {
+	t.Helper()
+	sc := bufio.NewScanner(exposition)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return v, true
+		}
+	}
+	return 0, false
 }

@@ -2,8 +2,6 @@ package faults
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -81,13 +79,10 @@ func startReplica(t *testing.T, etcdServers string, extra ...string) *replica {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	caPEM, err := os.ReadFile(filepath.Join(pki, "ferry-ca.crt"))
+	hc, err := ferryHTTPS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	eventually.Until(t, 90*time.Second, 200*time.Millisecond, "the replica's /readyz", func() (bool, string) {
 		select {
 		case <-r.exited:

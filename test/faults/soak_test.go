@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -35,16 +34,11 @@ func etcdDBSize(t *testing.T) float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "etcd_mvcc_db_total_size_in_bytes "); ok {
-			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v
-		}
+	v, ok := metricValue(t, resp.Body, "etcd_mvcc_db_total_size_in_bytes")
+	if !ok {
+		t.Fatal("no etcd_mvcc_db_total_size_in_bytes in etcd's /metrics")
 	}
-	t.Fatal("no etcd_mvcc_db_total_size_in_bytes in etcd's /metrics")
-	return 0
+	return v
 }
 
 func openFiles(t *testing.T, pid int) int {
