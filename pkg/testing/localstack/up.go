@@ -222,6 +222,22 @@ func buildFerry(cfg Config) (string, error) {
 	return bin, nil
 }
 
+// stillOurs reports whether component is a process this one started and whose end its reaper
+// has not seen within 2 s. The reaper is authoritative for our own children: /proc was once
+// read with an empty command line for an etcd that went on running, and the stack failed.
+func (s *Stack) stillOurs(component string) bool {
+	p := s.procs[component]
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	case <-time.After(2 * time.Second):
+		return true
+	}
+}
+
 // waitFor polls check every 200 ms until it succeeds, printing progress every 5 s. It gives up
 // when component's process has exited or cfg.WaitTimeout has passed.
 func (s *Stack) waitFor(ctx context.Context, cfg Config, component, what string, check func(context.Context) error) error {
@@ -236,14 +252,8 @@ func (s *Stack) waitFor(ctx context.Context, cfg Config, component, what string,
 			cfg.logf("    %s after %.3fs", what, time.Since(start).Seconds())
 			return nil
 		}
-		if _, err := s.layout.running(component); err != nil {
+		if _, err := s.layout.running(component); err != nil && !s.stillOurs(component) {
 			p := s.procs[component]
-			if p != nil { // ours: let the reaper record how it ended
-				select {
-				case <-p.exited:
-				case <-time.After(2 * time.Second):
-				}
-			}
 			// Now and then (about 1 start in 20 here) a component is killed by a signal before
 			// it has written a line; nothing about it is wrong, so once it is started again.
 			if p.killedSilently(s.layout.Log(component)) && !p.restarted {
