@@ -3,9 +3,11 @@ package faults
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +25,12 @@ type soakSample struct {
 	goroutines float64
 	openFiles  int
 	rss        int64
-	etcdBytes  float64
+	// rssAnon is the part of rss that is not the binary's pages (which the kernel maps in as
+	// code runs, up to the binary's size, and may drop at any time); heap is the Go heap in
+	// use. Together they tell a leak from a warming cache.
+	rssAnon   int64
+	heap      float64
+	etcdBytes float64
 }
 
 // etcdDBSize is the stack's etcd database size, from its /metrics.
@@ -89,10 +96,13 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	sample := func(at time.Duration) soakSample {
-		return soakSample{at: at, goroutines: ferryMetric(t, "go_goroutines"), openFiles: openFiles(t, pid), rss: procStatus(t, pid, "VmRSS"), etcdBytes: etcdDBSize(t)}
+		return soakSample{at: at, goroutines: ferryMetric(t, "go_goroutines"), openFiles: openFiles(t, pid),
+			rss: procStatus(t, pid, "VmRSS"), rssAnon: procStatus(t, pid, "RssAnon"), heap: ferryMetric(t, "go_memstats_heap_inuse_bytes"),
+			etcdBytes: etcdDBSize(t)}
 	}
 	start := time.Now()
 	samples := []soakSample{sample(0)}
+	saveHeapProfile(t, "start")
 	edits := 0
 	for round := 1; time.Since(start)+tick <= duration; round++ {
 		deadline := time.Now().Add(tick)
@@ -107,16 +117,20 @@ func TestSoak(t *testing.T) {
 		}
 		<-time.After(time.Until(deadline)) // the soak's pace, not a wait for anything
 		samples = append(samples, sample(time.Since(start)))
+		if round == 1 {
+			saveHeapProfile(t, "round-1")
+		}
 	}
 	took := waitAllSynced(t, ns, sha, n, 5*time.Minute)
 	waitLiveValues(t, ns, n, fmt.Sprintf("v%d", len(samples)-1), 2*time.Minute)
 	samples = append(samples, sample(time.Since(start)))
+	saveHeapProfile(t, "end")
 
 	var table strings.Builder
 	fmt.Fprintf(&table, "%d Applications, %s, a commit every %s, %d hand edits; all Synced at the last commit %s after it\n", n, duration, tick, edits, took.Round(time.Second))
-	fmt.Fprintf(&table, "%10s %11s %11s %9s %10s\n", "time", "goroutines", "open files", "RSS MiB", "etcd MiB")
+	fmt.Fprintf(&table, "%10s %11s %11s %9s %14s %14s %10s\n", "time", "goroutines", "open files", "RSS MiB", "anon RSS MiB", "Go heap MiB", "etcd MiB")
 	for _, s := range samples {
-		fmt.Fprintf(&table, "%10s %11.0f %11d %9d %10.1f\n", s.at.Round(time.Second), s.goroutines, s.openFiles, s.rss>>20, s.etcdBytes/(1<<20))
+		fmt.Fprintf(&table, "%10s %11.0f %11d %9d %14d %14.1f %10.1f\n", s.at.Round(time.Second), s.goroutines, s.openFiles, s.rss>>20, s.rssAnon>>20, s.heap/(1<<20), s.etcdBytes/(1<<20))
 	}
 	t.Log("\n" + table.String())
 
@@ -135,4 +149,40 @@ func TestSoak(t *testing.T) {
 	if last.rss > ref.rss*2 {
 		t.Errorf("RSS grew from %d MiB to %d MiB", ref.rss>>20, last.rss>>20)
 	}
+	if last.heap > ref.heap*2 {
+		t.Errorf("the Go heap in use grew from %.0f MiB to %.0f MiB", ref.heap/(1<<20), last.heap/(1<<20))
+	}
+}
+
+// saveHeapProfile writes ferry-apiserver's heap profile to $FERRY_SOAK_PROFILES/heap-<name>.pb.gz
+// when that is set, so that growth the soak sees can be read with `go tool pprof -base`.
+func saveHeapProfile(t *testing.T, name string) {
+	t.Helper()
+	dir := os.Getenv("FERRY_SOAK_PROFILES")
+	if dir == "" {
+		return
+	}
+	hc, err := ferryHTTPS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://127.0.0.1:"+stack.Env["FERRY_PORT"]+"/debug/pprof/heap", nil)
+	req.Header.Set("Authorization", "Bearer "+stack.Token("admin"))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("reading ferry-apiserver's heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("reading ferry-apiserver's heap profile: %s", resp.Status)
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "heap-"+name+".pb.gz")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("heap profile %s: %s", name, path)
 }
