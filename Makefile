@@ -21,7 +21,7 @@ build:
 install:
 	$(GO) install ./cmd/...
 
-## test: run every test (the first run builds the local control plane, ~25 min once); the
+## test: run every test (the first run builds the local control plane, ~30 min once); the
 ## package tests share one local control plane, started and stopped by hack/localstack exec
 test:
 	$(GO) run ./hack/localstack exec -- $(GO) test $(TEST_FLAGS) ./...

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane Ferry's tests and demo run on: etcd, kube-apiserver,
-# kube-controller-manager and kubectl, from the Go module proxy, into a cache outside the clone
+# kube-controller-manager, kube-scheduler, kubectl and kwok (the fake kubelet of the stack's Node),
+# from the Go module proxy, into a cache outside the clone
 # ($FERRY_CACHE, default $HOME/.cache/ferry/k8s-<version>/bin) so every clone, CI run and session
 # reuses them. Prints the bin directory on stdout; progress goes to stderr.
 #
@@ -12,6 +13,7 @@ set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
 CACHE="${FERRY_CACHE:-$HOME/.cache/ferry/k8s-${KUBE_VERSION}-etcd-${ETCD_VERSION}}"
 BIN="$CACHE/bin"
@@ -67,9 +69,16 @@ build_etcd() {
 	)
 }
 
+# The commands built from k8s.io/kubernetes; adding one re-resolves the scratch module.
+KUBE_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+
 kube_module() {
 	local mod="$CACHE/src/kubernetes"
 	mkdir -p "$mod"
+	local c
+	for c in "${KUBE_COMMANDS[@]}"; do
+		grep -q "cmd/$c\"" "$mod/tools.go" 2>/dev/null || rm -f "$mod/go.sum"
+	done
 	if [[ ! -f "$mod/go.sum" ]]; then
 		log "resolving k8s.io/kubernetes ${KUBE_VERSION} and its ${STAGING_VERSION} staging modules"
 		local dir
@@ -88,17 +97,11 @@ kube_module() {
 			awk -v v="$STAGING_VERSION" '$1 ~ /^k8s\.io\// && $2=="v0.0.0" {print "\t"$1" => "$1" "v}' "$dir/go.mod" | sort -u
 			echo ")"
 		} >"$mod/go.mod"
-		cat >"$mod/tools.go" <<-'EOF'
-			//go:build tools
-
-			package tools
-
-			import (
-				_ "k8s.io/kubernetes/cmd/kube-apiserver"
-				_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-				_ "k8s.io/kubernetes/cmd/kubectl"
-			)
-		EOF
+		{
+			printf '//go:build tools\n\npackage tools\n\nimport (\n'
+			for c in "${KUBE_COMMANDS[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+			printf ')\n'
+		} >"$mod/tools.go"
 		(cd "$mod" && go mod tidy >&2)
 	fi
 	echo "$mod"
@@ -123,8 +126,22 @@ build_kube() {
 	mv "$BIN/$name.tmp" "$BIN/$name"
 }
 
+# kwok has no replace directives: go install builds it. Its version is kept beside it, so that a
+# new KWOK_VERSION rebuilds it.
+build_kwok() {
+	[[ -x "$BIN/kwok" && "$(cat "$BIN/kwok.version" 2>/dev/null)" == "$KWOK_VERSION" ]] && return 0
+	log "building kwok ${KWOK_VERSION} (first run only, ~3 min on 2 cores)"
+	local gobin="$CACHE/src/kwok-bin"
+	mkdir -p "$gobin"
+	with_progress "go install kwok" env GOBIN="$gobin" go install -trimpath -ldflags '-s -w' "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+	mv "$gobin/kwok" "$BIN/kwok"
+	echo "$KWOK_VERSION" >"$BIN/kwok.version"
+}
+
 [[ -x "$BIN/etcd" ]] || with_progress "etcd ${ETCD_VERSION}" build_etcd
 build_kube kube-apiserver 9
 build_kube kube-controller-manager 2
+build_kube kube-scheduler 2
 build_kube kubectl 1
+build_kwok
 echo "$BIN"

@@ -73,9 +73,18 @@ func demo(ctx context.Context, s *localstack.Stack) error {
 		return fmt.Errorf("the demo Application did not become Ready (%v: %s); its conditions:\n%s\nnext: read them and %s",
 			err, strings.TrimSpace(out), conditions, filepath.Join(s.Dir, "logs", "ferry-apiserver.log"))
 	}
+	// The stack's Node (kwok) runs the guestbook's Pods: the Deployment becomes Available and the
+	// Application Healthy, as on a real cluster.
+	logf("waiting for the guestbook Deployment to be Available and the Application Healthy")
+	if out, err := s.RunKubectl(ctx, "", "wait", "--for=jsonpath={.status.health.status}=Healthy", "application/guestbook", "-n", "guestbook", "--timeout=90s"); err != nil {
+		health, _ := s.RunKubectl(ctx, "", "get", "--raw", "/apis/gitops.ferry.dev/v1alpha1/namespaces/guestbook/applications/guestbook/health")
+		return fmt.Errorf("the demo Application did not become Healthy (%v: %s); its health:\n%s\nnext: kubectl -n guestbook describe deployment guestbook, and %s",
+			err, strings.TrimSpace(out), health, filepath.Join(s.Dir, "logs", "kwok.log"))
+	}
 	for _, args := range [][]string{
 		{"get", "applications", "-A"},
-		{"get", "configmaps,services,serviceaccounts", "-n", "guestbook", "-l", "gitops.ferry.dev/app"},
+		{"get", "deployments,configmaps,services,serviceaccounts", "-n", "guestbook", "-l", "gitops.ferry.dev/app"},
+		{"get", "pods", "-n", "guestbook", "-o", "wide"},
 	} {
 		logf("kubectl %s", strings.Join(args, " "))
 		out, err := s.RunKubectl(ctx, "", args...)
@@ -115,7 +124,8 @@ Test users (no permissions until bound; e.g. kubectl create rolebinding v --clus
 	for _, u := range localstack.TestUsers {
 		fmt.Printf("  %-7s KUBECONFIG=%s\n", u, filepath.Join(s.Dir, "kubeconfig-"+u))
 	}
-	fmt.Printf("Ports: etcd %s, kube-apiserver %s, kube-controller-manager %s, ferry-apiserver %s\n",
-		s.Env["ETCD_PORT"], s.Env["KUBE_PORT"], s.Env["KCM_PORT"], s.Env["FERRY_PORT"])
+	fmt.Printf("Ports: etcd %s, kube-apiserver %s, kube-controller-manager %s, kube-scheduler %s, kwok %s, ferry-apiserver %s\n",
+		s.Env["ETCD_PORT"], s.Env["KUBE_PORT"], s.Env["KCM_PORT"], s.Env["SCHEDULER_PORT"], s.Env["KWOK_PORT"], s.Env["FERRY_PORT"])
+	fmt.Printf("Node:  %s, a kwok fake: Pods become Running and Ready, Job Pods complete (label %s=true makes one fail)\n", localstack.NodeName, localstack.FailLabel)
 	fmt.Printf("Logs:  %s/   Restart Ferry: hack/local-up.sh --restart-ferry   Stop: hack/local-down.sh [--purge]\n", filepath.Join(s.Dir, "logs"))
 }

@@ -48,9 +48,12 @@ Environment:
   ETCD_PEER_PORT       etcd peer port          (default 22380)
   KUBE_PORT            kube-apiserver port     (default 26443)
   KCM_PORT             kube-controller-manager port (default 20257)
+  SCHEDULER_PORT       kube-scheduler port     (default 20259)
+  KWOK_PORT            kwok port, the Node's fake kubelet (default 20247)
   FERRY_PORT           ferry-apiserver port    (default 28443)
                        Each port may be 0 or "auto": a free port is picked.
-  FERRY_K8S_BIN        directory with etcd, kube-apiserver, kube-controller-manager, kubectl
+  FERRY_K8S_BIN        directory with etcd, kube-apiserver, kube-controller-manager,
+                       kube-scheduler, kwok, kubectl
                        (default: built or reused by hack/build-control-plane.sh)
   FERRY_APISERVER_BIN  ferry-apiserver binary to run (default: go build ./cmd/ferry-apiserver)
   FERRY_SKIP_SERVER=1  start everything but ferry-apiserver and print how to run it by hand
@@ -150,7 +153,8 @@ func config(root string) localstack.Config {
 		Out:       os.Stdout,
 	}
 	d := localstack.DefaultPorts
-	cfg.Ports = localstack.Ports{Etcd: port("ETCD_PORT", d.Etcd), Kube: port("KUBE_PORT", d.Kube), KCM: port("KCM_PORT", d.KCM), Ferry: port("FERRY_PORT", d.Ferry)}
+	cfg.Ports = localstack.Ports{Etcd: port("ETCD_PORT", d.Etcd), Kube: port("KUBE_PORT", d.Kube), KCM: port("KCM_PORT", d.KCM),
+		Scheduler: port("SCHEDULER_PORT", d.Scheduler), Kwok: port("KWOK_PORT", d.Kwok), Ferry: port("FERRY_PORT", d.Ferry)}
 	peerDefault := 0
 	if cfg.Ports.Etcd != 0 {
 		peerDefault = cfg.Ports.Etcd + 1

@@ -600,10 +600,14 @@ spec:
 		}
 		return h
 	}
-	// No kubelet runs here: the Deployment never becomes available by itself.
-	h := read(Admin)
-	if h.Kind != "ApplicationHealth" || h.Status != gitopsv1alpha1.HealthProgressing || len(h.Resources) != 2 {
-		t.Fatalf("health before the rollout: %+v", h)
+	// The stack's Node (kwok) runs the Pod: the rollout finishes and /health says Healthy.
+	var h gitopsv1alpha1.ApplicationHealth
+	eventually(t, syncTimeout, "the Deployment rolled out", func() (bool, string) {
+		h = read(Admin)
+		return h.Status == gitopsv1alpha1.HealthHealthy, fmt.Sprintf("%s %q %+v", h.Status, h.Message, h.Resources)
+	})
+	if h.Kind != "ApplicationHealth" || len(h.Resources) != 2 {
+		t.Fatalf("health after the rollout: %+v", h)
 	}
 
 	// Pause the rollout by hand (the Application does not self-heal): /health reads the

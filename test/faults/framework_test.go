@@ -67,7 +67,8 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "faults: go build ./cmd/ferry-apiserver: %v\n%s", err, out)
 		return 1
 	}
-	s, err := localstack.Start(localstack.Options{FerryBin: bin})
+	// No Node: the scenarios deploy ConfigMaps, and two fewer processes leave CI more CPU.
+	s, err := localstack.Start(localstack.Options{FerryBin: bin, NoNode: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		return 1

@@ -40,6 +40,9 @@ func Of(obj *unstructured.Unstructured) Status {
 	if msg, ok := suspended(obj); ok {
 		return Status{Code: gitopsv1alpha1.HealthSuspended, Message: msg}
 	}
+	if msg, ok := jobRunning(obj); ok {
+		return Status{Code: gitopsv1alpha1.HealthProgressing, Message: msg}
+	}
 	res, err := kstatus.Compute(obj)
 	if err != nil {
 		return Status{Code: gitopsv1alpha1.HealthUnknown, Message: fmt.Sprintf("cannot compute status: %v", err)}
@@ -70,6 +73,26 @@ func suspended(obj *unstructured.Unstructured) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// jobRunning recognises a Job that has neither completed nor failed. kstatus calls a running
+// Job Current (its controller has seen it), but a user waiting on a migration, and a sync wave
+// or hook ordered after it, wait for it to finish, as Argo CD does.
+func jobRunning(obj *unstructured.Unstructured) (string, bool) {
+	if obj.GroupVersionKind().GroupKind().String() != "Job.batch" {
+		return "", false
+	}
+	conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conditions {
+		cond, _ := c.(map[string]any)
+		if (cond["type"] == "Complete" || cond["type"] == "Failed") && cond["status"] == "True" {
+			return "", false
+		}
+	}
+	active, _, _ := unstructured.NestedInt64(obj.Object, "status", "active")
+	succeeded, _, _ := unstructured.NestedInt64(obj.Object, "status", "succeeded")
+	failed, _, _ := unstructured.NestedInt64(obj.Object, "status", "failed")
+	return fmt.Sprintf("Job has not finished: %d active, %d succeeded, %d failed", active, succeeded, failed), true
 }
 
 // Aggregate is the health of a set of objects: the worst one's, with its message prefixed by

@@ -49,6 +49,21 @@ status: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplic
   conditions: [{type: Progressing, status: "False", reason: ProgressDeadlineExceeded}]}
 `, gitopsv1alpha1.HealthDegraded},
 		"deployment paused": {"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {paused: true}\n", gitopsv1alpha1.HealthSuspended},
+		"job running": {`apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, generation: 1}
+status: {active: 1, startTime: "2026-12-01T00:00:00Z", conditions: []}
+`, gitopsv1alpha1.HealthProgressing},
+		"job complete": {`apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, generation: 1}
+status: {succeeded: 1, conditions: [{type: SuccessCriteriaMet, status: "True"}, {type: Complete, status: "True"}]}
+`, gitopsv1alpha1.HealthHealthy},
+		"job failed": {`apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, generation: 1}
+status: {failed: 1, conditions: [{type: FailureTarget, status: "True"}, {type: Failed, status: "True", reason: BackoffLimitExceeded}]}
+`, gitopsv1alpha1.HealthDegraded},
 		"cronjob suspended": {"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {suspend: true}\n", gitopsv1alpha1.HealthSuspended},
 	}
 	for name, tc := range cases {

@@ -1,7 +1,8 @@
 // Package localstack runs a real local control plane on free ports of 127.0.0.1, in Go: etcd,
-// kube-apiserver and kube-controller-manager (built once by hack/build-control-plane.sh),
-// certificates from k8s.io/client-go/util/cert, processes supervised here, and optionally
-// ferry-apiserver registered through an APIService. hack/local-up.sh (make dev-up) is a thin
+// kube-apiserver, kube-controller-manager, kube-scheduler and one Node whose kubelet is kwok
+// (all built once by hack/build-control-plane.sh), so that Pods run, Deployments become
+// Available and Jobs complete; certificates from k8s.io/client-go/util/cert, processes
+// supervised here, and optionally ferry-apiserver registered through an APIService. hack/local-up.sh (make dev-up) is a thin
 // wrapper over the same code (hack/localstack), tests use Start or Main, and `make test` runs
 // the whole suite with one stack shared by every package's tests (SharedStackEnv).
 package localstack
@@ -37,6 +38,8 @@ type Options struct {
 	FerryEnv []string
 	// Profiling serves kube-apiserver's /debug/pprof (to system:masters), for benchmarks.
 	Profiling bool
+	// NoNode: no kube-scheduler and no kwok, so no Pod runs (Config.NoNode).
+	NoNode bool
 	// Keep leaves the stack running should the test process die without calling Stop, for
 	// looking at it afterwards; by default it stops when the process that started it dies.
 	Keep bool
@@ -77,7 +80,7 @@ func Start(opts Options) (*Stack, error) {
 	s, err := Up(ctx, Config{
 		Dir: dir, RepoRoot: root, K8sBin: os.Getenv("FERRY_K8S_BIN"),
 		FerryBin: opts.FerryBin, FerryArgs: opts.FerryArgs, FerryEnv: opts.FerryEnv, Bare: opts.FerryBin == "",
-		WithParent: !opts.Keep, Out: &progress, Profiling: opts.Profiling,
+		WithParent: !opts.Keep, Out: &progress, Profiling: opts.Profiling, NoNode: opts.NoNode,
 	})
 	if err != nil {
 		// The message quotes the components' logs: take it before they are deleted.

@@ -12,12 +12,12 @@ import (
 
 // Ports of one stack's components on 127.0.0.1. Zero asks for a free port.
 type Ports struct {
-	Etcd, EtcdPeer, Kube, KCM, Ferry int
+	Etcd, EtcdPeer, Kube, KCM, Scheduler, Kwok, Ferry int
 }
 
 // DefaultPorts are make dev-up's fixed ports, which stay the same across restarts so a shell's
 // KUBECONFIG keeps working.
-var DefaultPorts = Ports{Etcd: 22379, EtcdPeer: 22380, Kube: 26443, KCM: 20257, Ferry: 28443}
+var DefaultPorts = Ports{Etcd: 22379, EtcdPeer: 22380, Kube: 26443, KCM: 20257, Scheduler: 20259, Kwok: 20247, Ferry: 28443}
 
 // heldPorts keeps the free ports it picked bound until each component is about to start, so no
 // other process (another test binary's stack) is handed the same port in between.
@@ -31,7 +31,7 @@ func (p *Ports) resolve() (*heldPorts, error) {
 	for _, f := range []struct {
 		name string
 		port *int
-	}{{"etcd", &p.Etcd}, {"etcd peer", &p.EtcdPeer}, {"kube-apiserver", &p.Kube}, {"kube-controller-manager", &p.KCM}, {"ferry-apiserver", &p.Ferry}} {
+	}{{"etcd", &p.Etcd}, {"etcd peer", &p.EtcdPeer}, {"kube-apiserver", &p.Kube}, {"kube-controller-manager", &p.KCM}, {"kube-scheduler", &p.Scheduler}, {"kwok", &p.Kwok}, {"ferry-apiserver", &p.Ferry}} {
 		if *f.port != 0 {
 			if *f.port < 0 || *f.port > 65535 {
 				held.release()

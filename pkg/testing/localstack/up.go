@@ -25,7 +25,8 @@ type Config struct {
 	Dir string
 	// RepoRoot is Ferry's repository: artifacts/ and the build scripts.
 	RepoRoot string
-	// K8sBin holds etcd, kube-apiserver, kube-controller-manager and kubectl; empty runs
+	// K8sBin holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
+	// kubectl; empty runs
 	// hack/build-control-plane.sh, which builds them once into a cache.
 	K8sBin string
 	// FerryBin is the ferry-apiserver to run; empty builds ./cmd/ferry-apiserver into Dir/bin.
@@ -38,6 +39,10 @@ type Config struct {
 	// SkipFerry starts everything but ferry-apiserver; the APIService is registered all the same
 	// (to run Ferry by hand, under a debugger), unless Bare.
 	SkipFerry bool
+	// NoNode starts neither kube-scheduler nor kwok: the cluster has no Node and no Pod ever
+	// runs. Benchmarks use it so their figures stay comparable with those recorded before the
+	// stack had a Node.
+	NoNode bool
 	// Bare starts no Ferry and registers nothing of it: a plain cluster, for tests that run Ferry
 	// in-process or not at all. An APIService nobody serves would leave discovery incomplete, and
 	// namespaces could not finish deleting.
@@ -148,6 +153,7 @@ func Up(ctx context.Context, cfg Config) (*Stack, error) {
 		"KUBECONFIG": l.Kubeconfig("admin"), "ETCD_PORT": strconv.Itoa(cfg.Ports.Etcd),
 		"ETCD_PEER_PORT": strconv.Itoa(cfg.Ports.EtcdPeer), "KUBE_PORT": strconv.Itoa(cfg.Ports.Kube),
 		"KCM_PORT": strconv.Itoa(cfg.Ports.KCM), "FERRY_PORT": strconv.Itoa(cfg.Ports.Ferry),
+		"SCHEDULER_PORT": strconv.Itoa(cfg.Ports.Scheduler), "KWOK_PORT": strconv.Itoa(cfg.Ports.Kwok),
 		"FERRY_APISERVER_BIN": cfg.FerryBin,
 	}
 	if err := l.writeEnv(s.Env); err != nil {
@@ -164,6 +170,16 @@ func Up(ctx context.Context, cfg Config) (*Stack, error) {
 	held.free(cfg.Ports.KCM)
 	if err := s.startKubeControllerManager(ctx, cfg); err != nil {
 		return s, err
+	}
+	if !cfg.NoNode {
+		held.free(cfg.Ports.Scheduler)
+		if err := s.startKubeScheduler(ctx, cfg); err != nil {
+			return s, err
+		}
+		held.free(cfg.Ports.Kwok)
+		if err := s.startKwok(ctx, cfg); err != nil {
+			return s, err
+		}
 	}
 	if cfg.Bare {
 		return s, nil
@@ -193,7 +209,7 @@ func controlPlaneBin(cfg Config) (string, error) {
 		}
 		dir = strings.TrimSpace(string(out))
 	}
-	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"} {
 		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.Mode()&0o111 == 0 {
 			return "", fmt.Errorf("%s is missing: run hack/build-control-plane.sh, or point FERRY_K8S_BIN at a directory holding it", filepath.Join(dir, b))
 		}
