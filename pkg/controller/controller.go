@@ -78,6 +78,10 @@ type Controller struct {
 	statusChanged map[string]bool
 	// due is when each Application's next full reconcile is scheduled (its interval or retry).
 	due map[string]time.Time
+	// finished is the last operation this controller finished per Application. An informer
+	// cache that still shows it Running is behind the controller's own status write: running it
+	// again (waves and all) would only be refused at its final write.
+	finished map[string]string
 }
 
 // New builds a controller; Run starts it.
@@ -105,6 +109,7 @@ func New(cfg Config) *Controller {
 		live:     cfg.Live,
 
 		statusChanged: map[string]bool{},
+		finished:      map[string]string{},
 		due:           map[string]time.Time{},
 	}
 	if cfg.Kube != nil {

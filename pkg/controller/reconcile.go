@@ -88,6 +88,7 @@ func (c *Controller) forget(key string) {
 	delete(c.drifted, key)
 	delete(c.statusChanged, key)
 	delete(c.due, key)
+	delete(c.finished, key)
 	c.mu.Unlock()
 }
 
@@ -140,6 +141,11 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if op != nil && op.Phase != gitopsv1alpha1.OperationPending && op.Phase != gitopsv1alpha1.OperationRunning {
 		op = nil
 	}
+	if op != nil && c.finishedHere(key, op.ID) {
+		// The cache is behind this controller's write that finished the operation; look again
+		// once it has caught up.
+		return Result{RequeueAfter: staleCacheDelay}, nil
+	}
 	if op != nil && op.Phase == gitopsv1alpha1.OperationPending {
 		// Mark the operation Running first: a crash from here on leaves it Running, and a
 		// Running operation is executed again when Ferry restarts — apply is idempotent.
@@ -174,6 +180,11 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) }); err != nil {
 		return Result{}, err
 	}
+	if op != nil {
+		c.mu.Lock()
+		c.finished[key] = op.ID
+		c.mu.Unlock()
+	}
 	c.emitEvents(app, out)
 
 	if out.Err == nil {
@@ -188,6 +199,17 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		return Result{RequeueAfter: interval}, nil
 	}
 	return Result{RequeueAfter: c.retryDelay(key, app, interval)}, nil
+}
+
+// staleCacheDelay is how soon an Application is looked at again when the informer cache has not
+// yet caught up with the controller's own status write.
+const staleCacheDelay = 200 * time.Millisecond
+
+// finishedHere reports whether this controller has already finished operation id of key.
+func (c *Controller) finishedHere(key, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.finished[key] == id
 }
 
 // intervalOf is how often the Application's source is checked again.
@@ -244,6 +266,7 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 			App: app, Operation: op, Drifted: drifted, Health: c.healthOf(app),
 			Rendered: func(objs []*unstructured.Unstructured) { c.watch(ctx, objs) },
 			Cached:   c.cached,
+			Progress: func(steps []gitopsv1alpha1.OperationStep) { c.showProgress(ctx, app, op, steps) },
 		})
 		return nil
 	})
@@ -261,6 +284,37 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 	}
 	return out
 }
+
+// showProgress writes where a sync in waves stands: the steps into the running operation, and
+// the wave being applied or waited for into the Reconciling condition (an automated sync has no
+// operation to show it in). A failed write is only logged: the sync goes on, and its outcome is
+// written at the end.
+func (c *Controller) showProgress(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, steps []gitopsv1alpha1.OperationStep) {
+	at := len(steps) - 1
+	for i, s := range steps {
+		if s.Phase == gitopsv1alpha1.OperationRunning || s.Phase == gitopsv1alpha1.OperationFailed {
+			at = i
+			break
+		}
+	}
+	for i := range steps {
+		steps[i].Message = truncate(steps[i].Message, maxStepMessage)
+	}
+	msg := fmt.Sprintf("sync wave %d (%d of %d): %s", steps[at].Wave, at+1, len(steps), steps[at].Message)
+	err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
+		if op != nil && st.Operation != nil && st.Operation.ID == op.ID {
+			st.Operation.Steps = steps
+			st.Operation.Message = truncate(msg, maxMessage)
+		}
+		setCondition(st, app, gitopsv1alpha1.ConditionReconciling, metav1.ConditionTrue, gitopsv1alpha1.ReasonProgressing, truncate(msg, maxMessage))
+	})
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Could not show the progress of a sync in waves", "application", klog.KObj(app), "err", err)
+	}
+}
+
+// maxStepMessage bounds each step's message, so that many waves fit in the status.
+const maxStepMessage = 512
 
 // outcome is one reconcile's sync outcome and the operation it ran; it becomes status and
 // Events.
@@ -380,6 +434,10 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 		now := metav1.Now()
 		finished := o.op.DeepCopy()
 		finished.FinishedAt = &now
+		finished.Steps = o.Steps
+		for i := range finished.Steps {
+			finished.Steps[i].Message = truncate(finished.Steps[i].Message, maxStepMessage)
+		}
 		if o.Err != nil {
 			finished.Phase = gitopsv1alpha1.OperationFailed
 			finished.Message = truncate(o.Err.Error(), maxMessage)

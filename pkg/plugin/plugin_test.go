@@ -261,6 +261,31 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// TestStatusShowsTheWavesOfTheOperation: an operation applied in sync waves lists them in order,
+// each with its phase, object count and message.
+func TestStatusShowsTheWavesOfTheOperation(t *testing.T) {
+	app := webApp()
+	app.Status.Operation.Steps = []gitopsv1alpha1.OperationStep{
+		{Type: gitopsv1alpha1.OperationStepWave, Wave: -1, Objects: 1, Phase: gitopsv1alpha1.OperationSucceeded, Message: "1 object applied and Healthy"},
+		{Type: gitopsv1alpha1.OperationStepWave, Wave: 0, Objects: 3, Phase: gitopsv1alpha1.OperationFailed, Message: "wave 0: Deployment/web is Progressing after 5m0s"},
+		{Type: gitopsv1alpha1.OperationStepWave, Wave: 5, Objects: 2, Phase: gitopsv1alpha1.OperationPending},
+	}
+	h := newHarness(t, app)
+	h.client.PrependReactor("get", "applications", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		return a.GetSubresource() == "health", &gitopsv1alpha1.ApplicationHealth{Status: "Healthy"}, nil
+	})
+	h.mustRun(0, "status", "web")
+	want := `  Steps:
+    STEP      PHASE       OBJECTS   MESSAGE
+    wave -1   Succeeded   1         1 object applied and Healthy
+    wave 0    Failed      3         wave 0: Deployment/web is Progressing after 5m0s
+    wave 5    Pending     2         -
+`
+	if !strings.Contains(h.out.String(), want) {
+		t.Errorf("status does not list the waves:\n%s\nwant:\n%s", h.out, want)
+	}
+}
+
 func TestStatusFallsBackToStoredHealthWhenForbidden(t *testing.T) {
 	h := newHarness(t, webApp())
 	h.client.PrependReactor("get", "applications", func(a clienttesting.Action) (bool, runtime.Object, error) {

@@ -221,6 +221,24 @@ func writeOperation(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.
 	f.add("Finished", finished)
 	f.add("Message", orDash(op.Message))
 	f.write(w)
+	writeSteps(w, color, op.Steps)
+}
+
+// writeSteps prints the sync waves and hooks of an operation, in the order they run.
+func writeSteps(w io.Writer, color bool, steps []gitopsv1alpha1.OperationStep) {
+	if len(steps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  Steps:")
+	t := &table{header: []string{"STEP", "PHASE", "OBJECTS", "MESSAGE"}, colored: map[int]bool{1: true}, indent: "    "}
+	for _, s := range steps {
+		step, objects := fmt.Sprintf("wave %d", s.Wave), fmt.Sprint(s.Objects)
+		if s.Type == gitopsv1alpha1.OperationStepHook {
+			step, objects = fmt.Sprintf("%s hook %s/%s (wave %d)", s.Hook, s.Kind, s.Name, s.Wave), "-"
+		}
+		t.add(step, string(s.Phase), objects, truncate(orDash(s.Message), maxStatusMessage))
+	}
+	t.write(w, color)
 }
 
 // resourceKey identifies a managed object.

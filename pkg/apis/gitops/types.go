@@ -178,6 +178,11 @@ type SyncPolicy struct {
 	// CreateNamespace creates the destination namespace when it does not exist.
 	// +optional
 	CreateNamespace bool
+	// WaveTimeout bounds how long a sync waits for the objects of one sync wave (annotation
+	// gitops.ferry.dev/sync-wave) to become Healthy before it applies the next wave; past it the
+	// sync fails naming the object that is not. Between 1s and 1h; defaults to 5m.
+	// +optional
+	WaveTimeout *metav1.Duration
 }
 
 // AutomatedSyncPolicy tunes automated syncs.
@@ -415,6 +420,46 @@ type Operation struct {
 	// +optional
 	SyncedRevision string
 	// Message says what happened, or why the operation failed.
+	// +optional
+	Message string
+	// Steps are the sync waves and hooks of the operation, in the order they run; empty when
+	// everything is applied at once (no object names a wave).
+	// +optional
+	// +listType=atomic
+	Steps []OperationStep
+}
+
+// OperationStepType says what an operation step is.
+type OperationStepType string
+
+const (
+	// OperationStepWave applies the objects of one sync wave and waits until they are Healthy.
+	OperationStepWave OperationStepType = "Wave"
+	// OperationStepHook runs one hook object (a Job, typically) and waits until it completes.
+	OperationStepHook OperationStepType = "Hook"
+)
+
+// OperationStep is one sync wave or one hook of an operation.
+type OperationStep struct {
+	// Type is Wave or Hook.
+	Type OperationStepType
+	// Wave is the sync wave the step applies, or that the hook runs in.
+	Wave int32
+	// Hook is the hook's type (PreSync, Sync, PostSync or SyncFail), for a Hook step.
+	// +optional
+	Hook string
+	// Kind of the hook object, for a Hook step.
+	// +optional
+	Kind string
+	// Name of the hook object, for a Hook step.
+	// +optional
+	Name string
+	// Objects is how many objects a Wave step applies.
+	// +optional
+	Objects int32
+	// Phase is Running, Succeeded or Failed.
+	Phase OperationPhase
+	// Message says what the step waits for, or why it failed.
 	// +optional
 	Message string
 }

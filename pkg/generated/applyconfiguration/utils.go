@@ -62,6 +62,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.OperationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("OperationRecord"):
 		return &gitopsv1alpha1.OperationRecordApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("OperationStep"):
+		return &gitopsv1alpha1.OperationStepApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestedBy"):
 		return &gitopsv1alpha1.RequestedByApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResourceIgnoreDifferences"):

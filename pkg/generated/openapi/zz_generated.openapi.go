@@ -58,6 +58,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.LocalObjectReference{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_LocalObjectReference(ref),
 		v1alpha1.Operation{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_Operation(ref),
 		v1alpha1.OperationRecord{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
+		v1alpha1.OperationStep{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_OperationStep(ref),
 		v1alpha1.RequestedBy{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
 		v1alpha1.ResourceDiff{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_ResourceDiff(ref),
 		v1alpha1.ResourceHealth{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ResourceHealth(ref),
@@ -1350,12 +1351,30 @@ func schema_pkg_apis_gitops_v1alpha1_Operation(ref common.ReferenceCallback) com
 							Format:      "",
 						},
 					},
+					"steps": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Steps are the sync waves and hooks of the operation, in the order they run; empty when everything is applied at once (no object names a wave).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.OperationStep{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 				Required: []string{"id", "phase", "requestedBy", "requestedAt"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.RequestedBy{}.OpenAPIModelName(), v1alpha1.SyncResource{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.OperationStep{}.OpenAPIModelName(), v1alpha1.RequestedBy{}.OpenAPIModelName(), v1alpha1.SyncResource{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1442,6 +1461,79 @@ func schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref common.ReferenceCallbac
 		},
 		Dependencies: []string{
 			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_OperationStep(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "OperationStep is one sync wave or one hook of an operation.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Type is Wave or Hook.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"wave": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Wave is the sync wave the step applies, or that the hook runs in.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"hook": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Hook is the hook's type (PreSync, Sync, PostSync or SyncFail), for a Hook step.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind of the hook object, for a Hook step.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the hook object, for a Hook step.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"objects": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Objects is how many objects a Wave step applies.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is Running, Succeeded or Failed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says what the step waits for, or why it failed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"type", "wave", "phase"},
+			},
+		},
 	}
 }
 
@@ -1812,6 +1904,12 @@ func schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref common.ReferenceCallback) co
 							Description: "CreateNamespace creates the destination namespace when it does not exist.",
 							Type:        []string{"boolean"},
 							Format:      "",
+						},
+					},
+					"waveTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WaveTimeout bounds how long a sync waits for the objects of one sync wave (annotation gitops.ferry.dev/sync-wave) to become Healthy before it applies the next wave; past it the sync fails naming the object that is not. Between 1s and 1h; defaults to 5m.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
 						},
 					},
 				},

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,11 +13,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncwave"
 )
 
 // Prune deletes the objects of the previous inventory that are not in the desired set, but only
 // those whose tracking annotation names this Application and the object. Objects without the
-// annotation, or claimed by another Application, are left alone and reported as Skipped.
+// annotation, or claimed by another Application, are left alone and reported as Skipped. The
+// highest sync wave goes first (the reverse of the order they were applied in).
 func (a *Applier) Prune(ctx context.Context, app App, username string, previous []ObjectRef, desired []*unstructured.Unstructured, dryRun bool) ([]Result, error) {
 	ic, err := a.forIdentity(username)
 	if err != nil {
@@ -28,6 +32,7 @@ func (a *Applier) Prune(ctx context.Context, app App, username string, previous 
 	}
 	var results []Result
 	var errs []error
+	var doomed []*unstructured.Unstructured
 	for _, ref := range previous {
 		if want[ref.Key()] {
 			continue
@@ -49,6 +54,11 @@ func (a *Applier) Prune(ctx context.Context, app App, username string, previous 
 		if live.GetDeletionTimestamp() != nil {
 			continue
 		}
+		doomed = append(doomed, live)
+	}
+	sort.SliceStable(doomed, func(i, j int) bool { return waveOf(doomed[i]) > waveOf(doomed[j]) })
+	for _, live := range doomed {
+		ref := RefOf(live)
 		opts := []client.DeleteOption{client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: ptrUID(live)}}
 		if dryRun {
 			opts = append(opts, client.DryRunAll)
@@ -63,6 +73,13 @@ func (a *Applier) Prune(ctx context.Context, app App, username string, previous 
 		results = append(results, Result{Ref: ref, Action: Deleted})
 	}
 	return results, utilerrors.NewAggregate(errs)
+}
+
+// waveOf is an object's sync wave; a malformed annotation counts as wave 0 here, where the
+// object is leaving anyway.
+func waveOf(obj *unstructured.Unstructured) int32 {
+	n, _ := syncwave.Of(obj)
+	return n
 }
 
 func ptrUID(u *unstructured.Unstructured) *types.UID {

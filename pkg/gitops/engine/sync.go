@@ -36,6 +36,9 @@ type SyncRequest struct {
 	// Cached, when set, returns a managed object from the caller's watch cache, which spares
 	// the cluster a read and a dry run of each existing object (apply.Options.Cached).
 	Cached func(apply.ObjectRef) (*unstructured.Unstructured, bool)
+	// Progress, when set, is told the steps of a sync in waves each time one starts, waits or
+	// ends (the controller shows them in status.operation).
+	Progress func([]gitopsv1alpha1.OperationStep)
 }
 
 // Outcome is what one sync found and did; the controller makes status and Events of it.
@@ -63,6 +66,8 @@ type Outcome struct {
 	// them (prune off, a dry run, a comparison or a selective sync); they keep the Application
 	// OutOfSync.
 	Kept []apply.ObjectRef
+	// Steps are the sync waves the apply went through, when the objects name more than one.
+	Steps []gitopsv1alpha1.OperationStep
 	// outOfSync marks the objects a comparison after a selective sync found different.
 	outOfSync map[string]bool
 	// Err is the failure, a *StageError saying which stage and whether a retry can help.
@@ -114,7 +119,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	previous := InventoryRefs(app.Status.Resources)
 	switch out.Plan.Action {
 	case ActionApply:
-		e.apply(ctx, app, desired, previous, req.Cached, &out)
+		e.apply(ctx, req, desired, previous, &out)
 	case ActionCompare:
 		var cmp Comparison
 		if cmp, out.Err = e.Compare(ctx, app, desired, false); out.Err == nil {
@@ -158,8 +163,10 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	return out.finish()
 }
 
-// apply carries out an ActionApply plan: the namespace, the objects, then the prune.
-func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, previous []apply.ObjectRef, cached func(apply.ObjectRef) (*unstructured.Unstructured, bool), out *Outcome) {
+// apply carries out an ActionApply plan: the namespace, the objects (wave by wave when they
+// name sync waves), then the prune.
+func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstructured.Unstructured, previous []apply.ObjectRef, out *Outcome) {
+	app := req.App
 	plan, identity := out.Plan, e.Identity(app)
 	all := desired
 	if len(plan.Resources) > 0 {
@@ -178,17 +185,29 @@ func (e *Engine) apply(ctx context.Context, app *gitopsv1alpha1.Application, des
 			out.Selected = append(out.Selected, apply.RefOf(o))
 		}
 	}
+	waves, err := WavesOf(desired)
+	if err != nil {
+		out.Err = &StageError{Reason: gitopsv1alpha1.ReasonApplyFailed, Terminal: true, Err: fmt.Errorf("%w; nothing was applied", err)}
+		return
+	}
 	if plan.CreateNamespace {
 		if err := e.cfg.Applier.EnsureNamespace(ctx, identity, app.Spec.Destination.Namespace); err != nil {
 			out.Err = applyError(err, nil)
 			return
 		}
 	}
-	results, err := e.cfg.Applier.Apply(ctx, identity, desired, apply.Options{DryRun: plan.DryRun, Ignore: IgnoreRules(app), Cached: cached})
-	out.Applied = results
-	if err != nil {
-		out.Err = applyError(err, desired)
-		return
+	opts := apply.Options{DryRun: plan.DryRun, Ignore: IgnoreRules(app), Cached: req.Cached}
+	if len(waves) > 1 && !plan.DryRun {
+		if !e.applyWaves(ctx, req, identity, desired, waves, opts, out) {
+			return
+		}
+	} else {
+		results, err := e.cfg.Applier.Apply(ctx, identity, desired, opts)
+		out.Applied = results
+		if err != nil {
+			out.Err = applyError(err, desired)
+			return
+		}
 	}
 	if out.Selected != nil {
 		// A selective sync prunes nothing, and the Application is Synced only when the objects

@@ -24,6 +24,9 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 			if p.Interval == nil {
 				p.Interval = &metav1.Duration{Duration: time.Duration(c.Int63n(int64(time.Hour)))}
 			}
+			if p.WaveTimeout == nil {
+				p.WaveTimeout = &metav1.Duration{Duration: time.Duration(c.Int63n(int64(time.Hour)))}
+			}
 			if p.Retry == nil {
 				p.Retry = &gitops.RetryStrategy{}
 			}

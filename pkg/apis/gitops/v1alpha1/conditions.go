@@ -31,6 +31,9 @@ const (
 	ReasonOperationRunning = "OperationRunning"
 	// ReasonSharedResource: objects of Git are managed by another Application and left alone.
 	ReasonSharedResource = "SharedResource"
+	// ReasonWaveFailed: an object of a sync wave did not become Healthy within
+	// spec.syncPolicy.waveTimeout, or failed; the waves after it were not applied.
+	ReasonWaveFailed = "WaveFailed"
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"

@@ -12,6 +12,7 @@ import (
 const (
 	DefaultRevision         = "HEAD"
 	DefaultInterval         = 3 * time.Minute
+	DefaultWaveTimeout      = 5 * time.Minute
 	DefaultRetryLimit       = int32(5)
 	DefaultBackoffDuration  = 5 * time.Second
 	DefaultBackoffFactor    = int32(2)
@@ -22,13 +23,17 @@ func addDefaultingFuncs(scheme *runtime.Scheme) error {
 	return RegisterDefaults(scheme)
 }
 
-// SetDefaults_ApplicationSpec fills in the revision, the re-check interval and the retry policy.
+// SetDefaults_ApplicationSpec fills in the revision, the re-check interval, the wave timeout and
+// the retry policy.
 func SetDefaults_ApplicationSpec(obj *ApplicationSpec) {
 	if obj.Source.Revision == "" {
 		obj.Source.Revision = DefaultRevision
 	}
 	if obj.SyncPolicy.Interval == nil {
 		obj.SyncPolicy.Interval = &metav1.Duration{Duration: DefaultInterval}
+	}
+	if obj.SyncPolicy.WaveTimeout == nil {
+		obj.SyncPolicy.WaveTimeout = &metav1.Duration{Duration: DefaultWaveTimeout}
 	}
 	if obj.SyncPolicy.Retry == nil {
 		obj.SyncPolicy.Retry = &RetryStrategy{}

@@ -30,6 +30,9 @@ func TestDefaultsFillAnEmptySpec(t *testing.T) {
 	if s.SyncPolicy.Interval == nil || s.SyncPolicy.Interval.Duration != 3*time.Minute {
 		t.Errorf("interval = %v, want 3m", s.SyncPolicy.Interval)
 	}
+	if s.SyncPolicy.WaveTimeout == nil || s.SyncPolicy.WaveTimeout.Duration != 5*time.Minute {
+		t.Errorf("waveTimeout = %v, want 5m", s.SyncPolicy.WaveTimeout)
+	}
 	r := s.SyncPolicy.Retry
 	if r == nil || r.Limit == nil || *r.Limit != 5 {
 		t.Fatalf("retry = %+v, want limit 5", r)
@@ -47,12 +50,13 @@ func TestDefaultsKeepWhatTheUserSet(t *testing.T) {
 	app := defaulted(t, &v1alpha1.Application{Spec: v1alpha1.ApplicationSpec{
 		Source: v1alpha1.ApplicationSource{RepoURL: "https://example.com/r.git", Revision: "v1.2.3"},
 		SyncPolicy: v1alpha1.SyncPolicy{
-			Interval: &metav1.Duration{Duration: time.Hour},
-			Retry:    &v1alpha1.RetryStrategy{Limit: ptr.To[int32](0), Backoff: &v1alpha1.Backoff{Factor: ptr.To[int32](3)}},
+			Interval:    &metav1.Duration{Duration: time.Hour},
+			WaveTimeout: &metav1.Duration{Duration: 20 * time.Second},
+			Retry:       &v1alpha1.RetryStrategy{Limit: ptr.To[int32](0), Backoff: &v1alpha1.Backoff{Factor: ptr.To[int32](3)}},
 		},
 	}})
 	s := app.Spec
-	if s.Source.Revision != "v1.2.3" || s.SyncPolicy.Interval.Duration != time.Hour {
+	if s.Source.Revision != "v1.2.3" || s.SyncPolicy.Interval.Duration != time.Hour || s.SyncPolicy.WaveTimeout.Duration != 20*time.Second {
 		t.Errorf("user values overwritten: revision %q interval %v", s.Source.Revision, s.SyncPolicy.Interval)
 	}
 	if *s.SyncPolicy.Retry.Limit != 0 {

@@ -184,6 +184,11 @@ type SyncPolicy struct {
 	// CreateNamespace creates the destination namespace when it does not exist.
 	// +optional
 	CreateNamespace bool `json:"createNamespace,omitempty" protobuf:"varint,4,opt,name=createNamespace"`
+	// WaveTimeout bounds how long a sync waits for the objects of one sync wave (annotation
+	// gitops.ferry.dev/sync-wave) to become Healthy before it applies the next wave; past it the
+	// sync fails naming the object that is not. Between 1s and 1h; defaults to 5m.
+	// +optional
+	WaveTimeout *metav1.Duration `json:"waveTimeout,omitempty" protobuf:"bytes,5,opt,name=waveTimeout"`
 }
 
 // AutomatedSyncPolicy tunes automated syncs.
@@ -423,6 +428,46 @@ type Operation struct {
 	// Message says what happened, or why the operation failed.
 	// +optional
 	Message string `json:"message,omitempty" protobuf:"bytes,12,opt,name=message"`
+	// Steps are the sync waves and hooks of the operation, in the order they run; empty when
+	// everything is applied at once (no object names a wave).
+	// +optional
+	// +listType=atomic
+	Steps []OperationStep `json:"steps,omitempty" protobuf:"bytes,13,rep,name=steps"`
+}
+
+// OperationStepType says what an operation step is.
+type OperationStepType string
+
+const (
+	// OperationStepWave applies the objects of one sync wave and waits until they are Healthy.
+	OperationStepWave OperationStepType = "Wave"
+	// OperationStepHook runs one hook object (a Job, typically) and waits until it completes.
+	OperationStepHook OperationStepType = "Hook"
+)
+
+// OperationStep is one sync wave or one hook of an operation.
+type OperationStep struct {
+	// Type is Wave or Hook.
+	Type OperationStepType `json:"type" protobuf:"bytes,1,opt,name=type,casttype=OperationStepType"`
+	// Wave is the sync wave the step applies, or that the hook runs in.
+	Wave int32 `json:"wave" protobuf:"varint,2,opt,name=wave"`
+	// Hook is the hook's type (PreSync, Sync, PostSync or SyncFail), for a Hook step.
+	// +optional
+	Hook string `json:"hook,omitempty" protobuf:"bytes,3,opt,name=hook"`
+	// Kind of the hook object, for a Hook step.
+	// +optional
+	Kind string `json:"kind,omitempty" protobuf:"bytes,4,opt,name=kind"`
+	// Name of the hook object, for a Hook step.
+	// +optional
+	Name string `json:"name,omitempty" protobuf:"bytes,5,opt,name=name"`
+	// Objects is how many objects a Wave step applies.
+	// +optional
+	Objects int32 `json:"objects,omitempty" protobuf:"varint,6,opt,name=objects"`
+	// Phase is Running, Succeeded or Failed.
+	Phase OperationPhase `json:"phase" protobuf:"bytes,7,opt,name=phase,casttype=OperationPhase"`
+	// Message says what the step waits for, or why it failed.
+	// +optional
+	Message string `json:"message,omitempty" protobuf:"bytes,8,opt,name=message"`
 }
 
 // OperationRecord is a finished operation kept in the history.

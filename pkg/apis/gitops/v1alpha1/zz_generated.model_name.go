@@ -147,6 +147,11 @@ func (in OperationRecord) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in OperationStep) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.OperationStep"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RequestedBy) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.RequestedBy"
 }

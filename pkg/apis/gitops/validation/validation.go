@@ -29,6 +29,8 @@ type Options struct {
 const (
 	MinInterval        = 10 * time.Second
 	MaxInterval        = 24 * time.Hour
+	MinWaveTimeout     = time.Second
+	MaxWaveTimeout     = time.Hour
 	MinBackoffDuration = time.Second
 	MaxBackoffFactor   = 10
 	MaxRetryLimit      = 100
@@ -271,6 +273,11 @@ func validateSyncPolicy(sp *gitops.SyncPolicy, fldPath *field.Path) field.ErrorL
 	if sp.Interval != nil {
 		if d := sp.Interval.Duration; d < MinInterval || d > MaxInterval {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("interval"), d.String(), fmt.Sprintf("must be between %s and %s", MinInterval, MaxInterval)))
+		}
+	}
+	if sp.WaveTimeout != nil {
+		if d := sp.WaveTimeout.Duration; d < MinWaveTimeout || d > MaxWaveTimeout {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("waveTimeout"), d.String(), fmt.Sprintf("must be between %s and %s", MinWaveTimeout, MaxWaveTimeout)))
 		}
 	}
 	if r := sp.Retry; r != nil {

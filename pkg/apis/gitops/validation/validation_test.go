@@ -50,6 +50,9 @@ func TestValidApplicationsPass(t *testing.T) {
 		"interval bounds": func(a *gitops.Application) {
 			a.Spec.SyncPolicy.Interval = &metav1.Duration{Duration: 10 * time.Second}
 		},
+		"wave timeout": func(a *gitops.Application) {
+			a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{Duration: 30 * time.Second}
+		},
 		"no retries":      func(a *gitops.Application) { a.Spec.SyncPolicy.Retry.Limit = ptr.To[int32](0) },
 		"service account": func(a *gitops.Application) { a.Spec.ServiceAccountName = "deployer" },
 		"ignore differences": func(a *gitops.Application) {
@@ -108,6 +111,8 @@ func TestInvalidApplicationsNameTheField(t *testing.T) {
 		{"bad service account", func(a *gitops.Application) { a.Spec.ServiceAccountName = "Bad_Name" }, Options{}, "spec.serviceAccountName", field.ErrorTypeInvalid},
 		{"interval too short", func(a *gitops.Application) { a.Spec.SyncPolicy.Interval = &metav1.Duration{Duration: time.Second} }, Options{}, "spec.syncPolicy.interval", field.ErrorTypeInvalid},
 		{"interval too long", func(a *gitops.Application) { a.Spec.SyncPolicy.Interval = &metav1.Duration{Duration: 25 * time.Hour} }, Options{}, "spec.syncPolicy.interval", field.ErrorTypeInvalid},
+		{"wave timeout zero", func(a *gitops.Application) { a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{} }, Options{}, "spec.syncPolicy.waveTimeout", field.ErrorTypeInvalid},
+		{"wave timeout too long", func(a *gitops.Application) { a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{Duration: 2 * time.Hour} }, Options{}, "spec.syncPolicy.waveTimeout", field.ErrorTypeInvalid},
 		{"negative retry limit", func(a *gitops.Application) { a.Spec.SyncPolicy.Retry.Limit = ptr.To[int32](-1) }, Options{}, "spec.syncPolicy.retry.limit", field.ErrorTypeInvalid},
 		{"backoff too short", func(a *gitops.Application) {
 			a.Spec.SyncPolicy.Retry.Backoff.Duration = &metav1.Duration{Duration: time.Millisecond}

@@ -53,6 +53,9 @@ type OperationApplyConfiguration struct {
 	SyncedRevision *string `json:"syncedRevision,omitempty"`
 	// Message says what happened, or why the operation failed.
 	Message *string `json:"message,omitempty"`
+	// Steps are the sync waves and hooks of the operation, in the order they run; empty when
+	// everything is applied at once (no object names a wave).
+	Steps []OperationStepApplyConfiguration `json:"steps,omitempty"`
 }
 
 // OperationApplyConfiguration constructs a declarative configuration of the Operation type for use with
@@ -159,5 +162,18 @@ func (b *OperationApplyConfiguration) WithSyncedRevision(value string) *Operatio
 // If called multiple times, the Message field is set to the value of the last call.
 func (b *OperationApplyConfiguration) WithMessage(value string) *OperationApplyConfiguration {
 	b.Message = &value
+	return b
+}
+
+// WithSteps adds the given value to the Steps field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Steps field.
+func (b *OperationApplyConfiguration) WithSteps(values ...*OperationStepApplyConfiguration) *OperationApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithSteps")
+		}
+		b.Steps = append(b.Steps, *values[i])
+	}
 	return b
 }

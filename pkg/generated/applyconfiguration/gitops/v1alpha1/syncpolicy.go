@@ -39,6 +39,10 @@ type SyncPolicyApplyConfiguration struct {
 	Retry *RetryStrategyApplyConfiguration `json:"retry,omitempty"`
 	// CreateNamespace creates the destination namespace when it does not exist.
 	CreateNamespace *bool `json:"createNamespace,omitempty"`
+	// WaveTimeout bounds how long a sync waits for the objects of one sync wave (annotation
+	// gitops.ferry.dev/sync-wave) to become Healthy before it applies the next wave; past it the
+	// sync fails naming the object that is not. Between 1s and 1h; defaults to 5m.
+	WaveTimeout *v1.Duration `json:"waveTimeout,omitempty"`
 }
 
 // SyncPolicyApplyConfiguration constructs a declarative configuration of the SyncPolicy type for use with
@@ -76,5 +80,13 @@ func (b *SyncPolicyApplyConfiguration) WithRetry(value *RetryStrategyApplyConfig
 // If called multiple times, the CreateNamespace field is set to the value of the last call.
 func (b *SyncPolicyApplyConfiguration) WithCreateNamespace(value bool) *SyncPolicyApplyConfiguration {
 	b.CreateNamespace = &value
+	return b
+}
+
+// WithWaveTimeout sets the WaveTimeout field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the WaveTimeout field is set to the value of the last call.
+func (b *SyncPolicyApplyConfiguration) WithWaveTimeout(value v1.Duration) *SyncPolicyApplyConfiguration {
+	b.WaveTimeout = &value
 	return b
 }
