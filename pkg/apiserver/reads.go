@@ -69,7 +69,7 @@ func (c completedConfig) syncResourcesChecker() application.SyncResourcesChecker
 				return apierrors.NewInternalError(err)
 			}
 		}
-		_, unmatched := engine.SelectResources(objs, versioned)
+		_, unmatched := engine.SelectResources(engine.Resources(objs), versioned)
 		var errs field.ErrorList
 		for _, i := range unmatched {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "resources").Index(i), engine.ResourceString(versioned[i]),
@@ -179,7 +179,8 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 	if err != nil {
 		return "", nil, err
 	}
-	cmp, err := c.ExtraConfig.engine.Compare(ctx, versioned, desired, true)
+	// Hooks are run by syncs, not kept: they are never OutOfSync.
+	cmp, err := c.ExtraConfig.engine.Compare(ctx, versioned, engine.Resources(desired), true)
 	if err != nil {
 		return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
 	}

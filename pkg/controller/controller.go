@@ -82,7 +82,16 @@ type Controller struct {
 	// cache that still shows it Running is behind the controller's own status write: running it
 	// again (waves and all) would only be refused at its final write.
 	finished map[string]string
+	// superseded are, per Application, the last resourceVersions the controller's own status
+	// writes replaced. A reconcile of such a version from the informer cache would decide on a
+	// status the controller already changed, and act again — a hook run twice — before its own
+	// write was refused.
+	superseded map[string][]string
 }
+
+// maxSuperseded bounds what the controller remembers of its own writes per Application; the
+// informer cache is never more than a few writes behind.
+const maxSuperseded = 16
 
 // New builds a controller; Run starts it.
 func New(cfg Config) *Controller {
@@ -110,6 +119,7 @@ func New(cfg Config) *Controller {
 
 		statusChanged: map[string]bool{},
 		finished:      map[string]string{},
+		superseded:    map[string][]string{},
 		due:           map[string]time.Time{},
 	}
 	if cfg.Kube != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,10 @@ func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, erro
 	}
 	if err != nil {
 		return Result{}, err
+	}
+	if c.isSuperseded(key, app.ResourceVersion) {
+		// The cache has not caught up with this controller's own last status write.
+		return Result{RequeueAfter: staleCacheDelay}, nil
 	}
 	logger := klog.FromContext(ctx).WithValues("application", key)
 	ctx = klog.NewContext(ctx, logger)
@@ -89,6 +94,7 @@ func (c *Controller) forget(key string) {
 	delete(c.statusChanged, key)
 	delete(c.due, key)
 	delete(c.finished, key)
+	delete(c.superseded, key)
 	c.mu.Unlock()
 }
 
@@ -205,6 +211,24 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 // yet caught up with the controller's own status write.
 const staleCacheDelay = 200 * time.Millisecond
 
+// supersede remembers that the controller's status write replaced resourceVersion rv of key.
+func (c *Controller) supersede(key, rv string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	list := append(c.superseded[key], rv)
+	if len(list) > maxSuperseded {
+		list = list[len(list)-maxSuperseded:]
+	}
+	c.superseded[key] = list
+}
+
+// isSuperseded reports whether rv of key is a version the controller's own writes replaced.
+func (c *Controller) isSuperseded(key, rv string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return rv != "" && slices.Contains(c.superseded[key], rv)
+}
+
 // finishedHere reports whether this controller has already finished operation id of key.
 func (c *Controller) finishedHere(key, id string) bool {
 	c.mu.Lock()
@@ -285,22 +309,33 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 	return out
 }
 
-// showProgress writes where a sync in waves stands: the steps into the running operation, and
-// the wave being applied or waited for into the Reconciling condition (an automated sync has no
+// showProgress writes where a sync in waves or with hooks stands: the steps into the running
+// operation, and the wave or hook being applied or waited for into the Reconciling condition (an automated sync has no
 // operation to show it in). A failed write is only logged: the sync goes on, and its outcome is
 // written at the end.
 func (c *Controller) showProgress(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, steps []gitopsv1alpha1.OperationStep) {
-	at := len(steps) - 1
-	for i, s := range steps {
-		if s.Phase == gitopsv1alpha1.OperationRunning || s.Phase == gitopsv1alpha1.OperationFailed {
-			at = i
-			break
+	// The step under way, else the last one done (between two steps), else the first.
+	at := slices.IndexFunc(steps, func(s gitopsv1alpha1.OperationStep) bool {
+		return s.Phase == gitopsv1alpha1.OperationRunning || s.Phase == gitopsv1alpha1.OperationFailed
+	})
+	if at < 0 {
+		switch next := slices.IndexFunc(steps, func(s gitopsv1alpha1.OperationStep) bool { return s.Phase == gitopsv1alpha1.OperationPending }); next {
+		case -1:
+			at = len(steps) - 1
+		case 0:
+			at = 0
+		default:
+			at = next - 1
 		}
 	}
 	for i := range steps {
 		steps[i].Message = truncate(steps[i].Message, maxStepMessage)
 	}
-	msg := fmt.Sprintf("sync wave %d (%d of %d): %s", steps[at].Wave, at+1, len(steps), steps[at].Message)
+	what := fmt.Sprintf("sync wave %d", steps[at].Wave)
+	if s := steps[at]; s.Type == gitopsv1alpha1.OperationStepHook {
+		what = fmt.Sprintf("%s hook %s/%s", s.Hook, s.Kind, s.Name)
+	}
+	msg := fmt.Sprintf("%s (%d of %d): %s", what, at+1, len(steps), steps[at].Message)
 	err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
 		if op != nil && st.Operation != nil && st.Operation.ID == op.ID {
 			st.Operation.Steps = steps
@@ -528,6 +563,17 @@ func summary(o outcome) string {
 }
 
 func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
+	for _, s := range o.Steps {
+		if s.Type != gitopsv1alpha1.OperationStepHook {
+			continue
+		}
+		switch s.Phase {
+		case gitopsv1alpha1.OperationSucceeded:
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "HookSucceeded", "%s hook %s/%s: %s", s.Hook, s.Kind, s.Name, truncate(s.Message, maxStepMessage))
+		case gitopsv1alpha1.OperationFailed:
+			c.recorder.Eventf(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonHookFailed, "%s hook %s/%s: %s", s.Hook, s.Kind, s.Name, truncate(s.Message, maxStepMessage))
+		}
+	}
 	if o.Err != nil {
 		reason := gitopsv1alpha1.ReasonApplyFailed
 		var stage *engine.StageError
@@ -606,6 +652,9 @@ func (c *Controller) writeStatus(ctx context.Context, app *gitopsv1alpha1.Applic
 	result, err := c.ferry.GitopsV1alpha1().Applications(app.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: apply.FieldManager})
 	if err != nil {
 		return fmt.Errorf("writing status: %w", err)
+	}
+	if base := app.ResourceVersion; base != "" && base != result.ResourceVersion {
+		c.supersede(app.Namespace+"/"+app.Name, base)
 	}
 	*app = *result
 	return nil

@@ -126,6 +126,14 @@ func (h *history) String() string {
 	return b.String()
 }
 
+// waitCompared waits for a manual Application's first comparison, so that a sync requested next
+// is not overwritten by the status write of a comparison already under way (the fake Ferry API
+// has no resourceVersion conflicts to refuse it).
+func (f *fixture) waitCompared(name string) {
+	f.t.Helper()
+	f.waitFor(name, "compared", func(a *gitopsv1alpha1.Application) bool { return a.Status.SourceRevision != "" })
+}
+
 // waitSeen polls until the history holds what happened to kind/name, and returns its revision.
 func (f *fixture) waitSeen(h *history, kind, name, what string) uint64 {
 	f.t.Helper()
@@ -192,6 +200,7 @@ func TestWavesApplyInOrderEachHealthyFirst(t *testing.T) {
 		a.Spec.SyncPolicy.Automated = nil
 		a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{Duration: time.Minute}
 	})
+	f.waitCompared("shop")
 	f.requestSync("shop", "waves", gitopsv1alpha1.ApplicationSyncSpec{})
 	app := f.waitFor("shop", "the sync in waves finished", operationDone("waves", gitopsv1alpha1.OperationSucceeded))
 	f.waitFor("shop", "Synced", synced(sha))
@@ -241,6 +250,7 @@ func TestAWaveThatFailsStopsTheSync(t *testing.T) {
 		a.Spec.SyncPolicy.Automated = nil
 		a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{Duration: time.Hour} // a failed Job needs no waiting
 	})
+	f.waitCompared("failing")
 	f.requestSync("failing", "job", gitopsv1alpha1.ApplicationSyncSpec{})
 	app := f.waitFor("failing", "the sync failed", operationDone("job", gitopsv1alpha1.OperationFailed))
 	if msg := app.Status.Operation.Message; !strings.Contains(msg, "wave 0") || !strings.Contains(msg, "Job/migrate is Degraded") {

@@ -7,10 +7,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
 )
 
-// Prepare defaults namespaces and sets the tracking annotation and label on every object, in
-// place. Cluster-scoped objects lose any namespace they carry.
+// Prepare defaults namespaces and sets the tracking annotation and label on every object but the
+// hooks (package hooks), in place. Cluster-scoped objects lose any namespace they carry.
 func (a *Applier) Prepare(ctx context.Context, app App, username string, objects []*unstructured.Unstructured, defaultNamespace string) error {
 	ic, err := a.forIdentity(username)
 	if err != nil {
@@ -44,6 +46,13 @@ func (a *Applier) Prepare(ctx context.Context, app App, username string, objects
 		ann := o.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}
+		}
+		if hooks.IsHook(o) {
+			// A hook is run, not kept: no tracking annotation (nothing prunes it) and no
+			// label (the drift watcher does not see it); it says which Application ran it.
+			ann[hooks.OfAnnotation] = app.Namespace + "/" + app.Name
+			o.SetAnnotations(ann)
+			continue
 		}
 		ann[TrackingAnnotation] = TrackingID(app, RefOf(o))
 		o.SetAnnotations(ann)

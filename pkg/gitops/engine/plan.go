@@ -35,6 +35,13 @@ type Plan struct {
 	CreateNamespace bool
 	// Resources limits a requested sync to these objects; empty means all.
 	Resources []gitopsv1alpha1.SyncResource
+	// RunHooks runs the render's hooks (package hooks): a requested sync, or an automated one
+	// applying a new revision or spec; never selfHeal putting drift back.
+	RunHooks bool
+	// Held is the failure that holds an automated Application at this revision and spec (a
+	// failed hook, which applying again would run again): only compared, and the failure stays
+	// reported.
+	Held string
 	// Why says in words why this plan, for logs and tests.
 	Why string
 }
@@ -65,16 +72,20 @@ func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha s
 			DryRun:          op.DryRun,
 			CreateNamespace: createNamespace && !op.DryRun,
 			Resources:       op.Resources,
+			RunHooks:        true,
 			Why:             "sync " + op.ID + " requested by " + op.RequestedBy.Username,
 		}
 	case automated != nil && drifted && !automated.SelfHeal && atRevision:
 		return Plan{Action: ActionCompare, Why: "drifted without selfHeal: report it, leave the objects alone"}
 	case automated != nil && drifted && atRevision:
 		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, Why: "drifted: selfHeal puts Git's version back"}
+	case automated != nil && hookFailedAt(app, sha):
+		return Plan{Action: ActionCompare, Held: meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled).Message,
+			Why: "automated: a hook failed at this revision and spec; a new commit, a spec change or a requested sync runs it again"}
 	case automated != nil && reported:
 		return Plan{Action: ActionCompare, Why: "automated: out of sync at this revision by policy (drift without selfHeal, or objects kept without prune); report it, do not apply"}
 	case automated != nil && !upToDate:
-		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, Why: "automated: a new revision or spec, or not yet synced"}
+		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, RunHooks: true, Why: "automated: a new revision or spec, or not yet synced"}
 	case automated != nil:
 		return Plan{Action: ActionNone, Why: "automated: synced at this revision, nothing drifted"}
 	case !upToDate || app.Status.Sync.Status == "":
@@ -82,6 +93,13 @@ func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha s
 	default:
 		return Plan{Action: ActionNone, Why: "manual: compared at this revision, nothing drifted"}
 	}
+}
+
+// hookFailedAt: the last sync of this revision and spec stopped at a failed hook. Applying it
+// again would run the hooks again (a migration, say) at every interval.
+func hookFailedAt(app *gitopsv1alpha1.Application, sha string) bool {
+	c := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled)
+	return c != nil && c.Reason == gitopsv1alpha1.ReasonHookFailed && sha == app.Status.SourceRevision && app.Generation == app.Status.ObservedGeneration
 }
 
 // lastReconcileFailed: the Stalled condition carries the failure's reason, retried or not, and

@@ -57,6 +57,13 @@ func failed(a *gitopsv1alpha1.Application) {
 	a.Status.Conditions = []metav1.Condition{{Type: gitopsv1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: gitopsv1alpha1.ReasonApplyFailed}}
 }
 
+// hookFailed: the last sync, of commit synced, stopped at a failed hook.
+func hookFailed(a *gitopsv1alpha1.Application) {
+	a.Status.SourceRevision = synced
+	a.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
+	a.Status.Conditions = []metav1.Condition{{Type: gitopsv1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: gitopsv1alpha1.ReasonHookFailed, Message: "PreSync hook Job/migrate: failed"}}
+}
+
 // outOfSync: the last reconcile at this revision succeeded and found the objects differ.
 func outOfSync(a *gitopsv1alpha1.Application) {
 	a.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
@@ -91,39 +98,44 @@ func TestDecide(t *testing.T) {
 		{"manual with createNamespace, new revision: still only compares", app(createNS), nil, newer, false, Plan{Action: ActionCompare}},
 
 		// Automated.
-		{"automated, never synced", app(neverSynced, automated(false, false)), nil, synced, false, Plan{Action: ActionApply}},
+		{"automated, never synced", app(neverSynced, automated(false, false)), nil, synced, false, Plan{Action: ActionApply, RunHooks: true}},
 		{"automated, synced at this revision", app(automated(true, true)), nil, synced, false, Plan{Action: ActionNone}},
-		{"automated, new revision", app(automated(false, false)), nil, newer, false, Plan{Action: ActionApply}},
-		{"automated+prune, new revision", app(automated(true, false)), nil, newer, false, Plan{Action: ActionApply, Prune: true}},
-		{"automated+prune, spec edited", app(automated(true, false), specEdited), nil, synced, false, Plan{Action: ActionApply, Prune: true}},
-		{"automated, a failed sync at this revision is tried again", app(automated(false, false), failed), nil, synced, false, Plan{Action: ActionApply}},
-		{"automated, a failed prune at this revision is tried again", app(automated(true, false), failed), nil, synced, false, Plan{Action: ActionApply, Prune: true}},
+		{"automated, new revision", app(automated(false, false)), nil, newer, false, Plan{Action: ActionApply, RunHooks: true}},
+		{"automated+prune, new revision", app(automated(true, false)), nil, newer, false, Plan{Action: ActionApply, RunHooks: true, Prune: true}},
+		{"automated+prune, spec edited", app(automated(true, false), specEdited), nil, synced, false, Plan{Action: ActionApply, RunHooks: true, Prune: true}},
+		{"automated, a failed sync at this revision is tried again", app(automated(false, false), failed), nil, synced, false, Plan{Action: ActionApply, RunHooks: true}},
+		{"automated, a failed prune at this revision is tried again", app(automated(true, false), failed), nil, synced, false, Plan{Action: ActionApply, RunHooks: true, Prune: true}},
 		{"automated without prune, objects kept at this revision: report, do not apply", app(automated(false, false), outOfSync), nil, synced, false, Plan{Action: ActionCompare}},
-		{"automated with createNamespace", app(automated(false, false), createNS), nil, newer, false, Plan{Action: ActionApply, CreateNamespace: true}},
-		{"automated with createNamespace but no destination", app(automated(false, false), createNS, noDestination), nil, newer, false, Plan{Action: ActionApply}},
+		{"automated with createNamespace", app(automated(false, false), createNS), nil, newer, false, Plan{Action: ActionApply, RunHooks: true, CreateNamespace: true}},
+		{"automated with createNamespace but no destination", app(automated(false, false), createNS, noDestination), nil, newer, false, Plan{Action: ActionApply, RunHooks: true}},
+
+		{"automated, a hook failed at this revision: not run again by itself", app(automated(true, false), hookFailed), nil, synced, false, Plan{Action: ActionCompare, Held: "PreSync hook Job/migrate: failed"}},
+		{"automated, a hook failed, then a new revision: applied with its hooks", app(automated(true, false), hookFailed), nil, newer, false, Plan{Action: ActionApply, Prune: true, RunHooks: true}},
+		{"automated, a hook failed, then the spec changed: applied with its hooks", app(automated(false, false), hookFailed, specEdited), nil, synced, false, Plan{Action: ActionApply, RunHooks: true}},
+		{"a requested sync after a failed hook runs it again", app(automated(false, false), hookFailed), op(), synced, false, Plan{Action: ActionApply, RunHooks: true}},
 
 		// Drift.
 		{"drift, selfHeal off: report only", app(automated(true, false)), nil, synced, true, Plan{Action: ActionCompare}},
 		{"drift reported, selfHeal off, at the next interval: still not reverted", app(automated(true, false), outOfSync), nil, synced, false, Plan{Action: ActionCompare}},
 		{"drift, selfHeal on: put Git's version back", app(automated(true, true)), nil, synced, true, Plan{Action: ActionApply, Prune: true}},
-		{"drift, selfHeal off, and a new revision: the revision is applied", app(automated(false, false)), nil, newer, true, Plan{Action: ActionApply}},
-		{"drift, selfHeal off, spec edited: applied", app(automated(false, false), specEdited), nil, synced, true, Plan{Action: ActionApply}},
+		{"drift, selfHeal off, and a new revision: the revision is applied", app(automated(false, false)), nil, newer, true, Plan{Action: ActionApply, RunHooks: true}},
+		{"drift, selfHeal off, spec edited: applied", app(automated(false, false), specEdited), nil, synced, true, Plan{Action: ActionApply, RunHooks: true}},
 
 		// Suspend wins over everything.
 		{"suspended, automated, new revision", app(automated(true, true), suspended), nil, newer, true, Plan{Action: ActionNone}},
 		{"suspended with a requested sync", app(suspended), op(), newer, false, Plan{Action: ActionNone}},
 
 		// Requested syncs.
-		{"sync of a manual Application", app(), op(), synced, false, Plan{Action: ActionApply}},
-		{"sync with prune", app(), op(func(o *gitopsv1alpha1.Operation) { o.Prune = true }), synced, false, Plan{Action: ActionApply, Prune: true}},
-		{"sync without prune of an automated+prune Application prunes", app(automated(true, false)), op(), synced, false, Plan{Action: ActionApply, Prune: true}},
+		{"sync of a manual Application", app(), op(), synced, false, Plan{Action: ActionApply, RunHooks: true}},
+		{"sync with prune", app(), op(func(o *gitopsv1alpha1.Operation) { o.Prune = true }), synced, false, Plan{Action: ActionApply, RunHooks: true, Prune: true}},
+		{"sync without prune of an automated+prune Application prunes", app(automated(true, false)), op(), synced, false, Plan{Action: ActionApply, RunHooks: true, Prune: true}},
 		{"dry-run sync with createNamespace creates nothing", app(createNS), op(func(o *gitopsv1alpha1.Operation) { o.DryRun = true; o.Prune = true }), synced, false,
-			Plan{Action: ActionApply, DryRun: true, Prune: true}},
-		{"sync at another revision", app(automated(false, false)), op(func(o *gitopsv1alpha1.Operation) { o.Revision = "v1.0.0" }), newer, false, Plan{Action: ActionApply}},
-		{"sync of some resources", app(), op(func(o *gitopsv1alpha1.Operation) { o.Resources = onlyWeb }), synced, false, Plan{Action: ActionApply, Resources: onlyWeb}},
+			Plan{Action: ActionApply, RunHooks: true, DryRun: true, Prune: true}},
+		{"sync at another revision", app(automated(false, false)), op(func(o *gitopsv1alpha1.Operation) { o.Revision = "v1.0.0" }), newer, false, Plan{Action: ActionApply, RunHooks: true}},
+		{"sync of some resources", app(), op(func(o *gitopsv1alpha1.Operation) { o.Resources = onlyWeb }), synced, false, Plan{Action: ActionApply, RunHooks: true, Resources: onlyWeb}},
 		{"sync of some resources with prune prunes nothing", app(automated(true, false)), op(func(o *gitopsv1alpha1.Operation) { o.Resources = onlyWeb; o.Prune = true }), synced, false,
-			Plan{Action: ActionApply, Resources: onlyWeb}},
-		{"sync with createNamespace", app(createNS), op(), synced, false, Plan{Action: ActionApply, CreateNamespace: true}},
+			Plan{Action: ActionApply, RunHooks: true, Resources: onlyWeb}},
+		{"sync with createNamespace", app(createNS), op(), synced, false, Plan{Action: ActionApply, RunHooks: true, CreateNamespace: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

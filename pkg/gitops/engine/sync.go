@@ -105,9 +105,16 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 		return out.finish()
 	}
 	out.SourceRevision = sha
-	desired, err := e.Render(ctx, app, sha)
+	rendered, err := e.Render(ctx, app, sha)
 	if err != nil {
 		out.Err = err
+		out.Resources, out.Health = InventoryHealth(ctx, app.Status.Resources, req.Health)
+		return out.finish()
+	}
+	// Hooks are run by a sync, not kept: they are no part of what is compared or pruned.
+	desired, hookList, err := SplitHooks(rendered)
+	if err != nil {
+		out.Err = &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
 		out.Resources, out.Health = InventoryHealth(ctx, app.Status.Resources, req.Health)
 		return out.finish()
 	}
@@ -119,7 +126,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	previous := InventoryRefs(app.Status.Resources)
 	switch out.Plan.Action {
 	case ActionApply:
-		e.apply(ctx, req, desired, previous, &out)
+		e.apply(ctx, req, desired, hookList, previous, &out)
 	case ActionCompare:
 		var cmp Comparison
 		if cmp, out.Err = e.Compare(ctx, app, desired, false); out.Err == nil {
@@ -130,6 +137,10 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 		} else {
 			out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
 		}
+	}
+	if out.Plan.Held != "" && out.Err == nil {
+		// The comparison is fresh, the failure that holds the Application stays reported.
+		out.Err = &StageError{Reason: gitopsv1alpha1.ReasonHookFailed, Terminal: true, Err: errors.New(out.Plan.Held)}
 	}
 	if out.Synced && out.Err == nil && out.Selected == nil {
 		out.SyncStatus = gitopsv1alpha1.SyncStatusSynced
@@ -163,9 +174,9 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	return out.finish()
 }
 
-// apply carries out an ActionApply plan: the namespace, the objects (wave by wave when they
-// name sync waves), then the prune.
-func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstructured.Unstructured, previous []apply.ObjectRef, out *Outcome) {
+// apply carries out an ActionApply plan: the namespace, the objects (wave by wave, with their
+// hooks, when they name waves or hooks), then the prune.
+func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstructured.Unstructured, hookList []Hook, previous []apply.ObjectRef, out *Outcome) {
 	app := req.App
 	plan, identity := out.Plan, e.Identity(app)
 	all := desired
@@ -190,6 +201,11 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstruct
 		out.Err = &StageError{Reason: gitopsv1alpha1.ReasonApplyFailed, Terminal: true, Err: fmt.Errorf("%w; nothing was applied", err)}
 		return
 	}
+	// Hooks run on a full sync that was asked for or that applies a new revision or spec: not on
+	// a dry run, a sync limited to some objects, or selfHeal putting drift back.
+	if !plan.RunHooks || plan.DryRun || out.Selected != nil {
+		hookList = nil
+	}
 	if plan.CreateNamespace {
 		if err := e.cfg.Applier.EnsureNamespace(ctx, identity, app.Spec.Destination.Namespace); err != nil {
 			out.Err = applyError(err, nil)
@@ -197,8 +213,17 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstruct
 		}
 	}
 	opts := apply.Options{DryRun: plan.DryRun, Ignore: IgnoreRules(app), Cached: req.Cached}
-	if len(waves) > 1 && !plan.DryRun {
-		if !e.applyWaves(ctx, req, identity, desired, waves, opts, out) {
+	prune := func() {
+		if !plan.Prune || out.Selected != nil {
+			return
+		}
+		if out.Pruned, err = e.cfg.Applier.Prune(ctx, AppOf(app), identity, previous, desired, plan.DryRun); err != nil {
+			out.Err = &StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
+		}
+	}
+	if (len(waves) > 1 || len(hookList) > 0) && !plan.DryRun {
+		o := &orderedSync{ctx: ctx, e: e, req: req, identity: identity, desired: desired, opts: opts, out: out, timeout: waveTimeoutOf(app)}
+		if !o.run(waves, hookList, prune) {
 			return
 		}
 	} else {
@@ -208,6 +233,7 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstruct
 			out.Err = applyError(err, desired)
 			return
 		}
+		prune()
 	}
 	if out.Selected != nil {
 		// A selective sync prunes nothing, and the Application is Synced only when the objects
@@ -231,11 +257,6 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstruct
 			out.SyncedRevision = out.SourceRevision
 		}
 		return
-	}
-	if plan.Prune {
-		if out.Pruned, err = e.cfg.Applier.Prune(ctx, AppOf(app), identity, previous, desired, plan.DryRun); err != nil {
-			out.Err = &StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
-		}
 	}
 	if !plan.DryRun {
 		out.Synced = true

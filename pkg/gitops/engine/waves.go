@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -110,56 +109,6 @@ func waveTimeoutOf(app *gitopsv1alpha1.Application) time.Duration {
 		return t.Duration
 	}
 	return gitopsv1alpha1.DefaultWaveTimeout
-}
-
-// applyWaves dry-runs every object, so that nothing is written unless the whole set passes,
-// then applies the waves in order, each once the objects of the wave before it are Healthy.
-// It reports false when the sync stops there (out.Err says why).
-func (e *Engine) applyWaves(ctx context.Context, req SyncRequest, identity string, desired []*unstructured.Unstructured, waves []Wave, opts apply.Options, out *Outcome) bool {
-	dryRun := opts
-	dryRun.DryRun, dryRun.Cached = true, nil
-	if _, err := e.cfg.Applier.Apply(ctx, identity, desired, dryRun); err != nil {
-		out.Err = applyError(err, desired)
-		return false
-	}
-	steps := make([]gitopsv1alpha1.OperationStep, len(waves))
-	for i, w := range waves {
-		steps[i] = gitopsv1alpha1.OperationStep{Type: gitopsv1alpha1.OperationStepWave, Wave: w.Number, Objects: int32(len(w.Objects)), Phase: gitopsv1alpha1.OperationPending}
-	}
-	report := func() {
-		out.Steps = slices.Clone(steps)
-		if req.Progress != nil {
-			req.Progress(slices.Clone(steps))
-		}
-	}
-	timeout := waveTimeoutOf(req.App)
-	for i, w := range waves {
-		steps[i].Phase, steps[i].Message = gitopsv1alpha1.OperationRunning, fmt.Sprintf("applying %d %s", len(w.Objects), plural(len(w.Objects), "object", "objects"))
-		report()
-		results, err := e.cfg.Applier.Apply(ctx, identity, w.Objects, opts)
-		out.Applied = append(out.Applied, results...)
-		if err != nil {
-			out.Err = applyError(err, desired)
-			steps[i].Phase, steps[i].Message = gitopsv1alpha1.OperationFailed, out.Err.Error()
-			report()
-			return false
-		}
-		if i < len(waves)-1 {
-			steps[i].Message = "applied; waiting until its objects are Healthy"
-			report()
-			if err := waitForWave(ctx, w, req.Health, timeout); err != nil {
-				out.Err = &StageError{Reason: gitopsv1alpha1.ReasonWaveFailed, Err: fmt.Errorf("%w; the waves after it were not applied", err)}
-				steps[i].Phase, steps[i].Message = gitopsv1alpha1.OperationFailed, err.Error()
-				report()
-				return false
-			}
-			steps[i].Phase, steps[i].Message = gitopsv1alpha1.OperationSucceeded, fmt.Sprintf("%d %s applied and Healthy", len(w.Objects), plural(len(w.Objects), "object", "objects"))
-			continue
-		}
-		steps[i].Phase, steps[i].Message = gitopsv1alpha1.OperationSucceeded, fmt.Sprintf("%d %s applied", len(w.Objects), plural(len(w.Objects), "object", "objects"))
-	}
-	report()
-	return true
 }
 
 func plural(n int, one, many string) string {

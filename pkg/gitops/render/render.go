@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
@@ -208,7 +209,9 @@ func checkObject(u *unstructured.Unstructured) error {
 	if u.GetKind() == "" {
 		missing = append(missing, "kind")
 	}
-	if u.GetName() == "" {
+	if u.GetName() == "" && (u.GetGenerateName() == "" || !hooks.IsHook(u)) {
+		// A hook may use generateName: it is created anew at each run, as Argo CD's users
+		// write them; any other object must be named to be tracked.
 		if u.GetGenerateName() != "" {
 			return fmt.Errorf("%s uses metadata.generateName, which cannot be tracked across syncs: set metadata.name", describe(u))
 		}

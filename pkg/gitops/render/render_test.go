@@ -83,6 +83,35 @@ func TestInvalidManifestsNameTheFile(t *testing.T) {
 	}
 }
 
+// TestHooksMayUseGenerateName: a hook Job written as Argo CD's users write them (generateName,
+// a new Job per sync) renders from plain YAML; an ordinary object with generateName is still
+// refused (TestInvalidManifestsNameTheFile). kustomize itself needs every resource named, as it
+// does for Argo CD: there the hook's name is what kustomize reports missing.
+func TestHooksMayUseGenerateName(t *testing.T) {
+	hook := "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n  annotations: {argocd.argoproj.io/hook: PreSync}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: m, image: busybox}]}}}\n"
+	for name, fs := range map[string][]source.File{
+		"plain": files("app/hook.yaml", hook, "app/cm.yaml", configMap("settings")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs, err := Render(fs, "app", Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found bool
+			for _, o := range objs {
+				found = found || o.GetKind() == "Job" && o.GetGenerateName() == "migrate-" && o.GetName() == ""
+			}
+			if len(objs) != 2 || !found {
+				t.Errorf("rendered %d objects, the hook with generateName among them: %v", len(objs), found)
+			}
+		})
+	}
+	_, err := Render(files("app/kustomization.yaml", "resources: [hook.yaml]\n", "app/hook.yaml", hook), "app", Options{})
+	if err == nil || !strings.Contains(err.Error(), "missing metadata.name") || !strings.Contains(err.Error(), "app/kustomization.yaml") {
+		t.Errorf("kustomize with a generateName hook: %v", err)
+	}
+}
+
 func TestKustomizationWithBaseElsewhereInTheRepository(t *testing.T) {
 	fs := files(
 		"base/kustomization.yaml", "resources:\n- cm.yaml\n",

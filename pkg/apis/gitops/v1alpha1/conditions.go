@@ -34,6 +34,10 @@ const (
 	// ReasonWaveFailed: an object of a sync wave did not become Healthy within
 	// spec.syncPolicy.waveTimeout, or failed; the waves after it were not applied.
 	ReasonWaveFailed = "WaveFailed"
+	// ReasonHookFailed: a sync hook failed or did not finish within spec.syncPolicy.waveTimeout;
+	// the sync stopped there. It is not retried at the same revision: a new commit, a spec change
+	// or a requested sync runs it again.
+	ReasonHookFailed = "HookFailed"
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"
