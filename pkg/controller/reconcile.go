@@ -595,8 +595,11 @@ func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
 		}
 	}
 	for _, r := range o.Pruned {
-		if r.Action == apply.Deleted {
+		switch {
+		case r.Action == apply.Deleted:
 			c.recorder.Eventf(app, corev1.EventTypeNormal, "Pruned", "deleted %s, no longer in Git", r.Ref)
+		case r.Kept != "":
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "PruneSkipped", "kept %s, no longer in Git: %s", r.Ref, r.Kept)
 		}
 	}
 	for _, r := range o.Applied {
@@ -616,10 +619,15 @@ func (c *Controller) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		return nil
 	}
 	if app.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != gitopsv1alpha1.DeletionPolicyOrphan {
-		results, err := c.engine.Applier().Prune(ctx, engine.AppOf(app), c.engine.Identity(app), engine.InventoryRefs(app.Status.Resources), nil, false)
+		results, err := c.engine.Applier().PruneAll(ctx, engine.AppOf(app), c.engine.Identity(app), engine.InventoryRefs(app.Status.Resources))
 		if err != nil {
 			c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonPruneFailed, truncate(err.Error(), maxMessage))
 			return err
+		}
+		for _, r := range results {
+			if r.Kept != "" {
+				c.recorder.Eventf(app, corev1.EventTypeNormal, "DeleteSkipped", "kept %s: %s", r.Ref, r.Kept)
+			}
 		}
 		klog.FromContext(ctx).Info("Pruned the objects of a deleted Application", "count", len(results))
 	}

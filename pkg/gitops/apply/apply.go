@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncoptions"
 )
 
 // Apply dry-runs every object, and only when all pass applies them in stages. Objects that
@@ -87,7 +89,7 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	//
 	// An existing object that another Application's tracking annotation names is left alone
 	// (Shared); one that no Application tracks is adopted.
-	var toApply, toCreate, toConfigure []*unstructured.Unstructured
+	var toApply, toCreate, toConfigure, toReplace []*unstructured.Unstructured
 	adopted := map[string]bool{}
 	for _, o := range toCheck {
 		ref := RefOf(o)
@@ -107,6 +109,16 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 				toConfigure = append(toConfigure, o.DeepCopy())
 				continue
 			}
+		}
+		if so, _ := syncoptions.Of(o); so.Replace && !staged {
+			// Replace=true: the whole object is created, or written with a PUT, as kubectl
+			// create and replace would, unless it is unchanged.
+			if !absent[ref.Key()] && judgeFromCache(ref, answers[ref.Key()], opts) == Unchanged {
+				results = append(results, Result{Ref: ref, Action: Unchanged})
+			} else {
+				toReplace = append(toReplace, o.DeepCopy())
+			}
+			continue
 		}
 		switch {
 		case staged:
@@ -140,6 +152,11 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 		var configured []Result
 		configured, err = a.applyEach(ctx, ic, username, toConfigure, Configured, opts.Concurrency, digests)
 		results = append(results, configured...)
+	}
+	if err == nil && len(toReplace) > 0 {
+		var replaced []Result
+		replaced, err = a.replaceEach(ctx, ic, toReplace, opts.Concurrency)
+		results = append(results, replaced...)
 	}
 	if cs != nil {
 		for _, e := range cs.Entries {
@@ -241,6 +258,39 @@ func (a *Applier) applyEach(ctx context.Context, ic *identityClient, username st
 		if digest, ok := digests[ref.Key()]; ok {
 			a.applied.record(ref, username, digest, o.GetResourceVersion())
 		}
+		return nil
+	})
+	return results, err
+}
+
+// replaceEach creates objects, or writes them with a PUT of the whole object over the live one's
+// resourceVersion (sync option Replace=true), concurrency at a time.
+func (a *Applier) replaceEach(ctx context.Context, ic *identityClient, objects []*unstructured.Unstructured, concurrency int) ([]Result, error) {
+	results := make([]Result, len(objects))
+	err := forEach(objects, concurrency, func(i int, o *unstructured.Unstructured) error {
+		ref := RefOf(o)
+		results[i] = Result{Ref: ref, Action: Configured}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		err := ic.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, live)
+		if apierrors.IsNotFound(err) {
+			results[i].Action = Created
+			if err := ic.client.Create(ctx, o, client.FieldOwner(FieldManager)); err != nil {
+				results[i].Action = Skipped
+				return fmt.Errorf("%s: creating it (sync option Replace=true): %w", ref, err)
+			}
+			return nil
+		}
+		if err != nil {
+			results[i].Action = Skipped
+			return fmt.Errorf("%s: reading it to replace it (sync option Replace=true): %w", ref, err)
+		}
+		o.SetResourceVersion(live.GetResourceVersion())
+		if err := ic.client.Update(ctx, o, client.FieldOwner(FieldManager)); err != nil {
+			results[i].Action = Skipped
+			return fmt.Errorf("%s: replacing it (sync option Replace=true): %w", ref, err)
+		}
+		a.applied.forget(ref)
 		return nil
 	})
 	return results, err

@@ -124,6 +124,8 @@ type Result struct {
 	// Adopted: the object existed without any Application's tracking annotation, and this apply
 	// took it over.
 	Adopted bool
+	// Kept says why a prune left the object (Skipped) alone on purpose: its sync options.
+	Kept string
 }
 
 // OwnerApp is the "namespace/name" of the Application a tracking annotation names.

@@ -14,6 +14,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncoptions"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncwave"
 )
 
@@ -22,6 +23,16 @@ import (
 // annotation, or claimed by another Application, are left alone and reported as Skipped. The
 // highest sync wave goes first (the reverse of the order they were applied in).
 func (a *Applier) Prune(ctx context.Context, app App, username string, previous []ObjectRef, desired []*unstructured.Unstructured, dryRun bool) ([]Result, error) {
+	return a.prune(ctx, app, username, previous, desired, dryRun, false)
+}
+
+// PruneAll deletes every object of a deleted Application's inventory, as Prune does, but for
+// those whose sync options say Delete=false.
+func (a *Applier) PruneAll(ctx context.Context, app App, username string, inventory []ObjectRef) ([]Result, error) {
+	return a.prune(ctx, app, username, inventory, nil, false, true)
+}
+
+func (a *Applier) prune(ctx context.Context, app App, username string, previous []ObjectRef, desired []*unstructured.Unstructured, dryRun, appDeleted bool) ([]Result, error) {
 	ic, err := a.forIdentity(username)
 	if err != nil {
 		return nil, err
@@ -52,6 +63,14 @@ func (a *Applier) Prune(ctx context.Context, app App, username string, previous 
 			continue
 		}
 		if live.GetDeletionTimestamp() != nil {
+			continue
+		}
+		// The live object's options count: they are what Git said when it was last applied.
+		if opts, _ := syncoptions.Of(live); opts.NoDelete && appDeleted {
+			results = append(results, Result{Ref: ref, Action: Skipped, Kept: "sync option Delete=false"})
+			continue
+		} else if opts.NoPrune && !appDeleted {
+			results = append(results, Result{Ref: ref, Action: Skipped, Kept: "sync option Prune=false"})
 			continue
 		}
 		doomed = append(doomed, live)

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncoptions"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncwave"
 )
 
@@ -26,13 +27,17 @@ type Hook struct {
 }
 
 // SplitHooks separates the hooks of a render from the objects the Application keeps applied (its
-// resources); objects marked Skip are neither. Every malformed annotation is reported at once,
-// each naming its object.
+// resources); objects marked Skip are neither. Every malformed annotation (hook, delete policy,
+// sync wave, sync options) is reported at once, each naming its object.
 func SplitHooks(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, []Hook, error) {
 	var resources []*unstructured.Unstructured
 	var found []Hook
 	var problems []string
 	for _, o := range objs {
+		if _, err := syncoptions.Of(o); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", hookName(o), err))
+			continue
+		}
 		types, err := hooks.Of(o)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", hookName(o), err))

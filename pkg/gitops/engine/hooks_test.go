@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncoptions"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncwave"
 )
 
@@ -54,8 +55,9 @@ func TestSplitHooks(t *testing.T) {
 	_, _, err = SplitHooks([]*unstructured.Unstructured{
 		annotated(object("batch/v1", "Job", "shop", "a"), hooks.Annotation, "Later"),
 		annotated(object("batch/v1", "Job", "shop", "b"), hooks.Annotation, "PreSync", hooks.DeletePolicyAnnotation, "Always"),
+		annotated(object("v1", "ConfigMap", "shop", "c"), syncoptions.Annotation, "Prune=never"),
 	})
-	for _, want := range []string{"Job/a", `"Later"`, "Job/b", `"Always"`} {
+	for _, want := range []string{"Job/a", `"Later"`, "Job/b", `"Always"`, "ConfigMap/c", `"Prune=never"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}
