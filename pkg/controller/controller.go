@@ -127,14 +127,28 @@ func New(cfg Config) *Controller {
 	}
 	registerMetrics()
 	registerApplicationsCollector(c.lister)
-	_, _ = appInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: c.enqueue,
-		UpdateFunc: func(oldObj, newObj interface{}) {
-			if needsReconcile(oldObj.(*gitopsv1alpha1.Application), newObj.(*gitopsv1alpha1.Application)) {
-				c.enqueue(newObj)
+	informer := appInformer.Informer()
+	_ = informer.AddIndexers(cache.Indexers{dependsOnIndex: indexByDependency})
+	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) {
+			c.enqueue(obj)
+			if app, ok := obj.(*gitopsv1alpha1.Application); ok {
+				c.enqueueDependents(informer.GetIndexer(), nil, app)
 			}
 		},
-		DeleteFunc: c.enqueue,
+		UpdateFunc: func(oldObj, newObj interface{}) {
+			old, cur := oldObj.(*gitopsv1alpha1.Application), newObj.(*gitopsv1alpha1.Application)
+			if needsReconcile(old, cur) {
+				c.enqueue(newObj)
+			}
+			c.enqueueDependents(informer.GetIndexer(), old, cur)
+		},
+		DeleteFunc: func(obj interface{}) {
+			c.enqueue(obj)
+			if app, ok := obj.(*gitopsv1alpha1.Application); ok {
+				c.enqueueDependents(informer.GetIndexer(), app, nil)
+			}
+		},
 	})
 	return c
 }

@@ -142,6 +142,15 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		})
 	}
 
+	if waiting := c.dependenciesNotReady(app); waiting != "" {
+		// Nothing is applied, and a requested sync stays Pending, until the dependencies are
+		// done; a change of theirs wakes this Application at once.
+		return Result{RequeueAfter: dependencyRecheck}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, gitopsv1alpha1.ReasonDependencyNotReady, truncate(waiting, maxMessage))
+			setCondition(st, app, gitopsv1alpha1.ConditionReconciling, metav1.ConditionTrue, gitopsv1alpha1.ReasonDependencyNotReady, truncate(waiting, maxMessage))
+		})
+	}
+
 	interval := intervalOf(app)
 	op := app.Status.Operation
 	if op != nil && op.Phase != gitopsv1alpha1.OperationPending && op.Phase != gitopsv1alpha1.OperationRunning {

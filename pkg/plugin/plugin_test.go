@@ -262,7 +262,7 @@ func TestStatus(t *testing.T) {
 }
 
 // TestStatusShowsTheWavesOfTheOperation: an operation applied in sync waves lists them in order,
-// each with its phase, object count and message.
+// each with its phase, object count and message; the dependencies are listed with the policy.
 func TestStatusShowsTheWavesOfTheOperation(t *testing.T) {
 	app := webApp()
 	app.Status.Operation.Steps = []gitopsv1alpha1.OperationStep{
@@ -270,11 +270,15 @@ func TestStatusShowsTheWavesOfTheOperation(t *testing.T) {
 		{Type: gitopsv1alpha1.OperationStepWave, Wave: 0, Objects: 3, Phase: gitopsv1alpha1.OperationFailed, Message: "wave 0: Deployment/web is Progressing after 5m0s"},
 		{Type: gitopsv1alpha1.OperationStepWave, Wave: 5, Objects: 2, Phase: gitopsv1alpha1.OperationPending},
 	}
+	app.Spec.DependsOn = []gitopsv1alpha1.ApplicationReference{{Name: "db"}, {Name: "cache", Namespace: "platform"}}
 	h := newHarness(t, app)
 	h.client.PrependReactor("get", "applications", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		return a.GetSubresource() == "health", &gitopsv1alpha1.ApplicationHealth{Status: "Healthy"}, nil
 	})
 	h.mustRun(0, "status", "web")
+	if !strings.Contains(h.out.String(), "Depends on:   team/db, platform/cache\n") {
+		t.Errorf("status does not list the dependencies:\n%s", h.out)
+	}
 	want := `  Steps:
     STEP      PHASE       OBJECTS   MESSAGE
     wave -1   Succeeded   1         1 object applied and Healthy

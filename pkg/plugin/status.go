@@ -120,6 +120,17 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 	}
 	f.add("Health", healthLine)
 	f.add("Sync policy", policy(app))
+	if len(app.Spec.DependsOn) > 0 {
+		var deps []string
+		for _, d := range app.Spec.DependsOn {
+			ns := d.Namespace
+			if ns == "" {
+				ns = app.Namespace
+			}
+			deps = append(deps, ns+"/"+d.Name)
+		}
+		f.add("Depends on", strings.Join(deps, ", "))
+	}
 	if app.Spec.ServiceAccountName != "" {
 		f.add("Applies as", "ServiceAccount "+app.Spec.ServiceAccountName)
 	}

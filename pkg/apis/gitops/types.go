@@ -47,6 +47,22 @@ type ApplicationSpec struct {
 	// +optional
 	// +listType=atomic
 	IgnoreDifferences []ResourceIgnoreDifferences
+	// DependsOn lists Applications that must be Synced and Healthy at their current revision
+	// before this one syncs: by name in this namespace, or with a namespace the writer may get
+	// Applications in. Until they are, this one waits (condition Ready=False, reason
+	// DependencyNotReady, naming them). A dependency cycle is refused when it is visible.
+	// +optional
+	// +listType=atomic
+	DependsOn []ApplicationReference
+}
+
+// ApplicationReference names another Application.
+type ApplicationReference struct {
+	// Name of the Application.
+	Name string
+	// Namespace of the Application; empty means the namespace of the Application that names it.
+	// +optional
+	Namespace string
 }
 
 // ApplicationSource locates the manifests of an Application in Git.

@@ -36,6 +36,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.ApplicationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationDestination"):
 		return &gitopsv1alpha1.ApplicationDestinationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationReference"):
+		return &gitopsv1alpha1.ApplicationReferenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSource"):
 		return &gitopsv1alpha1.ApplicationSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSpec"):

@@ -41,6 +41,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationList{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
 		v1alpha1.ApplicationManifests{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationManifests(ref),
 		v1alpha1.ApplicationManifestsOptions{}.OpenAPIModelName(): schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref),
+		v1alpha1.ApplicationReference{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref),
 		v1alpha1.ApplicationSource{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref),
 		v1alpha1.ApplicationSpec{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref),
 		v1alpha1.ApplicationStatus{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref),
@@ -512,6 +513,35 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref common.Refe
 	}
 }
 
+func schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationReference names another Application.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the Application.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace of the Application; empty means the namespace of the Application that names it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -629,12 +659,30 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 							},
 						},
 					},
+					"dependsOn": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "DependsOn lists Applications that must be Synced and Healthy at their current revision before this one syncs: by name in this namespace, or with a namespace the writer may get Applications in. Until they are, this one waits (condition Ready=False, reason DependencyNotReady, naming them). A dependency cycle is refused when it is visible.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationReference{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 				Required: []string{"source"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ApplicationDestination{}.OpenAPIModelName(), v1alpha1.ApplicationSource{}.OpenAPIModelName(), v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName(), v1alpha1.SyncPolicy{}.OpenAPIModelName()},
+			v1alpha1.ApplicationDestination{}.OpenAPIModelName(), v1alpha1.ApplicationReference{}.OpenAPIModelName(), v1alpha1.ApplicationSource{}.OpenAPIModelName(), v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName(), v1alpha1.SyncPolicy{}.OpenAPIModelName()},
 	}
 }
 

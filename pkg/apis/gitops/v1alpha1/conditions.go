@@ -38,6 +38,10 @@ const (
 	// the sync stopped there. It is not retried at the same revision: a new commit, a spec change
 	// or a requested sync runs it again.
 	ReasonHookFailed = "HookFailed"
+	// ReasonDependencyNotReady: an Application of spec.dependsOn is not yet Synced and Healthy
+	// at its current revision (or is missing, or the dependencies form a cycle); nothing is
+	// applied until it is.
+	ReasonDependencyNotReady = "DependencyNotReady"
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"

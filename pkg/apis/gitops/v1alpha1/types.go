@@ -52,6 +52,22 @@ type ApplicationSpec struct {
 	// +optional
 	// +listType=atomic
 	IgnoreDifferences []ResourceIgnoreDifferences `json:"ignoreDifferences,omitempty" protobuf:"bytes,6,rep,name=ignoreDifferences"`
+	// DependsOn lists Applications that must be Synced and Healthy at their current revision
+	// before this one syncs: by name in this namespace, or with a namespace the writer may get
+	// Applications in. Until they are, this one waits (condition Ready=False, reason
+	// DependencyNotReady, naming them). A dependency cycle is refused when it is visible.
+	// +optional
+	// +listType=atomic
+	DependsOn []ApplicationReference `json:"dependsOn,omitempty" protobuf:"bytes,7,rep,name=dependsOn"`
+}
+
+// ApplicationReference names another Application.
+type ApplicationReference struct {
+	// Name of the Application.
+	Name string `json:"name" protobuf:"bytes,1,opt,name=name"`
+	// Namespace of the Application; empty means the namespace of the Application that names it.
+	// +optional
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,2,opt,name=namespace"`
 }
 
 // ApplicationSource locates the manifests of an Application in Git.

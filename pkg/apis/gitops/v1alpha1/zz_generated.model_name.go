@@ -62,6 +62,11 @@ func (in ApplicationManifestsOptions) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationReference) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationSource) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationSource"
 }

@@ -54,6 +54,7 @@ var ValidateApplicationName = apimachineryvalidation.NameIsDNSSubdomain
 func ValidateApplication(app *gitops.Application, opts Options) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&app.ObjectMeta, true, ValidateApplicationName, field.NewPath("metadata"))
 	allErrs = append(allErrs, ValidateApplicationSpec(&app.Spec, opts, field.NewPath("spec"))...)
+	allErrs = append(allErrs, validateDependsOn(app, field.NewPath("spec", "dependsOn"))...)
 	return allErrs
 }
 
@@ -61,6 +62,47 @@ func ValidateApplication(app *gitops.Application, opts Options) field.ErrorList 
 func ValidateApplicationUpdate(app, old *gitops.Application, opts Options) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&app.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, ValidateApplicationSpec(&app.Spec, opts, field.NewPath("spec"))...)
+	allErrs = append(allErrs, validateDependsOn(app, field.NewPath("spec", "dependsOn"))...)
+	return allErrs
+}
+
+// MaxDependsOn bounds spec.dependsOn.
+const MaxDependsOn = 32
+
+// validateDependsOn checks the names, and refuses a duplicate or the Application itself.
+func validateDependsOn(app *gitops.Application, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if n := len(app.Spec.DependsOn); n > MaxDependsOn {
+		allErrs = append(allErrs, field.TooMany(fldPath, n, MaxDependsOn))
+	}
+	seen := map[string]bool{}
+	for i, ref := range app.Spec.DependsOn {
+		path := fldPath.Index(i)
+		if ref.Name == "" {
+			allErrs = append(allErrs, field.Required(path.Child("name"), "the name of an Application"))
+		}
+		for _, msg := range ValidateApplicationName(ref.Name, false) {
+			if ref.Name != "" {
+				allErrs = append(allErrs, field.Invalid(path.Child("name"), ref.Name, msg))
+			}
+		}
+		ns := ref.Namespace
+		if ns != "" {
+			for _, msg := range validation.IsDNS1123Label(ns) {
+				allErrs = append(allErrs, field.Invalid(path.Child("namespace"), ns, msg))
+			}
+		} else {
+			ns = app.Namespace
+		}
+		key := ns + "/" + ref.Name
+		switch {
+		case ns == app.Namespace && ref.Name == app.Name:
+			allErrs = append(allErrs, field.Invalid(path, key, "an Application cannot depend on itself"))
+		case seen[key]:
+			allErrs = append(allErrs, field.Duplicate(path, key))
+		}
+		seen[key] = true
+	}
 	return allErrs
 }
 

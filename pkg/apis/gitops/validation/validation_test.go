@@ -53,6 +53,9 @@ func TestValidApplicationsPass(t *testing.T) {
 		"wave timeout": func(a *gitops.Application) {
 			a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{Duration: 30 * time.Second}
 		},
+		"depends on others": func(a *gitops.Application) {
+			a.Spec.DependsOn = []gitops.ApplicationReference{{Name: "db"}, {Name: "cache", Namespace: "platform"}}
+		},
 		"no retries":      func(a *gitops.Application) { a.Spec.SyncPolicy.Retry.Limit = ptr.To[int32](0) },
 		"service account": func(a *gitops.Application) { a.Spec.ServiceAccountName = "deployer" },
 		"ignore differences": func(a *gitops.Application) {
@@ -111,6 +114,17 @@ func TestInvalidApplicationsNameTheField(t *testing.T) {
 		{"bad service account", func(a *gitops.Application) { a.Spec.ServiceAccountName = "Bad_Name" }, Options{}, "spec.serviceAccountName", field.ErrorTypeInvalid},
 		{"interval too short", func(a *gitops.Application) { a.Spec.SyncPolicy.Interval = &metav1.Duration{Duration: time.Second} }, Options{}, "spec.syncPolicy.interval", field.ErrorTypeInvalid},
 		{"interval too long", func(a *gitops.Application) { a.Spec.SyncPolicy.Interval = &metav1.Duration{Duration: 25 * time.Hour} }, Options{}, "spec.syncPolicy.interval", field.ErrorTypeInvalid},
+		{"depends on itself", func(a *gitops.Application) { a.Spec.DependsOn = []gitops.ApplicationReference{{Name: a.Name}} }, Options{}, "spec.dependsOn[0]", field.ErrorTypeInvalid},
+		{"depends on itself, namespace spelt out", func(a *gitops.Application) {
+			a.Spec.DependsOn = []gitops.ApplicationReference{{Name: "db"}, {Name: a.Name, Namespace: a.Namespace}}
+		}, Options{}, "spec.dependsOn[1]", field.ErrorTypeInvalid},
+		{"dependency twice", func(a *gitops.Application) {
+			a.Spec.DependsOn = []gitops.ApplicationReference{{Name: "db"}, {Name: "db", Namespace: a.Namespace}}
+		}, Options{}, "spec.dependsOn[1]", field.ErrorTypeDuplicate},
+		{"dependency without a name", func(a *gitops.Application) { a.Spec.DependsOn = []gitops.ApplicationReference{{Namespace: "x"}} }, Options{}, "spec.dependsOn[0].name", field.ErrorTypeRequired},
+		{"dependency in a malformed namespace", func(a *gitops.Application) {
+			a.Spec.DependsOn = []gitops.ApplicationReference{{Name: "db", Namespace: "Team_A"}}
+		}, Options{}, "spec.dependsOn[0].namespace", field.ErrorTypeInvalid},
 		{"wave timeout zero", func(a *gitops.Application) { a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{} }, Options{}, "spec.syncPolicy.waveTimeout", field.ErrorTypeInvalid},
 		{"wave timeout too long", func(a *gitops.Application) { a.Spec.SyncPolicy.WaveTimeout = &metav1.Duration{Duration: 2 * time.Hour} }, Options{}, "spec.syncPolicy.waveTimeout", field.ErrorTypeInvalid},
 		{"negative retry limit", func(a *gitops.Application) { a.Spec.SyncPolicy.Retry.Limit = ptr.To[int32](-1) }, Options{}, "spec.syncPolicy.retry.limit", field.ErrorTypeInvalid},

@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +29,10 @@ type ReferenceAuthorizer struct {
 	Authorizer authorizer.Authorizer
 	// Tenancy says which ServiceAccount an Application acts as.
 	Tenancy tenancy.Policy
+
+	// lookup reads a stored Application as the server (NewStorage sets it), to find dependency
+	// cycles.
+	lookup func(ctx context.Context, namespace, name string) (*gitops.Application, error)
 }
 
 // onCreate wraps a create validation with the reference checks.
@@ -81,7 +86,7 @@ func (r *ReferenceAuthorizer) check(ctx context.Context, app, old *gitops.Applic
 		if app.Spec.ServiceAccountName == "" {
 			defaulted = fmt.Sprintf(" (an Application that names none acts as %q of its namespace)", sa)
 		}
-		if refused, why, err := r.refused(ctx, user, "impersonate", "serviceaccounts", app.Namespace, sa); refused {
+		if refused, why, err := r.refused(ctx, user, "", "impersonate", "serviceaccounts", app.Namespace, sa); refused {
 			errs = append(errs, field.Forbidden(path, fmt.Sprintf("user %q may not impersonate serviceaccount %s/%s%s%s; "+
 				"the built-in edit and admin roles allow it, or a Role with verb impersonate on serviceaccounts", user.GetName(), app.Namespace, sa, defaulted, why)))
 		} else if err != nil {
@@ -89,15 +94,97 @@ func (r *ReferenceAuthorizer) check(ctx context.Context, app, old *gitops.Applic
 		}
 	}
 	if ref := app.Spec.Source.CredentialsRef; ref != nil && credentialsNewlySent(app, old) {
-		if refused, why, err := r.refused(ctx, user, "get", "secrets", app.Namespace, ref.Name); refused {
+		if refused, why, err := r.refused(ctx, user, "", "get", "secrets", app.Namespace, ref.Name); refused {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "source", "credentialsRef", "name"),
 				fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", user.GetName(), app.Namespace, ref.Name, why, app.Spec.Source.RepoURL)))
 		} else if err != nil {
 			return apierrors.NewInternalError(err)
 		}
 	}
+	// Depending on an Application of another namespace reveals whether it is Synced and
+	// Healthy: the writer must be allowed to get it.
+	for i, dep := range app.Spec.DependsOn {
+		if dep.Namespace == "" || dep.Namespace == app.Namespace || dependedOnBefore(old, dep) {
+			continue
+		}
+		if refused, why, err := r.refused(ctx, user, gitops.GroupName, "get", "applications", dep.Namespace, dep.Name); refused {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "dependsOn").Index(i),
+				fmt.Sprintf("user %q may not get application %s/%s%s", user.GetName(), dep.Namespace, dep.Name, why)))
+		} else if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+	}
 	if len(errs) > 0 {
 		return apierrors.NewForbidden(gitops.Resource("applications"), app.Name, errs.ToAggregate())
+	}
+	return r.checkCycle(ctx, app)
+}
+
+// dependedOnBefore: old already named dep, so its writer was allowed it then.
+func dependedOnBefore(old *gitops.Application, dep gitops.ApplicationReference) bool {
+	if old == nil {
+		return false
+	}
+	for _, d := range old.Spec.DependsOn {
+		if d == dep {
+			return true
+		}
+	}
+	return false
+}
+
+// maxDependencyWalk bounds the Applications read to find a cycle.
+const maxDependencyWalk = 256
+
+// checkCycle refuses an Application whose dependencies, followed through the stored
+// Applications, lead back to it. Applications not stored yet are no cycle now; should one close
+// a cycle later, the controller reports it.
+func (r *ReferenceAuthorizer) checkCycle(ctx context.Context, app *gitops.Application) error {
+	if r.lookup == nil || len(app.Spec.DependsOn) == 0 {
+		return nil
+	}
+	self := app.Namespace + "/" + app.Name
+	// Each node remembers which of app's own dependencies it was reached through: the refusal
+	// names that one only, never the Applications of other namespaces on the way.
+	type node struct {
+		key   string
+		first int
+	}
+	var queue []node
+	for i, d := range app.Spec.DependsOn {
+		ns := d.Namespace
+		if ns == "" {
+			ns = app.Namespace
+		}
+		queue = append(queue, node{key: ns + "/" + d.Name, first: i})
+	}
+	seen := map[string]bool{}
+	for len(queue) > 0 && len(seen) < maxDependencyWalk {
+		n := queue[0]
+		queue = queue[1:]
+		if n.key == self {
+			d := app.Spec.DependsOn[n.first]
+			return apierrors.NewInvalid(gitops.Kind("Application"), app.Name, field.ErrorList{
+				field.Invalid(field.NewPath("spec", "dependsOn").Index(n.first), d.Name,
+					"its dependencies lead back to this Application: a cycle, in which none could ever sync"),
+			})
+		}
+		if seen[n.key] {
+			continue
+		}
+		seen[n.key] = true
+		ns, name, _ := strings.Cut(n.key, "/")
+		dep, err := r.lookup(ctx, ns, name)
+		if err != nil {
+			continue // not stored (yet): no cycle through it now
+		}
+		for _, d := range dep.Spec.DependsOn {
+			dns := d.Namespace
+			if dns == "" {
+				dns = dep.Namespace
+			}
+			queue = append(queue, node{key: dns + "/" + d.Name, first: n.first})
+		}
 	}
 	return nil
 }
@@ -110,12 +197,12 @@ func credentialsNewlySent(app, old *gitops.Application) bool {
 	return old.Spec.Source.CredentialsRef.Name != app.Spec.Source.CredentialsRef.Name || old.Spec.Source.RepoURL != app.Spec.Source.RepoURL
 }
 
-// refused asks the authorizer whether user may verb the core resource namespace/name. why is
+// refused asks the authorizer whether user may verb the resource (of group) namespace/name. why is
 // the authorizer's reason, formatted " (reason)", or empty; an error means the question could
 // not be answered.
-func (r *ReferenceAuthorizer) refused(ctx context.Context, u user.Info, verb, resource, namespace, name string) (refused bool, why string, err error) {
+func (r *ReferenceAuthorizer) refused(ctx context.Context, u user.Info, group, verb, resource, namespace, name string) (refused bool, why string, err error) {
 	decision, reason, err := r.Authorizer.Authorize(ctx, authorizer.AttributesRecord{
-		User: u, Verb: verb, Resource: resource, Namespace: namespace, Name: name, ResourceRequest: true,
+		User: u, Verb: verb, APIGroup: group, Resource: resource, Namespace: namespace, Name: name, ResourceRequest: true,
 	})
 	switch {
 	case decision == authorizer.DecisionAllow:

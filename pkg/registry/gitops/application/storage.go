@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -56,6 +57,16 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return Storage{}, fmt.Errorf("setting up storage of applications: %w", err)
+	}
+
+	if opts.References != nil {
+		opts.References.lookup = func(ctx context.Context, namespace, name string) (*gitops.Application, error) {
+			obj, err := store.Get(genericapirequest.WithNamespace(ctx, namespace), name, &metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return obj.(*gitops.Application), nil
+		}
 	}
 
 	statusStore := *store

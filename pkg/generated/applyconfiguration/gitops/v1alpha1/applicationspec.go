@@ -40,6 +40,11 @@ type ApplicationSpecApplyConfiguration struct {
 	// IgnoreDifferences lists fields of deployed objects that Ferry neither reports as drift nor
 	// overwrites, such as the replicas of a Deployment scaled by an autoscaler.
 	IgnoreDifferences []ResourceIgnoreDifferencesApplyConfiguration `json:"ignoreDifferences,omitempty"`
+	// DependsOn lists Applications that must be Synced and Healthy at their current revision
+	// before this one syncs: by name in this namespace, or with a namespace the writer may get
+	// Applications in. Until they are, this one waits (condition Ready=False, reason
+	// DependencyNotReady, naming them). A dependency cycle is refused when it is visible.
+	DependsOn []ApplicationReferenceApplyConfiguration `json:"dependsOn,omitempty"`
 }
 
 // ApplicationSpecApplyConfiguration constructs a declarative configuration of the ApplicationSpec type for use with
@@ -97,6 +102,19 @@ func (b *ApplicationSpecApplyConfiguration) WithIgnoreDifferences(values ...*Res
 			panic("nil value passed to WithIgnoreDifferences")
 		}
 		b.IgnoreDifferences = append(b.IgnoreDifferences, *values[i])
+	}
+	return b
+}
+
+// WithDependsOn adds the given value to the DependsOn field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the DependsOn field.
+func (b *ApplicationSpecApplyConfiguration) WithDependsOn(values ...*ApplicationReferenceApplyConfiguration) *ApplicationSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithDependsOn")
+		}
+		b.DependsOn = append(b.DependsOn, *values[i])
 	}
 	return b
 }
