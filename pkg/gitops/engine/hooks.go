@@ -97,7 +97,10 @@ func Resources(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 
 // hookOutcome is how one hook run ended.
 type hookOutcome struct {
-	ok      bool
+	ok bool
+	// ran: the hook object was created and finished (or timed out); otherwise the cluster
+	// refused it, which a retry may cure.
+	ran     bool
 	message string
 }
 
@@ -108,21 +111,21 @@ type hookOutcome struct {
 // date, and report called as it changes.
 func (e *Engine) runHook(ctx context.Context, identity string, h Hook, timeout time.Duration, step *gitopsv1alpha1.OperationStep, report func()) hookOutcome {
 	obj := h.Object.DeepCopy()
-	fail := func(msg string) hookOutcome {
+	fail := func(msg string, ran bool) hookOutcome {
 		step.Phase, step.Message = gitopsv1alpha1.OperationFailed, msg
 		report()
-		return hookOutcome{message: msg}
+		return hookOutcome{ran: ran, message: msg}
 	}
 	step.Phase, step.Message = gitopsv1alpha1.OperationRunning, "starting"
 	report()
 	if obj.GetName() != "" && slices.Contains(h.Policies, hooks.BeforeHookCreation) {
 		if err := e.cfg.Applier.DeleteHook(ctx, identity, apply.RefOf(obj), true, timeout); err != nil {
-			return fail(err.Error())
+			return fail(err.Error(), false)
 		}
 	}
 	created, err := e.cfg.Applier.CreateHook(ctx, identity, obj)
 	if err != nil {
-		return fail(err.Error())
+		return fail(err.Error(), false)
 	}
 	ref := apply.RefOf(created)
 	step.Name, step.Message = created.GetName(), "running"
@@ -134,11 +137,11 @@ func (e *Engine) runHook(ctx context.Context, identity string, h Hook, timeout t
 		}
 	}
 	if !ok {
-		return fail(msg)
+		return fail(msg, true)
 	}
 	step.Phase, step.Message = gitopsv1alpha1.OperationSucceeded, msg
 	report()
-	return hookOutcome{ok: true, message: msg}
+	return hookOutcome{ok: true, ran: true, message: msg}
 }
 
 // awaitHook polls a hook object until it has finished, and says whether it succeeded.

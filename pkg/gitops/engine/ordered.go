@@ -39,10 +39,15 @@ func (o *orderedSync) report() {
 	}
 }
 
-// hookStep is the step of a hook that has not run yet.
+// hookStep is the step of a hook that has not run yet; a hook the server names is shown by its
+// generateName until it is created.
 func hookStep(t hooks.Type, h Hook) gitopsv1alpha1.OperationStep {
+	name := h.Object.GetName()
+	if name == "" {
+		name = h.Object.GetGenerateName() + "*"
+	}
 	return gitopsv1alpha1.OperationStep{Type: gitopsv1alpha1.OperationStepHook, Hook: string(t), Wave: h.Wave,
-		Kind: h.Object.GetKind(), Name: h.Object.GetName(), Phase: gitopsv1alpha1.OperationPending}
+		Kind: h.Object.GetKind(), Name: name, Phase: gitopsv1alpha1.OperationPending}
 }
 
 // stage is one wave's objects and the Sync hooks of the same wave.
@@ -172,7 +177,9 @@ func (o *orderedSync) hook(ctx context.Context, h Hook, i int, what string) bool
 	if res.ok {
 		return true
 	}
-	o.out.Err = &StageError{Reason: gitopsv1alpha1.ReasonHookFailed, Terminal: true,
+	// A hook that ran and failed needs a person; one the cluster refused to create (a missing
+	// permission, the API unavailable) is retried.
+	o.out.Err = &StageError{Reason: gitopsv1alpha1.ReasonHookFailed, Terminal: res.ran,
 		Err: fmt.Errorf("%s hook %s: %s; the sync stopped there", what, hookName(h.Object), res.message)}
 	return false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
@@ -99,7 +100,8 @@ func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha s
 // again would run the hooks again (a migration, say) at every interval.
 func hookFailedAt(app *gitopsv1alpha1.Application, sha string) bool {
 	c := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled)
-	return c != nil && c.Reason == gitopsv1alpha1.ReasonHookFailed && sha == app.Status.SourceRevision && app.Generation == app.Status.ObservedGeneration
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == gitopsv1alpha1.ReasonHookFailed &&
+		sha == app.Status.SourceRevision && app.Generation == app.Status.ObservedGeneration
 }
 
 // lastReconcileFailed: the Stalled condition carries the failure's reason, retried or not, and

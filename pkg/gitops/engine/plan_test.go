@@ -64,6 +64,13 @@ func hookFailed(a *gitopsv1alpha1.Application) {
 	a.Status.Conditions = []metav1.Condition{{Type: gitopsv1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: gitopsv1alpha1.ReasonHookFailed, Message: "PreSync hook Job/migrate: failed"}}
 }
 
+// hookRefused: the last sync, of commit synced, stopped because the cluster refused to create a
+// hook (retried).
+func hookRefused(a *gitopsv1alpha1.Application) {
+	hookFailed(a)
+	a.Status.Conditions[0].Status = metav1.ConditionFalse
+}
+
 // outOfSync: the last reconcile at this revision succeeded and found the objects differ.
 func outOfSync(a *gitopsv1alpha1.Application) {
 	a.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
@@ -112,6 +119,7 @@ func TestDecide(t *testing.T) {
 		{"automated, a hook failed at this revision: not run again by itself", app(automated(true, false), hookFailed), nil, synced, false, Plan{Action: ActionCompare, Held: "PreSync hook Job/migrate: failed"}},
 		{"automated, a hook failed, then a new revision: applied with its hooks", app(automated(true, false), hookFailed), nil, newer, false, Plan{Action: ActionApply, Prune: true, RunHooks: true}},
 		{"automated, a hook failed, then the spec changed: applied with its hooks", app(automated(false, false), hookFailed, specEdited), nil, synced, false, Plan{Action: ActionApply, RunHooks: true}},
+		{"automated, a hook the cluster refused to create is retried", app(automated(false, false), hookRefused), nil, synced, false, Plan{Action: ActionApply, RunHooks: true}},
 		{"a requested sync after a failed hook runs it again", app(automated(false, false), hookFailed), op(), synced, false, Plan{Action: ActionApply, RunHooks: true}},
 
 		// Drift.
