@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -34,7 +35,8 @@ type seen struct {
 	revision   uint64
 }
 
-// watchHistory starts watches on the ConfigMaps, Deployments and Jobs of ns, from now.
+// watchHistory starts watches on the ConfigMaps, ServiceAccounts, Services, Deployments and Jobs
+// of ns, from now.
 func (f *fixture) watchHistory(ns string) *history {
 	f.t.Helper()
 	h := &history{}
@@ -79,6 +81,10 @@ func (f *fixture) watchHistory(ns string) *history {
 	always := func(runtime.Object) bool { return true }
 	w, err := f.kube.CoreV1().ConfigMaps(ns).Watch(ctx, metav1.ListOptions{})
 	start("ConfigMap", w, err, always)
+	w, err = f.kube.CoreV1().ServiceAccounts(ns).Watch(ctx, metav1.ListOptions{})
+	start("ServiceAccount", w, err, always)
+	w, err = f.kube.CoreV1().Services(ns).Watch(ctx, metav1.ListOptions{})
+	start("Service", w, err, always)
 	w, err = f.kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
 	start("Deployment", w, err, func(o runtime.Object) bool {
 		d := o.(*appsv1.Deployment)
@@ -124,6 +130,25 @@ func (h *history) String() string {
 		fmt.Fprintf(&b, "\n  %d %s %s/%s", e.revision, e.what, e.kind, e.name)
 	}
 	return b.String()
+}
+
+// waitEvent waits for an Event of type and reason about the Application name.
+func (f *fixture) waitEvent(name, typ, reason string) {
+	f.t.Helper()
+	eventually.Until(f.t, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("a %s Event %s about %s", typ, reason, name), func() (bool, string) {
+		list, err := f.kube.CoreV1().Events(appNamespace).List(f.t.Context(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range list.Items {
+			if e.Type == typ && e.Reason == reason && e.InvolvedObject.UID == types.UID("uid-"+name) {
+				return true, ""
+			}
+			seen = append(seen, e.Type+"/"+e.Reason)
+		}
+		return false, fmt.Sprint("events: ", seen)
+	})
 }
 
 // waitCompared waits for a manual Application's first comparison, so that a sync requested next
@@ -259,9 +284,9 @@ func TestAWaveThatFailsStopsTheSync(t *testing.T) {
 	if _, ok := f.liveValue("after"); ok {
 		t.Error("wave 1 was applied after wave 0 failed")
 	}
-	if c := findCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled); c == nil || c.Reason != gitopsv1alpha1.ReasonWaveFailed {
-		t.Errorf("Stalled condition %+v, want reason %s", c, gitopsv1alpha1.ReasonWaveFailed)
-	}
+	// The failure's reason is in a Warning Event (a manual Application's next comparison
+	// rewrites its conditions).
+	f.waitEvent("failing", corev1.EventTypeWarning, gitopsv1alpha1.ReasonWaveFailed)
 
 	// A Deployment no Node can run stays Progressing: the wave times out.
 	stuck := strings.Replace(wavedDeployment, "    spec:\n      containers:", "    spec:\n      nodeSelector: {no-such-label: x}\n      containers:", 1)
@@ -280,5 +305,28 @@ func TestAWaveThatFailsStopsTheSync(t *testing.T) {
 	}
 	if steps := app.Status.Operation.Steps; len(steps) != 2 || steps[0].Phase != gitopsv1alpha1.OperationFailed || steps[1].Phase != gitopsv1alpha1.OperationPending {
 		t.Errorf("operation steps %+v, want wave 0 Failed and wave 1 Pending", steps)
+	}
+}
+
+// TestWithinAWaveKindsAreCreatedInOrder: a first sync creates a ServiceAccount, then the
+// ConfigMap, then the Service, then the Deployment that uses them all (etcd revisions).
+func TestWithinAWaveKindsAreCreatedInOrder(t *testing.T) {
+	f := newFixture(t)
+	h := f.watchHistory(f.dest)
+	deployment := strings.Replace(wavedDeployment, "    spec:\n      containers:", "    spec:\n      serviceAccountName: web\n      containers:", 1)
+	sha := f.commit(map[string]string{
+		"a-deployment.yaml": deployment,
+		"b-service.yaml":    "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n",
+		"c-schema.yaml":     configMap("schema", "v1"),
+		"d-sa.yaml":         "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n",
+	})
+	f.create("ordered", nil)
+	f.waitFor("ordered", "Synced", synced(sha))
+	sa := f.waitSeen(h, "ServiceAccount", "web", "created")
+	cm := f.waitSeen(h, "ConfigMap", "schema", "created")
+	svc := f.waitSeen(h, "Service", "web", "created")
+	deploy := f.waitSeen(h, "Deployment", "web", "created")
+	if inOrder := sa < cm && cm < svc && svc < deploy; !inOrder {
+		t.Errorf("created out of kind order (ServiceAccount, ConfigMap, Service, Deployment):%s", h)
 	}
 }

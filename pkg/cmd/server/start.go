@@ -517,7 +517,8 @@ embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cl
 // renderMemoryLimit parses --render-memory-limit.
 func (o *Options) renderMemoryLimit() (int64, error) {
 	// Go reserves address space 64 MiB at a time: less than two of those stops ordinary renders.
-	return quantityFlag("render-memory-limit", o.RenderMemoryLimit, 128<<20)
+	// Below 256Mi, kustomize's own first-build allocations come close to the limit.
+	return quantityFlag("render-memory-limit", o.RenderMemoryLimit, 256<<20)
 }
 
 // quantityFlag parses a size flag of at least min bytes.

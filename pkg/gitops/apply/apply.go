@@ -143,9 +143,15 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	if len(toApply) > 0 {
 		cs, err = ic.manager.ApplyAllStaged(ctx, toApply, applyOpts)
 	}
-	if err == nil && len(toCreate) > 0 {
+	// New objects are created tier by tier, in the order a cluster needs them: identities and
+	// policies, then configuration, then Services, then workloads and the rest, then webhooks —
+	// so that a Deployment's Pods never wait for a ServiceAccount created at the same moment.
+	for _, tier := range creationTiers(toCreate) {
+		if err != nil {
+			break
+		}
 		var created []Result
-		created, err = a.applyEach(ctx, ic, username, toCreate, Created, opts.Concurrency, digests)
+		created, err = a.applyEach(ctx, ic, username, tier, Created, opts.Concurrency, digests)
 		results = append(results, created...)
 	}
 	if err == nil && len(toConfigure) > 0 {
@@ -261,6 +267,36 @@ func (a *Applier) applyEach(ctx context.Context, ic *identityClient, username st
 		return nil
 	})
 	return results, err
+}
+
+// creationTier ranks kinds for creation; kinds it does not name are workloads and the rest.
+var creationTier = map[string]int{
+	"ServiceAccount": 0, "Role": 0, "RoleBinding": 0, "ClusterRole": 0, "ClusterRoleBinding": 0,
+	"ResourceQuota": 0, "LimitRange": 0, "PriorityClass": 0, "NetworkPolicy": 0,
+	"ConfigMap": 1, "Secret": 1, "PersistentVolumeClaim": 1,
+	"Service":                      2,
+	"MutatingWebhookConfiguration": 4, "ValidatingWebhookConfiguration": 4,
+	"ValidatingAdmissionPolicy": 4, "ValidatingAdmissionPolicyBinding": 4,
+}
+
+// creationTiers groups objects by creation tier, in order, keeping their order within a tier;
+// empty tiers are left out.
+func creationTiers(objects []*unstructured.Unstructured) [][]*unstructured.Unstructured {
+	var tiers [5][]*unstructured.Unstructured
+	for _, o := range objects {
+		t, ok := creationTier[o.GetKind()]
+		if !ok {
+			t = 3
+		}
+		tiers[t] = append(tiers[t], o)
+	}
+	var out [][]*unstructured.Unstructured
+	for _, t := range tiers {
+		if len(t) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // replaceEach creates objects, or writes them with a PUT of the whole object over the live one's

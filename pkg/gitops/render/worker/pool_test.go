@@ -140,13 +140,14 @@ func TestPoolBuildsWhatKustomizeBuildsInProcess(t *testing.T) {
 }
 
 func TestPoolStopsABuildOverItsMemoryLimitAndRecovers(t *testing.T) {
-	p := newPool(t, Options{Workers: 1, MemoryLimit: 128 << 20})
-	// 400 ConfigMaps of 128 KiB each: 50 MiB of input, several times that inside kustomize.
-	// (The limit is on address space, which Go reserves 64 MiB at a time: a limit much below
-	// 128 MiB would stop ordinary renders too.)
-	_, err := render.Render(overlay(400, 128<<10), "apps/prod", render.Options{Builder: p})
+	p := newPool(t, Options{Workers: 1, MemoryLimit: 256 << 20})
+	// 400 ConfigMaps of 256 KiB each: 100 MiB of input, several times that inside kustomize.
+	// (The limit is on address space, which Go reserves 64 MiB at a time, and kustomize's own
+	// schemas take tens of MiB on a first build: at the smallest limit, 128 MiB, an ordinary
+	// build on a loaded machine came too close to it.)
+	_, err := render.Render(overlay(400, 256<<10), "apps/prod", render.Options{Builder: p})
 	var rerr *render.Error
-	if !errors.As(err, &rerr) || !strings.Contains(rerr.Reason, "more than 128 MiB of memory") {
+	if !errors.As(err, &rerr) || !strings.Contains(rerr.Reason, "more than 256 MiB of memory") {
 		t.Fatalf("a render over the memory limit gave %v, want an error naming the limit", err)
 	}
 	// The next render gets a fresh worker.
