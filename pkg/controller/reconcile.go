@@ -110,7 +110,7 @@ func (c *Controller) takeDrift(key string) bool {
 // refresh is all it needs now: nothing drifted, no operation, spec already observed, the last
 // reconcile succeeded, and its next full reconcile not yet due (the work queue merges reasons,
 // so an interval that came due while the mark was set must still run in full).
-func (c *Controller) onlyHealthChanged(key string, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) bool {
+func (c *Controller) onlyHealthChanged(key string, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) (bool, time.Time) {
 	c.mu.Lock()
 	marked, due := c.statusChanged[key], c.due[key]
 	delete(c.statusChanged, key)
@@ -118,7 +118,7 @@ func (c *Controller) onlyHealthChanged(key string, app *gitopsv1alpha1.Applicati
 	stalled := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled)
 	return marked && !drifted && op == nil && time.Now().Before(due) &&
 		app.Generation == app.Status.ObservedGeneration &&
-		stalled != nil && stalled.Status == metav1.ConditionFalse && stalled.Reason == gitopsv1alpha1.ReasonSucceeded
+		stalled != nil && stalled.Status == metav1.ConditionFalse && stalled.Reason == gitopsv1alpha1.ReasonSucceeded, due
 }
 
 // reconcile brings one Application's objects and status up to date.
@@ -179,11 +179,14 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 
 	drifted := c.takeDrift(key)
-	if c.onlyHealthChanged(key, app, op, drifted) {
+	if healthOnly, due := c.onlyHealthChanged(key, app, op, drifted); healthOnly {
 		out := outcome{Outcome: engine.Outcome{SourceRevision: app.Status.SourceRevision, SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status}, healthOnly: true}
 		out.Resources, out.Health = engine.InventoryHealth(ctx, app.Status.Resources, c.healthOf(app))
-		// The full reconcile stays scheduled when it was.
-		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) })
+		// The full reconcile stays due when it was, and is scheduled again here: the queue's
+		// delayed entry for it may be gone, pulled earlier by a retry or a stale-cache look and
+		// spent (the queue keeps one entry per Application, the earliest), and an Application
+		// without one would wait for someone to touch it.
+		return Result{RequeueAfter: time.Until(due)}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) })
 	}
 	out := c.sync(ctx, app, op, drifted)
 	if out.Synced && out.Err == nil {
