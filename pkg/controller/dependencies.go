@@ -25,11 +25,7 @@ const maxDependencyDepth = 256
 func dependencyKeys(app *gitopsv1alpha1.Application) []string {
 	keys := make([]string, 0, len(app.Spec.DependsOn))
 	for _, d := range app.Spec.DependsOn {
-		ns := d.Namespace
-		if ns == "" {
-			ns = app.Namespace
-		}
-		keys = append(keys, ns+"/"+d.Name)
+		keys = append(keys, d.Key(app.Namespace))
 	}
 	return keys
 }

@@ -123,11 +123,7 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 	if len(app.Spec.DependsOn) > 0 {
 		var deps []string
 		for _, d := range app.Spec.DependsOn {
-			ns := d.Namespace
-			if ns == "" {
-				ns = app.Namespace
-			}
-			deps = append(deps, ns+"/"+d.Name)
+			deps = append(deps, d.Key(app.Namespace))
 		}
 		f.add("Depends on", strings.Join(deps, ", "))
 	}

@@ -70,6 +70,15 @@ type ApplicationReference struct {
 	Namespace string `json:"namespace,omitempty" protobuf:"bytes,2,opt,name=namespace"`
 }
 
+// Key is "namespace/name" of the Application r names, as seen from an Application in namespace
+// (where a reference without a namespace points).
+func (r ApplicationReference) Key(namespace string) string {
+	if r.Namespace != "" {
+		namespace = r.Namespace
+	}
+	return namespace + "/" + r.Name
+}
+
 // ApplicationSource locates the manifests of an Application in Git.
 type ApplicationSource struct {
 	// RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like

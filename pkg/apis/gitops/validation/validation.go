@@ -80,23 +80,19 @@ func validateDependsOn(app *gitops.Application, fldPath *field.Path) field.Error
 		path := fldPath.Index(i)
 		if ref.Name == "" {
 			allErrs = append(allErrs, field.Required(path.Child("name"), "the name of an Application"))
-		}
-		for _, msg := range ValidateApplicationName(ref.Name, false) {
-			if ref.Name != "" {
+		} else {
+			for _, msg := range ValidateApplicationName(ref.Name, false) {
 				allErrs = append(allErrs, field.Invalid(path.Child("name"), ref.Name, msg))
 			}
 		}
-		ns := ref.Namespace
-		if ns != "" {
+		if ns := ref.Namespace; ns != "" {
 			for _, msg := range validation.IsDNS1123Label(ns) {
 				allErrs = append(allErrs, field.Invalid(path.Child("namespace"), ns, msg))
 			}
-		} else {
-			ns = app.Namespace
 		}
-		key := ns + "/" + ref.Name
+		key := ref.Key(app.Namespace)
 		switch {
-		case ns == app.Namespace && ref.Name == app.Name:
+		case key == app.Namespace+"/"+app.Name:
 			allErrs = append(allErrs, field.Invalid(path, key, "an Application cannot depend on itself"))
 		case seen[key]:
 			allErrs = append(allErrs, field.Duplicate(path, key))

@@ -152,11 +152,7 @@ func (r *ReferenceAuthorizer) checkCycle(ctx context.Context, app *gitops.Applic
 	}
 	var queue []node
 	for i, d := range app.Spec.DependsOn {
-		ns := d.Namespace
-		if ns == "" {
-			ns = app.Namespace
-		}
-		queue = append(queue, node{key: ns + "/" + d.Name, first: i})
+		queue = append(queue, node{key: d.Key(app.Namespace), first: i})
 	}
 	seen := map[string]bool{}
 	for len(queue) > 0 && len(seen) < maxDependencyWalk {
@@ -179,11 +175,7 @@ func (r *ReferenceAuthorizer) checkCycle(ctx context.Context, app *gitops.Applic
 			continue // not stored (yet): no cycle through it now
 		}
 		for _, d := range dep.Spec.DependsOn {
-			dns := d.Namespace
-			if dns == "" {
-				dns = dep.Namespace
-			}
-			queue = append(queue, node{key: dns + "/" + d.Name, first: n.first})
+			queue = append(queue, node{key: d.Key(dep.Namespace), first: n.first})
 		}
 	}
 	return nil
