@@ -331,18 +331,13 @@ func (c *Controller) showProgress(ctx context.Context, app *gitopsv1alpha1.Appli
 		return s.Phase == gitopsv1alpha1.OperationRunning || s.Phase == gitopsv1alpha1.OperationFailed
 	})
 	if at < 0 {
-		switch next := slices.IndexFunc(steps, func(s gitopsv1alpha1.OperationStep) bool { return s.Phase == gitopsv1alpha1.OperationPending }); next {
-		case -1:
+		next := slices.IndexFunc(steps, func(s gitopsv1alpha1.OperationStep) bool { return s.Phase == gitopsv1alpha1.OperationPending })
+		if at = next - 1; next < 0 {
 			at = len(steps) - 1
-		case 0:
-			at = 0
-		default:
-			at = next - 1
 		}
+		at = max(at, 0)
 	}
-	for i := range steps {
-		steps[i].Message = truncate(steps[i].Message, maxStepMessage)
-	}
+	steps = boundedSteps(steps)
 	what := fmt.Sprintf("sync wave %d", steps[at].Wave)
 	if s := steps[at]; s.Type == gitopsv1alpha1.OperationStepHook {
 		what = fmt.Sprintf("%s hook %s/%s", s.Hook, s.Kind, s.Name)
@@ -362,6 +357,15 @@ func (c *Controller) showProgress(ctx context.Context, app *gitopsv1alpha1.Appli
 
 // maxStepMessage bounds each step's message, so that many waves fit in the status.
 const maxStepMessage = 512
+
+// boundedSteps is a copy of steps with each message within maxStepMessage.
+func boundedSteps(steps []gitopsv1alpha1.OperationStep) []gitopsv1alpha1.OperationStep {
+	out := slices.Clone(steps)
+	for i := range out {
+		out[i].Message = truncate(out[i].Message, maxStepMessage)
+	}
+	return out
+}
 
 // outcome is one reconcile's sync outcome and the operation it ran; it becomes status and
 // Events.
@@ -481,10 +485,7 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 		now := metav1.Now()
 		finished := o.op.DeepCopy()
 		finished.FinishedAt = &now
-		finished.Steps = o.Steps
-		for i := range finished.Steps {
-			finished.Steps[i].Message = truncate(finished.Steps[i].Message, maxStepMessage)
-		}
+		finished.Steps = boundedSteps(o.Steps)
 		if o.Err != nil {
 			finished.Phase = gitopsv1alpha1.OperationFailed
 			finished.Message = truncate(o.Err.Error(), maxMessage)

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -28,7 +29,7 @@ func (a *Applier) CreateHook(ctx context.Context, username string, obj *unstruct
 
 // DeleteHook deletes a hook object as username, its Pods with it, and with wait polls until it
 // is gone or timeout passes. An object that does not exist is no error.
-func (a *Applier) DeleteHook(ctx context.Context, username string, ref ObjectRef, wait bool, timeout time.Duration) error {
+func (a *Applier) DeleteHook(ctx context.Context, username string, ref ObjectRef, waitGone bool, timeout time.Duration) error {
 	ic, err := a.forIdentity(username)
 	if err != nil {
 		return err
@@ -44,25 +45,15 @@ func (a *Applier) DeleteHook(ctx context.Context, username string, ref ObjectRef
 	if err != nil {
 		return fmt.Errorf("%s: deleting the hook's previous run: %w", ref, err)
 	}
-	if !wait {
+	if !waitGone {
 		return nil
 	}
-	deadline := time.Now().Add(timeout)
-	for {
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		live, err := a.Live(ctx, username, ref)
-		if err != nil {
-			return err
-		}
-		if live == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: the hook's previous run is still being deleted after %s (a finalizer holds it?)", ref, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+		return live == nil, err
+	})
+	if err != nil && ctx.Err() == nil && wait.Interrupted(err) {
+		return fmt.Errorf("%s: the hook's previous run is still being deleted after %s (a finalizer holds it?)", ref, timeout)
 	}
+	return err
 }

@@ -75,7 +75,11 @@ func (a *Applier) prune(ctx context.Context, app App, username string, previous 
 		}
 		doomed = append(doomed, live)
 	}
-	sort.SliceStable(doomed, func(i, j int) bool { return waveOf(doomed[i]) > waveOf(doomed[j]) })
+	waves := make(map[*unstructured.Unstructured]int32, len(doomed))
+	for _, live := range doomed {
+		waves[live] = waveOf(live)
+	}
+	sort.SliceStable(doomed, func(i, j int) bool { return waves[doomed[i]] > waves[doomed[j]] })
 	for _, live := range doomed {
 		ref := RefOf(live)
 		opts := []client.DeleteOption{client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: ptrUID(live)}}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
@@ -146,31 +147,26 @@ func (e *Engine) runHook(ctx context.Context, identity string, h Hook, timeout t
 
 // awaitHook polls a hook object until it has finished, and says whether it succeeded.
 func (e *Engine) awaitHook(ctx context.Context, identity string, ref apply.ObjectRef, timeout time.Duration) (bool, string) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ticker := time.NewTicker(waveWaitInterval)
-	defer ticker.Stop()
+	var ok bool
 	var last string
-	for {
+	err := wait.PollUntilContextTimeout(ctx, waveWaitInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		live, err := e.cfg.Applier.Live(ctx, identity, ref)
 		switch {
 		case err != nil:
 			last = err.Error()
+			return false, nil
 		case live == nil:
-			return false, fmt.Sprintf("%s/%s was deleted before it finished", ref.Kind, ref.Name)
-		default:
-			done, ok, msg := hookFinished(live)
-			if done {
-				return ok, msg
-			}
-			last = msg
+			last = fmt.Sprintf("%s/%s was deleted before it finished", ref.Kind, ref.Name)
+			return true, nil
 		}
-		select {
-		case <-ctx.Done():
-			return false, fmt.Sprintf("%s/%s did not finish within %s (spec.syncPolicy.waveTimeout): %s", ref.Kind, ref.Name, timeout, last)
-		case <-ticker.C:
-		}
+		var done bool
+		done, ok, last = hookFinished(live)
+		return done, nil
+	})
+	if err != nil {
+		return false, fmt.Sprintf("%s/%s did not finish within %s (spec.syncPolicy.waveTimeout): %s", ref.Kind, ref.Name, timeout, last)
 	}
+	return ok, last
 }
 
 // hookFinished judges a hook object: whether it has finished, whether it succeeded, and what it

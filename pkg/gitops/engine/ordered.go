@@ -50,12 +50,17 @@ func hookStep(t hooks.Type, h Hook) gitopsv1alpha1.OperationStep {
 		Kind: h.Object.GetKind(), Name: name, Phase: gitopsv1alpha1.OperationPending}
 }
 
+// scheduled is a hook and the index of its step.
+type scheduled struct {
+	Hook
+	step int
+}
+
 // stage is one wave's objects and the Sync hooks of the same wave.
 type stage struct {
 	wave      Wave
 	step      int // index of the wave's step, -1 when it has no objects
-	syncHooks []Hook
-	hookSteps []int
+	syncHooks []scheduled
 }
 
 // run carries the sync out; afterWaves (the prune) runs once every wave is in. It reports false
@@ -69,10 +74,13 @@ func (o *orderedSync) run(waves []Wave, hookList []Hook, afterWaves func()) bool
 	}
 	// The steps, in the order they run: PreSync hooks, the waves with their Sync hooks, PostSync
 	// hooks. SyncFail hooks are added when they run.
-	var pre, post []int
+	schedule := func(t hooks.Type, h Hook) scheduled {
+		o.steps = append(o.steps, hookStep(t, h))
+		return scheduled{Hook: h, step: len(o.steps) - 1}
+	}
+	var pre, post []scheduled
 	for _, h := range byType[hooks.PreSync] {
-		pre = append(pre, len(o.steps))
-		o.steps = append(o.steps, hookStep(hooks.PreSync, h))
+		pre = append(pre, schedule(hooks.PreSync, h))
 	}
 	stages := map[int32]*stage{}
 	for _, w := range waves {
@@ -82,7 +90,6 @@ func (o *orderedSync) run(waves []Wave, hookList []Hook, afterWaves func()) bool
 		if stages[h.Wave] == nil {
 			stages[h.Wave] = &stage{wave: Wave{Number: h.Wave}, step: -1}
 		}
-		stages[h.Wave].syncHooks = append(stages[h.Wave].syncHooks, h)
 	}
 	var order []*stage
 	for _, s := range stages {
@@ -94,17 +101,17 @@ func (o *orderedSync) run(waves []Wave, hookList []Hook, afterWaves func()) bool
 			s.step = len(o.steps)
 			o.steps = append(o.steps, gitopsv1alpha1.OperationStep{Type: gitopsv1alpha1.OperationStepWave, Wave: s.wave.Number, Objects: int32(n), Phase: gitopsv1alpha1.OperationPending})
 		}
-		for _, h := range s.syncHooks {
-			s.hookSteps = append(s.hookSteps, len(o.steps))
-			o.steps = append(o.steps, hookStep(hooks.Sync, h))
+		for _, h := range byType[hooks.Sync] {
+			if h.Wave == s.wave.Number {
+				s.syncHooks = append(s.syncHooks, schedule(hooks.Sync, h))
+			}
 		}
 	}
 	for _, h := range byType[hooks.PostSync] {
-		post = append(post, len(o.steps))
-		o.steps = append(o.steps, hookStep(hooks.PostSync, h))
+		post = append(post, schedule(hooks.PostSync, h))
 	}
 
-	if !o.sync(byType, pre, order, post, afterWaves) {
+	if !o.sync(pre, order, post, afterWaves) {
 		o.syncFail(byType[hooks.SyncFail])
 		return false
 	}
@@ -112,7 +119,12 @@ func (o *orderedSync) run(waves []Wave, hookList []Hook, afterWaves func()) bool
 	return true
 }
 
-func (o *orderedSync) sync(byType map[hooks.Type][]Hook, pre []int, order []*stage, post []int, afterWaves func()) bool {
+// objectCount is "1 object", "3 objects".
+func objectCount(n int) string {
+	return fmt.Sprintf("%d %s", n, plural(n, "object", "objects"))
+}
+
+func (o *orderedSync) sync(pre []scheduled, order []*stage, post []scheduled, afterWaves func()) bool {
 	ctx := o.ctx
 	dryRun := o.opts
 	dryRun.DryRun, dryRun.Cached = true, nil
@@ -120,14 +132,14 @@ func (o *orderedSync) sync(byType map[hooks.Type][]Hook, pre []int, order []*sta
 		o.out.Err = applyError(err, o.desired)
 		return false
 	}
-	for i, h := range byType[hooks.PreSync] {
-		if !o.hook(ctx, h, pre[i], "PreSync") {
+	for _, h := range pre {
+		if !o.hook(ctx, h, "PreSync") {
 			return false
 		}
 	}
 	for i, s := range order {
 		if s.step >= 0 {
-			o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationRunning, fmt.Sprintf("applying %d %s", len(s.wave.Objects), plural(len(s.wave.Objects), "object", "objects"))
+			o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationRunning, "applying "+objectCount(len(s.wave.Objects))
 			o.report()
 			results, err := o.e.cfg.Applier.Apply(ctx, o.identity, s.wave.Objects, o.opts)
 			o.out.Applied = append(o.out.Applied, results...)
@@ -137,8 +149,8 @@ func (o *orderedSync) sync(byType map[hooks.Type][]Hook, pre []int, order []*sta
 				return false
 			}
 		}
-		for j, h := range s.syncHooks {
-			if !o.hook(ctx, h, s.hookSteps[j], "Sync") {
+		for _, h := range s.syncHooks {
+			if !o.hook(ctx, h, "Sync") {
 				return false
 			}
 		}
@@ -154,26 +166,26 @@ func (o *orderedSync) sync(byType map[hooks.Type][]Hook, pre []int, order []*sta
 				o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationFailed, err.Error()
 				return false
 			}
-			o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationSucceeded, fmt.Sprintf("%d %s applied and Healthy", len(s.wave.Objects), plural(len(s.wave.Objects), "object", "objects"))
+			o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationSucceeded, objectCount(len(s.wave.Objects))+" applied and Healthy"
 			continue
 		}
-		o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationSucceeded, fmt.Sprintf("%d %s applied", len(s.wave.Objects), plural(len(s.wave.Objects), "object", "objects"))
+		o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationSucceeded, objectCount(len(s.wave.Objects))+" applied"
 	}
 	afterWaves()
 	if o.out.Err != nil {
 		return false
 	}
-	for i, h := range byType[hooks.PostSync] {
-		if !o.hook(ctx, h, post[i], "PostSync") {
+	for _, h := range post {
+		if !o.hook(ctx, h, "PostSync") {
 			return false
 		}
 	}
 	return true
 }
 
-// hook runs one hook as step i; a failure fails the sync.
-func (o *orderedSync) hook(ctx context.Context, h Hook, i int, what string) bool {
-	res := o.e.runHook(ctx, o.identity, h, o.timeout, &o.steps[i], o.report)
+// hook runs one scheduled hook; a failure fails the sync.
+func (o *orderedSync) hook(ctx context.Context, h scheduled, what string) bool {
+	res := o.e.runHook(ctx, o.identity, h.Hook, o.timeout, &o.steps[h.step], o.report)
 	if res.ok {
 		return true
 	}

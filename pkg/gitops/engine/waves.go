@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
@@ -80,27 +81,22 @@ const waveWaitInterval = 250 * time.Millisecond
 // waitForWave polls the health of a wave's objects until all are ready, one is Degraded, or
 // timeout passes; the error names the object that is not ready.
 func waitForWave(parent context.Context, w Wave, judge HealthFunc, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(parent, timeout)
-	defer cancel()
-	ticker := time.NewTicker(waveWaitInterval)
-	defer ticker.Stop()
-	for {
-		done, waiting, err := waveDone(ctx, w.Objects, judge)
-		if err != nil {
-			return fmt.Errorf("wave %d: %w", w.Number, err)
-		}
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if parent.Err() != nil {
-				return fmt.Errorf("wave %d: stopped while %s: %w", w.Number, waiting, parent.Err())
-			}
-			return fmt.Errorf("wave %d: %s after %s (spec.syncPolicy.waveTimeout)", w.Number, waiting, timeout)
-		case <-ticker.C:
-		}
+	var waiting string
+	var failed error
+	err := wait.PollUntilContextTimeout(parent, waveWaitInterval, timeout, true, func(ctx context.Context) (bool, error) {
+		var done bool
+		done, waiting, failed = waveDone(ctx, w.Objects, judge)
+		return done, failed
+	})
+	switch {
+	case err == nil:
+		return nil
+	case failed != nil:
+		return fmt.Errorf("wave %d: %w", w.Number, failed)
+	case parent.Err() != nil:
+		return fmt.Errorf("wave %d: stopped while %s: %w", w.Number, waiting, parent.Err())
 	}
+	return fmt.Errorf("wave %d: %s after %s (spec.syncPolicy.waveTimeout)", w.Number, waiting, timeout)
 }
 
 // waveTimeoutOf is spec.syncPolicy.waveTimeout, or its default.
