@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
+	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncoptions"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncwave"
 )
@@ -113,6 +114,8 @@ type hookOutcome struct {
 func (e *Engine) runHook(ctx context.Context, identity string, h Hook, timeout time.Duration, step *gitopsv1alpha1.OperationStep, report func()) hookOutcome {
 	obj := h.Object.DeepCopy()
 	fail := func(msg string, ran bool) hookOutcome {
+		// The server may quote what it refused: a hook that is a Secret keeps its values out.
+		msg = redact.FromObjects([]*unstructured.Unstructured{h.Object}).String(msg)
 		step.Phase, step.Message = gitopsv1alpha1.OperationFailed, msg
 		report()
 		return hookOutcome{ran: ran, message: msg}
