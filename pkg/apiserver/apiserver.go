@@ -19,8 +19,10 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -55,6 +57,8 @@ type ExtraConfig struct {
 	// Tenancy says which ServiceAccount each Application acts as; writing an Application
 	// requires the right to impersonate it.
 	Tenancy tenancy.Policy
+	// Clusters configures the registration of remote clusters.
+	Clusters ClustersConfig
 	// ReadTimeout bounds how long GET .../diff and .../manifests wait for Git and rendering
 	// before answering 504; the work goes on in the background so a retry finds it cached.
 	// Zero means three quarters of the server's request timeout.
@@ -62,11 +66,20 @@ type ExtraConfig struct {
 
 	// engine and kube are built by Complete from Controller.Target, shared by the controller
 	// and the read subresources.
-	engine *engine.Engine
-	kube   kubernetes.Interface
+	engine   *engine.Engine
+	kube     kubernetes.Interface
+	clusters *clusters.Registry
 	// reads shares one resolve and render among concurrent reads of the same Application,
 	// revision and resourceVersion.
 	reads singleflight.Group
+}
+
+// ClustersConfig configures the registration of remote clusters (Cluster objects).
+type ClustersConfig struct {
+	// CredentialsNamespace is Ferry's namespace, where Clusters' credentials Secrets live.
+	CredentialsNamespace string
+	// ProbeInterval is how often each Cluster is probed; zero means 30s.
+	ProbeInterval time.Duration
 }
 
 // Config is the configuration of a Ferry API server.
@@ -131,6 +144,15 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications/manifests": application.NewManifestsREST(apps.Application.Store, c.manifestsRenderer()),
 		"applications/diff":      application.NewDiffREST(apps.Application.Store, c.differ()),
 	}
+	clusters, err := cluster.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, cluster.Options{
+		Authorizer: c.GenericConfig.Authorization.Authorizer, CredentialsNamespace: c.ExtraConfig.Clusters.CredentialsNamespace,
+	})
+	if err != nil {
+		return nil, err
+	}
+	storage := apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version]
+	storage["clusters"] = clusters.Cluster
+	storage["clusters/status"] = clusters.Status
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)
 	}

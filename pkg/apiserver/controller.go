@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -11,10 +12,12 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ferry-gitops/ferry/pkg/controller"
+	clusterscontroller "github.com/ferry-gitops/ferry/pkg/controller/clusters"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -88,8 +91,10 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	c.ExtraConfig.clusters = clusters.NewRegistry(cc.Target.QPS, cc.Target.Burst)
 	eng := engine.New(engine.Config{
 		Source:           cache,
+		Clusters:         c.ExtraConfig.clusters,
 		Applier:          apply.NewApplier(cc.Target),
 		AllowRemoteBases: cc.AllowRemoteBases,
 		Render:           cc.Render,
@@ -120,35 +125,67 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 	if err != nil {
 		return fmt.Errorf("building the loopback client: %w", err)
 	}
-	kube, eng := c.ExtraConfig.kube, c.ExtraConfig.engine
+	kube, eng, registry := c.ExtraConfig.kube, c.ExtraConfig.engine, c.ExtraConfig.clusters
+	// current is the controller of this replica's term of leadership, nil while it does not
+	// lead; fleet its watches. The Cluster controller tells them of clusters that changed.
+	var current atomic.Pointer[controller.Controller]
+	var currentFleet atomic.Pointer[drift.Fleet]
+	// Every replica keeps the registry of clusters for the reads it serves; the leader alone
+	// writes the Clusters' status.
+	var leading atomic.Bool
+	leading.Store(!cc.LeaderElection.Enabled)
+	clusterCtrl := clusterscontroller.New(clusterscontroller.Config{
+		Ferry: ferry, Kube: kube, Registry: registry,
+		Namespace: c.ExtraConfig.Clusters.CredentialsNamespace, ProbeInterval: c.ExtraConfig.Clusters.ProbeInterval,
+		WriteStatus: leading.Load,
+		OnChange: func(name string) {
+			if f := currentFleet.Load(); f != nil {
+				f.Forget(name)
+			}
+			if ctrl := current.Load(); ctrl != nil {
+				ctrl.ClusterChanged(name)
+			}
+		},
+	})
+	go clusterCtrl.Run(klog.NewContext(hookCtx, logger))
 	// Every replica has its own Git cache (it serves /diff and /manifests), so every replica
 	// collects it, leading or not.
 	go collectGitCache(hookCtx, ferry, eng.Source(), cc.GitCacheUnusedGrace)
 	// newController builds the controller and the watcher of managed objects that reports drift
 	// to it; each term of leadership gets fresh ones, as neither can run twice.
-	newController := func() (*controller.Controller, *drift.Watcher, error) {
-		// The controller reports drift to itself through the watcher; break the cycle with a
+	newController := func() (*controller.Controller, *drift.Fleet, error) {
+		// The controller reports drift to itself through the watches; break the cycle with a
 		// forwarding function set once both exist.
 		var ctrl *controller.Controller
-		watcher, err := drift.NewWatcher(cc.Target, func(app apply.App, ref apply.ObjectRef, change drift.Change) {
+		onChange := func(app apply.App, ref apply.ObjectRef, change drift.Change) {
 			if ctrl != nil {
 				ctrl.ObjectChanged(app, ref, change)
 			}
-		})
+		}
+		watcher, err := drift.NewWatcher(cc.Target, onChange)
 		if err != nil {
 			return nil, nil, fmt.Errorf("setting up watches of managed objects: %w", err)
 		}
-		ctrl = controller.New(controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: watcher})
-		return ctrl, watcher, nil
+		fleet := drift.NewFleet(watcher, registry.Config, onChange)
+		ctrl = controller.New(controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: fleet})
+		return ctrl, fleet, nil
 	}
 	ctrl, watcher, err := newController()
 	if err != nil {
 		return err
 	}
 	// run reconciles until ctx is done, watching managed objects only meanwhile.
-	run := func(ctx context.Context, ctrl *controller.Controller, watcher *drift.Watcher) {
+	run := func(ctx context.Context, ctrl *controller.Controller, fleet *drift.Fleet) {
 		ctx = klog.NewContext(ctx, logger)
-		watcher.Start(ctx)
+		fleet.Start(ctx)
+		current.Store(ctrl)
+		currentFleet.Store(fleet)
+		leading.Store(true)
+		defer func() {
+			leading.Store(!cc.LeaderElection.Enabled)
+			current.CompareAndSwap(ctrl, nil)
+			currentFleet.CompareAndSwap(fleet, nil)
+		}()
 		if err := ctrl.Run(ctx); err != nil {
 			logger.Error(err, "The controller stopped")
 		}

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,10 +26,19 @@ func (c completedConfig) healthReader() application.HealthReader {
 	if c.ExtraConfig.engine == nil {
 		return nil
 	}
-	eng, policy := c.ExtraConfig.engine, c.ExtraConfig.Tenancy
+	eng := c.ExtraConfig.engine
 	return func(ctx context.Context, app *gitops.Application, ref apply.ObjectRef) (h health.Status) {
 		err := recovery.Guard(ctx, recovery.Read, func() error {
-			h = eng.LiveHealth(ctx, policy.User(app.Namespace, app.Spec.ServiceAccountName), ref)
+			versioned := &v1alpha1.Application{}
+			if err := Scheme.Convert(app, versioned, nil); err != nil {
+				return err
+			}
+			as, err := eng.ActorOf(versioned)
+			if err != nil {
+				h = health.Status{Code: v1alpha1.HealthUnknown, Message: err.Error()}
+				return nil
+			}
+			h = engine.LiveHealth(ctx, as, ref)
 			return nil
 		})
 		if err != nil {
@@ -181,6 +191,10 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 	}
 	// Hooks are run by syncs, not kept: they are never OutOfSync.
 	cmp, err := c.ExtraConfig.engine.Compare(ctx, versioned, engine.Resources(desired), true)
+	var stage *engine.StageError
+	if errors.As(err, &stage) && stage.Reason == v1alpha1.ReasonClusterUnavailable {
+		return "", nil, application.EngineError(err)
+	}
 	if err != nil {
 		return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
 	}

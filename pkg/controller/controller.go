@@ -48,11 +48,12 @@ type Config struct {
 	Live LiveObjects
 }
 
-// LiveObjects is the cache of managed objects kept by watches (drift.Watcher).
+// LiveObjects is the cache of managed objects kept by watches, per cluster (drift.Fleet): ""
+// is the cluster Ferry runs in, any other name a Cluster's.
 type LiveObjects interface {
-	Watch(gvks ...schema.GroupVersionKind) error
-	Synced(gvks ...schema.GroupVersionKind) bool
-	Get(ref apply.ObjectRef) (*unstructured.Unstructured, bool)
+	Watch(cluster string, gvks ...schema.GroupVersionKind) error
+	Synced(cluster string, gvks ...schema.GroupVersionKind) bool
+	Get(cluster string, ref apply.ObjectRef) (*unstructured.Unstructured, bool)
 }
 
 // Controller reconciles Applications.
@@ -67,6 +68,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	events   record.EventBroadcaster
 	live     LiveObjects
+	indexer  cache.Indexer
 
 	mu sync.Mutex
 	// failures counts consecutive failed reconciles per Application, for its retry policy.
@@ -128,7 +130,8 @@ func New(cfg Config) *Controller {
 	registerMetrics()
 	registerApplicationsCollector(c.lister)
 	informer := appInformer.Informer()
-	_ = informer.AddIndexers(cache.Indexers{dependsOnIndex: indexByDependency})
+	_ = informer.AddIndexers(cache.Indexers{dependsOnIndex: indexByDependency, clusterIndex: indexByCluster})
+	c.indexer = informer.GetIndexer()
 	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) {
 			c.enqueue(obj)
@@ -183,6 +186,29 @@ func (c *Controller) enqueue(obj interface{}) {
 		return
 	}
 	c.queue.Add(key)
+}
+
+// clusterIndex indexes Applications by spec.destination.cluster.
+const clusterIndex = "destination.cluster"
+
+func indexByCluster(obj any) ([]string, error) {
+	if app, ok := obj.(*gitopsv1alpha1.Application); ok && app.Spec.Destination.Cluster != "" {
+		return []string{app.Spec.Destination.Cluster}, nil
+	}
+	return nil, nil
+}
+
+// ClusterChanged is called when a Cluster's connection or readiness changed, or it was removed:
+// every Application deploying there is reconciled again at once, so one that found it
+// unreachable recovers without waiting for its retry.
+func (c *Controller) ClusterChanged(cluster string) {
+	apps, err := c.indexer.ByIndex(clusterIndex, cluster)
+	if err != nil {
+		return
+	}
+	for _, obj := range apps {
+		c.enqueue(obj)
+	}
 }
 
 // ObjectChanged is called when a managed object of app changed in the cluster. Drift gets the

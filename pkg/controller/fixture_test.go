@@ -14,12 +14,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	clienttesting "k8s.io/client-go/testing"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/fake"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -52,6 +54,10 @@ type fixture struct {
 	repo  *gittest.Repo
 	// dest is a namespace made for the test; Applications deploy into it.
 	dest string
+	// clusters are the remote clusters the engine knows; tests register some.
+	clusters *clusters.Registry
+	ctrl     *Controller
+	cfg      *rest.Config
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -64,7 +70,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, kube: kube, dest: fmt.Sprintf("ctrl-%d-%d", time.Now().UnixNano()%100000, nsCounter.Add(1))}
+	f := &fixture{t: t, kube: kube, cfg: cfg, dest: fmt.Sprintf("ctrl-%d-%d", time.Now().UnixNano()%100000, nsCounter.Add(1))}
 	if _, err := kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.dest}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -81,20 +87,24 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	// Remote bases allowed for remote_test.go; no other test names one.
-	eng := engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(cfg), AllowRemoteBases: true})
+	f.clusters = clusters.NewRegistry(cfg.QPS, cfg.Burst)
+	eng := engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(cfg), AllowRemoteBases: true, Clusters: f.clusters})
 	// The simple tracker: NewClientset's field-managed one has no schema for Application.
 	f.ferry = fake.NewSimpleClientset() //nolint:staticcheck
 	f.ferry.PrependReactor("update", "applications", statusOnly(f.ferry))
 	var ctrl *Controller
-	watcher, err := drift.NewWatcher(cfg, func(app apply.App, ref apply.ObjectRef, change drift.Change) {
+	onChange := func(app apply.App, ref apply.ObjectRef, change drift.Change) {
 		ctrl.ObjectChanged(app, ref, change)
-	})
+	}
+	watcher, err := drift.NewWatcher(cfg, onChange)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctrl = New(Config{Ferry: f.ferry, Kube: kube, Engine: eng, Workers: 2, Live: watcher})
+	fleet := drift.NewFleet(watcher, f.clusters.Config, onChange)
+	ctrl = New(Config{Ferry: f.ferry, Kube: kube, Engine: eng, Workers: 2, Live: fleet})
+	f.ctrl = ctrl
 	ctx, cancel := context.WithCancel(context.Background())
-	watcher.Start(ctx)
+	fleet.Start(ctx)
 	done := make(chan error, 1)
 	go func() { done <- ctrl.Run(ctx) }()
 	t.Cleanup(func() {

@@ -300,8 +300,8 @@ func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, 
 	err := recovery.Guard(ctx, recovery.Sync, func() error {
 		out.Outcome = c.engine.Sync(ctx, engine.SyncRequest{
 			App: app, Operation: op, Drifted: drifted, Health: c.healthOf(app),
-			Rendered: func(objs []*unstructured.Unstructured) { c.watch(ctx, objs) },
-			Cached:   c.cached,
+			Rendered: func(objs []*unstructured.Unstructured) { c.watch(ctx, app.Spec.Destination.Cluster, objs) },
+			Cached:   c.cachedOn(app.Spec.Destination.Cluster),
 			Progress: func(steps []gitopsv1alpha1.OperationStep) { c.showProgress(ctx, app, op, steps) },
 		})
 		return nil
@@ -377,33 +377,40 @@ type outcome struct {
 	healthOnly bool
 }
 
-// cached returns a managed object from the watch cache, when the controller keeps one.
-func (c *Controller) cached(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
-	if c.live == nil {
-		return nil, false
+// cachedOn returns a reader of managed objects from the watch cache of a cluster, when the
+// controller keeps one.
+func (c *Controller) cachedOn(cluster string) func(apply.ObjectRef) (*unstructured.Unstructured, bool) {
+	return func(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
+		if c.live == nil {
+			return nil, false
+		}
+		return c.live.Get(cluster, ref)
 	}
-	return c.live.Get(ref)
 }
 
 // healthOf judges app's managed objects from the watch cache when it has the object's kind, else
 // from the cluster, read as the Application's identity.
 func (c *Controller) healthOf(app *gitopsv1alpha1.Application) engine.HealthFunc {
-	identity := c.engine.Identity(app)
+	as, asErr := c.engine.ActorOf(app)
+	cluster := app.Spec.Destination.Cluster
 	return func(ctx context.Context, ref apply.ObjectRef) health.Status {
+		if asErr != nil {
+			return health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: asErr.Error()}
+		}
 		gvk := schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind}
-		if c.live != nil && c.live.Synced(gvk) {
-			if live, ok := c.live.Get(ref); ok {
+		if c.live != nil && c.live.Synced(cluster, gvk) {
+			if live, ok := c.live.Get(cluster, ref); ok {
 				return health.Of(live)
 			}
 			// Not in the cache: either gone or not yet seen after an apply a moment ago; ask.
 		}
-		return c.engine.LiveHealth(ctx, identity, ref)
+		return engine.LiveHealth(ctx, as, ref)
 	}
 }
 
-// watch makes sure every kind the Application manages is watched, so a change to any of its
+// watch makes sure every kind the Application manages is watched on its cluster, so a change to any of its
 // objects is seen at once.
-func (c *Controller) watch(ctx context.Context, desired []*unstructured.Unstructured) {
+func (c *Controller) watch(ctx context.Context, cluster string, desired []*unstructured.Unstructured) {
 	if c.live == nil {
 		return
 	}
@@ -416,7 +423,7 @@ func (c *Controller) watch(ctx context.Context, desired []*unstructured.Unstruct
 			gvks = append(gvks, gvk)
 		}
 	}
-	if err := c.live.Watch(gvks...); err != nil {
+	if err := c.live.Watch(cluster, gvks...); err != nil {
 		// Kinds whose CRD comes with this set appear after the apply; the next reconcile
 		// watches them.
 		klog.FromContext(ctx).V(2).Info("Not every managed kind can be watched yet", "err", err)
@@ -632,9 +639,14 @@ func (c *Controller) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		return nil
 	}
 	if app.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != gitopsv1alpha1.DeletionPolicyOrphan {
-		results, err := c.engine.Applier().PruneAll(ctx, engine.AppOf(app), c.engine.Identity(app), engine.InventoryRefs(app.Status.Resources))
+		results, err := c.engine.PruneAll(ctx, app, engine.InventoryRefs(app.Status.Resources))
 		if err != nil {
-			c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonPruneFailed, truncate(err.Error(), maxMessage))
+			msg := err.Error()
+			if cluster := app.Spec.Destination.Cluster; cluster != "" {
+				msg += fmt.Sprintf("; Ferry retries until cluster %q is back. To let the Application go without deleting its objects there: kubectl annotate application -n %s %s %s=%s",
+					cluster, app.Namespace, app.Name, gitopsv1alpha1.DeletionPolicyAnnotation, gitopsv1alpha1.DeletionPolicyOrphan)
+			}
+			c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonPruneFailed, truncate(msg, maxMessage))
 			return err
 		}
 		for _, r := range results {

@@ -38,6 +38,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationManifestsOptions{},
 		&ApplicationDiff{},
 		&ApplicationDiffOptions{},
+		&Cluster{},
+		&ClusterList{},
 	)
 	return nil
 }

@@ -74,6 +74,10 @@ type Options struct {
 	DefaultServiceAccount string
 	// PrivilegedNamespaces hold Applications that, naming no ServiceAccount, act as Ferry itself.
 	PrivilegedNamespaces []string
+	// ClusterCredentialsNamespace is Ferry's own namespace, where the credentials Secrets of
+	// Clusters live; ClusterProbeInterval is how often each Cluster is probed.
+	ClusterCredentialsNamespace string
+	ClusterProbeInterval        time.Duration
 	// AlternateDNS are extra names of the self-signed serving certificate.
 	AlternateDNS []string
 	// ShutdownWatchTerminationGracePeriod bounds how long shutdown waits for open watches.
@@ -141,6 +145,8 @@ func NewOptions(out, errOut io.Writer) *Options {
 		RenderMemoryLimit:                   "1Gi",
 		DefaultServiceAccount:               "default",
 		PrivilegedNamespaces:                []string{"ferry-system"},
+		ClusterCredentialsNamespace:         "ferry-system",
+		ClusterProbeInterval:                30 * time.Second,
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:       true,
 			LeaseDuration:     metav1.Duration{Duration: leader.DefaultLeaseDuration},
@@ -179,6 +185,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.PrivilegedNamespaces, "privileged-namespaces", o.PrivilegedNamespaces,
 		"namespaces whose Applications, naming no ServiceAccount, act as Ferry itself: for platform admins; "+
 			"whoever may write Applications there has Ferry's power")
+	fs.StringVar(&o.ClusterCredentialsNamespace, "cluster-credentials-namespace", o.ClusterCredentialsNamespace,
+		"Namespace of the Secrets that Clusters name in spec.credentialsRef: Ferry's own. Registering a Cluster requires get on its Secret there.")
+	fs.DurationVar(&o.ClusterProbeInterval, "cluster-probe-interval", o.ClusterProbeInterval,
+		"How often Ferry probes each Cluster (its /version, with its credentials) besides on every change of it or its Secret.")
 	fs.BoolVar(&o.AllowFileRepositories, "allow-file-repositories", o.AllowFileRepositories,
 		"Accept file:// repository URLs in spec.source.repoURL. They read the server's own disk, so keep this off unless every Application author may read it.")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
@@ -236,6 +246,12 @@ func (o *Options) Validate() error {
 	if msgs := validation.IsDNS1123Subdomain(o.DefaultServiceAccount); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--default-service-account %q is not a ServiceAccount name: %s (there is no way to make Applications act as Ferry outside --privileged-namespaces)",
 			o.DefaultServiceAccount, strings.Join(msgs, "; ")))
+	}
+	if msgs := validation.IsDNS1123Label(o.ClusterCredentialsNamespace); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--cluster-credentials-namespace %q is not a namespace name: %s", o.ClusterCredentialsNamespace, strings.Join(msgs, "; ")))
+	}
+	if o.ClusterProbeInterval < time.Second {
+		errs = append(errs, fmt.Errorf("--cluster-probe-interval %s is below 1s", o.ClusterProbeInterval))
 	}
 	for _, ns := range o.PrivilegedNamespaces {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
@@ -347,6 +363,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	}
 	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
 	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces}
+	config.ExtraConfig.Clusters = apiserver.ClustersConfig{CredentialsNamespace: o.ClusterCredentialsNamespace, ProbeInterval: o.ClusterProbeInterval}
 	if o.EnableController {
 		target, err := o.targetConfig()
 		if err != nil {

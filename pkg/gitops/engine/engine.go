@@ -45,6 +45,16 @@ type Config struct {
 	OnRender func(time.Duration)
 	// Tenancy says which ServiceAccount each Application acts as.
 	Tenancy tenancy.Policy
+	// Clusters gives the appliers of the registered clusters Applications name in
+	// spec.destination.cluster; nil makes every such Application ClusterUnavailable.
+	Clusters Clusters
+}
+
+// Clusters gives the applier of a registered cluster by name.
+type Clusters interface {
+	// Applier returns the applier writing to the named cluster, or an error saying why the
+	// cluster cannot be used now (not registered, not Ready).
+	Applier(name string) (*apply.Applier, error)
 }
 
 // RenderFunc renders dir of a repository read through a TreeReader, as render.RenderTree does.
@@ -67,8 +77,41 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg, render: lru.New(cfg.RenderCacheSize)}
 }
 
-// Applier is the engine's applier.
-func (e *Engine) Applier() *apply.Applier { return e.cfg.Applier }
+// Actor is who an Application's requests are made as, and where they go: its identity
+// (Identity) through the applier of its destination cluster.
+type Actor struct {
+	Applier *apply.Applier
+	// User is the impersonated username; empty is Ferry's own identity on that cluster.
+	User string
+}
+
+// ActorOf returns the Actor of app: the applier of the cluster Ferry runs in, or of the Cluster
+// spec.destination.cluster names. A cluster that cannot be used now is a ClusterUnavailable
+// StageError naming it, retried until the cluster is back.
+func (e *Engine) ActorOf(app *gitopsv1alpha1.Application) (Actor, error) {
+	name := app.Spec.Destination.Cluster
+	if name == "" {
+		return Actor{Applier: e.cfg.Applier, User: e.Identity(app)}, nil
+	}
+	if e.cfg.Clusters == nil {
+		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: this server deploys to no other cluster", name)}
+	}
+	a, err := e.cfg.Clusters.Applier(name)
+	if err != nil {
+		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: %w", name, err)}
+	}
+	return Actor{Applier: a, User: e.Identity(app)}, nil
+}
+
+// PruneAll deletes every object of app's inventory that it still tracks, on its destination
+// cluster (the finalizer of a deleted Application).
+func (e *Engine) PruneAll(ctx context.Context, app *gitopsv1alpha1.Application, inventory []apply.ObjectRef) ([]apply.Result, error) {
+	as, err := e.ActorOf(app)
+	if err != nil {
+		return nil, err
+	}
+	return as.Applier.PruneAll(ctx, AppOf(app), as.User, inventory)
+}
 
 // StageError says which stage of the pipeline failed, so the controller can set the right
 // condition reason and decide whether a retry can help.
@@ -187,7 +230,11 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 		}
 	}
 	dest := app.Spec.Destination.Namespace
-	if err := e.cfg.Applier.Prepare(ctx, AppOf(app), e.Identity(app), objs, dest); err != nil {
+	as, err := e.ActorOf(app)
+	if err != nil {
+		return nil, err
+	}
+	if err := as.Applier.Prepare(ctx, AppOf(app), as.User, objs, dest); err != nil {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Err: redact.Error(err, redact.FromObjects(objs))}
 	}
 	return objs, nil

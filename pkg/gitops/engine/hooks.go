@@ -111,7 +111,7 @@ type hookOutcome struct {
 // within timeout (a Job complete or failed, a Pod succeeded or failed, anything else Healthy or
 // Degraded), and the object deleted afterwards when its delete policy says so. step is kept up to
 // date, and report called as it changes.
-func (e *Engine) runHook(ctx context.Context, identity string, h Hook, timeout time.Duration, step *gitopsv1alpha1.OperationStep, report func()) hookOutcome {
+func (e *Engine) runHook(ctx context.Context, as Actor, h Hook, timeout time.Duration, step *gitopsv1alpha1.OperationStep, report func()) hookOutcome {
 	obj := h.Object.DeepCopy()
 	fail := func(msg string, ran bool) hookOutcome {
 		// The server may quote what it refused: a hook that is a Secret keeps its values out.
@@ -123,20 +123,20 @@ func (e *Engine) runHook(ctx context.Context, identity string, h Hook, timeout t
 	step.Phase, step.Message = gitopsv1alpha1.OperationRunning, "starting"
 	report()
 	if obj.GetName() != "" && slices.Contains(h.Policies, hooks.BeforeHookCreation) {
-		if err := e.cfg.Applier.DeleteHook(ctx, identity, apply.RefOf(obj), true, timeout); err != nil {
+		if err := as.Applier.DeleteHook(ctx, as.User, apply.RefOf(obj), true, timeout); err != nil {
 			return fail(err.Error(), false)
 		}
 	}
-	created, err := e.cfg.Applier.CreateHook(ctx, identity, obj)
+	created, err := as.Applier.CreateHook(ctx, as.User, obj)
 	if err != nil {
 		return fail(err.Error(), false)
 	}
 	ref := apply.RefOf(created)
 	step.Name, step.Message = created.GetName(), "running"
 	report()
-	ok, msg := e.awaitHook(ctx, identity, ref, timeout)
+	ok, msg := e.awaitHook(ctx, as, ref, timeout)
 	if ok && slices.Contains(h.Policies, hooks.HookSucceeded) || !ok && slices.Contains(h.Policies, hooks.HookFailed) {
-		if err := e.cfg.Applier.DeleteHook(ctx, identity, ref, false, 0); err != nil {
+		if err := as.Applier.DeleteHook(ctx, as.User, ref, false, 0); err != nil {
 			msg += "; " + err.Error()
 		}
 	}
@@ -149,11 +149,11 @@ func (e *Engine) runHook(ctx context.Context, identity string, h Hook, timeout t
 }
 
 // awaitHook polls a hook object until it has finished, and says whether it succeeded.
-func (e *Engine) awaitHook(ctx context.Context, identity string, ref apply.ObjectRef, timeout time.Duration) (bool, string) {
+func (e *Engine) awaitHook(ctx context.Context, as Actor, ref apply.ObjectRef, timeout time.Duration) (bool, string) {
 	var ok bool
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, waveWaitInterval, timeout, true, func(ctx context.Context) (bool, error) {
-		live, err := e.cfg.Applier.Live(ctx, identity, ref)
+		live, err := as.Applier.Live(ctx, as.User, ref)
 		switch {
 		case err != nil:
 			last = err.Error()

@@ -20,14 +20,14 @@ import (
 // it Healthy; then the prune; then the PostSync hooks. A failure anywhere stops it and runs the
 // SyncFail hooks. Its steps, in the order they run, are in out.Steps and told to req.Progress.
 type orderedSync struct {
-	ctx      context.Context
-	e        *Engine
-	req      SyncRequest
-	identity string
-	desired  []*unstructured.Unstructured
-	opts     apply.Options
-	out      *Outcome
-	timeout  time.Duration
+	ctx     context.Context
+	e       *Engine
+	req     SyncRequest
+	as      Actor
+	desired []*unstructured.Unstructured
+	opts    apply.Options
+	out     *Outcome
+	timeout time.Duration
 
 	steps []gitopsv1alpha1.OperationStep
 }
@@ -128,7 +128,7 @@ func (o *orderedSync) sync(pre []scheduled, order []*stage, post []scheduled, af
 	ctx := o.ctx
 	dryRun := o.opts
 	dryRun.DryRun, dryRun.Cached = true, nil
-	if _, err := o.e.cfg.Applier.Apply(ctx, o.identity, o.desired, dryRun); err != nil {
+	if _, err := o.as.Applier.Apply(ctx, o.as.User, o.desired, dryRun); err != nil {
 		o.out.Err = applyError(err, o.desired)
 		return false
 	}
@@ -141,7 +141,7 @@ func (o *orderedSync) sync(pre []scheduled, order []*stage, post []scheduled, af
 		if s.step >= 0 {
 			o.steps[s.step].Phase, o.steps[s.step].Message = gitopsv1alpha1.OperationRunning, "applying "+objectCount(len(s.wave.Objects))
 			o.report()
-			results, err := o.e.cfg.Applier.Apply(ctx, o.identity, s.wave.Objects, o.opts)
+			results, err := o.as.Applier.Apply(ctx, o.as.User, s.wave.Objects, o.opts)
 			o.out.Applied = append(o.out.Applied, results...)
 			if err != nil {
 				o.out.Err = applyError(err, o.desired)
@@ -185,7 +185,7 @@ func (o *orderedSync) sync(pre []scheduled, order []*stage, post []scheduled, af
 
 // hook runs one scheduled hook; a failure fails the sync.
 func (o *orderedSync) hook(ctx context.Context, h scheduled, what string) bool {
-	res := o.e.runHook(ctx, o.identity, h.Hook, o.timeout, &o.steps[h.step], o.report)
+	res := o.e.runHook(ctx, o.as, h.Hook, o.timeout, &o.steps[h.step], o.report)
 	if res.ok {
 		return true
 	}
@@ -202,7 +202,7 @@ func (o *orderedSync) syncFail(list []Hook) {
 	ctx := o.ctx
 	for _, h := range list {
 		o.steps = append(o.steps, hookStep(hooks.SyncFail, h))
-		res := o.e.runHook(ctx, o.identity, h, o.timeout, &o.steps[len(o.steps)-1], o.report)
+		res := o.e.runHook(ctx, o.as, h, o.timeout, &o.steps[len(o.steps)-1], o.report)
 		if !res.ok {
 			o.out.Err = fmt.Errorf("%w; SyncFail hook %s: %s", o.out.Err, hookName(h.Object), res.message)
 		}

@@ -79,10 +79,22 @@ type Outcome struct {
 // InternalError of the outcome; the caller guards the rest (the controller's sync boundary).
 func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	app, op := req.App, req.Operation
-	if req.Health == nil {
-		req.Health = e.HealthAs(e.Identity(app))
-	}
 	out := Outcome{SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status, Resources: app.Status.Resources}
+	as, err := e.ActorOf(app)
+	if err != nil {
+		// The destination cannot be reached: nothing is known of the objects there, and nothing
+		// is applied or pruned. The inventory is kept as it was, to be judged when it is back.
+		out.Err, out.SourceRevision = err, app.Status.SourceRevision
+		out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
+		out.Health = health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: err.Error()}
+		for i := range out.Resources {
+			out.Resources[i].Status, out.Resources[i].Health = gitopsv1alpha1.SyncStatusUnknown, gitopsv1alpha1.HealthUnknown
+		}
+		return out
+	}
+	if req.Health == nil {
+		req.Health = HealthAs(as)
+	}
 	revision := ""
 	if op != nil {
 		revision = op.Revision
@@ -126,7 +138,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	previous := InventoryRefs(app.Status.Resources)
 	switch out.Plan.Action {
 	case ActionApply:
-		e.apply(ctx, req, desired, hookList, previous, &out)
+		e.apply(ctx, req, as, desired, hookList, previous, &out)
 	case ActionCompare:
 		var cmp Comparison
 		if cmp, out.Err = e.Compare(ctx, app, desired, false); out.Err == nil {
@@ -176,9 +188,9 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 
 // apply carries out an ActionApply plan: the namespace, the objects (wave by wave, with their
 // hooks, when they name waves or hooks), then the prune.
-func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstructured.Unstructured, hookList []Hook, previous []apply.ObjectRef, out *Outcome) {
+func (e *Engine) apply(ctx context.Context, req SyncRequest, as Actor, desired []*unstructured.Unstructured, hookList []Hook, previous []apply.ObjectRef, out *Outcome) {
 	app := req.App
-	plan, identity := out.Plan, e.Identity(app)
+	plan := out.Plan
 	all := desired
 	if len(plan.Resources) > 0 {
 		selected, unmatched := SelectResources(desired, plan.Resources)
@@ -207,7 +219,7 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstruct
 		hookList = nil
 	}
 	if plan.CreateNamespace {
-		if err := e.cfg.Applier.EnsureNamespace(ctx, identity, app.Spec.Destination.Namespace); err != nil {
+		if err := as.Applier.EnsureNamespace(ctx, as.User, app.Spec.Destination.Namespace); err != nil {
 			out.Err = applyError(err, nil)
 			return
 		}
@@ -217,17 +229,17 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, desired []*unstruct
 		if !plan.Prune || out.Selected != nil {
 			return
 		}
-		if out.Pruned, err = e.cfg.Applier.Prune(ctx, AppOf(app), identity, previous, desired, plan.DryRun); err != nil {
+		if out.Pruned, err = as.Applier.Prune(ctx, AppOf(app), as.User, previous, desired, plan.DryRun); err != nil {
 			out.Err = &StageError{Reason: gitopsv1alpha1.ReasonPruneFailed, Err: err}
 		}
 	}
 	if (len(waves) > 1 || len(hookList) > 0) && !plan.DryRun {
-		o := &orderedSync{ctx: ctx, e: e, req: req, identity: identity, desired: desired, opts: opts, out: out, timeout: waveTimeoutOf(app)}
+		o := &orderedSync{ctx: ctx, e: e, req: req, as: as, desired: desired, opts: opts, out: out, timeout: waveTimeoutOf(app)}
 		if !o.run(waves, hookList, prune) {
 			return
 		}
 	} else {
-		results, err := e.cfg.Applier.Apply(ctx, identity, desired, opts)
+		results, err := as.Applier.Apply(ctx, as.User, desired, opts)
 		out.Applied = results
 		if err != nil {
 			out.Err = applyError(err, desired)
@@ -295,16 +307,20 @@ type Comparison struct {
 // the inventory. withObjects adds the objects a diff shows (at the cost of reading the prunable
 // ones); the controller needs only the verdict.
 func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, withObjects bool) (Comparison, error) {
-	identity, ignore := e.Identity(app), IgnoreRules(app)
 	var cmp Comparison
+	as, err := e.ActorOf(app)
+	if err != nil {
+		return cmp, err
+	}
+	ignore := IgnoreRules(app)
 	if withObjects {
-		results, err := e.cfg.Applier.Diff(ctx, identity, desired, ignore)
+		results, err := as.Applier.Diff(ctx, as.User, desired, ignore)
 		if err != nil {
 			return cmp, applyError(err, desired)
 		}
 		cmp.Results = results
 	} else {
-		results, err := e.cfg.Applier.Compare(ctx, identity, desired, ignore)
+		results, err := as.Applier.Compare(ctx, as.User, desired, ignore)
 		if err != nil {
 			return cmp, applyError(err, desired)
 		}
@@ -331,7 +347,7 @@ func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, d
 		if !withObjects {
 			continue
 		}
-		if live, err := e.cfg.Applier.Live(ctx, identity, ref); err == nil && apply.Owned(appID, live) {
+		if live, err := as.Applier.Live(ctx, as.User, ref); err == nil && apply.Owned(appID, live) {
 			cmp.Prunable = append(cmp.Prunable, live)
 		}
 	}
@@ -410,15 +426,15 @@ func InventoryHealth(ctx context.Context, resources []gitopsv1alpha1.ResourceSta
 	return updated, health.Aggregate(named)
 }
 
-// HealthAs judges objects read live as identity (an Application's, Identity).
-func (e *Engine) HealthAs(identity string) HealthFunc {
-	return func(ctx context.Context, ref apply.ObjectRef) health.Status { return e.LiveHealth(ctx, identity, ref) }
+// HealthAs judges objects read live by an Application's Actor.
+func HealthAs(as Actor) HealthFunc {
+	return func(ctx context.Context, ref apply.ObjectRef) health.Status { return LiveHealth(ctx, as, ref) }
 }
 
-// LiveHealth reads one object from the cluster as identity and judges its health; an object
-// the identity may not read is Unknown, with the refusal as its message.
-func (e *Engine) LiveHealth(ctx context.Context, identity string, ref apply.ObjectRef) health.Status {
-	live, err := e.cfg.Applier.Live(ctx, identity, ref)
+// LiveHealth reads one object from the Actor's cluster as its identity and judges its health; an
+// object the identity may not read is Unknown, with the refusal as its message.
+func LiveHealth(ctx context.Context, as Actor, ref apply.ObjectRef) health.Status {
+	live, err := as.Applier.Live(ctx, as.User, ref)
 	if err != nil {
 		msg := err.Error()
 		if len(msg) > 200 {

@@ -42,6 +42,10 @@ const (
 	// at its current revision (or is missing, or the dependencies form a cycle); nothing is
 	// applied until it is.
 	ReasonDependencyNotReady = "DependencyNotReady"
+	// ReasonClusterUnavailable: the Cluster of spec.destination.cluster does not exist, is not
+	// Ready, or could not be reached. Sync and health are Unknown; nothing is pruned, and Ferry
+	// tries again until the cluster is back.
+	ReasonClusterUnavailable = "ClusterUnavailable"
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"
@@ -58,4 +62,27 @@ const (
 	DeletionPolicyOrphan = "orphan"
 	// MaxHistory is how many finished operations status.history keeps.
 	MaxHistory = 10
+)
+
+// Condition types and reasons of a Cluster's status.conditions.
+const (
+	// ClusterConditionReady is True when Ferry reached the cluster with its credentials at the
+	// last probe.
+	ClusterConditionReady = "Ready"
+	// ReasonClusterReachable: the last probe reached the cluster and was let in.
+	ReasonClusterReachable = "Reachable"
+	// ReasonClusterUnreachable: the cluster did not answer (connection refused, timeout, TLS).
+	ReasonClusterUnreachable = "Unreachable"
+	// ReasonClusterUnauthorized: the cluster answered 401 or 403 to Ferry's credentials.
+	ReasonClusterUnauthorized = "Unauthorized"
+	// ReasonClusterCredentialsError: the Secret of spec.credentialsRef is missing or holds no
+	// usable credentials.
+	ReasonClusterCredentialsError = "CredentialsError"
+)
+
+// ClusterCredentialKeys are the keys of a Cluster's credentials Secret Ferry reads.
+const (
+	ClusterTokenKey = "token"
+	ClusterCertKey  = "tls.crt"
+	ClusterKeyKey   = "tls.key"
 )

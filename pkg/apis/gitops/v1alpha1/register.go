@@ -40,6 +40,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationManifestsOptions{},
 		&ApplicationDiff{},
 		&ApplicationDiffOptions{},
+		&Cluster{},
+		&ClusterList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

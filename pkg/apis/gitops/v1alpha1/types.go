@@ -189,6 +189,12 @@ type ApplicationDestination struct {
 	// the Application's own namespace.
 	// +optional
 	Namespace string `json:"namespace,omitempty" protobuf:"bytes,1,opt,name=namespace"`
+	// Cluster names the Cluster the objects are deployed into. Empty means the cluster Ferry
+	// runs in. Every request is made there as the Application's ServiceAccount: the same name
+	// in the same namespace on that cluster. Writing it requires the verb "use" on
+	// clusters/<name>.
+	// +optional
+	Cluster string `json:"cluster,omitempty" protobuf:"bytes,2,opt,name=cluster"`
 }
 
 // SyncPolicy controls when and how an Application is applied.

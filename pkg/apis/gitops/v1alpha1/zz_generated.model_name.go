@@ -107,6 +107,26 @@ func (in Backoff) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Cluster) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.Cluster"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterList) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ClusterList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ClusterSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ClusterStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in DiffSummary) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.DiffSummary"
 }

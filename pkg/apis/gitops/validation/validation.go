@@ -118,6 +118,11 @@ func ValidateApplicationSpec(spec *gitops.ApplicationSpec, opts Options, fldPath
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("destination", "namespace"), ns, msg))
 		}
 	}
+	if c := spec.Destination.Cluster; c != "" {
+		for _, msg := range ValidateClusterName(c, false) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("destination", "cluster"), c, msg))
+		}
+	}
 	if sa := spec.ServiceAccountName; sa != "" {
 		for _, msg := range validation.IsDNS1123Label(sa) {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("serviceAccountName"), sa, msg))

@@ -16,7 +16,7 @@ import (
 const RetryAfterSeconds = 5
 
 // EngineError maps a failure of the engine to an HTTP status for the read subresources: Git
-// trouble is the server's (503), a revision that does not exist is the caller's (404), a render
+// trouble and an unavailable destination cluster are the server's (503), a revision that does not exist is the caller's (404), a render
 // failure is the content's (422), a Git round trip that ran out of --git-timeout is a timeout
 // (504), a panic recovered in the engine is a 500.
 func EngineError(err error) error {
@@ -28,7 +28,7 @@ func EngineError(err error) error {
 		switch {
 		case stage.Reason == v1alpha1.ReasonGitFailed && stage.Terminal:
 			return apierrors.NewNotFound(gitops.Resource("revisions"), err.Error())
-		case stage.Reason == v1alpha1.ReasonGitFailed || stage.Reason == v1alpha1.ReasonCredentialsError:
+		case stage.Reason == v1alpha1.ReasonGitFailed || stage.Reason == v1alpha1.ReasonCredentialsError || stage.Reason == v1alpha1.ReasonClusterUnavailable:
 			return apierrors.NewServiceUnavailable(err.Error())
 		case stage.Reason == v1alpha1.ReasonRenderFailed:
 			return apierrors.NewInvalid(gitops.Kind("ApplicationManifests"), "", field.ErrorList{field.Invalid(field.NewPath("spec", "source", "path"), "", err.Error())})

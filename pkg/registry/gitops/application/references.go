@@ -15,13 +15,14 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/access"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
 // ReferenceAuthorizer checks, when an Application is created or its spec changes, that the
 // requesting user may use what it names, as RBAC's escalation check does for RoleBindings:
-// impersonate the ServiceAccount the Application acts as (named or defaulted), and get the Secret
-// its credentialsRef names. Otherwise anyone allowed to write Applications would act with the
+// impersonate the ServiceAccount the Application acts as (named or defaulted), get the Secret
+// its credentialsRef names, and use the Cluster its destination names. Otherwise anyone allowed to write Applications would act with the
 // ServiceAccount's power, or send the Secret's password to a repository URL of their choosing.
 // A refusal is a 403 naming the field, and nothing is stored; ?dryRun=All answers the same.
 type ReferenceAuthorizer struct {
@@ -97,6 +98,16 @@ func (r *ReferenceAuthorizer) check(ctx context.Context, app, old *gitops.Applic
 		if refused, why, err := r.refused(ctx, user, "", "get", "secrets", app.Namespace, ref.Name); refused {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "source", "credentialsRef", "name"),
 				fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", user.GetName(), app.Namespace, ref.Name, why, app.Spec.Source.RepoURL)))
+		} else if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+	}
+	// Deploying to another cluster uses Ferry's credentials there: the writer must be allowed
+	// to use the Cluster, on every change of what is deployed, like the ServiceAccount.
+	if c := app.Spec.Destination.Cluster; c != "" {
+		if refused, why, err := r.refused(ctx, user, gitops.GroupName, "use", "clusters", "", c); refused {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "destination", "cluster"),
+				fmt.Sprintf("user %q may not use cluster %q%s; a ClusterRole with verb use on clusters.gitops.ferry.dev (resourceNames: [%s]) allows it", user.GetName(), c, why, c)))
 		} else if err != nil {
 			return apierrors.NewInternalError(err)
 		}
@@ -189,20 +200,7 @@ func credentialsNewlySent(app, old *gitops.Application) bool {
 	return old.Spec.Source.CredentialsRef.Name != app.Spec.Source.CredentialsRef.Name || old.Spec.Source.RepoURL != app.Spec.Source.RepoURL
 }
 
-// refused asks the authorizer whether user may verb the resource (of group) namespace/name. why is
-// the authorizer's reason, formatted " (reason)", or empty; an error means the question could
-// not be answered.
+// refused asks the authorizer whether user may verb the resource (of group) namespace/name.
 func (r *ReferenceAuthorizer) refused(ctx context.Context, u user.Info, group, verb, resource, namespace, name string) (refused bool, why string, err error) {
-	decision, reason, err := r.Authorizer.Authorize(ctx, authorizer.AttributesRecord{
-		User: u, Verb: verb, APIGroup: group, Resource: resource, Namespace: namespace, Name: name, ResourceRequest: true,
-	})
-	switch {
-	case decision == authorizer.DecisionAllow:
-		return false, "", nil
-	case err != nil:
-		return false, "", fmt.Errorf("checking whether %q may %s %s %s/%s: %w", u.GetName(), verb, resource, namespace, name, err)
-	case reason != "":
-		return true, " (" + reason + ")", nil
-	}
-	return true, "", nil
+	return access.Refused(ctx, r.Authorizer, u, group, verb, resource, namespace, name)
 }

@@ -161,3 +161,30 @@ func TestCredentialsAreSentOnlyWhereTheirReaderSays(t *testing.T) {
 		t.Errorf("another revision of the same repository sends the credentials nowhere new: %v", err)
 	}
 }
+
+// TestDeployingToAClusterNeedsUseOnIt: naming spec.destination.cluster needs the verb use on
+// that Cluster, on create and on every change of the spec, and a user allowed one Cluster is
+// refused another.
+func TestDeployingToAClusterNeedsUseOnIt(t *testing.T) {
+	st := newCheckedStorage(t, grants{"alice use clusters /staging": true}, tenancy.Policy{})
+	app := validApplication("team-a", "web")
+	app.Spec.Destination.Cluster = "staging"
+
+	wantForbidden(t, createAs(st, "bob", app.DeepCopy(), true), "bob targets staging (dry run)",
+		`spec.destination.cluster: Forbidden: user "bob" may not use cluster "staging"`)
+	wantForbidden(t, createAs(st, "bob", app.DeepCopy(), false), "bob targets staging",
+		`spec.destination.cluster: Forbidden: user "bob" may not use cluster "staging"`, "resourceNames: [staging]")
+	wantNotStored(t, st, "team-a", "web")
+	if err := createAs(st, "alice", app.DeepCopy(), false); err != nil {
+		t.Fatalf("alice, who may use staging: %v", err)
+	}
+	changed := get(t, st, "team-a", "web")
+	changed.Spec.Source.Path = "apps/bobs"
+	wantForbidden(t, updateAs(st, "bob", changed), "bob changes what is deployed to staging", "spec.destination.cluster")
+	prod := get(t, st, "team-a", "web")
+	prod.Spec.Destination.Cluster = "prod"
+	wantForbidden(t, updateAs(st, "alice", prod), "alice moves the Application to prod", `may not use cluster "prod"`)
+	if got := get(t, st, "team-a", "web"); got.Spec.Destination.Cluster != "staging" || got.Spec.Source.Path != "apps/x" {
+		t.Errorf("a refused update changed the spec: %+v", got.Spec)
+	}
+}

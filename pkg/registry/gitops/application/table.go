@@ -9,9 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/printing"
 )
 
 // maxMessageColumn keeps the MESSAGE column of `kubectl get -o wide` on one screen line.
@@ -55,30 +55,16 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 			Cells: []interface{}{
 				app.Name,
 				app.Spec.Source.Revision,
-				orUnknown(string(app.Status.Sync.Status)),
-				orUnknown(string(app.Status.Health.Status)),
-				age(app.CreationTimestamp),
+				printing.OrUnknown(string(app.Status.Sync.Status)),
+				printing.OrUnknown(string(app.Status.Health.Status)),
+				printing.Age(app.CreationTimestamp),
 				app.Spec.Source.RepoURL,
 				app.Spec.Source.Path,
-				truncate(statusMessage(app), maxMessageColumn),
+				printing.Truncate(statusMessage(app), maxMessageColumn),
 			},
 		})
 	}
 	return table, nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "Unknown"
-	}
-	return s
-}
-
-func age(t metav1.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	return duration.HumanDuration(metav1.Now().Sub(t.Time))
 }
 
 // statusMessage is what a user most wants to read next to the columns: a running operation, or
@@ -91,12 +77,4 @@ func statusMessage(app *gitops.Application) string {
 		return c.Message
 	}
 	return ""
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

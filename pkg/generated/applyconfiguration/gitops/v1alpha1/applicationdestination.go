@@ -26,6 +26,11 @@ type ApplicationDestinationApplyConfiguration struct {
 	// Namespace is given to every namespaced object that names no namespace itself. Empty means
 	// the Application's own namespace.
 	Namespace *string `json:"namespace,omitempty"`
+	// Cluster names the Cluster the objects are deployed into. Empty means the cluster Ferry
+	// runs in. Every request is made there as the Application's ServiceAccount: the same name
+	// in the same namespace on that cluster. Writing it requires the verb "use" on
+	// clusters/<name>.
+	Cluster *string `json:"cluster,omitempty"`
 }
 
 // ApplicationDestinationApplyConfiguration constructs a declarative configuration of the ApplicationDestination type for use with
@@ -39,5 +44,13 @@ func ApplicationDestination() *ApplicationDestinationApplyConfiguration {
 // If called multiple times, the Namespace field is set to the value of the last call.
 func (b *ApplicationDestinationApplyConfiguration) WithNamespace(value string) *ApplicationDestinationApplyConfiguration {
 	b.Namespace = &value
+	return b
+}
+
+// WithCluster sets the Cluster field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Cluster field is set to the value of the last call.
+func (b *ApplicationDestinationApplyConfiguration) WithCluster(value string) *ApplicationDestinationApplyConfiguration {
+	b.Cluster = &value
 	return b
 }

@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// Applications returns a ApplicationInformer.
 	Applications() TypedApplicationInformer
+	// Clusters returns a ClusterInformer.
+	Clusters() TypedClusterInformer
 }
 
 type version struct {
@@ -42,4 +44,9 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // Applications returns a TypedApplicationInformer.
 func (v *version) Applications() TypedApplicationInformer {
 	return &applicationInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// Clusters returns a TypedClusterInformer.
+func (v *version) Clusters() TypedClusterInformer {
+	return &clusterInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }

@@ -29,6 +29,7 @@ import (
 type GitopsV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	ApplicationsGetter
+	ClustersGetter
 }
 
 // GitopsV1alpha1Client is used to interact with features provided by the gitops.ferry.dev group.
@@ -38,6 +39,10 @@ type GitopsV1alpha1Client struct {
 
 func (c *GitopsV1alpha1Client) Applications(namespace string) ApplicationInterface {
 	return newApplications(c, namespace)
+}
+
+func (c *GitopsV1alpha1Client) Clusters() ClusterInterface {
+	return newClusters(c)
 }
 
 // NewForConfig creates a new GitopsV1alpha1Client for the given config.

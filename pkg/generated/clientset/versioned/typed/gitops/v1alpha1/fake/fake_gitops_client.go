@@ -32,6 +32,10 @@ func (c *FakeGitopsV1alpha1) Applications(namespace string) v1alpha1.Application
 	return newFakeApplications(c, namespace)
 }
 
+func (c *FakeGitopsV1alpha1) Clusters() v1alpha1.ClusterInterface {
+	return newFakeClusters(c)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeGitopsV1alpha1) RESTClient() rest.Interface {

@@ -1,0 +1,29 @@
+// Package access asks the server's delegated authorizer whether the user writing an object may
+// use what the object names: the write-time checks of Ferry's references.
+package access
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+// Refused asks authz whether u may verb the resource (of group) namespace/name. why is the
+// authorizer's reason, formatted " (reason)", or empty; an error means the question could not
+// be answered.
+func Refused(ctx context.Context, authz authorizer.Authorizer, u user.Info, group, verb, resource, namespace, name string) (refused bool, why string, err error) {
+	decision, reason, err := authz.Authorize(ctx, authorizer.AttributesRecord{
+		User: u, Verb: verb, APIGroup: group, Resource: resource, Namespace: namespace, Name: name, ResourceRequest: true,
+	})
+	switch {
+	case decision == authorizer.DecisionAllow:
+		return false, "", nil
+	case err != nil:
+		return false, "", fmt.Errorf("checking whether %q may %s %s %s/%s: %w", u.GetName(), verb, resource, namespace, name, err)
+	case reason != "":
+		return true, " (" + reason + ")", nil
+	}
+	return true, "", nil
+}

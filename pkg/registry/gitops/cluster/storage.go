@@ -1,0 +1,177 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/access"
+)
+
+// Options are what the storage checks writes with.
+type Options struct {
+	// Authorizer answers whether the writer of a Cluster may get the Secret of its
+	// credentialsRef; nil checks nothing (tests of the registry alone).
+	Authorizer authorizer.Authorizer
+	// CredentialsNamespace is Ferry's namespace, where credentials Secrets live.
+	CredentialsNamespace string
+}
+
+// Storage is everything the API server installs for Clusters.
+type Storage struct {
+	Cluster *REST
+	Status  *StatusREST
+}
+
+// NewStorage builds the etcd-backed storage of Clusters and their status.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, opts Options) (Storage, error) {
+	strategy := NewStrategy(scheme)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &gitops.Cluster{} },
+		NewListFunc:               func() runtime.Object { return &gitops.ClusterList{} },
+		PredicateFunc:             Match,
+		DefaultQualifiedResource:  gitops.Resource("clusters"),
+		SingularQualifiedResource: gitops.Resource("cluster"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+
+		TableConvertor: tableConvertor{},
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return Storage{}, fmt.Errorf("setting up storage of clusters: %w", err)
+	}
+	statusStore := *store
+	status := statusStrategy{strategy}
+	statusStore.UpdateStrategy = status
+	statusStore.ResetFieldsStrategy = status
+	return Storage{
+		Cluster: &REST{Store: store, opts: opts},
+		Status:  &StatusREST{store: &statusStore},
+	}, nil
+}
+
+// REST is the storage of the main resource, clusters.
+type REST struct {
+	*genericregistry.Store
+	opts Options
+}
+
+var (
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.CategoriesProvider = &REST{}
+)
+
+// ShortNames lets users type `kubectl get fcluster`.
+func (*REST) ShortNames() []string { return []string{"fcluster"} }
+
+// Categories puts Clusters into `kubectl get gitops`.
+func (*REST) Categories() []string { return []string{"gitops"} }
+
+// Create stores a new Cluster once the writer may read the Secret it names.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	return r.Store.Create(ctx, obj, func(ctx context.Context, obj runtime.Object) error {
+		if err := r.checkCredentials(ctx, obj.(*gitops.Cluster), nil); err != nil {
+			return err
+		}
+		if createValidation == nil {
+			return nil
+		}
+		return createValidation(ctx, obj)
+	}, options)
+}
+
+// Update changes a Cluster once the writer may read the Secret it names, when that or the server
+// the credentials go to changes.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.Store.Update(ctx, name, objInfo, createValidation, func(ctx context.Context, obj, old runtime.Object) error {
+		if err := r.checkCredentials(ctx, obj.(*gitops.Cluster), old.(*gitops.Cluster)); err != nil {
+			return err
+		}
+		if updateValidation == nil {
+			return nil
+		}
+		return updateValidation(ctx, obj, old)
+	}, forceAllowCreate, options)
+}
+
+// checkCredentials: whoever points a Cluster at a server sends Ferry's credentials of the named
+// Secret there, so they must be allowed to read that Secret themselves. Checked on create, and
+// when the Secret or the server changes.
+func (r *REST) checkCredentials(ctx context.Context, c, old *gitops.Cluster) error {
+	if r.opts.Authorizer == nil {
+		return nil
+	}
+	if old != nil && old.Spec.CredentialsRef == c.Spec.CredentialsRef && old.Spec.Server == c.Spec.Server {
+		return nil
+	}
+	u, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return apierrors.NewForbidden(gitops.Resource("clusters"), c.Name, fmt.Errorf("no user in the request"))
+	}
+	ns, secret := r.opts.CredentialsNamespace, c.Spec.CredentialsRef.Name
+	refused, why, err := access.Refused(ctx, r.opts.Authorizer, u, "", "get", "secrets", ns, secret)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if refused {
+		return apierrors.NewForbidden(gitops.Resource("clusters"), c.Name, field.ErrorList{field.Forbidden(
+			field.NewPath("spec", "credentialsRef", "name"),
+			fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", u.GetName(), ns, secret, why, c.Spec.Server))}.ToAggregate())
+	}
+	return nil
+}
+
+// StatusREST is the storage of clusters/status.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+var (
+	_ rest.Patcher              = &StatusREST{}
+	_ rest.ResetFieldsStrategy  = &StatusREST{}
+	_ rest.TableConvertor       = &StatusREST{}
+	_ rest.SingularNameProvider = &StatusREST{}
+)
+
+// New returns an empty Cluster.
+func (r *StatusREST) New() runtime.Object { return &gitops.Cluster{} }
+
+// Destroy does nothing: the store is shared with the main resource, which closes it.
+func (r *StatusREST) Destroy() {}
+
+// GetSingularName is the singular of the parent resource.
+func (r *StatusREST) GetSingularName() string { return r.store.GetSingularName() }
+
+// Get returns the Cluster.
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update writes the status of a Cluster; it never creates one.
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields tells server-side apply which fields a status write cannot own.
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable prints a status read like the main resource.
+func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
