@@ -46,8 +46,9 @@ var skipReason string
 
 // ferryArgs are the flags of the e2e stack's ferry-apiserver, restarts included: a Git cache
 // grace period short enough for a test to see a repository collected, and a repository size
-// limit small enough for a test to cross.
-var ferryArgs = []string{"--git-cache-unused-grace-period=3s", "--git-max-repository-size=8Mi"}
+// limit small enough for a test to cross, and Clusters probed often enough for a test to see one
+// go and come back.
+var ferryArgs = []string{"--git-cache-unused-grace-period=3s", "--git-max-repository-size=8Mi", "--cluster-probe-interval=2s"}
 
 // Stack is one local Ferry stack started by pkg/testing/localstack.
 type Stack struct {
@@ -81,6 +82,7 @@ func runMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "\n==== last 60 lines of %s.log ====\n%s", c, s.LogTail(c, 60))
 		}
 	}
+	stopRemote()
 	s.down(os.Getenv("FERRY_E2E_KEEP") == "1")
 	return code
 }
