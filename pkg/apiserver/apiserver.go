@@ -21,7 +21,9 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
@@ -150,7 +152,16 @@ func (c completedConfig) New() (*FerryServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	sets, err := applicationset.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, applicationset.Options{
+		Validation: c.ExtraConfig.Validation, Templates: CheckTemplates,
+		Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy,
+	})
+	if err != nil {
+		return nil, err
+	}
 	storage := apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version]
+	storage["applicationsets"] = sets.ApplicationSet
+	storage["applicationsets/status"] = sets.Status
 	storage["clusters"] = clusters.Cluster
 	storage["clusters/status"] = clusters.Status
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
@@ -162,4 +173,14 @@ func (c completedConfig) New() (*FerryServer, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// CheckTemplates finds the first string of an ApplicationSet's template that is not a Go
+// template, for validation.
+func CheckTemplates(set *gitops.ApplicationSet) (string, error) {
+	var tmpl v1alpha1.ApplicationSetTemplate
+	if err := v1alpha1.Convert_gitops_ApplicationSetTemplate_To_v1alpha1_ApplicationSetTemplate(&set.Spec.Template, &tmpl, nil); err != nil {
+		return "spec.template", err
+	}
+	return generators.ParseStrings(tmpl)
 }

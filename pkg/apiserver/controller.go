@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ferry-gitops/ferry/pkg/controller"
+	"github.com/ferry-gitops/ferry/pkg/controller/appsets"
 	clusterscontroller "github.com/ferry-gitops/ferry/pkg/controller/clusters"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
@@ -186,6 +187,13 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 			current.CompareAndSwap(ctrl, nil)
 			currentFleet.CompareAndSwap(fleet, nil)
 		}()
+		// ApplicationSets write Applications: the leader's alone, with a fresh controller each term.
+		setsDone := make(chan struct{})
+		go func() {
+			defer close(setsDone)
+			appsets.New(appsets.Config{Ferry: ferry, Kube: kube, Engine: eng, Tenancy: c.ExtraConfig.Tenancy}).Run(ctx)
+		}()
+		defer func() { <-setsDone }()
 		if err := ctrl.Run(ctx); err != nil {
 			logger.Error(err, "The controller stopped")
 		}

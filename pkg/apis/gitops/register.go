@@ -40,6 +40,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationDiffOptions{},
 		&Cluster{},
 		&ClusterList{},
+		&ApplicationSet{},
+		&ApplicationSetList{},
 	)
 	return nil
 }

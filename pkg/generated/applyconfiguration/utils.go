@@ -38,6 +38,24 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.ApplicationDestinationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationReference"):
 		return &gitopsv1alpha1.ApplicationReferenceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSet"):
+		return &gitopsv1alpha1.ApplicationSetApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetApplicationStatus"):
+		return &gitopsv1alpha1.ApplicationSetApplicationStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetGenerator"):
+		return &gitopsv1alpha1.ApplicationSetGeneratorApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetNestedGenerator"):
+		return &gitopsv1alpha1.ApplicationSetNestedGeneratorApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetSpec"):
+		return &gitopsv1alpha1.ApplicationSetSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetStatus"):
+		return &gitopsv1alpha1.ApplicationSetStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetSyncPolicy"):
+		return &gitopsv1alpha1.ApplicationSetSyncPolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetTemplate"):
+		return &gitopsv1alpha1.ApplicationSetTemplateApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetTemplateMeta"):
+		return &gitopsv1alpha1.ApplicationSetTemplateMetaApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSource"):
 		return &gitopsv1alpha1.ApplicationSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSpec"):
@@ -50,12 +68,20 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.BackoffApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Cluster"):
 		return &gitopsv1alpha1.ClusterApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ClusterGenerator"):
+		return &gitopsv1alpha1.ClusterGeneratorApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterSpec"):
 		return &gitopsv1alpha1.ClusterSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterStatus"):
 		return &gitopsv1alpha1.ClusterStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DirectorySource"):
 		return &gitopsv1alpha1.DirectorySourceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("GitDirectoryGeneratorItem"):
+		return &gitopsv1alpha1.GitDirectoryGeneratorItemApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("GitFileGeneratorItem"):
+		return &gitopsv1alpha1.GitFileGeneratorItemApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("GitGenerator"):
+		return &gitopsv1alpha1.GitGeneratorApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HealthStatus"):
 		return &gitopsv1alpha1.HealthStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("KustomizePatch"):
@@ -64,8 +90,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.KustomizeSelectorApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("KustomizeSource"):
 		return &gitopsv1alpha1.KustomizeSourceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ListGenerator"):
+		return &gitopsv1alpha1.ListGeneratorApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LocalObjectReference"):
 		return &gitopsv1alpha1.LocalObjectReferenceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("MatrixGenerator"):
+		return &gitopsv1alpha1.MatrixGeneratorApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Operation"):
 		return &gitopsv1alpha1.OperationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("OperationRecord"):

@@ -33,101 +33,117 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		v1alpha1.Application{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_Application(ref),
-		v1alpha1.ApplicationDestination{}.OpenAPIModelName():      schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref),
-		v1alpha1.ApplicationDiff{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationDiff(ref),
-		v1alpha1.ApplicationDiffOptions{}.OpenAPIModelName():      schema_pkg_apis_gitops_v1alpha1_ApplicationDiffOptions(ref),
-		v1alpha1.ApplicationHealth{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationHealth(ref),
-		v1alpha1.ApplicationList{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
-		v1alpha1.ApplicationManifests{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationManifests(ref),
-		v1alpha1.ApplicationManifestsOptions{}.OpenAPIModelName(): schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref),
-		v1alpha1.ApplicationReference{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref),
-		v1alpha1.ApplicationSource{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref),
-		v1alpha1.ApplicationSpec{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref),
-		v1alpha1.ApplicationStatus{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref),
-		v1alpha1.ApplicationSync{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationSync(ref),
-		v1alpha1.ApplicationSyncSpec{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationSyncSpec(ref),
-		v1alpha1.ApplicationSyncStatus{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ApplicationSyncStatus(ref),
-		v1alpha1.AutomatedSyncPolicy{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_AutomatedSyncPolicy(ref),
-		v1alpha1.Backoff{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_Backoff(ref),
-		v1alpha1.Cluster{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_Cluster(ref),
-		v1alpha1.ClusterList{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ClusterList(ref),
-		v1alpha1.ClusterSpec{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ClusterSpec(ref),
-		v1alpha1.ClusterStatus{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_ClusterStatus(ref),
-		v1alpha1.DiffSummary{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_DiffSummary(ref),
-		v1alpha1.DirectorySource{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref),
-		v1alpha1.HealthStatus{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref),
-		v1alpha1.KustomizePatch{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref),
-		v1alpha1.KustomizeSelector{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_KustomizeSelector(ref),
-		v1alpha1.KustomizeSource{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref),
-		v1alpha1.LocalObjectReference{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_LocalObjectReference(ref),
-		v1alpha1.Operation{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_Operation(ref),
-		v1alpha1.OperationRecord{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
-		v1alpha1.OperationStep{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_OperationStep(ref),
-		v1alpha1.RequestedBy{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
-		v1alpha1.ResourceDiff{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_ResourceDiff(ref),
-		v1alpha1.ResourceHealth{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ResourceHealth(ref),
-		v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName():   schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
-		v1alpha1.ResourceStatus{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
-		v1alpha1.RetryStrategy{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
-		v1alpha1.SyncPolicy{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
-		v1alpha1.SyncResource{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
-		v1alpha1.SyncStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
-		resource.Quantity{}.OpenAPIModelName():                    schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                   schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                     schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                      schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                         schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.Application{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_Application(ref),
+		v1alpha1.ApplicationDestination{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref),
+		v1alpha1.ApplicationDiff{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ApplicationDiff(ref),
+		v1alpha1.ApplicationDiffOptions{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationDiffOptions(ref),
+		v1alpha1.ApplicationHealth{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_ApplicationHealth(ref),
+		v1alpha1.ApplicationList{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
+		v1alpha1.ApplicationManifests{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationManifests(ref),
+		v1alpha1.ApplicationManifestsOptions{}.OpenAPIModelName():     schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref),
+		v1alpha1.ApplicationReference{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref),
+		v1alpha1.ApplicationSet{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ApplicationSet(ref),
+		v1alpha1.ApplicationSetApplicationStatus{}.OpenAPIModelName(): schema_pkg_apis_gitops_v1alpha1_ApplicationSetApplicationStatus(ref),
+		v1alpha1.ApplicationSetGenerator{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationSetGenerator(ref),
+		v1alpha1.ApplicationSetList{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ApplicationSetList(ref),
+		v1alpha1.ApplicationSetNestedGenerator{}.OpenAPIModelName():   schema_pkg_apis_gitops_v1alpha1_ApplicationSetNestedGenerator(ref),
+		v1alpha1.ApplicationSetSpec{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ApplicationSetSpec(ref),
+		v1alpha1.ApplicationSetStatus{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationSetStatus(ref),
+		v1alpha1.ApplicationSetSyncPolicy{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationSetSyncPolicy(ref),
+		v1alpha1.ApplicationSetTemplate{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationSetTemplate(ref),
+		v1alpha1.ApplicationSetTemplateMeta{}.OpenAPIModelName():      schema_pkg_apis_gitops_v1alpha1_ApplicationSetTemplateMeta(ref),
+		v1alpha1.ApplicationSource{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref),
+		v1alpha1.ApplicationSpec{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref),
+		v1alpha1.ApplicationStatus{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref),
+		v1alpha1.ApplicationSync{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ApplicationSync(ref),
+		v1alpha1.ApplicationSyncSpec{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationSyncSpec(ref),
+		v1alpha1.ApplicationSyncStatus{}.OpenAPIModelName():           schema_pkg_apis_gitops_v1alpha1_ApplicationSyncStatus(ref),
+		v1alpha1.AutomatedSyncPolicy{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_AutomatedSyncPolicy(ref),
+		v1alpha1.Backoff{}.OpenAPIModelName():                         schema_pkg_apis_gitops_v1alpha1_Backoff(ref),
+		v1alpha1.Cluster{}.OpenAPIModelName():                         schema_pkg_apis_gitops_v1alpha1_Cluster(ref),
+		v1alpha1.ClusterGenerator{}.OpenAPIModelName():                schema_pkg_apis_gitops_v1alpha1_ClusterGenerator(ref),
+		v1alpha1.ClusterList{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_ClusterList(ref),
+		v1alpha1.ClusterSpec{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_ClusterSpec(ref),
+		v1alpha1.ClusterStatus{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_ClusterStatus(ref),
+		v1alpha1.DiffSummary{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_DiffSummary(ref),
+		v1alpha1.DirectorySource{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref),
+		v1alpha1.GitDirectoryGeneratorItem{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_GitDirectoryGeneratorItem(ref),
+		v1alpha1.GitFileGeneratorItem{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_GitFileGeneratorItem(ref),
+		v1alpha1.GitGenerator{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_GitGenerator(ref),
+		v1alpha1.HealthStatus{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref),
+		v1alpha1.KustomizePatch{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref),
+		v1alpha1.KustomizeSelector{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_KustomizeSelector(ref),
+		v1alpha1.KustomizeSource{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref),
+		v1alpha1.ListGenerator{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_ListGenerator(ref),
+		v1alpha1.LocalObjectReference{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_LocalObjectReference(ref),
+		v1alpha1.MatrixGenerator{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_MatrixGenerator(ref),
+		v1alpha1.Operation{}.OpenAPIModelName():                       schema_pkg_apis_gitops_v1alpha1_Operation(ref),
+		v1alpha1.OperationRecord{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
+		v1alpha1.OperationStep{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_OperationStep(ref),
+		v1alpha1.RequestedBy{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
+		v1alpha1.ResourceDiff{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_ResourceDiff(ref),
+		v1alpha1.ResourceHealth{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ResourceHealth(ref),
+		v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
+		v1alpha1.ResourceStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
+		v1alpha1.RetryStrategy{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
+		v1alpha1.SyncPolicy{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
+		v1alpha1.SyncResource{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
+		v1alpha1.SyncStatus{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
+		resource.Quantity{}.OpenAPIModelName():                        schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():                       schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                           schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():                     schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                         schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                          schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                             schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
@@ -544,6 +560,445 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref common.ReferenceCa
 							Description: "Namespace of the Application; empty means the namespace of the Application that names it.",
 							Type:        []string{"string"},
 							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSet(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSet generates Applications from a template and the parameters of its generators: one Application per list element, per matching Cluster, per directory or file of a repository, or per combination of two of these (matrix). It owns what it generates: it creates, updates and deletes them as the parameters change, as spec.syncPolicy allows. Generated Applications act as the set's ServiceAccount, and every generation checks that this ServiceAccount may use what each Application names (clusters, Secrets).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is what to generate.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationSetSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is what Ferry last generated. Only Ferry's own controller writes it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationSetStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationSetSpec{}.OpenAPIModelName(), v1alpha1.ApplicationSetStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetApplicationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetApplicationStatus is one generated Application.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the generated Application's spec.destination.cluster.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"sync": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"health": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetGenerator(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetGenerator is one generator; exactly one field is set.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"list": {
+						SchemaProps: spec.SchemaProps{
+							Description: "List generates one set of parameters per element.",
+							Ref:         ref(v1alpha1.ListGenerator{}.OpenAPIModelName()),
+						},
+					},
+					"clusters": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Clusters generates one set of parameters per registered Cluster its selector matches.",
+							Ref:         ref(v1alpha1.ClusterGenerator{}.OpenAPIModelName()),
+						},
+					},
+					"git": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Git generates one set of parameters per directory or file of a repository.",
+							Ref:         ref(v1alpha1.GitGenerator{}.OpenAPIModelName()),
+						},
+					},
+					"matrix": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Matrix combines every set of parameters of its first generator with every set of its second.",
+							Ref:         ref(v1alpha1.MatrixGenerator{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ClusterGenerator{}.OpenAPIModelName(), v1alpha1.GitGenerator{}.OpenAPIModelName(), v1alpha1.ListGenerator{}.OpenAPIModelName(), v1alpha1.MatrixGenerator{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetList is a list of ApplicationSets.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the ApplicationSets.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationSet{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationSet{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetNestedGenerator(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetNestedGenerator is a generator inside a matrix; exactly one field is set.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"list": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.ListGenerator{}.OpenAPIModelName()),
+						},
+					},
+					"clusters": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.ClusterGenerator{}.OpenAPIModelName()),
+						},
+					},
+					"git": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1alpha1.GitGenerator{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ClusterGenerator{}.OpenAPIModelName(), v1alpha1.GitGenerator{}.OpenAPIModelName(), v1alpha1.ListGenerator{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetSpec is what an ApplicationSet generates.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"generators": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Generators produce the sets of parameters; each set makes one Application. The results of several generators are put together; two sets that make the same Application name are an error.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationSetGenerator{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"template": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Template is the Application made for each set of parameters. Every string in it is a Go template over the parameters ({{.name}}, {{.metadata.labels.env}}); a parameter that does not exist is an error, not an empty string.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationSetTemplate{}.OpenAPIModelName()),
+						},
+					},
+					"serviceAccountName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ServiceAccountName names the ServiceAccount of this namespace every generated Application acts as; empty means the server's default (--default-service-account). Writing the set requires the right to impersonate it, and each generation checks what that ServiceAccount may use: a Cluster it may not use generates no Application.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"syncPolicy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SyncPolicy says what the set may do to the Applications it generated.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationSetSyncPolicy{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"generators", "template"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationSetGenerator{}.OpenAPIModelName(), v1alpha1.ApplicationSetSyncPolicy{}.OpenAPIModelName(), v1alpha1.ApplicationSetTemplate{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetStatus is what an ApplicationSet last generated.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation of the spec last generated from.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready is True when every set of parameters made an Application that is up to date; its reason says what went wrong otherwise (GenerateFailed, TemplateFailed, Forbidden, ApplyFailed).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"applications": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Applications are the generated Applications, by name, with their sync and health.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationSetApplicationStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"gitRevision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GitRevision is the commit the git generators read last.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationSetApplicationStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetSyncPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetSyncPolicy says what an ApplicationSet may do to what it generated.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"applicationsSync": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ApplicationsSync is sync (default), create-update or create-only.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"preserveResourcesOnDeletion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PreserveResourcesOnDeletion keeps the objects of a generated Application when it is deleted (it is generated with gitops.ferry.dev/deletion-policy: orphan): deleting the set, or a Cluster leaving its selector, then deletes Applications but not what they deployed.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetTemplate(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetTemplate is the Application made for each set of parameters.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Metadata of the generated Application: its name (required, a template) and labels and annotations. It is made in the set's namespace.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationSetTemplateMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec of the generated Application. spec.serviceAccountName is the set's.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationSpec{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"metadata", "spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationSetTemplateMeta{}.OpenAPIModelName(), v1alpha1.ApplicationSpec{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetTemplateMeta(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetTemplateMeta is the metadata of a generated Application.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"labels": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"annotations": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
 						},
 					},
 				},
@@ -1059,6 +1514,43 @@ func schema_pkg_apis_gitops_v1alpha1_Cluster(ref common.ReferenceCallback) commo
 	}
 }
 
+func schema_pkg_apis_gitops_v1alpha1_ClusterGenerator(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ClusterGenerator generates one set of parameters per Cluster: name, server, metadata.labels.<key>, metadata.annotations.<key>, and values.<key>.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"selector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Selector selects Clusters by label; empty selects every Cluster.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"values": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Values are extra parameters, the same for every Cluster, under values.<key>.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_gitops_v1alpha1_ClusterList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1292,6 +1784,128 @@ func schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref common.ReferenceCallbac
 	}
 }
 
+func schema_pkg_apis_gitops_v1alpha1_GitDirectoryGeneratorItem(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "GitDirectoryGeneratorItem is a glob of directories.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"path": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"exclude": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Exclude removes the directories matching Path from those other items matched.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"path"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_GitFileGeneratorItem(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "GitFileGeneratorItem is a glob of files.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"path": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+				},
+				Required: []string{"path"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_GitGenerator(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "GitGenerator reads one commit of a repository (fetched once for all the Applications it makes) and generates one set of parameters per directory matching Directories, or per file matching Files (whose YAML or JSON fields become parameters). Either way, path.path, path.basename, path.basenameNormalized and path.segments describe the directory.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"repoURL": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RepoURL is the repository, as spec.source.repoURL of an Application.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is a branch, tag or commit; default HEAD.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"credentialsRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CredentialsRef names a Secret of the set's namespace holding the repository's credentials.",
+							Ref:         ref(v1alpha1.LocalObjectReference{}.OpenAPIModelName()),
+						},
+					},
+					"directories": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Directories are path globs (path.Match, per segment: apps/*); a directory matching one with exclude false, and none with exclude true, generates parameters.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.GitDirectoryGeneratorItem{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"files": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Files are path globs of YAML or JSON files (clusters/*/config.json); each file's fields are parameters.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.GitFileGeneratorItem{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"repoURL"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.GitDirectoryGeneratorItem{}.OpenAPIModelName(), v1alpha1.GitFileGeneratorItem{}.OpenAPIModelName(), v1alpha1.LocalObjectReference{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1496,6 +2110,40 @@ func schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref common.ReferenceCallbac
 	}
 }
 
+func schema_pkg_apis_gitops_v1alpha1_ListGenerator(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ListGenerator generates one set of parameters per element.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"elements": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Elements are JSON objects whose fields are the parameters.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(runtime.RawExtension{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"elements"},
+			},
+		},
+		Dependencies: []string{
+			runtime.RawExtension{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_gitops_v1alpha1_LocalObjectReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1515,6 +2163,40 @@ func schema_pkg_apis_gitops_v1alpha1_LocalObjectReference(ref common.ReferenceCa
 				Required: []string{"name"},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_MatrixGenerator(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MatrixGenerator combines two generators.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"generators": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Generators are exactly two generators; a parameter both produce takes the second's value.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationSetNestedGenerator{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"generators"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationSetNestedGenerator{}.OpenAPIModelName()},
 	}
 }
 

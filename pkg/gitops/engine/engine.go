@@ -183,13 +183,18 @@ func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Applicatio
 	if ref == nil {
 		return nil, nil
 	}
-	data, err := e.cfg.Secrets(ctx, app.Namespace, ref.Name)
+	return e.Credentials(ctx, app.Namespace, ref.Name, "spec.source.credentialsRef")
+}
+
+// Credentials reads the Git credentials of the Secret namespace/name, which field names.
+func (e *Engine) Credentials(ctx context.Context, namespace, name, field string) (*source.Credentials, error) {
+	data, err := e.cfg.Secrets(ctx, namespace, name)
 	if err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Err: fmt.Errorf("reading Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Err: fmt.Errorf("reading Secret %s/%s of %s: %w", namespace, name, field, err)}
 	}
 	creds, err := source.CredentialsFromSecretData(data)
 	if err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("the Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("the Secret %s/%s of %s: %w", namespace, name, field, err)}
 	}
 	return creds, nil
 }

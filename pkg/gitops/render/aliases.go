@@ -66,3 +66,10 @@ func expandedSize(n *kyaml.Node, memo map[*kyaml.Node]int, limit int) int {
 	memo[n] = size
 	return size
 }
+
+// CheckAliases refuses a YAML file whose aliases expand to more than limit nodes in any
+// document, for readers of YAML from Git other than renders (an ApplicationSet's parameter
+// files).
+func CheckAliases(name string, data []byte, limit int) error {
+	return checkAliases(name, data, limit)
+}

@@ -163,3 +163,71 @@ func readSymlink(root *object.Tree, name string, maxBytes int64) ([]byte, error)
 	}
 	return readBlob(root, resolved, maxBytes)
 }
+
+// ListTree returns every directory and regular file (or symbolic link) of a cached commit,
+// slash-separated from the repository root and sorted, without reading any file: at most
+// maxEntries of them.
+func (c *Cache) ListTree(repoURL, sha string, maxEntries int) (dirs, files []string, err error) {
+	entry, err := c.entry(repoURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	entry.mu.RLock()
+	defer entry.mu.RUnlock()
+	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return nil, nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
+	}
+	root, err := commit.Tree()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
+	}
+	walker := object.NewTreeWalker(root, true, nil)
+	defer walker.Close()
+	for n := 0; ; n++ {
+		name, e, err := walker.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("walking %s: %w", sha, err)
+		}
+		if n >= maxEntries {
+			return nil, nil, fmt.Errorf("the repository has more than %d entries at %s: %w", maxEntries, sha, ErrLimitExceeded)
+		}
+		switch e.Mode {
+		case filemode.Dir:
+			dirs = append(dirs, name)
+		case filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
+			files = append(files, name)
+		}
+	}
+	return dirs, files, nil
+}
+
+// ReadFile returns one file of a cached commit, at most maxBytes long; a symbolic link is
+// followed only inside the repository.
+func (c *Cache) ReadFile(repoURL, sha, name string, maxBytes int64) ([]byte, error) {
+	entry, err := c.entry(repoURL)
+	if err != nil {
+		return nil, err
+	}
+	entry.mu.RLock()
+	defer entry.mu.RUnlock()
+	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
+	}
+	root, err := commit.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
+	}
+	e, err := root.FindEntry(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s does not exist at %s: %w", name, sha, fs.ErrNotExist)
+	}
+	if e.Mode == filemode.Symlink {
+		return readSymlink(root, name, maxBytes)
+	}
+	return readBlob(root, name, maxBytes)
+}

@@ -42,6 +42,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationDiffOptions{},
 		&Cluster{},
 		&ClusterList{},
+		&ApplicationSet{},
+		&ApplicationSetList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

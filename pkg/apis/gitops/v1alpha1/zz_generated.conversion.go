@@ -127,6 +127,106 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSet)(nil), (*gitops.ApplicationSet)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSet_To_gitops_ApplicationSet(a.(*ApplicationSet), b.(*gitops.ApplicationSet), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSet)(nil), (*ApplicationSet)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSet_To_v1alpha1_ApplicationSet(a.(*gitops.ApplicationSet), b.(*ApplicationSet), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetApplicationStatus)(nil), (*gitops.ApplicationSetApplicationStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetApplicationStatus_To_gitops_ApplicationSetApplicationStatus(a.(*ApplicationSetApplicationStatus), b.(*gitops.ApplicationSetApplicationStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetApplicationStatus)(nil), (*ApplicationSetApplicationStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetApplicationStatus_To_v1alpha1_ApplicationSetApplicationStatus(a.(*gitops.ApplicationSetApplicationStatus), b.(*ApplicationSetApplicationStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetGenerator)(nil), (*gitops.ApplicationSetGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetGenerator_To_gitops_ApplicationSetGenerator(a.(*ApplicationSetGenerator), b.(*gitops.ApplicationSetGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetGenerator)(nil), (*ApplicationSetGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetGenerator_To_v1alpha1_ApplicationSetGenerator(a.(*gitops.ApplicationSetGenerator), b.(*ApplicationSetGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetList)(nil), (*gitops.ApplicationSetList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetList_To_gitops_ApplicationSetList(a.(*ApplicationSetList), b.(*gitops.ApplicationSetList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetList)(nil), (*ApplicationSetList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetList_To_v1alpha1_ApplicationSetList(a.(*gitops.ApplicationSetList), b.(*ApplicationSetList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetNestedGenerator)(nil), (*gitops.ApplicationSetNestedGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetNestedGenerator_To_gitops_ApplicationSetNestedGenerator(a.(*ApplicationSetNestedGenerator), b.(*gitops.ApplicationSetNestedGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetNestedGenerator)(nil), (*ApplicationSetNestedGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetNestedGenerator_To_v1alpha1_ApplicationSetNestedGenerator(a.(*gitops.ApplicationSetNestedGenerator), b.(*ApplicationSetNestedGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetSpec)(nil), (*gitops.ApplicationSetSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetSpec_To_gitops_ApplicationSetSpec(a.(*ApplicationSetSpec), b.(*gitops.ApplicationSetSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetSpec)(nil), (*ApplicationSetSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetSpec_To_v1alpha1_ApplicationSetSpec(a.(*gitops.ApplicationSetSpec), b.(*ApplicationSetSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetStatus)(nil), (*gitops.ApplicationSetStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetStatus_To_gitops_ApplicationSetStatus(a.(*ApplicationSetStatus), b.(*gitops.ApplicationSetStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetStatus)(nil), (*ApplicationSetStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetStatus_To_v1alpha1_ApplicationSetStatus(a.(*gitops.ApplicationSetStatus), b.(*ApplicationSetStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetSyncPolicy)(nil), (*gitops.ApplicationSetSyncPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetSyncPolicy_To_gitops_ApplicationSetSyncPolicy(a.(*ApplicationSetSyncPolicy), b.(*gitops.ApplicationSetSyncPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetSyncPolicy)(nil), (*ApplicationSetSyncPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetSyncPolicy_To_v1alpha1_ApplicationSetSyncPolicy(a.(*gitops.ApplicationSetSyncPolicy), b.(*ApplicationSetSyncPolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetTemplate)(nil), (*gitops.ApplicationSetTemplate)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetTemplate_To_gitops_ApplicationSetTemplate(a.(*ApplicationSetTemplate), b.(*gitops.ApplicationSetTemplate), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetTemplate)(nil), (*ApplicationSetTemplate)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetTemplate_To_v1alpha1_ApplicationSetTemplate(a.(*gitops.ApplicationSetTemplate), b.(*ApplicationSetTemplate), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationSetTemplateMeta)(nil), (*gitops.ApplicationSetTemplateMeta)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationSetTemplateMeta_To_gitops_ApplicationSetTemplateMeta(a.(*ApplicationSetTemplateMeta), b.(*gitops.ApplicationSetTemplateMeta), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationSetTemplateMeta)(nil), (*ApplicationSetTemplateMeta)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationSetTemplateMeta_To_v1alpha1_ApplicationSetTemplateMeta(a.(*gitops.ApplicationSetTemplateMeta), b.(*ApplicationSetTemplateMeta), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*ApplicationSource)(nil), (*gitops.ApplicationSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_ApplicationSource_To_gitops_ApplicationSource(a.(*ApplicationSource), b.(*gitops.ApplicationSource), scope)
 	}); err != nil {
@@ -217,6 +317,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ClusterGenerator)(nil), (*gitops.ClusterGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ClusterGenerator_To_gitops_ClusterGenerator(a.(*ClusterGenerator), b.(*gitops.ClusterGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ClusterGenerator)(nil), (*ClusterGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ClusterGenerator_To_v1alpha1_ClusterGenerator(a.(*gitops.ClusterGenerator), b.(*ClusterGenerator), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*ClusterList)(nil), (*gitops.ClusterList)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_ClusterList_To_gitops_ClusterList(a.(*ClusterList), b.(*gitops.ClusterList), scope)
 	}); err != nil {
@@ -267,6 +377,36 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*GitDirectoryGeneratorItem)(nil), (*gitops.GitDirectoryGeneratorItem)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_GitDirectoryGeneratorItem_To_gitops_GitDirectoryGeneratorItem(a.(*GitDirectoryGeneratorItem), b.(*gitops.GitDirectoryGeneratorItem), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.GitDirectoryGeneratorItem)(nil), (*GitDirectoryGeneratorItem)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_GitDirectoryGeneratorItem_To_v1alpha1_GitDirectoryGeneratorItem(a.(*gitops.GitDirectoryGeneratorItem), b.(*GitDirectoryGeneratorItem), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*GitFileGeneratorItem)(nil), (*gitops.GitFileGeneratorItem)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_GitFileGeneratorItem_To_gitops_GitFileGeneratorItem(a.(*GitFileGeneratorItem), b.(*gitops.GitFileGeneratorItem), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.GitFileGeneratorItem)(nil), (*GitFileGeneratorItem)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_GitFileGeneratorItem_To_v1alpha1_GitFileGeneratorItem(a.(*gitops.GitFileGeneratorItem), b.(*GitFileGeneratorItem), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*GitGenerator)(nil), (*gitops.GitGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_GitGenerator_To_gitops_GitGenerator(a.(*GitGenerator), b.(*gitops.GitGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.GitGenerator)(nil), (*GitGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_GitGenerator_To_v1alpha1_GitGenerator(a.(*gitops.GitGenerator), b.(*GitGenerator), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*HealthStatus)(nil), (*gitops.HealthStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_HealthStatus_To_gitops_HealthStatus(a.(*HealthStatus), b.(*gitops.HealthStatus), scope)
 	}); err != nil {
@@ -307,6 +447,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ListGenerator)(nil), (*gitops.ListGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ListGenerator_To_gitops_ListGenerator(a.(*ListGenerator), b.(*gitops.ListGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ListGenerator)(nil), (*ListGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ListGenerator_To_v1alpha1_ListGenerator(a.(*gitops.ListGenerator), b.(*ListGenerator), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*LocalObjectReference)(nil), (*gitops.LocalObjectReference)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_LocalObjectReference_To_gitops_LocalObjectReference(a.(*LocalObjectReference), b.(*gitops.LocalObjectReference), scope)
 	}); err != nil {
@@ -314,6 +464,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*gitops.LocalObjectReference)(nil), (*LocalObjectReference)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_gitops_LocalObjectReference_To_v1alpha1_LocalObjectReference(a.(*gitops.LocalObjectReference), b.(*LocalObjectReference), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*MatrixGenerator)(nil), (*gitops.MatrixGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_MatrixGenerator_To_gitops_MatrixGenerator(a.(*MatrixGenerator), b.(*gitops.MatrixGenerator), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.MatrixGenerator)(nil), (*MatrixGenerator)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_MatrixGenerator_To_v1alpha1_MatrixGenerator(a.(*gitops.MatrixGenerator), b.(*MatrixGenerator), scope)
 	}); err != nil {
 		return err
 	}
@@ -700,6 +860,220 @@ func Convert_gitops_ApplicationReference_To_v1alpha1_ApplicationReference(in *gi
 	return autoConvert_gitops_ApplicationReference_To_v1alpha1_ApplicationReference(in, out, s)
 }
 
+func autoConvert_v1alpha1_ApplicationSet_To_gitops_ApplicationSet(in *ApplicationSet, out *gitops.ApplicationSet, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ApplicationSetSpec_To_gitops_ApplicationSetSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_ApplicationSetStatus_To_gitops_ApplicationSetStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSet_To_gitops_ApplicationSet is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSet_To_gitops_ApplicationSet(in *ApplicationSet, out *gitops.ApplicationSet, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSet_To_gitops_ApplicationSet(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSet_To_v1alpha1_ApplicationSet(in *gitops.ApplicationSet, out *ApplicationSet, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_gitops_ApplicationSetSpec_To_v1alpha1_ApplicationSetSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_gitops_ApplicationSetStatus_To_v1alpha1_ApplicationSetStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_gitops_ApplicationSet_To_v1alpha1_ApplicationSet is an autogenerated conversion function.
+func Convert_gitops_ApplicationSet_To_v1alpha1_ApplicationSet(in *gitops.ApplicationSet, out *ApplicationSet, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSet_To_v1alpha1_ApplicationSet(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetApplicationStatus_To_gitops_ApplicationSetApplicationStatus(in *ApplicationSetApplicationStatus, out *gitops.ApplicationSetApplicationStatus, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetApplicationStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetApplicationStatus_To_gitops_ApplicationSetApplicationStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetApplicationStatus_To_gitops_ApplicationSetApplicationStatus(in *ApplicationSetApplicationStatus, out *gitops.ApplicationSetApplicationStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetApplicationStatus_To_gitops_ApplicationSetApplicationStatus(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetApplicationStatus_To_v1alpha1_ApplicationSetApplicationStatus(in *gitops.ApplicationSetApplicationStatus, out *ApplicationSetApplicationStatus, s conversion.Scope) error {
+	*out = *(*ApplicationSetApplicationStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetApplicationStatus_To_v1alpha1_ApplicationSetApplicationStatus is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetApplicationStatus_To_v1alpha1_ApplicationSetApplicationStatus(in *gitops.ApplicationSetApplicationStatus, out *ApplicationSetApplicationStatus, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetApplicationStatus_To_v1alpha1_ApplicationSetApplicationStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetGenerator_To_gitops_ApplicationSetGenerator(in *ApplicationSetGenerator, out *gitops.ApplicationSetGenerator, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetGenerator_To_gitops_ApplicationSetGenerator is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetGenerator_To_gitops_ApplicationSetGenerator(in *ApplicationSetGenerator, out *gitops.ApplicationSetGenerator, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetGenerator_To_gitops_ApplicationSetGenerator(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetGenerator_To_v1alpha1_ApplicationSetGenerator(in *gitops.ApplicationSetGenerator, out *ApplicationSetGenerator, s conversion.Scope) error {
+	*out = *(*ApplicationSetGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetGenerator_To_v1alpha1_ApplicationSetGenerator is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetGenerator_To_v1alpha1_ApplicationSetGenerator(in *gitops.ApplicationSetGenerator, out *ApplicationSetGenerator, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetGenerator_To_v1alpha1_ApplicationSetGenerator(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetList_To_gitops_ApplicationSetList(in *ApplicationSetList, out *gitops.ApplicationSetList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]gitops.ApplicationSet)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetList_To_gitops_ApplicationSetList is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetList_To_gitops_ApplicationSetList(in *ApplicationSetList, out *gitops.ApplicationSetList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetList_To_gitops_ApplicationSetList(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetList_To_v1alpha1_ApplicationSetList(in *gitops.ApplicationSetList, out *ApplicationSetList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ApplicationSet)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetList_To_v1alpha1_ApplicationSetList is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetList_To_v1alpha1_ApplicationSetList(in *gitops.ApplicationSetList, out *ApplicationSetList, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetList_To_v1alpha1_ApplicationSetList(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetNestedGenerator_To_gitops_ApplicationSetNestedGenerator(in *ApplicationSetNestedGenerator, out *gitops.ApplicationSetNestedGenerator, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetNestedGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetNestedGenerator_To_gitops_ApplicationSetNestedGenerator is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetNestedGenerator_To_gitops_ApplicationSetNestedGenerator(in *ApplicationSetNestedGenerator, out *gitops.ApplicationSetNestedGenerator, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetNestedGenerator_To_gitops_ApplicationSetNestedGenerator(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetNestedGenerator_To_v1alpha1_ApplicationSetNestedGenerator(in *gitops.ApplicationSetNestedGenerator, out *ApplicationSetNestedGenerator, s conversion.Scope) error {
+	*out = *(*ApplicationSetNestedGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetNestedGenerator_To_v1alpha1_ApplicationSetNestedGenerator is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetNestedGenerator_To_v1alpha1_ApplicationSetNestedGenerator(in *gitops.ApplicationSetNestedGenerator, out *ApplicationSetNestedGenerator, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetNestedGenerator_To_v1alpha1_ApplicationSetNestedGenerator(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetSpec_To_gitops_ApplicationSetSpec(in *ApplicationSetSpec, out *gitops.ApplicationSetSpec, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetSpec_To_gitops_ApplicationSetSpec is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetSpec_To_gitops_ApplicationSetSpec(in *ApplicationSetSpec, out *gitops.ApplicationSetSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetSpec_To_gitops_ApplicationSetSpec(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetSpec_To_v1alpha1_ApplicationSetSpec(in *gitops.ApplicationSetSpec, out *ApplicationSetSpec, s conversion.Scope) error {
+	*out = *(*ApplicationSetSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetSpec_To_v1alpha1_ApplicationSetSpec is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetSpec_To_v1alpha1_ApplicationSetSpec(in *gitops.ApplicationSetSpec, out *ApplicationSetSpec, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetSpec_To_v1alpha1_ApplicationSetSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetStatus_To_gitops_ApplicationSetStatus(in *ApplicationSetStatus, out *gitops.ApplicationSetStatus, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetStatus_To_gitops_ApplicationSetStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetStatus_To_gitops_ApplicationSetStatus(in *ApplicationSetStatus, out *gitops.ApplicationSetStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetStatus_To_gitops_ApplicationSetStatus(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetStatus_To_v1alpha1_ApplicationSetStatus(in *gitops.ApplicationSetStatus, out *ApplicationSetStatus, s conversion.Scope) error {
+	*out = *(*ApplicationSetStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetStatus_To_v1alpha1_ApplicationSetStatus is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetStatus_To_v1alpha1_ApplicationSetStatus(in *gitops.ApplicationSetStatus, out *ApplicationSetStatus, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetStatus_To_v1alpha1_ApplicationSetStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetSyncPolicy_To_gitops_ApplicationSetSyncPolicy(in *ApplicationSetSyncPolicy, out *gitops.ApplicationSetSyncPolicy, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetSyncPolicy)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetSyncPolicy_To_gitops_ApplicationSetSyncPolicy is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetSyncPolicy_To_gitops_ApplicationSetSyncPolicy(in *ApplicationSetSyncPolicy, out *gitops.ApplicationSetSyncPolicy, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetSyncPolicy_To_gitops_ApplicationSetSyncPolicy(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetSyncPolicy_To_v1alpha1_ApplicationSetSyncPolicy(in *gitops.ApplicationSetSyncPolicy, out *ApplicationSetSyncPolicy, s conversion.Scope) error {
+	*out = *(*ApplicationSetSyncPolicy)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetSyncPolicy_To_v1alpha1_ApplicationSetSyncPolicy is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetSyncPolicy_To_v1alpha1_ApplicationSetSyncPolicy(in *gitops.ApplicationSetSyncPolicy, out *ApplicationSetSyncPolicy, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetSyncPolicy_To_v1alpha1_ApplicationSetSyncPolicy(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetTemplate_To_gitops_ApplicationSetTemplate(in *ApplicationSetTemplate, out *gitops.ApplicationSetTemplate, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetTemplate)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetTemplate_To_gitops_ApplicationSetTemplate is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetTemplate_To_gitops_ApplicationSetTemplate(in *ApplicationSetTemplate, out *gitops.ApplicationSetTemplate, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetTemplate_To_gitops_ApplicationSetTemplate(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetTemplate_To_v1alpha1_ApplicationSetTemplate(in *gitops.ApplicationSetTemplate, out *ApplicationSetTemplate, s conversion.Scope) error {
+	*out = *(*ApplicationSetTemplate)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetTemplate_To_v1alpha1_ApplicationSetTemplate is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetTemplate_To_v1alpha1_ApplicationSetTemplate(in *gitops.ApplicationSetTemplate, out *ApplicationSetTemplate, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetTemplate_To_v1alpha1_ApplicationSetTemplate(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationSetTemplateMeta_To_gitops_ApplicationSetTemplateMeta(in *ApplicationSetTemplateMeta, out *gitops.ApplicationSetTemplateMeta, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationSetTemplateMeta)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationSetTemplateMeta_To_gitops_ApplicationSetTemplateMeta is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationSetTemplateMeta_To_gitops_ApplicationSetTemplateMeta(in *ApplicationSetTemplateMeta, out *gitops.ApplicationSetTemplateMeta, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationSetTemplateMeta_To_gitops_ApplicationSetTemplateMeta(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationSetTemplateMeta_To_v1alpha1_ApplicationSetTemplateMeta(in *gitops.ApplicationSetTemplateMeta, out *ApplicationSetTemplateMeta, s conversion.Scope) error {
+	*out = *(*ApplicationSetTemplateMeta)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationSetTemplateMeta_To_v1alpha1_ApplicationSetTemplateMeta is an autogenerated conversion function.
+func Convert_gitops_ApplicationSetTemplateMeta_To_v1alpha1_ApplicationSetTemplateMeta(in *gitops.ApplicationSetTemplateMeta, out *ApplicationSetTemplateMeta, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationSetTemplateMeta_To_v1alpha1_ApplicationSetTemplateMeta(in, out, s)
+}
+
 func autoConvert_v1alpha1_ApplicationSource_To_gitops_ApplicationSource(in *ApplicationSource, out *gitops.ApplicationSource, s conversion.Scope) error {
 	*out = *(*gitops.ApplicationSource)(unsafe.Pointer(in))
 	return nil
@@ -904,6 +1278,26 @@ func Convert_gitops_Cluster_To_v1alpha1_Cluster(in *gitops.Cluster, out *Cluster
 	return autoConvert_gitops_Cluster_To_v1alpha1_Cluster(in, out, s)
 }
 
+func autoConvert_v1alpha1_ClusterGenerator_To_gitops_ClusterGenerator(in *ClusterGenerator, out *gitops.ClusterGenerator, s conversion.Scope) error {
+	*out = *(*gitops.ClusterGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ClusterGenerator_To_gitops_ClusterGenerator is an autogenerated conversion function.
+func Convert_v1alpha1_ClusterGenerator_To_gitops_ClusterGenerator(in *ClusterGenerator, out *gitops.ClusterGenerator, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ClusterGenerator_To_gitops_ClusterGenerator(in, out, s)
+}
+
+func autoConvert_gitops_ClusterGenerator_To_v1alpha1_ClusterGenerator(in *gitops.ClusterGenerator, out *ClusterGenerator, s conversion.Scope) error {
+	*out = *(*ClusterGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ClusterGenerator_To_v1alpha1_ClusterGenerator is an autogenerated conversion function.
+func Convert_gitops_ClusterGenerator_To_v1alpha1_ClusterGenerator(in *gitops.ClusterGenerator, out *ClusterGenerator, s conversion.Scope) error {
+	return autoConvert_gitops_ClusterGenerator_To_v1alpha1_ClusterGenerator(in, out, s)
+}
+
 func autoConvert_v1alpha1_ClusterList_To_gitops_ClusterList(in *ClusterList, out *gitops.ClusterList, s conversion.Scope) error {
 	out.ListMeta = in.ListMeta
 	out.Items = *(*[]gitops.Cluster)(unsafe.Pointer(&in.Items))
@@ -1016,6 +1410,66 @@ func Convert_gitops_DirectorySource_To_v1alpha1_DirectorySource(in *gitops.Direc
 	return autoConvert_gitops_DirectorySource_To_v1alpha1_DirectorySource(in, out, s)
 }
 
+func autoConvert_v1alpha1_GitDirectoryGeneratorItem_To_gitops_GitDirectoryGeneratorItem(in *GitDirectoryGeneratorItem, out *gitops.GitDirectoryGeneratorItem, s conversion.Scope) error {
+	*out = *(*gitops.GitDirectoryGeneratorItem)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_GitDirectoryGeneratorItem_To_gitops_GitDirectoryGeneratorItem is an autogenerated conversion function.
+func Convert_v1alpha1_GitDirectoryGeneratorItem_To_gitops_GitDirectoryGeneratorItem(in *GitDirectoryGeneratorItem, out *gitops.GitDirectoryGeneratorItem, s conversion.Scope) error {
+	return autoConvert_v1alpha1_GitDirectoryGeneratorItem_To_gitops_GitDirectoryGeneratorItem(in, out, s)
+}
+
+func autoConvert_gitops_GitDirectoryGeneratorItem_To_v1alpha1_GitDirectoryGeneratorItem(in *gitops.GitDirectoryGeneratorItem, out *GitDirectoryGeneratorItem, s conversion.Scope) error {
+	*out = *(*GitDirectoryGeneratorItem)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_GitDirectoryGeneratorItem_To_v1alpha1_GitDirectoryGeneratorItem is an autogenerated conversion function.
+func Convert_gitops_GitDirectoryGeneratorItem_To_v1alpha1_GitDirectoryGeneratorItem(in *gitops.GitDirectoryGeneratorItem, out *GitDirectoryGeneratorItem, s conversion.Scope) error {
+	return autoConvert_gitops_GitDirectoryGeneratorItem_To_v1alpha1_GitDirectoryGeneratorItem(in, out, s)
+}
+
+func autoConvert_v1alpha1_GitFileGeneratorItem_To_gitops_GitFileGeneratorItem(in *GitFileGeneratorItem, out *gitops.GitFileGeneratorItem, s conversion.Scope) error {
+	*out = *(*gitops.GitFileGeneratorItem)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_GitFileGeneratorItem_To_gitops_GitFileGeneratorItem is an autogenerated conversion function.
+func Convert_v1alpha1_GitFileGeneratorItem_To_gitops_GitFileGeneratorItem(in *GitFileGeneratorItem, out *gitops.GitFileGeneratorItem, s conversion.Scope) error {
+	return autoConvert_v1alpha1_GitFileGeneratorItem_To_gitops_GitFileGeneratorItem(in, out, s)
+}
+
+func autoConvert_gitops_GitFileGeneratorItem_To_v1alpha1_GitFileGeneratorItem(in *gitops.GitFileGeneratorItem, out *GitFileGeneratorItem, s conversion.Scope) error {
+	*out = *(*GitFileGeneratorItem)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_GitFileGeneratorItem_To_v1alpha1_GitFileGeneratorItem is an autogenerated conversion function.
+func Convert_gitops_GitFileGeneratorItem_To_v1alpha1_GitFileGeneratorItem(in *gitops.GitFileGeneratorItem, out *GitFileGeneratorItem, s conversion.Scope) error {
+	return autoConvert_gitops_GitFileGeneratorItem_To_v1alpha1_GitFileGeneratorItem(in, out, s)
+}
+
+func autoConvert_v1alpha1_GitGenerator_To_gitops_GitGenerator(in *GitGenerator, out *gitops.GitGenerator, s conversion.Scope) error {
+	*out = *(*gitops.GitGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_GitGenerator_To_gitops_GitGenerator is an autogenerated conversion function.
+func Convert_v1alpha1_GitGenerator_To_gitops_GitGenerator(in *GitGenerator, out *gitops.GitGenerator, s conversion.Scope) error {
+	return autoConvert_v1alpha1_GitGenerator_To_gitops_GitGenerator(in, out, s)
+}
+
+func autoConvert_gitops_GitGenerator_To_v1alpha1_GitGenerator(in *gitops.GitGenerator, out *GitGenerator, s conversion.Scope) error {
+	*out = *(*GitGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_GitGenerator_To_v1alpha1_GitGenerator is an autogenerated conversion function.
+func Convert_gitops_GitGenerator_To_v1alpha1_GitGenerator(in *gitops.GitGenerator, out *GitGenerator, s conversion.Scope) error {
+	return autoConvert_gitops_GitGenerator_To_v1alpha1_GitGenerator(in, out, s)
+}
+
 func autoConvert_v1alpha1_HealthStatus_To_gitops_HealthStatus(in *HealthStatus, out *gitops.HealthStatus, s conversion.Scope) error {
 	*out = *(*gitops.HealthStatus)(unsafe.Pointer(in))
 	return nil
@@ -1096,6 +1550,26 @@ func Convert_gitops_KustomizeSource_To_v1alpha1_KustomizeSource(in *gitops.Kusto
 	return autoConvert_gitops_KustomizeSource_To_v1alpha1_KustomizeSource(in, out, s)
 }
 
+func autoConvert_v1alpha1_ListGenerator_To_gitops_ListGenerator(in *ListGenerator, out *gitops.ListGenerator, s conversion.Scope) error {
+	*out = *(*gitops.ListGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ListGenerator_To_gitops_ListGenerator is an autogenerated conversion function.
+func Convert_v1alpha1_ListGenerator_To_gitops_ListGenerator(in *ListGenerator, out *gitops.ListGenerator, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ListGenerator_To_gitops_ListGenerator(in, out, s)
+}
+
+func autoConvert_gitops_ListGenerator_To_v1alpha1_ListGenerator(in *gitops.ListGenerator, out *ListGenerator, s conversion.Scope) error {
+	*out = *(*ListGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ListGenerator_To_v1alpha1_ListGenerator is an autogenerated conversion function.
+func Convert_gitops_ListGenerator_To_v1alpha1_ListGenerator(in *gitops.ListGenerator, out *ListGenerator, s conversion.Scope) error {
+	return autoConvert_gitops_ListGenerator_To_v1alpha1_ListGenerator(in, out, s)
+}
+
 func autoConvert_v1alpha1_LocalObjectReference_To_gitops_LocalObjectReference(in *LocalObjectReference, out *gitops.LocalObjectReference, s conversion.Scope) error {
 	*out = *(*gitops.LocalObjectReference)(unsafe.Pointer(in))
 	return nil
@@ -1114,6 +1588,26 @@ func autoConvert_gitops_LocalObjectReference_To_v1alpha1_LocalObjectReference(in
 // Convert_gitops_LocalObjectReference_To_v1alpha1_LocalObjectReference is an autogenerated conversion function.
 func Convert_gitops_LocalObjectReference_To_v1alpha1_LocalObjectReference(in *gitops.LocalObjectReference, out *LocalObjectReference, s conversion.Scope) error {
 	return autoConvert_gitops_LocalObjectReference_To_v1alpha1_LocalObjectReference(in, out, s)
+}
+
+func autoConvert_v1alpha1_MatrixGenerator_To_gitops_MatrixGenerator(in *MatrixGenerator, out *gitops.MatrixGenerator, s conversion.Scope) error {
+	*out = *(*gitops.MatrixGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_MatrixGenerator_To_gitops_MatrixGenerator is an autogenerated conversion function.
+func Convert_v1alpha1_MatrixGenerator_To_gitops_MatrixGenerator(in *MatrixGenerator, out *gitops.MatrixGenerator, s conversion.Scope) error {
+	return autoConvert_v1alpha1_MatrixGenerator_To_gitops_MatrixGenerator(in, out, s)
+}
+
+func autoConvert_gitops_MatrixGenerator_To_v1alpha1_MatrixGenerator(in *gitops.MatrixGenerator, out *MatrixGenerator, s conversion.Scope) error {
+	*out = *(*MatrixGenerator)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_MatrixGenerator_To_v1alpha1_MatrixGenerator is an autogenerated conversion function.
+func Convert_gitops_MatrixGenerator_To_v1alpha1_MatrixGenerator(in *gitops.MatrixGenerator, out *MatrixGenerator, s conversion.Scope) error {
+	return autoConvert_gitops_MatrixGenerator_To_v1alpha1_MatrixGenerator(in, out, s)
 }
 
 func autoConvert_v1alpha1_Operation_To_gitops_Operation(in *Operation, out *gitops.Operation, s conversion.Scope) error {

@@ -31,6 +31,8 @@ import (
 func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&Application{}, func(obj interface{}) { SetObjectDefaults_Application(obj.(*Application)) })
 	scheme.AddTypeDefaultingFunc(&ApplicationList{}, func(obj interface{}) { SetObjectDefaults_ApplicationList(obj.(*ApplicationList)) })
+	scheme.AddTypeDefaultingFunc(&ApplicationSet{}, func(obj interface{}) { SetObjectDefaults_ApplicationSet(obj.(*ApplicationSet)) })
+	scheme.AddTypeDefaultingFunc(&ApplicationSetList{}, func(obj interface{}) { SetObjectDefaults_ApplicationSetList(obj.(*ApplicationSetList)) })
 	return nil
 }
 
@@ -45,5 +47,19 @@ func SetObjectDefaults_ApplicationList(in *ApplicationList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_Application(a)
+	}
+}
+
+func SetObjectDefaults_ApplicationSet(in *ApplicationSet) {
+	SetDefaults_ApplicationSpec(&in.Spec.Template.Spec)
+	if in.Spec.Template.Spec.Source.Revision == "" {
+		in.Spec.Template.Spec.Source.Revision = "HEAD"
+	}
+}
+
+func SetObjectDefaults_ApplicationSetList(in *ApplicationSetList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_ApplicationSet(a)
 	}
 }

@@ -67,6 +67,56 @@ func (in ApplicationReference) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSet) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSet"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetApplicationStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetApplicationStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetGenerator) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetGenerator"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetList) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetNestedGenerator) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetNestedGenerator"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetSyncPolicy) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetSyncPolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetTemplate) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetTemplate"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetTemplateMeta) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetTemplateMeta"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationSource) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationSource"
 }
@@ -112,6 +162,11 @@ func (in Cluster) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ClusterGenerator) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ClusterGenerator"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ClusterList) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ClusterList"
 }
@@ -137,6 +192,21 @@ func (in DirectorySource) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in GitDirectoryGeneratorItem) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.GitDirectoryGeneratorItem"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in GitFileGeneratorItem) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.GitFileGeneratorItem"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in GitGenerator) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.GitGenerator"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in HealthStatus) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.HealthStatus"
 }
@@ -157,8 +227,18 @@ func (in KustomizeSource) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ListGenerator) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ListGenerator"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in LocalObjectReference) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.LocalObjectReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MatrixGenerator) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.MatrixGenerator"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -13,10 +13,10 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/access"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/status"
 )
 
 // Options are what the storage checks writes with.
@@ -31,7 +31,7 @@ type Options struct {
 // Storage is everything the API server installs for Clusters.
 type Storage struct {
 	Cluster *REST
-	Status  *StatusREST
+	Status  *status.REST
 }
 
 // NewStorage builds the etcd-backed storage of Clusters and their status.
@@ -54,13 +54,9 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return Storage{}, fmt.Errorf("setting up storage of clusters: %w", err)
 	}
-	statusStore := *store
-	status := statusStrategy{strategy}
-	statusStore.UpdateStrategy = status
-	statusStore.ResetFieldsStrategy = status
 	return Storage{
 		Cluster: &REST{Store: store, opts: opts},
-		Status:  &StatusREST{store: &statusStore},
+		Status:  status.New(store, statusStrategy{strategy}),
 	}, nil
 }
 
@@ -133,45 +129,4 @@ func (r *REST) checkCredentials(ctx context.Context, c, old *gitops.Cluster) err
 			fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", u.GetName(), ns, secret, why, c.Spec.Server))}.ToAggregate())
 	}
 	return nil
-}
-
-// StatusREST is the storage of clusters/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
-var (
-	_ rest.Patcher              = &StatusREST{}
-	_ rest.ResetFieldsStrategy  = &StatusREST{}
-	_ rest.TableConvertor       = &StatusREST{}
-	_ rest.SingularNameProvider = &StatusREST{}
-)
-
-// New returns an empty Cluster.
-func (r *StatusREST) New() runtime.Object { return &gitops.Cluster{} }
-
-// Destroy does nothing: the store is shared with the main resource, which closes it.
-func (r *StatusREST) Destroy() {}
-
-// GetSingularName is the singular of the parent resource.
-func (r *StatusREST) GetSingularName() string { return r.store.GetSingularName() }
-
-// Get returns the Cluster.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes the status of a Cluster; it never creates one.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields tells server-side apply which fields a status write cannot own.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable prints a status read like the main resource.
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
 }

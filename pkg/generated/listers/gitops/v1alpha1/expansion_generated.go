@@ -26,6 +26,14 @@ type ApplicationListerExpansion interface{}
 // ApplicationNamespaceLister.
 type ApplicationNamespaceListerExpansion interface{}
 
+// ApplicationSetListerExpansion allows custom methods to be added to
+// ApplicationSetLister.
+type ApplicationSetListerExpansion interface{}
+
+// ApplicationSetNamespaceListerExpansion allows custom methods to be added to
+// ApplicationSetNamespaceLister.
+type ApplicationSetNamespaceListerExpansion interface{}
+
 // ClusterListerExpansion allows custom methods to be added to
 // ClusterLister.
 type ClusterListerExpansion interface{}

@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// Applications returns a ApplicationInformer.
 	Applications() TypedApplicationInformer
+	// ApplicationSets returns a ApplicationSetInformer.
+	ApplicationSets() TypedApplicationSetInformer
 	// Clusters returns a ClusterInformer.
 	Clusters() TypedClusterInformer
 }
@@ -44,6 +46,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // Applications returns a TypedApplicationInformer.
 func (v *version) Applications() TypedApplicationInformer {
 	return &applicationInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// ApplicationSets returns a TypedApplicationSetInformer.
+func (v *version) ApplicationSets() TypedApplicationSetInformer {
+	return &applicationSetInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // Clusters returns a TypedClusterInformer.

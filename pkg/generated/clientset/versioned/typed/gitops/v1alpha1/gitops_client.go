@@ -29,6 +29,7 @@ import (
 type GitopsV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	ApplicationsGetter
+	ApplicationSetsGetter
 	ClustersGetter
 }
 
@@ -39,6 +40,10 @@ type GitopsV1alpha1Client struct {
 
 func (c *GitopsV1alpha1Client) Applications(namespace string) ApplicationInterface {
 	return newApplications(c, namespace)
+}
+
+func (c *GitopsV1alpha1Client) ApplicationSets(namespace string) ApplicationSetInterface {
+	return newApplicationSets(c, namespace)
 }
 
 func (c *GitopsV1alpha1Client) Clusters() ClusterInterface {

@@ -32,6 +32,10 @@ func (c *FakeGitopsV1alpha1) Applications(namespace string) v1alpha1.Application
 	return newFakeApplications(c, namespace)
 }
 
+func (c *FakeGitopsV1alpha1) ApplicationSets(namespace string) v1alpha1.ApplicationSetInterface {
+	return newFakeApplicationSets(c, namespace)
+}
+
 func (c *FakeGitopsV1alpha1) Clusters() v1alpha1.ClusterInterface {
 	return newFakeClusters(c)
 }

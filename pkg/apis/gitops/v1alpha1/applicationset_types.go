@@ -1,0 +1,228 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationSet generates Applications from a template and the parameters of its generators:
+// one Application per list element, per matching Cluster, per directory or file of a
+// repository, or per combination of two of these (matrix). It owns what it generates: it
+// creates, updates and deletes them as the parameters change, as spec.syncPolicy allows.
+// Generated Applications act as the set's ServiceAccount, and every generation checks that
+// this ServiceAccount may use what each Application names (clusters, Secrets).
+type ApplicationSet struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
+
+	// Spec is what to generate.
+	Spec ApplicationSetSpec `json:"spec" protobuf:"bytes,2,opt,name=spec"`
+	// Status is what Ferry last generated. Only Ferry's own controller writes it.
+	// +optional
+	Status ApplicationSetStatus `json:"status,omitempty" protobuf:"bytes,3,opt,name=status"`
+}
+
+// ApplicationSetSpec is what an ApplicationSet generates.
+type ApplicationSetSpec struct {
+	// Generators produce the sets of parameters; each set makes one Application. The results of
+	// several generators are put together; two sets that make the same Application name are an
+	// error.
+	// +listType=atomic
+	Generators []ApplicationSetGenerator `json:"generators" protobuf:"bytes,1,rep,name=generators"`
+	// Template is the Application made for each set of parameters. Every string in it is a Go
+	// template over the parameters ({{.name}}, {{.metadata.labels.env}}); a parameter that does
+	// not exist is an error, not an empty string.
+	Template ApplicationSetTemplate `json:"template" protobuf:"bytes,2,opt,name=template"`
+	// ServiceAccountName names the ServiceAccount of this namespace every generated Application
+	// acts as; empty means the server's default (--default-service-account). Writing the set
+	// requires the right to impersonate it, and each generation checks what that ServiceAccount
+	// may use: a Cluster it may not use generates no Application.
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty" protobuf:"bytes,3,opt,name=serviceAccountName"`
+	// SyncPolicy says what the set may do to the Applications it generated.
+	// +optional
+	SyncPolicy ApplicationSetSyncPolicy `json:"syncPolicy,omitempty" protobuf:"bytes,4,opt,name=syncPolicy"`
+}
+
+// ApplicationSetGenerator is one generator; exactly one field is set.
+type ApplicationSetGenerator struct {
+	// List generates one set of parameters per element.
+	// +optional
+	List *ListGenerator `json:"list,omitempty" protobuf:"bytes,1,opt,name=list"`
+	// Clusters generates one set of parameters per registered Cluster its selector matches.
+	// +optional
+	Clusters *ClusterGenerator `json:"clusters,omitempty" protobuf:"bytes,2,opt,name=clusters"`
+	// Git generates one set of parameters per directory or file of a repository.
+	// +optional
+	Git *GitGenerator `json:"git,omitempty" protobuf:"bytes,3,opt,name=git"`
+	// Matrix combines every set of parameters of its first generator with every set of its
+	// second.
+	// +optional
+	Matrix *MatrixGenerator `json:"matrix,omitempty" protobuf:"bytes,4,opt,name=matrix"`
+}
+
+// ApplicationSetNestedGenerator is a generator inside a matrix; exactly one field is set.
+type ApplicationSetNestedGenerator struct {
+	// +optional
+	List *ListGenerator `json:"list,omitempty" protobuf:"bytes,1,opt,name=list"`
+	// +optional
+	Clusters *ClusterGenerator `json:"clusters,omitempty" protobuf:"bytes,2,opt,name=clusters"`
+	// +optional
+	Git *GitGenerator `json:"git,omitempty" protobuf:"bytes,3,opt,name=git"`
+}
+
+// ListGenerator generates one set of parameters per element.
+type ListGenerator struct {
+	// Elements are JSON objects whose fields are the parameters.
+	// +listType=atomic
+	Elements []runtime.RawExtension `json:"elements" protobuf:"bytes,1,rep,name=elements"`
+}
+
+// ClusterGenerator generates one set of parameters per Cluster: name, server,
+// metadata.labels.<key>, metadata.annotations.<key>, and values.<key>.
+type ClusterGenerator struct {
+	// Selector selects Clusters by label; empty selects every Cluster.
+	// +optional
+	Selector metav1.LabelSelector `json:"selector,omitempty" protobuf:"bytes,1,opt,name=selector"`
+	// Values are extra parameters, the same for every Cluster, under values.<key>.
+	// +optional
+	Values map[string]string `json:"values,omitempty" protobuf:"bytes,2,rep,name=values"`
+}
+
+// GitGenerator reads one commit of a repository (fetched once for all the Applications it
+// makes) and generates one set of parameters per directory matching Directories, or per file
+// matching Files (whose YAML or JSON fields become parameters). Either way, path.path,
+// path.basename, path.basenameNormalized and path.segments describe the directory.
+type GitGenerator struct {
+	// RepoURL is the repository, as spec.source.repoURL of an Application.
+	RepoURL string `json:"repoURL" protobuf:"bytes,1,opt,name=repoURL"`
+	// Revision is a branch, tag or commit; default HEAD.
+	// +optional
+	Revision string `json:"revision,omitempty" protobuf:"bytes,2,opt,name=revision"`
+	// CredentialsRef names a Secret of the set's namespace holding the repository's credentials.
+	// +optional
+	CredentialsRef *LocalObjectReference `json:"credentialsRef,omitempty" protobuf:"bytes,3,opt,name=credentialsRef"`
+	// Directories are path globs (path.Match, per segment: apps/*); a directory matching one
+	// with exclude false, and none with exclude true, generates parameters.
+	// +optional
+	// +listType=atomic
+	Directories []GitDirectoryGeneratorItem `json:"directories,omitempty" protobuf:"bytes,4,rep,name=directories"`
+	// Files are path globs of YAML or JSON files (clusters/*/config.json); each file's fields
+	// are parameters.
+	// +optional
+	// +listType=atomic
+	Files []GitFileGeneratorItem `json:"files,omitempty" protobuf:"bytes,5,rep,name=files"`
+}
+
+// GitDirectoryGeneratorItem is a glob of directories.
+type GitDirectoryGeneratorItem struct {
+	Path string `json:"path" protobuf:"bytes,1,opt,name=path"`
+	// Exclude removes the directories matching Path from those other items matched.
+	// +optional
+	Exclude bool `json:"exclude,omitempty" protobuf:"varint,2,opt,name=exclude"`
+}
+
+// GitFileGeneratorItem is a glob of files.
+type GitFileGeneratorItem struct {
+	Path string `json:"path" protobuf:"bytes,1,opt,name=path"`
+}
+
+// MatrixGenerator combines two generators.
+type MatrixGenerator struct {
+	// Generators are exactly two generators; a parameter both produce takes the second's value.
+	// +listType=atomic
+	Generators []ApplicationSetNestedGenerator `json:"generators" protobuf:"bytes,1,rep,name=generators"`
+}
+
+// ApplicationSetTemplate is the Application made for each set of parameters.
+type ApplicationSetTemplate struct {
+	// Metadata of the generated Application: its name (required, a template) and labels and
+	// annotations. It is made in the set's namespace.
+	Metadata ApplicationSetTemplateMeta `json:"metadata" protobuf:"bytes,1,opt,name=metadata"`
+	// Spec of the generated Application. spec.serviceAccountName is the set's.
+	Spec ApplicationSpec `json:"spec" protobuf:"bytes,2,opt,name=spec"`
+}
+
+// ApplicationSetTemplateMeta is the metadata of a generated Application.
+type ApplicationSetTemplateMeta struct {
+	Name string `json:"name" protobuf:"bytes,1,opt,name=name"`
+	// +optional
+	Labels map[string]string `json:"labels,omitempty" protobuf:"bytes,2,rep,name=labels"`
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty" protobuf:"bytes,3,rep,name=annotations"`
+}
+
+// ApplicationsSyncPolicy says what an ApplicationSet may do to the Applications it generated.
+type ApplicationsSyncPolicy string
+
+const (
+	// ApplicationsSyncSync creates, updates and deletes: the generated Applications are
+	// exactly what the generators say.
+	ApplicationsSyncSync ApplicationsSyncPolicy = "sync"
+	// ApplicationsSyncCreateUpdate creates and updates, and never deletes.
+	ApplicationsSyncCreateUpdate ApplicationsSyncPolicy = "create-update"
+	// ApplicationsSyncCreateOnly creates, and never changes or deletes.
+	ApplicationsSyncCreateOnly ApplicationsSyncPolicy = "create-only"
+)
+
+// ApplicationSetSyncPolicy says what an ApplicationSet may do to what it generated.
+type ApplicationSetSyncPolicy struct {
+	// ApplicationsSync is sync (default), create-update or create-only.
+	// +optional
+	ApplicationsSync ApplicationsSyncPolicy `json:"applicationsSync,omitempty" protobuf:"bytes,1,opt,name=applicationsSync,casttype=ApplicationsSyncPolicy"`
+	// PreserveResourcesOnDeletion keeps the objects of a generated Application when it is
+	// deleted (it is generated with gitops.ferry.dev/deletion-policy: orphan): deleting the set,
+	// or a Cluster leaving its selector, then deletes Applications but not what they deployed.
+	// +optional
+	PreserveResourcesOnDeletion bool `json:"preserveResourcesOnDeletion,omitempty" protobuf:"varint,2,opt,name=preserveResourcesOnDeletion"`
+}
+
+// ApplicationSetStatus is what an ApplicationSet last generated.
+type ApplicationSetStatus struct {
+	// ObservedGeneration is the generation of the spec last generated from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty" protobuf:"varint,1,opt,name=observedGeneration"`
+	// Conditions: Ready is True when every set of parameters made an Application that is up to
+	// date; its reason says what went wrong otherwise (GenerateFailed, TemplateFailed,
+	// Forbidden, ApplyFailed).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" protobuf:"bytes,2,rep,name=conditions"`
+	// Applications are the generated Applications, by name, with their sync and health.
+	// +optional
+	// +listType=atomic
+	Applications []ApplicationSetApplicationStatus `json:"applications,omitempty" protobuf:"bytes,3,rep,name=applications"`
+	// GitRevision is the commit the git generators read last.
+	// +optional
+	GitRevision string `json:"gitRevision,omitempty" protobuf:"bytes,4,opt,name=gitRevision"`
+}
+
+// ApplicationSetApplicationStatus is one generated Application.
+type ApplicationSetApplicationStatus struct {
+	Name string `json:"name" protobuf:"bytes,1,opt,name=name"`
+	// Cluster is the generated Application's spec.destination.cluster.
+	// +optional
+	Cluster string `json:"cluster,omitempty" protobuf:"bytes,2,opt,name=cluster"`
+	// +optional
+	Sync SyncStatusCode `json:"sync,omitempty" protobuf:"bytes,3,opt,name=sync,casttype=SyncStatusCode"`
+	// +optional
+	Health HealthStatusCode `json:"health,omitempty" protobuf:"bytes,4,opt,name=health,casttype=HealthStatusCode"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationSetList is a list of ApplicationSets.
+type ApplicationSetList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
+	// Items are the ApplicationSets.
+	Items []ApplicationSet `json:"items" protobuf:"bytes,2,rep,name=items"`
+}

@@ -1,0 +1,104 @@
+package generators
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+)
+
+func guestbookTemplate() gitopsv1alpha1.ApplicationSetTemplate {
+	return gitopsv1alpha1.ApplicationSetTemplate{
+		Metadata: gitopsv1alpha1.ApplicationSetTemplateMeta{Name: "guestbook-{{.name}}", Labels: map[string]string{"env": "{{.metadata.labels.env}}"}},
+		Spec: gitopsv1alpha1.ApplicationSpec{
+			Source:      gitopsv1alpha1.ApplicationSource{RepoURL: "https://git.example.com/apps.git", Path: "envs/{{.metadata.labels.env}}/guestbook"},
+			Destination: gitopsv1alpha1.ApplicationDestination{Cluster: "{{.name}}", Namespace: "guestbook"},
+		},
+	}
+}
+
+func cluster(name string, labels map[string]string) *gitopsv1alpha1.Cluster {
+	return &gitopsv1alpha1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: gitopsv1alpha1.ClusterSpec{Server: "https://" + name + ".example.com"}}
+}
+
+// TestAClustersGeneratorMakesOneApplicationPerMatchingCluster: labels select, every string of
+// the template is filled in from the cluster's parameters.
+func TestAClustersGeneratorMakesOneApplicationPerMatchingCluster(t *testing.T) {
+	src := Sources{Clusters: func() ([]*gitopsv1alpha1.Cluster, error) {
+		return []*gitopsv1alpha1.Cluster{
+			cluster("prod-eu", map[string]string{"env": "prod", "region": "eu"}),
+			cluster("staging", map[string]string{"env": "staging"}),
+			cluster("lab", map[string]string{"env": "lab", "ephemeral": "true"}),
+		}, nil
+	}}
+	spec := gitopsv1alpha1.ApplicationSetSpec{
+		Generators: []gitopsv1alpha1.ApplicationSetGenerator{{Clusters: &gitopsv1alpha1.ClusterGenerator{Selector: metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: metav1.LabelSelectorOpIn, Values: []string{"prod", "staging"}}},
+		}}}},
+		Template: guestbookTemplate(),
+	}
+	res, err := Generate(context.Background(), spec, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range res.Params {
+		app, err := Render(spec.Template, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, app.Name+" "+app.Spec.Destination.Cluster+" "+app.Spec.Source.Path+" "+app.Labels["env"])
+	}
+	want := "guestbook-prod-eu prod-eu envs/prod/guestbook prod|guestbook-staging staging envs/staging/guestbook staging"
+	if strings.Join(got, "|") != want {
+		t.Errorf("generated %q, want %q", strings.Join(got, "|"), want)
+	}
+}
+
+// TestATypoInATemplateIsAnErrorNamingTheField: missingkey=error, so a misspelt parameter is an
+// error naming the field, never an empty string in a path.
+func TestATypoInATemplateIsAnErrorNamingTheField(t *testing.T) {
+	tmpl := guestbookTemplate()
+	tmpl.Spec.Source.Path = "envs/{{.metadata.labels.enviroment}}/guestbook"
+	_, err := Render(tmpl, Params{"name": "staging", "metadata": map[string]any{"labels": map[string]any{"env": "staging"}}})
+	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.source.path") || !strings.Contains(err.Error(), `no parameter "enviroment"`) {
+		t.Fatalf("want an error naming spec.template.spec.source.path and the parameter, got %v", err)
+	}
+	if path, err := ParseStrings(gitopsv1alpha1.ApplicationSetTemplate{Metadata: gitopsv1alpha1.ApplicationSetTemplateMeta{Name: "{{.name"}}); err == nil || path != "spec.template.metadata.name" {
+		t.Errorf("an unclosed action: path %q, err %v", path, err)
+	}
+}
+
+// TestAMatrixCombinesEveryPair: a list of two components times two clusters is four
+// Applications, each with both generators' parameters.
+func TestAMatrixCombinesEveryPair(t *testing.T) {
+	src := Sources{Clusters: func() ([]*gitopsv1alpha1.Cluster, error) {
+		return []*gitopsv1alpha1.Cluster{cluster("a", nil), cluster("b", nil)}, nil
+	}}
+	spec := gitopsv1alpha1.ApplicationSetSpec{Generators: []gitopsv1alpha1.ApplicationSetGenerator{{Matrix: &gitopsv1alpha1.MatrixGenerator{
+		Generators: []gitopsv1alpha1.ApplicationSetNestedGenerator{
+			{List: &gitopsv1alpha1.ListGenerator{Elements: []runtime.RawExtension{{Raw: []byte(`{"component":"api"}`)}, {Raw: []byte(`{"component":"web"}`)}}}},
+			{Clusters: &gitopsv1alpha1.ClusterGenerator{}},
+		},
+	}}}}
+	res, err := Generate(context.Background(), spec, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range res.Params {
+		got = append(got, p["component"].(string)+"@"+p["name"].(string))
+	}
+	if strings.Join(got, " ") != "api@a api@b web@a web@b" {
+		t.Errorf("matrix: %v", got)
+	}
+	spec.Generators[0].Matrix.Generators = spec.Generators[0].Matrix.Generators[:1]
+	if _, err := Generate(context.Background(), spec, src); err == nil || !strings.Contains(err.Error(), "spec.generators[0].matrix.generators") {
+		t.Errorf("a matrix of one: %v", err)
+	}
+}
