@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +16,7 @@ import (
 // demo makes a local Git repository holding artifacts/examples/guestbook/ at path guestbook,
 // served to Ferry as a file:// URL (the stack runs Ferry with --allow-file-repositories), applies
 // artifacts/examples/application.yaml pointing at it and waits for it to be Ready.
-func demo(ctx context.Context, s *localstack.Stack) error {
+func demo(ctx context.Context, s, second *localstack.Stack) error {
 	repo := filepath.Join(s.Dir, "demo", "examples.git")
 	work := filepath.Join(s.Dir, "demo", "work")
 	if _, err := os.Stat(repo); err != nil {
@@ -100,6 +101,11 @@ func demo(ctx context.Context, s *localstack.Stack) error {
 		out, _ := s.RunKubectl(ctx, "", args...) // "no" exits 1
 		fmt.Print(out)
 	}
+	if second != nil {
+		if err := fleetDemo(ctx, s, second, repo); err != nil {
+			return err
+		}
+	}
 	fmt.Printf(`
 The demo repository's working copy is %[1]s: edit guestbook/*.yaml there, then
   git -C %[1]s commit -am change && git -C %[1]s push %[2]s main
@@ -113,7 +119,7 @@ Ferry puts Git's version back within a second (selfHeal).
 	return nil
 }
 
-func summary(s *localstack.Stack) {
+func summary(s, second *localstack.Stack) {
 	fmt.Printf(`
 Ferry local stack is up (FERRY_DEV_DIR=%s).
   export KUBECONFIG=%s   # admin (system:masters)
@@ -127,5 +133,79 @@ Test users (no permissions until bound; e.g. kubectl create rolebinding v --clus
 	fmt.Printf("Ports: etcd %s, kube-apiserver %s, kube-controller-manager %s, kube-scheduler %s, kwok %s, ferry-apiserver %s\n",
 		s.Env["ETCD_PORT"], s.Env["KUBE_PORT"], s.Env["KCM_PORT"], s.Env["SCHEDULER_PORT"], s.Env["KWOK_PORT"], s.Env["FERRY_PORT"])
 	fmt.Printf("Node:  %s, a kwok fake: Pods become Running and Ready, Job Pods complete (label %s=true makes one fail)\n", localstack.NodeName, localstack.FailLabel)
+	if second != nil {
+		fmt.Printf("Second cluster (Cluster staging): KUBECONFIG=%s, kube-apiserver 127.0.0.1:%s\n", second.Kubeconfig(), second.Env["KUBE_PORT"])
+	}
 	fmt.Printf("Logs:  %s/   Restart Ferry: hack/local-up.sh --restart-ferry   Stop: hack/local-down.sh [--purge]\n", filepath.Join(s.Dir, "logs"))
+}
+
+// fleetDemo registers the cluster Ferry runs in as Cluster local and the second cluster as
+// staging, applies artifacts/examples/applicationset.yaml pointing at the demo repository, and
+// waits until the guestbook runs on both.
+func fleetDemo(ctx context.Context, s, second *localstack.Stack, repo string) error {
+	for _, c := range []struct {
+		name, env string
+		stack     *localstack.Stack
+	}{{"local", "dev", s}, {"staging", "staging", second}} {
+		logf("FERRY_DEMO=1: registering Cluster %s (https://127.0.0.1:%s), its admin token in Secret ferry-system/%s-credentials", c.name, c.stack.Env["KUBE_PORT"], c.name)
+		ca, err := os.ReadFile(filepath.Join(c.stack.Dir, "pki", "ca.crt"))
+		if err != nil {
+			return err
+		}
+		manifest := fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: %[1]s-credentials, namespace: ferry-system}
+stringData: {token: %[2]s}
+---
+apiVersion: gitops.ferry.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: %[1]s
+  labels: {env: %[3]s, demo: guestbook}
+spec:
+  server: https://127.0.0.1:%[4]s
+  caBundle: %[5]s
+  credentialsRef: {name: %[1]s-credentials}
+`, c.name, c.stack.Token("admin"), c.env, c.stack.Env["KUBE_PORT"], base64.StdEncoding.EncodeToString(ca))
+		if out, err := s.RunKubectl(ctx, manifest, "apply", "-f", "-"); err != nil {
+			return fmt.Errorf("registering Cluster %s: %v: %s", c.name, err, out)
+		}
+	}
+	logf("waiting for both Clusters to be Ready")
+	if out, err := s.RunKubectl(ctx, "", "wait", "--for=condition=Ready", "clusters.gitops.ferry.dev/local", "clusters.gitops.ferry.dev/staging", "--timeout=60s"); err != nil {
+		return fmt.Errorf("the demo Clusters did not become Ready (%v: %s); next: kubectl describe clusters.gitops.ferry.dev", err, strings.TrimSpace(out))
+	}
+	logf("FERRY_DEMO=1: applying artifacts/examples/applicationset.yaml with repoURL file://%s: the guestbook on every Cluster labelled demo=guestbook", repo)
+	manifest, err := os.ReadFile(filepath.Join(s.RepoRoot, "artifacts", "examples", "applicationset.yaml"))
+	if err != nil {
+		return err
+	}
+	set := regexp.MustCompile(`repoURL: .*`).ReplaceAllLiteralString(string(manifest), "repoURL: file://"+repo)
+	if out, err := s.RunKubectl(ctx, set, "apply", "-f", "-"); err != nil {
+		return fmt.Errorf("kubectl apply of the demo ApplicationSet: %v: %s", err, out)
+	}
+	logf("waiting for the ApplicationSet's two Applications to be Healthy")
+	ns := []string{"-n", "ferry-system"}
+	if out, err := s.RunKubectl(ctx, "", append([]string{"wait", "--for=condition=Ready", "applicationset/guestbook-fleet", "--timeout=60s"}, ns...)...); err != nil {
+		return fmt.Errorf("the demo ApplicationSet did not become Ready (%v: %s); next: kubectl -n ferry-system describe applicationset guestbook-fleet", err, strings.TrimSpace(out))
+	}
+	if out, err := s.RunKubectl(ctx, "", append([]string{"wait", "--for=jsonpath={.status.health.status}=Healthy", "application/guestbook-local", "application/guestbook-staging", "--timeout=120s"}, ns...)...); err != nil {
+		return fmt.Errorf("the ApplicationSet's Applications did not become Healthy (%v: %s); next: kubectl -n ferry-system get applications -o wide", err, strings.TrimSpace(out))
+	}
+	for _, args := range [][]string{
+		{"get", "clusters.gitops.ferry.dev"},
+		{"get", "applicationsets", "-A"},
+		{"get", "applications", "-n", "ferry-system"},
+	} {
+		logf("kubectl %s", strings.Join(args, " "))
+		out, err := s.RunKubectl(ctx, "", args...)
+		fmt.Print(out)
+		if err != nil {
+			return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+		}
+	}
+	logf("KUBECONFIG=%s kubectl get pods -n guestbook-staging -o wide   (the staging cluster)", second.Kubeconfig())
+	out, err := second.RunKubectl(ctx, "", "get", "pods", "-n", "guestbook-staging", "-o", "wide")
+	fmt.Print(out)
+	return err
 }

@@ -56,6 +56,10 @@ Environment:
                        kube-scheduler, kwok, kubectl
                        (default: built or reused by hack/build-control-plane.sh)
   FERRY_APISERVER_BIN  ferry-apiserver binary to run (default: go build ./cmd/ferry-apiserver)
+  FERRY_SECOND_CLUSTER=0  no second cluster (by default one more etcd, kube-apiserver,
+                       kube-controller-manager, kube-scheduler and kwok start in
+                       FERRY_DEV_DIR/staging, on STAGING_ETCD_PORT 22479, STAGING_KUBE_PORT 26543,
+                       STAGING_KCM_PORT 20357, STAGING_SCHEDULER_PORT 20359, STAGING_KWOK_PORT 20347)
   FERRY_SKIP_SERVER=1  start everything but ferry-apiserver and print how to run it by hand
                        (for a debugger); the APIService is registered all the same
   FERRY_DEMO=1         apply artifacts/examples/application.yaml and list Applications
@@ -176,6 +180,12 @@ func up(ctx context.Context, root string) error {
 	if err != nil {
 		return err
 	}
+	var second *localstack.Stack
+	if os.Getenv("FERRY_SECOND_CLUSTER") != "0" {
+		if second, err = upSecondCluster(ctx, cfg, s); err != nil {
+			return err
+		}
+	}
 	if cfg.SkipFerry {
 		bin := cfg.FerryBin
 		if bin == "" {
@@ -185,12 +195,26 @@ func up(ctx context.Context, root string) error {
 		fmt.Println("    " + strings.Join(s.FerryCommand(bin, cfg.FerryArgs...), " "))
 		logf("the APIService turns Available once it serves on 127.0.0.1:%s", s.Env["FERRY_PORT"])
 	} else if os.Getenv("FERRY_DEMO") == "1" {
-		if err := demo(ctx, s); err != nil {
+		if err := demo(ctx, s, second); err != nil {
 			return err
 		}
 	}
-	summary(s)
+	summary(s, second)
 	return nil
+}
+
+// upSecondCluster starts a second, smaller cluster (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and a kwok Node; no Ferry) in FERRY_DEV_DIR/staging,
+// for Applications and ApplicationSets that deploy to another cluster.
+func upSecondCluster(ctx context.Context, main localstack.Config, s *localstack.Stack) (*localstack.Stack, error) {
+	d := localstack.SecondClusterPorts
+	ports := localstack.Ports{Etcd: port("STAGING_ETCD_PORT", d.Etcd), EtcdPeer: port("STAGING_ETCD_PEER_PORT", d.EtcdPeer),
+		Kube: port("STAGING_KUBE_PORT", d.Kube), KCM: port("STAGING_KCM_PORT", d.KCM), Scheduler: port("STAGING_SCHEDULER_PORT", d.Scheduler),
+		Kwok: port("STAGING_KWOK_PORT", d.Kwok)}
+	dir := filepath.Join(s.Dir, localstack.SecondClusterDir)
+	logf("starting the second cluster, staging, in %s (FERRY_SECOND_CLUSTER=0 skips it)", dir)
+	return localstack.Up(ctx, localstack.Config{Dir: dir, RepoRoot: main.RepoRoot, K8sBin: s.Env["FERRY_K8S_BIN"], Bare: true,
+		Ports: ports, WaitTimeout: main.WaitTimeout, Out: os.Stdout})
 }
 
 func restartFerry(ctx context.Context, root string) error {

@@ -242,11 +242,11 @@ func fileParams(repo Repo, name string) (Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := render.CheckAliases(name, []byte(text), maxParamNodes); err != nil {
+	if err := render.CheckAliases(name, text, maxParamNodes); err != nil {
 		return nil, err
 	}
 	var p map[string]any
-	if err := yaml.Unmarshal([]byte(text), &p); err != nil {
+	if err := yaml.Unmarshal(text, &p); err != nil {
 		return nil, fmt.Errorf("not a YAML or JSON object: %w", err)
 	}
 	if p == nil {

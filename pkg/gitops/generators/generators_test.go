@@ -64,9 +64,9 @@ func TestAClustersGeneratorMakesOneApplicationPerMatchingCluster(t *testing.T) {
 // error naming the field, never an empty string in a path.
 func TestATypoInATemplateIsAnErrorNamingTheField(t *testing.T) {
 	tmpl := guestbookTemplate()
-	tmpl.Spec.Source.Path = "envs/{{.metadata.labels.enviroment}}/guestbook"
+	tmpl.Spec.Source.Path = "envs/{{.metadata.labels.envv}}/guestbook"
 	_, err := Render(tmpl, Params{"name": "staging", "metadata": map[string]any{"labels": map[string]any{"env": "staging"}}})
-	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.source.path") || !strings.Contains(err.Error(), `no parameter "enviroment"`) {
+	if err == nil || !strings.Contains(err.Error(), "spec.template.spec.source.path") || !strings.Contains(err.Error(), `no parameter "envv"`) {
 		t.Fatalf("want an error naming spec.template.spec.source.path and the parameter, got %v", err)
 	}
 	if path, err := ParseStrings(gitopsv1alpha1.ApplicationSetTemplate{Metadata: gitopsv1alpha1.ApplicationSetTemplateMeta{Name: "{{.name"}}); err == nil || path != "spec.template.metadata.name" {

@@ -53,7 +53,7 @@ func ParseStrings(tmpl gitopsv1alpha1.ApplicationSetTemplate) (string, error) {
 	}
 	var badPath string
 	var badErr error
-	walkStrings(doc, "spec.template", func(path, s string) (string, error) {
+	_, _ = walkStrings(doc, "spec.template", func(path, s string) (string, error) {
 		if badErr == nil {
 			if _, err := parse(s); err != nil {
 				badPath, badErr = path, err
@@ -106,8 +106,8 @@ func Render(tmpl gitopsv1alpha1.ApplicationSetTemplate, params Params) (*gitopsv
 	}, nil
 }
 
-// describeExecError shortens text/template's error ("template: :1:3: executing \"\" at <.nmae>:
-// map has no entry for key \"nmae\"") to what a user needs.
+// describeExecError shortens text/template's error ("template: :1:3: executing \"\" at <.nmea>:
+// map has no entry for key \"nmea\"") to what a user needs.
 func describeExecError(err error) string {
 	msg := err.Error()
 	if i := strings.Index(msg, "map has no entry for key"); i >= 0 {

@@ -19,6 +19,9 @@ type Ports struct {
 // KUBECONFIG keeps working.
 var DefaultPorts = Ports{Etcd: 22379, EtcdPeer: 22380, Kube: 26443, KCM: 20257, Scheduler: 20259, Kwok: 20247, Ferry: 28443}
 
+// SecondClusterPorts are make dev-up's second cluster's ports (it runs no Ferry).
+var SecondClusterPorts = Ports{Etcd: 22479, EtcdPeer: 22480, Kube: 26543, KCM: 20357, Scheduler: 20359, Kwok: 20347}
+
 // heldPorts keeps the free ports it picked bound until each component is about to start, so no
 // other process (another test binary's stack) is handed the same port in between.
 type heldPorts struct {

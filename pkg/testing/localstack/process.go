@@ -193,6 +193,12 @@ func Down(dir string, purge bool, logf func(string, ...any)) error {
 		return nil
 	}
 	var errs []error
+	// A second cluster make dev-up started inside this stack's directory goes first.
+	if second := filepath.Join(dir, SecondClusterDir); fileExists(filepath.Join(second, markerFile)) {
+		if err := Down(second, false, logf); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	stopped := 0
 	for _, name := range stopOrder {
 		if _, ok := l.pid(name); ok {
@@ -242,4 +248,12 @@ func startFromSpawner(cmd *exec.Cmd) error {
 	done := make(chan error, 1)
 	spawnRequests <- spawnRequest{cmd: cmd, done: done}
 	return <-done
+}
+
+// SecondClusterDir is where make dev-up keeps its second cluster, inside the stack's directory.
+const SecondClusterDir = "staging"
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
