@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/registry/rest"
 )
 
 // Refused asks authz whether u may verb the resource (of group) namespace/name. why is the
@@ -26,4 +28,33 @@ func Refused(ctx context.Context, authz authorizer.Authorizer, u user.Info, grou
 		return true, " (" + reason + ")", nil
 	}
 	return true, "", nil
+}
+
+// Check authorizes what obj names for the user writing it; old is nil on create.
+type Check func(ctx context.Context, obj, old runtime.Object) error
+
+// OnCreate runs check before next, the create validation the request brought.
+func OnCreate(check Check, next rest.ValidateObjectFunc) rest.ValidateObjectFunc {
+	return func(ctx context.Context, obj runtime.Object) error {
+		if err := check(ctx, obj, nil); err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		return next(ctx, obj)
+	}
+}
+
+// OnUpdate runs check before next, the update validation the request brought.
+func OnUpdate(check Check, next rest.ValidateObjectUpdateFunc) rest.ValidateObjectUpdateFunc {
+	return func(ctx context.Context, obj, old runtime.Object) error {
+		if err := check(ctx, obj, old); err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		return next(ctx, obj, old)
+	}
 }

@@ -3,9 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
-	"net/http"
 
-	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,39 +30,22 @@ var columnDefinitions = []metav1.TableColumnDefinition{
 type tableConvertor struct{}
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columnDefinitions}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	}
-	var apps []gitops.Application
-	switch t := obj.(type) {
-	case *gitops.Application:
-		apps = []gitops.Application{*t}
-	case *gitops.ApplicationList:
-		apps = t.Items
-	default:
-		return nil, errors.NewGenericServerResponse(http.StatusInternalServerError, "get", gitops.Resource("applications"), "", fmt.Sprintf("cannot print %T as a table", obj), 0, false)
-	}
-	table.Rows = make([]metav1.TableRow, 0, len(apps))
-	for i := range apps {
-		app := &apps[i]
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Object: runtime.RawExtension{Object: app},
-			Cells: []interface{}{
-				app.Name,
-				app.Spec.Source.Revision,
-				printing.OrUnknown(string(app.Status.Sync.Status)),
-				printing.OrUnknown(string(app.Status.Health.Status)),
-				printing.Age(app.CreationTimestamp),
-				app.Spec.Source.RepoURL,
-				app.Spec.Source.Path,
-				printing.Truncate(statusMessage(app), maxMessageColumn),
-			},
-		})
-	}
-	return table, nil
+	return printing.Table(obj, columnDefinitions, gitops.Resource("applications"), func(o runtime.Object) ([]interface{}, bool) {
+		app, ok := o.(*gitops.Application)
+		if !ok {
+			return nil, false
+		}
+		return []interface{}{
+			app.Name,
+			app.Spec.Source.Revision,
+			printing.OrUnknown(string(app.Status.Sync.Status)),
+			printing.OrUnknown(string(app.Status.Health.Status)),
+			printing.Age(app.CreationTimestamp),
+			app.Spec.Source.RepoURL,
+			app.Spec.Source.Path,
+			printing.Truncate(statusMessage(app), maxMessageColumn),
+		}, true
+	})
 }
 
 // statusMessage is what a user most wants to read next to the columns: a running operation, or

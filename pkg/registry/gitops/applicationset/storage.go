@@ -85,28 +85,12 @@ func (*REST) Categories() []string { return []string{"gitops"} }
 
 // Create stores a new ApplicationSet once the writer may use what it names.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, func(ctx context.Context, obj runtime.Object) error {
-		if err := r.check(ctx, obj.(*gitops.ApplicationSet), nil); err != nil {
-			return err
-		}
-		if createValidation == nil {
-			return nil
-		}
-		return createValidation(ctx, obj)
-	}, options)
+	return r.Store.Create(ctx, obj, access.OnCreate(r.checkObject, createValidation), options)
 }
 
 // Update changes an ApplicationSet once the writer may use what it names.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, createValidation, func(ctx context.Context, obj, old runtime.Object) error {
-		if err := r.check(ctx, obj.(*gitops.ApplicationSet), old.(*gitops.ApplicationSet)); err != nil {
-			return err
-		}
-		if updateValidation == nil {
-			return nil
-		}
-		return updateValidation(ctx, obj, old)
-	}, forceAllowCreate, options)
+	return r.Store.Update(ctx, name, objInfo, access.OnCreate(r.checkObject, createValidation), access.OnUpdate(r.checkObject, updateValidation), forceAllowCreate, options)
 }
 
 // check: whoever writes a set's spec deploys, through every Application it generates, with the
@@ -164,4 +148,13 @@ func (r *REST) check(ctx context.Context, set, old *gitops.ApplicationSet) error
 		return apierrors.NewForbidden(gitops.Resource("applicationsets"), set.Name, errs.ToAggregate())
 	}
 	return nil
+}
+
+// checkObject is check for the validation hooks: old is nil on create.
+func (r *REST) checkObject(ctx context.Context, obj, old runtime.Object) error {
+	var prev *gitops.ApplicationSet
+	if old != nil {
+		prev = old.(*gitops.ApplicationSet)
+	}
+	return r.check(ctx, obj.(*gitops.ApplicationSet), prev)
 }

@@ -3,9 +3,7 @@ package applicationset
 import (
 	"context"
 	"fmt"
-	"net/http"
 
-	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,24 +27,11 @@ var columnDefinitions = []metav1.TableColumnDefinition{
 type tableConvertor struct{}
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columnDefinitions}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	}
-	var sets []gitops.ApplicationSet
-	switch t := obj.(type) {
-	case *gitops.ApplicationSet:
-		sets = []gitops.ApplicationSet{*t}
-	case *gitops.ApplicationSetList:
-		sets = t.Items
-	default:
-		return nil, errors.NewGenericServerResponse(http.StatusInternalServerError, "get", gitops.Resource("applicationsets"), "", fmt.Sprintf("cannot print %T as a table", obj), 0, false)
-	}
-	table.Rows = make([]metav1.TableRow, 0, len(sets))
-	for i := range sets {
-		set := &sets[i]
+	return printing.Table(obj, columnDefinitions, gitops.Resource("applicationsets"), func(o runtime.Object) ([]interface{}, bool) {
+		set, ok := o.(*gitops.ApplicationSet)
+		if !ok {
+			return nil, false
+		}
 		synced, healthy := 0, 0
 		for _, a := range set.Status.Applications {
 			if a.Sync == gitops.SyncStatusSynced {
@@ -61,11 +46,7 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		if c := meta.FindStatusCondition(set.Status.Conditions, "Ready"); c != nil {
 			ready, message = string(c.Status), c.Message
 		}
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Object: runtime.RawExtension{Object: set},
-			Cells: []interface{}{set.Name, int64(n), fmt.Sprintf("%d/%d", synced, n), fmt.Sprintf("%d/%d", healthy, n), ready,
-				printing.Age(set.CreationTimestamp), printing.Truncate(message, maxMessageColumn)},
-		})
-	}
-	return table, nil
+		return []interface{}{set.Name, int64(n), fmt.Sprintf("%d/%d", synced, n), fmt.Sprintf("%d/%d", healthy, n), ready,
+			printing.Age(set.CreationTimestamp), printing.Truncate(message, maxMessageColumn)}, true
+	})
 }

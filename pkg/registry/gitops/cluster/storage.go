@@ -79,29 +79,13 @@ func (*REST) Categories() []string { return []string{"gitops"} }
 
 // Create stores a new Cluster once the writer may read the Secret it names.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, func(ctx context.Context, obj runtime.Object) error {
-		if err := r.checkCredentials(ctx, obj.(*gitops.Cluster), nil); err != nil {
-			return err
-		}
-		if createValidation == nil {
-			return nil
-		}
-		return createValidation(ctx, obj)
-	}, options)
+	return r.Store.Create(ctx, obj, access.OnCreate(r.checkObject, createValidation), options)
 }
 
 // Update changes a Cluster once the writer may read the Secret it names, when that or the server
 // the credentials go to changes.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, createValidation, func(ctx context.Context, obj, old runtime.Object) error {
-		if err := r.checkCredentials(ctx, obj.(*gitops.Cluster), old.(*gitops.Cluster)); err != nil {
-			return err
-		}
-		if updateValidation == nil {
-			return nil
-		}
-		return updateValidation(ctx, obj, old)
-	}, forceAllowCreate, options)
+	return r.Store.Update(ctx, name, objInfo, access.OnCreate(r.checkObject, createValidation), access.OnUpdate(r.checkObject, updateValidation), forceAllowCreate, options)
 }
 
 // checkCredentials: whoever points a Cluster at a server sends Ferry's credentials of the named
@@ -129,4 +113,13 @@ func (r *REST) checkCredentials(ctx context.Context, c, old *gitops.Cluster) err
 			fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", u.GetName(), ns, secret, why, c.Spec.Server))}.ToAggregate())
 	}
 	return nil
+}
+
+// checkObject is checkCredentials for the validation hooks: old is nil on create.
+func (r *REST) checkObject(ctx context.Context, obj, old runtime.Object) error {
+	var prev *gitops.Cluster
+	if old != nil {
+		prev = old.(*gitops.Cluster)
+	}
+	return r.checkCredentials(ctx, obj.(*gitops.Cluster), prev)
 }

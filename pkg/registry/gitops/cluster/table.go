@@ -2,10 +2,7 @@ package cluster
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 
-	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,40 +29,16 @@ var columnDefinitions = []metav1.TableColumnDefinition{
 type tableConvertor struct{}
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{ColumnDefinitions: columnDefinitions}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	}
-	var clusters []gitops.Cluster
-	switch t := obj.(type) {
-	case *gitops.Cluster:
-		clusters = []gitops.Cluster{*t}
-	case *gitops.ClusterList:
-		clusters = t.Items
-	default:
-		return nil, errors.NewGenericServerResponse(http.StatusInternalServerError, "get", gitops.Resource("clusters"), "", fmt.Sprintf("cannot print %T as a table", obj), 0, false)
-	}
-	table.Rows = make([]metav1.TableRow, 0, len(clusters))
-	for i := range clusters {
-		c := &clusters[i]
+	return printing.Table(obj, columnDefinitions, gitops.Resource("clusters"), func(o runtime.Object) ([]interface{}, bool) {
+		c, ok := o.(*gitops.Cluster)
+		if !ok {
+			return nil, false
+		}
 		ready, message := "Unknown", ""
 		if cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ClusterConditionReady); cond != nil {
 			ready, message = string(cond.Status), cond.Message
 		}
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Object: runtime.RawExtension{Object: c},
-			Cells: []interface{}{
-				c.Name,
-				c.Spec.Server,
-				c.Status.KubernetesVersion,
-				ready,
-				int64(c.Status.Applications),
-				printing.Age(c.CreationTimestamp),
-				printing.Truncate(message, maxMessageColumn),
-			},
-		})
-	}
-	return table, nil
+		return []interface{}{c.Name, c.Spec.Server, c.Status.KubernetesVersion, ready, int64(c.Status.Applications),
+			printing.Age(c.CreationTimestamp), printing.Truncate(message, maxMessageColumn)}, true
+	})
 }
