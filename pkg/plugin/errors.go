@@ -17,6 +17,7 @@ const apiGroup = "gitops.ferry.dev"
 
 // request describes the API call that failed, to word the error and the hint.
 type request struct {
+	resource    string // "" for applications; applicationsets, clusters
 	verb        string // RBAC verb: get, list, watch, create
 	subresource string // "", "sync", "health", "diff", "manifests"
 	namespace   string // "" for all namespaces
@@ -32,8 +33,16 @@ func (r request) role() string {
 	return "ferry-view"
 }
 
+// plural is the resource the request is about.
+func (r request) plural() string {
+	if r.resource == "" {
+		return "applications"
+	}
+	return r.resource
+}
+
 func (r request) permission() string {
-	res := "applications"
+	res := r.plural()
 	if r.subresource != "" {
 		res += "/" + r.subresource
 	}
@@ -41,7 +50,7 @@ func (r request) permission() string {
 }
 
 func (r request) canI() string {
-	cmd := "kubectl auth can-i " + r.verb + " applications." + apiGroup
+	cmd := "kubectl auth can-i " + r.verb + " " + r.plural() + "." + apiGroup
 	if r.subresource != "" {
 		cmd += " --subresource=" + r.subresource
 	}
@@ -105,7 +114,10 @@ func statusError(err error, status apierrors.APIStatus, r request) error {
 			}
 			return revisionNotFound(msg, r)
 		}
-		if r.name != "" {
+		switch {
+		case r.name != "" && r.resource == "applicationsets":
+			return &ExitError{Code: ExitCodeError, Msg: fmt.Sprintf("no ApplicationSet %s in namespace %s (kubectl ferry appset list -A)", r.name, r.namespace)}
+		case r.name != "" && r.resource == "":
 			return &ExitError{Code: ExitCodeError, Msg: fmt.Sprintf("no Application %s in namespace %s (kubectl ferry list -A)", r.name, r.namespace)}
 		}
 		return &ExitError{Code: ExitCodeError, Msg: msg}

@@ -7,6 +7,8 @@
 //	kubectl ferry history APP
 //	kubectl ferry diff APP [--revision R]
 //	kubectl ferry manifests APP [--revision R]
+//	kubectl ferry appset list [-A]
+//	kubectl ferry appset status SET
 //
 // It takes kubectl's connection flags (--kubeconfig, --context, -n/--namespace, --as, ...) from
 // k8s.io/cli-runtime and talks to the gitops.ferry.dev API with the generated typed clientset.
@@ -136,7 +138,8 @@ other error.`,
   kubectl ferry health guestbook -o yaml
   kubectl ferry history guestbook
   kubectl ferry diff guestbook --revision v1.2.0
-  kubectl ferry manifests guestbook`,
+  kubectl ferry manifests guestbook
+  kubectl ferry appset status guestbook-fleet -n ferry-system`,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ferry"},
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -158,6 +161,7 @@ other error.`,
 		newHistoryCommand(o),
 		newDiffCommand(o),
 		newManifestsCommand(o),
+		newAppSetCommand(o),
 	)
 	return root
 }

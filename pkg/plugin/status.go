@@ -108,7 +108,11 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 	if dest == "" {
 		dest = app.Namespace
 	}
-	f.add("Destination", "namespace "+dest)
+	if cluster := app.Spec.Destination.Cluster; cluster != "" {
+		f.add("Destination", "namespace "+dest+" of cluster "+cluster)
+	} else {
+		f.add("Destination", "namespace "+dest)
+	}
 	syncLine := paint(color, orUnknown(string(app.Status.Sync.Status)))
 	if app.Status.Sync.Revision != "" {
 		syncLine += " (applied " + shortSHA(app.Status.Sync.Revision) + ")"
