@@ -91,7 +91,7 @@ func main() {
 	full := flag.Bool("full", false, "full sizes: 1,000 and 10,000 Applications for the API, 100 and 1,000 for the controller (make bench-full)")
 	reuse := flag.String("reuse", "", "use the stack running in this FERRY_DEV_DIR (make dev-up's) instead of starting one; its ferry-apiserver is restarted")
 	out := flag.String("out", "bench/results.json", "where to write the results as JSON")
-	scenarios := flag.String("scenarios", "api,controller,controller-kustomize", "scenarios to run: api, controller (plain manifests), controller-kustomize (overlays of one shared base)")
+	scenarios := flag.String("scenarios", "api,controller,controller-kustomize", "scenarios to run: api, controller (plain manifests), controller-kustomize (overlays of one shared base), controller-2clusters (half the Applications on a second cluster; not run by default)")
 	apiSizes := flag.String("api-sizes", "", "override the API scenario's sizes, e.g. 500,5000")
 	ctrlSizes := flag.String("controller-sizes", "", "override the controller scenario's sizes, e.g. 50,200")
 	workers := flag.Int("workers", 0, "ferry-apiserver --controller-workers for the controller scenario (default 8)")
@@ -128,10 +128,10 @@ func main() {
 	cfg.Scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scenarios, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "api", layoutPlain, layoutKustomize:
+		case "api", layoutPlain, layoutKustomize, scenarioTwoClusters:
 			cfg.Scenarios[s] = true
 		default:
-			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller, controller-kustomize)", s))
+			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller, controller-kustomize, controller-2clusters)", s))
 		}
 	}
 
@@ -251,8 +251,15 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 		}
 	}
 	for i, r := range runs {
-		if err := b.controllerScenario(ctx, r.n, r.layout, i == len(runs)-1); err != nil {
+		if err := b.controllerScenario(ctx, r.n, r.layout, i == len(runs)-1 && !cfg.Scenarios[scenarioTwoClusters]); err != nil {
 			return b.report, fmt.Errorf("%s scenario with %d Applications: %w", r.layout, r.n, err)
+		}
+	}
+	if cfg.Scenarios[scenarioTwoClusters] {
+		for _, n := range cfg.ControllerSizes {
+			if err := b.twoClusterScenario(ctx, n); err != nil {
+				return b.report, fmt.Errorf("%s scenario with %d Applications: %w", scenarioTwoClusters, n, err)
+			}
 		}
 	}
 	return b.report, nil

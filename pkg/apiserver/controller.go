@@ -16,6 +16,7 @@ import (
 	clusterscontroller "github.com/ferry-gitops/ferry/pkg/controller/clusters"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
+	"github.com/ferry-gitops/ferry/pkg/controller/shard"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
@@ -48,6 +49,9 @@ type ControllerConfig struct {
 	GitCacheUnusedGrace   time.Duration
 	// LeaderElection elects the one replica whose controller runs.
 	LeaderElection LeaderElectionConfig
+	// Shards divides the Applications among the replicas by destination cluster: 0 or 1 keeps
+	// one active controller (the leader's); N > 1 makes N shards; ShardsAuto one per live replica.
+	Shards int
 	// Render replaces the renderer of repository paths; nil means Ferry's (kustomize or plain
 	// manifests). Tests use it to make one Application's render misbehave.
 	Render engine.RenderFunc
@@ -55,6 +59,9 @@ type ControllerConfig struct {
 	// pool of render workers.
 	Builder render.Builder
 }
+
+// ShardsAuto makes one shard per live replica.
+const ShardsAuto = -1
 
 // LeaderElectionConfig configures the election of the active controller among the replicas of
 // ferry-apiserver, through a coordination.k8s.io Lease named leader.DefaultLeaseName in the
@@ -115,6 +122,11 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 
 // startController is the post-start hook that runs the controller with the server's loopback
 // client until the server stops.
+//
+// Without sharding the replica holding the leader Lease reconciles every Application. With
+// sharding (ControllerConfig.Shards above 1, or ShardsAuto) every replica reconciles the Applications of
+// the shards it holds (shard.Manager), and the leader alone runs what is not sharded: the
+// ApplicationSets and the Clusters' status.
 func (c completedConfig) startController(hookCtx context.Context, loopback *rest.Config) error {
 	cc := c.ExtraConfig.Controller
 	logger := klog.FromContext(hookCtx).WithName("controller")
@@ -127,14 +139,27 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		return fmt.Errorf("building the loopback client: %w", err)
 	}
 	kube, eng, registry := c.ExtraConfig.kube, c.ExtraConfig.engine, c.ExtraConfig.clusters
-	// current is the controller of this replica's term of leadership, nil while it does not
-	// lead; fleet its watches. The Cluster controller tells them of clusters that changed.
+	// Every replica has its own Git cache (it serves /diff and /manifests), so every replica
+	// collects it, leading or not.
+	go collectGitCache(hookCtx, ferry, eng.Source(), cc.GitCacheUnusedGrace)
+
+	le := cc.LeaderElection
+	if le.Name == "" {
+		le.Name = leader.DefaultLeaseName
+	}
+	if le.Identity == "" {
+		le.Identity = leader.DefaultIdentity()
+	}
+	sharded := cc.Shards > 1 || cc.Shards == ShardsAuto
+
+	// current is the Application controller running now (nil between terms); fleet its watches.
+	// The Cluster controller and the shards tell them of changes.
 	var current atomic.Pointer[controller.Controller]
 	var currentFleet atomic.Pointer[drift.Fleet]
 	// Every replica keeps the registry of clusters for the reads it serves; the leader alone
 	// writes the Clusters' status.
 	var leading atomic.Bool
-	leading.Store(!cc.LeaderElection.Enabled)
+	leading.Store(!le.Enabled)
 	clusterCtrl := clusterscontroller.New(clusterscontroller.Config{
 		Ferry: ferry, Kube: kube, Registry: registry,
 		Namespace: c.ExtraConfig.Clusters.CredentialsNamespace, ProbeInterval: c.ExtraConfig.Clusters.ProbeInterval,
@@ -149,11 +174,35 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		},
 	})
 	go clusterCtrl.Run(klog.NewContext(hookCtx, logger))
-	// Every replica has its own Git cache (it serves /diff and /manifests), so every replica
-	// collects it, leading or not.
-	go collectGitCache(hookCtx, ferry, eng.Source(), cc.GitCacheUnusedGrace)
-	// newController builds the controller and the watcher of managed objects that reports drift
-	// to it; each term of leadership gets fresh ones, as neither can run twice.
+
+	// Lease requests time out well within the renew deadline, so that one hung request does not
+	// cost the lease.
+	leaseConfig := rest.CopyConfig(cc.Target)
+	leaseConfig.Timeout = leader.ClientTimeout(le.RenewDeadline)
+	rest.AddUserAgent(leaseConfig, "leader-election")
+	leaseClient, err := kubernetes.NewForConfig(leaseConfig)
+	if err != nil {
+		return fmt.Errorf("building the leader election client: %w", err)
+	}
+	if err := leader.ValidateTimings(le.LeaseDuration, le.RenewDeadline, le.RetryPeriod); err != nil && (le.Enabled || sharded) {
+		return fmt.Errorf("leader election: %w", err)
+	}
+
+	var shards *shard.Manager
+	if sharded {
+		shards = shard.New(shard.Config{
+			Leases: leaseClient.CoordinationV1(), Namespace: le.Namespace, Identity: le.Identity, Shards: max(cc.Shards, 0), // ShardsAuto: zero, one per live replica
+			LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+			Clusters: registry.Names,
+			OnChange: func() {
+				if ctrl := current.Load(); ctrl != nil {
+					ctrl.ShardsChanged()
+				}
+			},
+		})
+	}
+	// newController builds the Application controller and the watches of managed objects that
+	// report drift to it; each term gets fresh ones, as neither can run twice.
 	newController := func() (*controller.Controller, *drift.Fleet, error) {
 		// The controller reports drift to itself through the watches; break the cycle with a
 		// forwarding function set once both exist.
@@ -168,73 +217,55 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 			return nil, nil, fmt.Errorf("setting up watches of managed objects: %w", err)
 		}
 		fleet := drift.NewFleet(watcher, registry.Config, onChange)
-		ctrl = controller.New(controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: fleet})
+		cfg := controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: fleet}
+		if shards != nil {
+			cfg.Shards = shards
+		}
+		ctrl = controller.New(cfg)
 		return ctrl, fleet, nil
 	}
-	ctrl, watcher, err := newController()
-	if err != nil {
-		return err
-	}
-	// run reconciles until ctx is done, watching managed objects only meanwhile.
-	run := func(ctx context.Context, ctrl *controller.Controller, fleet *drift.Fleet) {
+	// runApps reconciles Applications until ctx is done, watching managed objects only meanwhile.
+	runApps := func(ctx context.Context) error {
+		ctrl, fleet, err := newController()
+		if err != nil {
+			return err
+		}
 		ctx = klog.NewContext(ctx, logger)
 		fleet.Start(ctx)
 		current.Store(ctrl)
 		currentFleet.Store(fleet)
-		leading.Store(true)
 		defer func() {
-			leading.Store(!cc.LeaderElection.Enabled)
 			current.CompareAndSwap(ctrl, nil)
 			currentFleet.CompareAndSwap(fleet, nil)
 		}()
-		// ApplicationSets write Applications: the leader's alone, with a fresh controller each term.
-		setsDone := make(chan struct{})
-		go func() {
-			defer close(setsDone)
-			appsets.New(appsets.Config{Ferry: ferry, Kube: kube, Engine: eng, Tenancy: c.ExtraConfig.Tenancy}).Run(ctx)
-		}()
-		defer func() { <-setsDone }()
 		if err := ctrl.Run(ctx); err != nil {
 			logger.Error(err, "The controller stopped")
 		}
-	}
-
-	le := cc.LeaderElection
-	if !le.Enabled {
-		go run(hookCtx, ctrl, watcher)
 		return nil
 	}
-	if le.Name == "" {
-		le.Name = leader.DefaultLeaseName
+	// lead is what only the leader runs: the ApplicationSets (they write Applications), the
+	// Clusters' status, and, unsharded, the Applications.
+	lead := func(ctx context.Context) {
+		leading.Store(true)
+		defer leading.Store(!le.Enabled)
+		setsDone := make(chan struct{})
+		go func() {
+			defer close(setsDone)
+			appsets.New(appsets.Config{Ferry: ferry, Kube: kube, Engine: eng, Tenancy: c.ExtraConfig.Tenancy}).Run(klog.NewContext(ctx, logger))
+		}()
+		defer func() { <-setsDone }()
+		if sharded {
+			<-ctx.Done()
+			return
+		}
+		if err := runApps(ctx); err != nil {
+			logger.Error(err, "Cannot build the controller")
+		}
 	}
-	identity := le.Identity
-	if identity == "" {
-		identity = leader.DefaultIdentity()
-	}
-	// Lease requests time out well within the renew deadline, so that one hung request does not
-	// cost the lease.
-	leaseConfig := rest.CopyConfig(cc.Target)
-	leaseConfig.Timeout = leader.ClientTimeout(le.RenewDeadline)
-	rest.AddUserAgent(leaseConfig, "leader-election")
-	leaseClient, err := kubernetes.NewForConfig(leaseConfig)
-	if err != nil {
-		return fmt.Errorf("building the leader election client: %w", err)
-	}
-	election := leader.Config{
-		Client:        leaseClient.CoordinationV1(),
-		Namespace:     le.Namespace,
-		Name:          le.Name,
-		Identity:      identity,
-		LeaseDuration: le.LeaseDuration,
-		RenewDeadline: le.RenewDeadline,
-		RetryPeriod:   le.RetryPeriod,
-	}
-	if err := leader.ValidateTimings(election.LeaseDuration, election.RenewDeadline, election.RetryPeriod); err != nil {
-		return fmt.Errorf("leader election: %w", err)
-	}
+
 	// Stop reconciling as soon as shutdown begins, while the API still serves the controller's
-	// last writes; the Lease is released once the controller has stopped, so another replica
-	// takes over at once.
+	// last writes; Leases are released once the controller has stopped, so another replica takes
+	// over at once.
 	ctx, cancel := context.WithCancel(klog.NewContext(hookCtx, logger))
 	go func() {
 		defer cancel()
@@ -243,22 +274,31 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		case <-ctx.Done():
 		}
 	}()
-	go func() {
-		first := true
-		err := leader.Run(ctx, election, func(ctx context.Context) {
-			termCtrl, termWatcher := ctrl, watcher
-			if !first {
-				var err error
-				if termCtrl, termWatcher, err = newController(); err != nil {
-					logger.Error(err, "Cannot build the controller; giving up the lease")
-					return
-				}
+	if sharded {
+		// Built before it runs, so that a failure to watch is an error of the hook.
+		go shards.Run(ctx)
+		go func() {
+			if err := runApps(ctx); err != nil {
+				logger.Error(err, "Cannot build the controller")
 			}
-			first = false
-			run(ctx, termCtrl, termWatcher)
-		})
-		if err != nil {
-			logger.Error(err, "Leader election failed: this replica never reconciles")
+		}()
+	}
+	if !le.Enabled {
+		go lead(ctx)
+		return nil
+	}
+	election := leader.Config{
+		Client:        leaseClient.CoordinationV1(),
+		Namespace:     le.Namespace,
+		Name:          le.Name,
+		Identity:      le.Identity,
+		LeaseDuration: le.LeaseDuration,
+		RenewDeadline: le.RenewDeadline,
+		RetryPeriod:   le.RetryPeriod,
+	}
+	go func() {
+		if err := leader.Run(ctx, election, lead); err != nil {
+			logger.Error(err, "Leader election failed: this replica never leads")
 		}
 	}()
 	return nil

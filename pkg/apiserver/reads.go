@@ -106,6 +106,20 @@ func (c completedConfig) readTimeout() time.Duration {
 	return c.GenericConfig.RequestTimeout * 3 / 4
 }
 
+// readBudget is how long a read subresource may still work on a request: readTimeout, and never
+// past the request's own deadline (kubectl's --request-timeout, client-go's Timeout: ?timeout=)
+// less a margin to answer in, so the client gets a 504 with Retry-After rather than its own
+// timeout.
+func (c completedConfig) readBudget(ctx context.Context) time.Duration {
+	budget := c.readTimeout()
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		left -= max(time.Second, left/10)
+		budget = max(min(budget, left), 0)
+	}
+	return budget
+}
+
 // renderAt resolves and renders an Application at a revision with the engine, which works on
 // the versioned type, and turns its failures into API errors.
 //
@@ -134,7 +148,7 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 		}
 		return rendered{sha: sha, objects: objs}, nil
 	})
-	timeout := c.readTimeout()
+	timeout := c.readBudget(ctx)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
@@ -189,8 +203,17 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 	if err != nil {
 		return "", nil, err
 	}
-	// Hooks are run by syncs, not kept: they are never OutOfSync.
-	cmp, err := c.ExtraConfig.engine.Compare(ctx, versioned, engine.Resources(desired), true)
+	// Hooks are run by syncs, not kept: they are never OutOfSync. The dry runs stop in time for
+	// a 504 within the request's deadline.
+	budget := c.readBudget(ctx)
+	cmpCtx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	cmp, err := c.ExtraConfig.engine.Compare(cmpCtx, versioned, engine.Resources(desired), true)
+	if err != nil && cmpCtx.Err() != nil && ctx.Err() == nil {
+		return "", nil, apierrors.NewTimeoutError(fmt.Sprintf(
+			"comparing %d objects with the cluster is taking longer than %s (a busy cluster); retry in a few seconds", len(desired), budget.Round(time.Millisecond)),
+			application.RetryAfterSeconds)
+	}
 	var stage *engine.StageError
 	if errors.As(err, &stage) && stage.Reason == v1alpha1.ReasonClusterUnavailable {
 		return "", nil, application.EngineError(err)

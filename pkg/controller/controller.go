@@ -46,6 +46,16 @@ type Config struct {
 	// Live, when set, serves live objects from watches and reports changes to them; without it
 	// the controller reads objects with GETs and sees drift only at the interval.
 	Live LiveObjects
+	// Shards, when set, says which Applications this replica reconciles (by destination
+	// cluster); without it the controller reconciles every Application.
+	Shards Shards
+}
+
+// Shards is this replica's share of the Applications (shard.Manager).
+type Shards interface {
+	// Hold says whether this replica reconciles Applications of cluster now; while release has
+	// not been called the shard stays here. wait, when not ok, is how long until it will.
+	Hold(ctx context.Context, cluster string) (held context.Context, release func(), wait time.Duration, ok bool)
 }
 
 // LiveObjects is the cache of managed objects kept by watches, per cluster (drift.Fleet): ""
@@ -69,6 +79,7 @@ type Controller struct {
 	events   record.EventBroadcaster
 	live     LiveObjects
 	indexer  cache.Indexer
+	shards   Shards
 
 	mu sync.Mutex
 	// failures counts consecutive failed reconciles per Application, for its retry policy.
@@ -118,6 +129,7 @@ func New(cfg Config) *Controller {
 		failures: map[string]int32{},
 		drifted:  map[string]bool{},
 		live:     cfg.Live,
+		shards:   cfg.Shards,
 
 		statusChanged: map[string]bool{},
 		finished:      map[string]string{},
@@ -207,6 +219,14 @@ func (c *Controller) ClusterChanged(cluster string) {
 		return
 	}
 	for _, obj := range apps {
+		c.enqueue(obj)
+	}
+}
+
+// ShardsChanged is called when this replica's share of the Applications changed: each is looked
+// at again, and kept or passed over as its cluster is this replica's or not.
+func (c *Controller) ShardsChanged() {
+	for _, obj := range c.indexer.List() {
 		c.enqueue(obj)
 	}
 }

@@ -48,6 +48,18 @@ func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, erro
 	}
 	logger := klog.FromContext(ctx).WithValues("application", key)
 	ctx = klog.NewContext(ctx, logger)
+	if c.shards != nil {
+		held, release, wait, ok := c.shards.Hold(ctx, app.Spec.Destination.Cluster)
+		if !ok {
+			// Another replica's shard, or one this replica gained a moment ago: told of every
+			// change of its share, the controller looks again then.
+			return Result{RequeueAfter: wait}, nil
+		}
+		defer release()
+		ctx = held
+	}
+	logger.V(4).Info("Reconcile started")
+	defer logger.V(4).Info("Reconcile finished")
 	start := time.Now()
 	var result Result
 	err = recovery.Guard(ctx, recovery.Reconcile, func() error {

@@ -76,10 +76,10 @@ func freePort(t *testing.T) int {
 }
 
 // startReplica starts ferry-apiserver as the stack's own one runs (same identity, kubeconfigs and
-// serving certificate), but on its own port, storing Applications in the stack's etcd under
+// serving certificate) with extraArgs, but on its own port, storing Applications in the stack's etcd under
 // etcdPrefix and electing its controller through the Lease in leaseNamespace. It is killed at
 // cleanup; its log is shown when the test failed.
-func startReplica(t *testing.T, s *Stack, name, etcdPrefix, leaseNamespace string) *replica {
+func startReplica(t *testing.T, s *Stack, name, etcdPrefix, leaseNamespace string, extraArgs ...string) *replica {
 	t.Helper()
 	pki := filepath.Join(s.Dir, "pki")
 	ferryKubeconfig := filepath.Join(s.Dir, "kubeconfig-ferry-apiserver")
@@ -97,6 +97,7 @@ func startReplica(t *testing.T, s *Stack, name, etcdPrefix, leaseNamespace strin
 		"--allow-file-repositories",
 		"--leader-elect-resource-namespace", leaseNamespace,
 	}
+	args = append(args, extraArgs...)
 	logFile, err := os.Create(r.logPath)
 	if err != nil {
 		t.Fatal(err)

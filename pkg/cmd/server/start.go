@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,6 +100,8 @@ type Options struct {
 	GitCacheMaxSize           string
 	GitCacheUnusedGracePeriod time.Duration
 	AllowRemoteBases          bool
+	// Shards is --shards: "1" (one active controller), a number of shards, or "auto".
+	Shards string
 	// RenderWorkers is how many kustomize builds run at once, each in a child process of this
 	// binary; 0 builds in the server's own process (tests that run the server in theirs).
 	RenderWorkers int
@@ -146,6 +149,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		DefaultServiceAccount:               "default",
 		PrivilegedNamespaces:                []string{"ferry-system"},
 		ClusterCredentialsNamespace:         "ferry-system",
+		Shards:                              "1",
 		ClusterProbeInterval:                30 * time.Second,
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:       true,
@@ -197,6 +201,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Run the controller that syncs Applications. Off, the server only serves the API.")
 	fs.StringVar(&o.TargetKubeconfig, "target-kubeconfig", o.TargetKubeconfig,
 		"Kubeconfig of the cluster Applications deploy into. Default: --kubeconfig, else the in-cluster configuration.")
+	fs.StringVar(&o.Shards, "shards", o.Shards,
+		"How the replicas divide the Applications, by destination cluster: 1 makes the leader reconcile them all; N > 1 makes N shards, each held by one replica through a Lease "+
+			"(ferry-shard-<i>, next to the leader Lease); auto makes one shard per live replica. Clusters are assigned to shards by consistent hashing with bounded loads.")
 	fs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers,
 		"How many Applications are reconciled at once.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS,
@@ -229,6 +236,18 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Extra DNS names of the self-signed serving certificate made when no --tls-cert-file is given.")
 }
 
+// shards reads --shards into ControllerConfig.Shards.
+func (o *Options) shards() (int, error) {
+	if o.Shards == "auto" {
+		return apiserver.ShardsAuto, nil
+	}
+	n, err := strconv.Atoi(o.Shards)
+	if err != nil || n < 1 || n > 1024 {
+		return 0, fmt.Errorf("--shards %q: want a number of shards from 1 to 1024, or auto", o.Shards)
+	}
+	return n, nil
+}
+
 // EmbeddedEtcd reports whether the server runs its own etcd.
 func (o *Options) EmbeddedEtcd() bool {
 	return len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) == 0
@@ -249,6 +268,9 @@ func (o *Options) Validate() error {
 	}
 	if msgs := validation.IsDNS1123Label(o.ClusterCredentialsNamespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--cluster-credentials-namespace %q is not a namespace name: %s", o.ClusterCredentialsNamespace, strings.Join(msgs, "; ")))
+	}
+	if _, err := o.shards(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.ClusterProbeInterval < time.Second {
 		errs = append(errs, fmt.Errorf("--cluster-probe-interval %s is below 1s", o.ClusterProbeInterval))
@@ -372,6 +394,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			}
 			return nil, nil, err
 		}
+		shards, _ := o.shards() // validated
 		builder, err := o.renderBuilder()
 		if err != nil {
 			if etcd != nil {
@@ -393,6 +416,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			GitCacheUnusedGrace:   o.GitCacheUnusedGracePeriod,
 			AllowFileRepositories: o.AllowFileRepositories,
 			AllowRemoteBases:      o.AllowRemoteBases,
+			Shards:                shards,
 			Render:                o.Render,
 			Builder:               builder,
 			LeaderElection: apiserver.LeaderElectionConfig{
