@@ -87,6 +87,7 @@ type Controller struct {
 	clusters listers.ClusterLister
 	synced   []cache.InformerSynced
 	factory  informers.SharedInformerFactory
+	appsInf  informers.SharedInformerFactory
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
 	events   record.EventBroadcaster
@@ -101,8 +102,12 @@ func New(cfg Config) *Controller {
 		cfg.Workers = 2
 	}
 	factory := informers.NewSharedInformerFactory(cfg.Ferry, 0)
+	// Only the Applications sets generated: this replica decodes no event of the others.
+	generatedApps := informers.NewSharedInformerFactoryWithOptions(cfg.Ferry, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = SetLabel
+	}))
 	setInf := factory.Gitops().V1alpha1().ApplicationSets()
-	appInf := factory.Gitops().V1alpha1().Applications()
+	appInf := generatedApps.Gitops().V1alpha1().Applications()
 	clusterInf := factory.Gitops().V1alpha1().Clusters()
 	broadcaster := record.NewBroadcaster()
 	c := &Controller{
@@ -112,6 +117,7 @@ func New(cfg Config) *Controller {
 		clusters: clusterInf.Lister(),
 		synced:   []cache.InformerSynced{setInf.Informer().HasSynced, appInf.Informer().HasSynced, clusterInf.Informer().HasSynced},
 		factory:  factory,
+		appsInf:  generatedApps,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "applicationsets"}),
 		events:   broadcaster,
@@ -175,6 +181,7 @@ func (c *Controller) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithName("applicationsets")
 	ctx = klog.NewContext(ctx, logger)
 	c.factory.Start(ctx.Done())
+	c.appsInf.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
@@ -423,11 +430,18 @@ func (c *Controller) apply(ctx context.Context, set *gitopsv1alpha1.ApplicationS
 		want[app.Name] = true
 		cur, ok := owned[app.Name]
 		if !ok {
-			if other, err := c.apps.Applications(set.Namespace).Get(app.Name); err == nil {
-				errs = append(errs, fmt.Errorf("an Application %s exists that this set did not generate (owners %v): rename it or the template", app.Name, other.OwnerReferences))
+			// The cache holds only what sets generated: a name taken by another Application
+			// shows as AlreadyExists (or, should this set's own creation not be cached yet, is
+			// looked at again on the next pass, when it is).
+			_, err := client.Create(ctx, app, metav1.CreateOptions{FieldManager: FieldManager})
+			if apierrors.IsAlreadyExists(err) {
+				if existing, getErr := client.Get(ctx, app.Name, metav1.GetOptions{}); getErr == nil && metav1.IsControlledBy(existing, set) {
+					continue
+				}
+				errs = append(errs, fmt.Errorf("an Application %s exists that this set did not generate: rename it or the template", app.Name))
 				continue
 			}
-			if _, err := client.Create(ctx, app, metav1.CreateOptions{FieldManager: FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
+			if err != nil {
 				errs = append(errs, fmt.Errorf("creating Application %s: %w", app.Name, err))
 				continue
 			}

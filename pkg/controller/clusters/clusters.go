@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -64,6 +65,7 @@ type Controller struct {
 	secrets  corelisters.SecretNamespaceLister
 	synced   []cache.InformerSynced
 	factory  informers.SharedInformerFactory
+	appsInf  informers.SharedInformerFactory
 	kubeInf  kubeinformers.SharedInformerFactory
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
@@ -89,9 +91,14 @@ func New(cfg Config) *Controller {
 		cfg.ProbeInterval = 30 * time.Second
 	}
 	factory := informers.NewSharedInformerFactory(cfg.Ferry, 0)
+	// Only the Applications that target another cluster: the counts need no others, and this
+	// replica decodes no event of the rest.
+	remoteApps := informers.NewSharedInformerFactoryWithOptions(cfg.Ferry, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermNotEqualSelector(gitopsv1alpha1.FieldCluster, "").String()
+	}))
 	kubeInf := kubeinformers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0, kubeinformers.WithNamespace(cfg.Namespace))
 	clusterInf := factory.Gitops().V1alpha1().Clusters()
-	appInf := factory.Gitops().V1alpha1().Applications()
+	appInf := remoteApps.Gitops().V1alpha1().Applications()
 	secretInf := kubeInf.Core().V1().Secrets()
 	broadcaster := record.NewBroadcaster()
 	c := &Controller{
@@ -101,6 +108,7 @@ func New(cfg Config) *Controller {
 		secrets:  secretInf.Lister().Secrets(cfg.Namespace),
 		synced:   []cache.InformerSynced{clusterInf.Informer().HasSynced, appInf.Informer().HasSynced, secretInf.Informer().HasSynced},
 		factory:  factory,
+		appsInf:  remoteApps,
 		kubeInf:  kubeInf,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "clusters"}),
@@ -180,6 +188,7 @@ func (c *Controller) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithName("clusters")
 	ctx = klog.NewContext(ctx, logger)
 	c.factory.Start(ctx.Done())
+	c.appsInf.Start(ctx.Done())
 	c.kubeInf.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return

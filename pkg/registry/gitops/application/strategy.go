@@ -147,6 +147,7 @@ func SelectableFields(app *gitops.Application) fields.Set {
 	return generic.AddObjectMetaFieldsSet(fields.Set{
 		v1alpha1.FieldRepoURL:    app.Spec.Source.RepoURL,
 		v1alpha1.FieldSyncStatus: string(app.Status.Sync.Status),
+		v1alpha1.FieldCluster:    app.Spec.Destination.Cluster,
 	}, &app.ObjectMeta, true)
 }
 
