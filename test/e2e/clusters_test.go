@@ -169,6 +169,9 @@ func TestAnApplicationDeploysToARemoteCluster(t *testing.T) {
 	if _, ok := configMapValue(t, ns, "settings"); ok {
 		t.Fatal("the Application deployed into the cluster Ferry runs in too")
 	}
+	if out := kubectl(t, "get", "applications", "-A", "--field-selector", "spec.destination.cluster="+cluster, "-o", "name"); strings.TrimSpace(out) != "application.gitops.ferry.dev/web" {
+		t.Errorf("the Applications of cluster %s by field selector: %q", cluster, out)
+	}
 	eventually(t, 60*time.Second, "the Cluster counts the Application", func() (bool, string) {
 		row := clusterRow(t, cluster)
 		return row["APPS"] == "1", fmt.Sprint(row)
