@@ -2,6 +2,7 @@ package generators
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"testing"
 
@@ -100,5 +101,73 @@ func TestAMatrixCombinesEveryPair(t *testing.T) {
 	spec.Generators[0].Matrix.Generators = spec.Generators[0].Matrix.Generators[:1]
 	if _, err := Generate(context.Background(), spec, src); err == nil || !strings.Contains(err.Error(), "spec.generators[0].matrix.generators") {
 		t.Errorf("a matrix of one: %v", err)
+	}
+}
+
+// fakeRepo is a commit's files in memory.
+type fakeRepo map[string]string
+
+func (r fakeRepo) List() ([]string, []string, error) {
+	dirs := map[string]bool{}
+	var files []string
+	for name := range r {
+		files = append(files, name)
+		for d := name; strings.Contains(d, "/"); {
+			d = d[:strings.LastIndex(d, "/")]
+			dirs[d] = true
+		}
+	}
+	var ds []string
+	for d := range dirs {
+		ds = append(ds, d)
+	}
+	sort.Strings(ds)
+	sort.Strings(files)
+	return ds, files, nil
+}
+
+func (r fakeRepo) ReadFile(name string, _ int64) ([]byte, error) { return []byte(r[name]), nil }
+
+// TestAGitFilesGeneratorTurnsEachFileIntoParameters: each matching YAML or JSON file is one set
+// of parameters, its nested fields reachable in templates, with path.* of its directory; a file
+// that is not an object is an error naming it.
+func TestAGitFilesGeneratorTurnsEachFileIntoParameters(t *testing.T) {
+	repo := fakeRepo{
+		"clusters/eu-west/config.yaml":   "cluster: {name: eu-west, address: https://eu.example.com}\nreplicas: 3\n",
+		"clusters/us-east/config.json":   `{"cluster": {"name": "us-east", "address": "https://us.example.com"}, "replicas": 5}`,
+		"clusters/us-east/README.md":     "not a parameter file",
+		"apps/guestbook/deployment.yaml": "kind: Deployment",
+	}
+	src := Sources{Repo: func(context.Context, string, string, string) (string, Repo, error) { return "abc123", repo, nil }}
+	spec := gitopsv1alpha1.ApplicationSetSpec{
+		Generators: []gitopsv1alpha1.ApplicationSetGenerator{{Git: &gitopsv1alpha1.GitGenerator{RepoURL: "https://git.example.com/fleet.git",
+			Files: []gitopsv1alpha1.GitFileGeneratorItem{{Path: "clusters/*/config.*"}}}}},
+		Template: gitopsv1alpha1.ApplicationSetTemplate{
+			Metadata: gitopsv1alpha1.ApplicationSetTemplateMeta{Name: "guestbook-{{.cluster.name}}", Annotations: map[string]string{"replicas": "{{.replicas}}"}},
+			Spec: gitopsv1alpha1.ApplicationSpec{Source: gitopsv1alpha1.ApplicationSource{RepoURL: "https://git.example.com/fleet.git", Path: "{{.path.path}}/apps"},
+				Destination: gitopsv1alpha1.ApplicationDestination{Cluster: "{{.path.basename}}"}},
+		},
+	}
+	res, err := Generate(context.Background(), spec, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GitRevision != "abc123" || len(res.Params) != 2 {
+		t.Fatalf("revision %q, %d sets of parameters, want abc123 and 2", res.GitRevision, len(res.Params))
+	}
+	var got []string
+	for _, p := range res.Params {
+		app, err := Render(spec.Template, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, app.Name+" "+app.Spec.Destination.Cluster+" "+app.Spec.Source.Path+" "+app.Annotations["replicas"])
+	}
+	if want := "guestbook-eu-west eu-west clusters/eu-west/apps 3|guestbook-us-east us-east clusters/us-east/apps 5"; strings.Join(got, "|") != want {
+		t.Errorf("generated %q, want %q", strings.Join(got, "|"), want)
+	}
+	repo["clusters/broken/config.yaml"] = "- a list, not an object\n"
+	if _, err := Generate(context.Background(), spec, src); err == nil || !strings.Contains(err.Error(), "spec.generators[0].git.files[0]: clusters/broken/config.yaml") {
+		t.Errorf("a parameter file that is not an object: %v", err)
 	}
 }
