@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -278,5 +279,73 @@ spec:
 	r := kubectlFails(t, Admin, "", "patch", "applicationset", "services", "-n", ns, "--type=merge", "-p", `{"spec":{"template":{"metadata":{"name":"{{.path"}}}}`)
 	if !strings.Contains(r.Stderr, "spec.template.metadata.name") {
 		t.Errorf("an unparsable template: want 422 naming spec.template.metadata.name, got %s", r)
+	}
+}
+
+// TestAnApplicationSetsPoliciesKeepWhatTheySay: a list generator under create-update never
+// deletes an Application whose element went; preserveResourcesOnDeletion keeps what the
+// Applications deployed when the set goes; create-only never changes what it made.
+func TestAnApplicationSetsPoliciesKeepWhatTheySay(t *testing.T) {
+	requireStack(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("policies")
+	repo.Commit("main", map[string]string{
+		"envs/dev/settings.yaml": configMapYAML("settings-dev", "v1"),
+		"envs/qa/settings.yaml":  configMapYAML("settings-qa", "v1"),
+	}, "two environments")
+	ns := newNamespace(t, "policies")
+	set := func(policy string, envs ...string) string {
+		var elements []string
+		for _, e := range envs {
+			elements = append(elements, fmt.Sprintf(`{"env": %q}`, e))
+		}
+		return fmt.Sprintf(`apiVersion: gitops.ferry.dev/v1alpha1
+kind: ApplicationSet
+metadata: {name: envs, namespace: %[1]s}
+spec:
+  generators:
+  - list: {elements: [%[2]s]}
+  syncPolicy: {applicationsSync: %[3]s, preserveResourcesOnDeletion: true}
+  template:
+    metadata: {name: 'settings-{{.env}}'}
+    spec:
+      source: {repoURL: %[4]s, revision: main, path: 'envs/{{.env}}'}
+      destination: {namespace: %[1]s}
+      syncPolicy: {automated: {prune: true}}
+`, ns, strings.Join(elements, ", "), policy, repo.URL())
+	}
+	kubectlStdin(t, Admin, set("create-update", "dev", "qa"), "apply", "-f", "-")
+	waitAppSet(t, ns, "envs", "two Applications Synced", generatedSynced("settings-dev", "settings-qa"))
+	if a := getApp(t, ns, "settings-dev"); a.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != gitopsv1alpha1.DeletionPolicyOrphan {
+		t.Errorf("preserveResourcesOnDeletion: the generated Application's annotations are %v", a.Annotations)
+	}
+
+	// create-update: qa's element goes, its Application stays.
+	kubectlStdin(t, Admin, set("create-update", "dev"), "apply", "-f", "-")
+	waitAppSet(t, ns, "envs", "generation 2 seen", func(s *gitopsv1alpha1.ApplicationSet) bool { return s.Status.ObservedGeneration == s.Generation })
+	if !appExists(t, ns, "settings-qa") {
+		t.Error("create-update deleted an Application whose element went")
+	}
+
+	// create-only: a hand edit of a generated Application stays.
+	kubectlStdin(t, Admin, set("create-only", "dev"), "apply", "-f", "-")
+	waitAppSet(t, ns, "envs", "generation 3 seen", func(s *gitopsv1alpha1.ApplicationSet) bool { return s.Status.ObservedGeneration == s.Generation })
+	kubectl(t, "patch", "application", "settings-dev", "-n", ns, "--type=merge", "-p", `{"spec":{"syncPolicy":{"interval":"7m"}}}`)
+	// A change of the set's spec makes it generate again, after the edit.
+	kubectlStdin(t, Admin, set("create-only", "dev", "qa"), "apply", "-f", "-")
+	waitAppSet(t, ns, "envs", "generation 4 seen", func(s *gitopsv1alpha1.ApplicationSet) bool {
+		return s.Generation == 4 && s.Status.ObservedGeneration == 4
+	})
+	if got := getApp(t, ns, "settings-dev").Spec.SyncPolicy.Interval; got == nil || got.Duration != 7*time.Minute {
+		t.Errorf("create-only changed a generated Application back: interval %v", got)
+	}
+
+	// Deleting the set deletes its Applications, and keeps what they deployed.
+	kubectl(t, "delete", "applicationset", "envs", "-n", ns, "--wait=true", "--timeout=60s")
+	eventually(t, syncTimeout, "the generated Applications gone", func() (bool, string) {
+		return !appExists(t, ns, "settings-dev"), ""
+	})
+	if v, ok := configMapValue(t, ns, "settings-dev"); !ok || v != "v1" {
+		t.Errorf("preserveResourcesOnDeletion: the ConfigMap is %q (exists %v) after the set went", v, ok)
 	}
 }
