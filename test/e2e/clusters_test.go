@@ -207,6 +207,11 @@ func TestAnApplicationDeploysToARemoteCluster(t *testing.T) {
 	if got := getApp(t, ns, "web"); len(got.Status.Resources) != 2 {
 		t.Errorf("the inventory while the cluster is away: %v, want both objects kept", got.Status.Resources)
 	}
+	// Reads say which cluster is missing, as a 503 to retry.
+	diffDown := s.Run(Admin, "", "get", "--raw", "/apis/gitops.ferry.dev/v1alpha1/namespaces/"+ns+"/applications/web/diff")
+	if diffDown.Err == nil || !strings.Contains(diffDown.Stderr, "ServiceUnavailable") || !strings.Contains(diffDown.Stderr, `cluster \"`+cluster+`\"`) && !strings.Contains(diffDown.Stderr, `cluster "`+cluster+`"`) {
+		t.Errorf("/diff while the cluster is away: want 503 naming the cluster, got %s", diffDown)
+	}
 	if err := r.StartAgain(context.Background(), "kube-apiserver"); err != nil {
 		t.Fatal(err)
 	}
