@@ -98,6 +98,61 @@ type ApplicationSource struct {
 	// Kustomize overrides applied when Path holds a kustomization file.
 	// +optional
 	Kustomize *KustomizeSource
+	// Helm renders the Helm chart at Path (one holding a Chart.yaml is rendered as a chart even
+	// without this) as `helm template` would, with these settings. Helm runs no hook itself:
+	// pre-install and pre-upgrade hooks become PreSync hooks, post-install and post-upgrade ones
+	// PostSync hooks, their weight their sync wave; test hooks are left out.
+	// +optional
+	Helm *HelmSource
+}
+
+// HelmSource holds the settings of a Helm chart's render.
+type HelmSource struct {
+	// ReleaseName is .Release.Name; default the Application's name.
+	// +optional
+	ReleaseName string
+	// Namespace is .Release.Namespace; default spec.destination.namespace, else the
+	// Application's namespace.
+	// +optional
+	Namespace string
+	// ValueFiles are values files, relative to Path and inside the repository, merged in order
+	// over the chart's values.yaml.
+	// +optional
+	// +listType=atomic
+	ValueFiles []string
+	// Values is an object merged over the value files.
+	// +optional
+	Values *runtime.RawExtension
+	// Parameters are set last, as `helm template --set name=value` (--set-string with
+	// forceString).
+	// +optional
+	// +listType=atomic
+	Parameters []HelmParameter
+	// SkipCRDs leaves out the chart's crds/ directory.
+	// +optional
+	SkipCRDs bool
+	// SkipTests is accepted for Argo CD's spec; test hooks are never applied.
+	// +optional
+	SkipTests bool
+	// KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default Helm's own.
+	// +optional
+	KubeVersion string
+	// APIVersions are added to .Capabilities.APIVersions (group/version, or group/version/Kind).
+	// +optional
+	// +listType=atomic
+	APIVersions []string
+}
+
+// HelmParameter is one --set of a chart's render.
+type HelmParameter struct {
+	// Name is the value's path, as --set writes it: image.tag, servers[0].port.
+	Name string
+	// Value is parsed as --set does (numbers, booleans), unless ForceString.
+	// +optional
+	Value string
+	// ForceString keeps Value a string, as --set-string.
+	// +optional
+	ForceString bool
 }
 
 // LocalObjectReference names an object in the same namespace as the object that refers to it.

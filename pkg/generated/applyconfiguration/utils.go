@@ -84,6 +84,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.GitGeneratorApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HealthStatus"):
 		return &gitopsv1alpha1.HealthStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("HelmParameter"):
+		return &gitopsv1alpha1.HelmParameterApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("HelmSource"):
+		return &gitopsv1alpha1.HelmSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("KustomizePatch"):
 		return &gitopsv1alpha1.KustomizePatchApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("KustomizeSelector"):

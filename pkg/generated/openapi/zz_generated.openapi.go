@@ -71,6 +71,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.GitFileGeneratorItem{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_GitFileGeneratorItem(ref),
 		v1alpha1.GitGenerator{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_GitGenerator(ref),
 		v1alpha1.HealthStatus{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref),
+		v1alpha1.HelmParameter{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_HelmParameter(ref),
+		v1alpha1.HelmSource{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_HelmSource(ref),
 		v1alpha1.KustomizePatch{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_KustomizePatch(ref),
 		v1alpha1.KustomizeSelector{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_KustomizeSelector(ref),
 		v1alpha1.KustomizeSource{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_KustomizeSource(ref),
@@ -1056,12 +1058,18 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 							Ref:         ref(v1alpha1.KustomizeSource{}.OpenAPIModelName()),
 						},
 					},
+					"helm": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Helm renders the Helm chart at Path (one holding a Chart.yaml is rendered as a chart even without this) as `helm template` would, with these settings. Helm runs no hook itself: pre-install and pre-upgrade hooks become PreSync hooks, post-install and post-upgrade ones PostSync hooks, their weight their sync wave; test hooks are left out.",
+							Ref:         ref(v1alpha1.HelmSource{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"repoURL"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.DirectorySource{}.OpenAPIModelName(), v1alpha1.KustomizeSource{}.OpenAPIModelName(), v1alpha1.LocalObjectReference{}.OpenAPIModelName()},
+			v1alpha1.DirectorySource{}.OpenAPIModelName(), v1alpha1.HelmSource{}.OpenAPIModelName(), v1alpha1.KustomizeSource{}.OpenAPIModelName(), v1alpha1.LocalObjectReference{}.OpenAPIModelName()},
 	}
 }
 
@@ -1930,6 +1938,154 @@ func schema_pkg_apis_gitops_v1alpha1_HealthStatus(ref common.ReferenceCallback) 
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_HelmParameter(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HelmParameter is one --set of a chart's render.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the value's path, as --set writes it: image.tag, servers[0].port.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"value": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Value is parsed as --set does (numbers, booleans), unless ForceString.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"forceString": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ForceString keeps Value a string, as --set-string.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_HelmSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HelmSource holds the settings of a Helm chart's render.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"releaseName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ReleaseName is .Release.Name; default the Application's name.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace is .Release.Namespace; default spec.destination.namespace, else the Application's namespace.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"valueFiles": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ValueFiles are values files, relative to Path and inside the repository, merged in order over the chart's values.yaml.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"values": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Values is an object merged over the value files.",
+							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
+						},
+					},
+					"parameters": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Parameters are set last, as `helm template --set name=value` (--set-string with forceString).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.HelmParameter{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"skipCrds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SkipCRDs leaves out the chart's crds/ directory.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"skipTests": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SkipTests is accepted for Argo CD's spec; test hooks are never applied.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"kubeVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default Helm's own.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersions are added to .Capabilities.APIVersions (group/version, or group/version/Kind).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.HelmParameter{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName()},
 	}
 }
 

@@ -269,6 +269,7 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 	if d := src.Directory; d != nil {
 		opts.Directory = &render.DirectoryOptions{Recurse: d.Recurse, Include: d.Include, Exclude: d.Exclude}
 	}
+	opts.Helm, opts.ChartDefaults = helmOptions(app), helmDefaults(app)
 	if k := src.Kustomize; k != nil {
 		ko := &render.KustomizeOptions{NamePrefix: k.NamePrefix, NameSuffix: k.NameSuffix, Images: k.Images, Components: k.Components}
 		for _, p := range k.Patches {
@@ -337,11 +338,14 @@ func (b *readBudget) reader(repo, sha string) render.TreeReader {
 
 func renderKey(app *gitopsv1alpha1.Application, sha string, remote bool) (string, error) {
 	src := app.Spec.Source
+	// A chart's render depends on the release name and namespace, which default to the
+	// Application's: its options are those resolved for this Application.
 	opts, err := json.Marshal(struct {
 		D *gitopsv1alpha1.DirectorySource
 		K *gitopsv1alpha1.KustomizeSource
+		H *render.HelmOptions
 		R bool
-	}{src.Directory, src.Kustomize, remote})
+	}{src.Directory, src.Kustomize, helmDefaults(app), remote})
 	if err != nil {
 		return "", err
 	}
@@ -364,4 +368,40 @@ func IgnoreRules(app *gitopsv1alpha1.Application) []apply.IgnoreRule {
 		rules = append(rules, apply.IgnoreRule{Group: d.Group, Kind: d.Kind, Name: d.Name, Namespace: d.Namespace, JSONPointers: d.JSONPointers})
 	}
 	return rules
+}
+
+// helmOptions are the chart settings of spec.source.helm with their defaults, nil when the
+// Application sets none (a Chart.yaml at the path is rendered with helmDefaults then).
+func helmOptions(app *gitopsv1alpha1.Application) *render.HelmOptions {
+	if app.Spec.Source.Helm == nil {
+		return nil
+	}
+	return helmDefaults(app)
+}
+
+// helmDefaults are the chart settings of app: spec.source.helm, the release named after the
+// Application, in its destination namespace.
+func helmDefaults(app *gitopsv1alpha1.Application) *render.HelmOptions {
+	o := &render.HelmOptions{ReleaseName: app.Name, Namespace: app.Spec.Destination.Namespace}
+	if o.Namespace == "" {
+		o.Namespace = app.Namespace
+	}
+	h := app.Spec.Source.Helm
+	if h == nil {
+		return o
+	}
+	if h.ReleaseName != "" {
+		o.ReleaseName = h.ReleaseName
+	}
+	if h.Namespace != "" {
+		o.Namespace = h.Namespace
+	}
+	o.ValueFiles, o.SkipCRDs, o.KubeVersion, o.APIVersions = h.ValueFiles, h.SkipCRDs, h.KubeVersion, h.APIVersions
+	if h.Values != nil {
+		o.Values = h.Values.Raw
+	}
+	for _, p := range h.Parameters {
+		o.Parameters = append(o.Parameters, render.HelmParameter{Name: p.Name, Value: p.Value, ForceString: p.ForceString})
+	}
+	return o
 }

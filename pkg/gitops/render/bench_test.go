@@ -154,3 +154,53 @@ func BenchmarkRenderKustomize(b *testing.B) {
 		})
 	}
 }
+
+// benchChart is a chart of n templates, each a Deployment from shared helpers and values.
+func benchChart(dir string, n int) []source.File {
+	files := []source.File{
+		{Path: dir + "/Chart.yaml", Data: []byte("apiVersion: v2\nname: web\nversion: 1.0.0\n")},
+		{Path: dir + "/values.yaml", Data: []byte("replicas: 2\nimage: {repository: registry.example.com/web, tag: \"1.0\"}\nresources: {requests: {cpu: 100m, memory: 64Mi}}\n")},
+		{Path: dir + "/templates/_helpers.tpl", Data: []byte(`{{- define "web.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}`)},
+	}
+	for i := range n {
+		files = append(files, source.File{Path: fmt.Sprintf("%s/templates/deploy-%03d.yaml", dir, i), Data: []byte(fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-%03d
+  labels: {{- include "web.labels" . | nindent 4 }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: {{ .Release.Name }}-%03d}}
+  template:
+    metadata: {labels: {app: {{ .Release.Name }}-%03d}}
+    spec:
+      containers:
+      - name: web
+        image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+        resources: {{- toYaml .Values.resources | nindent 10 }}
+`, i, i, i))})
+	}
+	return files
+}
+
+func BenchmarkRenderHelmChart(b *testing.B) {
+	for _, n := range []int{10, 50} {
+		b.Run(fmt.Sprintf("templates=%d", n), func(b *testing.B) {
+			fs := benchChart("charts/web", n)
+			opts := Options{ChartDefaults: &HelmOptions{ReleaseName: "web", Namespace: "default"}}
+			objs, err := Render(fs, "charts/web", opts)
+			if err != nil || len(objs) != n {
+				b.Fatalf("rendered %d objects, want %d: %v", len(objs), n, err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if objs, err = Render(fs, "charts/web", opts); err != nil || len(objs) != n {
+					b.Fatalf("rendered %d objects, want %d: %v", len(objs), n, err)
+				}
+			}
+		})
+	}
+}

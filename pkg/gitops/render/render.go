@@ -51,6 +51,10 @@ type KustomizeOptions struct {
 type Options struct {
 	Directory *DirectoryOptions
 	Kustomize *KustomizeOptions
+	// Helm, when set, renders the path as a Helm chart; so does a Chart.yaml there, with
+	// ChartDefaults (the release's name and namespace).
+	Helm          *HelmOptions
+	ChartDefaults *HelmOptions `json:"-"`
 	// AllowRemoteBases lets kustomizations refer to remote repositories and URLs. Off by
 	// default: a remote base is code fetched from wherever its author chose.
 	AllowRemoteBases bool
@@ -66,7 +70,8 @@ type Options struct {
 	Builder Builder `json:"-"`
 }
 
-// Builder builds the kustomization at dir of files already staged and checked by RenderTree.
+// Builder builds the kustomization or the Helm chart (Options.Helm) at dir of files already
+// staged and checked by RenderTree.
 type Builder interface {
 	Build(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error)
 }
@@ -77,8 +82,20 @@ var InProcess Builder = inProcess{}
 type inProcess struct{}
 
 func (inProcess) Build(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
+	if opts.Helm != nil {
+		return BuildChart(files, dir, opts)
+	}
 	krustyMu.Lock()
 	defer krustyMu.Unlock()
+	return BuildKustomization(files, dir, opts)
+}
+
+// Build renders what RenderTree staged: the chart at dir when opts.Helm is set, else the
+// kustomization. Render workers call it.
+func Build(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
+	if opts.Helm != nil {
+		return BuildChart(files, dir, opts)
+	}
 	return BuildKustomization(files, dir, opts)
 }
 

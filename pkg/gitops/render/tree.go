@@ -32,7 +32,18 @@ func RenderTree(read TreeReader, dir string, opts Options) ([]*unstructured.Unst
 		return nil, &Error{File: dir, Reason: fmt.Sprintf("cannot read the path: %v", err)}
 	}
 	var objs []*unstructured.Unstructured
-	if file, _ := kustomizationIn(files, dir); file != "" {
+	if opts.Helm != nil || isChart(files, dir) {
+		if opts.Helm == nil {
+			opts.Helm = opts.ChartDefaults
+		}
+		if opts.Helm == nil {
+			opts.Helm = &HelmOptions{ReleaseName: "release", Namespace: "default"}
+		}
+		if files, err = withValueFiles(read, files, dir, opts.Helm.ValueFiles); err != nil {
+			return nil, err
+		}
+		objs, err = opts.Builder.Build(files, dir, opts)
+	} else if file, _ := kustomizationIn(files, dir); file != "" {
 		var components []string
 		if opts.Kustomize != nil {
 			components = opts.Kustomize.Components
@@ -308,4 +319,39 @@ func kustomizationIn(files []source.File, dir string) (string, []byte) {
 		}
 	}
 	return "", nil
+}
+
+// withValueFiles adds to a chart's files the value files it names outside its directory.
+func withValueFiles(read TreeReader, files []source.File, dir string, valueFiles []string) ([]source.File, error) {
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Path] = true
+	}
+	for _, vf := range valueFiles {
+		p, err := valueFilePath(dir, vf)
+		if err != nil {
+			return nil, err
+		}
+		if have[p] {
+			continue
+		}
+		parent := path.Dir(p)
+		if parent == "." {
+			parent = ""
+		}
+		under, err := read(parent)
+		if err != nil {
+			return nil, &Error{File: p, Reason: fmt.Sprintf("value file not found: %v", err)}
+		}
+		for _, f := range under {
+			if f.Path == p {
+				files = append(files, f)
+				have[p] = true
+			}
+		}
+		if !have[p] {
+			return nil, &Error{File: p, Reason: "value file not found"}
+		}
+	}
+	return files, nil
 }

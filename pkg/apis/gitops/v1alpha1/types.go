@@ -104,6 +104,61 @@ type ApplicationSource struct {
 	// Kustomize overrides applied when Path holds a kustomization file.
 	// +optional
 	Kustomize *KustomizeSource `json:"kustomize,omitempty" protobuf:"bytes,6,opt,name=kustomize"`
+	// Helm renders the Helm chart at Path (one holding a Chart.yaml is rendered as a chart even
+	// without this) as `helm template` would, with these settings. Helm runs no hook itself:
+	// pre-install and pre-upgrade hooks become PreSync hooks, post-install and post-upgrade ones
+	// PostSync hooks, their weight their sync wave; test hooks are left out.
+	// +optional
+	Helm *HelmSource `json:"helm,omitempty" protobuf:"bytes,7,opt,name=helm"`
+}
+
+// HelmSource holds the settings of a Helm chart's render.
+type HelmSource struct {
+	// ReleaseName is .Release.Name; default the Application's name.
+	// +optional
+	ReleaseName string `json:"releaseName,omitempty" protobuf:"bytes,1,opt,name=releaseName"`
+	// Namespace is .Release.Namespace; default spec.destination.namespace, else the
+	// Application's namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty" protobuf:"bytes,2,opt,name=namespace"`
+	// ValueFiles are values files, relative to Path and inside the repository, merged in order
+	// over the chart's values.yaml.
+	// +optional
+	// +listType=atomic
+	ValueFiles []string `json:"valueFiles,omitempty" protobuf:"bytes,3,rep,name=valueFiles"`
+	// Values is an object merged over the value files.
+	// +optional
+	Values *runtime.RawExtension `json:"values,omitempty" protobuf:"bytes,4,opt,name=values"`
+	// Parameters are set last, as `helm template --set name=value` (--set-string with
+	// forceString).
+	// +optional
+	// +listType=atomic
+	Parameters []HelmParameter `json:"parameters,omitempty" protobuf:"bytes,5,rep,name=parameters"`
+	// SkipCRDs leaves out the chart's crds/ directory.
+	// +optional
+	SkipCRDs bool `json:"skipCrds,omitempty" protobuf:"varint,6,opt,name=skipCrds"`
+	// SkipTests is accepted for Argo CD's spec; test hooks are never applied.
+	// +optional
+	SkipTests bool `json:"skipTests,omitempty" protobuf:"varint,7,opt,name=skipTests"`
+	// KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default Helm's own.
+	// +optional
+	KubeVersion string `json:"kubeVersion,omitempty" protobuf:"bytes,8,opt,name=kubeVersion"`
+	// APIVersions are added to .Capabilities.APIVersions (group/version, or group/version/Kind).
+	// +optional
+	// +listType=atomic
+	APIVersions []string `json:"apiVersions,omitempty" protobuf:"bytes,9,rep,name=apiVersions"`
+}
+
+// HelmParameter is one --set of a chart's render.
+type HelmParameter struct {
+	// Name is the value's path, as --set writes it: image.tag, servers[0].port.
+	Name string `json:"name" protobuf:"bytes,1,opt,name=name"`
+	// Value is parsed as --set does (numbers, booleans), unless ForceString.
+	// +optional
+	Value string `json:"value,omitempty" protobuf:"bytes,2,opt,name=value"`
+	// ForceString keeps Value a string, as --set-string.
+	// +optional
+	ForceString bool `json:"forceString,omitempty" protobuf:"varint,3,opt,name=forceString"`
 }
 
 // LocalObjectReference names an object in the same namespace as the object that refers to it.

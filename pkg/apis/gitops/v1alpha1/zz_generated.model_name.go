@@ -212,6 +212,16 @@ func (in HealthStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HelmParameter) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.HelmParameter"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HelmSource) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.HelmSource"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in KustomizePatch) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.KustomizePatch"
 }

@@ -3,6 +3,7 @@
 package validation
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"path"
@@ -173,8 +174,67 @@ func validateSource(src *gitops.ApplicationSource, opts Options, fldPath *field.
 			}
 		}
 	}
+	if h := src.Helm; h != nil {
+		allErrs = append(allErrs, validateHelm(h, fldPath.Child("helm"))...)
+	}
 	return allErrs
 }
+
+// MaxHelmParameters bounds spec.source.helm.parameters and valueFiles.
+const MaxHelmParameters = 256
+
+func validateHelm(h *gitops.HelmSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if n := h.ReleaseName; n != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(n) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("releaseName"), n, msg))
+		}
+		if len(n) > 53 {
+			allErrs = append(allErrs, field.TooLong(fldPath.Child("releaseName"), n, 53))
+		}
+	}
+	if ns := h.Namespace; ns != "" {
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("namespace"), ns, msg))
+		}
+	}
+	if n := len(h.ValueFiles); n > MaxHelmParameters {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("valueFiles"), n, MaxHelmParameters))
+	}
+	for i, vf := range h.ValueFiles {
+		p := fldPath.Child("valueFiles").Index(i)
+		if vf == "" {
+			allErrs = append(allErrs, field.Required(p, "a values file relative to spec.source.path"))
+			continue
+		}
+		allErrs = append(allErrs, ValidatePath(vf, p)...)
+	}
+	if v := h.Values; v != nil && len(v.Raw) > 0 {
+		var obj map[string]any
+		if err := json.Unmarshal(v.Raw, &obj); err != nil || obj == nil {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("values"), string(v.Raw), "must be an object of values, not a string"))
+		}
+	}
+	if n := len(h.Parameters); n > MaxHelmParameters {
+		allErrs = append(allErrs, field.TooMany(fldPath.Child("parameters"), n, MaxHelmParameters))
+	}
+	for i, p := range h.Parameters {
+		if strings.TrimSpace(p.Name) == "" || strings.ContainsAny(p.Name, "=\n") {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("parameters").Index(i).Child("name"), p.Name, "must be a value's path such as image.tag, without = or a line break"))
+		}
+	}
+	if kv := h.KubeVersion; kv != "" && !kubeVersion.MatchString(kv) {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("kubeVersion"), kv, "must be a Kubernetes version such as v1.37.2 or 1.37"))
+	}
+	for i, av := range h.APIVersions {
+		if av == "" || strings.ContainsAny(av, " \t\n") || strings.Count(av, "/") > 2 {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("apiVersions").Index(i), av, "must be group/version or group/version/Kind"))
+		}
+	}
+	return allErrs
+}
+
+var kubeVersion = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]+)?$`)
 
 // ValidateRepoURL accepts https, http, ssh, git and scp-like URLs, and file URLs only when the
 // server allows them.

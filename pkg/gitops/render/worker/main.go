@@ -59,10 +59,10 @@ func Main(args []string) int {
 func build(req request) (resp response) {
 	defer func() {
 		if r := recover(); r != nil {
-			resp = response{File: req.Dir, Reason: fmt.Sprintf("kustomize failed unexpectedly: %v", r)}
+			resp = response{File: req.Dir, Reason: fmt.Sprintf("the render failed unexpectedly: %v", r)}
 		}
 	}()
-	objs, err := render.BuildKustomization(req.Files, req.Dir, req.Options)
+	objs, err := render.Build(req.Files, req.Dir, req.Options)
 	if err != nil {
 		var rerr *render.Error
 		if errors.As(err, &rerr) {

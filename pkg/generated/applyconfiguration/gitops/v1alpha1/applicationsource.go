@@ -40,6 +40,11 @@ type ApplicationSourceApplyConfiguration struct {
 	Directory *DirectorySourceApplyConfiguration `json:"directory,omitempty"`
 	// Kustomize overrides applied when Path holds a kustomization file.
 	Kustomize *KustomizeSourceApplyConfiguration `json:"kustomize,omitempty"`
+	// Helm renders the Helm chart at Path (one holding a Chart.yaml is rendered as a chart even
+	// without this) as `helm template` would, with these settings. Helm runs no hook itself:
+	// pre-install and pre-upgrade hooks become PreSync hooks, post-install and post-upgrade ones
+	// PostSync hooks, their weight their sync wave; test hooks are left out.
+	Helm *HelmSourceApplyConfiguration `json:"helm,omitempty"`
 }
 
 // ApplicationSourceApplyConfiguration constructs a declarative configuration of the ApplicationSource type for use with
@@ -93,5 +98,13 @@ func (b *ApplicationSourceApplyConfiguration) WithDirectory(value *DirectorySour
 // If called multiple times, the Kustomize field is set to the value of the last call.
 func (b *ApplicationSourceApplyConfiguration) WithKustomize(value *KustomizeSourceApplyConfiguration) *ApplicationSourceApplyConfiguration {
 	b.Kustomize = value
+	return b
+}
+
+// WithHelm sets the Helm field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Helm field is set to the value of the last call.
+func (b *ApplicationSourceApplyConfiguration) WithHelm(value *HelmSourceApplyConfiguration) *ApplicationSourceApplyConfiguration {
+	b.Helm = value
 	return b
 }
