@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/strvals"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
@@ -68,13 +70,14 @@ data:
   GREETING: {{ .Values.config.greeting | quote }}
   FEATURES: {{ join "," .Values.config.featureFlags | quote }}
   BUILD: {{ .Values.build | default "dev" | quote }}
+  KUBE: {{ .Capabilities.KubeVersion.Version | quote }}
 `,
 	"templates/NOTES.txt": "Open {{ include \"web.fullname\" . }}\n",
 }
 
 // helmTemplate renders the chart with the Helm SDK exactly as `helm template` does, for the
 // expectation: the objects it prints.
-func helmTemplate(t *testing.T, files map[string]string, release, namespace string, valueFiles []string, set []string) []*unstructured.Unstructured {
+func helmTemplate(t *testing.T, files map[string]string, release, namespace, kubeVersion string, valueFiles []string, set []string) []*unstructured.Unstructured {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -114,6 +117,9 @@ func helmTemplate(t *testing.T, files map[string]string, release, namespace stri
 	}
 	install := action.NewInstall(action.NewConfiguration())
 	install.DryRunStrategy, install.ReleaseName, install.Namespace, install.Replace = action.DryRunClient, release, namespace, true
+	if install.KubeVersion, err = common.ParseKubeVersion(kubeVersion); err != nil {
+		t.Fatal(err)
+	}
 	rel, err := install.Run(chrt, vals)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +159,17 @@ func TestAHelmChartInGitDeploysWhatHelmTemplateRenders(t *testing.T) {
 	kubectlStdin(t, Admin, gitApp(ns, "web", repo, "charts/web", ns, map[string]any{"source.helm": helm}), "apply", "-f", "-")
 	waitApp(t, ns, "web", "Synced", synced)
 
-	want := helmTemplate(t, webChart, "web", ns, []string{"values-prod.yaml"}, []string{"image.tag=1.5"})
+	// Charts see the cluster's version, as helm template --kube-version would give it: the
+	// live ConfigMap's KUBE is compared with it below.
+	disco, err := discovery.NewDiscoveryClientForConfig(s.restConfig(Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := disco.ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := helmTemplate(t, webChart, "web", ns, version.GitVersion, []string{"values-prod.yaml"}, []string{"image.tag=1.5"})
 	if len(want) != 3 {
 		t.Fatalf("helm template rendered %d objects, want 3", len(want))
 	}

@@ -2057,7 +2057,7 @@ func schema_pkg_apis_gitops_v1alpha1_HelmSource(ref common.ReferenceCallback) co
 					},
 					"kubeVersion": {
 						SchemaProps: spec.SchemaProps{
-							Description: "KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default Helm's own.",
+							Description: "KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default the destination cluster's version.",
 							Type:        []string{"string"},
 							Format:      "",
 						},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -25,6 +27,33 @@ type Applier struct {
 	managers map[string]*identityClient
 	// applied lets Apply skip the dry run of objects it provably applied already.
 	applied appliedMemo
+
+	// version is the cluster's Kubernetes version, read at versionAt.
+	version   string
+	versionAt time.Time
+}
+
+// versionTTL is how long the cluster's version is trusted: a cluster upgrade is seen within it.
+const versionTTL = 10 * time.Minute
+
+// ServerVersion is the cluster's Kubernetes version, such as v1.37.2, as Ferry's own identity
+// reads it (GET /version), kept for versionTTL.
+func (a *Applier) ServerVersion() (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.version != "" && time.Since(a.versionAt) < versionTTL {
+		return a.version, nil
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(a.base)
+	if err != nil {
+		return "", err
+	}
+	v, err := disco.ServerVersion()
+	if err != nil {
+		return "", fmt.Errorf("reading the cluster's version: %w", err)
+	}
+	a.version, a.versionAt = v.GitVersion, time.Now()
+	return a.version, nil
 }
 
 type identityClient struct {

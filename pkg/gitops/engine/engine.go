@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -215,7 +216,18 @@ func (e *Engine) Render(ctx context.Context, app *gitopsv1alpha1.Application, sh
 }
 
 func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, error) {
-	key, err := renderKey(app, sha, e.cfg.AllowRemoteBases)
+	as, err := e.ActorOf(app)
+	if err != nil {
+		return nil, err
+	}
+	// Charts see the destination cluster's version (.Capabilities.KubeVersion) unless
+	// spec.source.helm.kubeVersion says otherwise; unreadable, Helm's default.
+	kubeVersion, _ := as.Applier.ServerVersion()
+	if !releaseVersion.MatchString(kubeVersion) {
+		kubeVersion = "" // a development build's version, such as v0.0.0-master+$Format:%H$
+	}
+	helm := helmDefaults(app, kubeVersion)
+	key, err := renderKey(app, sha, helm, e.cfg.AllowRemoteBases)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +236,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 		objs = copies(cached.([]*unstructured.Unstructured))
 	} else {
 		var remote bool
-		objs, remote, err = e.renderUncached(ctx, app, sha)
+		objs, remote, err = e.renderUncached(ctx, app, sha, helm)
 		if err != nil {
 			return nil, err
 		}
@@ -235,10 +247,6 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 		}
 	}
 	dest := app.Spec.Destination.Namespace
-	as, err := e.ActorOf(app)
-	if err != nil {
-		return nil, err
-	}
 	if err := as.Applier.Prepare(ctx, AppOf(app), as.User, objs, dest); err != nil {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Err: redact.Error(err, redact.FromObjects(objs))}
 	}
@@ -246,7 +254,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 }
 
 // renderUncached renders the Application's path at sha, and says whether it read remote bases.
-func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, sha string) ([]*unstructured.Unstructured, bool, error) {
+func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions) ([]*unstructured.Unstructured, bool, error) {
 	src := app.Spec.Source
 	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases, Builder: e.cfg.Builder}
 	budget := e.newReadBudget()
@@ -269,7 +277,10 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 	if d := src.Directory; d != nil {
 		opts.Directory = &render.DirectoryOptions{Recurse: d.Recurse, Include: d.Include, Exclude: d.Exclude}
 	}
-	opts.Helm, opts.ChartDefaults = helmOptions(app), helmDefaults(app)
+	opts.ChartDefaults = helm
+	if src.Helm != nil {
+		opts.Helm = helm
+	}
 	if k := src.Kustomize; k != nil {
 		ko := &render.KustomizeOptions{NamePrefix: k.NamePrefix, NameSuffix: k.NameSuffix, Images: k.Images, Components: k.Components}
 		for _, p := range k.Patches {
@@ -336,7 +347,7 @@ func (b *readBudget) reader(repo, sha string) render.TreeReader {
 	}
 }
 
-func renderKey(app *gitopsv1alpha1.Application, sha string, remote bool) (string, error) {
+func renderKey(app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions, remote bool) (string, error) {
 	src := app.Spec.Source
 	// A chart's render depends on the release name and namespace, which default to the
 	// Application's: its options are those resolved for this Application.
@@ -345,7 +356,7 @@ func renderKey(app *gitopsv1alpha1.Application, sha string, remote bool) (string
 		K *gitopsv1alpha1.KustomizeSource
 		H *render.HelmOptions
 		R bool
-	}{src.Directory, src.Kustomize, helmDefaults(app), remote})
+	}{src.Directory, src.Kustomize, helm, remote})
 	if err != nil {
 		return "", err
 	}
@@ -370,19 +381,13 @@ func IgnoreRules(app *gitopsv1alpha1.Application) []apply.IgnoreRule {
 	return rules
 }
 
-// helmOptions are the chart settings of spec.source.helm with their defaults, nil when the
-// Application sets none (a Chart.yaml at the path is rendered with helmDefaults then).
-func helmOptions(app *gitopsv1alpha1.Application) *render.HelmOptions {
-	if app.Spec.Source.Helm == nil {
-		return nil
-	}
-	return helmDefaults(app)
-}
+// releaseVersion is a Kubernetes release's version, which Helm can parse.
+var releaseVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$`)
 
 // helmDefaults are the chart settings of app: spec.source.helm, the release named after the
-// Application, in its destination namespace.
-func helmDefaults(app *gitopsv1alpha1.Application) *render.HelmOptions {
-	o := &render.HelmOptions{ReleaseName: app.Name, Namespace: app.Spec.Destination.Namespace}
+// Application, in its destination namespace, on a cluster of kubeVersion.
+func helmDefaults(app *gitopsv1alpha1.Application, kubeVersion string) *render.HelmOptions {
+	o := &render.HelmOptions{ReleaseName: app.Name, Namespace: app.Spec.Destination.Namespace, KubeVersion: kubeVersion}
 	if o.Namespace == "" {
 		o.Namespace = app.Namespace
 	}
@@ -396,7 +401,10 @@ func helmDefaults(app *gitopsv1alpha1.Application) *render.HelmOptions {
 	if h.Namespace != "" {
 		o.Namespace = h.Namespace
 	}
-	o.ValueFiles, o.SkipCRDs, o.KubeVersion, o.APIVersions = h.ValueFiles, h.SkipCRDs, h.KubeVersion, h.APIVersions
+	o.ValueFiles, o.SkipCRDs, o.APIVersions = h.ValueFiles, h.SkipCRDs, h.APIVersions
+	if h.KubeVersion != "" {
+		o.KubeVersion = h.KubeVersion
+	}
 	if h.Values != nil {
 		o.Values = h.Values.Raw
 	}

@@ -140,7 +140,8 @@ type HelmSource struct {
 	// SkipTests is accepted for Argo CD's spec; test hooks are never applied.
 	// +optional
 	SkipTests bool `json:"skipTests,omitempty" protobuf:"varint,7,opt,name=skipTests"`
-	// KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default Helm's own.
+	// KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default the destination
+	// cluster's version.
 	// +optional
 	KubeVersion string `json:"kubeVersion,omitempty" protobuf:"bytes,8,opt,name=kubeVersion"`
 	// APIVersions are added to .Capabilities.APIVersions (group/version, or group/version/Kind).

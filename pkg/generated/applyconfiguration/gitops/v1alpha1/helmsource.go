@@ -44,7 +44,8 @@ type HelmSourceApplyConfiguration struct {
 	SkipCRDs *bool `json:"skipCrds,omitempty"`
 	// SkipTests is accepted for Argo CD's spec; test hooks are never applied.
 	SkipTests *bool `json:"skipTests,omitempty"`
-	// KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default Helm's own.
+	// KubeVersion is .Capabilities.KubeVersion, such as v1.37.2; default the destination
+	// cluster's version.
 	KubeVersion *string `json:"kubeVersion,omitempty"`
 	// APIVersions are added to .Capabilities.APIVersions (group/version, or group/version/Kind).
 	APIVersions []string `json:"apiVersions,omitempty"`
