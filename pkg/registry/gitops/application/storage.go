@@ -10,16 +10,16 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/status"
 )
 
 // Storage is everything the API server installs for Applications.
 type Storage struct {
 	Application *REST
-	Status      *StatusREST
+	Status      *status.REST
 	Sync        *SyncREST
 	Health      *HealthREST
 }
@@ -69,17 +69,12 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		}
 	}
 
-	statusStore := *store
-	statusStrategy := NewStatusStrategy(strategy)
-	statusStore.UpdateStrategy = statusStrategy
-	statusStore.ResetFieldsStrategy = statusStrategy
-
 	syncStore := *store
 	syncStore.UpdateStrategy = syncStrategy{strategy}
 
 	return Storage{
 		Application: &REST{Store: store, references: opts.References},
-		Status:      &StatusREST{store: &statusStore},
+		Status:      status.New(store, NewStatusStrategy(strategy)),
 		Sync:        &SyncREST{store: &syncStore, checkResources: opts.CheckSyncResources},
 		Health:      NewHealthREST(store, opts.Health),
 	}, nil
@@ -112,44 +107,3 @@ func (*REST) ShortNames() []string { return []string{"fapp"} }
 
 // Categories puts Applications into `kubectl get gitops`.
 func (*REST) Categories() []string { return []string{"gitops"} }
-
-// StatusREST is the storage of applications/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
-var (
-	_ rest.Patcher              = &StatusREST{}
-	_ rest.ResetFieldsStrategy  = &StatusREST{}
-	_ rest.TableConvertor       = &StatusREST{}
-	_ rest.SingularNameProvider = &StatusREST{}
-)
-
-// New returns an empty Application.
-func (r *StatusREST) New() runtime.Object { return &gitops.Application{} }
-
-// Destroy does nothing: the store is shared with the main resource, which closes it.
-func (r *StatusREST) Destroy() {}
-
-// GetSingularName is the singular of the parent resource.
-func (r *StatusREST) GetSingularName() string { return r.store.GetSingularName() }
-
-// Get returns the Application, so that `kubectl get --subresource=status` works.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes the status of an Application; it never creates one.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields tells server-side apply which fields a status write cannot own.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable prints a status read like the main resource.
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
-}
