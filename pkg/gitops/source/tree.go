@@ -53,23 +53,33 @@ func (c *Cache) ReadFiles(repoURL, sha, dir string, limits Limits) ([]File, erro
 	return c.readFiles(repoURL, sha, dir, limits)
 }
 
+// tree opens the root tree of a cached commit with the repository read-locked: a walk reads the
+// object store, which a fetch into the same repository changes. unlock ends the read.
+func (c *Cache) tree(repoURL, sha string) (root *object.Tree, unlock func(), err error) {
+	entry, err := c.entry(repoURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	entry.mu.RLock()
+	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		entry.mu.RUnlock()
+		return nil, nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
+	}
+	if root, err = commit.Tree(); err != nil {
+		entry.mu.RUnlock()
+		return nil, nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
+	}
+	return root, entry.mu.RUnlock, nil
+}
+
 func (c *Cache) readFiles(repoURL, sha, dir string, limits Limits) ([]File, error) {
 	limits = limits.WithDefaults()
-	entry, err := c.entry(repoURL)
+	root, unlock, err := c.tree(repoURL, sha)
 	if err != nil {
 		return nil, err
 	}
-	// The whole walk reads the object store, which a fetch into the same repository changes.
-	entry.mu.RLock()
-	defer entry.mu.RUnlock()
-	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
-	if err != nil {
-		return nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
-	}
-	root, err := commit.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
-	}
+	defer unlock()
 	dir = strings.Trim(path.Clean("/"+dir), "/")
 	start := root
 	if dir != "" {
@@ -168,20 +178,11 @@ func readSymlink(root *object.Tree, name string, maxBytes int64) ([]byte, error)
 // slash-separated from the repository root and sorted, without reading any file: at most
 // maxEntries of them.
 func (c *Cache) ListTree(repoURL, sha string, maxEntries int) (dirs, files []string, err error) {
-	entry, err := c.entry(repoURL)
+	root, unlock, err := c.tree(repoURL, sha)
 	if err != nil {
 		return nil, nil, err
 	}
-	entry.mu.RLock()
-	defer entry.mu.RUnlock()
-	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
-	if err != nil {
-		return nil, nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
-	}
-	root, err := commit.Tree()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
-	}
+	defer unlock()
 	walker := object.NewTreeWalker(root, true, nil)
 	defer walker.Close()
 	for n := 0; ; n++ {
@@ -208,20 +209,11 @@ func (c *Cache) ListTree(repoURL, sha string, maxEntries int) (dirs, files []str
 // ReadFile returns one file of a cached commit, at most maxBytes long; a symbolic link is
 // followed only inside the repository.
 func (c *Cache) ReadFile(repoURL, sha, name string, maxBytes int64) ([]byte, error) {
-	entry, err := c.entry(repoURL)
+	root, unlock, err := c.tree(repoURL, sha)
 	if err != nil {
 		return nil, err
 	}
-	entry.mu.RLock()
-	defer entry.mu.RUnlock()
-	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
-	if err != nil {
-		return nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
-	}
-	root, err := commit.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
-	}
+	defer unlock()
 	e, err := root.FindEntry(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s does not exist at %s: %w", name, sha, fs.ErrNotExist)
