@@ -29,11 +29,7 @@ func (c completedConfig) healthReader() application.HealthReader {
 	eng := c.ExtraConfig.engine
 	return func(ctx context.Context, app *gitops.Application, ref apply.ObjectRef) (h health.Status) {
 		err := recovery.Guard(ctx, recovery.Read, func() error {
-			versioned := &v1alpha1.Application{}
-			if err := Scheme.Convert(app, versioned, nil); err != nil {
-				return err
-			}
-			as, err := eng.ActorOf(versioned)
+			as, err := eng.ActorFor(app.Namespace, app.Spec.ServiceAccountName, app.Spec.Destination.Cluster)
 			if err != nil {
 				h = health.Status{Code: v1alpha1.HealthUnknown, Message: err.Error()}
 				return nil

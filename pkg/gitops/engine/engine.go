@@ -90,18 +90,24 @@ type Actor struct {
 // spec.destination.cluster names. A cluster that cannot be used now is a ClusterUnavailable
 // StageError naming it, retried until the cluster is back.
 func (e *Engine) ActorOf(app *gitopsv1alpha1.Application) (Actor, error) {
-	name := app.Spec.Destination.Cluster
-	if name == "" {
-		return Actor{Applier: e.cfg.Applier, User: e.Identity(app)}, nil
+	return e.ActorFor(app.Namespace, app.Spec.ServiceAccountName, app.Spec.Destination.Cluster)
+}
+
+// ActorFor is ActorOf for an Application of namespace that names serviceAccountName and
+// cluster, for callers holding another version of it.
+func (e *Engine) ActorFor(namespace, serviceAccountName, cluster string) (Actor, error) {
+	user := e.cfg.Tenancy.User(namespace, serviceAccountName)
+	if cluster == "" {
+		return Actor{Applier: e.cfg.Applier, User: user}, nil
 	}
 	if e.cfg.Clusters == nil {
-		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: this server deploys to no other cluster", name)}
+		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: this server deploys to no other cluster", cluster)}
 	}
-	a, err := e.cfg.Clusters.Applier(name)
+	a, err := e.cfg.Clusters.Applier(cluster)
 	if err != nil {
-		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: %w", name, err)}
+		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: %w", cluster, err)}
 	}
-	return Actor{Applier: a, User: e.Identity(app)}, nil
+	return Actor{Applier: a, User: user}, nil
 }
 
 // PruneAll deletes every object of app's inventory that it still tracks, on its destination
