@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -87,6 +88,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 		out.Err, out.SourceRevision = err, app.Status.SourceRevision
 		out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
 		out.Health = health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: err.Error()}
+		out.Resources = slices.Clone(out.Resources) // the caller's status stays as it was
 		for i := range out.Resources {
 			out.Resources[i].Status, out.Resources[i].Health = gitopsv1alpha1.SyncStatusUnknown, gitopsv1alpha1.HealthUnknown
 		}
