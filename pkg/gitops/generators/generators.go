@@ -104,28 +104,10 @@ func matrix(ctx context.Context, m *gitopsv1alpha1.MatrixGenerator, src Sources,
 	out := make([]Params, 0, len(left)*len(right))
 	for _, l := range left {
 		for _, r := range right {
-			out = append(out, mergeParams(l, r))
+			out = append(out, Params(render.MergeValues(l, r)))
 		}
 	}
 	return out, nil
-}
-
-// mergeParams is a copy of a with b's parameters over it, nested maps merged.
-func mergeParams(a, b Params) Params {
-	out := Params{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		if bm, ok := v.(map[string]any); ok {
-			if am, ok := out[k].(map[string]any); ok {
-				out[k] = map[string]any(mergeParams(am, bm))
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func list(l *gitopsv1alpha1.ListGenerator, field string) ([]Params, error) {

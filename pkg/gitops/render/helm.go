@@ -116,14 +116,14 @@ func BuildChart(files []source.File, dir string, opts Options) ([]*unstructured.
 		if err := yaml.Unmarshal(data, &m); err != nil {
 			return nil, &Error{File: p, Reason: fmt.Sprintf("not YAML values: %v", err)}
 		}
-		vals = mergeValues(vals, m)
+		vals = MergeValues(vals, m)
 	}
 	if len(h.Values) > 0 {
 		var m map[string]any
 		if err := yaml.Unmarshal(h.Values, &m); err != nil {
 			return nil, &Error{File: dir, Reason: fmt.Sprintf("spec.source.helm.values: %v", err)}
 		}
-		vals = mergeValues(vals, m)
+		vals = MergeValues(vals, m)
 	}
 	for i, p := range h.Parameters {
 		set := strvals.ParseInto
@@ -227,9 +227,9 @@ func helmHooks(dir string, list []*releasev1.Hook) ([]*unstructured.Unstructured
 	return out, nil
 }
 
-// mergeValues merges over into base as Helm merges value files: maps deeply, anything else
-// replaced.
-func mergeValues(base, over map[string]any) map[string]any {
+// MergeValues is a copy of base with over merged in as Helm merges value files: maps deeply,
+// anything else replaced.
+func MergeValues(base, over map[string]any) map[string]any {
 	out := make(map[string]any, len(base))
 	for k, v := range base {
 		out[k] = v
@@ -237,7 +237,7 @@ func mergeValues(base, over map[string]any) map[string]any {
 	for k, v := range over {
 		if vm, ok := v.(map[string]any); ok {
 			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = mergeValues(bm, vm)
+				out[k] = MergeValues(bm, vm)
 				continue
 			}
 		}
