@@ -79,6 +79,26 @@ func heldShards(t *testing.T, r *replica) []string {
 	return out
 }
 
+// assignmentLine is pkg/controller/shard's -v=4 line with the clusters' shards.
+var assignmentLine = regexp.MustCompile(`"Assigned the clusters to shards".* assignment="([^"]*)"`)
+
+// assignment is the last assignment of clusters to shards a replica's log shows, as cluster=shard
+// pairs.
+func assignment(t *testing.T, r *replica) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	all := assignmentLine.FindAllStringSubmatch(r.log(t), -1)
+	if len(all) == 0 {
+		return out
+	}
+	for _, pair := range strings.Split(all[len(all)-1][1], ",") {
+		if c, s, ok := strings.Cut(pair, "="); ok {
+			out[c] = s
+		}
+	}
+	return out
+}
+
 // createCluster registers stack s as Cluster name through a replica's own API, its admin token
 // in a Secret of ferry-system.
 func createCluster(t *testing.T, r *replica, s *localstack.Stack, name string) {
@@ -127,6 +147,13 @@ func TestTwoReplicasShareTheClustersAndTakeOverEachOthers(t *testing.T) {
 	edge, core := "edge-"+id, "core-"+id
 	createCluster(t, a, r, edge)
 	createCluster(t, a, s.Stack, core)
+	// Registering a Cluster may move another to the other shard (bounded loads), which is a
+	// hand-over, not a double reconcile; wait until both replicas place both before the
+	// Applications exist, so that each is reconciled by one replica from its first reconcile.
+	eventually(t, 30*time.Second, "both replicas assign both clusters", func() (bool, string) {
+		pa, pb := assignment(t, a), assignment(t, b)
+		return pa[edge] != "" && pa[core] != "" && fmt.Sprint(pa) == fmt.Sprint(pb), fmt.Sprintf("a %v, b %v", pa, pb)
+	})
 	srv := gittest.NewServer(t)
 	repo := srv.NewRepo("shards")
 	first := repo.Commit("main", map[string]string{"app/settings.yaml": configMapYAML("settings", "v1")}, "v1")

@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,13 +53,16 @@ type Config struct {
 type Manager struct {
 	cfg Config
 
-	mu      sync.Mutex
-	shards  int
-	assign  map[string]int
-	running map[int]context.CancelFunc
-	held    map[int]*heldShard
-	owned   map[string]time.Time // clusters reconciled here, since when
-	members []string
+	mu       sync.Mutex
+	shards   int
+	clusters []string       // as of the last round, InCluster first
+	assign   map[string]int // of clusters
+	// unregistered caches the shards of names no Cluster has, as of the last round.
+	unregistered map[string]int
+	running      map[int]context.CancelFunc
+	held         map[int]*heldShard
+	owned        map[string]time.Time // clusters reconciled here, since when
+	members      []string
 }
 
 type heldShard struct {
@@ -125,7 +131,9 @@ func (m *Manager) Hold(ctx context.Context, cluster string) (held context.Contex
 }
 
 // shardOfLocked is the shard of a cluster: its assignment, or, for a name no Cluster has (an
-// Application waiting for its Cluster), a hash of it.
+// Application created just before its Cluster, or waiting for it), the shard it will take once
+// registered. Every replica then agrees on it whether or not it has seen the Cluster yet, and the
+// Cluster's registration moves none of its Applications.
 func (m *Manager) shardOfLocked(k string) (int, bool) {
 	if m.shards == 0 {
 		return 0, false
@@ -133,7 +141,15 @@ func (m *Manager) shardOfLocked(k string) (int, bool) {
 	if s, ok := m.assign[k]; ok {
 		return s, true
 	}
-	return int(hash64("cluster-"+k) % uint64(m.shards)), true
+	if s, ok := m.unregistered[k]; ok {
+		return s, true
+	}
+	if m.unregistered == nil {
+		m.unregistered = map[string]int{}
+	}
+	s := Assign(append(append([]string(nil), m.clusters...), k), m.shards)[k]
+	m.unregistered[k] = s
+	return s, true
 }
 
 // Owned lists the clusters this replica reconciles, for logs and tests.
@@ -188,7 +204,13 @@ func (m *Manager) step(ctx context.Context) {
 	if n != m.shards || fmt.Sprint(members) != fmt.Sprint(m.members) {
 		logger.Info("Shards", "shards", n, "replicas", members)
 	}
-	m.shards, m.assign, m.members = n, assign, members
+	if n != m.shards || !maps.Equal(assign, m.assign) {
+		logger.V(4).Info("Assigned the clusters to shards", "assignment", describe(assign))
+		if n == m.shards {
+			m.keepRegisteredLocked(assign)
+		}
+	}
+	m.shards, m.clusters, m.assign, m.members, m.unregistered = n, clusters, assign, members, nil
 	owners := Owners(n, members)
 	for i := 0; i < n; i++ {
 		want := owners[i] == m.cfg.Identity
@@ -211,6 +233,32 @@ func (m *Manager) step(ctx context.Context) {
 	if changed && m.cfg.OnChange != nil {
 		m.cfg.OnChange()
 	}
+}
+
+// keepRegisteredLocked carries over, for a Cluster registered since the last round, the time it
+// was gained when this replica already reconciled its Applications in the same shard (as a name
+// no Cluster had): its registration moved nothing, so it waits no grace.
+func (m *Manager) keepRegisteredLocked(next map[string]int) {
+	for c, s := range next {
+		if _, known := m.assign[c]; known {
+			continue
+		}
+		if before, ok := m.shardOfLocked(c); ok && before == s && m.held[s] != nil {
+			if _, owned := m.owned[c]; !owned {
+				m.owned[c] = time.Time{}
+			}
+		}
+	}
+}
+
+// describe prints an assignment as cluster=shard pairs in the clusters' order, for logs.
+func describe(assign map[string]int) string {
+	names := slices.Sorted(maps.Keys(assign))
+	parts := make([]string, len(names))
+	for i, c := range names {
+		parts[i] = fmt.Sprintf("%s=%d", c, assign[c])
+	}
+	return strings.Join(parts, ",")
 }
 
 // campaignLocked competes for shard i's Lease until its campaign is cancelled.
