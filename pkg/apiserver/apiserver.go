@@ -65,6 +65,9 @@ type ExtraConfig struct {
 	// before answering 504; the work goes on in the background so a retry finds it cached.
 	// Zero means three quarters of the server's request timeout.
 	ReadTimeout time.Duration
+	// MaxConcurrentDiffs bounds the comparisons with the cluster (GET .../diff) running at
+	// once in this replica; zero means DefaultMaxConcurrentDiffs.
+	MaxConcurrentDiffs int
 
 	// engine and kube are built by Complete from Controller.Target, shared by the controller
 	// and the read subresources.
@@ -74,7 +77,14 @@ type ExtraConfig struct {
 	// reads shares one resolve and render among concurrent reads of the same Application,
 	// revision and resourceVersion.
 	reads singleflight.Group
+	// diffSlots holds one token per comparison running; see acquireDiffSlot.
+	diffSlots chan struct{}
 }
+
+// DefaultMaxConcurrentDiffs is how many comparisons with the cluster run at once unless
+// --max-concurrent-diffs says otherwise. Each is a sequence of server-side dry runs, so a few
+// dozen keep a cluster's API server busy; more only make every one of them slower.
+const DefaultMaxConcurrentDiffs = 16
 
 // ClustersConfig configures the registration of remote clusters (Cluster objects).
 type ClustersConfig struct {
@@ -112,6 +122,11 @@ func (cfg *Config) Complete() (CompletedConfig, error) {
 		GenericConfig: cfg.GenericConfig.Complete(),
 		ExtraConfig:   &cfg.ExtraConfig,
 	}
+	slots := c.ExtraConfig.MaxConcurrentDiffs
+	if slots <= 0 {
+		slots = DefaultMaxConcurrentDiffs
+	}
+	c.ExtraConfig.diffSlots = make(chan struct{}, slots)
 	var err error
 	if c.ExtraConfig.engine, c.ExtraConfig.kube, err = c.newEngine(); err != nil {
 		return CompletedConfig{}, err

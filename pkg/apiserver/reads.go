@@ -199,6 +199,11 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 	if err != nil {
 		return "", nil, err
 	}
+	release, err := c.acquireDiffSlot(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	defer release()
 	// Hooks are run by syncs, not kept: they are never OutOfSync. The dry runs stop in time for
 	// a 504 within the request's deadline.
 	budget := c.readBudget(ctx)
@@ -222,4 +227,30 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 		return "", nil, err
 	}
 	return sha, items, nil
+}
+
+// acquireDiffSlot waits for one of the --max-concurrent-diffs comparison slots, at most half of
+// the request's read budget, and otherwise answers 429 with a Retry-After. Under a burst of
+// diffs the server answers the ones it can in time and sheds the rest at once, instead of
+// running them all side by side until every one of them misses its deadline.
+func (c completedConfig) acquireDiffSlot(ctx context.Context) (release func(), err error) {
+	slots := c.ExtraConfig.diffSlots
+	release = func() { <-slots }
+	select {
+	case slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	wait := c.readBudget(ctx) / 2
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case slots <- struct{}{}:
+		return release, nil
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return nil, apierrors.NewTooManyRequests(fmt.Sprintf(
+		"%d comparisons with the cluster are already running and none ended within %s; retry in a few seconds (ferry-apiserver's --max-concurrent-diffs sets how many run at once)",
+		cap(slots), wait.Round(time.Millisecond)), application.RetryAfterSeconds)
 }

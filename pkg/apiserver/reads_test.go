@@ -116,3 +116,51 @@ func TestSlowGitAnswersTimeoutAndKeepsFetching(t *testing.T) {
 		t.Errorf("branch main never resolved once Git was fast again: %v", err)
 	}
 }
+
+// TestDiffsPastTheLimitAreShedWith429: with every comparison slot taken, a diff waits at most
+// half its budget and is then refused with a 429 that tells the client when to retry; once a
+// slot frees, the next diff runs.
+func TestDiffsPastTheLimitAreShedWith429(t *testing.T) {
+	c := completedConfig{ExtraConfig: &ExtraConfig{ReadTimeout: time.Minute, diffSlots: make(chan struct{}, 2)}}
+	var releases []func()
+	for i := 0; i < 2; i++ {
+		release, err := c.acquireDiffSlot(context.Background())
+		if err != nil {
+			t.Fatalf("diff %d of 2 with 2 slots: %v", i+1, err)
+		}
+		releases = append(releases, release)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	began := time.Now()
+	_, err := c.acquireDiffSlot(ctx)
+	waited := time.Since(began)
+	if !apierrors.IsTooManyRequests(err) {
+		t.Fatalf("a third diff with 2 slots taken returned %v, want 429 Too Many Requests", err)
+	}
+	if s, ok := err.(apierrors.APIStatus); !ok || s.Status().Details == nil || s.Status().Details.RetryAfterSeconds == 0 {
+		t.Errorf("the 429 carries no Retry-After: %#v", err)
+	}
+	if !strings.Contains(err.Error(), "--max-concurrent-diffs") {
+		t.Errorf("the 429 %q does not say which flag sets the limit", err)
+	}
+	if waited >= 2*time.Second {
+		t.Errorf("the refused diff waited %s, its whole deadline; it should have been refused at half of it", waited)
+	}
+
+	// A slot freed while a diff waits goes to that diff.
+	got := make(chan error, 1)
+	go func() {
+		release, err := c.acquireDiffSlot(context.Background())
+		if err == nil {
+			release()
+		}
+		got <- err
+	}()
+	releases[0]()
+	if err := <-got; err != nil {
+		t.Errorf("a diff waiting while a slot was freed: %v", err)
+	}
+	releases[1]()
+}

@@ -93,6 +93,8 @@ type Options struct {
 	KubeAPIBurst int
 	GitCacheDir  string
 	GitTimeout   time.Duration
+	// MaxConcurrentDiffs bounds the GET .../diff comparisons running at once.
+	MaxConcurrentDiffs int
 	// GitMaxRepositorySize and GitCacheMaxSize are quantities (512Mi, 10Gi) bounding one cached
 	// repository and the whole cache; GitCacheUnusedGracePeriod is how long a repository no
 	// Application uses stays cached.
@@ -140,6 +142,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
+		MaxConcurrentDiffs:                  apiserver.DefaultMaxConcurrentDiffs,
 		GitMaxRepositorySize:                "1Gi",
 		GitCacheMaxSize:                     "10Gi",
 		GitCacheUnusedGracePeriod:           time.Hour,
@@ -210,6 +213,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Requests per second the controller and the read subresources may send to the target cluster; every object synced costs a dry run and an apply. The target's API Priority and Fairness still applies.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst,
 		"Burst of requests to the target cluster above --kube-api-qps.")
+	fs.IntVar(&o.MaxConcurrentDiffs, "max-concurrent-diffs", o.MaxConcurrentDiffs,
+		"How many GET .../diff comparisons with the cluster (server-side dry runs) run at once in this replica. More wait up to half their time, then get 429 with a Retry-After.")
 	fs.StringVar(&o.GitCacheDir, "git-cache-dir", o.GitCacheDir,
 		"Directory of the shared Git repository cache. Default: <data-dir>/git.")
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout,
@@ -320,6 +325,9 @@ func (o *Options) Validate() error {
 	if o.GitCacheUnusedGracePeriod <= 0 {
 		errs = append(errs, fmt.Errorf("--git-cache-unused-grace-period %s: must be positive", o.GitCacheUnusedGracePeriod))
 	}
+	if o.MaxConcurrentDiffs < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-diffs %d: must be at least 1", o.MaxConcurrentDiffs))
+	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
@@ -384,6 +392,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		ExtraConfig:   apiserver.ExtraConfig{},
 	}
 	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
+	config.ExtraConfig.MaxConcurrentDiffs = o.MaxConcurrentDiffs
 	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces}
 	config.ExtraConfig.Clusters = apiserver.ClustersConfig{CredentialsNamespace: o.ClusterCredentialsNamespace, ProbeInterval: o.ClusterProbeInterval}
 	if o.EnableController {
