@@ -192,3 +192,7 @@ func (c *Cache) credsHash(creds *Credentials) string {
 	}
 	return string(mac.Sum(nil))
 }
+
+// NotBefore returns the bound WithNotBefore put in ctx, for other caches of remote listings (the
+// Helm repository indexes) that honour it the same way.
+func NotBefore(ctx context.Context) (time.Time, bool) { return notBeforeFrom(ctx) }
