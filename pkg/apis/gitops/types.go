@@ -78,10 +78,13 @@ func (r ApplicationReference) Key(namespace string) string {
 type ApplicationSource struct {
 	// RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like
 	// user@host:path. file:// URLs are accepted only when the server runs with
-	// --allow-file-repositories.
+	// --allow-file-repositories. With Chart, it is a Helm repository (https:// or http://,
+	// serving index.yaml) or an OCI registry path (oci://registry.example.com/charts).
 	RepoURL string
 	// Revision is the branch, tag or full 40-character commit SHA to deploy. HEAD, the default,
-	// follows the repository's default branch.
+	// follows the repository's default branch. With Chart, it is the chart's version or a semver
+	// range (~1.2, >=1.0 <2); HEAD is the newest stable version. status.sync.revision says
+	// which version it resolved to.
 	// +optional
 	Revision string
 	// Path is the directory inside the repository holding the manifests, relative to the
@@ -90,6 +93,8 @@ type ApplicationSource struct {
 	Path string
 	// CredentialsRef names a Secret in the Application's namespace holding the credentials for
 	// RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts.
+	// For a chart repository: username and password, or bearerToken; tls.crt and tls.key for a
+	// client certificate; ca.crt for the CA that signed the repository's certificate.
 	// +optional
 	CredentialsRef *LocalObjectReference
 	// Directory selects the files read when Path holds no kustomization file.
@@ -104,6 +109,10 @@ type ApplicationSource struct {
 	// PostSync hooks, their weight their sync wave; test hooks are left out.
 	// +optional
 	Helm *HelmSource
+	// Chart is the name of a Helm chart in the repository RepoURL names, rendered as `helm
+	// template` would render it (see Helm). Path, Directory and Kustomize do not apply.
+	// +optional
+	Chart string
 }
 
 // HelmSource holds the settings of a Helm chart's render.
@@ -142,6 +151,11 @@ type HelmSource struct {
 	// +optional
 	// +listType=atomic
 	APIVersions []string
+	// PassCredentials sends spec.source.credentialsRef's username, password or token to every
+	// host a chart or dependency is downloaded from, as `helm --pass-credentials`; by default
+	// only the repository's own host gets them.
+	// +optional
+	PassCredentials bool
 }
 
 // HelmParameter is one --set of a chart's render.

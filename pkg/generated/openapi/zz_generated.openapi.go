@@ -1019,7 +1019,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 				Properties: map[string]spec.Schema{
 					"repoURL": {
 						SchemaProps: spec.SchemaProps{
-							Description: "RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like user@host:path. file:// URLs are accepted only when the server runs with --allow-file-repositories.",
+							Description: "RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like user@host:path. file:// URLs are accepted only when the server runs with --allow-file-repositories. With Chart, it is a Helm repository (https:// or http://, serving index.yaml) or an OCI registry path (oci://registry.example.com/charts).",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -1027,7 +1027,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 					},
 					"revision": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Revision is the branch, tag or full 40-character commit SHA to deploy. HEAD, the default, follows the repository's default branch.",
+							Description: "Revision is the branch, tag or full 40-character commit SHA to deploy. HEAD, the default, follows the repository's default branch. With Chart, it is the chart's version or a semver range (~1.2, >=1.0 <2); HEAD is the newest stable version. status.sync.revision says which version it resolved to.",
 							Default:     "HEAD",
 							Type:        []string{"string"},
 							Format:      "",
@@ -1042,7 +1042,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 					},
 					"credentialsRef": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CredentialsRef names a Secret in the Application's namespace holding the credentials for RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts.",
+							Description: "CredentialsRef names a Secret in the Application's namespace holding the credentials for RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts. For a chart repository: username and password, or bearerToken; tls.crt and tls.key for a client certificate; ca.crt for the CA that signed the repository's certificate.",
 							Ref:         ref(v1alpha1.LocalObjectReference{}.OpenAPIModelName()),
 						},
 					},
@@ -1062,6 +1062,13 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 						SchemaProps: spec.SchemaProps{
 							Description: "Helm renders the Helm chart at Path (one holding a Chart.yaml is rendered as a chart even without this) as `helm template` would, with these settings. Helm runs no hook itself: pre-install and pre-upgrade hooks become PreSync hooks, post-install and post-upgrade ones PostSync hooks, their weight their sync wave; test hooks are left out.",
 							Ref:         ref(v1alpha1.HelmSource{}.OpenAPIModelName()),
+						},
+					},
+					"chart": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Chart is the name of a Helm chart in the repository RepoURL names, rendered as `helm template` would render it (see Helm). Path, Directory and Kustomize do not apply.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -2079,6 +2086,13 @@ func schema_pkg_apis_gitops_v1alpha1_HelmSource(ref common.ReferenceCallback) co
 									},
 								},
 							},
+						},
+					},
+					"passCredentials": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PassCredentials sends spec.source.credentialsRef's username, password or token to every host a chart or dependency is downloaded from, as `helm --pass-credentials`; by default only the repository's own host gets them.",
+							Type:        []string{"boolean"},
+							Format:      "",
 						},
 					},
 				},

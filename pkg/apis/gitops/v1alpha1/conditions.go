@@ -46,6 +46,10 @@ const (
 	// Ready, or could not be reached. Sync and health are Unknown; nothing is pruned, and Ferry
 	// tries again until the cluster is back.
 	ReasonClusterUnavailable = "ClusterUnavailable"
+	// ReasonChartFailed: the chart of spec.source.chart, or a dependency a chart locks, could
+	// not be resolved or downloaded from its Helm repository or OCI registry. A chart or version
+	// that does not exist waits for a change; a repository that is down is retried.
+	ReasonChartFailed = "ChartFetchFailed"
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"

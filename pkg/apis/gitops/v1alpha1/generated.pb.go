@@ -1111,6 +1111,11 @@ func (m *ApplicationSource) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	i -= len(m.Chart)
+	copy(dAtA[i:], m.Chart)
+	i = encodeVarintGenerated(dAtA, i, uint64(len(m.Chart)))
+	i--
+	dAtA[i] = 0x42
 	if m.Helm != nil {
 		{
 			size, err := m.Helm.MarshalToSizedBuffer(dAtA[:i])
@@ -2202,6 +2207,14 @@ func (m *HelmSource) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	i--
+	if m.PassCredentials {
+		dAtA[i] = 1
+	} else {
+		dAtA[i] = 0
+	}
+	i--
+	dAtA[i] = 0x50
 	if len(m.APIVersions) > 0 {
 		for iNdEx := len(m.APIVersions) - 1; iNdEx >= 0; iNdEx-- {
 			i -= len(m.APIVersions[iNdEx])
@@ -3668,6 +3681,8 @@ func (m *ApplicationSource) Size() (n int) {
 		l = m.Helm.Size()
 		n += 1 + l + sovGenerated(uint64(l))
 	}
+	l = len(m.Chart)
+	n += 1 + l + sovGenerated(uint64(l))
 	return n
 }
 
@@ -4058,6 +4073,7 @@ func (m *HelmSource) Size() (n int) {
 			n += 1 + l + sovGenerated(uint64(l))
 		}
 	}
+	n += 2
 	return n
 }
 
@@ -4755,6 +4771,7 @@ func (this *ApplicationSource) String() string {
 		`Directory:` + strings.Replace(this.Directory.String(), "DirectorySource", "DirectorySource", 1) + `,`,
 		`Kustomize:` + strings.Replace(this.Kustomize.String(), "KustomizeSource", "KustomizeSource", 1) + `,`,
 		`Helm:` + strings.Replace(this.Helm.String(), "HelmSource", "HelmSource", 1) + `,`,
+		`Chart:` + fmt.Sprintf("%v", this.Chart) + `,`,
 		`}`,
 	}, "")
 	return s
@@ -5076,6 +5093,7 @@ func (this *HelmSource) String() string {
 		`SkipTests:` + fmt.Sprintf("%v", this.SkipTests) + `,`,
 		`KubeVersion:` + fmt.Sprintf("%v", this.KubeVersion) + `,`,
 		`APIVersions:` + fmt.Sprintf("%v", this.APIVersions) + `,`,
+		`PassCredentials:` + fmt.Sprintf("%v", this.PassCredentials) + `,`,
 		`}`,
 	}, "")
 	return s
@@ -8505,6 +8523,38 @@ func (m *ApplicationSource) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Chart", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenerated
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Chart = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipGenerated(dAtA[iNdEx:])
@@ -11875,6 +11925,26 @@ func (m *HelmSource) Unmarshal(dAtA []byte) error {
 			}
 			m.APIVersions = append(m.APIVersions, string(dAtA[iNdEx:postIndex]))
 			iNdEx = postIndex
+		case 10:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PassCredentials", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenerated
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.PassCredentials = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := skipGenerated(dAtA[iNdEx:])

@@ -83,10 +83,13 @@ func (r ApplicationReference) Key(namespace string) string {
 type ApplicationSource struct {
 	// RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like
 	// user@host:path. file:// URLs are accepted only when the server runs with
-	// --allow-file-repositories.
+	// --allow-file-repositories. With Chart, it is a Helm repository (https:// or http://,
+	// serving index.yaml) or an OCI registry path (oci://registry.example.com/charts).
 	RepoURL string `json:"repoURL" protobuf:"bytes,1,opt,name=repoURL"`
 	// Revision is the branch, tag or full 40-character commit SHA to deploy. HEAD, the default,
-	// follows the repository's default branch.
+	// follows the repository's default branch. With Chart, it is the chart's version or a semver
+	// range (~1.2, >=1.0 <2); HEAD is the newest stable version. status.sync.revision says
+	// which version it resolved to.
 	// +optional
 	// +default="HEAD"
 	Revision string `json:"revision,omitempty" protobuf:"bytes,2,opt,name=revision"`
@@ -96,6 +99,8 @@ type ApplicationSource struct {
 	Path string `json:"path,omitempty" protobuf:"bytes,3,opt,name=path"`
 	// CredentialsRef names a Secret in the Application's namespace holding the credentials for
 	// RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts.
+	// For a chart repository: username and password, or bearerToken; tls.crt and tls.key for a
+	// client certificate; ca.crt for the CA that signed the repository's certificate.
 	// +optional
 	CredentialsRef *LocalObjectReference `json:"credentialsRef,omitempty" protobuf:"bytes,4,opt,name=credentialsRef"`
 	// Directory selects the files read when Path holds no kustomization file.
@@ -110,6 +115,10 @@ type ApplicationSource struct {
 	// PostSync hooks, their weight their sync wave; test hooks are left out.
 	// +optional
 	Helm *HelmSource `json:"helm,omitempty" protobuf:"bytes,7,opt,name=helm"`
+	// Chart is the name of a Helm chart in the repository RepoURL names, rendered as `helm
+	// template` would render it (see Helm). Path, Directory and Kustomize do not apply.
+	// +optional
+	Chart string `json:"chart,omitempty" protobuf:"bytes,8,opt,name=chart"`
 }
 
 // HelmSource holds the settings of a Helm chart's render.
@@ -148,6 +157,11 @@ type HelmSource struct {
 	// +optional
 	// +listType=atomic
 	APIVersions []string `json:"apiVersions,omitempty" protobuf:"bytes,9,rep,name=apiVersions"`
+	// PassCredentials sends spec.source.credentialsRef's username, password or token to every
+	// host a chart or dependency is downloaded from, as `helm --pass-credentials`; by default
+	// only the repository's own host gets them.
+	// +optional
+	PassCredentials bool `json:"passCredentials,omitempty" protobuf:"varint,10,opt,name=passCredentials"`
 }
 
 // HelmParameter is one --set of a chart's render.

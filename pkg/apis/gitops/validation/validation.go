@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -138,9 +139,13 @@ func ValidateApplicationSpec(spec *gitops.ApplicationSpec, opts Options, fldPath
 
 func validateSource(src *gitops.ApplicationSource, opts Options, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	allErrs = append(allErrs, ValidateRepoURL(src.RepoURL, opts, fldPath.Child("repoURL"))...)
-	allErrs = append(allErrs, ValidateRevision(src.Revision, fldPath.Child("revision"))...)
-	allErrs = append(allErrs, ValidatePath(src.Path, fldPath.Child("path"))...)
+	if src.Chart != "" {
+		allErrs = append(allErrs, validateChartSource(src, fldPath)...)
+	} else {
+		allErrs = append(allErrs, ValidateRepoURL(src.RepoURL, opts, fldPath.Child("repoURL"))...)
+		allErrs = append(allErrs, ValidateRevision(src.Revision, fldPath.Child("revision"))...)
+		allErrs = append(allErrs, ValidatePath(src.Path, fldPath.Child("path"))...)
+	}
 	if ref := src.CredentialsRef; ref != nil {
 		if ref.Name == "" {
 			allErrs = append(allErrs, field.Required(fldPath.Child("credentialsRef", "name"), "the name of a Secret in the Application's namespace"))
@@ -178,6 +183,74 @@ func validateSource(src *gitops.ApplicationSource, opts Options, fldPath *field.
 		allErrs = append(allErrs, validateHelm(h, fldPath.Child("helm"))...)
 	}
 	return allErrs
+}
+
+// MaxChartNameLength bounds spec.source.chart.
+const MaxChartNameLength = 250
+
+var chartName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// validateChartSource checks a source that names a chart in a Helm repository or an OCI
+// registry: the chart's name, the repository's URL, a version or semver range, and none of the
+// fields that only apply to a path of a Git repository.
+func validateChartSource(src *gitops.ApplicationSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if len(src.Chart) > MaxChartNameLength {
+		allErrs = append(allErrs, field.TooLong(fldPath.Child("chart"), "", MaxChartNameLength))
+	} else if !chartName.MatchString(src.Chart) {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("chart"), src.Chart, "must be a chart's name, such as podinfo: letters, digits, '.', '_' and '-'"))
+	}
+	allErrs = append(allErrs, ValidateChartRepoURL(src.RepoURL, fldPath.Child("repoURL"))...)
+	if rev := src.Revision; rev != "" && rev != "HEAD" {
+		if len(rev) > MaxRevisionLength {
+			allErrs = append(allErrs, field.TooLong(fldPath.Child("revision"), "", MaxRevisionLength))
+		} else if _, err := semver.NewConstraint(rev); err != nil {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("revision"), rev, "must be the chart's version, such as 1.2.3, or a semver range, such as ~1.2 or >=1.0 <2"))
+		}
+	}
+	if src.Path != "" {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("path"), "a chart from a repository has no path: remove spec.source.path, or remove spec.source.chart to render the chart at a path of a Git repository"))
+	}
+	if src.Directory != nil {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("directory"), "does not apply to a chart"))
+	}
+	if src.Kustomize != nil {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("kustomize"), "does not apply to a chart"))
+	}
+	return allErrs
+}
+
+// ValidateChartRepoURL accepts a Helm repository (https or http) or an OCI registry path
+// (oci://), without credentials in it.
+func ValidateChartRepoURL(repoURL string, fldPath *field.Path) field.ErrorList {
+	if repoURL == "" {
+		return field.ErrorList{field.Required(fldPath, "the URL of a Helm repository, such as https://charts.example.com, or an OCI registry path, such as oci://registry.example.com/charts")}
+	}
+	if len(repoURL) > MaxRepoURLLength {
+		return field.ErrorList{field.TooLong(fldPath, "", MaxRepoURLLength)}
+	}
+	if strings.ContainsAny(repoURL, " \t\r\n") {
+		return field.ErrorList{field.Invalid(fldPath, repoURL, "must not contain whitespace")}
+	}
+	u, err := url.Parse(repoURL)
+	if err != nil {
+		return field.ErrorList{field.Invalid(fldPath, repoURL, fmt.Sprintf("not a valid URL: %v", err))}
+	}
+	switch u.Scheme {
+	case "https", "http", "oci":
+	default:
+		return field.ErrorList{field.NotSupported(fldPath, u.Scheme+"://", []string{"https://", "http://", "oci://"})}
+	}
+	if u.Host == "" {
+		return field.ErrorList{field.Invalid(fldPath, repoURL, "must name a host")}
+	}
+	if u.User != nil {
+		return field.ErrorList{field.Invalid(fldPath, "<redacted>", "must not embed a user, password or token; put credentials in a Secret and name it in spec.source.credentialsRef")}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return field.ErrorList{field.Invalid(fldPath, repoURL, "must not have a query or a fragment")}
+	}
+	return nil
 }
 
 // MaxHelmParameters bounds spec.source.helm.parameters and valueFiles.

@@ -62,6 +62,16 @@ func TestValidApplicationsPass(t *testing.T) {
 			a.Spec.IgnoreDifferences = []gitops.ResourceIgnoreDifferences{{Group: "apps", Kind: "Deployment", JSONPointers: []string{"/spec/replicas", "/metadata/annotations/a~1b"}}}
 		},
 		"file allowed": func(a *gitops.Application) { a.Spec.Source.RepoURL = "file:///srv/git/repo.git" },
+		"chart of a Helm repository": func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "https://stefanprodan.github.io/podinfo", Chart: "podinfo", Revision: "6.7.1"}
+		},
+		"chart range of an OCI registry": func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "oci://ghcr.io/stefanprodan/charts", Chart: "podinfo", Revision: ">=6.0.0 <7",
+				Helm: &gitops.HelmSource{ValueFiles: []string{"values-prod.yaml"}, PassCredentials: true}}
+		},
+		"chart, newest": func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "oci://registry.example.com", Chart: "web", Revision: "HEAD"}
+		},
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -151,6 +161,22 @@ func TestInvalidApplicationsNameTheField(t *testing.T) {
 			a.Spec.IgnoreDifferences = []gitops.ResourceIgnoreDifferences{{Group: "Apps!", Kind: "Deployment", JSONPointers: []string{"/spec"}}}
 		}, Options{}, "spec.ignoreDifferences[0].group", field.ErrorTypeInvalid},
 		{"bad name", func(a *gitops.Application) { a.Name = "Guest_Book" }, Options{}, "metadata.name", field.ErrorTypeInvalid},
+		{"chart with a path", func(a *gitops.Application) { a.Spec.Source.Chart = "web"; a.Spec.Source.Revision = "" }, Options{}, "spec.source.path", field.ErrorTypeForbidden},
+		{"chart name with a slash", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "https://charts.example.com", Chart: "bitnami/nginx"}
+		}, Options{}, "spec.source.chart", field.ErrorTypeInvalid},
+		{"chart revision not a version", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "https://charts.example.com", Chart: "nginx", Revision: "main"}
+		}, Options{}, "spec.source.revision", field.ErrorTypeInvalid},
+		{"chart from an ssh repository", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "ssh://git@example.com/charts", Chart: "nginx"}
+		}, Options{}, "spec.source.repoURL", field.ErrorTypeNotSupported},
+		{"chart repository with a token", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "oci://tok3n@ghcr.io/org", Chart: "nginx"}
+		}, Options{}, "spec.source.repoURL", field.ErrorTypeInvalid},
+		{"chart with kustomize", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{RepoURL: "https://charts.example.com", Chart: "nginx", Kustomize: &gitops.KustomizeSource{NamePrefix: "x-"}}
+		}, Options{}, "spec.source.kustomize", field.ErrorTypeForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

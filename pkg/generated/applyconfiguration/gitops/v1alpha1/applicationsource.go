@@ -25,16 +25,21 @@ package v1alpha1
 type ApplicationSourceApplyConfiguration struct {
 	// RepoURL is the Git repository to read, as https://, http://, ssh:// or scp-like
 	// user@host:path. file:// URLs are accepted only when the server runs with
-	// --allow-file-repositories.
+	// --allow-file-repositories. With Chart, it is a Helm repository (https:// or http://,
+	// serving index.yaml) or an OCI registry path (oci://registry.example.com/charts).
 	RepoURL *string `json:"repoURL,omitempty"`
 	// Revision is the branch, tag or full 40-character commit SHA to deploy. HEAD, the default,
-	// follows the repository's default branch.
+	// follows the repository's default branch. With Chart, it is the chart's version or a semver
+	// range (~1.2, >=1.0 <2); HEAD is the newest stable version. status.sync.revision says
+	// which version it resolved to.
 	Revision *string `json:"revision,omitempty"`
 	// Path is the directory inside the repository holding the manifests, relative to the
 	// repository root, without ".." elements. Empty means the repository root.
 	Path *string `json:"path,omitempty"`
 	// CredentialsRef names a Secret in the Application's namespace holding the credentials for
 	// RepoURL: keys username and password, or bearerToken, or sshPrivateKey with knownHosts.
+	// For a chart repository: username and password, or bearerToken; tls.crt and tls.key for a
+	// client certificate; ca.crt for the CA that signed the repository's certificate.
 	CredentialsRef *LocalObjectReferenceApplyConfiguration `json:"credentialsRef,omitempty"`
 	// Directory selects the files read when Path holds no kustomization file.
 	Directory *DirectorySourceApplyConfiguration `json:"directory,omitempty"`
@@ -45,6 +50,9 @@ type ApplicationSourceApplyConfiguration struct {
 	// pre-install and pre-upgrade hooks become PreSync hooks, post-install and post-upgrade ones
 	// PostSync hooks, their weight their sync wave; test hooks are left out.
 	Helm *HelmSourceApplyConfiguration `json:"helm,omitempty"`
+	// Chart is the name of a Helm chart in the repository RepoURL names, rendered as `helm
+	// template` would render it (see Helm). Path, Directory and Kustomize do not apply.
+	Chart *string `json:"chart,omitempty"`
 }
 
 // ApplicationSourceApplyConfiguration constructs a declarative configuration of the ApplicationSource type for use with
@@ -106,5 +114,13 @@ func (b *ApplicationSourceApplyConfiguration) WithKustomize(value *KustomizeSour
 // If called multiple times, the Helm field is set to the value of the last call.
 func (b *ApplicationSourceApplyConfiguration) WithHelm(value *HelmSourceApplyConfiguration) *ApplicationSourceApplyConfiguration {
 	b.Helm = value
+	return b
+}
+
+// WithChart sets the Chart field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Chart field is set to the value of the last call.
+func (b *ApplicationSourceApplyConfiguration) WithChart(value string) *ApplicationSourceApplyConfiguration {
+	b.Chart = &value
 	return b
 }

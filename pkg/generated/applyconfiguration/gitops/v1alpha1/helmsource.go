@@ -49,6 +49,10 @@ type HelmSourceApplyConfiguration struct {
 	KubeVersion *string `json:"kubeVersion,omitempty"`
 	// APIVersions are added to .Capabilities.APIVersions (group/version, or group/version/Kind).
 	APIVersions []string `json:"apiVersions,omitempty"`
+	// PassCredentials sends spec.source.credentialsRef's username, password or token to every
+	// host a chart or dependency is downloaded from, as `helm --pass-credentials`; by default
+	// only the repository's own host gets them.
+	PassCredentials *bool `json:"passCredentials,omitempty"`
 }
 
 // HelmSourceApplyConfiguration constructs a declarative configuration of the HelmSource type for use with
@@ -135,5 +139,13 @@ func (b *HelmSourceApplyConfiguration) WithAPIVersions(values ...string) *HelmSo
 	for i := range values {
 		b.APIVersions = append(b.APIVersions, values[i])
 	}
+	return b
+}
+
+// WithPassCredentials sets the PassCredentials field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PassCredentials field is set to the value of the last call.
+func (b *HelmSourceApplyConfiguration) WithPassCredentials(value bool) *HelmSourceApplyConfiguration {
+	b.PassCredentials = &value
 	return b
 }
