@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/controller/shard"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/charts"
 	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
@@ -102,6 +103,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 	c.ExtraConfig.clusters = clusters.NewRegistry(cc.Target.QPS, cc.Target.Burst)
 	eng := engine.New(engine.Config{
 		Source:           cache,
+		Charts:           charts.New(charts.Options{Timeout: cc.GitTimeout}),
 		Clusters:         c.ExtraConfig.clusters,
 		Applier:          apply.NewApplier(cc.Target),
 		AllowRemoteBases: cc.AllowRemoteBases,
@@ -141,7 +143,7 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 	kube, eng, registry := c.ExtraConfig.kube, c.ExtraConfig.engine, c.ExtraConfig.clusters
 	// Every replica has its own Git cache (it serves /diff and /manifests), so every replica
 	// collects it, leading or not.
-	go collectGitCache(hookCtx, ferry, eng.Source(), cc.GitCacheUnusedGrace)
+	go collectGitCache(hookCtx, ferry, eng, cc.GitCacheUnusedGrace)
 
 	le := cc.LeaderElection
 	if le.Name == "" {
@@ -305,9 +307,11 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 }
 
 // collectGitCache removes from the Git cache the repositories no Application names, once
-// unused for the grace period, and the least recently used ones past the cache's size cap,
-// checking every half grace period (at most a minute) until ctx ends.
-func collectGitCache(ctx context.Context, ferry versioned.Interface, cache *source.Cache, grace time.Duration) {
+// unused for the grace period, and the least recently used ones past the cache's size cap, and
+// from the chart cache the listings of repositories no Application names, checking every half
+// grace period (at most a minute) until ctx ends.
+func collectGitCache(ctx context.Context, ferry versioned.Interface, eng *engine.Engine, grace time.Duration) {
+	cache := eng.Source()
 	logger := klog.FromContext(ctx).WithName("git-cache")
 	interval := min(max(grace/2, 100*time.Millisecond), time.Minute)
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
@@ -323,6 +327,9 @@ func collectGitCache(ctx context.Context, ferry versioned.Interface, cache *sour
 		}
 		if _, err := cache.Collect(inUse); err != nil {
 			logger.Error(err, "Collecting the Git cache")
+		}
+		if c := eng.Charts(); c != nil {
+			c.Forget(func(repoURL string) bool { return inUse[repoURL] })
 		}
 	}, interval)
 }

@@ -138,6 +138,29 @@ func helmTemplate(t *testing.T, files map[string]string, release, namespace, kub
 	return objs
 }
 
+// assertLiveAsRendered checks that each object helm template rendered is live in namespace ns,
+// with every field it rendered (compared field by field; the cluster's defaults may add more).
+func assertLiveAsRendered(t *testing.T, s *Stack, ns string, want []*unstructured.Unstructured) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(s.restConfig(Admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := newMapper(t, s)
+	for _, w := range want {
+		w.SetNamespace(ns)
+		live, err := liveObject(t, dyn, mapper, w)
+		if err != nil {
+			t.Errorf("%s: %v", objectKey(w), err)
+			continue
+		}
+		withoutTracking(live)
+		if at, ok := contains(live.Object, w.Object, objectKey(w)); !ok {
+			t.Errorf("%s differs from helm template at %s", objectKey(w), at)
+		}
+	}
+}
+
 // TestAHelmChartInGitDeploysWhatHelmTemplateRenders: a chart in Git with a value file and --set
 // parameters deploys exactly the objects `helm template` renders for the same chart and values
 // (compared object by object, field by field); /manifests shows them, and a new value reaches
@@ -173,29 +196,15 @@ func TestAHelmChartInGitDeploysWhatHelmTemplateRenders(t *testing.T) {
 	if len(want) != 3 {
 		t.Fatalf("helm template rendered %d objects, want 3", len(want))
 	}
-	dyn, err := dynamic.NewForConfig(s.restConfig(Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := newMapper(t, s)
 	for _, w := range want {
-		w.SetNamespace(ns)
 		if w.GetKind() == "ConfigMap" {
 			// --set-string build=20261201: the same value as a string.
 			if err := unstructured.SetNestedField(w.Object, "20261201", "data", "BUILD"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		live, err := liveObject(t, dyn, mapper, w)
-		if err != nil {
-			t.Errorf("%s: %v", objectKey(w), err)
-			continue
-		}
-		withoutTracking(live)
-		if at, ok := contains(live.Object, w.Object, objectKey(w)); !ok {
-			t.Errorf("%s differs from helm template at %s", objectKey(w), at)
-		}
 	}
+	assertLiveAsRendered(t, s, ns, want)
 	manifests := kubectl(t, "get", "--raw", "/apis/gitops.ferry.dev/v1alpha1/namespaces/"+ns+"/applications/web/manifests")
 	for _, name := range []string{`"name":"web-web"`, `"name":"web-web-config"`, `"replicas":3`} {
 		if !strings.Contains(manifests, name) {

@@ -18,6 +18,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
+	"github.com/ferry-gitops/ferry/pkg/gitops/charts"
 	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -30,7 +31,10 @@ type SecretReader func(ctx context.Context, namespace, name string) (map[string]
 
 // Config configures an Engine.
 type Config struct {
-	Source           *source.Cache
+	Source *source.Cache
+	// Charts resolves and downloads charts of Helm repositories and OCI registries (spec.source
+	// chart) and the dependencies charts lock; nil makes such Applications fail to resolve.
+	Charts           *charts.Cache
 	Applier          *apply.Applier
 	Secrets          SecretReader
 	AllowRemoteBases bool
@@ -136,6 +140,9 @@ func (e *StageError) Unwrap() error { return e.Err }
 // Source is the Git cache the engine reads through.
 func (e *Engine) Source() *source.Cache { return e.cfg.Source }
 
+// Charts returns the chart cache; nil when the engine reads no chart repository.
+func (e *Engine) Charts() *charts.Cache { return e.cfg.Charts }
+
 // Identity is the user every request for app acts as — apply, dry run, prune, createNamespace
 // and the live reads of /diff and /health: a ServiceAccount of its own namespace, the one it
 // names or the tenancy policy's default; empty (Ferry itself) only in a privileged namespace.
@@ -171,6 +178,9 @@ func (e *Engine) resolve(ctx context.Context, app *gitopsv1alpha1.Application, r
 	if revision == "" {
 		revision = app.Spec.Source.Revision
 	}
+	if app.Spec.Source.Chart != "" {
+		return e.resolveChart(ctx, app, revision)
+	}
 	creds, err := e.credentials(ctx, app)
 	if err != nil {
 		return "", err
@@ -183,6 +193,58 @@ func (e *Engine) resolve(ctx context.Context, app *gitopsv1alpha1.Application, r
 		return "", &StageError{Reason: gitopsv1alpha1.ReasonGitFailed, Terminal: errors.Is(err, source.ErrRevisionNotFound), Err: err}
 	}
 	return sha, nil
+}
+
+// resolveChart resolves a version or range of the chart spec.source names to a version.
+func (e *Engine) resolveChart(ctx context.Context, app *gitopsv1alpha1.Application, constraint string) (string, error) {
+	if e.cfg.Charts == nil {
+		return "", &StageError{Reason: gitopsv1alpha1.ReasonChartFailed, Terminal: true, Err: errors.New("this server reads no chart repository")}
+	}
+	creds, err := e.chartCredentials(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	version, err := e.cfg.Charts.Resolve(ctx, chartRef(app), constraint, creds)
+	if err != nil {
+		return "", chartError(err)
+	}
+	return version, nil
+}
+
+// chartError classifies a chart repository's failure: refused credentials and a chart or
+// version that does not exist need the user (terminal); the rest is retried.
+func chartError(err error) error {
+	switch {
+	case errors.Is(err, charts.ErrUnauthorized):
+		return &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: err}
+	case errors.Is(err, charts.ErrNotFound), errors.Is(err, source.ErrLimitExceeded):
+		return &StageError{Reason: gitopsv1alpha1.ReasonChartFailed, Terminal: true, Err: err}
+	}
+	return &StageError{Reason: gitopsv1alpha1.ReasonChartFailed, Err: err}
+}
+
+func chartRef(app *gitopsv1alpha1.Application) charts.Ref {
+	return charts.Ref{RepoURL: app.Spec.Source.RepoURL, Chart: app.Spec.Source.Chart}
+}
+
+// chartCredentials reads spec.source.credentialsRef as a chart repository's credentials.
+func (e *Engine) chartCredentials(ctx context.Context, app *gitopsv1alpha1.Application) (*charts.Credentials, error) {
+	ref := app.Spec.Source.CredentialsRef
+	if ref == nil {
+		return nil, nil
+	}
+	data, err := e.cfg.Secrets(ctx, app.Namespace, ref.Name)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Err: fmt.Errorf("reading Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+	}
+	creds, err := charts.CredentialsFromSecretData(data, e.cfg.Charts.Key)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("the Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+	}
+	if h := app.Spec.Source.Helm; h != nil {
+		creds.PassCredentials = h.PassCredentials
+	}
+	return creds, nil
 }
 
 func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Application) (*source.Credentials, error) {
@@ -298,15 +360,52 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 		}
 		opts.Kustomize = ko
 	}
+	// A chart's dependencies not vendored in charts/ come from their repositories, through the
+	// chart cache: with the Application's credentials only for its own chart repository's host.
+	var depErr error
+	var chartCreds *charts.Credentials
+	if e.cfg.Charts != nil {
+		if src.Chart != "" {
+			var err error
+			if chartCreds, err = e.chartCredentials(ctx, app); err != nil {
+				return nil, false, err
+			}
+		}
+		opts.Dependencies = func(dir string, files []source.File) ([]source.File, error) {
+			from := ""
+			if src.Chart != "" {
+				from = src.RepoURL
+			}
+			deps, pinned, err := e.cfg.Charts.Dependencies(ctx, files, dir, from, chartCreds)
+			// A range resolves anew each time, like a remote base's branch.
+			remote = remote || !pinned
+			depErr = err
+			return deps, err
+		}
+	}
 	var read []source.File
-	reader := budget.reader(src.RepoURL, sha)
+	reader, dir := budget.reader(src.RepoURL, sha), src.Path
+	if src.Chart != "" {
+		// A chart of a repository: its files at the root, rendered as a chart whatever they hold.
+		files, err := e.cfg.Charts.Fetch(ctx, chartRef(app), sha, chartCreds)
+		if err != nil {
+			return nil, false, chartError(err)
+		}
+		reader, dir, opts.Helm = render.FilesReader(files), "", helm
+	}
 	objs, err := e.cfg.Render(func(dir string) ([]source.File, error) {
 		files, err := reader(dir)
 		read = append(read, files...)
 		return files, err
-	}, src.Path, opts)
+	}, dir, opts)
 	if err != nil {
 		err = redact.Error(err, redact.FromFiles(read))
+		if depErr != nil {
+			// A dependency could not be downloaded: classified by its cause, told by the render.
+			failed := chartError(depErr).(*StageError)
+			failed.Err = err
+			return nil, remote, failed
+		}
 		if remoteErr != nil {
 			// A remote base could not be fetched: Git trouble, retried, unless its revision
 			// does not exist.
@@ -366,7 +465,7 @@ func renderKey(app *gitopsv1alpha1.Application, sha string, helm *render.HelmOpt
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(append([]byte(src.RepoURL+"\x00"+sha+"\x00"+src.Path+"\x00"), opts...))
+	sum := sha256.Sum256(append([]byte(src.RepoURL+"\x00"+src.Chart+"\x00"+sha+"\x00"+src.Path+"\x00"), opts...))
 	return hex.EncodeToString(sum[:]), nil
 }
 

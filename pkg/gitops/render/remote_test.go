@@ -100,7 +100,7 @@ func TestRemoteBasesAreReadThroughFerrysGitCache(t *testing.T) {
 // remote bases are refused.
 func TestRemoteBasesStayConfined(t *testing.T) {
 	remote := func(repoURL, revision string) (TreeReader, error) {
-		return filesReader(files(
+		return FilesReader(files(
 			"base/kustomization.yaml", "resources: [../../../app/secret.yaml]\n",
 		)), nil
 	}

@@ -60,6 +60,10 @@ type Options struct {
 	AllowRemoteBases bool
 	// Remote reads the remote bases AllowRemoteBases lets through; nil refuses them.
 	Remote RemoteReader `json:"-"`
+	// Dependencies returns the files of the dependencies a chart at dir declares and does not
+	// vendor in charts/ (downloaded from their repositories), under dir/charts/; nil renders a
+	// chart with what it vendors only.
+	Dependencies func(dir string, files []source.File) ([]source.File, error) `json:"-"`
 	// MaxObjects caps the rendered objects. Default 10,000.
 	MaxObjects int
 	// MaxBytes caps the rendered objects' size as JSON. Default 64 MiB.

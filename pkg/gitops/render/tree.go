@@ -42,6 +42,13 @@ func RenderTree(read TreeReader, dir string, opts Options) ([]*unstructured.Unst
 		if files, err = withValueFiles(read, files, dir, opts.Helm.ValueFiles); err != nil {
 			return nil, err
 		}
+		if opts.Dependencies != nil {
+			deps, err := opts.Dependencies(dir, files)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, deps...)
+		}
 		objs, err = opts.Builder.Build(files, dir, opts)
 	} else if file, _ := kustomizationIn(files, dir); file != "" {
 		var components []string
@@ -66,11 +73,11 @@ func RenderTree(read TreeReader, dir string, opts Options) ([]*unstructured.Unst
 
 // Render renders dir of the repository whose files are given (paths from the repository root).
 func Render(files []source.File, dir string, opts Options) ([]*unstructured.Unstructured, error) {
-	return RenderTree(filesReader(files), dir, opts)
+	return RenderTree(FilesReader(files), dir, opts)
 }
 
-// filesReader reads subtrees of a list of files.
-func filesReader(files []source.File) TreeReader {
+// FilesReader reads subtrees of a list of files (paths from the repository root).
+func FilesReader(files []source.File) TreeReader {
 	return func(dir string) ([]source.File, error) {
 		var under []source.File
 		for _, f := range files {

@@ -27,7 +27,7 @@ func TestKustomizationReadsOnlyWhatItReaches(t *testing.T) {
 	var asked []string
 	read := func(dir string) ([]source.File, error) {
 		asked = append(asked, dir)
-		return filesReader(repo)(dir)
+		return FilesReader(repo)(dir)
 	}
 	objs, err := RenderTree(read, "apps/web/overlays/prod", Options{})
 	if err != nil {
