@@ -54,6 +54,22 @@ type ApplicationSpec struct {
 	// +optional
 	// +listType=atomic
 	DependsOn []ApplicationReference
+	// Decryption decrypts the SOPS-encrypted files the source holds as they are rendered.
+	// +optional
+	Decryption *Decryption
+}
+
+// DecryptionProviderSOPS is the provider of spec.decryption: SOPS, with age or PGP keys.
+const DecryptionProviderSOPS = "sops"
+
+// Decryption says how to decrypt the encrypted files of a source, in Flux's shape.
+type Decryption struct {
+	// Provider is the encryption tool; only "sops" is supported.
+	Provider string
+	// SecretRef names a Secret in the Application's namespace holding the private keys: age
+	// identities in keys ending .agekey, armored PGP private keys in keys ending .asc. The
+	// writer of the Application must be allowed to get it.
+	SecretRef *LocalObjectReference
 }
 
 // ApplicationReference names another Application.

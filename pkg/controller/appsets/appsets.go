@@ -355,7 +355,7 @@ func (r cachedRepo) ReadFile(name string, maxBytes int64) ([]byte, error) {
 
 // authorize checks what a generated Application names against the set's ServiceAccount (sa, in
 // namespace; empty acts as Ferry and is not checked), as the Application API checks its writer:
-// use on its Cluster, get on its credentials Secret, get on Applications of other namespaces it
+// use on its Cluster, get on its credentials and decryption Secrets, get on Applications of other namespaces it
 // depends on. why is empty when allowed.
 func (c *Controller) authorize(ctx context.Context, namespace, sa string, app *gitopsv1alpha1.Application) (why string, err error) {
 	if sa == "" {
@@ -368,6 +368,9 @@ func (c *Controller) authorize(ctx context.Context, namespace, sa string, app *g
 	}
 	if ref := app.Spec.Source.CredentialsRef; ref != nil {
 		checks = append(checks, check{"spec.source.credentialsRef", "", "get", "secrets", namespace, ref.Name})
+	}
+	if d := app.Spec.Decryption; d != nil && d.SecretRef != nil {
+		checks = append(checks, check{"spec.decryption.secretRef", "", "get", "secrets", namespace, d.SecretRef.Name})
 	}
 	for i, d := range app.Spec.DependsOn {
 		if d.Namespace != "" && d.Namespace != namespace {

@@ -74,6 +74,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.ClusterSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ClusterStatus"):
 		return &gitopsv1alpha1.ClusterStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Decryption"):
+		return &gitopsv1alpha1.DecryptionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("DirectorySource"):
 		return &gitopsv1alpha1.DirectorySourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("GitDirectoryGeneratorItem"):

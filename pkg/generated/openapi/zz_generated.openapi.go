@@ -65,6 +65,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ClusterList{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_ClusterList(ref),
 		v1alpha1.ClusterSpec{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_ClusterSpec(ref),
 		v1alpha1.ClusterStatus{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_ClusterStatus(ref),
+		v1alpha1.Decryption{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_Decryption(ref),
 		v1alpha1.DiffSummary{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_DiffSummary(ref),
 		v1alpha1.DirectorySource{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_DirectorySource(ref),
 		v1alpha1.GitDirectoryGeneratorItem{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_GitDirectoryGeneratorItem(ref),
@@ -1158,12 +1159,18 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 							},
 						},
 					},
+					"decryption": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Decryption decrypts the SOPS-encrypted files the source holds as they are rendered: manifests, kustomize resources and secretGenerator files, Helm values files. Decrypted values go only into Secrets, which /manifests and /diff mask.",
+							Ref:         ref(v1alpha1.Decryption{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"source"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ApplicationDestination{}.OpenAPIModelName(), v1alpha1.ApplicationReference{}.OpenAPIModelName(), v1alpha1.ApplicationSource{}.OpenAPIModelName(), v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName(), v1alpha1.SyncPolicy{}.OpenAPIModelName()},
+			v1alpha1.ApplicationDestination{}.OpenAPIModelName(), v1alpha1.ApplicationReference{}.OpenAPIModelName(), v1alpha1.ApplicationSource{}.OpenAPIModelName(), v1alpha1.Decryption{}.OpenAPIModelName(), v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName(), v1alpha1.SyncPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -1721,6 +1728,36 @@ func schema_pkg_apis_gitops_v1alpha1_ClusterStatus(ref common.ReferenceCallback)
 		},
 		Dependencies: []string{
 			v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_Decryption(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Decryption says how to decrypt the encrypted files of a source, in Flux's shape.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"provider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Provider is the encryption tool; only \"sops\" is supported.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"secretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretRef names a Secret in the Application's namespace holding the private keys: age identities in keys ending .agekey, armored PGP private keys in keys ending .asc. The writer of the Application must be allowed to get it.",
+							Ref:         ref(v1alpha1.LocalObjectReference{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"provider", "secretRef"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.LocalObjectReference{}.OpenAPIModelName()},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/charts"
+	"github.com/ferry-gitops/ferry/pkg/gitops/decryption"
 	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -247,6 +248,24 @@ func (e *Engine) chartCredentials(ctx context.Context, app *gitopsv1alpha1.Appli
 	return creds, nil
 }
 
+// decryptionKeys reads the keys of spec.decryption's Secret; nil when the Application decrypts
+// nothing. A Secret that is missing or holds no usable key is retried: fixing it is enough.
+func (e *Engine) decryptionKeys(ctx context.Context, app *gitopsv1alpha1.Application) (*decryption.Keys, error) {
+	d := app.Spec.Decryption
+	if d == nil || d.SecretRef == nil {
+		return nil, nil
+	}
+	data, err := e.cfg.Secrets(ctx, app.Namespace, d.SecretRef.Name)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonDecryptionFailed, Err: fmt.Errorf("reading Secret %s/%s of spec.decryption.secretRef: %w", app.Namespace, d.SecretRef.Name, err)}
+	}
+	keys, err := decryption.KeysFromSecret(data)
+	if err != nil {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonDecryptionFailed, Err: fmt.Errorf("the Secret %s/%s of spec.decryption.secretRef: %w", app.Namespace, d.SecretRef.Name, err)}
+	}
+	return keys, nil
+}
+
 func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Application) (*source.Credentials, error) {
 	ref := app.Spec.Source.CredentialsRef
 	if ref == nil {
@@ -295,7 +314,11 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 		kubeVersion = "" // a development build's version, such as v0.0.0-master+$Format:%H$
 	}
 	helm := helmDefaults(app, kubeVersion)
-	key, err := renderKey(app, sha, helm, e.cfg.AllowRemoteBases)
+	keys, err := e.decryptionKeys(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	key, err := renderKey(app, sha, helm, e.cfg.AllowRemoteBases, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +327,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 		objs = copies(cached.([]*unstructured.Unstructured))
 	} else {
 		var remote bool
-		objs, remote, err = e.renderUncached(ctx, app, sha, helm)
+		objs, remote, err = e.renderUncached(ctx, app, sha, helm, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -322,7 +345,9 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 }
 
 // renderUncached renders the Application's path at sha, and says whether it read remote bases.
-func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions) ([]*unstructured.Unstructured, bool, error) {
+// SOPS-encrypted files are decrypted with keys as they are read (refused without keys), and
+// what they decrypt to may go only into Secrets.
+func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions, keys *decryption.Keys) ([]*unstructured.Unstructured, bool, error) {
 	src := app.Spec.Source
 	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases, Builder: e.cfg.Builder}
 	budget := e.newReadBudget()
@@ -393,13 +418,31 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 		}
 		reader, dir, opts.Helm = render.FilesReader(files), "", helm
 	}
+	dec := decryption.NewDecryptor(keys)
+	var decErr error
 	objs, err := e.cfg.Render(func(dir string) ([]source.File, error) {
 		files, err := reader(dir)
+		if err == nil {
+			if files, err = dec.Files(files); err != nil {
+				decErr = err
+			}
+		}
 		read = append(read, files...)
 		return files, err
 	}, dir, opts)
+	if err == nil {
+		if err = dec.CheckOnlySecrets(objs); err != nil {
+			decErr = err
+		}
+	}
 	if err != nil {
-		err = redact.Error(err, redact.FromFiles(read))
+		values := redact.FromFiles(read).Add(dec.Values()...)
+		if decErr != nil {
+			// The file at fault, told as it is (not as the render's reading of a path). Fixing
+			// the keys' Secret is enough: retried, like a credentials Secret.
+			return nil, remote, &StageError{Reason: gitopsv1alpha1.ReasonDecryptionFailed, Err: redact.Error(decErr, values)}
+		}
+		err = redact.Error(err, values)
 		if depErr != nil {
 			// A dependency could not be downloaded: classified by its cause, told by the render.
 			failed := chartError(depErr).(*StageError)
@@ -452,7 +495,9 @@ func (b *readBudget) reader(repo, sha string) render.TreeReader {
 	}
 }
 
-func renderKey(app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions, remote bool) (string, error) {
+// renderKey identifies a render: the source, its options, and the decryption keys (so that an
+// Application without them never gets another's decrypted render, and a rotation renders anew).
+func renderKey(app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions, remote bool, keys *decryption.Keys) (string, error) {
 	src := app.Spec.Source
 	// A chart's render depends on the release name and namespace, which default to the
 	// Application's: its options are those resolved for this Application.
@@ -461,12 +506,20 @@ func renderKey(app *gitopsv1alpha1.Application, sha string, helm *render.HelmOpt
 		K *gitopsv1alpha1.KustomizeSource
 		H *render.HelmOptions
 		R bool
-	}{src.Directory, src.Kustomize, helm, remote})
+		S string `json:",omitempty"`
+	}{src.Directory, src.Kustomize, helm, remote, keysDigest(keys)})
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(append([]byte(src.RepoURL+"\x00"+src.Chart+"\x00"+sha+"\x00"+src.Path+"\x00"), opts...))
 	return hex.EncodeToString(sum[:]), nil
+}
+
+func keysDigest(keys *decryption.Keys) string {
+	if keys == nil {
+		return ""
+	}
+	return keys.Digest()
 }
 
 func copies(objs []*unstructured.Unstructured) []*unstructured.Unstructured {

@@ -46,6 +46,14 @@ func (s *Values) add(v string) {
 	}
 }
 
+// Add records values (decrypted ones, say) besides those s was made from, and returns s.
+func (s *Values) Add(values ...string) *Values {
+	for _, v := range values {
+		s.add(v)
+	}
+	return s
+}
+
 // Empty reports whether there is nothing to mask.
 func (s *Values) Empty() bool { return s == nil || len(s.set) == 0 }
 

@@ -50,6 +50,11 @@ const (
 	// not be resolved or downloaded from its Helm repository or OCI registry. A chart or version
 	// that does not exist waits for a change; a repository that is down is retried.
 	ReasonChartFailed = "ChartFetchFailed"
+	// ReasonDecryptionFailed: a SOPS-encrypted file could not be decrypted with the keys of
+	// spec.decryption's Secret (missing, wrong, or the Secret unreadable), or a decrypted value
+	// would land outside a Secret. The message names the file; Ferry tries again, so fixing the
+	// Secret is enough.
+	ReasonDecryptionFailed = "DecryptionFailed"
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"

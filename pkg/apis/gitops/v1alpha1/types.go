@@ -59,6 +59,24 @@ type ApplicationSpec struct {
 	// +optional
 	// +listType=atomic
 	DependsOn []ApplicationReference `json:"dependsOn,omitempty" protobuf:"bytes,7,rep,name=dependsOn"`
+	// Decryption decrypts the SOPS-encrypted files the source holds as they are rendered:
+	// manifests, kustomize resources and secretGenerator files, Helm values files. Decrypted
+	// values go only into Secrets, which /manifests and /diff mask.
+	// +optional
+	Decryption *Decryption `json:"decryption,omitempty" protobuf:"bytes,8,opt,name=decryption"`
+}
+
+// DecryptionProviderSOPS is the provider of spec.decryption: SOPS, with age or PGP keys.
+const DecryptionProviderSOPS = "sops"
+
+// Decryption says how to decrypt the encrypted files of a source, in Flux's shape.
+type Decryption struct {
+	// Provider is the encryption tool; only "sops" is supported.
+	Provider string `json:"provider" protobuf:"bytes,1,opt,name=provider"`
+	// SecretRef names a Secret in the Application's namespace holding the private keys: age
+	// identities in keys ending .agekey, armored PGP private keys in keys ending .asc. The
+	// writer of the Application must be allowed to get it.
+	SecretRef *LocalObjectReference `json:"secretRef" protobuf:"bytes,2,opt,name=secretRef"`
 }
 
 // ApplicationReference names another Application.

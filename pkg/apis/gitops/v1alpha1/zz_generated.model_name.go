@@ -182,6 +182,11 @@ func (in ClusterStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Decryption) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.Decryption"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in DiffSummary) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.DiffSummary"
 }

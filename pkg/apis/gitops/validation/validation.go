@@ -134,6 +134,32 @@ func ValidateApplicationSpec(spec *gitops.ApplicationSpec, opts Options, fldPath
 	for i := range spec.IgnoreDifferences {
 		allErrs = append(allErrs, validateIgnoreDifferences(&spec.IgnoreDifferences[i], fldPath.Child("ignoreDifferences").Index(i))...)
 	}
+	if d := spec.Decryption; d != nil {
+		allErrs = append(allErrs, validateDecryption(d, fldPath.Child("decryption"))...)
+	}
+	return allErrs
+}
+
+// validateDecryption insists on SOPS and a Secret: Ferry holds no keys of its own, so an
+// Application without a Secret could decrypt nothing.
+func validateDecryption(d *gitops.Decryption, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	switch d.Provider {
+	case gitops.DecryptionProviderSOPS:
+	case "":
+		allErrs = append(allErrs, field.Required(fldPath.Child("provider"), `"sops"`))
+	default:
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("provider"), d.Provider, []string{gitops.DecryptionProviderSOPS}))
+	}
+	refPath := fldPath.Child("secretRef", "name")
+	switch {
+	case d.SecretRef == nil || d.SecretRef.Name == "":
+		allErrs = append(allErrs, field.Required(refPath, "the name of a Secret in the Application's namespace holding the age (*.agekey) or PGP (*.asc) private keys"))
+	default:
+		for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(d.SecretRef.Name, false) {
+			allErrs = append(allErrs, field.Invalid(refPath, d.SecretRef.Name, msg))
+		}
+	}
 	return allErrs
 }
 

@@ -113,6 +113,13 @@ func TestInvalidApplicationsNameTheField(t *testing.T) {
 		{"path ..", func(a *gitops.Application) { a.Spec.Source.Path = ".." }, Options{}, "spec.source.path", field.ErrorTypeInvalid},
 		{"backslash path", func(a *gitops.Application) { a.Spec.Source.Path = `apps\x` }, Options{}, "spec.source.path", field.ErrorTypeInvalid},
 		{"credentials without name", func(a *gitops.Application) { a.Spec.Source.CredentialsRef = &gitops.LocalObjectReference{} }, Options{}, "spec.source.credentialsRef.name", field.ErrorTypeRequired},
+		{"decryption by an unknown provider", func(a *gitops.Application) {
+			a.Spec.Decryption = &gitops.Decryption{Provider: "vault", SecretRef: &gitops.LocalObjectReference{Name: "keys"}}
+		}, Options{}, "spec.decryption.provider", field.ErrorTypeNotSupported},
+		{"decryption without a Secret", func(a *gitops.Application) { a.Spec.Decryption = &gitops.Decryption{Provider: "sops"} }, Options{}, "spec.decryption.secretRef.name", field.ErrorTypeRequired},
+		{"decryption Secret badly named", func(a *gitops.Application) {
+			a.Spec.Decryption = &gitops.Decryption{Provider: "sops", SecretRef: &gitops.LocalObjectReference{Name: "Keys_"}}
+		}, Options{}, "spec.decryption.secretRef.name", field.ErrorTypeInvalid},
 		{"bad include glob", func(a *gitops.Application) { a.Spec.Source.Directory = &gitops.DirectorySource{Include: "[a"} }, Options{}, "spec.source.directory.include", field.ErrorTypeInvalid},
 		{"kustomize component escape", func(a *gitops.Application) {
 			a.Spec.Source.Kustomize = &gitops.KustomizeSource{Components: []string{"../c"}}

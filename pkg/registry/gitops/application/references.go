@@ -22,7 +22,7 @@ import (
 // ReferenceAuthorizer checks, when an Application is created or its spec changes, that the
 // requesting user may use what it names, as RBAC's escalation check does for RoleBindings:
 // impersonate the ServiceAccount the Application acts as (named or defaulted), get the Secret
-// its credentialsRef names, and use the Cluster its destination names. Otherwise anyone allowed to write Applications would act with the
+// its credentialsRef and decryption name, and use the Cluster its destination names. Otherwise anyone allowed to write Applications would act with the
 // ServiceAccount's power, or send the Secret's password to a repository URL of their choosing.
 // A refusal is a 403 naming the field, and nothing is stored; ?dryRun=All answers the same.
 type ReferenceAuthorizer struct {
@@ -98,6 +98,16 @@ func (r *ReferenceAuthorizer) check(ctx context.Context, app, old *gitops.Applic
 		if refused, why, err := r.refused(ctx, user, "", "get", "secrets", app.Namespace, ref.Name); refused {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "source", "credentialsRef", "name"),
 				fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", user.GetName(), app.Namespace, ref.Name, why, app.Spec.Source.RepoURL)))
+		} else if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+	}
+	// The decryption keys turn what the source holds into Secrets where the destination says:
+	// whoever changes either must be allowed to read the keys themselves.
+	if d := app.Spec.Decryption; d != nil && d.SecretRef != nil && decryptionNewlyUsed(app, old) {
+		if refused, why, err := r.refused(ctx, user, "", "get", "secrets", app.Namespace, d.SecretRef.Name); refused {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "decryption", "secretRef", "name"),
+				fmt.Sprintf("user %q may not get secret %s/%s%s, whose keys would decrypt what %s holds", user.GetName(), app.Namespace, d.SecretRef.Name, why, app.Spec.Source.RepoURL)))
 		} else if err != nil {
 			return apierrors.NewInternalError(err)
 		}
@@ -198,6 +208,17 @@ func credentialsNewlySent(app, old *gitops.Application) bool {
 		return true
 	}
 	return old.Spec.Source.CredentialsRef.Name != app.Spec.Source.CredentialsRef.Name || old.Spec.Source.RepoURL != app.Spec.Source.RepoURL
+}
+
+// decryptionNewlyUsed: on create, or when the keys' Secret, the source they decrypt, or the
+// destination the decrypted Secrets go to changes.
+func decryptionNewlyUsed(app, old *gitops.Application) bool {
+	if old == nil || old.Spec.Decryption == nil || old.Spec.Decryption.SecretRef == nil {
+		return true
+	}
+	return old.Spec.Decryption.SecretRef.Name != app.Spec.Decryption.SecretRef.Name ||
+		!apiequality.Semantic.DeepEqual(old.Spec.Source, app.Spec.Source) ||
+		old.Spec.Destination != app.Spec.Destination
 }
 
 // refused asks the authorizer whether user may verb the resource (of group) namespace/name.

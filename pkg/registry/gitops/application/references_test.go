@@ -162,6 +162,36 @@ func TestCredentialsAreSentOnlyWhereTheirReaderSays(t *testing.T) {
 	}
 }
 
+// TestDecryptionKeysAreUsedOnlyByTheirReaders: naming spec.decryption's Secret needs get on it,
+// and so does sending what it decrypts elsewhere (another path, another namespace); a change
+// that moves nothing, such as suspending, does not.
+func TestDecryptionKeysAreUsedOnlyByTheirReaders(t *testing.T) {
+	st := newCheckedStorage(t, grants{"alice get secrets team-a/sops-age": true}, tenancy.Policy{})
+	app := validApplication("team-a", "secrets")
+	app.Spec.Decryption = &gitops.Decryption{Provider: gitops.DecryptionProviderSOPS, SecretRef: &gitops.LocalObjectReference{Name: "sops-age"}}
+
+	for _, dryRun := range []bool{true, false} {
+		wantForbidden(t, createAs(st, "bob", app.DeepCopy(), dryRun), "bob names keys he may not read",
+			`spec.decryption.secretRef.name: Forbidden: user "bob" may not get secret team-a/sops-age`)
+	}
+	wantNotStored(t, st, "team-a", "secrets")
+	if err := createAs(st, "alice", app.DeepCopy(), false); err != nil {
+		t.Fatalf("alice, who may read the keys: %v", err)
+	}
+
+	moved := get(t, st, "team-a", "secrets")
+	moved.Spec.Destination.Namespace = "bobs-namespace"
+	wantForbidden(t, updateAs(st, "bob", moved), "bob sends the decrypted Secrets to his namespace", "spec.decryption.secretRef.name")
+	if got := get(t, st, "team-a", "secrets"); got.Spec.Destination.Namespace != "" {
+		t.Errorf("the refused update changed the destination to %q", got.Spec.Destination.Namespace)
+	}
+	suspended := get(t, st, "team-a", "secrets")
+	suspended.Spec.Suspend = true
+	if err := updateAs(st, "bob", suspended); err != nil {
+		t.Errorf("suspending decrypts nothing new: %v", err)
+	}
+}
+
 // TestDeployingToAClusterNeedsUseOnIt: naming spec.destination.cluster needs the verb use on
 // that Cluster, on create and on every change of the spec, and a user allowed one Cluster is
 // refused another.

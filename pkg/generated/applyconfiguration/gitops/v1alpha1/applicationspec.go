@@ -45,6 +45,10 @@ type ApplicationSpecApplyConfiguration struct {
 	// Applications in. Until they are, this one waits (condition Ready=False, reason
 	// DependencyNotReady, naming them). A dependency cycle is refused when it is visible.
 	DependsOn []ApplicationReferenceApplyConfiguration `json:"dependsOn,omitempty"`
+	// Decryption decrypts the SOPS-encrypted files the source holds as they are rendered:
+	// manifests, kustomize resources and secretGenerator files, Helm values files. Decrypted
+	// values go only into Secrets, which /manifests and /diff mask.
+	Decryption *DecryptionApplyConfiguration `json:"decryption,omitempty"`
 }
 
 // ApplicationSpecApplyConfiguration constructs a declarative configuration of the ApplicationSpec type for use with
@@ -116,5 +120,13 @@ func (b *ApplicationSpecApplyConfiguration) WithDependsOn(values ...*Application
 		}
 		b.DependsOn = append(b.DependsOn, *values[i])
 	}
+	return b
+}
+
+// WithDecryption sets the Decryption field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Decryption field is set to the value of the last call.
+func (b *ApplicationSpecApplyConfiguration) WithDecryption(value *DecryptionApplyConfiguration) *ApplicationSpecApplyConfiguration {
+	b.Decryption = value
 	return b
 }
