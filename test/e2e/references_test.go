@@ -31,6 +31,9 @@ func TestWritingAnApplicationNeedsTheRightsItUses(t *testing.T) {
 	withSecret := func(name string) string {
 		return appManifest(ns, name, merge(manual, map[string]any{"source.credentialsRef": map[string]any{"name": "git-token"}}))
 	}
+	withKeys := func(name string) string {
+		return appManifest(ns, name, merge(manual, map[string]any{"decryption": map[string]any{"provider": "sops", "secretRef": map[string]any{"name": "sops-age"}}}))
+	}
 
 	for _, tc := range []struct {
 		what, manifest, name, refusal string
@@ -39,6 +42,8 @@ func TestWritingAnApplicationNeedsTheRightsItUses(t *testing.T) {
 			`spec.serviceAccountName: Forbidden: user "editor" may not impersonate serviceaccount ` + ns + `/deployer`},
 		{"a credentials Secret", withSecret("with-token"), "with-token",
 			`spec.source.credentialsRef.name: Forbidden: user "editor" may not get secret ` + ns + `/git-token`},
+		{"SOPS decryption keys", withKeys("with-keys"), "with-keys",
+			`spec.decryption.secretRef.name: Forbidden: user "editor" may not get secret ` + ns + `/sops-age`},
 	} {
 		for _, args := range [][]string{{"create", "--dry-run=server", "-f", "-"}, {"create", "-f", "-"}} {
 			r := kubectlFails(t, "editor", tc.manifest, args...)

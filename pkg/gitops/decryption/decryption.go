@@ -125,11 +125,13 @@ func ageParseReason(err error) string {
 	return msg
 }
 
-// minValue and minContained bound the decrypted values looked for outside Secrets: a short
-// value ("true", "80") is as likely to be any other field's.
+// minValue is the shortest decrypted value masked in messages, as package redact does; only
+// values of minChecked bytes or more are looked for outside Secrets: a shorter one (a user
+// name "shop", a region) is as likely to be an object's name or any other field's, and refusing
+// those would refuse ordinary repositories.
 const (
-	minValue     = 4
-	minContained = 8
+	minValue   = 4
+	minChecked = 8
 )
 
 // Decryptor decrypts the files of one render with one set of keys, and remembers what it
@@ -308,18 +310,19 @@ func (d *Decryptor) Values() []string {
 	return out
 }
 
-// CheckOnlySecrets refuses objects other than core Secrets that hold a decrypted value (whole,
-// or within a longer string), naming the object and the file: /manifests, /diff and the
-// objects' own readers would show it. Secrets are masked in what Ferry shows.
+// CheckOnlySecrets refuses objects other than core Secrets that hold a decrypted value of at
+// least minChecked bytes (whole, base64-encoded, or within a longer string), naming the object
+// and the file: /manifests, /diff and the objects' own readers would show it. Secrets are
+// masked in what Ferry shows.
 func (d *Decryptor) CheckOnlySecrets(objs []*unstructured.Unstructured) error {
-	if len(d.values) == 0 {
-		return nil
-	}
 	var long []string
 	for v := range d.values {
-		if len(v) >= minContained {
+		if len(v) >= minChecked {
 			long = append(long, v)
 		}
+	}
+	if len(long) == 0 {
+		return nil
 	}
 	sort.Strings(long)
 	for _, o := range objs {
@@ -350,16 +353,13 @@ func (d *Decryptor) findIn(v interface{}, long []string) (string, bool) {
 		}
 	case string:
 		s := strings.TrimSpace(v)
-		if f, ok := d.values[s]; ok {
-			return f, true
-		}
-		if decoded, err := base64.StdEncoding.DecodeString(s); err == nil {
-			if f, ok := d.values[strings.TrimSpace(string(decoded))]; ok {
+		if decoded, err := base64.StdEncoding.DecodeString(s); err == nil && len(s) >= minChecked {
+			if f, ok := d.values[strings.TrimSpace(string(decoded))]; ok && len(decoded) >= minChecked {
 				return f, true
 			}
 		}
 		for _, l := range long {
-			if len(s) > len(l) && strings.Contains(s, l) {
+			if strings.Contains(s, l) {
 				return d.values[l], true
 			}
 		}

@@ -26,9 +26,9 @@ metadata:
     app: shop
 type: Opaque
 stringData:
-  username: shop-owner
+  username: shop
   password: s3cr3t-Hunter-77
-  url: postgres://shop-owner:s3cr3t-Hunter-77@db:5432/shop
+  url: postgres://shop:s3cr3t-Hunter-77@db:5432/shop
 `
 
 func ageKeys(t *testing.T) (*decryption.Keys, func(name, plain string, o decryptiontest.Options) []byte) {
@@ -83,6 +83,15 @@ func TestAnAgeEncryptedSecretDecryptsToWhatWasEncrypted(t *testing.T) {
 		deploy := obj(t, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shop"},"spec":{"template":{"spec":{"containers":[{"name":"shop","env":[{"name":"DB","valueFrom":{"secretKeyRef":{"name":"db-credentials","key":"url"}}}]}]}}}}`)
 		if err := d.CheckOnlySecrets([]*unstructured.Unstructured{obj(t, string(mustJSON(t, out[1].Data))), deploy}); err != nil {
 			t.Errorf("encrypted-regex %q: a Deployment naming the Secret was refused: %v", regex, err)
+		}
+		// A short value (the user name "shop") is any other field's too: not looked for.
+		named := obj(t, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shop","labels":{"app":"shop"}}}`)
+		if err := d.CheckOnlySecrets([]*unstructured.Unstructured{named}); err != nil {
+			t.Errorf("encrypted-regex %q: a Deployment named like a short decrypted value was refused: %v", regex, err)
+		}
+		leak := obj(t, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"db"},"data":{"password":"s3cr3t-Hunter-77"}}`)
+		if err := d.CheckOnlySecrets([]*unstructured.Unstructured{leak}); err == nil || !strings.Contains(err.Error(), "base/secret.yaml") {
+			t.Errorf("encrypted-regex %q: a ConfigMap holding the password: got %v", regex, err)
 		}
 	}
 }
