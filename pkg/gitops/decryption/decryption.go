@@ -371,7 +371,7 @@ func (d *Decryptor) findIn(v interface{}, long []string) (string, bool) {
 type keyClient struct{ keys *Keys }
 
 func (c keyClient) Encrypt(context.Context, *keyservice.EncryptRequest, ...grpc.CallOption) (*keyservice.EncryptResponse, error) {
-	return nil, errors.New("Ferry only decrypts")
+	return nil, errors.New("ferry only decrypts: encryption is not offered")
 }
 
 func (c keyClient) Decrypt(_ context.Context, req *keyservice.DecryptRequest, _ ...grpc.CallOption) (*keyservice.DecryptResponse, error) {
