@@ -24,7 +24,9 @@ type Application struct {
 
 // ApplicationSpec is the desired state of an Application.
 type ApplicationSpec struct {
-	// Source is the Git repository, revision and path the objects are read from.
+	// Source is the Git repository, revision and path the objects are read from; left empty
+	// when spec.sources lists several sources.
+	// +optional
 	Source ApplicationSource
 	// Destination says where objects that name no namespace are deployed.
 	// +optional
@@ -57,6 +59,14 @@ type ApplicationSpec struct {
 	// Decryption decrypts the SOPS-encrypted files the source holds as they are rendered.
 	// +optional
 	Decryption *Decryption
+	// Sources are several sources rendered and applied as one set, instead of spec.source: one
+	// inventory, one sync status, status.sourceRevisions and status.sync.revisions holding the
+	// revision of each source in this order. A source with a ref and neither path nor chart is
+	// rendered not at all: it only lends its files to the Helm value files of the others, as
+	// $<ref>/<path>. At most 20.
+	// +optional
+	// +listType=atomic
+	Sources []ApplicationSource
 }
 
 // DecryptionProviderSOPS is the provider of spec.decryption: SOPS, with age or PGP keys.
@@ -129,6 +139,10 @@ type ApplicationSource struct {
 	// template` would render it (see Helm). Path, Directory and Kustomize do not apply.
 	// +optional
 	Chart string
+	// Ref names this source, in spec.sources only, so that the Helm value files of the other
+	// sources can read its files as $<ref>/<path>. A DNS label, unique among the sources.
+	// +optional
+	Ref string
 }
 
 // HelmSource holds the settings of a Helm chart's render.
@@ -409,6 +423,11 @@ type ApplicationStatus struct {
 	// SourceRevision is the commit SHA that spec.source.revision resolved to at the last fetch.
 	// +optional
 	SourceRevision string
+	// SourceRevisions are, for spec.sources, what the revision of each source resolved to at the
+	// last fetch, in the order of spec.sources; sourceRevision joins them with spaces.
+	// +optional
+	// +listType=atomic
+	SourceRevisions []string
 	// Sync says whether the deployed objects match the source.
 	// +optional
 	Sync SyncStatus
@@ -441,6 +460,11 @@ type SyncStatus struct {
 	// Revision is the commit SHA last applied.
 	// +optional
 	Revision string
+	// Revisions are, for spec.sources, the revision of each source last applied, in the order of
+	// spec.sources; revision joins them with spaces.
+	// +optional
+	// +listType=atomic
+	Revisions []string
 }
 
 // HealthStatus is a health code with a human-readable reason.
@@ -830,4 +854,21 @@ type ApplicationDiffOptions struct {
 	// Revision to compare: a branch, tag or full commit SHA. Empty means spec.source.revision.
 	// +optional
 	Revision string
+}
+
+// ValuesOnly says whether a source of spec.sources only lends its files to value files: it has
+// a ref and neither a path nor a chart to render.
+func ValuesOnly(src *ApplicationSource) bool {
+	return src.Ref != "" && src.Path == "" && src.Chart == ""
+}
+
+// PrimarySource is the source that spec.source.repoURL field selectors, table columns and other
+// one-source views show: spec.source, or the first source of spec.sources that is rendered.
+func PrimarySource(spec *ApplicationSpec) *ApplicationSource {
+	for i := range spec.Sources {
+		if !ValuesOnly(&spec.Sources[i]) {
+			return &spec.Sources[i]
+		}
+	}
+	return &spec.Source
 }

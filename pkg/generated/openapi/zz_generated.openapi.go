@@ -1072,6 +1072,13 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSource(ref common.ReferenceCallb
 							Format:      "",
 						},
 					},
+					"ref": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Ref names this source, in spec.sources only, so that the Helm value files of the other sources can read its files as $<ref>/<path>. A DNS label, unique among the sources.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 				},
 				Required: []string{"repoURL"},
 			},
@@ -1090,7 +1097,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 				Properties: map[string]spec.Schema{
 					"source": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Source is the Git repository, revision and path the objects are read from.",
+							Description: "Source is the Git repository, revision and path the objects are read from; left empty when spec.sources lists several sources.",
 							Default:     map[string]interface{}{},
 							Ref:         ref(v1alpha1.ApplicationSource{}.OpenAPIModelName()),
 						},
@@ -1165,8 +1172,25 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSpec(ref common.ReferenceCallbac
 							Ref:         ref(v1alpha1.Decryption{}.OpenAPIModelName()),
 						},
 					},
+					"sources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Sources are several sources rendered and applied as one set, instead of spec.source: one inventory, one sync status, status.sourceRevisions and status.sync.revisions holding the revision of each source in this order. A source with a ref and neither path nor chart is rendered not at all: it only lends its files to the Helm value files of the others, as $<ref>/<path>. At most 20.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApplicationSource{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
-				Required: []string{"source"},
 			},
 		},
 		Dependencies: []string{
@@ -1214,6 +1238,25 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 							Description: "SourceRevision is the commit SHA that spec.source.revision resolved to at the last fetch.",
 							Type:        []string{"string"},
 							Format:      "",
+						},
+					},
+					"sourceRevisions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "SourceRevisions are, for spec.sources, what the revision of each source resolved to at the last fetch, in the order of spec.sources; sourceRevision joins them with spaces.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
 						},
 					},
 					"sync": {
@@ -3140,6 +3183,25 @@ func schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref common.ReferenceCallback) co
 							Description: "Revision is the commit SHA last applied.",
 							Type:        []string{"string"},
 							Format:      "",
+						},
+					},
+					"revisions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Revisions are, for spec.sources, the revision of each source last applied, in the order of spec.sources; revision joins them with spaces.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
 						},
 					},
 				},

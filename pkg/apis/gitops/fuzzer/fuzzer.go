@@ -17,8 +17,13 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 	return []interface{}{
 		func(s *gitops.ApplicationSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
-			if s.Source.Revision == "" {
+			if s.Source.Revision == "" && len(s.Sources) == 0 {
 				s.Source.Revision = "HEAD"
+			}
+			for i := range s.Sources {
+				if s.Sources[i].Revision == "" {
+					s.Sources[i].Revision = "HEAD"
+				}
 			}
 			p := &s.SyncPolicy
 			if p.Interval == nil {

@@ -23,11 +23,18 @@ func addDefaultingFuncs(scheme *runtime.Scheme) error {
 	return RegisterDefaults(scheme)
 }
 
-// SetDefaults_ApplicationSpec fills in the revision, the re-check interval, the wave timeout and
+// SetDefaults_ApplicationSpec fills in the revision of each source, the re-check interval, the wave timeout and
 // the retry policy.
 func SetDefaults_ApplicationSpec(obj *ApplicationSpec) {
-	if obj.Source.Revision == "" {
+	// spec.source stays empty when spec.sources is used: defaulting its revision would make it
+	// look set.
+	if obj.Source.Revision == "" && len(obj.Sources) == 0 {
 		obj.Source.Revision = DefaultRevision
+	}
+	for i := range obj.Sources {
+		if obj.Sources[i].Revision == "" {
+			obj.Sources[i].Revision = DefaultRevision
+		}
 	}
 	if obj.SyncPolicy.Interval == nil {
 		obj.SyncPolicy.Interval = &metav1.Duration{Duration: DefaultInterval}

@@ -1113,6 +1113,11 @@ func (m *ApplicationSource) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	i -= len(m.Ref)
+	copy(dAtA[i:], m.Ref)
+	i = encodeVarintGenerated(dAtA, i, uint64(len(m.Ref)))
+	i--
+	dAtA[i] = 0x4a
 	i -= len(m.Chart)
 	copy(dAtA[i:], m.Chart)
 	i = encodeVarintGenerated(dAtA, i, uint64(len(m.Chart)))
@@ -1204,6 +1209,20 @@ func (m *ApplicationSpec) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if len(m.Sources) > 0 {
+		for iNdEx := len(m.Sources) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Sources[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintGenerated(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x4a
+		}
+	}
 	if m.Decryption != nil {
 		{
 			size, err := m.Decryption.MarshalToSizedBuffer(dAtA[:i])
@@ -1310,6 +1329,15 @@ func (m *ApplicationStatus) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if len(m.SourceRevisions) > 0 {
+		for iNdEx := len(m.SourceRevisions) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.SourceRevisions[iNdEx])
+			copy(dAtA[i:], m.SourceRevisions[iNdEx])
+			i = encodeVarintGenerated(dAtA, i, uint64(len(m.SourceRevisions[iNdEx])))
+			i--
+			dAtA[i] = 0x52
+		}
+	}
 	if m.ReconciledAt != nil {
 		{
 			size, err := m.ReconciledAt.MarshalToSizedBuffer(dAtA[:i])
@@ -3350,6 +3378,15 @@ func (m *SyncStatus) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if len(m.Revisions) > 0 {
+		for iNdEx := len(m.Revisions) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Revisions[iNdEx])
+			copy(dAtA[i:], m.Revisions[iNdEx])
+			i = encodeVarintGenerated(dAtA, i, uint64(len(m.Revisions[iNdEx])))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
 	i -= len(m.Revision)
 	copy(dAtA[i:], m.Revision)
 	i = encodeVarintGenerated(dAtA, i, uint64(len(m.Revision)))
@@ -3737,6 +3774,8 @@ func (m *ApplicationSource) Size() (n int) {
 	}
 	l = len(m.Chart)
 	n += 1 + l + sovGenerated(uint64(l))
+	l = len(m.Ref)
+	n += 1 + l + sovGenerated(uint64(l))
 	return n
 }
 
@@ -3770,6 +3809,12 @@ func (m *ApplicationSpec) Size() (n int) {
 	if m.Decryption != nil {
 		l = m.Decryption.Size()
 		n += 1 + l + sovGenerated(uint64(l))
+	}
+	if len(m.Sources) > 0 {
+		for _, e := range m.Sources {
+			l = e.Size()
+			n += 1 + l + sovGenerated(uint64(l))
+		}
 	}
 	return n
 }
@@ -3812,6 +3857,12 @@ func (m *ApplicationStatus) Size() (n int) {
 	if m.ReconciledAt != nil {
 		l = m.ReconciledAt.Size()
 		n += 1 + l + sovGenerated(uint64(l))
+	}
+	if len(m.SourceRevisions) > 0 {
+		for _, s := range m.SourceRevisions {
+			l = len(s)
+			n += 1 + l + sovGenerated(uint64(l))
+		}
 	}
 	return n
 }
@@ -4539,6 +4590,12 @@ func (m *SyncStatus) Size() (n int) {
 	n += 1 + l + sovGenerated(uint64(l))
 	l = len(m.Revision)
 	n += 1 + l + sovGenerated(uint64(l))
+	if len(m.Revisions) > 0 {
+		for _, s := range m.Revisions {
+			l = len(s)
+			n += 1 + l + sovGenerated(uint64(l))
+		}
+	}
 	return n
 }
 
@@ -4845,6 +4902,7 @@ func (this *ApplicationSource) String() string {
 		`Kustomize:` + strings.Replace(this.Kustomize.String(), "KustomizeSource", "KustomizeSource", 1) + `,`,
 		`Helm:` + strings.Replace(this.Helm.String(), "HelmSource", "HelmSource", 1) + `,`,
 		`Chart:` + fmt.Sprintf("%v", this.Chart) + `,`,
+		`Ref:` + fmt.Sprintf("%v", this.Ref) + `,`,
 		`}`,
 	}, "")
 	return s
@@ -4863,6 +4921,11 @@ func (this *ApplicationSpec) String() string {
 		repeatedStringForDependsOn += strings.Replace(strings.Replace(f.String(), "ApplicationReference", "ApplicationReference", 1), `&`, ``, 1) + ","
 	}
 	repeatedStringForDependsOn += "}"
+	repeatedStringForSources := "[]ApplicationSource{"
+	for _, f := range this.Sources {
+		repeatedStringForSources += strings.Replace(strings.Replace(f.String(), "ApplicationSource", "ApplicationSource", 1), `&`, ``, 1) + ","
+	}
+	repeatedStringForSources += "}"
 	s := strings.Join([]string{`&ApplicationSpec{`,
 		`Source:` + strings.Replace(strings.Replace(this.Source.String(), "ApplicationSource", "ApplicationSource", 1), `&`, ``, 1) + `,`,
 		`Destination:` + strings.Replace(strings.Replace(this.Destination.String(), "ApplicationDestination", "ApplicationDestination", 1), `&`, ``, 1) + `,`,
@@ -4872,6 +4935,7 @@ func (this *ApplicationSpec) String() string {
 		`IgnoreDifferences:` + repeatedStringForIgnoreDifferences + `,`,
 		`DependsOn:` + repeatedStringForDependsOn + `,`,
 		`Decryption:` + strings.Replace(this.Decryption.String(), "Decryption", "Decryption", 1) + `,`,
+		`Sources:` + repeatedStringForSources + `,`,
 		`}`,
 	}, "")
 	return s
@@ -4905,6 +4969,7 @@ func (this *ApplicationStatus) String() string {
 		`Operation:` + strings.Replace(this.Operation.String(), "Operation", "Operation", 1) + `,`,
 		`History:` + repeatedStringForHistory + `,`,
 		`ReconciledAt:` + strings.Replace(fmt.Sprintf("%v", this.ReconciledAt), "Time", "v1.Time", 1) + `,`,
+		`SourceRevisions:` + fmt.Sprintf("%v", this.SourceRevisions) + `,`,
 		`}`,
 	}, "")
 	return s
@@ -5456,6 +5521,7 @@ func (this *SyncStatus) String() string {
 	s := strings.Join([]string{`&SyncStatus{`,
 		`Status:` + fmt.Sprintf("%v", this.Status) + `,`,
 		`Revision:` + fmt.Sprintf("%v", this.Revision) + `,`,
+		`Revisions:` + fmt.Sprintf("%v", this.Revisions) + `,`,
 		`}`,
 	}, "")
 	return s
@@ -8640,6 +8706,38 @@ func (m *ApplicationSource) Unmarshal(dAtA []byte) error {
 			}
 			m.Chart = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 9:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Ref", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenerated
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Ref = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipGenerated(dAtA[iNdEx:])
@@ -8942,6 +9040,40 @@ func (m *ApplicationSpec) Unmarshal(dAtA []byte) error {
 				m.Decryption = &Decryption{}
 			}
 			if err := m.Decryption.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 9:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Sources", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenerated
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Sources = append(m.Sources, ApplicationSource{})
+			if err := m.Sources[len(m.Sources)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex
@@ -9285,6 +9417,38 @@ func (m *ApplicationStatus) Unmarshal(dAtA []byte) error {
 			if err := m.ReconciledAt.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
+			iNdEx = postIndex
+		case 10:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SourceRevisions", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenerated
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SourceRevisions = append(m.SourceRevisions, string(dAtA[iNdEx:postIndex]))
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
@@ -15917,6 +16081,38 @@ func (m *SyncStatus) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			m.Revision = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Revisions", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenerated
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenerated
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Revisions = append(m.Revisions, string(dAtA[iNdEx:postIndex]))
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

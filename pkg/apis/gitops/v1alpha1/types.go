@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -29,8 +31,10 @@ type Application struct {
 
 // ApplicationSpec is the desired state of an Application.
 type ApplicationSpec struct {
-	// Source is the Git repository, revision and path the objects are read from.
-	Source ApplicationSource `json:"source" protobuf:"bytes,1,opt,name=source"`
+	// Source is the Git repository, revision and path the objects are read from; left empty
+	// when spec.sources lists several sources.
+	// +optional
+	Source ApplicationSource `json:"source,omitempty" protobuf:"bytes,1,opt,name=source"`
 	// Destination says where objects that name no namespace are deployed.
 	// +optional
 	Destination ApplicationDestination `json:"destination,omitempty" protobuf:"bytes,2,opt,name=destination"`
@@ -64,6 +68,14 @@ type ApplicationSpec struct {
 	// values go only into Secrets, which /manifests and /diff mask.
 	// +optional
 	Decryption *Decryption `json:"decryption,omitempty" protobuf:"bytes,8,opt,name=decryption"`
+	// Sources are several sources rendered and applied as one set, instead of spec.source: one
+	// inventory, one sync status, status.sourceRevisions and status.sync.revisions holding the
+	// revision of each source in this order. A source with a ref and neither path nor chart is
+	// rendered not at all: it only lends its files to the Helm value files of the others, as
+	// $<ref>/<path>. At most 20.
+	// +optional
+	// +listType=atomic
+	Sources []ApplicationSource `json:"sources,omitempty" protobuf:"bytes,9,rep,name=sources"`
 }
 
 // DecryptionProviderSOPS is the provider of spec.decryption: SOPS, with age or PGP keys.
@@ -137,6 +149,10 @@ type ApplicationSource struct {
 	// template` would render it (see Helm). Path, Directory and Kustomize do not apply.
 	// +optional
 	Chart string `json:"chart,omitempty" protobuf:"bytes,8,opt,name=chart"`
+	// Ref names this source, in spec.sources only, so that the Helm value files of the other
+	// sources can read its files as $<ref>/<path>. A DNS label, unique among the sources.
+	// +optional
+	Ref string `json:"ref,omitempty" protobuf:"bytes,9,opt,name=ref"`
 }
 
 // HelmSource holds the settings of a Helm chart's render.
@@ -417,6 +433,11 @@ type ApplicationStatus struct {
 	// SourceRevision is the commit SHA that spec.source.revision resolved to at the last fetch.
 	// +optional
 	SourceRevision string `json:"sourceRevision,omitempty" protobuf:"bytes,3,opt,name=sourceRevision"`
+	// SourceRevisions are, for spec.sources, what the revision of each source resolved to at the
+	// last fetch, in the order of spec.sources; sourceRevision joins them with spaces.
+	// +optional
+	// +listType=atomic
+	SourceRevisions []string `json:"sourceRevisions,omitempty" protobuf:"bytes,10,rep,name=sourceRevisions"`
 	// Sync says whether the deployed objects match the source.
 	// +optional
 	Sync SyncStatus `json:"sync,omitempty" protobuf:"bytes,4,opt,name=sync"`
@@ -449,6 +470,11 @@ type SyncStatus struct {
 	// Revision is the commit SHA last applied.
 	// +optional
 	Revision string `json:"revision,omitempty" protobuf:"bytes,2,opt,name=revision"`
+	// Revisions are, for spec.sources, the revision of each source last applied, in the order of
+	// spec.sources; revision joins them with spaces.
+	// +optional
+	// +listType=atomic
+	Revisions []string `json:"revisions,omitempty" protobuf:"bytes,3,rep,name=revisions"`
 }
 
 // HealthStatus is a health code with a human-readable reason.
@@ -840,4 +866,22 @@ type ApplicationDiffOptions struct {
 	// Revision to compare: a branch, tag or full commit SHA. Empty means spec.source.revision.
 	// +optional
 	Revision string `json:"revision,omitempty" protobuf:"bytes,1,opt,name=revision"`
+}
+
+// ValuesOnly says whether a source of spec.sources only lends its files to the value files of
+// the others: it has a ref and neither a path nor a chart to render.
+func (s *ApplicationSource) ValuesOnly() bool {
+	return s.Ref != "" && s.Path == "" && s.Chart == ""
+}
+
+// RefValueFile splits a value file of the form $<ref>/<path>, which reads path of the source of
+// spec.sources named ref, into ref and path; ok is false for a value file of the chart's own
+// repository.
+func RefValueFile(vf string) (ref, path string, ok bool) {
+	rest, ok := strings.CutPrefix(vf, "$")
+	if !ok {
+		return "", "", false
+	}
+	ref, path, _ = strings.Cut(rest, "/")
+	return ref, path, true
 }

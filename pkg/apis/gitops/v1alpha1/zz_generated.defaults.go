@@ -41,6 +41,12 @@ func SetObjectDefaults_Application(in *Application) {
 	if in.Spec.Source.Revision == "" {
 		in.Spec.Source.Revision = "HEAD"
 	}
+	for i := range in.Spec.Sources {
+		a := &in.Spec.Sources[i]
+		if a.Revision == "" {
+			a.Revision = "HEAD"
+		}
+	}
 }
 
 func SetObjectDefaults_ApplicationList(in *ApplicationList) {
@@ -54,6 +60,12 @@ func SetObjectDefaults_ApplicationSet(in *ApplicationSet) {
 	SetDefaults_ApplicationSpec(&in.Spec.Template.Spec)
 	if in.Spec.Template.Spec.Source.Revision == "" {
 		in.Spec.Template.Spec.Source.Revision = "HEAD"
+	}
+	for i := range in.Spec.Template.Spec.Sources {
+		a := &in.Spec.Template.Spec.Sources[i]
+		if a.Revision == "" {
+			a.Revision = "HEAD"
+		}
 	}
 }
 

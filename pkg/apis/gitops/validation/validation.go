@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
 
 // Options are the server settings validation depends on.
@@ -114,7 +116,7 @@ func ValidateApplicationStatusUpdate(app, old *gitops.Application) field.ErrorLi
 // ValidateApplicationSpec validates the desired state of an Application.
 func ValidateApplicationSpec(spec *gitops.ApplicationSpec, opts Options, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	allErrs = append(allErrs, validateSource(&spec.Source, opts, fldPath.Child("source"))...)
+	allErrs = append(allErrs, validateSources(spec, opts, fldPath)...)
 	if ns := spec.Destination.Namespace; ns != "" {
 		for _, msg := range validation.IsDNS1123Label(ns) {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("destination", "namespace"), ns, msg))
@@ -163,8 +165,64 @@ func validateDecryption(d *gitops.Decryption, fldPath *field.Path) field.ErrorLi
 	return allErrs
 }
 
-func validateSource(src *gitops.ApplicationSource, opts Options, fldPath *field.Path) field.ErrorList {
+// MaxSources bounds spec.sources.
+const MaxSources = 20
+
+// validateSources checks spec.source, or spec.sources when it is used instead: each source, the
+// refs that name them, and that something is left to render.
+func validateSources(spec *gitops.ApplicationSpec, opts Options, fldPath *field.Path) field.ErrorList {
+	if len(spec.Sources) == 0 {
+		return validateSource(&spec.Source, opts, fldPath.Child("source"), nil)
+	}
 	var allErrs field.ErrorList
+	srcsPath := fldPath.Child("sources")
+	if !SourceIsEmpty(&spec.Source) {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("source"), "spec.source and spec.sources are exclusive: move spec.source into spec.sources, or remove spec.sources"))
+	}
+	if n := len(spec.Sources); n > MaxSources {
+		return append(allErrs, field.TooMany(srcsPath, n, MaxSources))
+	}
+	refs := map[string]bool{}
+	rendered := false
+	for i, src := range spec.Sources {
+		if src.Ref == "" {
+			continue
+		}
+		p := srcsPath.Index(i).Child("ref")
+		for _, msg := range validation.IsDNS1123Label(src.Ref) {
+			allErrs = append(allErrs, field.Invalid(p, src.Ref, msg))
+		}
+		if refs[src.Ref] {
+			allErrs = append(allErrs, field.Duplicate(p, src.Ref))
+		}
+		refs[src.Ref] = true
+	}
+	for i := range spec.Sources {
+		allErrs = append(allErrs, validateSource(&spec.Sources[i], opts, srcsPath.Index(i), refs)...)
+		rendered = rendered || !gitops.ValuesOnly(&spec.Sources[i])
+	}
+	if !rendered {
+		allErrs = append(allErrs, field.Required(srcsPath, "a source with a path or a chart to render: a source with a ref and neither only lends its files to value files"))
+	}
+	return allErrs
+}
+
+// SourceIsEmpty says whether spec.source is left unset; its revision may hold the default.
+func SourceIsEmpty(src *gitops.ApplicationSource) bool {
+	rest := *src
+	if rest.Revision == "HEAD" {
+		rest.Revision = ""
+	}
+	return apiequality.Semantic.DeepEqual(rest, gitops.ApplicationSource{})
+}
+
+// validateSource checks one source at fldPath. refs are the refs declared by spec.sources,
+// which $<ref>/ value files may read; nil for spec.source, where there are none.
+func validateSource(src *gitops.ApplicationSource, opts Options, fldPath *field.Path, refs map[string]bool) field.ErrorList {
+	var allErrs field.ErrorList
+	if src.Ref != "" && refs == nil {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("ref"), "names a source of spec.sources; spec.source needs no name"))
+	}
 	if src.Chart != "" {
 		allErrs = append(allErrs, validateChartSource(src, fldPath)...)
 	} else {
@@ -206,7 +264,7 @@ func validateSource(src *gitops.ApplicationSource, opts Options, fldPath *field.
 		}
 	}
 	if h := src.Helm; h != nil {
-		allErrs = append(allErrs, validateHelm(h, fldPath.Child("helm"))...)
+		allErrs = append(allErrs, validateHelm(h, fldPath.Child("helm"), refs)...)
 	}
 	return allErrs
 }
@@ -282,7 +340,7 @@ func ValidateChartRepoURL(repoURL string, fldPath *field.Path) field.ErrorList {
 // MaxHelmParameters bounds spec.source.helm.parameters and valueFiles.
 const MaxHelmParameters = 256
 
-func validateHelm(h *gitops.HelmSource, fldPath *field.Path) field.ErrorList {
+func validateHelm(h *gitops.HelmSource, fldPath *field.Path, refs map[string]bool) field.ErrorList {
 	var allErrs field.ErrorList
 	if n := h.ReleaseName; n != "" {
 		for _, msg := range validation.IsDNS1123Subdomain(n) {
@@ -304,6 +362,19 @@ func validateHelm(h *gitops.HelmSource, fldPath *field.Path) field.ErrorList {
 		p := fldPath.Child("valueFiles").Index(i)
 		if vf == "" {
 			allErrs = append(allErrs, field.Required(p, "a values file relative to spec.source.path"))
+			continue
+		}
+		if ref, rest, ok := v1alpha1.RefValueFile(vf); ok {
+			switch {
+			case refs == nil:
+				allErrs = append(allErrs, field.Invalid(p, vf, "a value file starting with $ reads another source of spec.sources, as $<ref>/<path>; spec.source has none"))
+			case !refs[ref]:
+				allErrs = append(allErrs, field.Invalid(p, vf, fmt.Sprintf("no source of spec.sources has ref %q", ref)))
+			case rest == "":
+				allErrs = append(allErrs, field.Invalid(p, vf, "must name a file of the source: $<ref>/<path>"))
+			default:
+				allErrs = append(allErrs, ValidatePath(rest, p)...)
+			}
 			continue
 		}
 		allErrs = append(allErrs, ValidatePath(vf, p)...)
@@ -580,12 +651,27 @@ func validateOperationPhase(p gitops.OperationPhase, fldPath *field.Path) field.
 	return field.ErrorList{field.NotSupported(fldPath, p, []gitops.OperationPhase{gitops.OperationPending, gitops.OperationRunning, gitops.OperationSucceeded, gitops.OperationFailed})}
 }
 
-// ValidateApplicationSync validates the body of a sync request. That its name matches the URL is
-// checked by the handler, which knows the URL.
-func ValidateApplicationSync(sync *gitops.ApplicationSync) field.ErrorList {
+// ValidateApplicationSync validates the body of a sync request to an Application of sources
+// sources. That its name matches the URL is checked by the handler, which knows the URL.
+func ValidateApplicationSync(sync *gitops.ApplicationSync, sources int) field.ErrorList {
 	var allErrs field.ErrorList
 	specPath := field.NewPath("spec")
-	allErrs = append(allErrs, ValidateRevision(sync.Spec.Revision, specPath.Child("revision"))...)
+	// An Application of several sources syncs to one revision per source, separated by spaces.
+	revPath := specPath.Child("revision")
+	if rev := sync.Spec.Revision; sources > 1 && rev != "" {
+		parts := strings.Split(rev, " ")
+		if len(parts) != sources {
+			allErrs = append(allErrs, field.Invalid(revPath, rev, fmt.Sprintf("must name one revision for each of the %d sources of spec.sources, in order, separated by single spaces", sources)))
+		}
+		for _, part := range parts {
+			if errs := ValidateRevision(part, revPath); len(errs) > 0 {
+				allErrs = append(allErrs, errs...)
+				break
+			}
+		}
+	} else {
+		allErrs = append(allErrs, ValidateRevision(rev, revPath)...)
+	}
 	for i, r := range sync.Spec.Resources {
 		rPath := specPath.Child("resources").Index(i)
 		if r.Kind == "" {

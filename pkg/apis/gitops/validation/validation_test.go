@@ -36,6 +36,14 @@ func validApp() *gitops.Application {
 	}
 }
 
+// multiSource is a chart of a Helm repository with its values in a Git repository.
+func multiSource() []gitops.ApplicationSource {
+	return []gitops.ApplicationSource{
+		{RepoURL: "https://charts.example.com", Chart: "web", Revision: "~1.2", Helm: &gitops.HelmSource{ValueFiles: []string{"values.yaml", "$values/envs/prod.yaml"}}},
+		{RepoURL: "https://git.example.com/org/config.git", Revision: "main", Ref: "values"},
+	}
+}
+
 func TestValidApplicationsPass(t *testing.T) {
 	cases := map[string]func(*gitops.Application){
 		"defaults":          func(*gitops.Application) {},
@@ -68,6 +76,14 @@ func TestValidApplicationsPass(t *testing.T) {
 		"chart range of an OCI registry": func(a *gitops.Application) {
 			a.Spec.Source = gitops.ApplicationSource{RepoURL: "oci://ghcr.io/stefanprodan/charts", Chart: "podinfo", Revision: ">=6.0.0 <7",
 				Helm: &gitops.HelmSource{ValueFiles: []string{"values-prod.yaml"}, PassCredentials: true}}
+		},
+		"chart with values from another repository": func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			a.Spec.Sources = multiSource()
+		},
+		"several sources after one, defaulted revision left": func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{Revision: "HEAD"}
+			a.Spec.Sources = multiSource()
 		},
 		"chart, newest": func(a *gitops.Application) {
 			a.Spec.Source = gitops.ApplicationSource{RepoURL: "oci://registry.example.com", Chart: "web", Revision: "HEAD"}
@@ -181,6 +197,46 @@ func TestInvalidApplicationsNameTheField(t *testing.T) {
 		{"chart repository with a token", func(a *gitops.Application) {
 			a.Spec.Source = gitops.ApplicationSource{RepoURL: "oci://tok3n@ghcr.io/org", Chart: "nginx"}
 		}, Options{}, "spec.source.repoURL", field.ErrorTypeInvalid},
+		{"source and sources", func(a *gitops.Application) { a.Spec.Sources = multiSource() }, Options{}, "spec.source", field.ErrorTypeForbidden},
+		{"a ref in spec.source", func(a *gitops.Application) { a.Spec.Source.Ref = "values" }, Options{}, "spec.source.ref", field.ErrorTypeForbidden},
+		{"a $ref value file in spec.source", func(a *gitops.Application) {
+			a.Spec.Source.Helm = &gitops.HelmSource{ValueFiles: []string{"$values/prod.yaml"}}
+		}, Options{}, "spec.source.helm.valueFiles[0]", field.ErrorTypeInvalid},
+		{"a value file of an undeclared ref", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			a.Spec.Sources = multiSource()
+			a.Spec.Sources[0].Helm.ValueFiles = []string{"$valeus/envs/prod.yaml"}
+		}, Options{}, "spec.sources[0].helm.valueFiles[0]", field.ErrorTypeInvalid},
+		{"a ref value file leaving the repository", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			a.Spec.Sources = multiSource()
+			a.Spec.Sources[0].Helm.ValueFiles = []string{"$values/../../etc/passwd"}
+		}, Options{}, "spec.sources[0].helm.valueFiles[0]", field.ErrorTypeInvalid},
+		{"two sources with one ref", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			a.Spec.Sources = multiSource()
+			a.Spec.Sources[0].Ref = "values"
+		}, Options{}, "spec.sources[1].ref", field.ErrorTypeDuplicate},
+		{"a ref that is not a DNS label", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			a.Spec.Sources = multiSource()
+			a.Spec.Sources[1].Ref = "Values_1"
+		}, Options{}, "spec.sources[1].ref", field.ErrorTypeInvalid},
+		{"nothing to render", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			a.Spec.Sources = multiSource()[1:]
+		}, Options{}, "spec.sources", field.ErrorTypeRequired},
+		{"a source of several without a repository", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			a.Spec.Sources = multiSource()
+			a.Spec.Sources[1].RepoURL = ""
+		}, Options{}, "spec.sources[1].repoURL", field.ErrorTypeRequired},
+		{"too many sources", func(a *gitops.Application) {
+			a.Spec.Source = gitops.ApplicationSource{}
+			for range MaxSources + 1 {
+				a.Spec.Sources = append(a.Spec.Sources, gitops.ApplicationSource{RepoURL: "https://git.example.com/r.git", Revision: "HEAD"})
+			}
+		}, Options{}, "spec.sources", field.ErrorTypeTooMany},
 		{"chart with kustomize", func(a *gitops.Application) {
 			a.Spec.Source = gitops.ApplicationSource{RepoURL: "https://charts.example.com", Chart: "nginx", Kustomize: &gitops.KustomizeSource{NamePrefix: "x-"}}
 		}, Options{}, "spec.source.kustomize", field.ErrorTypeForbidden},
@@ -248,11 +304,22 @@ func TestValidateStatus(t *testing.T) {
 
 func TestValidateSync(t *testing.T) {
 	ok := &gitops.ApplicationSync{Spec: gitops.ApplicationSyncSpec{Revision: "main", Resources: []gitops.SyncResource{{Kind: "ConfigMap", Name: "a"}}}}
-	if errs := ValidateApplicationSync(ok); len(errs) > 0 {
+	if errs := ValidateApplicationSync(ok, 1); len(errs) > 0 {
 		t.Errorf("valid sync refused: %v", errs.ToAggregate())
 	}
+	// An Application of two sources syncs to a revision for each.
+	both := &gitops.ApplicationSync{Spec: gitops.ApplicationSyncSpec{Revision: "0.3.1 " + strings.Repeat("ab", 20)}}
+	if errs := ValidateApplicationSync(both, 2); len(errs) > 0 {
+		t.Errorf("a revision per source refused: %v", errs.ToAggregate())
+	}
+	for _, rev := range []string{"main", "main  main", "main main main", "main bad:rev"} {
+		sync := &gitops.ApplicationSync{Spec: gitops.ApplicationSyncSpec{Revision: rev}}
+		if errs := ValidateApplicationSync(sync, 2); len(errs) == 0 || !strings.Contains(errs.ToAggregate().Error(), "spec.revision") {
+			t.Errorf("revision %q for two sources: want an error on spec.revision, got %v", rev, errs.ToAggregate())
+		}
+	}
 	bad := &gitops.ApplicationSync{Spec: gitops.ApplicationSyncSpec{Revision: "bad rev", Resources: []gitops.SyncResource{{Name: "a"}}}}
-	errs := ValidateApplicationSync(bad)
+	errs := ValidateApplicationSync(bad, 1)
 	got := errs.ToAggregate().Error()
 	for _, want := range []string{"spec.revision", "spec.resources[0].kind"} {
 		if !strings.Contains(got, want) {

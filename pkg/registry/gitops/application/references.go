@@ -94,10 +94,14 @@ func (r *ReferenceAuthorizer) check(ctx context.Context, app, old *gitops.Applic
 			return apierrors.NewInternalError(err)
 		}
 	}
-	if ref := app.Spec.Source.CredentialsRef; ref != nil && credentialsNewlySent(app, old) {
+	for _, src := range sourcesOf(&app.Spec) {
+		ref := src.CredentialsRef
+		if ref == nil || !credentialsNewlySent(src.ApplicationSource, old) {
+			continue
+		}
 		if refused, why, err := r.refused(ctx, user, "", "get", "secrets", app.Namespace, ref.Name); refused {
-			errs = append(errs, field.Forbidden(field.NewPath("spec", "source", "credentialsRef", "name"),
-				fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", user.GetName(), app.Namespace, ref.Name, why, app.Spec.Source.RepoURL)))
+			errs = append(errs, field.Forbidden(src.path.Child("credentialsRef", "name"),
+				fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", user.GetName(), app.Namespace, ref.Name, why, src.RepoURL)))
 		} else if err != nil {
 			return apierrors.NewInternalError(err)
 		}
@@ -107,7 +111,7 @@ func (r *ReferenceAuthorizer) check(ctx context.Context, app, old *gitops.Applic
 	if d := app.Spec.Decryption; d != nil && d.SecretRef != nil && decryptionNewlyUsed(app, old) {
 		if refused, why, err := r.refused(ctx, user, "", "get", "secrets", app.Namespace, d.SecretRef.Name); refused {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "decryption", "secretRef", "name"),
-				fmt.Sprintf("user %q may not get secret %s/%s%s, whose keys would decrypt what %s holds", user.GetName(), app.Namespace, d.SecretRef.Name, why, app.Spec.Source.RepoURL)))
+				fmt.Sprintf("user %q may not get secret %s/%s%s, whose keys would decrypt what %s holds", user.GetName(), app.Namespace, d.SecretRef.Name, why, gitops.PrimarySource(&app.Spec).RepoURL)))
 		} else if err != nil {
 			return apierrors.NewInternalError(err)
 		}
@@ -202,12 +206,36 @@ func (r *ReferenceAuthorizer) checkCycle(ctx context.Context, app *gitops.Applic
 	return nil
 }
 
-// credentialsNewlySent: on create, or when the Secret or the repository it is sent to changes.
-func credentialsNewlySent(app, old *gitops.Application) bool {
-	if old == nil || old.Spec.Source.CredentialsRef == nil {
+// sourceAt is a source of an Application with the path of its field.
+type sourceAt struct {
+	*gitops.ApplicationSource
+	path *field.Path
+}
+
+// sourcesOf lists spec.source, or each source of spec.sources.
+func sourcesOf(spec *gitops.ApplicationSpec) []sourceAt {
+	if len(spec.Sources) == 0 {
+		return []sourceAt{{&spec.Source, field.NewPath("spec", "source")}}
+	}
+	out := make([]sourceAt, len(spec.Sources))
+	for i := range spec.Sources {
+		out[i] = sourceAt{&spec.Sources[i], field.NewPath("spec", "sources").Index(i)}
+	}
+	return out
+}
+
+// credentialsNewlySent: on create, or unless a source of the stored Application already sent
+// the same Secret to the same repository.
+func credentialsNewlySent(src *gitops.ApplicationSource, old *gitops.Application) bool {
+	if old == nil {
 		return true
 	}
-	return old.Spec.Source.CredentialsRef.Name != app.Spec.Source.CredentialsRef.Name || old.Spec.Source.RepoURL != app.Spec.Source.RepoURL
+	for _, o := range sourcesOf(&old.Spec) {
+		if o.CredentialsRef != nil && o.CredentialsRef.Name == src.CredentialsRef.Name && o.RepoURL == src.RepoURL {
+			return false
+		}
+	}
+	return true
 }
 
 // decryptionNewlyUsed: on create, or when the keys' Secret, the source they decrypt, or the
@@ -218,6 +246,7 @@ func decryptionNewlyUsed(app, old *gitops.Application) bool {
 	}
 	return old.Spec.Decryption.SecretRef.Name != app.Spec.Decryption.SecretRef.Name ||
 		!apiequality.Semantic.DeepEqual(old.Spec.Source, app.Spec.Source) ||
+		!apiequality.Semantic.DeepEqual(old.Spec.Sources, app.Spec.Sources) ||
 		old.Spec.Destination != app.Spec.Destination
 }
 

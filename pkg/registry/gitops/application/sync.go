@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,7 +54,19 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 	if req.Name != "" && req.Name != name {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("metadata.name %q of the ApplicationSync does not match the Application %q in the URL", req.Name, name))
 	}
-	if errs := validation.ValidateApplicationSync(req); len(errs) > 0 {
+	// The stored Application says how many revisions the request names (one per source), and
+	// which objects it may select.
+	var current *gitops.Application
+	sources := 1
+	if strings.Contains(req.Spec.Revision, " ") || (len(req.Spec.Resources) > 0 && r.checkResources != nil) {
+		obj, err := r.store.Get(ctx, name, &metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		current = obj.(*gitops.Application)
+		sources = max(1, len(current.Spec.Sources))
+	}
+	if errs := validation.ValidateApplicationSync(req, sources); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(gitops.Kind("ApplicationSync"), name, errs)
 	}
 	if createValidation != nil {
@@ -62,11 +75,7 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 		}
 	}
 	if len(req.Spec.Resources) > 0 && r.checkResources != nil {
-		current, err := r.store.Get(ctx, name, &metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		if err := r.checkResources(ctx, current.(*gitops.Application), req.Spec.Revision, req.Spec.Resources); err != nil {
+		if err := r.checkResources(ctx, current, req.Spec.Revision, req.Spec.Resources); err != nil {
 			return nil, err
 		}
 	}

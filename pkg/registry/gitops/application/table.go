@@ -35,14 +35,20 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, _ ru
 		if !ok {
 			return nil, false
 		}
+		// Several sources show their first rendered one, and how many more there are.
+		src := gitops.PrimarySource(&app.Spec)
+		repo := src.RepoURL
+		if n := len(app.Spec.Sources); n > 1 {
+			repo += fmt.Sprintf(" (+%d)", n-1)
+		}
 		return []interface{}{
 			app.Name,
-			app.Spec.Source.Revision,
+			src.Revision,
 			printing.OrUnknown(string(app.Status.Sync.Status)),
 			printing.OrUnknown(string(app.Status.Health.Status)),
 			printing.Age(app.CreationTimestamp),
-			app.Spec.Source.RepoURL,
-			app.Spec.Source.Path,
+			repo,
+			src.Path,
 			printing.Truncate(statusMessage(app), maxMessageColumn),
 		}, true
 	})

@@ -53,6 +53,9 @@ type ApplicationSourceApplyConfiguration struct {
 	// Chart is the name of a Helm chart in the repository RepoURL names, rendered as `helm
 	// template` would render it (see Helm). Path, Directory and Kustomize do not apply.
 	Chart *string `json:"chart,omitempty"`
+	// Ref names this source, in spec.sources only, so that the Helm value files of the other
+	// sources can read its files as $<ref>/<path>. A DNS label, unique among the sources.
+	Ref *string `json:"ref,omitempty"`
 }
 
 // ApplicationSourceApplyConfiguration constructs a declarative configuration of the ApplicationSource type for use with
@@ -122,5 +125,13 @@ func (b *ApplicationSourceApplyConfiguration) WithHelm(value *HelmSourceApplyCon
 // If called multiple times, the Chart field is set to the value of the last call.
 func (b *ApplicationSourceApplyConfiguration) WithChart(value string) *ApplicationSourceApplyConfiguration {
 	b.Chart = &value
+	return b
+}
+
+// WithRef sets the Ref field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Ref field is set to the value of the last call.
+func (b *ApplicationSourceApplyConfiguration) WithRef(value string) *ApplicationSourceApplyConfiguration {
+	b.Ref = &value
 	return b
 }

@@ -23,7 +23,8 @@ package v1alpha1
 //
 // ApplicationSpec is the desired state of an Application.
 type ApplicationSpecApplyConfiguration struct {
-	// Source is the Git repository, revision and path the objects are read from.
+	// Source is the Git repository, revision and path the objects are read from; left empty
+	// when spec.sources lists several sources.
 	Source *ApplicationSourceApplyConfiguration `json:"source,omitempty"`
 	// Destination says where objects that name no namespace are deployed.
 	Destination *ApplicationDestinationApplyConfiguration `json:"destination,omitempty"`
@@ -49,6 +50,12 @@ type ApplicationSpecApplyConfiguration struct {
 	// manifests, kustomize resources and secretGenerator files, Helm values files. Decrypted
 	// values go only into Secrets, which /manifests and /diff mask.
 	Decryption *DecryptionApplyConfiguration `json:"decryption,omitempty"`
+	// Sources are several sources rendered and applied as one set, instead of spec.source: one
+	// inventory, one sync status, status.sourceRevisions and status.sync.revisions holding the
+	// revision of each source in this order. A source with a ref and neither path nor chart is
+	// rendered not at all: it only lends its files to the Helm value files of the others, as
+	// $<ref>/<path>. At most 20.
+	Sources []ApplicationSourceApplyConfiguration `json:"sources,omitempty"`
 }
 
 // ApplicationSpecApplyConfiguration constructs a declarative configuration of the ApplicationSpec type for use with
@@ -128,5 +135,18 @@ func (b *ApplicationSpecApplyConfiguration) WithDependsOn(values ...*Application
 // If called multiple times, the Decryption field is set to the value of the last call.
 func (b *ApplicationSpecApplyConfiguration) WithDecryption(value *DecryptionApplyConfiguration) *ApplicationSpecApplyConfiguration {
 	b.Decryption = value
+	return b
+}
+
+// WithSources adds the given value to the Sources field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Sources field.
+func (b *ApplicationSpecApplyConfiguration) WithSources(values ...*ApplicationSourceApplyConfiguration) *ApplicationSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithSources")
+		}
+		b.Sources = append(b.Sources, *values[i])
+	}
 	return b
 }

@@ -35,6 +35,9 @@ type ApplicationStatusApplyConfiguration struct {
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// SourceRevision is the commit SHA that spec.source.revision resolved to at the last fetch.
 	SourceRevision *string `json:"sourceRevision,omitempty"`
+	// SourceRevisions are, for spec.sources, what the revision of each source resolved to at the
+	// last fetch, in the order of spec.sources; sourceRevision joins them with spaces.
+	SourceRevisions []string `json:"sourceRevisions,omitempty"`
 	// Sync says whether the deployed objects match the source.
 	Sync *SyncStatusApplyConfiguration `json:"sync,omitempty"`
 	// Health is the aggregated health of the deployed objects: the worst of them.
@@ -83,6 +86,16 @@ func (b *ApplicationStatusApplyConfiguration) WithConditions(values ...*v1.Condi
 // If called multiple times, the SourceRevision field is set to the value of the last call.
 func (b *ApplicationStatusApplyConfiguration) WithSourceRevision(value string) *ApplicationStatusApplyConfiguration {
 	b.SourceRevision = &value
+	return b
+}
+
+// WithSourceRevisions adds the given value to the SourceRevisions field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the SourceRevisions field.
+func (b *ApplicationStatusApplyConfiguration) WithSourceRevisions(values ...string) *ApplicationStatusApplyConfiguration {
+	for i := range values {
+		b.SourceRevisions = append(b.SourceRevisions, values[i])
+	}
 	return b
 }
 

@@ -31,6 +31,9 @@ type SyncStatusApplyConfiguration struct {
 	Status *gitopsv1alpha1.SyncStatusCode `json:"status,omitempty"`
 	// Revision is the commit SHA last applied.
 	Revision *string `json:"revision,omitempty"`
+	// Revisions are, for spec.sources, the revision of each source last applied, in the order of
+	// spec.sources; revision joins them with spaces.
+	Revisions []string `json:"revisions,omitempty"`
 }
 
 // SyncStatusApplyConfiguration constructs a declarative configuration of the SyncStatus type for use with
@@ -52,5 +55,15 @@ func (b *SyncStatusApplyConfiguration) WithStatus(value gitopsv1alpha1.SyncStatu
 // If called multiple times, the Revision field is set to the value of the last call.
 func (b *SyncStatusApplyConfiguration) WithRevision(value string) *SyncStatusApplyConfiguration {
 	b.Revision = &value
+	return b
+}
+
+// WithRevisions adds the given value to the Revisions field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Revisions field.
+func (b *SyncStatusApplyConfiguration) WithRevisions(values ...string) *SyncStatusApplyConfiguration {
+	for i := range values {
+		b.Revisions = append(b.Revisions, values[i])
+	}
 	return b
 }
