@@ -323,7 +323,9 @@ func collectGitCache(ctx context.Context, ferry versioned.Interface, eng *engine
 		}
 		inUse := make(map[string]bool, len(apps.Items))
 		for _, app := range apps.Items {
-			inUse[app.Spec.Source.RepoURL] = true
+			for _, src := range engine.Sources(&app) {
+				inUse[src.RepoURL] = true
+			}
 		}
 		if _, err := cache.Collect(inUse); err != nil {
 			logger.Error(err, "Collecting the Git cache")

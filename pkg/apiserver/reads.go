@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -79,7 +80,7 @@ func (c completedConfig) syncResourcesChecker() application.SyncResourcesChecker
 		var errs field.ErrorList
 		for _, i := range unmatched {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "resources").Index(i), engine.ResourceString(versioned[i]),
-				fmt.Sprintf("names no object that revision %.12s of %s renders", sha, app.Spec.Source.Path)))
+				fmt.Sprintf("names no object that revision %s of %s renders", engine.ShortRevision(sha), gitops.PrimarySource(&app.Spec).Path)))
 		}
 		if len(errs) > 0 {
 			return apierrors.NewInvalid(gitops.Kind("ApplicationSync"), app.Name, errs)
@@ -162,13 +163,16 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	rev := revision
-	if rev == "" {
-		rev = versioned.Spec.Source.Revision
+	revs, _ := engine.SplitRevisions(versioned, revision)
+	var reading []string
+	for i, src := range engine.Sources(versioned) {
+		if i < len(revs) {
+			reading = append(reading, fmt.Sprintf("revision %q of %s", revs[i], src.RepoURL))
+		}
 	}
 	return nil, "", nil, apierrors.NewTimeoutError(fmt.Sprintf(
-		"reading revision %q of %s is taking longer than %s (a slow or unreachable Git server); Ferry goes on fetching in the background, retry in a few seconds",
-		rev, versioned.Spec.Source.RepoURL, timeout.Round(time.Millisecond)), application.RetryAfterSeconds)
+		"reading %s is taking longer than %s (a slow or unreachable Git server); Ferry goes on fetching in the background, retry in a few seconds",
+		strings.Join(reading, " and "), timeout.Round(time.Millisecond)), application.RetryAfterSeconds)
 }
 
 // differ compares an Application with the cluster through the shared engine: a server-side

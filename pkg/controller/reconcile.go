@@ -446,7 +446,8 @@ func (c *Controller) watch(ctx context.Context, cluster string, desired []*unstr
 func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
 	st.ObservedGeneration = app.Generation
 	st.SourceRevision = o.SourceRevision
-	st.Sync = gitopsv1alpha1.SyncStatus{Status: o.SyncStatus, Revision: o.SyncedRevision}
+	st.SourceRevisions = engine.RevisionList(app, o.SourceRevision)
+	st.Sync = gitopsv1alpha1.SyncStatus{Status: o.SyncStatus, Revision: o.SyncedRevision, Revisions: engine.RevisionList(app, o.SyncedRevision)}
 	st.Health = gitopsv1alpha1.HealthStatus{Status: o.Health.Code, Message: truncate(o.Health.Message, maxMessage)}
 	st.Resources = o.Resources
 
@@ -471,11 +472,11 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 	switch {
 	case o.healthOnly && meta.FindStatusCondition(st.Conditions, gitopsv1alpha1.ConditionSynced) != nil:
 	case o.SyncStatus == gitopsv1alpha1.SyncStatusSynced:
-		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+shortSHA(o.SyncedRevision))
+		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+engine.ShortRevision(o.SyncedRevision))
 	case len(o.Shared) > 0:
 		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionFalse, gitopsv1alpha1.ReasonSharedResource, sharedMessage(o.Shared))
 	default:
-		msg := "live objects differ from revision " + shortSHA(o.SourceRevision)
+		msg := "live objects differ from revision " + engine.ShortRevision(o.SourceRevision)
 		if len(o.Kept) > 0 {
 			msg += fmt.Sprintf("; %d left Git and %s kept until pruned (%s)", len(o.Kept), plural(len(o.Kept), "is", "are"), keptList(o.Kept))
 		}
@@ -496,7 +497,7 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 		case o.Health.Code != gitopsv1alpha1.HealthHealthy:
 			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, string(o.Health.Code), truncate(o.Health.Message, maxMessage))
 		default:
-			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionTrue, gitopsv1alpha1.ReasonSucceeded, "applied revision "+shortSHA(o.SyncedRevision))
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionTrue, gitopsv1alpha1.ReasonSucceeded, "applied revision "+engine.ShortRevision(o.SyncedRevision))
 		}
 	}
 
@@ -623,7 +624,7 @@ func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
 			}
 		}
 		if changed > 0 || o.op != nil {
-			c.recorder.Eventf(app, corev1.EventTypeNormal, "Synced", "revision %s: %s", shortSHA(o.SyncedRevision), summary(o))
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "Synced", "revision %s: %s", engine.ShortRevision(o.SyncedRevision), summary(o))
 		}
 	}
 	for _, r := range o.Pruned {
@@ -719,13 +720,6 @@ func hasFinalizer(app *gitopsv1alpha1.Application) bool {
 		}
 	}
 	return false
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 func truncate(s string, n int) string {

@@ -145,13 +145,17 @@ func (f *kvList) write(w io.Writer) {
 	}
 }
 
-// shortSHA shortens a full commit SHA to 12 characters, as Ferry's events and conditions do;
-// anything else (a branch, a tag) is returned as it is.
+// shortSHA shortens each full commit SHA of rev (several sources' revisions are separated by
+// spaces) to 12 characters, as Ferry's events and conditions do; anything else (a branch, a tag,
+// a chart version) is left as it is.
 func shortSHA(rev string) string {
-	if len(rev) == 40 && isHex(rev) {
-		return rev[:12]
+	revs := strings.Split(rev, " ")
+	for i, r := range revs {
+		if len(r) == 40 && isHex(r) {
+			revs[i] = r[:12]
+		}
 	}
-	return rev
+	return strings.Join(revs, " ")
 }
 
 func isHex(s string) bool {

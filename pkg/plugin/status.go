@@ -89,21 +89,37 @@ func errMessage(err error) string {
 // writeStatus prints status's view of app; live, when not nil, gives the objects' health, and
 // note says where health comes from.
 func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.Application, live *gitopsv1alpha1.ApplicationHealth, note string) {
-	src := app.Spec.Source
 	f := &kvList{}
 	f.add("Name", app.Name)
 	f.add("Namespace", app.Namespace)
-	repo := src.RepoURL
-	if src.CredentialsRef != nil {
-		repo += " (credentials from Secret " + src.CredentialsRef.Name + ")"
+	if len(app.Spec.Sources) == 0 {
+		src := app.Spec.Source
+		f.add("Source", sourceRepo(&src))
+		f.add("Path", orDash(src.Path))
+		rev := orDash(src.Revision)
+		if app.Status.SourceRevision != "" && app.Status.SourceRevision != src.Revision {
+			rev += " → " + shortSHA(app.Status.SourceRevision)
+		}
+		f.add("Revision", rev)
 	}
-	f.add("Source", repo)
-	f.add("Path", orDash(src.Path))
-	rev := orDash(src.Revision)
-	if app.Status.SourceRevision != "" && app.Status.SourceRevision != src.Revision {
-		rev += " → " + shortSHA(app.Status.SourceRevision)
+	// Several sources: one line each, with what its revision resolved to.
+	for i, src := range app.Spec.Sources {
+		line := sourceRepo(&src)
+		switch {
+		case src.Chart != "":
+			line += " chart " + src.Chart
+		case src.Path != "":
+			line += " path " + src.Path
+		}
+		line += " at " + orDash(src.Revision)
+		if i < len(app.Status.SourceRevisions) && app.Status.SourceRevisions[i] != src.Revision {
+			line += " → " + shortSHA(app.Status.SourceRevisions[i])
+		}
+		if src.Ref != "" {
+			line += " (ref " + src.Ref + ")"
+		}
+		f.add(fmt.Sprintf("Source %d", i), line)
 	}
-	f.add("Revision", rev)
 	dest := app.Spec.Destination.Namespace
 	if dest == "" {
 		dest = app.Namespace
@@ -194,9 +210,10 @@ func writeOperation(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.
 	f.add("ID", op.ID)
 	f.add("Phase", paint(color, string(op.Phase)))
 	rev := op.Revision
-	if rev == "" {
+	if rev == "" && len(app.Spec.Sources) == 0 {
 		rev = orDash(app.Spec.Source.Revision)
 	}
+	rev = orDash(rev)
 	if op.SyncedRevision != "" && op.SyncedRevision != op.Revision {
 		rev += " → " + shortSHA(op.SyncedRevision)
 	}
@@ -320,4 +337,13 @@ func writeResourceTree(w io.Writer, color bool, app *gitopsv1alpha1.Application,
 		}
 	}
 	t.write(w, color)
+}
+
+// sourceRepo is a source's repository, and the Secret its credentials come from.
+func sourceRepo(src *gitopsv1alpha1.ApplicationSource) string {
+	repo := src.RepoURL
+	if src.CredentialsRef != nil {
+		repo += " (credentials from Secret " + src.CredentialsRef.Name + ")"
+	}
+	return repo
 }

@@ -366,8 +366,10 @@ func (c *Controller) authorize(ctx context.Context, namespace, sa string, app *g
 	if cl := app.Spec.Destination.Cluster; cl != "" {
 		checks = append(checks, check{"spec.destination.cluster", gitopsv1alpha1.GroupName, "use", "clusters", "", cl})
 	}
-	if ref := app.Spec.Source.CredentialsRef; ref != nil {
-		checks = append(checks, check{"spec.source.credentialsRef", "", "get", "secrets", namespace, ref.Name})
+	for _, src := range engine.Sources(app) {
+		if ref := src.CredentialsRef; ref != nil {
+			checks = append(checks, check{src.Field + ".credentialsRef", "", "get", "secrets", namespace, ref.Name})
+		}
 	}
 	if d := app.Spec.Decryption; d != nil && d.SecretRef != nil {
 		checks = append(checks, check{"spec.decryption.secretRef", "", "get", "secrets", namespace, d.SecretRef.Name})

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,6 +21,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/charts"
 	"github.com/ferry-gitops/ferry/pkg/gitops/decryption"
+	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
 	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -176,17 +178,29 @@ func (e *Engine) Resolve(ctx context.Context, app *gitopsv1alpha1.Application, r
 }
 
 func (e *Engine) resolve(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (string, error) {
-	if revision == "" {
-		revision = app.Spec.Source.Revision
-	}
-	if app.Spec.Source.Chart != "" {
-		return e.resolveChart(ctx, app, revision)
-	}
-	creds, err := e.credentials(ctx, app)
+	revs, err := SplitRevisions(app, revision)
 	if err != nil {
 		return "", err
 	}
-	sha, err := e.cfg.Source.Resolve(ctx, app.Spec.Source.RepoURL, revision, creds)
+	srcs := Sources(app)
+	for i, src := range srcs {
+		if revs[i], err = e.resolveSource(ctx, app, src, revs[i]); err != nil {
+			return "", err
+		}
+	}
+	return JoinRevisions(revs), nil
+}
+
+// resolveSource returns the commit, or chart version, revision names in src.
+func (e *Engine) resolveSource(ctx context.Context, app *gitopsv1alpha1.Application, src SourceAt, revision string) (string, error) {
+	if src.Chart != "" {
+		return e.resolveChart(ctx, app, src, revision)
+	}
+	creds, err := e.credentials(ctx, app, src)
+	if err != nil {
+		return "", err
+	}
+	sha, err := e.cfg.Source.Resolve(ctx, src.RepoURL, revision, creds)
 	if errors.Is(err, source.ErrCredentialsRequired) {
 		return "", &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: err}
 	}
@@ -196,16 +210,16 @@ func (e *Engine) resolve(ctx context.Context, app *gitopsv1alpha1.Application, r
 	return sha, nil
 }
 
-// resolveChart resolves a version or range of the chart spec.source names to a version.
-func (e *Engine) resolveChart(ctx context.Context, app *gitopsv1alpha1.Application, constraint string) (string, error) {
+// resolveChart resolves a version or range of the chart src names to a version.
+func (e *Engine) resolveChart(ctx context.Context, app *gitopsv1alpha1.Application, src SourceAt, constraint string) (string, error) {
 	if e.cfg.Charts == nil {
 		return "", &StageError{Reason: gitopsv1alpha1.ReasonChartFailed, Terminal: true, Err: errors.New("this server reads no chart repository")}
 	}
-	creds, err := e.chartCredentials(ctx, app)
+	creds, err := e.chartCredentials(ctx, app, src)
 	if err != nil {
 		return "", err
 	}
-	version, err := e.cfg.Charts.Resolve(ctx, chartRef(app), constraint, creds)
+	version, err := e.cfg.Charts.Resolve(ctx, chartRef(src), constraint, creds)
 	if err != nil {
 		return "", chartError(err)
 	}
@@ -224,25 +238,26 @@ func chartError(err error) error {
 	return &StageError{Reason: gitopsv1alpha1.ReasonChartFailed, Err: err}
 }
 
-func chartRef(app *gitopsv1alpha1.Application) charts.Ref {
-	return charts.Ref{RepoURL: app.Spec.Source.RepoURL, Chart: app.Spec.Source.Chart}
+func chartRef(src SourceAt) charts.Ref {
+	return charts.Ref{RepoURL: src.RepoURL, Chart: src.Chart}
 }
 
-// chartCredentials reads spec.source.credentialsRef as a chart repository's credentials.
-func (e *Engine) chartCredentials(ctx context.Context, app *gitopsv1alpha1.Application) (*charts.Credentials, error) {
-	ref := app.Spec.Source.CredentialsRef
+// chartCredentials reads the credentialsRef of src as a chart repository's credentials.
+func (e *Engine) chartCredentials(ctx context.Context, app *gitopsv1alpha1.Application, src SourceAt) (*charts.Credentials, error) {
+	ref := src.CredentialsRef
 	if ref == nil {
 		return nil, nil
 	}
+	field := src.Field + ".credentialsRef"
 	data, err := e.cfg.Secrets(ctx, app.Namespace, ref.Name)
 	if err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Err: fmt.Errorf("reading Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Err: fmt.Errorf("reading Secret %s/%s of %s: %w", app.Namespace, ref.Name, field, err)}
 	}
 	creds, err := charts.CredentialsFromSecretData(data, e.cfg.Charts.Key)
 	if err != nil {
-		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("the Secret %s/%s of spec.source.credentialsRef: %w", app.Namespace, ref.Name, err)}
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonCredentialsError, Terminal: true, Err: fmt.Errorf("the Secret %s/%s of %s: %w", app.Namespace, ref.Name, field, err)}
 	}
-	if h := app.Spec.Source.Helm; h != nil {
+	if h := src.Helm; h != nil {
 		creds.PassCredentials = h.PassCredentials
 	}
 	return creds, nil
@@ -266,12 +281,12 @@ func (e *Engine) decryptionKeys(ctx context.Context, app *gitopsv1alpha1.Applica
 	return keys, nil
 }
 
-func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Application) (*source.Credentials, error) {
-	ref := app.Spec.Source.CredentialsRef
+func (e *Engine) credentials(ctx context.Context, app *gitopsv1alpha1.Application, src SourceAt) (*source.Credentials, error) {
+	ref := src.CredentialsRef
 	if ref == nil {
 		return nil, nil
 	}
-	return e.Credentials(ctx, app.Namespace, ref.Name, "spec.source.credentialsRef")
+	return e.Credentials(ctx, app.Namespace, ref.Name, src.Field+".credentialsRef")
 }
 
 // Credentials reads the Git credentials of the Secret namespace/name, which field names.
@@ -313,33 +328,90 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 	if !releaseVersion.MatchString(kubeVersion) {
 		kubeVersion = "" // a development build's version, such as v0.0.0-master+$Format:%H$
 	}
-	helm := helmDefaults(app, kubeVersion)
 	keys, err := e.decryptionKeys(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	key, err := renderKey(app, sha, helm, e.cfg.AllowRemoteBases, keys)
-	if err != nil {
-		return nil, err
+	srcs := Sources(app)
+	shas := strings.Split(sha, revisionSeparator)
+	if len(shas) != len(srcs) {
+		return nil, &StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: fmt.Errorf("revision %q does not name one revision for each of the %d sources", sha, len(srcs))}
+	}
+	// The sources that lend their files to value files, by ref, at their revisions.
+	refs := map[string]refSource{}
+	for i, src := range srcs {
+		if src.Ref != "" {
+			refs[src.Ref] = refSource{repoURL: src.RepoURL, sha: shas[i]}
+		}
 	}
 	var objs []*unstructured.Unstructured
-	if cached, ok := e.render.Get(key); ok {
-		objs = copies(cached.([]*unstructured.Unstructured))
-	} else {
-		var remote bool
-		objs, remote, err = e.renderUncached(ctx, app, sha, helm, keys)
+	var from []int // the source of each object
+	for i, src := range srcs {
+		if src.ValuesOnly() {
+			continue
+		}
+		rendered, err := e.renderSource(ctx, app, src, shas[i], kubeVersion, keys, refs)
 		if err != nil {
 			return nil, err
 		}
-		// A remote base may name a branch, which moves without the Application's commit
-		// changing: such a render is done again each time (its Git reads are cached).
-		if !remote {
-			e.render.Add(key, copies(objs))
+		objs = append(objs, rendered...)
+		for range rendered {
+			from = append(from, i)
 		}
 	}
 	dest := app.Spec.Destination.Namespace
 	if err := as.Applier.Prepare(ctx, AppOf(app), as.User, objs, dest); err != nil {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Err: redact.Error(err, redact.FromObjects(objs))}
+	}
+	if len(srcs) > 1 {
+		if err := uniqueAcrossSources(objs, from, srcs); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+// uniqueAcrossSources refuses an object that two sources both render: one of them would
+// silently overwrite the other at every sync.
+func uniqueAcrossSources(objs []*unstructured.Unstructured, from []int, srcs []SourceAt) error {
+	first := map[apply.ObjectRef]int{}
+	for i, o := range objs {
+		if hooks.IsHook(o) {
+			continue
+		}
+		ref := apply.RefOf(o)
+		if j, ok := first[ref]; ok && j != from[i] {
+			return &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: fmt.Errorf(
+				"%s is rendered by both %s and %s: each object must come from one source", ref, srcs[j].Field, srcs[from[i]].Field)}
+		}
+		first[ref] = from[i]
+	}
+	return nil
+}
+
+// refSource is a source of spec.sources with a ref, at the revision it resolved to.
+type refSource struct{ repoURL, sha string }
+
+func (r refSource) String() string { return r.repoURL + "@" + r.sha }
+
+// renderSource renders one source at sha, from the render cache when it can.
+func (e *Engine) renderSource(ctx context.Context, app *gitopsv1alpha1.Application, src SourceAt, sha, kubeVersion string, keys *decryption.Keys, refs map[string]refSource) ([]*unstructured.Unstructured, error) {
+	helm := helmDefaults(app, src, kubeVersion)
+	key, err := renderKey(src, sha, helm, e.cfg.AllowRemoteBases, keys, refs)
+	if err != nil {
+		return nil, err
+	}
+	if cached, ok := e.render.Get(key); ok {
+		return copies(cached.([]*unstructured.Unstructured)), nil
+	}
+	objs, remote, err := e.renderUncached(ctx, app, src, sha, helm, keys, refs)
+	if err != nil {
+		return nil, err
+	}
+	// A remote base may name a branch, which moves without the Application's commit
+	// changing: such a render is done again each time (its Git reads are cached).
+	if !remote {
+		e.render.Add(key, copies(objs))
 	}
 	return objs, nil
 }
@@ -347,8 +419,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 // renderUncached renders the Application's path at sha, and says whether it read remote bases.
 // SOPS-encrypted files are decrypted with keys as they are read (refused without keys), and
 // what they decrypt to may go only into Secrets.
-func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions, keys *decryption.Keys) ([]*unstructured.Unstructured, bool, error) {
-	src := app.Spec.Source
+func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, src SourceAt, sha string, helm *render.HelmOptions, keys *decryption.Keys, refs map[string]refSource) ([]*unstructured.Unstructured, bool, error) {
 	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases, Builder: e.cfg.Builder}
 	budget := e.newReadBudget()
 	var remote bool
@@ -392,7 +463,7 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 	if e.cfg.Charts != nil {
 		if src.Chart != "" {
 			var err error
-			if chartCreds, err = e.chartCredentials(ctx, app); err != nil {
+			if chartCreds, err = e.chartCredentials(ctx, app, src); err != nil {
 				return nil, false, err
 			}
 		}
@@ -412,7 +483,7 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 	reader, dir := budget.reader(src.RepoURL, sha), src.Path
 	if src.Chart != "" {
 		// A chart of a repository: its files at the root, rendered as a chart whatever they hold.
-		files, err := e.cfg.Charts.Fetch(ctx, chartRef(app), sha, chartCreds)
+		files, err := e.cfg.Charts.Fetch(ctx, chartRef(src), sha, chartCreds)
 		if err != nil {
 			return nil, false, chartError(err)
 		}
@@ -420,6 +491,20 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 	}
 	dec := decryption.NewDecryptor(keys)
 	var decErr error
+	// $<ref>/ value files come from the other sources, read and decrypted like the chart's own.
+	if opts.Helm != nil {
+		refValues, err := e.refValues(src, opts.Helm.ValueFiles, refs, budget, dec)
+		if err != nil {
+			values := redact.FromFiles(refValues.files).Add(dec.Values()...)
+			return nil, false, redactStageError(err, values)
+		}
+		if refValues.files != nil {
+			withRefs := *opts.Helm
+			withRefs.RefValues = refValues.byName
+			opts.Helm = &withRefs
+			read = append(read, refValues.files...)
+		}
+	}
 	objs, err := e.cfg.Render(func(dir string) ([]source.File, error) {
 		files, err := reader(dir)
 		if err == nil {
@@ -495,10 +580,10 @@ func (b *readBudget) reader(repo, sha string) render.TreeReader {
 	}
 }
 
-// renderKey identifies a render: the source, its options, and the decryption keys (so that an
-// Application without them never gets another's decrypted render, and a rotation renders anew).
-func renderKey(app *gitopsv1alpha1.Application, sha string, helm *render.HelmOptions, remote bool, keys *decryption.Keys) (string, error) {
-	src := app.Spec.Source
+// renderKey identifies a render: the source, its options, the sources lending it value files
+// and the decryption keys (so that an Application without them never gets another's decrypted
+// render, and a rotation renders anew).
+func renderKey(src SourceAt, sha string, helm *render.HelmOptions, remote bool, keys *decryption.Keys, refs map[string]refSource) (string, error) {
 	// A chart's render depends on the release name and namespace, which default to the
 	// Application's: its options are those resolved for this Application.
 	opts, err := json.Marshal(struct {
@@ -506,8 +591,9 @@ func renderKey(app *gitopsv1alpha1.Application, sha string, helm *render.HelmOpt
 		K *gitopsv1alpha1.KustomizeSource
 		H *render.HelmOptions
 		R bool
-		S string `json:",omitempty"`
-	}{src.Directory, src.Kustomize, helm, remote, keysDigest(keys)})
+		S string            `json:",omitempty"`
+		F map[string]string `json:",omitempty"`
+	}{src.Directory, src.Kustomize, helm, remote, keysDigest(keys), refsUsed(helm, refs)})
 	if err != nil {
 		return "", err
 	}
@@ -542,14 +628,14 @@ func IgnoreRules(app *gitopsv1alpha1.Application) []apply.IgnoreRule {
 // releaseVersion is a Kubernetes release's version, which Helm can parse.
 var releaseVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$`)
 
-// helmDefaults are the chart settings of app: spec.source.helm, the release named after the
+// helmDefaults are the chart settings of a source of app: its helm, the release named after the
 // Application, in its destination namespace, on a cluster of kubeVersion.
-func helmDefaults(app *gitopsv1alpha1.Application, kubeVersion string) *render.HelmOptions {
+func helmDefaults(app *gitopsv1alpha1.Application, src SourceAt, kubeVersion string) *render.HelmOptions {
 	o := &render.HelmOptions{ReleaseName: app.Name, Namespace: app.Spec.Destination.Namespace, KubeVersion: kubeVersion}
 	if o.Namespace == "" {
 		o.Namespace = app.Namespace
 	}
-	h := app.Spec.Source.Helm
+	h := src.Helm
 	if h == nil {
 		return o
 	}

@@ -202,7 +202,7 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, as Actor, desired [
 				missing = append(missing, fmt.Sprintf("spec.resources[%d] %s", i, ResourceString(plan.Resources[i])))
 			}
 			out.Err = &StageError{Reason: gitopsv1alpha1.ReasonApplyFailed, Terminal: true,
-				Err: fmt.Errorf("%s: no such object in what revision %s renders; nothing was applied", strings.Join(missing, ", "), shortSHA(out.SourceRevision))}
+				Err: fmt.Errorf("%s: no such object in what revision %s renders; nothing was applied", strings.Join(missing, ", "), ShortRevision(out.SourceRevision))}
 			return
 		}
 		desired = selected
@@ -276,13 +276,6 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, as Actor, desired [
 		out.Synced = true
 		out.SyncedRevision = out.SourceRevision
 	}
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // finish keeps an Application that never deployed anything from looking Healthy.

@@ -26,8 +26,12 @@ type HelmOptions struct {
 	// ReleaseName and Namespace are .Release.Name and .Release.Namespace.
 	ReleaseName string
 	Namespace   string
-	// ValueFiles are relative to the chart's directory, merged in order over values.yaml.
+	// ValueFiles are relative to the chart's directory, merged in order over values.yaml; those
+	// starting with $ (another source's, $<ref>/<path>) are read from RefValues.
 	ValueFiles []string
+	// RefValues holds the value files of other sources that ValueFiles names, by that name. They
+	// are not part of the chart's files.
+	RefValues map[string][]byte `json:",omitempty"`
 	// Values is a JSON object merged over the value files.
 	Values []byte
 	// Parameters are applied last, as --set (or --set-string).
@@ -69,6 +73,30 @@ func valueFilePath(dir, file string) (string, error) {
 	return p, nil
 }
 
+// valueFile returns where a value file of a chart at dir is, and what it holds: in the
+// repository (byPath), or in another source ($<ref>/<path>, from h.RefValues).
+func valueFile(h *HelmOptions, byPath map[string][]byte, dir, vf string) (string, []byte, error) {
+	if isRefValueFile(vf) {
+		data, ok := h.RefValues[vf]
+		if !ok {
+			return "", nil, &Error{File: vf, Reason: "value file of another source not found: $<ref>/ value files read the sources of spec.sources"}
+		}
+		return vf, data, nil
+	}
+	p, err := valueFilePath(dir, vf)
+	if err != nil {
+		return "", nil, err
+	}
+	data, ok := byPath[p]
+	if !ok {
+		return "", nil, &Error{File: p, Reason: "value file not found"}
+	}
+	return p, data, nil
+}
+
+// isRefValueFile says whether a value file is another source's ($<ref>/<path>).
+func isRefValueFile(vf string) bool { return strings.HasPrefix(vf, "$") }
+
 // BuildChart renders the chart at dir of files (the chart's files and its value files, paths
 // from the repository root) exactly as `helm template` does: Helm's own install action, client
 // only, with no cluster and no release stored. Nothing is fetched: dependencies must be in
@@ -101,13 +129,9 @@ func BuildChart(files []source.File, dir string, opts Options) ([]*unstructured.
 	}
 	vals := map[string]any{}
 	for _, vf := range h.ValueFiles {
-		p, err := valueFilePath(dir, vf)
+		p, data, err := valueFile(h, byPath, dir, vf)
 		if err != nil {
 			return nil, err
-		}
-		data, ok := byPath[p]
-		if !ok {
-			return nil, &Error{File: p, Reason: "value file not found"}
 		}
 		if err := checkAliases(p, data, maxExpandedNodes); err != nil {
 			return nil, err

@@ -158,3 +158,28 @@ func TestABrokenChartIsAnErrorNamingIt(t *testing.T) {
 		t.Fatalf("want an error naming templates/broken.yaml, got %v", err)
 	}
 }
+
+// TestValueFilesOfAnotherSource: $<ref>/ value files come from RefValues, merged in their place
+// among the chart's own, even when the chart's repository holds a file of the same path; one
+// RefValues does not hold is an error naming it.
+func TestValueFilesOfAnotherSource(t *testing.T) {
+	files := append(guestbookChart("app"), source.File{Path: "app/$values/prod.yaml", Data: []byte("greeting: from-the-chart-repository\n")})
+	helm := &HelmOptions{ReleaseName: "web", Namespace: "default", ValueFiles: []string{"$values/prod.yaml", "values-prod.yaml"},
+		RefValues: map[string][]byte{"$values/prod.yaml": []byte("replicas: 7\ngreeting: bonjour\n")}}
+	objs, err := Render(files, "app", Options{Helm: helm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byKindName(objs)
+	if r, _, _ := unstructured.NestedInt64(got["Deployment/web-guestbook"].Object, "spec", "replicas"); r != 3 {
+		t.Errorf("replicas %d, want 3: values-prod.yaml comes after the other source's file", r)
+	}
+	if g, _, _ := unstructured.NestedString(got["ConfigMap/web-guestbook-config"].Object, "data", "greeting"); g != "bonjour" {
+		t.Errorf("greeting %q, want bonjour from the other source's file, not the chart's own app/$values/prod.yaml", g)
+	}
+
+	helm.ValueFiles = []string{"$values/missing.yaml"}
+	if _, err := Render(files, "app", Options{Helm: helm}); err == nil || !strings.Contains(err.Error(), "$values/missing.yaml") {
+		t.Errorf("want an error naming $values/missing.yaml, got %v", err)
+	}
+}

@@ -335,6 +335,9 @@ func withValueFiles(read TreeReader, files []source.File, dir string, valueFiles
 		have[f.Path] = true
 	}
 	for _, vf := range valueFiles {
+		if isRefValueFile(vf) {
+			continue // another source's, given apart from the chart's files
+		}
 		p, err := valueFilePath(dir, vf)
 		if err != nil {
 			return nil, err
