@@ -84,7 +84,7 @@ func TestAChartWithItsValuesInAnotherRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	kubectl(t, "patch", "application", "web", "-n", ns, "--type=merge", "-p", string(patch))
-	app = waitApp(t, ns, "web", "Ready=False naming the missing value file", func(app *gitopsv1alpha1.Application) bool {
+	waitApp(t, ns, "web", "Ready=False naming the missing value file", func(app *gitopsv1alpha1.Application) bool {
 		c := condition(app, "Ready")
 		return strings.HasPrefix(c, "False/"+gitopsv1alpha1.ReasonRenderFailed) && strings.Contains(c, "spec.sources[0].helm.valueFiles[0]") && strings.Contains(c, "envs/typo.yaml")
 	})
