@@ -102,6 +102,19 @@ control-plane:
 e2e:
 	go test ./test/e2e/... -count=1 -timeout 30m -v
 
+.PHONY: image
+
+# What a build is stamped and labelled with: the checkout's tag (or describe output) and commit,
+# and the commit's time, so that rebuilding a commit gives the same image.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT_TIME ?= $(shell git log -1 --format=%cI 2>/dev/null)
+ARCH ?= $(shell $(GO) env GOARCH)
+
+## image: build the ferry-apiserver image (static binary, CA certificates, user 65532, no shell) into dist/, from no base image and no registry; ARCH=arm64 for another architecture
+image:
+	$(GO) run ./hack/image --version "$(VERSION)" --commit "$(COMMIT)" --created "$(COMMIT_TIME)" --arch "$(ARCH)" --dist dist
+
 .PHONY: bench bench-full bench-micro
 
 ## bench: the benchmark driver at short sizes (1,000 Applications on the API, 100 on the controller in both layouts; minutes), results in bench/results.json

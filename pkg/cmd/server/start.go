@@ -45,6 +45,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
+	"github.com/ferry-gitops/ferry/pkg/version"
 )
 
 // etcdPathPrefix is where Ferry's objects live in etcd.
@@ -522,6 +523,8 @@ func (o *Options) targetConfig() (*rest.Config, error) {
 
 // Run starts the server and blocks until ctx is done.
 func (o *Options) Run(ctx context.Context) error {
+	v := version.Get()
+	klog.FromContext(ctx).Info("Starting ferry-apiserver", "version", v.Version, "commit", v.Commit, "go", v.GoVersion)
 	server, err := o.NewServer(ctx)
 	if err != nil {
 		return err
@@ -532,6 +535,7 @@ func (o *Options) Run(ctx context.Context) error {
 // NewCommand returns the ferry-apiserver command.
 func NewCommand(ctx context.Context, defaults *Options) *cobra.Command {
 	o := *defaults
+	var printVersion bool
 	cmd := &cobra.Command{
 		Use:   "ferry-apiserver",
 		Short: "Serve Ferry's GitOps Applications as a Kubernetes aggregated API",
@@ -544,6 +548,10 @@ embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cl
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("ferry-apiserver takes no arguments, got %q", args)
+			}
+			if printVersion {
+				_, err := fmt.Fprintln(c.OutOrStdout(), "ferry-apiserver", version.Get())
+				return err
 			}
 			if err := o.Complete(); err != nil {
 				return err
@@ -558,6 +566,7 @@ embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cl
 	cmd.SetContext(ctx)
 
 	fs := cmd.Flags()
+	fs.BoolVar(&printVersion, "version", false, "Print the version and commit this binary was built from, and exit.")
 	o.RecommendedOptions.AddFlags(fs)
 	o.AddFlags(fs)
 	defaults.ComponentGlobalsRegistry.AddFlags(fs)
