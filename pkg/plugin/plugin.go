@@ -139,7 +139,9 @@ other error.`,
   kubectl ferry history guestbook
   kubectl ferry diff guestbook --revision v1.2.0
   kubectl ferry manifests guestbook
-  kubectl ferry appset status guestbook-fleet -n ferry-system`,
+  kubectl ferry appset status guestbook-fleet -n ferry-system
+  kubectl ferry version
+  kubectl ferry install --dry-run`,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ferry"},
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -162,6 +164,9 @@ other error.`,
 		newDiffCommand(o),
 		newManifestsCommand(o),
 		newAppSetCommand(o),
+		newVersionCommand(o),
+		newInstallCommand(o),
+		newUninstallCommand(o),
 	)
 	return root
 }

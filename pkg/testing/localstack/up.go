@@ -475,10 +475,10 @@ const apiService = "v1alpha1.gitops.ferry.dev"
 
 // registerFerry applies what kube-apiserver needs to route gitops.ferry.dev to Ferry's port: the
 // namespace, ServiceAccount and RBAC from artifacts/ unchanged, the local Service and
-// EndpointSlice, and artifacts/apiservice.yaml with Ferry's CA as caBundle.
+// EndpointSlice, and artifacts/base/apiservice.yaml with Ferry's CA as caBundle.
 func (s *Stack) registerFerry(ctx context.Context, cfg Config) error {
-	cfg.logf("registering Ferry: artifacts/{namespace,serviceaccount,rbac}.yaml, local Service/EndpointSlice, APIService")
-	art := func(name string) string { return filepath.Join(cfg.RepoRoot, "artifacts", name) }
+	cfg.logf("registering Ferry: artifacts/base/{namespace,serviceaccount,rbac}.yaml, local Service/EndpointSlice, APIService")
+	art := func(name string) string { return filepath.Join(cfg.RepoRoot, "artifacts", "base", name) }
 	if out, err := s.RunKubectl(ctx, "", "apply", "-f", art("namespace.yaml"), "-f", art("serviceaccount.yaml"), "-f", art("rbac.yaml")); err != nil {
 		return &componentError{component: "kube-apiserver", err: fmt.Errorf("kubectl apply of artifacts/ failed: %v: %s", err, out), logPath: s.layout.Log("kube-apiserver")}
 	}
@@ -495,7 +495,7 @@ func (s *Stack) registerFerry(ctx context.Context, cfg Config) error {
 	}
 	withCA := strings.ReplaceAll(string(manifest), "${FERRY_CA_BUNDLE}", base64.StdEncoding.EncodeToString(ca))
 	if out, err := s.RunKubectl(ctx, withCA, "apply", "-f", "-"); err != nil {
-		return &componentError{component: "kube-apiserver", err: fmt.Errorf("kubectl apply of artifacts/apiservice.yaml failed: %v: %s", err, out), logPath: s.layout.Log("kube-apiserver")}
+		return &componentError{component: "kube-apiserver", err: fmt.Errorf("kubectl apply of artifacts/base/apiservice.yaml failed: %v: %s", err, out), logPath: s.layout.Log("kube-apiserver")}
 	}
 	return nil
 }

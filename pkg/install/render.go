@@ -1,0 +1,241 @@
+// Package install renders what a cluster needs to run Ferry, from the kustomize base and overlays
+// of artifacts/ (embedded in the binary): the namespace, ServiceAccount, RBAC, Service, a serving
+// certificate with the APIService's matching caBundle, and the server in one of two modes —
+// etcd embedded (a StatefulSet of one on a PersistentVolumeClaim) or an etcd cluster of the
+// user's (a Deployment of two or more with a PodDisruptionBudget). kubectl ferry install applies
+// or prints the result.
+package install
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/ferry-gitops/ferry/artifacts"
+)
+
+// Namespace is where Ferry runs.
+const Namespace = "ferry-system"
+
+// Names of the objects the installer adds to the manifests or edits in them.
+const (
+	ServerName       = "ferry-apiserver"
+	ServingSecret    = "ferry-apiserver-tls"
+	EtcdClientSecret = "ferry-etcd-client"
+	APIServiceName   = "v1alpha1.gitops.ferry.dev"
+	// etcdClientDir is where the external overlay mounts EtcdClientSecret.
+	etcdClientDir = "/var/run/ferry/etcd"
+)
+
+// Etcd modes.
+const (
+	EtcdEmbedded = "embedded"
+	EtcdExternal = "external"
+)
+
+// Options say what to install.
+type Options struct {
+	// Image is the server's image, such as ghcr.io/ferry-gitops/ferry-apiserver:v0.3.0.
+	Image string
+	// EtcdServers are the client URLs of the user's etcd cluster; empty installs etcd embedded.
+	EtcdServers []string
+	// EtcdCA, EtcdCert and EtcdKey are PEM files' contents for TLS to that etcd cluster: the CA
+	// that signed its serving certificates, and a client certificate and key when it asks for
+	// one. They go into the Secret ferry-etcd-client.
+	EtcdCA, EtcdCert, EtcdKey []byte
+	// Replicas of the server with an external etcd; default 2. Embedded etcd has one.
+	Replicas int32
+	// StorageSize is the PersistentVolumeClaim's size with embedded etcd; default 10Gi.
+	StorageSize string
+	// Serving is the server's certificate and the CA the APIService trusts.
+	Serving ServingCert
+}
+
+// Mode is the etcd mode the options ask for.
+func (o Options) Mode() string {
+	if len(o.EtcdServers) > 0 {
+		return EtcdExternal
+	}
+	return EtcdEmbedded
+}
+
+// Validate says what is wrong with the options, naming the flag.
+func (o Options) Validate() error {
+	if o.Image == "" {
+		return fmt.Errorf("--image: the server's image is required")
+	}
+	for _, u := range o.EtcdServers {
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			return fmt.Errorf("--etcd-servers: %q is not an etcd client URL such as https://etcd-0.etcd:2379", u)
+		}
+	}
+	if len(o.EtcdServers) == 0 && (len(o.EtcdCA) > 0 || len(o.EtcdCert) > 0 || len(o.EtcdKey) > 0) {
+		return fmt.Errorf("--etcd-ca-file, --etcd-cert-file and --etcd-key-file go with --etcd-servers")
+	}
+	if (len(o.EtcdCert) > 0) != (len(o.EtcdKey) > 0) {
+		return fmt.Errorf("--etcd-cert-file and --etcd-key-file go together")
+	}
+	if len(o.Serving.CA) == 0 || len(o.Serving.Cert) == 0 || len(o.Serving.Key) == 0 {
+		return fmt.Errorf("no serving certificate")
+	}
+	return nil
+}
+
+// Render returns the objects to apply, in the order to apply them: namespaces and
+// cluster-wide RBAC first, the APIService last.
+func Render(o Options) ([]*unstructured.Unstructured, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	objs, err := build(o.Mode())
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, secret(ServingSecret, "kubernetes.io/tls", map[string][]byte{"tls.crt": o.Serving.Cert, "tls.key": o.Serving.Key, "ca.crt": o.Serving.CA}))
+	if etcdTLS := etcdClientData(o); len(etcdTLS) > 0 {
+		objs = append(objs, secret(EtcdClientSecret, "Opaque", etcdTLS))
+	}
+	for _, obj := range objs {
+		switch {
+		case obj.GetKind() == "APIService" && obj.GetName() == APIServiceName:
+			if err := unstructured.SetNestedField(obj.Object, base64.StdEncoding.EncodeToString(o.Serving.CA), "spec", "caBundle"); err != nil {
+				return nil, err
+			}
+		case (obj.GetKind() == "StatefulSet" || obj.GetKind() == "Deployment") && obj.GetName() == ServerName:
+			if err := configureServer(obj, o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sortForApply(objs)
+	return objs, nil
+}
+
+// build runs kustomize over the embedded artifacts: the overlay of mode.
+func build(mode string) ([]*unstructured.Unstructured, error) {
+	mem := filesys.MakeFsInMemory()
+	err := fs.WalkDir(artifacts.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := artifacts.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(path.Join("/artifacts", p), data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the embedded manifests: %w", err)
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/artifacts", mode))
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build artifacts/%s: %w", mode, err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, r := range res.Resources() {
+		data, err := r.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.CurId(), err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
+}
+
+func etcdClientData(o Options) map[string][]byte {
+	data := map[string][]byte{}
+	if len(o.EtcdCA) > 0 {
+		data["ca.crt"] = o.EtcdCA
+	}
+	if len(o.EtcdCert) > 0 {
+		data["tls.crt"], data["tls.key"] = o.EtcdCert, o.EtcdKey
+	}
+	return data
+}
+
+// configureServer sets the server's image and, with an external etcd, its address, client
+// certificate and replicas; with embedded etcd, the claim's size.
+func configureServer(obj *unstructured.Unstructured, o Options) error {
+	containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+	if err != nil || len(containers) == 0 {
+		return fmt.Errorf("the %s %s has no container", obj.GetKind(), obj.GetName())
+	}
+	c := containers[0].(map[string]any)
+	c["image"] = o.Image
+	if o.Mode() == EtcdExternal {
+		var args []any
+		for _, a := range c["args"].([]any) {
+			if s, _ := a.(string); !strings.HasPrefix(s, "--etcd-servers=") {
+				args = append(args, a)
+			}
+		}
+		args = append(args, "--etcd-servers="+strings.Join(o.EtcdServers, ","))
+		if len(o.EtcdCA) > 0 {
+			args = append(args, "--etcd-cafile="+etcdClientDir+"/ca.crt")
+		}
+		if len(o.EtcdCert) > 0 {
+			args = append(args, "--etcd-certfile="+etcdClientDir+"/tls.crt", "--etcd-keyfile="+etcdClientDir+"/tls.key")
+		}
+		c["args"] = args
+		replicas := o.Replicas
+		if replicas == 0 {
+			replicas = 2
+		}
+		if err := unstructured.SetNestedField(obj.Object, int64(replicas), "spec", "replicas"); err != nil {
+			return err
+		}
+	} else if o.StorageSize != "" {
+		claims, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
+		for _, claim := range claims {
+			if err := unstructured.SetNestedField(claim.(map[string]any), o.StorageSize, "spec", "resources", "requests", "storage"); err != nil {
+				return err
+			}
+		}
+		if err := unstructured.SetNestedSlice(obj.Object, claims, "spec", "volumeClaimTemplates"); err != nil {
+			return err
+		}
+	}
+	return unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers")
+}
+
+func secret(name, typ string, data map[string][]byte) *unstructured.Unstructured {
+	encoded := map[string]any{}
+	for k, v := range data {
+		encoded[k] = base64.StdEncoding.EncodeToString(v)
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": name, "namespace": Namespace, "labels": map[string]any{"app.kubernetes.io/name": ServerName, "app.kubernetes.io/part-of": "ferry"}},
+		"type":     typ,
+		"data":     encoded,
+	}}
+}
+
+// applyOrder ranks kinds: what others need first, the APIService (which routes requests to the
+// server) last.
+var applyOrder = map[string]int{
+	"Namespace": 0, "ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 3, "Role": 4, "RoleBinding": 5,
+	"Secret": 6, "Service": 7, "PodDisruptionBudget": 8, "StatefulSet": 9, "Deployment": 9, "APIService": 10,
+}
+
+func sortForApply(objs []*unstructured.Unstructured) {
+	rank := func(o *unstructured.Unstructured) int {
+		if r, ok := applyOrder[o.GetKind()]; ok {
+			return r
+		}
+		return 9
+	}
+	// Stable: kustomize's order within a kind is kept.
+	sort.SliceStable(objs, func(i, j int) bool { return rank(objs[i]) < rank(objs[j]) })
+}
