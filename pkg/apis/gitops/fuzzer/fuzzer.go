@@ -17,7 +17,7 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 	return []interface{}{
 		func(s *gitops.ApplicationSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
-			if s.Source.Revision == "" && len(s.Sources) == 0 {
+			if s.Source.Revision == "" {
 				s.Source.Revision = "HEAD"
 			}
 			for i := range s.Sources {

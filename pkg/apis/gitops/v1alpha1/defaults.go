@@ -26,9 +26,9 @@ func addDefaultingFuncs(scheme *runtime.Scheme) error {
 // SetDefaults_ApplicationSpec fills in the revision of each source, the re-check interval, the wave timeout and
 // the retry policy.
 func SetDefaults_ApplicationSpec(obj *ApplicationSpec) {
-	// spec.source stays empty when spec.sources is used: defaulting its revision would make it
-	// look set.
-	if obj.Source.Revision == "" && len(obj.Sources) == 0 {
+	// spec.source.revision is defaulted even when spec.sources is used (its +default marker says
+	// so too): validation takes a source holding only the default revision as unset.
+	if obj.Source.Revision == "" {
 		obj.Source.Revision = DefaultRevision
 	}
 	for i := range obj.Sources {

@@ -48,16 +48,6 @@ func (applicationStrategy) PrepareForCreate(_ context.Context, obj runtime.Objec
 	app := obj.(*gitops.Application)
 	app.Status = gitops.ApplicationStatus{}
 	app.Generation = 1
-	dropDefaultedSource(&app.Spec)
-}
-
-// dropDefaultedSource clears spec.source when spec.sources is used and spec.source holds only
-// the revision defaulting gave it (or an earlier version of the object had), so that moving
-// from one source to several needs no explicit removal of spec.source.
-func dropDefaultedSource(spec *gitops.ApplicationSpec) {
-	if len(spec.Sources) > 0 && validation.SourceIsEmpty(&spec.Source) {
-		spec.Source = gitops.ApplicationSource{}
-	}
 }
 
 func (applicationStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -65,7 +55,6 @@ func (applicationStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.
 	oldApp := old.(*gitops.Application)
 	newApp.Status = oldApp.Status
 	newApp.Generation = oldApp.Generation
-	dropDefaultedSource(&newApp.Spec)
 	if !apiequality.Semantic.DeepEqual(newApp.Spec, oldApp.Spec) {
 		newApp.Generation = oldApp.Generation + 1
 	}
