@@ -22,9 +22,12 @@ install:
 	$(GO) install ./cmd/...
 
 ## test: run every test (the first run builds the local control plane, ~30 min once); the
-## package tests share one local control plane, started and stopped by hack/localstack exec
+## package tests share one local control plane, started and stopped by hack/localstack exec;
+## test/image (make image, twice) runs after them, alone, as it builds the server statically
 test:
-	$(GO) run ./hack/localstack exec -- $(GO) test $(TEST_FLAGS) ./...
+	$(GO) run ./hack/localstack exec -- $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /test/image$$)
+	@echo ">>> test/image: building the image twice (static ferry-apiserver; the first build of a machine takes ~9 min)"
+	$(GO) test $(TEST_FLAGS) ./test/image/
 
 ## test-unit: run the tests that need no control plane (skips test/e2e)
 test-unit:
