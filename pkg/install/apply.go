@@ -53,7 +53,6 @@ func describe(obj *unstructured.Unstructured) string {
 // validate and admit each without storing it. Each object gets a line saying what happened.
 func (c Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, dryRun bool) error {
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
-	verb := "applied"
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
@@ -63,6 +62,7 @@ func (c Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, d
 			return err
 		}
 		existing, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		var verb string
 		switch {
 		case apierrors.IsNotFound(err):
 			verb = "created"
