@@ -206,7 +206,7 @@ func TestOnlyOneReplicaReconciles(t *testing.T) {
 	repo := srv.NewRepo("leader")
 	first := repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("leader-cm", "v1")}, "first")
 	ns := newNamespace(t, "leader")
-	// What artifacts/rbac.yaml grants Ferry's identity in ferry-system, here in the test's
+	// What artifacts/base/rbac.yaml grants Ferry's identity in ferry-system, here in the test's
 	// namespace, which holds the Lease of the two replicas.
 	kubectl(t, "create", "role", "ferry-leader-election", "-n", ns,
 		"--verb=get,list,watch,create,update,patch", "--resource=leases.coordination.k8s.io")

@@ -109,7 +109,7 @@ func (r *replica) alive() bool {
 }
 
 // newLeaseNamespace makes a namespace where replicas started by a test elect their controller,
-// beside the stack's Lease, with the rights artifacts/rbac.yaml grants Ferry in ferry-system.
+// beside the stack's Lease, with the rights artifacts/base/rbac.yaml grants Ferry in ferry-system.
 func newLeaseNamespace(t *testing.T) string {
 	t.Helper()
 	ns := newNamespace(t, "lease")
