@@ -1057,3 +1057,38 @@ func TestVersion(t *testing.T) {
 	}
 	h.mustRun(2, "version", "extra")
 }
+
+// TestStatusOfSeveralSources: each source of spec.sources gets a line with what its revision
+// resolved to and its ref, and the applied revision shortens each commit of the set.
+func TestStatusOfSeveralSources(t *testing.T) {
+	app := webApp()
+	app.Spec.Source = gitopsv1alpha1.ApplicationSource{Revision: "HEAD"}
+	app.Spec.Sources = []gitopsv1alpha1.ApplicationSource{
+		{RepoURL: "https://charts.example.com", Chart: "web", Revision: "~0.3"},
+		{RepoURL: "https://git.example.com/org/config.git", Revision: "main", Ref: "values", Path: "extra"},
+	}
+	app.Status.SourceRevision = "0.3.1 " + sha1
+	app.Status.SourceRevisions = []string{"0.3.1", sha1}
+	app.Status.Sync.Revision = app.Status.SourceRevision
+	h := newHarness(t, app)
+	h.client.PrependReactor("get", "applications", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "health" {
+			return false, nil, nil
+		}
+		return true, &gitopsv1alpha1.ApplicationHealth{Status: "Healthy"}, nil
+	})
+	h.mustRun(0, "status", "web")
+	out := normalizeSpace(h.out.String())
+	for _, want := range []string{
+		"Source 0: https://charts.example.com chart web at ~0.3 → 0.3.1",
+		"Source 1: https://git.example.com/org/config.git path extra at main → " + sha1[:12] + " (ref values)",
+		"(applied 0.3.1 " + sha1[:12] + ")",
+	} {
+		if !strings.Contains(out, normalizeSpace(want)) {
+			t.Errorf("status lacks %q:\n%s", want, h.out)
+		}
+	}
+	if strings.Contains(out, "Path:") {
+		t.Errorf("status shows spec.source's Path beside spec.sources:\n%s", h.out)
+	}
+}
