@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,6 +93,8 @@ func newFixture(t *testing.T) *fixture {
 	// The simple tracker: NewClientset's field-managed one has no schema for Application.
 	f.ferry = fake.NewSimpleClientset() //nolint:staticcheck
 	f.ferry.PrependReactor("update", "applications", statusOnly(f.ferry))
+	// Registered after statusOnly, so it runs first: each write gets a new resourceVersion.
+	f.ferry.PrependReactor("*", "applications", stampResourceVersion())
 	var ctrl *Controller
 	onChange := func(app apply.App, ref apply.ObjectRef, change drift.Change) {
 		ctrl.ObjectChanged(app, ref, change)
@@ -132,8 +135,48 @@ func statusOnly(client *fake.Clientset) clienttesting.ReactionFunc {
 			return true, nil, err
 		}
 		out := stored.(*gitopsv1alpha1.Application).DeepCopy()
+		// A status write from a copy older than the stored object is refused, as the API server
+		// refuses it: written anyway, it would undo a sync request made meanwhile.
+		if base := in.Annotations[baseVersionAnnotation]; base != "" && base != out.ResourceVersion {
+			return true, nil, apierrors.NewConflict(gvr.GroupResource(), in.Name, fmt.Errorf("the object has been modified; resourceVersion %s, written from %s", out.ResourceVersion, base))
+		}
 		out.Status = in.Status
+		out.ResourceVersion = in.ResourceVersion
 		return true, out, client.Tracker().Update(gvr, out, in.Namespace)
+	}
+}
+
+// baseVersionAnnotation carries, from stampResourceVersion to statusOnly, the resourceVersion a
+// write was made from. Neither the tracker nor the objects a test reads ever hold it.
+const baseVersionAnnotation = "test.ferry.dev/base-resource-version"
+
+// stampResourceVersion gives each create and update of an Application a new resourceVersion, as
+// the API server does (the fake tracker keeps its own count but leaves the field empty), and
+// hands statusOnly the version the write was made from.
+func stampResourceVersion() clienttesting.ReactionFunc {
+	var next atomic.Int64
+	return func(action clienttesting.Action) (bool, runtime.Object, error) {
+		var obj runtime.Object
+		switch a := action.(type) {
+		case clienttesting.CreateAction:
+			obj = a.GetObject()
+		case clienttesting.UpdateAction:
+			obj = a.GetObject()
+		default:
+			return false, nil, nil
+		}
+		app, ok := obj.(*gitopsv1alpha1.Application)
+		if !ok {
+			return false, nil, nil
+		}
+		if action.GetSubresource() == "status" && app.ResourceVersion != "" {
+			if app.Annotations == nil {
+				app.Annotations = map[string]string{}
+			}
+			app.Annotations[baseVersionAnnotation] = app.ResourceVersion
+		}
+		app.ResourceVersion = strconv.FormatInt(next.Add(1), 10)
+		return false, nil, nil
 	}
 }
 
