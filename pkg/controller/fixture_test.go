@@ -156,16 +156,12 @@ const baseVersionAnnotation = "test.ferry.dev/base-resource-version"
 func stampResourceVersion() clienttesting.ReactionFunc {
 	var next atomic.Int64
 	return func(action clienttesting.Action) (bool, runtime.Object, error) {
-		var obj runtime.Object
-		switch a := action.(type) {
-		case clienttesting.CreateAction:
-			obj = a.GetObject()
-		case clienttesting.UpdateAction:
-			obj = a.GetObject()
-		default:
+		// Creates and updates both carry the object written.
+		write, ok := action.(interface{ GetObject() runtime.Object })
+		if !ok {
 			return false, nil, nil
 		}
-		app, ok := obj.(*gitopsv1alpha1.Application)
+		app, ok := write.GetObject().(*gitopsv1alpha1.Application)
 		if !ok {
 			return false, nil, nil
 		}
