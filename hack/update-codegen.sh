@@ -139,3 +139,6 @@ kube::codegen::gen_client \
 	--output-pkg "${MODULE}/pkg/generated" \
 	--boilerplate "$BOILERPLATE" \
 	"${ROOT}/pkg/apis"
+
+echo ">>> generating the Helm chart's templates (charts/ferry) from artifacts/"
+(cd "${ROOT}" && go run ./hack/chart --templates charts/ferry/templates)

@@ -16,7 +16,7 @@ echo ">>> regenerating into a scratch copy to compare"
 (cd "$SCRATCH" && bash hack/update-codegen.sh >/dev/null)
 
 status=0
-for dir in pkg/apis pkg/generated api; do
+for dir in pkg/apis pkg/generated api charts; do
 	if ! diff -ruN "$ROOT/$dir" "$SCRATCH/$dir" >"$SCRATCH.diff" 2>&1; then
 		echo "generated code under $dir is stale:" >&2
 		head -50 "$SCRATCH.diff" >&2

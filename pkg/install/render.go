@@ -24,6 +24,9 @@ import (
 // Namespace is where Ferry runs.
 const Namespace = "ferry-system"
 
+// DefaultImageRepository is where released images of ferry-apiserver are published.
+const DefaultImageRepository = "ghcr.io/ferry-gitops/ferry-apiserver"
+
 // Names of the objects the installer adds to the manifests or edits in them.
 const (
 	ServerName       = "ferry-apiserver"
@@ -214,11 +217,17 @@ func secret(name, typ string, data map[string][]byte) *unstructured.Unstructured
 	for k, v := range data {
 		encoded[k] = base64.StdEncoding.EncodeToString(v)
 	}
+	return secretOf(name, typ, encoded)
+}
+
+// secretOf is a Secret of Ferry's namespace holding data, already encoded (or, for the Helm
+// chart, a placeholder).
+func secretOf(name, typ string, data any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret",
 		"metadata": map[string]any{"name": name, "namespace": Namespace, "labels": map[string]any{"app.kubernetes.io/name": ServerName, "app.kubernetes.io/part-of": "ferry"}},
 		"type":     typ,
-		"data":     encoded,
+		"data":     data,
 	}}
 }
 

@@ -20,9 +20,6 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/version"
 )
 
-// DefaultImageRepository is where released images of ferry-apiserver are published.
-const DefaultImageRepository = "ghcr.io/ferry-gitops/ferry-apiserver"
-
 type installFlags struct {
 	etcd                          string
 	etcdServers                   []string
@@ -69,7 +66,7 @@ without storing any; --export prints the manifests instead (with a new certifica
 	fl.StringVar(&f.etcdCAFile, "etcd-ca-file", "", "PEM file of the CA that signed your etcd's serving certificates")
 	fl.StringVar(&f.etcdCert, "etcd-cert-file", "", "PEM file of a client certificate for your etcd")
 	fl.StringVar(&f.etcdKey, "etcd-key-file", "", "PEM file of the client certificate's key")
-	fl.StringVar(&f.image, "image", "", "The server's image; default "+DefaultImageRepository+":<--version>")
+	fl.StringVar(&f.image, "image", "", "The server's image; default "+install.DefaultImageRepository+":<--version>")
 	fl.StringVar(&f.version, "version", "", "The version to install, as the image's tag; default this plugin's own version")
 	fl.Int32Var(&f.replicas, "replicas", 2, "Replicas of the server with --etcd-servers (one leads the controller)")
 	fl.StringVar(&f.storageSize, "storage-size", "10Gi", "Size of the PersistentVolumeClaim of the embedded etcd")
@@ -103,9 +100,9 @@ func (f *installFlags) installOptions(c *cobra.Command) (install.Options, error)
 			v = version.Get().Version
 		}
 		if v == "" {
-			return opts, usageError(c, "this kubectl-ferry was built from source, not released: give --version (an image tag of %s) or --image (such as the one make image built)", DefaultImageRepository)
+			return opts, usageError(c, "this kubectl-ferry was built from source, not released: give --version (an image tag of %s) or --image (such as the one make image built)", install.DefaultImageRepository)
 		}
-		opts.Image = DefaultImageRepository + ":" + v
+		opts.Image = install.DefaultImageRepository + ":" + v
 	}
 	for file, into := range map[string]*[]byte{f.etcdCAFile: &opts.EtcdCA, f.etcdCert: &opts.EtcdCert, f.etcdKey: &opts.EtcdKey} {
 		if file == "" {
