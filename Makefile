@@ -23,10 +23,11 @@ install:
 
 ## test: run every test (the first run builds the local control plane, ~30 min once); the
 ## package tests share one local control plane, started and stopped by hack/localstack exec;
-## test/image (make image, twice) runs after them, alone, as it builds the server statically
+## test/image (make image, twice; then the image's server run as the manifests' container, as root)
+## runs after them, alone, as it builds the server statically and starts a control plane of its own
 test:
 	$(GO) run ./hack/localstack exec -- $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /test/image$$)
-	@echo ">>> test/image: building the image twice (static ferry-apiserver; the first build of a machine takes ~9 min)"
+	@echo ">>> test/image: building the image (static ferry-apiserver; the first build of a machine takes ~9 min) and running it as the manifests' container"
 	$(GO) test $(TEST_FLAGS) ./test/image/
 
 ## test-unit: run the tests that need no control plane (skips test/e2e)

@@ -49,7 +49,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	// etcd's data is the whole of Ferry's state, credentials references included: owner only.
 	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("restricting embedded etcd data directory %s to its owner: %w", opts.DataDir, err)
+		// Typically the root of a volume, which belongs to root and the pod's fsGroup.
+		return nil, fmt.Errorf("restricting embedded etcd data directory %s to its owner: %w; point --data-dir at a directory this user creates, such as a subdirectory of the volume", opts.DataDir, err)
 	}
 	if opts.LogLevel == "" {
 		opts.LogLevel = "warn"

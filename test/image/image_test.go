@@ -1,6 +1,7 @@
 // Package image_test builds Ferry's image the way `make image` does, from this checkout, and
-// checks what a user of the image relies on: the same commit gives the same digest, and the
-// binary in the layer runs and says which version and commit it is.
+// checks what a user of the image relies on: the same commit gives the same digest, the binary
+// in the layer runs and says which version and commit it is, and, started exactly as the
+// installer's manifests start it (manifests_test.go), it serves and syncs.
 package image_test
 
 import (
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/ferry-gitops/ferry/pkg/image"
 )
 
@@ -25,6 +28,17 @@ const (
 // buildImage builds ferry-apiserver statically into dir and assembles the image; it returns
 // the image's digest and the binary as the layer holds it.
 func buildImage(t *testing.T, dir string) (string, []byte) {
+	t.Helper()
+	img := buildImageOnly(t, dir)
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest.String(), binaryOf(t, img)
+}
+
+// buildImageOnly builds ferry-apiserver statically into dir and assembles the image.
+func buildImageOnly(t *testing.T, dir string) v1.Image {
 	t.Helper()
 	bin := filepath.Join(dir, "ferry-apiserver")
 	start := time.Now()
@@ -44,10 +58,12 @@ func buildImage(t *testing.T, dir string) (string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return img
+}
+
+// binaryOf is the server's binary as img's layer holds it.
+func binaryOf(t *testing.T, img v1.Image) []byte {
+	t.Helper()
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +84,7 @@ func buildImage(t *testing.T, dir string) (string, []byte) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return digest.String(), b
+			return b
 		}
 	}
 }
