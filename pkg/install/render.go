@@ -59,6 +59,9 @@ type Options struct {
 	StorageSize string
 	// Serving is the server's certificate and the CA the APIService trusts.
 	Serving ServingCert
+	// ServerMakesCert leaves the certificate to the server (--serving-cert-secret): the manifests
+	// then hold no private key and no caBundle, for install.yaml and for --export.
+	ServerMakesCert bool
 }
 
 // Mode is the etcd mode the options ask for.
@@ -85,8 +88,9 @@ func (o Options) Validate() error {
 	if (len(o.EtcdCert) > 0) != (len(o.EtcdKey) > 0) {
 		return fmt.Errorf("--etcd-cert-file and --etcd-key-file go together")
 	}
-	if len(o.Serving.CA) == 0 || len(o.Serving.Cert) == 0 || len(o.Serving.Key) == 0 {
-		return fmt.Errorf("no serving certificate")
+	hasCert := len(o.Serving.CA) > 0 && len(o.Serving.Cert) > 0 && len(o.Serving.Key) > 0
+	if hasCert == o.ServerMakesCert {
+		return fmt.Errorf("give a serving certificate or leave it to the server, not both or neither")
 	}
 	return nil
 }
@@ -101,12 +105,17 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs = append(objs, secret(ServingSecret, "kubernetes.io/tls", map[string][]byte{"tls.crt": o.Serving.Cert, "tls.key": o.Serving.Key, "ca.crt": o.Serving.CA}))
+	if !o.ServerMakesCert {
+		objs = append(objs, secret(ServingSecret, "kubernetes.io/tls", map[string][]byte{"tls.crt": o.Serving.Cert, "tls.key": o.Serving.Key, "ca.crt": o.Serving.CA}))
+	}
 	if etcdTLS := etcdClientData(o); len(etcdTLS) > 0 {
 		objs = append(objs, secret(EtcdClientSecret, "Opaque", etcdTLS))
 	}
 	for _, obj := range objs {
 		switch {
+		case obj.GetKind() == "APIService" && obj.GetName() == APIServiceName && o.ServerMakesCert:
+			// Set by the server; applying the manifests again leaves the server's value alone.
+			unstructured.RemoveNestedField(obj.Object, "spec", "caBundle")
 		case obj.GetKind() == "APIService" && obj.GetName() == APIServiceName:
 			if err := unstructured.SetNestedField(obj.Object, base64.StdEncoding.EncodeToString(o.Serving.CA), "spec", "caBundle"); err != nil {
 				return nil, err
@@ -176,6 +185,9 @@ func configureServer(obj *unstructured.Unstructured, o Options) error {
 	}
 	c := containers[0].(map[string]any)
 	c["image"] = o.Image
+	if o.ServerMakesCert {
+		serverMakesCert(obj, c)
+	}
 	if o.Mode() == EtcdExternal {
 		var args []any
 		for _, a := range c["args"].([]any) {
@@ -210,6 +222,36 @@ func configureServer(obj *unstructured.Unstructured, o Options) error {
 		}
 	}
 	return unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers")
+}
+
+// serverMakesCert has the server keep its certificate in the Secret instead of mounting it:
+// --serving-cert-secret replaces the certificate files and the Secret's volume.
+func serverMakesCert(workload *unstructured.Unstructured, c map[string]any) {
+	var args []any
+	for _, a := range c["args"].([]any) {
+		if s, _ := a.(string); !strings.HasPrefix(s, "--tls-cert-file=") && !strings.HasPrefix(s, "--tls-private-key-file=") {
+			args = append(args, a)
+		}
+	}
+	c["args"] = append(args, "--serving-cert-secret="+Namespace+"/"+ServingSecret)
+	var tlsVolume string
+	volumes, _, _ := unstructured.NestedSlice(workload.Object, "spec", "template", "spec", "volumes")
+	var kept []any
+	for _, v := range volumes {
+		if secret, _, _ := unstructured.NestedString(v.(map[string]any), "secret", "secretName"); secret == ServingSecret {
+			tlsVolume, _, _ = unstructured.NestedString(v.(map[string]any), "name")
+			continue
+		}
+		kept = append(kept, v)
+	}
+	_ = unstructured.SetNestedSlice(workload.Object, kept, "spec", "template", "spec", "volumes")
+	var mounts []any
+	for _, m := range c["volumeMounts"].([]any) {
+		if name, _, _ := unstructured.NestedString(m.(map[string]any), "name"); name != tlsVolume {
+			mounts = append(mounts, m)
+		}
+	}
+	c["volumeMounts"] = mounts
 }
 
 func secret(name, typ string, data map[string][]byte) *unstructured.Unstructured {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ferry-gitops/ferry/pkg/cmd/server"
@@ -198,6 +199,62 @@ func TestBadOptionsNameTheFlag(t *testing.T) {
 	} {
 		if _, err := Render(o); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error naming %s, got %v", want, err)
+		}
+	}
+}
+
+// TestManifestsThatLeaveTheCertificateToTheServerHoldNoKey: for install.yaml and --export the
+// server makes its own certificate (--serving-cert-secret), so the manifests carry no private
+// key, no serving Secret, no caBundle to go stale and no volume for the Secret, and the args
+// still pass the server's own validation.
+func TestManifestsThatLeaveTheCertificateToTheServerHoldNoKey(t *testing.T) {
+	for _, o := range []Options{
+		{Image: "registry.example.com/ferry-apiserver:v0.3.0", ServerMakesCert: true},
+		{Image: "registry.example.com/ferry-apiserver:v0.3.0", ServerMakesCert: true, EtcdServers: []string{"https://etcd-0.etcd:2379"}},
+	} {
+		objs, err := Render(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range objs {
+			data, _ := obj.MarshalJSON()
+			if strings.Contains(string(data), "PRIVATE KEY") || strings.Contains(string(data), base64.StdEncoding.EncodeToString([]byte("-----BEGIN"))) {
+				t.Errorf("%s %s carries key material", obj.GetKind(), obj.GetName())
+			}
+		}
+		if find(objs, "Secret", ServingSecret) != nil {
+			t.Error("the serving Secret is in the manifests")
+		}
+		if ca, found, _ := unstructured.NestedString(find(objs, "APIService", APIServiceName).Object, "spec", "caBundle"); found {
+			t.Errorf("the APIService has a caBundle %q the server would have to overwrite", ca)
+		}
+		w, c := container(t, objs)
+		opts := server.NewOptions(io.Discard, io.Discard)
+		fs := pflag.NewFlagSet("ferry-apiserver", pflag.ContinueOnError)
+		opts.RecommendedOptions.AddFlags(fs)
+		opts.AddFlags(fs)
+		if err := fs.Parse(strs(c["args"])); err != nil {
+			t.Fatalf("%s: ferry-apiserver refuses its args: %v", w.GetKind(), err)
+		}
+		if opts.ServingCert.Secret != Namespace+"/"+ServingSecret {
+			t.Errorf("%s: --serving-cert-secret is %q", w.GetKind(), opts.ServingCert.Secret)
+		}
+		if err := opts.Validate(); err != nil {
+			t.Errorf("%s: ferry-apiserver refuses its args: %v", w.GetKind(), err)
+		}
+		volumes, _, _ := unstructured.NestedSlice(w.Object, "spec", "template", "spec", "volumes")
+		names := map[string]bool{}
+		for _, v := range volumes {
+			names[v.(map[string]any)["name"].(string)] = true
+			if s, _, _ := unstructured.NestedString(v.(map[string]any), "secret", "secretName"); s == ServingSecret {
+				t.Errorf("%s still mounts the serving Secret", w.GetKind())
+			}
+		}
+		mounts, _, _ := unstructured.NestedSlice(c, "volumeMounts")
+		for _, m := range mounts {
+			if name := m.(map[string]any)["name"].(string); !names[name] && name != "data" {
+				t.Errorf("%s mounts volume %s, which it no longer has", w.GetKind(), name)
+			}
 		}
 	}
 }

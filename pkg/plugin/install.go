@@ -48,7 +48,9 @@ PersistentVolumeClaim: nothing else to run, for small clusters. --etcd-servers r
 Objects are applied with server-side apply as field manager ferry-install, so running install again
 upgrades in place; an existing serving certificate is kept while it has more than 90 days left.
 Then install waits for the APIService to be Available. --dry-run has the server check every object
-without storing any; --export prints the manifests instead (with a new certificate each time).`,
+without storing any; --export prints the manifests instead, holding no private key: the server
+then makes its certificate itself at its first start (--serving-cert-secret), so the output can go
+into Git as it is.`,
 		Example: `  kubectl ferry install
   kubectl ferry install --dry-run
   kubectl ferry install --export > ferry.yaml
@@ -126,9 +128,7 @@ func (o *Options) install(ctx context.Context, c *cobra.Command, f *installFlags
 		return err
 	}
 	if f.export {
-		if opts.Serving, err = install.NewServingCert(); err != nil {
-			return err
-		}
+		opts.ServerMakesCert = true
 		objs, err := install.Render(opts)
 		if err != nil {
 			return err

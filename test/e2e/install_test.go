@@ -19,10 +19,14 @@ func TestInstallManifestsApplyOnARealAPIServer(t *testing.T) {
 	caBefore := kubectl(t, "get", "apiservice", "v1alpha1.gitops.ferry.dev", "-o", "jsonpath={.spec.caBundle}")
 
 	embedded := p.expect(t, 0, Admin, "install", "--export", "--version", "v0.0.0-e2e")
-	for _, want := range []string{"kind: StatefulSet", "kind: APIService", "kind: Secret", "image: ghcr.io/ferry-gitops/ferry-apiserver:v0.0.0-e2e", "--data-dir=/var/lib/ferry/etcd"} {
+	for _, want := range []string{"kind: StatefulSet", "kind: APIService", "--serving-cert-secret=ferry-system/ferry-apiserver-tls", "image: ghcr.io/ferry-gitops/ferry-apiserver:v0.0.0-e2e", "--data-dir=/var/lib/ferry/etcd"} {
 		if !strings.Contains(embedded.Stdout, want) {
 			t.Errorf("install --export lacks %q", want)
 		}
+	}
+	// Exported manifests go into Git: the server makes its certificate, none is in them.
+	if strings.Contains(embedded.Stdout, "name: ferry-apiserver-tls\n") || strings.Contains(embedded.Stdout, "caBundle") {
+		t.Errorf("install --export carries the serving certificate or a caBundle:\n%s", embedded.Stdout)
 	}
 	applied := kubectlStdin(t, Admin, embedded.Stdout, "apply", "--dry-run=server", "-f", "-")
 	if !strings.Contains(applied, "statefulset.apps/ferry-apiserver") || !strings.Contains(applied, "apiservice.apiregistration.k8s.io/v1alpha1.gitops.ferry.dev") {

@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
@@ -34,6 +35,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/install"
+	"github.com/ferry-gitops/ferry/pkg/servingcert"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
@@ -129,26 +131,9 @@ spec:
 				t.Fatalf("applying the manifests: %v", err)
 			}
 
-			pod := podOf(t, objs)
-			port := freePort(t)
-			logFile, err := os.Create(filepath.Join(t.TempDir(), "ferry-apiserver.log"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer logFile.Close()
-			log := func() string { b, _ := os.ReadFile(logFile.Name()); return string(b) }
-			spec := sandboxFor(t, ctx, img, cfg, pod, objs, kube, stack, port)
-			server := startSandboxed(t, spec, logFile)
-			stopped := false
-			stop := func() {
-				if !stopped && !server.stop(30*time.Second) {
-					t.Errorf("ferry-apiserver did not stop within 30s of SIGTERM")
-				}
-				stopped = true
-			}
-			t.Cleanup(stop)
-
-			waitReady(t, ctx, server, port, serving.CA, log)
+			r := startReplica(t, ctx, img, cfg, objs, kube, stack)
+			port, spec, stop := r.port, r.spec, r.stop
+			waitReady(t, ctx, r, serving.CA)
 
 			// Sync an Application through the server itself, as the admin user.
 			appNS := "shop-" + opts.Mode()
@@ -172,7 +157,7 @@ spec:
 				t.Fatal(err)
 			}
 			if _, err := ferry.GitopsV1alpha1().Applications(install.Namespace).Create(ctx, &app, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("creating an Application on the server from the image: %v\n%s", err, tail(log(), 40))
+				t.Fatalf("creating an Application on the server from the image: %v\n%s", err, tail(r.log(), 40))
 			}
 			deadline := time.Now().Add(3 * time.Minute)
 			for {
@@ -181,7 +166,7 @@ spec:
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("the Application is not Synced to %s after 3m: %+v, %v\n%s", sha, got.Status, err, tail(log(), 40))
+					t.Fatalf("the Application is not Synced to %s after 3m: %+v, %v\n%s", sha, got.Status, err, tail(r.log(), 40))
 				}
 				time.Sleep(500 * time.Millisecond)
 			}
@@ -211,6 +196,97 @@ spec:
 			}
 		})
 	}
+
+	// install.yaml as make release writes it: no key and no caBundle in the manifests. Two
+	// replicas start together against the external etcd; they must agree on one certificate,
+	// store it in the Secret and set the APIService's caBundle to its CA. A restart keeps it.
+	t.Run("install.yaml, two replicas make one certificate", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		objs, err := install.Render(install.Options{Image: "ferry-apiserver:" + version, ServerMakesCert: true,
+			EtcdServers: []string{"http://127.0.0.1:" + stack.Env["ETCD_PORT"]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The cases above installed a certificate of the installer's: this installation starts
+		// without one.
+		if err := kube.CoreV1().Secrets(install.Namespace).Delete(ctx, install.ServingSecret, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		if err := cluster.Apply(ctx, objs, false); err != nil {
+			t.Fatalf("applying install.yaml: %v", err)
+		}
+		replicas := []*replica{
+			startReplica(t, ctx, img, cfg, objs, kube, stack),
+			startReplica(t, ctx, img, cfg, objs, kube, stack),
+		}
+		var stored *corev1.Secret
+		deadline := time.Now().Add(2 * time.Minute)
+		for stored == nil {
+			if s, err := kube.CoreV1().Secrets(install.Namespace).Get(ctx, install.ServingSecret, metav1.GetOptions{}); err == nil {
+				stored = s
+			} else if time.Now().After(deadline) {
+				t.Fatalf("no Secret %s after 2m: %v\n%s", install.ServingSecret, err, tail(replicas[0].log(), 40))
+			} else {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		ca := stored.Data["ca.crt"]
+		// Each replica serves a certificate of that CA, for the Service's name.
+		for _, r := range replicas {
+			waitReady(t, ctx, r, ca)
+		}
+		got, err := cluster.Dynamic.Resource(servingcert.APIServices).Get(ctx, install.APIServiceName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bundle, _, _ := unstructured.NestedString(got.Object, "spec", "caBundle"); bundle != base64.StdEncoding.EncodeToString(ca) {
+			t.Errorf("the APIService's caBundle is not the CA of Secret %s", install.ServingSecret)
+		}
+
+		replicas[0].stop()
+		again := startReplica(t, ctx, img, cfg, objs, kube, stack)
+		waitReady(t, ctx, again, ca)
+		after, err := kube.CoreV1().Secrets(install.Namespace).Get(ctx, install.ServingSecret, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.ResourceVersion != stored.ResourceVersion {
+			t.Errorf("a restart replaced the serving certificate (resourceVersion %s, then %s)", stored.ResourceVersion, after.ResourceVersion)
+		}
+	})
+}
+
+// replica is one server started from the image as the manifests' pod.
+type replica struct {
+	server *sandboxed
+	port   int
+	spec   sandboxSpec
+	log    func() string
+	stop   func()
+}
+
+// startReplica starts the server of objs from the image, as the kubelet would start its pod.
+func startReplica(t *testing.T, ctx context.Context, img v1.Image, cfg *v1.ConfigFile, objs []*unstructured.Unstructured, kube kubernetes.Interface, stack *localstack.Stack) *replica {
+	t.Helper()
+	r := &replica{port: freePort(t)}
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "ferry-apiserver.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	r.log = func() string { b, _ := os.ReadFile(logFile.Name()); return string(b) }
+	r.spec = sandboxFor(t, ctx, img, cfg, podOf(t, objs), objs, kube, stack, r.port)
+	r.server = startSandboxed(t, r.spec, logFile)
+	stopped := false
+	r.stop = func() {
+		if !stopped && !r.server.stop(30*time.Second) {
+			t.Errorf("ferry-apiserver did not stop within 30s of SIGTERM")
+		}
+		stopped = true
+	}
+	t.Cleanup(r.stop)
+	return r
 }
 
 // pod is the server's pod template, as the manifests give it.
@@ -419,13 +495,13 @@ func hasClaim(claims []corev1.PersistentVolumeClaim, name string) bool {
 
 // waitReady polls /readyz without credentials, as the kubelet's probe does, verifying the
 // serving certificate against the APIService's CA and the Service's name.
-func waitReady(t *testing.T, ctx context.Context, server *sandboxed, port int, ca []byte, log func() string) {
+func waitReady(t *testing.T, ctx context.Context, r *replica, ca []byte) {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(ca)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: install.ServiceDNSName}}}
-	url := "https://127.0.0.1:" + strconv.Itoa(port) + "/readyz"
+	url := "https://127.0.0.1:" + strconv.Itoa(r.port) + "/readyz"
 	start, lastReport := time.Now(), time.Now()
 	var last string
 	for {
@@ -443,12 +519,12 @@ func waitReady(t *testing.T, ctx context.Context, server *sandboxed, port int, c
 			last = err.Error()
 		}
 		select {
-		case <-server.exited:
-			t.Fatalf("ferry-apiserver exited before it was ready (%v); its log:\n%s", server.err, tail(log(), 60))
+		case <-r.server.exited:
+			t.Fatalf("ferry-apiserver exited before it was ready (%v); its log:\n%s", r.server.err, tail(r.log(), 60))
 		default:
 		}
 		if time.Since(start) > 2*time.Minute || ctx.Err() != nil {
-			t.Fatalf("/readyz is not 200 after 2m (last: %s); the server's log:\n%s", last, tail(log(), 60))
+			t.Fatalf("/readyz is not 200 after 2m (last: %s); the server's log:\n%s", last, tail(r.log(), 60))
 		}
 		if time.Since(lastReport) > 15*time.Second {
 			t.Logf("waiting for /readyz (%s): %s", time.Since(start).Round(time.Second), strings.SplitN(last, "\n", 2)[0])

@@ -115,6 +115,9 @@ type Options struct {
 	// Application's render misbehave.
 	Render engine.RenderFunc
 
+	// ServingCert lets the server keep its certificate in a Secret (--serving-cert-secret).
+	ServingCert ServingCertOptions
+
 	// LeaderElection elects the one replica whose controller runs, with the flags every
 	// Kubernetes controller manager has (--leader-elect, --leader-elect-resource-namespace, ...).
 	LeaderElection componentbaseconfig.LeaderElectionConfiguration
@@ -154,6 +157,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		PrivilegedNamespaces:                []string{"ferry-system"},
 		ClusterCredentialsNamespace:         "ferry-system",
 		Shards:                              "1",
+		ServingCert:                         ServingCertOptions{APIService: "v1alpha1." + v1alpha1.GroupName},
 		ClusterProbeInterval:                30 * time.Second,
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:       true,
@@ -181,6 +185,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 
 // AddFlags adds Ferry's own flags; the generic ones come from RecommendedOptions.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.ServingCert.AddFlags(fs)
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir,
 		"Directory of the embedded etcd, used when --etcd-servers is empty. Created when missing and reused across restarts.")
 	fs.BoolVar(&o.EmbeddedEtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EmbeddedEtcdUnsafeNoFsync,
@@ -278,6 +283,7 @@ func (o *Options) Validate() error {
 	if _, err := o.shards(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, o.validateServingCert()...)
 	if o.ClusterProbeInterval < time.Second {
 		errs = append(errs, fmt.Errorf("--cluster-probe-interval %s is below 1s", o.ClusterProbeInterval))
 	}
@@ -349,6 +355,11 @@ func (o *Options) Validate() error {
 // Config builds the server configuration. It starts the embedded etcd when one is needed and
 // returns it, so the caller stops it after the server.
 func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.Server, error) {
+	if o.ServingCert.Secret != "" {
+		if err := o.applyServingCert(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts(
 		"localhost", o.AlternateDNS, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
 		return nil, nil, fmt.Errorf("creating self-signed certificates: %w", err)
