@@ -23,8 +23,8 @@ install:
 
 ## test: run every test (the first run builds the local control plane, ~30 min once); the
 ## package tests share one local control plane, started and stopped by hack/localstack exec;
-## test/image (make image, twice; then the image's server run as the manifests' container, as root)
-## runs after them, alone, as it builds the server statically and starts a control plane of its own
+## test/image (make image twice, the image's server run as the manifests' container as root, make
+## release twice for this platform) runs after them, alone: it builds statically and starts a control plane
 test:
 	$(GO) run ./hack/localstack exec -- $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /test/image$$)
 	@echo ">>> test/image: building the image (static ferry-apiserver; the first build of a machine takes ~9 min) and running it as the manifests' container"
@@ -118,6 +118,12 @@ ARCH ?= $(shell $(GO) env GOARCH)
 ## image: build the ferry-apiserver image (static binary, CA certificates, user 65532, no shell) into dist/, from no base image and no registry; ARCH=arm64 for another architecture
 image:
 	$(GO) run ./hack/image --version "$(VERSION)" --commit "$(COMMIT)" --created "$(COMMIT_TIME)" --arch "$(ARCH)" --dist dist
+
+.PHONY: release
+
+## release: a release into dist/ — image tarballs (amd64, arm64), install.yaml per etcd mode, kubectl-ferry for linux/darwin x amd64/arm64, the Helm chart, the krew manifest and SHA256SUMS; VERSION must be vX.Y.Z (the tag)
+release:
+	$(GO) run ./hack/release --version "$(VERSION)" --commit "$(COMMIT)" --created "$(COMMIT_TIME)" --dist dist
 
 .PHONY: bench bench-full bench-micro
 

@@ -30,15 +30,16 @@ func main() {
 		source   = flag.String("source", "https://github.com/ferry-gitops/ferry", "org.opencontainers.image.source")
 		dist     = flag.String("dist", "dist", "output directory")
 		binaryIn = flag.String("binary", "", "use this linux binary instead of building one")
+		tarOnly  = flag.Bool("tarball-only", false, "write only the tarball (make release, one per architecture)")
 	)
 	flag.Parse()
-	if err := run(*version, *commit, *created, *arch, *repo, *source, *dist, *binaryIn); err != nil {
+	if err := run(*version, *commit, *created, *arch, *repo, *source, *dist, *binaryIn, *tarOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "make image:", err)
 		os.Exit(1)
 	}
 }
 
-func run(version, commit, created, arch, repo, source, dist, binaryPath string) error {
+func run(version, commit, created, arch, repo, source, dist, binaryPath string, tarOnly bool) error {
 	if version == "" || commit == "" || created == "" {
 		return fmt.Errorf("--version, --commit and --created are required (make image sets them from git)")
 	}
@@ -75,6 +76,10 @@ func run(version, commit, created, arch, repo, source, dist, binaryPath string) 
 	tarPath := filepath.Join(dist, fmt.Sprintf("ferry-apiserver-%s-linux-%s.tar", version, arch))
 	if err := tarball.WriteToFile(tarPath, tag, img); err != nil {
 		return fmt.Errorf("writing %s: %w", tarPath, err)
+	}
+	if tarOnly {
+		fmt.Printf(">>> %s@%s (linux/%s)\n    tarball: %s\n", tag, digest, arch, tarPath)
+		return nil
 	}
 	layoutDir := filepath.Join(dist, "oci")
 	if err := os.RemoveAll(layoutDir); err != nil {

@@ -1,7 +1,8 @@
 // Package image_test builds Ferry's image the way `make image` does, from this checkout, and
 // checks what a user of the image relies on: the same commit gives the same digest, the binary
 // in the layer runs and says which version and commit it is, and, started exactly as the
-// installer's manifests start it (manifests_test.go), it serves and syncs.
+// installer's manifests start it (manifests_test.go), it serves and syncs; make release writes a
+// complete, verifiable and reproducible release (release_test.go).
 package image_test
 
 import (

@@ -6,8 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
 	"path"
@@ -23,6 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -35,6 +37,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/install"
+	"github.com/ferry-gitops/ferry/pkg/release"
 	"github.com/ferry-gitops/ferry/pkg/servingcert"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
@@ -197,17 +200,18 @@ spec:
 		})
 	}
 
-	// install.yaml as make release writes it: no key and no caBundle in the manifests. Two
+	// install-external-etcd.yaml as make release writes it: no key and no caBundle in it. Two
 	// replicas start together against the external etcd; they must agree on one certificate,
 	// store it in the Secret and set the APIService's caBundle to its CA. A restart keeps it.
 	t.Run("install.yaml, two replicas make one certificate", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		objs, err := install.Render(install.Options{Image: "ferry-apiserver:" + version, ServerMakesCert: true,
-			EtcdServers: []string{"http://127.0.0.1:" + stack.Env["ETCD_PORT"]}})
+		// As its header says: the example etcd address replaced with the user's.
+		text, err := release.InstallYAML("ferry-apiserver:"+version, install.EtcdExternal)
 		if err != nil {
 			t.Fatal(err)
 		}
+		objs := decodeManifests(t, strings.ReplaceAll(string(text), release.ExampleEtcdServer, "http://127.0.0.1:"+stack.Env["ETCD_PORT"]))
 		// The cases above installed a certificate of the installer's: this installation starts
 		// without one.
 		if err := kube.CoreV1().Secrets(install.Namespace).Delete(ctx, install.ServingSecret, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -255,6 +259,24 @@ spec:
 			t.Errorf("a restart replaced the serving certificate (resourceVersion %s, then %s)", stored.ResourceVersion, after.ResourceVersion)
 		}
 	})
+}
+
+// decodeManifests decodes a multi-document YAML stream into objects.
+func decodeManifests(t *testing.T, text string) []*unstructured.Unstructured {
+	t.Helper()
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(text), 4096)
+	for {
+		obj := map[string]any{}
+		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
+			return objs
+		} else if err != nil {
+			t.Fatalf("decoding the manifests: %v", err)
+		}
+		if len(obj) > 0 {
+			objs = append(objs, &unstructured.Unstructured{Object: obj})
+		}
+	}
 }
 
 // replica is one server started from the image as the manifests' pod.
@@ -536,12 +558,11 @@ func waitReady(t *testing.T, ctx context.Context, r *replica, ca []byte) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := localstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func tail(s string, n int) string {

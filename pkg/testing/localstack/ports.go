@@ -121,3 +121,15 @@ func portInUse(port int) bool {
 	_ = c.Close()
 	return true
 }
+
+// FreePort returns a port of 127.0.0.1 that is free now and lies below the ephemeral range, for
+// a server a test starts itself: no outgoing connection of another process takes it before the
+// server binds it.
+func FreePort() (int, error) {
+	l, err := listenOutsideEphemeralRange()
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
