@@ -50,7 +50,7 @@ func (e Ensurer) Ensure(ctx context.Context) (Cert, error) {
 	var cert Cert
 	for attempt := 0; ; attempt++ {
 		if attempt == 5 {
-			return Cert{}, fmt.Errorf("Secret %s/%s keeps changing under us; is another installation writing it?", e.Namespace, e.Name)
+			return Cert{}, fmt.Errorf("the Secret %s/%s keeps changing under us: is another installation writing it?", e.Namespace, e.Name)
 		}
 		existing, err := secrets.Get(ctx, e.Name, metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
