@@ -58,13 +58,10 @@ func ChartTemplates() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	isServer := func(o *unstructured.Unstructured) bool {
-		return (o.GetKind() == "StatefulSet" || o.GetKind() == "Deployment") && o.GetName() == ServerName
-	}
 	var shared, apiService, statefulSet []*unstructured.Unstructured
 	for _, o := range embedded {
 		switch {
-		case o.GetKind() == "APIService":
+		case isAPIService(o):
 			apiService = append(apiService, o)
 		case isServer(o):
 			statefulSet = append(statefulSet, o)
@@ -148,36 +145,13 @@ func ChartTemplates() (map[string][]byte, error) {
 // replicas and the etcd flags (which replace the overlay's example address); with embedded etcd
 // the claim's size.
 func placeholdServer(obj *unstructured.Unstructured) error {
-	containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
-	if err != nil || len(containers) == 0 {
-		return fmt.Errorf("the %s %s has no container", obj.GetKind(), obj.GetName())
+	edit := serverEdit{image: chartImage}
+	if obj.GetKind() == "Deployment" {
+		edit.etcdArgs, edit.replicas = []any{chartEtcdArgs}, chartReplicas
+	} else {
+		edit.storage = chartStorage
 	}
-	c := containers[0].(map[string]any)
-	c["image"] = chartImage
-	switch obj.GetKind() {
-	case "Deployment":
-		var args []any
-		for _, a := range c["args"].([]any) {
-			if s, _ := a.(string); !strings.HasPrefix(s, "--etcd-servers=") {
-				args = append(args, a)
-			}
-		}
-		c["args"] = append(args, chartEtcdArgs)
-		if err := unstructured.SetNestedField(obj.Object, chartReplicas, "spec", "replicas"); err != nil {
-			return err
-		}
-	case "StatefulSet":
-		claims, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
-		for _, claim := range claims {
-			if err := unstructured.SetNestedField(claim.(map[string]any), chartStorage, "spec", "resources", "requests", "storage"); err != nil {
-				return err
-			}
-		}
-		if err := unstructured.SetNestedSlice(obj.Object, claims, "spec", "volumeClaimTemplates"); err != nil {
-			return err
-		}
-	}
-	return unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers")
+	return edit.apply(obj)
 }
 
 // substitute swaps every placeholder of text for its template expression, and fails if one is

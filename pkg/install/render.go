@@ -9,6 +9,7 @@ package install
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-gitops/ferry/artifacts"
 )
@@ -113,17 +115,57 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 	}
 	for _, obj := range objs {
 		switch {
-		case obj.GetKind() == "APIService" && obj.GetName() == APIServiceName && o.ServerMakesCert:
+		case isAPIService(obj) && o.ServerMakesCert:
 			// Set by the server; applying the manifests again leaves the server's value alone.
 			unstructured.RemoveNestedField(obj.Object, "spec", "caBundle")
-		case obj.GetKind() == "APIService" && obj.GetName() == APIServiceName:
+		case isAPIService(obj):
 			if err := unstructured.SetNestedField(obj.Object, base64.StdEncoding.EncodeToString(o.Serving.CA), "spec", "caBundle"); err != nil {
 				return nil, err
 			}
-		case (obj.GetKind() == "StatefulSet" || obj.GetKind() == "Deployment") && obj.GetName() == ServerName:
+		case isServer(obj):
 			if err := configureServer(obj, o); err != nil {
 				return nil, err
 			}
+		}
+	}
+	sortForApply(objs)
+	return objs, nil
+}
+
+// WriteYAML writes objs as one YAML stream, each after a "---" line, as kubectl apply -f takes it.
+func WriteYAML(w io.Writer, objs []*unstructured.Unstructured) error {
+	for _, obj := range objs {
+		data, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			return fmt.Errorf("%s: %w", objectKey(obj), err)
+		}
+		if _, err := fmt.Fprintf(w, "---\n%s", data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AllObjects are the objects of either etcd mode, each once, in apply order: what uninstall
+// deletes, in reverse. Only their kinds and names mean anything.
+func AllObjects() ([]*unstructured.Unstructured, error) {
+	standIn := ServingCert{CA: []byte("unused"), Cert: []byte("unused"), Key: []byte("unused")}
+	embedded, err := Render(Options{Image: "unused", Serving: standIn})
+	if err != nil {
+		return nil, err
+	}
+	external, err := Render(Options{Image: "unused", Serving: standIn, EtcdServers: []string{"https://unused:2379"}, EtcdCA: []byte("unused")})
+	if err != nil {
+		return nil, err
+	}
+	objs := embedded
+	seen := map[string]bool{}
+	for _, obj := range embedded {
+		seen[objectKey(obj)] = true
+	}
+	for _, obj := range external {
+		if !seen[objectKey(obj)] {
+			objs = append(objs, obj)
 		}
 	}
 	sortForApply(objs)
@@ -176,44 +218,72 @@ func etcdClientData(o Options) map[string][]byte {
 	return data
 }
 
+// isServer reports whether obj is the server's workload: the StatefulSet of embedded/ or the
+// Deployment of external/.
+func isServer(obj *unstructured.Unstructured) bool {
+	return (obj.GetKind() == "StatefulSet" || obj.GetKind() == "Deployment") && obj.GetName() == ServerName
+}
+
+func isAPIService(obj *unstructured.Unstructured) bool {
+	return obj.GetKind() == "APIService" && obj.GetName() == APIServiceName
+}
+
 // configureServer sets the server's image and, with an external etcd, its address, client
 // certificate and replicas; with embedded etcd, the claim's size.
 func configureServer(obj *unstructured.Unstructured, o Options) error {
+	edit := serverEdit{image: o.Image, serverMakesCert: o.ServerMakesCert}
+	if o.Mode() == EtcdExternal {
+		edit.etcdArgs = []any{"--etcd-servers=" + strings.Join(o.EtcdServers, ",")}
+		if len(o.EtcdCA) > 0 {
+			edit.etcdArgs = append(edit.etcdArgs, "--etcd-cafile="+etcdClientDir+"/ca.crt")
+		}
+		if len(o.EtcdCert) > 0 {
+			edit.etcdArgs = append(edit.etcdArgs, "--etcd-certfile="+etcdClientDir+"/tls.crt", "--etcd-keyfile="+etcdClientDir+"/tls.key")
+		}
+		replicas := o.Replicas
+		if replicas == 0 {
+			replicas = 2
+		}
+		edit.replicas = int64(replicas)
+	} else if o.StorageSize != "" {
+		edit.storage = o.StorageSize
+	}
+	return edit.apply(obj)
+}
+
+// serverEdit is what the installer's options (or, for the Helm chart, placeholders standing for
+// them) change in the server's workload; nil fields leave the overlay's value.
+type serverEdit struct {
+	image any
+	// etcdArgs replace the overlay's --etcd-servers flag.
+	etcdArgs        []any
+	replicas        any
+	storage         any
+	serverMakesCert bool
+}
+
+func (e serverEdit) apply(obj *unstructured.Unstructured) error {
 	containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
 	if err != nil || len(containers) == 0 {
 		return fmt.Errorf("the %s %s has no container", obj.GetKind(), obj.GetName())
 	}
 	c := containers[0].(map[string]any)
-	c["image"] = o.Image
-	if o.ServerMakesCert {
+	c["image"] = e.image
+	if e.serverMakesCert {
 		serverMakesCert(obj, c)
 	}
-	if o.Mode() == EtcdExternal {
-		var args []any
-		for _, a := range c["args"].([]any) {
-			if s, _ := a.(string); !strings.HasPrefix(s, "--etcd-servers=") {
-				args = append(args, a)
-			}
-		}
-		args = append(args, "--etcd-servers="+strings.Join(o.EtcdServers, ","))
-		if len(o.EtcdCA) > 0 {
-			args = append(args, "--etcd-cafile="+etcdClientDir+"/ca.crt")
-		}
-		if len(o.EtcdCert) > 0 {
-			args = append(args, "--etcd-certfile="+etcdClientDir+"/tls.crt", "--etcd-keyfile="+etcdClientDir+"/tls.key")
-		}
-		c["args"] = args
-		replicas := o.Replicas
-		if replicas == 0 {
-			replicas = 2
-		}
-		if err := unstructured.SetNestedField(obj.Object, int64(replicas), "spec", "replicas"); err != nil {
+	if e.etcdArgs != nil {
+		c["args"] = append(withoutFlags(c["args"].([]any), "--etcd-servers"), e.etcdArgs...)
+	}
+	if e.replicas != nil {
+		if err := unstructured.SetNestedField(obj.Object, e.replicas, "spec", "replicas"); err != nil {
 			return err
 		}
-	} else if o.StorageSize != "" {
+	}
+	if e.storage != nil {
 		claims, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
 		for _, claim := range claims {
-			if err := unstructured.SetNestedField(claim.(map[string]any), o.StorageSize, "spec", "resources", "requests", "storage"); err != nil {
+			if err := unstructured.SetNestedField(claim.(map[string]any), e.storage, "spec", "resources", "requests", "storage"); err != nil {
 				return err
 			}
 		}
@@ -224,16 +294,27 @@ func configureServer(obj *unstructured.Unstructured, o Options) error {
 	return unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers")
 }
 
+// withoutFlags is args without the values of the named flags (given as --flag=value).
+func withoutFlags(args []any, flags ...string) []any {
+	var kept []any
+	for _, a := range args {
+		s, _ := a.(string)
+		name, _, _ := strings.Cut(s, "=")
+		drop := false
+		for _, f := range flags {
+			drop = drop || name == f
+		}
+		if !drop {
+			kept = append(kept, a)
+		}
+	}
+	return kept
+}
+
 // serverMakesCert has the server keep its certificate in the Secret instead of mounting it:
 // --serving-cert-secret replaces the certificate files and the Secret's volume.
 func serverMakesCert(workload *unstructured.Unstructured, c map[string]any) {
-	var args []any
-	for _, a := range c["args"].([]any) {
-		if s, _ := a.(string); !strings.HasPrefix(s, "--tls-cert-file=") && !strings.HasPrefix(s, "--tls-private-key-file=") {
-			args = append(args, a)
-		}
-	}
-	c["args"] = append(args, "--serving-cert-secret="+Namespace+"/"+ServingSecret)
+	c["args"] = append(withoutFlags(c["args"].([]any), "--tls-cert-file", "--tls-private-key-file"), "--serving-cert-secret="+Namespace+"/"+ServingSecret)
 	var tlsVolume string
 	volumes, _, _ := unstructured.NestedSlice(workload.Object, "spec", "template", "spec", "volumes")
 	var kept []any

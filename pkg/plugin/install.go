@@ -10,11 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-gitops/ferry/pkg/install"
 	"github.com/ferry-gitops/ferry/pkg/version"
@@ -134,14 +132,7 @@ func (o *Options) install(ctx context.Context, c *cobra.Command, f *installFlags
 			return err
 		}
 		fmt.Fprintf(o.Out, "# Ferry %s, etcd %s: kubectl ferry install --export\n", opts.Image, opts.Mode())
-		for _, obj := range objs {
-			data, err := yaml.Marshal(obj.Object)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(o.Out, "---\n%s", data)
-		}
-		return nil
+		return install.WriteYAML(o.Out, objs)
 	}
 	cluster, core, err := o.installCluster()
 	if err != nil {
@@ -281,26 +272,10 @@ func (o *Options) uninstall(ctx context.Context, c *cobra.Command, applications 
 	if err != nil {
 		return err
 	}
-	// The objects of either mode: what does not exist is said to be gone already. Only their
-	// names matter, so the certificate is a stand-in.
-	serving := install.ServingCert{CA: []byte("unused"), Cert: []byte("unused"), Key: []byte("unused")}
-	embedded, err := install.Render(install.Options{Image: "unused", Serving: serving})
+	// The objects of either mode: what does not exist is said to be gone already.
+	objs, err := install.AllObjects()
 	if err != nil {
 		return err
-	}
-	external, err := install.Render(install.Options{Image: "unused", Serving: serving, EtcdServers: []string{"https://unused:2379"}, EtcdCA: []byte("x")})
-	if err != nil {
-		return err
-	}
-	objs := embedded
-	seen := map[string]bool{}
-	for _, obj := range embedded {
-		seen[obj.GetKind()+"/"+obj.GetNamespace()+"/"+obj.GetName()] = true
-	}
-	for _, obj := range external {
-		if key := obj.GetKind() + "/" + obj.GetNamespace() + "/" + obj.GetName(); !seen[key] && obj.GetKind() != "StatefulSet" {
-			objs = insertBeforeAPIService(objs, obj)
-		}
 	}
 	step("deleting Ferry's objects%s", map[bool]string{true: " (dry run)"}[dryRun])
 	if err := cluster.Delete(ctx, objs, dryRun); err != nil {
@@ -310,16 +285,6 @@ func (o *Options) uninstall(ctx context.Context, c *cobra.Command, applications 
 		step("Ferry is uninstalled")
 	}
 	return nil
-}
-
-// insertBeforeAPIService keeps the APIService last, so that it is deleted first.
-func insertBeforeAPIService(objs []*unstructured.Unstructured, obj *unstructured.Unstructured) []*unstructured.Unstructured {
-	for i, o := range objs {
-		if o.GetKind() == "APIService" {
-			return append(objs[:i], append([]*unstructured.Unstructured{obj}, objs[i:]...)...)
-		}
-	}
-	return append(objs, obj)
 }
 
 func (o *Options) waitNoApplications(ctx context.Context, timeout time.Duration) error {

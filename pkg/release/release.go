@@ -80,13 +80,8 @@ func InstallYAML(image, mode string) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.WriteString(header)
-	for _, obj := range objs {
-		data, err := yaml.Marshal(obj.Object)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString("---\n")
-		b.Write(data)
+	if err := install.WriteYAML(&b, objs); err != nil {
+		return nil, err
 	}
 	return b.Bytes(), nil
 }
