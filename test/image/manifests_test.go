@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -39,6 +40,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/install"
 	"github.com/ferry-gitops/ferry/pkg/release"
 	"github.com/ferry-gitops/ferry/pkg/servingcert"
+	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
@@ -160,19 +162,16 @@ spec:
 				t.Fatal(err)
 			}
 			if _, err := ferry.GitopsV1alpha1().Applications(install.Namespace).Create(ctx, &app, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("creating an Application on the server from the image: %v\n%s", err, tail(r.log(), 40))
+				t.Fatalf("creating an Application on the server from the image: %v\n%s", err, r.logTail(40))
 			}
-			deadline := time.Now().Add(3 * time.Minute)
-			for {
+			eventually.Until(t, 3*time.Minute, 500*time.Millisecond, "the Application Synced to "+sha, func() (bool, string) {
 				got, err := ferry.GitopsV1alpha1().Applications(install.Namespace).Get(ctx, "shop", metav1.GetOptions{})
-				if err == nil && got.Status.Sync.Status == gitopsv1alpha1.SyncStatusSynced && got.Status.Sync.Revision == sha {
-					break
+				if err != nil {
+					return false, err.Error() + "\n" + r.logTail(40)
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the Application is not Synced to %s after 3m: %+v, %v\n%s", sha, got.Status, err, tail(r.log(), 40))
-				}
-				time.Sleep(500 * time.Millisecond)
-			}
+				ok := got.Status.Sync.Status == gitopsv1alpha1.SyncStatusSynced && got.Status.Sync.Revision == sha
+				return ok, fmt.Sprintf("%+v\n%s", got.Status, r.logTail(40))
+			})
 			dep, err := kube.AppsV1().Deployments(appNS).Get(ctx, "shop", metav1.GetOptions{})
 			if err != nil || *dep.Spec.Replicas != 2 || dep.Spec.Template.Spec.Containers[0].Image != "registry.example.com/shop:1.4.2" {
 				t.Fatalf("the synced Deployment: %v, %v", dep, err)
@@ -225,16 +224,14 @@ spec:
 			startReplica(t, ctx, img, cfg, objs, kube, stack),
 		}
 		var stored *corev1.Secret
-		deadline := time.Now().Add(2 * time.Minute)
-		for stored == nil {
-			if s, err := kube.CoreV1().Secrets(install.Namespace).Get(ctx, install.ServingSecret, metav1.GetOptions{}); err == nil {
-				stored = s
-			} else if time.Now().After(deadline) {
-				t.Fatalf("no Secret %s after 2m: %v\n%s", install.ServingSecret, err, tail(replicas[0].log(), 40))
-			} else {
-				time.Sleep(200 * time.Millisecond)
+		eventually.Until(t, 2*time.Minute, 200*time.Millisecond, "the Secret "+install.ServingSecret, func() (bool, string) {
+			s, err := kube.CoreV1().Secrets(install.Namespace).Get(ctx, install.ServingSecret, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error() + "\n" + replicas[0].logTail(40)
 			}
-		}
+			stored = s
+			return true, ""
+		})
 		ca := stored.Data["ca.crt"]
 		// Each replica serves a certificate of that CA, for the Service's name.
 		for _, r := range replicas {
@@ -284,8 +281,9 @@ type replica struct {
 	server *sandboxed
 	port   int
 	spec   sandboxSpec
-	log    func() string
-	stop   func()
+	// logTail is the end of the server's log.
+	logTail func(lines int) string
+	stop    func()
 }
 
 // startReplica starts the server of objs from the image, as the kubelet would start its pod.
@@ -297,7 +295,7 @@ func startReplica(t *testing.T, ctx context.Context, img v1.Image, cfg *v1.Confi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logFile.Close() })
-	r.log = func() string { b, _ := os.ReadFile(logFile.Name()); return string(b) }
+	r.logTail = func(lines int) string { return localstack.TailFile(logFile.Name(), lines) }
 	r.spec = sandboxFor(t, ctx, img, cfg, podOf(t, objs), objs, kube, stack, r.port)
 	r.server = startSandboxed(t, r.spec, logFile)
 	stopped := false
@@ -461,7 +459,7 @@ func sandboxFor(t *testing.T, ctx context.Context, img v1.Image, cfg *v1.ConfigF
 	// The ServiceAccount's token, as the kubelet mounts it into every pod.
 	saName := p.spec.ServiceAccountName
 	token, err := kube.CoreV1().ServiceAccounts(install.Namespace).CreateToken(ctx, saName,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptrTo(int64(3600))}}, metav1.CreateOptions{})
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("a token for ServiceAccount %s/%s: %v", install.Namespace, saName, err)
 	}
@@ -542,11 +540,11 @@ func waitReady(t *testing.T, ctx context.Context, r *replica, ca []byte) {
 		}
 		select {
 		case <-r.server.exited:
-			t.Fatalf("ferry-apiserver exited before it was ready (%v); its log:\n%s", r.server.err, tail(r.log(), 60))
+			t.Fatalf("ferry-apiserver exited before it was ready (%v); its log:\n%s", r.server.err, r.logTail(60))
 		default:
 		}
 		if time.Since(start) > 2*time.Minute || ctx.Err() != nil {
-			t.Fatalf("/readyz is not 200 after 2m (last: %s); the server's log:\n%s", last, tail(r.log(), 60))
+			t.Fatalf("/readyz is not 200 after 2m (last: %s); the server's log:\n%s", last, r.logTail(60))
 		}
 		if time.Since(lastReport) > 15*time.Second {
 			t.Logf("waiting for /readyz (%s): %s", time.Since(start).Round(time.Second), strings.SplitN(last, "\n", 2)[0])
@@ -564,16 +562,6 @@ func freePort(t *testing.T) int {
 	}
 	return port
 }
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func ptrTo[T any](v T) *T { return &v }
 
 type testWriter struct{ t *testing.T }
 
