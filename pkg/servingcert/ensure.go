@@ -46,22 +46,34 @@ func (e Ensurer) Ensure(ctx context.Context) (Cert, error) {
 	if err != nil {
 		return Cert{}, err
 	}
-	secrets := e.Core.CoreV1().Secrets(e.Namespace)
-	var cert Cert
-	for attempt := 0; ; attempt++ {
-		if attempt == 5 {
-			return Cert{}, fmt.Errorf("the Secret %s/%s keeps changing under us: is another installation writing it?", e.Namespace, e.Name)
+	cert, err := e.stored(ctx, service, namespace, now())
+	if err != nil {
+		return Cert{}, err
+	}
+	if caBundle != base64.StdEncoding.EncodeToString(cert.CA) {
+		patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"caBundle": cert.CA}}) // []byte marshals as base64
+		if _, err := e.Dynamic.Resource(APIServices).Patch(ctx, e.APIService, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "ferry-apiserver"}); err != nil {
+			return Cert{}, fmt.Errorf("setting the caBundle of APIService %s: %w", e.APIService, err)
 		}
+		klog.InfoS("Set the APIService's caBundle to the serving certificate's CA", "apiService", e.APIService)
+	}
+	return cert, nil
+}
+
+// stored returns the Secret's certificate when it is good to keep, else stores a new one; when
+// another replica stores first, it takes theirs.
+func (e Ensurer) stored(ctx context.Context, service, namespace string, now time.Time) (Cert, error) {
+	secrets := e.Core.CoreV1().Secrets(e.Namespace)
+	for attempt := 0; attempt < 5; attempt++ {
 		existing, err := secrets.Get(ctx, e.Name, metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return Cert{}, fmt.Errorf("reading Secret %s/%s: %w", e.Namespace, e.Name, err)
 		}
 		found := err == nil
 		if found {
-			kept, why := FromSecret(existing.Data, service, namespace, now())
+			kept, why := FromSecret(existing.Data, service, namespace, now)
 			if why == nil {
-				cert = kept
-				break
+				return kept, nil
 			}
 			klog.InfoS("Replacing the serving certificate", "secret", klog.KRef(e.Namespace, e.Name), "reason", why.Error())
 		}
@@ -86,22 +98,13 @@ func (e Ensurer) Ensure(ctx context.Context) (Cert, error) {
 		switch {
 		case err == nil:
 			klog.InfoS("Stored a new serving certificate", "secret", klog.KRef(e.Namespace, e.Name), "dnsName", DNSName(service, namespace))
-			cert = made
-		case apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
-			continue // another replica wrote it first: take theirs
-		default:
+			return made, nil
+		case !apierrors.IsAlreadyExists(err) && !apierrors.IsConflict(err):
 			return Cert{}, fmt.Errorf("storing the serving certificate in Secret %s/%s: %w", e.Namespace, e.Name, err)
 		}
-		break
+		// Another replica wrote it first: read theirs.
 	}
-	if caBundle != base64.StdEncoding.EncodeToString(cert.CA) {
-		patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"caBundle": cert.CA}}) // []byte marshals as base64
-		if _, err := e.Dynamic.Resource(APIServices).Patch(ctx, e.APIService, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "ferry-apiserver"}); err != nil {
-			return Cert{}, fmt.Errorf("setting the caBundle of APIService %s: %w", e.APIService, err)
-		}
-		klog.InfoS("Set the APIService's caBundle to the serving certificate's CA", "apiService", e.APIService)
-	}
-	return cert, nil
+	return Cert{}, fmt.Errorf("the Secret %s/%s keeps changing under us: is another installation writing it?", e.Namespace, e.Name)
 }
 
 // apiServiceService reads the Service the APIService routes to, and its caBundle (base64).
