@@ -23,6 +23,13 @@ import (
 // validity is long: the local stack keeps its certificates across restarts.
 const validity = 10 * 365 * 24 * time.Hour
 
+// Backdate is how far before its making a certificate (CA or leaf) becomes valid, as kubeadm's
+// and client-go's self-signed helpers do. A certificate valid only from the second it was made
+// fails verification on a machine whose clock is behind the signer's by any amount: another
+// node, a container started with a skewed clock, or the same process reading time.Now just
+// before the certificate's whole-second NotBefore.
+const Backdate = time.Hour
+
 // Authority is a CA that signs certificates.
 type Authority struct {
 	Cert *x509.Certificate
@@ -60,7 +67,7 @@ func NewAuthority(commonName, certFile, keyFile string) (Authority, error) {
 	if err != nil {
 		return Authority{}, err
 	}
-	cert, err := certutil.NewSelfSignedCACert(certutil.Config{CommonName: commonName}, key)
+	cert, err := certutil.NewSelfSignedCACert(certutil.Config{CommonName: commonName, NotBefore: time.Now().Add(-Backdate)}, key)
 	if err == nil {
 		err = writeCert(certFile, cert.Raw)
 	}
@@ -84,7 +91,7 @@ func (a Authority) Issue(l Leaf, certFile, keyFile string) error {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: l.CommonName, Organization: l.Organizations},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             now.Add(-Backdate),
 		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           l.Usages,

@@ -121,3 +121,17 @@ func TestAnAPIServiceWithoutAServiceIsRefused(t *testing.T) {
 		t.Error("a Secret was stored anyway")
 	}
 }
+
+// TestACertificateIsGoodOnAClockBehind: a replica or kube-apiserver whose clock is a little
+// behind the one that made the certificate still takes it (the CA and the leaf are backdated);
+// it is not replaced on every start, and the caBundle does not flap.
+func TestACertificateIsGoodOnAClockBehind(t *testing.T) {
+	made, err := New("ferry-apiserver", "ferry-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := time.Now().Add(-5 * time.Minute)
+	if _, err := FromSecret(map[string][]byte{"ca.crt": made.CA, "tls.crt": made.Cert, "tls.key": made.Key}, "ferry-apiserver", "ferry-system", behind); err != nil {
+		t.Errorf("a certificate made now is refused on a clock five minutes behind: %v", err)
+	}
+}
