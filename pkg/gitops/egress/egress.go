@@ -143,19 +143,20 @@ func (p *Policy) Dial(network, address string) (net.Conn, error) {
 func (p *Policy) Transport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = p.DialContext
-	if p != nil {
-		t.Proxy = func(req *http.Request) (*url.URL, error) {
-			proxy, err := http.ProxyFromEnvironment(req)
-			if err != nil || proxy == nil {
-				return proxy, err
-			}
-			if _, err := p.Resolve(req.Context(), req.URL.Hostname()); err != nil {
-				return nil, err
-			}
-			return proxy, nil
-		}
-	}
+	t.Proxy = p.proxy
 	return t
+}
+
+// proxy is http.ProxyFromEnvironment, after checking the addresses of the request's host.
+func (p *Policy) proxy(req *http.Request) (*url.URL, error) {
+	proxy, err := http.ProxyFromEnvironment(req)
+	if err != nil || proxy == nil || p == nil {
+		return proxy, err
+	}
+	if _, err := p.Resolve(req.Context(), req.URL.Hostname()); err != nil {
+		return nil, err
+	}
+	return proxy, nil
 }
 
 // Resolve returns an address of host the policy permits, for protocols whose connection this

@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 )
 
 // maxDiscardedBody is how much of a refused response is read (and thrown away) so that its
@@ -42,11 +44,12 @@ func (q quietErrors) RoundTrip(r *http.Request) (*http.Response, error) {
 
 var installQuietClient sync.Once
 
-// useQuietHTTPClient makes go-git's http and https transports use quietErrors.
+// useQuietHTTPClient makes go-git's http and https transports use quietErrors, and connect
+// under the egress policy of each request's context: go-git's clients are the process's, and
+// the Cache that makes a request puts its policy in the request's context (egress.WithPolicy).
 func useQuietHTTPClient() {
 	installQuietClient.Do(func() {
-		transport := http.DefaultTransport.(*http.Transport).Clone()
-		c := githttp.NewClient(&http.Client{Transport: quietErrors{next: transport}})
+		c := githttp.NewClient(&http.Client{Transport: quietErrors{next: egress.ContextTransport()}})
 		client.InstallProtocol("http", c)
 		client.InstallProtocol("https", c)
 	})

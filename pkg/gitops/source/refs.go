@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"k8s.io/klog/v2"
@@ -161,9 +162,17 @@ func (c *Cache) listRemote(ctx context.Context, repoURL string, entry *repoEntry
 	if err != nil {
 		return nil, fmt.Errorf("repository cache for %s is damaged: %w", redactURL(repoURL), err)
 	}
+	ctx, target, proxyOpts, err := c.remote(ctx, repoURL)
+	if err != nil {
+		return nil, wrapRemoteError(repoURL, "listing refs of", err)
+	}
+	if target != repoURL {
+		// go-git lists the remote's first URL: a remote of its own for the address checked.
+		remote = git.NewRemote(entry.repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{target}})
+	}
 	start := time.Now()
 	c.count(func(s *Stats) { s.Listings++ })
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, Timeout: int(c.opts.Timeout.Seconds())})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, Timeout: int(c.opts.Timeout.Seconds()), ProxyOptions: proxyOpts})
 	if err != nil {
 		return nil, wrapRemoteError(repoURL, "listing refs of", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 )
 
 // remoteError is a failure of a Git remote told in Ferry's words. What a remote says — an error
@@ -29,6 +31,11 @@ func (e *remoteError) Unwrap() error { return e.err }
 
 // wrapRemoteError says which repository failed, what failed and what the user can do.
 func wrapRemoteError(repoURL, doing string, err error) error {
+	if errors.Is(err, egress.ErrRefused) {
+		// Nothing was sent: the repository's URL (which may be a remote base's, chosen by
+		// whoever wrote the kustomization) adds nothing to the refusal.
+		return &remoteError{msg: doing + " the repository: " + egress.ErrRefused.Error(), err: err}
+	}
 	return &remoteError{msg: fmt.Sprintf("%s %s: %s", doing, redactURL(repoURL), describeRemoteError(err)), err: err}
 }
 
@@ -47,6 +54,9 @@ func describeRemoteError(err error) string {
 		keyErr    *knownhosts.KeyError
 	)
 	switch {
+	case errors.Is(err, egress.ErrRefused):
+		// Before any other reading: nothing was sent, so nothing is known of the host.
+		return egress.ErrRefused.Error()
 	case errors.Is(err, transport.ErrAuthenticationRequired):
 		return "authentication required: name a Secret with credentials in spec.source.credentialsRef"
 	case errors.Is(err, transport.ErrAuthorizationFailed):

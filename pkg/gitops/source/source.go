@@ -32,6 +32,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sync/singleflight"
 	"k8s.io/klog/v2"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 )
 
 // Options configure the cache.
@@ -64,6 +66,10 @@ type Options struct {
 	// loop of reads naming random SHAs costs one fetch per SHA per MissingTTL, not one per
 	// request. Default 30 s.
 	MissingTTL time.Duration
+	// Egress is the policy every connection to a remote is checked against (ssh, http, https
+	// and git alike, redirects included). Nil admits every address: ferry-apiserver always
+	// sets one (--egress-deny-cidrs, --egress-allow-cidrs).
+	Egress *egress.Policy
 	// OnFetch, when set, is told of every fetch that reached a remote: how long it took and
 	// how it ended. It lets the caller keep metrics without this package knowing of them.
 	OnFetch func(d time.Duration, err error)
@@ -102,6 +108,9 @@ type Cache struct {
 	// missing holds, per repository URL and commit SHA, when a fetch last failed to bring it.
 	missingMu sync.Mutex
 	missing   map[string]time.Time
+
+	// sshProxy makes go-git's ssh connections dial under opts.Egress.
+	sshProxy transport.ProxyOptions
 }
 
 type repoEntry struct {
@@ -181,6 +190,7 @@ func NewCache(opts Options) (*Cache, error) {
 		unusedSince: map[string]time.Time{},
 		refs:        map[refsKey]*refListing{},
 		refsFlights: map[refsKey]*refsFlight{},
+		sshProxy:    sshProxyOptions(opts.Egress),
 	}, nil
 }
 
@@ -327,10 +337,16 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 		defer entry.fs.unlimit()
 		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		defer cancel()
+		ctx, target, proxyOpts, err := c.remote(ctx, repoURL)
+		if err != nil {
+			return nil, wrapRemoteError(repoURL, "fetching from", err)
+		}
 		start := time.Now()
 		c.count(func(s *Stats) { s.Fetches++ })
 		err = entry.repo.FetchContext(ctx, &git.FetchOptions{
-			RemoteName: "origin",
+			RemoteName:   "origin",
+			RemoteURL:    target,
+			ProxyOptions: proxyOpts,
 			RefSpecs: []config.RefSpec{
 				"+refs/heads/*:refs/remotes/origin/*",
 				"+refs/tags/*:refs/tags/*",
