@@ -21,8 +21,10 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"k8s.io/utils/lru"
 
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
@@ -60,6 +62,13 @@ type Options struct {
 	// many bytes they may hold together. Defaults 256 and 256 MiB.
 	MaxCharts     int
 	MaxCacheBytes int64
+	// Egress is the policy every connection to a repository or registry is checked against
+	// (redirects included). Nil admits every address: ferry-apiserver always sets one.
+	Egress *egress.Policy
+	// MaxDependencies is how many dependencies a chart may have downloaded for it, and
+	// MaxDependencyIndexBytes caps each of their index.yaml files. Defaults 16 and 8 MiB.
+	MaxDependencies         int
+	MaxDependencyIndexBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +89,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxCacheBytes == 0 {
 		o.MaxCacheBytes = 256 << 20
+	}
+	if o.MaxDependencies == 0 {
+		o.MaxDependencies = 16
+	}
+	if o.MaxDependencyIndexBytes == 0 {
+		o.MaxDependencyIndexBytes = 8 << 20
 	}
 	o.Limits = o.Limits.WithDefaults()
 	return o
@@ -172,6 +187,12 @@ func (c *Cache) Resolve(ctx context.Context, ref Ref, constraint string, creds *
 // Fetch returns the files of a chart version that Resolve returned, with paths from the chart's
 // root (Chart.yaml, templates/..., charts/...). Callers must not change them.
 func (c *Cache) Fetch(ctx context.Context, ref Ref, version string, creds *Credentials) ([]source.File, error) {
+	return c.fetch(ctx, ref, version, creds, nil)
+}
+
+// fetch is Fetch; cv, when set, is the version's entry in its repository's index, which is then
+// not looked up in a listing.
+func (c *Cache) fetch(ctx context.Context, ref Ref, version string, creds *Credentials, cv *repo.ChartVersion) ([]source.File, error) {
 	key := strings.Join([]string{ref.RepoURL, ref.Chart, version, creds.cacheID()}, "\x00")
 	if files, ok := c.charts.Get(key); ok {
 		return files.([]source.File), nil
@@ -185,7 +206,7 @@ func (c *Cache) Fetch(ctx context.Context, ref Ref, version string, creds *Crede
 		if ref.IsOCI() {
 			archive, err = c.pullOCI(ctx, ref, version, creds)
 		} else {
-			archive, err = c.downloadHTTP(ctx, ref, version, creds)
+			archive, err = c.downloadHTTP(ctx, ref, version, creds, cv)
 		}
 		if err != nil {
 			return nil, err
@@ -236,7 +257,7 @@ func (c *Cache) listing(ctx context.Context, ref Ref, creds *Credentials) (*list
 			if ref.IsOCI() {
 				l.tags, err = c.listTags(ctx, ref, creds)
 			} else {
-				l.index, err = c.downloadIndex(ctx, ref, creds)
+				l.index, err = c.downloadIndex(ctx, ref, creds, c.opts.MaxIndexBytes)
 			}
 			c.mu.Lock()
 			c.stats.Listings++

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 )
 
 // Keys of the Secret named by spec.source.credentialsRef for a chart repository: basic auth
@@ -96,10 +98,11 @@ func (c *Credentials) authorize(req *http.Request, repoHost string) {
 	}
 }
 
-// transport is the HTTP transport for these credentials: the environment's proxy, as for Git;
-// the Secret's CA in place of the system's, and its client certificate.
-func (c *Credentials) transport() http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+// transport is the HTTP transport for these credentials, under the egress policy p: the
+// environment's proxy, as for Git; the Secret's CA in place of the system's, and its client
+// certificate.
+func (c *Credentials) transport(p *egress.Policy) http.RoundTripper {
+	t := p.Transport()
 	if c != nil && (c.Certificate != nil || c.CAs != nil) {
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.CAs}
 		if c.Certificate != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -20,6 +21,11 @@ import (
 //
 // from is the repository the chart itself came from (empty for a chart in Git): creds go to a
 // dependency's repository only when it is on from's host, or creds pass to every host.
+//
+// Whoever writes the chart chooses the repositories, so the downloads are bounded: at most
+// Options.MaxDependencies of them, each index.yaml at most Options.MaxDependencyIndexBytes and
+// dropped once the version is chosen (not kept as the listing of an Application's own chart
+// repository is), every request under the egress policy and within ctx's deadline.
 func (c *Cache) Dependencies(ctx context.Context, files []source.File, dir string, from string, creds *Credentials) (deps []source.File, pinned bool, err error) {
 	byPath := make(map[string][]byte, len(files))
 	for _, f := range files {
@@ -43,12 +49,21 @@ func (c *Cache) Dependencies(ctx context.Context, files []source.File, dir strin
 		}
 	}
 	pinned = true
-	fetched := map[string]bool{}
-	var total int64
+	var wanted []*chartv2.Dependency
+	seen := map[string]bool{}
 	for _, d := range meta.Dependencies {
-		if d == nil || d.Name == "" || vendored(byPath, dir, d.Name) || fetched[d.Name] {
+		if d == nil || d.Name == "" || vendored(byPath, dir, d.Name) || seen[d.Name] {
 			continue
 		}
+		seen[d.Name] = true
+		wanted = append(wanted, d)
+	}
+	if len(wanted) > c.opts.MaxDependencies {
+		return nil, pinned, fmt.Errorf("%s: %d dependencies to download, over the limit of %d: vendor them in charts/ (helm dependency build): %w",
+			path.Join(dir, "Chart.yaml"), len(wanted), c.opts.MaxDependencies, source.ErrLimitExceeded)
+	}
+	var total int64
+	for _, d := range wanted {
 		where := fmt.Sprintf("%s: dependency %q", path.Join(dir, "Chart.yaml"), d.Name)
 		repo := d.Repository
 		switch {
@@ -73,15 +88,16 @@ func (c *Cache) Dependencies(ctx context.Context, files []source.File, dir strin
 			depCreds = creds
 		}
 		ref := Ref{RepoURL: repo, Chart: d.Name}
-		version, err := c.Resolve(ctx, ref, constraint, depCreds)
-		if err != nil {
-			return nil, pinned, fmt.Errorf("%s: %w", where, err)
+		got, ok := c.lockedInCache(ref, constraint, depCreds, locked)
+		if !ok {
+			version, cv, err := c.resolveDependency(ctx, ref, constraint, depCreds)
+			if err != nil {
+				return nil, pinned, fmt.Errorf("%s: %w", where, err)
+			}
+			if got, err = c.fetch(ctx, ref, version, depCreds, cv); err != nil {
+				return nil, pinned, fmt.Errorf("%s: %w", where, err)
+			}
 		}
-		got, err := c.Fetch(ctx, ref, version, depCreds)
-		if err != nil {
-			return nil, pinned, fmt.Errorf("%s: %w", where, err)
-		}
-		fetched[d.Name] = true
 		prefix := path.Join(dir, "charts", d.Name)
 		for _, f := range got {
 			if total += int64(len(f.Data)); total > c.opts.Limits.MaxTotalBytes {
@@ -106,4 +122,43 @@ func vendored(byPath map[string][]byte, dir, name string) bool {
 		}
 	}
 	return false
+}
+
+// lockedInCache returns the files of a dependency Chart.lock pins, when the cache holds them: no
+// listing of its repository is needed then.
+func (c *Cache) lockedInCache(ref Ref, version string, creds *Credentials, locked bool) ([]source.File, bool) {
+	if !locked {
+		return nil, false
+	}
+	files, ok := c.charts.Get(strings.Join([]string{ref.RepoURL, ref.Chart, version, creds.cacheID()}, "\x00"))
+	if !ok {
+		return nil, false
+	}
+	return files.([]source.File), true
+}
+
+// resolveDependency resolves a dependency's version against a listing of its repository made
+// for this call and not kept: for a Helm repository, the version's entry in an index of at most
+// Options.MaxDependencyIndexBytes.
+func (c *Cache) resolveDependency(ctx context.Context, ref Ref, constraint string, creds *Credentials) (string, *repo.ChartVersion, error) {
+	c.mu.Lock()
+	c.stats.Listings++
+	c.mu.Unlock()
+	if ref.IsOCI() {
+		tags, err := c.listTags(ctx, ref, creds)
+		if err != nil {
+			return "", nil, err
+		}
+		version, err := pickTag(tags, ref, constraint)
+		return version, nil, err
+	}
+	idx, err := c.downloadIndex(ctx, ref, creds, c.opts.MaxDependencyIndexBytes)
+	if err != nil {
+		return "", nil, err
+	}
+	cv, err := idx.get(ref, constraint)
+	if err != nil {
+		return "", nil, err
+	}
+	return cv.Version, cv, nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -16,6 +18,8 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 )
 
 // Media types of a Helm chart in an OCI registry (Helm's registry package).
@@ -34,7 +38,7 @@ func (c *Cache) ociRepository(ref Ref, creds *Credentials) (*remote.Repository, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an OCI repository reference: %v", ref, err)
 	}
-	client := &auth.Client{Client: &http.Client{Transport: creds.transport(), Timeout: c.opts.Timeout}, Cache: auth.NewCache()}
+	client := &auth.Client{Client: &http.Client{Transport: creds.transport(c.opts.Egress), Timeout: c.opts.Timeout}, Cache: auth.NewCache()}
 	client.SetUserAgent("ferry")
 	if creds != nil {
 		var cred auth.Credential
@@ -58,7 +62,7 @@ func (c *Cache) listTags(ctx context.Context, ref Ref, creds *Credentials) ([]st
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	var versions []*semver.Version
 	err = r.Tags(ctx, "", func(tags []string) error {
@@ -112,7 +116,7 @@ func (c *Cache) pullOCI(ctx context.Context, ref Ref, version string, creds *Cre
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	tag := strings.ReplaceAll(version, "+", "_")
 	desc, err := r.Resolve(ctx, tag)
@@ -171,7 +175,13 @@ func ociError(err error) error {
 		case http.StatusNotFound:
 			return fmt.Errorf("%w in the registry", ErrNotFound)
 		}
-		return fmt.Errorf("the registry answered %s", http.StatusText(resp.StatusCode))
+		return fmt.Errorf("the registry answered HTTP %d", resp.StatusCode)
 	}
-	return unwrapURLError(err)
+	// A network failure (the policy's refusal included), told without the URL.
+	var urlErr *url.Error
+	var netErr net.Error
+	if errors.As(err, &urlErr) || errors.As(err, &netErr) || sentinel(err) != nil {
+		return &fetchError{msg: egress.Describe(err), err: sentinel(err)}
+	}
+	return err
 }

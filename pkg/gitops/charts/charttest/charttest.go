@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -95,6 +96,14 @@ func (c *counter) count(match func(path string) bool) int {
 	return n
 }
 
+// countAll wraps h with a count of every request, whatever its method, path or credentials.
+func countAll(n *atomic.Int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		h.ServeHTTP(w, r)
+	})
+}
+
 // basicAuth wraps h with a check of username and password, when set.
 func basicAuth(h http.Handler, username, password string) http.Handler {
 	if username == "" {
@@ -119,6 +128,7 @@ type Repo struct {
 	index    *repo.IndexFile
 	archives map[string][]byte
 	requests counter
+	all      atomic.Int64
 }
 
 // NewRepo starts an empty Helm repository; with a username, it asks for basic auth.
@@ -147,7 +157,7 @@ func NewRepo(t testing.TB, username, password string) *Repo {
 		}
 		_, _ = w.Write(data)
 	})
-	srv := httptest.NewServer(basicAuth(mux, username, password))
+	srv := httptest.NewServer(countAll(&r.all, basicAuth(mux, username, password)))
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL + "/charts"
 	return r
@@ -176,6 +186,9 @@ func (r *Repo) Downloads(chart string) int {
 	return r.requests.count(func(p string) bool { return strings.HasPrefix(p, "/charts/"+chart+"-") })
 }
 
+// Requests counts every request the repository got.
+func (r *Repo) Requests() int { return int(r.all.Load()) }
+
 // IndexDownloads counts the downloads of index.yaml.
 func (r *Repo) IndexDownloads() int {
 	return r.requests.count(func(p string) bool { return p == "/charts/index.yaml" })
@@ -192,6 +205,7 @@ type Registry struct {
 	username, password string
 	client             *http.Client
 	requests           counter
+	all                atomic.Int64
 }
 
 // NewRegistry starts an empty OCI registry on 127.0.0.1 over TLS; with a username, it asks for
@@ -205,7 +219,7 @@ func NewRegistry(t testing.TB, username, password string) *Registry {
 		}
 		reg.ServeHTTP(w, req)
 	})
-	srv := httptest.NewUnstartedServer(basicAuth(counting, username, password))
+	srv := httptest.NewUnstartedServer(countAll(&r.all, basicAuth(counting, username, password)))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients refusing its certificate are expected
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -236,6 +250,9 @@ func (r *Registry) Push(t testing.TB, files map[string]string) {
 		t.Fatalf("pushing %s: %v", ref, err)
 	}
 }
+
+// Requests counts every request the registry got.
+func (r *Registry) Requests() int { return int(r.all.Load()) }
 
 // BlobDownloads counts the blob downloads of a chart's repository (its layers and config).
 func (r *Registry) BlobDownloads(chart string) int {
