@@ -6,13 +6,16 @@ package application
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -78,6 +81,45 @@ func (s applicationStrategy) ValidateUpdate(_ context.Context, obj, old runtime.
 
 func (applicationStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
 	return nil
+}
+
+var _ rest.RESTGracefulDeleteStrategy = applicationStrategy{}
+
+// CheckGracefulDelete honours a deletion's propagationPolicy Orphan (kubectl delete
+// --cascade=orphan): Ferry's prune finalizer is dropped in the same write that starts the
+// deletion, so the controller, whenever it looks, has nothing to prune and no orphan intent to
+// miss (the garbage collector may remove its own orphan finalizer before the controller sees it).
+// The store calls this hook, with the stored object, only when a deletion starts. Applications
+// have no grace period: it always answers false.
+func (applicationStrategy) CheckGracefulDelete(_ context.Context, obj runtime.Object, options *metav1.DeleteOptions) bool {
+	app, ok := obj.(*gitops.Application)
+	if !ok || !orphans(app, options) {
+		return false
+	}
+	kept := app.Finalizers[:0:0]
+	for _, f := range app.Finalizers {
+		if f != v1alpha1.PruneFinalizer {
+			kept = append(kept, f)
+		}
+	}
+	app.Finalizers = kept
+	return false
+}
+
+// orphans says whether a deletion leaves the Application's objects, as the generic registry
+// decides it for the garbage collector: an explicit propagationPolicy (or the older
+// orphanDependents) first, else the orphan finalizer the object already carries.
+func orphans(app *gitops.Application, options *metav1.DeleteOptions) bool {
+	if options != nil {
+		//nolint:staticcheck // SA1019: kubectl older than 1.20 still sends orphanDependents
+		if options.OrphanDependents != nil {
+			return *options.OrphanDependents //nolint:staticcheck // SA1019
+		}
+		if options.PropagationPolicy != nil {
+			return *options.PropagationPolicy == metav1.DeletePropagationOrphan
+		}
+	}
+	return slices.Contains(app.Finalizers, metav1.FinalizerOrphanDependents)
 }
 
 // statusStrategy governs writes through applications/status: the controller owns the status,
