@@ -1,6 +1,6 @@
 // Package decryption decrypts the SOPS-encrypted files of a repository as they are rendered,
 // with the age and PGP private keys of one Secret (an Application's spec.decryption), and keeps
-// what it decrypted where it belongs: in Secrets only.
+// what it decrypted where it belongs: in the data and stringData of Secrets only (confine.go).
 //
 // SOPS's own key sources are never used to decrypt: they read keys from the environment, the
 // home directory, a gpg binary or agent, and cloud KMS — the server's keys, not the Application's.
@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,7 +35,6 @@ import (
 	sopsjson "github.com/getsops/sops/v3/stores/json"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"google.golang.org/grpc"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
@@ -228,9 +226,7 @@ func (d *Decryptor) file(name string, data []byte) ([]byte, error) {
 		return nil, &FileError{File: name, Reason: "could not be written out after decryption: " + withoutValues(err)}
 	}
 	for _, v := range rec.values {
-		if _, seen := d.values[v]; !seen {
-			d.values[v] = name
-		}
+		d.remember(v, name)
 	}
 	return plain, nil
 }
@@ -308,63 +304,6 @@ func (d *Decryptor) Values() []string {
 		out = append(out, v)
 	}
 	return out
-}
-
-// CheckOnlySecrets refuses objects other than core Secrets that hold a decrypted value of at
-// least minChecked bytes (whole, base64-encoded, or within a longer string), naming the object
-// and the file: /manifests, /diff and the objects' own readers would show it. Secrets are
-// masked in what Ferry shows.
-func (d *Decryptor) CheckOnlySecrets(objs []*unstructured.Unstructured) error {
-	var long []string
-	for v := range d.values {
-		if len(v) >= minChecked {
-			long = append(long, v)
-		}
-	}
-	if len(long) == 0 {
-		return nil
-	}
-	sort.Strings(long)
-	for _, o := range objs {
-		if o.GetKind() == "Secret" && o.GroupVersionKind().Group == "" {
-			continue
-		}
-		if file, ok := d.findIn(o.Object, long); ok {
-			return &FileError{File: file, Reason: fmt.Sprintf("a value decrypted from it is in %s %q, which is not a Secret: decrypted values may go only into Secrets (leave values that are not secret unencrypted, e.g. sops --encrypted-regex '^(data|stringData)$')", o.GetKind(), o.GetName())}
-		}
-	}
-	return nil
-}
-
-// findIn looks for a decrypted value among the strings of v, and its base64 form.
-func (d *Decryptor) findIn(v interface{}, long []string) (string, bool) {
-	switch v := v.(type) {
-	case map[string]interface{}:
-		for _, e := range v {
-			if f, ok := d.findIn(e, long); ok {
-				return f, true
-			}
-		}
-	case []interface{}:
-		for _, e := range v {
-			if f, ok := d.findIn(e, long); ok {
-				return f, true
-			}
-		}
-	case string:
-		s := strings.TrimSpace(v)
-		if decoded, err := base64.StdEncoding.DecodeString(s); err == nil && len(s) >= minChecked {
-			if f, ok := d.values[strings.TrimSpace(string(decoded))]; ok && len(decoded) >= minChecked {
-				return f, true
-			}
-		}
-		for _, l := range long {
-			if strings.Contains(s, l) {
-				return d.values[l], true
-			}
-		}
-	}
-	return "", false
 }
 
 // keyClient is a SOPS key service that decrypts data keys with the Secret's keys only.

@@ -81,16 +81,16 @@ func TestAnAgeEncryptedSecretDecryptsToWhatWasEncrypted(t *testing.T) {
 		}
 		// The Secret's name is an identity other objects use: a Deployment naming it is fine.
 		deploy := obj(t, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shop"},"spec":{"template":{"spec":{"containers":[{"name":"shop","env":[{"name":"DB","valueFrom":{"secretKeyRef":{"name":"db-credentials","key":"url"}}}]}]}}}}`)
-		if err := d.CheckOnlySecrets([]*unstructured.Unstructured{obj(t, string(mustJSON(t, out[1].Data))), deploy}); err != nil {
+		if err := d.CheckConfined([]*unstructured.Unstructured{obj(t, string(mustJSON(t, out[1].Data))), deploy}); err != nil {
 			t.Errorf("encrypted-regex %q: a Deployment naming the Secret was refused: %v", regex, err)
 		}
 		// A short value (the user name "shop") is any other field's too: not looked for.
 		named := obj(t, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shop","labels":{"app":"shop"}}}`)
-		if err := d.CheckOnlySecrets([]*unstructured.Unstructured{named}); err != nil {
+		if err := d.CheckConfined([]*unstructured.Unstructured{named}); err != nil {
 			t.Errorf("encrypted-regex %q: a Deployment named like a short decrypted value was refused: %v", regex, err)
 		}
 		leak := obj(t, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"db"},"data":{"password":"s3cr3t-Hunter-77"}}`)
-		if err := d.CheckOnlySecrets([]*unstructured.Unstructured{leak}); err == nil || !strings.Contains(err.Error(), "base/secret.yaml") {
+		if err := d.CheckConfined([]*unstructured.Unstructured{leak}); err == nil || !strings.Contains(err.Error(), "base/secret.yaml") {
 			t.Errorf("encrypted-regex %q: a ConfigMap holding the password: got %v", regex, err)
 		}
 	}
@@ -131,7 +131,7 @@ func TestDotenvAndBinaryFilesOfASecretGenerator(t *testing.T) {
 	// A ConfigMap generated from the same env file shows the token: refused, naming the file
 	// and the ConfigMap.
 	cm := obj(t, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings-7h2f"},"data":{"API_TOKEN":"tok-0123456789abcdef"}}`)
-	err = d.CheckOnlySecrets([]*unstructured.Unstructured{cm})
+	err = d.CheckConfined([]*unstructured.Unstructured{cm})
 	if err == nil || !strings.Contains(err.Error(), "app/secrets.env") || !strings.Contains(err.Error(), `ConfigMap "settings-7h2f"`) {
 		t.Errorf("a ConfigMap holding a decrypted value: got %v", err)
 	}
@@ -140,11 +140,11 @@ func TestDotenvAndBinaryFilesOfASecretGenerator(t *testing.T) {
 	}
 	// Within a longer string too, and in a Secret it is fine.
 	embedded := obj(t, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api"},"spec":{"template":{"metadata":{"annotations":{"curl":"curl -H 'Authorization: tok-0123456789abcdef' x"}}}}}`)
-	if err := d.CheckOnlySecrets([]*unstructured.Unstructured{embedded}); err == nil {
+	if err := d.CheckConfined([]*unstructured.Unstructured{embedded}); err == nil {
 		t.Errorf("a Deployment quoting a decrypted token in an annotation was accepted")
 	}
 	secret := obj(t, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"api"},"data":{"API_TOKEN":"dG9rLTAxMjM0NTY3ODlhYmNkZWY="}}`)
-	if err := d.CheckOnlySecrets([]*unstructured.Unstructured{secret}); err != nil {
+	if err := d.CheckConfined([]*unstructured.Unstructured{secret}); err != nil {
 		t.Errorf("a Secret holding a decrypted value was refused: %v", err)
 	}
 	values := strings.Join(d.Values(), "\n")

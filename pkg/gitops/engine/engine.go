@@ -418,7 +418,7 @@ func (e *Engine) renderSource(ctx context.Context, app *gitopsv1alpha1.Applicati
 
 // renderUncached renders the Application's path at sha, and says whether it read remote bases.
 // SOPS-encrypted files are decrypted with keys as they are read (refused without keys), and
-// what they decrypt to may go only into Secrets.
+// what they decrypt to may go only into the data and stringData of Secrets.
 func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Application, src SourceAt, sha string, helm *render.HelmOptions, keys *decryption.Keys, refs map[string]refSource) ([]*unstructured.Unstructured, bool, error) {
 	opts := render.Options{AllowRemoteBases: e.cfg.AllowRemoteBases, Builder: e.cfg.Builder}
 	budget := e.newReadBudget()
@@ -516,7 +516,7 @@ func (e *Engine) renderUncached(ctx context.Context, app *gitopsv1alpha1.Applica
 		return files, err
 	}, dir, opts)
 	if err == nil {
-		if err = dec.CheckOnlySecrets(objs); err != nil {
+		if err = dec.CheckConfined(objs); err != nil {
 			decErr = err
 		}
 	}
