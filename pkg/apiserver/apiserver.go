@@ -158,8 +158,8 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications/status":    apps.Status,
 		"applications/sync":      apps.Sync,
 		"applications/health":    apps.Health,
-		"applications/manifests": application.NewManifestsREST(apps.Application.Store, c.manifestsRenderer()),
-		"applications/diff":      application.NewDiffREST(apps.Application.Store, c.differ()),
+		"applications/manifests": application.NewManifestsREST(apps.Application.Store, c.manifestsRenderer(), c.GenericConfig.Authorization.Authorizer),
+		"applications/diff":      application.NewDiffREST(apps.Application.Store, c.differ(), c.GenericConfig.Authorization.Authorizer),
 	}
 	clusters, err := cluster.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, cluster.Options{
 		Authorizer: c.GenericConfig.Authorization.Authorizer, CredentialsNamespace: c.ExtraConfig.Clusters.CredentialsNamespace,

@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -22,8 +23,9 @@ type Differ func(ctx context.Context, app *gitops.Application, revision string) 
 
 // DiffREST serves GET applications/{name}/diff?revision=.
 type DiffREST struct {
-	store *genericregistry.Store
-	diff  Differ
+	store     *genericregistry.Store
+	diff      Differ
+	decrypted decryptedReadAuthorizer
 }
 
 var (
@@ -32,9 +34,10 @@ var (
 )
 
 // NewDiffREST serves diffs through the Application store; diff is nil without a target cluster,
-// and requests then fail with 503.
-func NewDiffREST(store *genericregistry.Store, diff Differ) *DiffREST {
-	return &DiffREST{store: store, diff: diff}
+// and requests then fail with 503. authz (the server's delegated authorizer) decides who may
+// read a render that decrypts; nil lets everyone who may get the subresource.
+func NewDiffREST(store *genericregistry.Store, diff Differ, authz authorizer.Authorizer) *DiffREST {
+	return &DiffREST{store: store, diff: diff, decrypted: decryptedReadAuthorizer{authz}}
 }
 
 // New returns an empty ApplicationDiff.
@@ -65,6 +68,9 @@ func (r *DiffREST) Get(ctx context.Context, name string, options runtime.Object)
 		return nil, err
 	}
 	app := obj.(*gitops.Application)
+	if err := r.decrypted.check(ctx, app, "diff"); err != nil {
+		return nil, err
+	}
 	sha, items, err := r.diff(ctx, app, opts.Revision)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -22,8 +23,9 @@ type ManifestsRenderer func(ctx context.Context, app *gitops.Application, revisi
 
 // ManifestsREST serves GET applications/{name}/manifests?revision=.
 type ManifestsREST struct {
-	store  *genericregistry.Store
-	render ManifestsRenderer
+	store     *genericregistry.Store
+	render    ManifestsRenderer
+	decrypted decryptedReadAuthorizer
 }
 
 var (
@@ -33,9 +35,10 @@ var (
 
 // NewManifestsREST serves manifests through the Application store; render is nil when the
 // server has no target cluster (Ferry needs one to default namespaces), and requests then fail
-// with 503.
-func NewManifestsREST(store *genericregistry.Store, render ManifestsRenderer) *ManifestsREST {
-	return &ManifestsREST{store: store, render: render}
+// with 503. authz (the server's delegated authorizer) decides who may read a render that
+// decrypts; nil lets everyone who may get the subresource.
+func NewManifestsREST(store *genericregistry.Store, render ManifestsRenderer, authz authorizer.Authorizer) *ManifestsREST {
+	return &ManifestsREST{store: store, render: render, decrypted: decryptedReadAuthorizer{authz}}
 }
 
 // New returns an empty ApplicationManifests.
@@ -66,6 +69,9 @@ func (r *ManifestsREST) Get(ctx context.Context, name string, options runtime.Ob
 		return nil, err
 	}
 	app := obj.(*gitops.Application)
+	if err := r.decrypted.check(ctx, app, "manifests"); err != nil {
+		return nil, err
+	}
 	sha, objects, err := r.render(ctx, app, opts.Revision)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,56 @@
+package application
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/access"
+)
+
+// A render of an Application that decrypts SOPS files (spec.decryption) is Secrets-level data:
+// Secret values are masked in what /manifests and /diff show, and the render is refused when a
+// decrypted value shows anywhere else, but not every way of writing a value down can be seen
+// (two halves of it in two fields). And ?revision= renders any branch with the Application's
+// keys, so whoever may push a branch could have it decrypt what they choose. Reading such a
+// render therefore needs what reading the Secrets it makes needs: get on secrets in the
+// Application's namespace, asked of the delegated authorizer at every read, before any work.
+// The built-in view role does not grant it; edit and admin do.
+
+// decryptedReadAuthorizer checks reads of renders that decrypt; a nil Authorizer checks nothing
+// (tests of the registry alone).
+type decryptedReadAuthorizer struct {
+	authz authorizer.Authorizer
+}
+
+// check refuses the requesting user the render of app, read through the subresource what
+// ("manifests", "diff"), when app decrypts and the user may not get secrets in its namespace.
+func (r decryptedReadAuthorizer) check(ctx context.Context, app *gitops.Application, what string) error {
+	if r.authz == nil || !decrypts(app) {
+		return nil
+	}
+	resource := gitops.Resource("applications/" + what)
+	u, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return apierrors.NewForbidden(resource, app.Name, fmt.Errorf("no user in the request"))
+	}
+	refused, why, err := access.Refused(ctx, r.authz, u, "", "get", "secrets", app.Namespace, "")
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if refused {
+		return apierrors.NewForbidden(resource, app.Name, fmt.Errorf(
+			"reading the %s of an Application that decrypts SOPS files (spec.decryption) needs get on secrets in namespace %q, as reading its Secrets does: user %q may not%s",
+			what, app.Namespace, u.GetName(), why))
+	}
+	return nil
+}
+
+// decrypts says whether app's renders use decryption keys.
+func decrypts(app *gitops.Application) bool {
+	return app.Spec.Decryption != nil && app.Spec.Decryption.SecretRef != nil
+}
