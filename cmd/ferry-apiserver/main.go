@@ -12,10 +12,8 @@ import (
 )
 
 func main() {
-	// The server runs kustomize in child processes of its own binary (see package worker).
-	if len(os.Args) > 1 && os.Args[1] == worker.Subcommand {
-		os.Exit(worker.Main(os.Args[2:]))
-	}
+	// The server renders in confined child processes of its own binary (see package worker).
+	worker.RunIfAsked()
 	ctx := genericapiserver.SetupSignalContext()
 	options := server.NewOptions(os.Stdout, os.Stderr)
 	cmd := server.NewCommand(ctx, options)

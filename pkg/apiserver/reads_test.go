@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
@@ -25,6 +26,7 @@ var stack *localstack.Stack
 // The read subresources render with the target cluster's REST mapper, so these tests run
 // against a real kube-apiserver (without Ferry).
 func TestMain(m *testing.M) {
+	worker.RunIfAsked() // the in-process server's render workers are this binary
 	os.Exit(localstack.Main(m, localstack.Options{}, &stack))
 }
 

@@ -30,6 +30,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
@@ -41,6 +42,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	worker.RunIfAsked() // the in-process server's render workers are this binary
 	flag.Parse()
 	os.Exit(run(m))
 }
@@ -76,7 +78,7 @@ func run(m *testing.M) int {
 	defer s.Stop()
 	// Ferry on the stack's etcd rather than its embedded one, so that a test can take etcd away
 	// from it (and from kube-apiserver with it).
-	if err := s.RestartFerry(bin, "--etcd-servers=http://127.0.0.1:"+s.Env["ETCD_PORT"]); err != nil {
+	if err := s.RestartFerry(bin, s.FerryEtcdFlags()...); err != nil {
 		fmt.Fprintln(os.Stderr, "faults: restarting ferry-apiserver on the stack's etcd:", err)
 		return 1
 	}

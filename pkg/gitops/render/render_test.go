@@ -255,3 +255,17 @@ func TestTooManyObjects(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestRemoteFilesAreRefusedEvenWithRemoteBases: Ferry fetches Git repositories for remote bases,
+// never a single file, and a render has no network to fetch one itself; the refusal says what to
+// do instead.
+func TestRemoteFilesAreRefusedEvenWithRemoteBases(t *testing.T) {
+	fs := files("app/kustomization.yaml", "resources:\n- https://example.com/all.yaml\n")
+	_, err := Render(fs, "app", Options{AllowRemoteBases: true, Remote: func(string, string) (TreeReader, error) {
+		t.Fatal("a remote file was read as a repository")
+		return nil, nil
+	}})
+	if err == nil || !strings.Contains(err.Error(), `remote file "https://example.com/all.yaml" refused`) || !strings.Contains(err.Error(), "copy the file into the repository") {
+		t.Fatalf("got %v; want the remote file refused, saying what to do", err)
+	}
+}

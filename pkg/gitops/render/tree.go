@@ -202,7 +202,9 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 			case looksRemote(ref) && !opts.AllowRemoteBases:
 				return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q refused: remote bases are disabled on this server (ferry-apiserver --allow-remote-bases)", ref)}
 			case looksRemote(ref) && isRemoteFile(ref):
-				continue // one file, which kustomize downloads itself, bounded by the render's deadline and memory
+				// kustomize would download it itself, from inside the render, which has no
+				// network: Ferry fetches Git repositories, not single files.
+				return nil, &Error{File: file, Reason: fmt.Sprintf("remote file %q refused: a render makes no network request; copy the file into the repository, or name a directory of a Git repository (a remote base)", ref)}
 			case looksRemote(ref):
 				if opts.Remote == nil {
 					return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q: remote bases cannot be fetched here", ref)}

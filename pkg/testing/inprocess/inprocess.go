@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/cmd/server"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 )
 
 // Options choose what the server runs.
@@ -71,6 +73,8 @@ func Start(t *testing.T, opts Options) *Server {
 	if err := o.ComponentGlobalsRegistry.Set(); err != nil {
 		t.Fatal(err)
 	}
+	// Tests serve Git and charts on 127.0.0.1, which the egress policy denies by default.
+	o.EgressAllowCIDRs = []string{"127.0.0.1/32"}
 	if err := o.Complete(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +82,13 @@ func Start(t *testing.T, opts Options) *Server {
 		t.Fatal(err)
 	}
 	o.Render = opts.Render
-	// This process is a test binary, not ferry-apiserver: it cannot be started as a render
-	// worker, so kustomize builds here.
-	o.RenderWorkers = 0
+	// This process is a test binary, not ferry-apiserver: it is its own render worker, which
+	// its TestMain must allow by calling worker.RunIfAsked first.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.RenderWorkerCommand = []string{self, worker.Subcommand}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := o.NewServer(ctx)
 	if err != nil {

@@ -31,6 +31,12 @@ func Main(args []string) int {
 			return 1
 		}
 	}
+	// From here on the worker has no network, opens no file and starts no program: whatever a
+	// render asks for beyond the files it is given fails inside it.
+	if err := confine(); err != nil {
+		fmt.Fprintf(os.Stderr, "render worker: %v\n", err)
+		return 1
+	}
 	// Standard output carries the protocol; anything kustomize prints goes to standard error.
 	out := bufio.NewWriter(os.Stdout)
 	os.Stdout = os.Stderr

@@ -3,12 +3,14 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +22,7 @@ import (
 
 // TestMain lets the test binary be its own render worker, as ferry-apiserver is.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == Subcommand {
-		os.Exit(Main(os.Args[2:]))
-	}
+	RunIfAsked()
 	os.Exit(m.Run())
 }
 
@@ -272,43 +272,98 @@ func BenchmarkBuildParallel(b *testing.B) {
 	}
 }
 
-// TestATarpitCostsOneWorkerUntilTheDeadline: with remote bases allowed, a kustomization naming a
-// URL that never answers holds one worker until --render-timeout and fails naming it, while
-// another Application's render goes through the other worker meanwhile.
-func TestATarpitCostsOneWorkerUntilTheDeadline(t *testing.T) {
-	release, hit := make(chan struct{}), make(chan struct{}, 1)
-	tarpit := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case hit <- struct{}{}:
-		default:
-		}
-		<-release
+// loopbackServer counts the requests it gets, and answers each with body.
+func loopbackServer(t *testing.T, body string) (url string, requests func() int64) {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_, _ = io.WriteString(w, body)
 	}))
-	defer tarpit.Close()
-	defer close(release)
-	p := newPool(t, Options{Workers: 2, Timeout: 2 * time.Second})
-	stuck := make(chan error, 1)
-	go func() {
-		files := []source.File{{Path: "app/kustomization.yaml", Data: []byte("resources:\n- " + tarpit.URL + "/deploy.yaml\n")}}
-		_, err := render.Render(files, "app", render.Options{AllowRemoteBases: true, Builder: p})
-		stuck <- err
-	}()
-	select {
-	case <-hit: // the worker is in the tarpit
-	case err := <-stuck:
-		t.Fatalf("the render naming the tarpit never reached it: %v", err)
+	t.Cleanup(srv.Close)
+	return srv.URL, n.Load
+}
+
+// TestWorkersReachNoNetwork gives a worker, past every check of Ferry's own (Pool.Build takes
+// staged files as they are), the kustomizations a tenant would write to make the server fetch
+// an internal URL: a generator config file and an inline one whose ConfigMapGenerator reads a
+// URL, a PatchTransformer whose patch is a URL, and a resource URL. The server at that URL sees
+// no request, and nothing of its body comes back. The same builds in this process do fetch it.
+func TestWorkersReachNoNetwork(t *testing.T) {
+	const secret = "metadata-credentials-of-the-node"
+	url, requests := loopbackServer(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fetched}\ndata: {k: "+secret+"}\n")
+	base := source.File{Path: "app/cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: v}\n")}
+	cases := map[string][]source.File{
+		"generator config file": {base,
+			{Path: "app/kustomization.yaml", Data: []byte("resources: [cm.yaml]\ngenerators: [gen.yaml]\n")},
+			{Path: "app/gen.yaml", Data: []byte("apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: creds}\nfiles:\n- creds=" + url + "/latest/meta-data\n")}},
+		"inline generator": {base,
+			{Path: "app/kustomization.yaml", Data: []byte("resources: [cm.yaml]\ngenerators:\n- |\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n  metadata: {name: creds}\n  files:\n  - creds=" + url + "/latest/meta-data\n")}},
+		"patch transformer": {base,
+			{Path: "app/kustomization.yaml", Data: []byte("resources: [cm.yaml]\ntransformers: [patch.yaml]\n")},
+			{Path: "app/patch.yaml", Data: []byte("apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npath: " + url + "/patch.yaml\ntarget: {kind: ConfigMap}\n")}},
+		"resource url": {base,
+			{Path: "app/kustomization.yaml", Data: []byte("resources: [cm.yaml, " + url + "/all.yaml]\n")}},
 	}
-	if objs, err := render.Render(overlay(3, 10), "apps/prod", render.Options{Builder: p}); err != nil || len(objs) != 10 {
-		t.Fatalf("a render beside the tarpit: %d objects, %v", len(objs), err)
+	p := newPool(t, Options{Workers: 1})
+	for name, files := range cases {
+		t.Run(name, func(t *testing.T) {
+			objs, err := p.Build(files, "app", render.Options{AllowRemoteBases: true})
+			if err == nil {
+				t.Fatalf("the build succeeded with %d objects: it read the URL", len(objs))
+			}
+			t.Logf("refused: %q", err)
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("the error carries the body of the URL: %v", err)
+			}
+			if n := requests(); n != 0 {
+				t.Fatalf("the loopback server got %d requests from a render worker", n)
+			}
+		})
 	}
-	select {
-	case err := <-stuck:
-		t.Fatalf("the tarpit render ended (%v) before the other one: the test measures nothing", err)
-	default:
+	// In this process the first case does reach the server: the test can fail.
+	if _, err := render.InProcess.Build(cases["generator config file"], "app", render.Options{}); err != nil || requests() == 0 {
+		t.Fatalf("in this process the generator did not fetch the URL (%v, %d requests): the test proves nothing", err, requests())
 	}
-	err := <-stuck
-	var rerr *render.Error
-	if !errors.As(err, &rerr) || !strings.Contains(rerr.Reason, "took longer than 2s") {
-		t.Fatalf("the tarpit render: %v, want the deadline named", err)
+}
+
+// TestWorkersReadNoFiles renders a chart whose values.schema.json refers to a file of the
+// server's disk and to a URL, as a tenant would to read a file through the schema's error
+// messages: in a worker neither is read.
+func TestWorkersReadNoFiles(t *testing.T) {
+	const secret = "server-side-secret-value"
+	onDisk := filepath.Join(t.TempDir(), "token.json")
+	if err := os.WriteFile(onDisk, []byte(`{"const": "`+secret+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, requests := loopbackServer(t, `{"const": "`+secret+`"}`)
+	chart := func(ref string) []source.File {
+		return []source.File{
+			{Path: "chart/Chart.yaml", Data: []byte("apiVersion: v2\nname: web\nversion: 1.0.0\n")},
+			{Path: "chart/values.yaml", Data: []byte("replicas: 2\ntoken: guess\n")},
+			{Path: "chart/values.schema.json", Data: []byte(`{"type": "object", "properties": {"replicas": {"type": "integer"}, "token": {"$ref": "` + ref + `"}}}`)},
+			{Path: "chart/templates/cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {replicas: \"{{ .Values.replicas }}\"}\n")},
+		}
+	}
+	opts := render.Options{Helm: &render.HelmOptions{ReleaseName: "web", Namespace: "shop"}}
+	p := newPool(t, Options{Workers: 1})
+	for name, ref := range map[string]string{"file": "file://" + onDisk, "http": url + "/schema.json"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := p.Build(chart(ref), "chart", opts)
+			if err == nil {
+				t.Fatal("the chart rendered: its schema's $ref was read")
+			}
+			t.Logf("refused: %q", err)
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("the error carries what the $ref points at: %v", err)
+			}
+			if n := requests(); n != 0 {
+				t.Fatalf("the loopback server got %d requests from a render worker", n)
+			}
+		})
+	}
+	// In this process the file is read, and its value is in the error: the test can fail.
+	if _, err := render.InProcess.Build(chart("file://"+onDisk), "chart", opts); err == nil || !strings.Contains(err.Error(), secret) {
+		t.Fatalf("in this process the schema did not read the file (%v): the test proves nothing", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
@@ -68,4 +69,14 @@ func readMessage(r io.Reader, limit int64, v any) error {
 		return err
 	}
 	return json.Unmarshal(data, v)
+}
+
+// RunIfAsked makes the calling program a render worker when its first argument is Subcommand,
+// and exits with the worker's code; otherwise it returns. ferry-apiserver's main calls it, and so
+// do the TestMain of packages that run the server in their test binary, which then serves as
+// its own render worker.
+func RunIfAsked() {
+	if len(os.Args) > 1 && os.Args[1] == Subcommand {
+		os.Exit(Main(os.Args[2:]))
+	}
 }
