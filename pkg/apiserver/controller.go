@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/appsets"
 	clusterscontroller "github.com/ferry-gitops/ferry/pkg/controller/clusters"
@@ -21,7 +22,9 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/charts"
 	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 
@@ -35,10 +38,15 @@ type ControllerConfig struct {
 	Target *rest.Config
 	// Workers is the number of Applications reconciled at once.
 	Workers int
+	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be
+	// pruned; 0 means controller.DefaultFinalizerTimeout.
+	FinalizerTimeout time.Duration
 	// GitCacheDir holds the shared bare-repository cache.
 	GitCacheDir string
 	// AllowFileRepositories admits file:// repositories.
 	AllowFileRepositories bool
+	// Egress is the policy of every Git, chart and OCI fetch; nil admits every address.
+	Egress *egress.Policy
 	// AllowRemoteBases lets kustomizations use remote bases.
 	AllowRemoteBases bool
 	// GitTimeout bounds one Git operation.
@@ -59,6 +67,9 @@ type ControllerConfig struct {
 	// Builder runs kustomize; nil builds in the server's process. ferry-apiserver gives it a
 	// pool of render workers.
 	Builder render.Builder
+	// Templates makes ApplicationSets' Applications from their templates; nil runs them in the
+	// server's process. ferry-apiserver runs them in its render workers.
+	Templates func(tmpl gitopsv1alpha1.ApplicationSetTemplate, params []generators.Params) ([]*gitopsv1alpha1.Application, error)
 }
 
 // ShardsAuto makes one shard per live replica.
@@ -95,7 +106,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 	cache, err := source.NewCache(source.Options{
 		Dir: filepath.Clean(cc.GitCacheDir), AllowFile: cc.AllowFileRepositories, Timeout: cc.GitTimeout,
 		MaxRepoBytes: cc.GitMaxRepositoryBytes, MaxCacheBytes: cc.GitCacheMaxBytes, UnusedGracePeriod: cc.GitCacheUnusedGrace,
-		OnFetch: controller.ObserveGitFetch,
+		OnFetch: controller.ObserveGitFetch, Egress: cc.Egress,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -103,7 +114,7 @@ func (c completedConfig) newEngine() (*engine.Engine, kubernetes.Interface, erro
 	c.ExtraConfig.clusters = clusters.NewRegistry(cc.Target.QPS, cc.Target.Burst)
 	eng := engine.New(engine.Config{
 		Source:           cache,
-		Charts:           charts.New(charts.Options{Timeout: cc.GitTimeout}),
+		Charts:           charts.New(charts.Options{Timeout: cc.GitTimeout, Egress: cc.Egress}),
 		Clusters:         c.ExtraConfig.clusters,
 		Applier:          apply.NewApplier(cc.Target),
 		AllowRemoteBases: cc.AllowRemoteBases,
@@ -219,7 +230,7 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 			return nil, nil, fmt.Errorf("setting up watches of managed objects: %w", err)
 		}
 		fleet := drift.NewFleet(watcher, registry.Config, onChange)
-		cfg := controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: fleet}
+		cfg := controller.Config{Ferry: ferry, Kube: kube, Engine: eng, Workers: cc.Workers, Live: fleet, FinalizerTimeout: cc.FinalizerTimeout}
 		if shards != nil {
 			cfg.Shards = shards
 		}
@@ -253,7 +264,7 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 		setsDone := make(chan struct{})
 		go func() {
 			defer close(setsDone)
-			appsets.New(appsets.Config{Ferry: ferry, Kube: kube, Engine: eng, Tenancy: c.ExtraConfig.Tenancy}).Run(klog.NewContext(ctx, logger))
+			appsets.New(appsets.Config{Ferry: ferry, Kube: kube, Engine: eng, Tenancy: c.ExtraConfig.Tenancy, Templates: cc.Templates}).Run(klog.NewContext(ctx, logger))
 		}()
 		defer func() { <-setsDone }()
 		if sharded {

@@ -132,9 +132,9 @@ func TestTheChartRendersWhatTheInstallerRenders(t *testing.T) {
 		opts: Options{Image: DefaultImageRepository + ":" + c.Metadata.AppVersion, EtcdServers: []string{"https://etcd-0.etcd:2379", "https://etcd-1.etcd:2379"},
 			EtcdCA: etcdPKI.CA, EtcdCert: etcdPKI.Cert, EtcdKey: etcdPKI.Key, Replicas: 3},
 	}, {
-		name:   "external etcd without TLS",
-		values: map[string]any{"etcd": map[string]any{"servers": []any{"http://etcd.storage:2379"}}},
-		opts:   Options{Image: DefaultImageRepository + ":" + c.Metadata.AppVersion, EtcdServers: []string{"http://etcd.storage:2379"}},
+		name:   "external etcd with only a CA",
+		values: map[string]any{"etcd": map[string]any{"servers": []any{"https://etcd.storage:2379"}, "ca": string(etcdPKI.CA)}},
+		opts:   Options{Image: DefaultImageRepository + ":" + c.Metadata.AppVersion, EtcdServers: []string{"https://etcd.storage:2379"}, EtcdCA: etcdPKI.CA},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			fromHelm, err := helmTemplate(t, c, tc.values)
@@ -181,6 +181,7 @@ func TestTheChartRefusesBadValues(t *testing.T) {
 		want   string
 	}{
 		{"an etcd address that is no URL", map[string]any{"etcd": map[string]any{"servers": []any{"etcd-0:2379"}}}, "/etcd/servers/0"},
+		{"a plaintext etcd", map[string]any{"etcd": map[string]any{"servers": []any{"https://etcd-0:2379", "http://etcd-1:2379"}}}, "/etcd/servers/1"},
 		{"a client certificate without its key", map[string]any{"etcd": map[string]any{"servers": []any{"https://etcd:2379"}, "cert": "-----BEGIN CERTIFICATE-----\n"}}, "etcd.cert and etcd.key go together"},
 		{"etcd files without etcd servers", map[string]any{"etcd": map[string]any{"ca": "-----BEGIN CERTIFICATE-----\n"}}, "go with etcd.servers"},
 		{"no replicas", map[string]any{"etcd": map[string]any{"servers": []any{"https://etcd:2379"}}, "replicas": 0}, "/replicas"},

@@ -79,10 +79,8 @@ func (o Options) Validate() error {
 	if o.Image == "" {
 		return fmt.Errorf("--image: the server's image is required")
 	}
-	for _, u := range o.EtcdServers {
-		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-			return fmt.Errorf("--etcd-servers: %q is not an etcd client URL such as https://etcd-0.etcd:2379", u)
-		}
+	if err := ValidateEtcdServers(o.EtcdServers); err != nil {
+		return err
 	}
 	if len(o.EtcdServers) == 0 && (len(o.EtcdCA) > 0 || len(o.EtcdCert) > 0 || len(o.EtcdKey) > 0) {
 		return fmt.Errorf("--etcd-ca-file, --etcd-cert-file and --etcd-key-file go with --etcd-servers")
@@ -93,6 +91,22 @@ func (o Options) Validate() error {
 	hasCert := len(o.Serving.CA) > 0 && len(o.Serving.Cert) > 0 && len(o.Serving.Key) > 0
 	if hasCert == o.ServerMakesCert {
 		return fmt.Errorf("give a serving certificate or leave it to the server, not both or neither")
+	}
+	return nil
+}
+
+// ValidateEtcdServers refuses an etcd URL that is not https://, naming the flag. A plaintext
+// etcd gives whoever reaches its port every Application and Cluster to read and rewrite, and
+// ferry-apiserver refuses to start on one; the installer says so before anything is applied.
+func ValidateEtcdServers(servers []string) error {
+	for _, u := range servers {
+		switch {
+		case strings.HasPrefix(u, "https://"):
+		case strings.HasPrefix(u, "http://"):
+			return fmt.Errorf("--etcd-servers: %q is plaintext: give https:// URLs with --etcd-ca-file, --etcd-cert-file and --etcd-key-file (a client certificate your etcd trusts), or --etcd=embedded", u)
+		default:
+			return fmt.Errorf("--etcd-servers: %q is not an etcd client URL such as https://etcd-0.etcd:2379", u)
+		}
 	}
 	return nil
 }

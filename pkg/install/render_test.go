@@ -196,6 +196,9 @@ func TestBadOptionsNameTheFlag(t *testing.T) {
 		"--etcd-servers":  {Image: "x", Serving: serving, EtcdServers: []string{"etcd-0:2379"}},
 		"--etcd-ca-file":  {Image: "x", Serving: serving, EtcdCA: []byte("ca")},
 		"--etcd-key-file": {Image: "x", Serving: serving, EtcdServers: []string{"https://e:2379"}, EtcdCert: []byte("c")},
+		// A plaintext etcd, even with client files: the error says what to give instead.
+		`--etcd-servers: "http://etcd-0:2379" is plaintext: give https:// URLs with --etcd-ca-file, --etcd-cert-file and --etcd-key-file`: {
+			Image: "x", Serving: serving, EtcdServers: []string{"http://etcd-0:2379"}, EtcdCA: []byte("ca"), EtcdCert: []byte("c"), EtcdKey: []byte("k")},
 	} {
 		if _, err := Render(o); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error naming %s, got %v", want, err)

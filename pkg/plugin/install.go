@@ -90,6 +90,9 @@ func (f *installFlags) installOptions(c *cobra.Command) (install.Options, error)
 	default:
 		return opts, usageError(c, "--etcd=%q: use embedded, or give --etcd-servers", f.etcd)
 	}
+	if err := install.ValidateEtcdServers(f.etcdServers); err != nil {
+		return opts, usageError(c, "%v", err)
+	}
 	if f.replicas < 1 {
 		return opts, usageError(c, "--replicas must be at least 1")
 	}

@@ -91,13 +91,12 @@ func startReplica(t *testing.T, s *Stack, name, etcdPrefix, leaseNamespace strin
 		"--kubeconfig", ferryKubeconfig,
 		"--authentication-kubeconfig", ferryKubeconfig,
 		"--authorization-kubeconfig", ferryKubeconfig,
-		"--etcd-servers", "http://127.0.0.1:" + s.Env["ETCD_PORT"],
 		"--etcd-prefix", etcdPrefix,
 		"--data-dir", t.TempDir(),
 		"--allow-file-repositories",
 		"--leader-elect-resource-namespace", leaseNamespace,
 	}
-	args = append(args, extraArgs...)
+	args = append(append(args, s.FerryEtcdFlags()...), extraArgs...)
 	logFile, err := os.Create(r.logPath)
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func TestLeaderKilledMidSyncLosesNoOperation(t *testing.T) {
 	ns := newNamespace(t, "crash")
 	// Manual Applications: only the requested syncs apply anything.
 	names := createApps(t, ns, repo.URL(), n, time.Minute, func(a *gitopsv1alpha1.Application) { a.Spec.SyncPolicy.Automated = nil })
-	r := startReplica(t, "http://127.0.0.1:"+stack.Env["ETCD_PORT"])
+	r := startReplica(t, stack.EtcdURL())
 	if !strings.Contains(stack.LogTail("ferry-apiserver", 1_000_000), "Became the active controller") ||
 		strings.Contains(localstack.TailFile(r.logPath, 10_000), "Became the active controller") {
 		t.Fatal("the stack's ferry-apiserver is not the one reconciling: the test would kill the wrong replica")
@@ -43,7 +43,7 @@ func TestLeaderKilledMidSyncLosesNoOperation(t *testing.T) {
 	// The stack's replica comes back at the end, for the tests after this one.
 	t.Cleanup(func() {
 		if _, err := stack.Pid("ferry-apiserver"); err != nil {
-			if err := stack.RestartFerry(stack.FerryBin, "--etcd-servers=http://127.0.0.1:"+stack.Env["ETCD_PORT"]); err != nil {
+			if err := stack.RestartFerry(stack.FerryBin, stack.FerryEtcdFlags()...); err != nil {
 				t.Errorf("starting the stack's ferry-apiserver again: %v", err)
 			}
 		}

@@ -49,7 +49,7 @@ func TestGitCacheDiskFull(t *testing.T) {
 	}
 	// A ferry-apiserver of its own, with the small disk under its Git cache, storing under a
 	// prefix of its own and electing its controller beside the stack's.
-	r := startReplica(t, "http://127.0.0.1:"+stack.Env["ETCD_PORT"],
+	r := startReplica(t, stack.EtcdURL(),
 		"--git-cache-dir", disk,
 		"--etcd-prefix", fmt.Sprintf("/faults-disk-%06d", rand.IntN(1000000)),
 		"--leader-elect-resource-namespace", newLeaseNamespace(t))

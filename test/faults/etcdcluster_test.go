@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +54,7 @@ func startEtcdCluster(t *testing.T) []*etcdMember {
 	var initial []string
 	var members []*etcdMember
 	for i := 0; i < 3; i++ {
-		m := &etcdMember{name: fmt.Sprintf("m%d", i), client: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i])}
+		m := &etcdMember{name: fmt.Sprintf("m%d", i), client: fmt.Sprintf("https://127.0.0.1:%d", ports[2*i])}
 		peer := fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1])
 		initial = append(initial, m.name+"="+peer)
 		m.args = []string{"--name", m.name, "--data-dir", t.TempDir(),
@@ -63,6 +62,7 @@ func startEtcdCluster(t *testing.T) []*etcdMember {
 			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 			"--initial-cluster-token", "ferry-faults", "--initial-cluster-state", "new",
 			"--unsafe-no-fsync", "--log-level", "warn"}
+		m.args = append(m.args, stack.EtcdMemberTLSFlags()...) // Ferry refuses a plaintext etcd
 		m.logPath = filepath.Join(t.TempDir(), m.name+".log")
 		members = append(members, m)
 	}
@@ -117,14 +117,14 @@ func (m *etcdMember) kill(t *testing.T) {
 
 func (m *etcdMember) waitHealthy(t *testing.T) {
 	t.Helper()
-	hc := &http.Client{Timeout: 2 * time.Second}
+	healthy := stack.EtcdHealthy(m.client)
 	eventually.Until(t, time.Minute, 100*time.Millisecond, "etcd member "+m.name+" healthy", func() (bool, string) {
-		resp, err := hc.Get(m.client + "/health")
-		if err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := healthy(ctx); err != nil {
 			return false, err.Error()
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
+		return true, ""
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 )
 
 // replica is another ferry-apiserver beside the stack's: same identity and certificates, its own
-// port and data directory, storing in etcdServers and competing for the Lease the extra flags
+// port and data directory, storing in etcdServers (comma-separated https:// URLs of members of the
+// stack's etcd CA) and competing for the Lease the extra flags
 // name (the stack's by default).
 type replica struct {
 	name    string
@@ -49,11 +51,11 @@ func startReplica(t *testing.T, etcdServers string, extra ...string) *replica {
 	if err != nil {
 		t.Fatal(err)
 	}
+	extra = append(stack.FerryEtcdFlags(strings.Split(etcdServers, ",")...), extra...)
 	r.cmd = exec.Command(stack.FerryBin, append([]string{
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
 		"--tls-cert-file", filepath.Join(pki, "ferry-apiserver.crt"), "--tls-private-key-file", filepath.Join(pki, "ferry-apiserver.key"),
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
-		"--etcd-servers", etcdServers,
 		"--data-dir", t.TempDir(), "--allow-file-repositories"}, extra...)...)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	if err := r.cmd.Start(); err != nil {

@@ -36,7 +36,11 @@ type soakSample struct {
 // etcdDBSize is the stack's etcd database size, from its /metrics.
 func etcdDBSize(t *testing.T) float64 {
 	t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + stack.Env["ETCD_PORT"] + "/metrics")
+	client, err := stack.EtcdHTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(stack.EtcdURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

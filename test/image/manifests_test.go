@@ -6,9 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path"
@@ -24,7 +22,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -38,7 +35,6 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/install"
-	"github.com/ferry-gitops/ferry/pkg/release"
 	"github.com/ferry-gitops/ferry/pkg/servingcert"
 	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
@@ -109,7 +105,7 @@ spec:
 		opts install.Options
 	}{
 		{"etcd embedded", install.Options{}},
-		{"etcd external", install.Options{EtcdServers: []string{"http://127.0.0.1:" + stack.Env["ETCD_PORT"]}}},
+		{"etcd external", etcdExternal(t, stack, install.Options{})},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -199,18 +195,18 @@ spec:
 		})
 	}
 
-	// install-external-etcd.yaml as make release writes it: no key and no caBundle in it. Two
-	// replicas start together against the external etcd; they must agree on one certificate,
-	// store it in the Secret and set the APIService's caBundle to its CA. A restart keeps it.
+	// The manifests of an external etcd as kubectl ferry install --export writes them for an etcd
+	// that takes TLS clients only (install-external-etcd.yaml of make release plus the etcd
+	// client Secret and flags): no key and no caBundle in them. Two replicas start together
+	// against the external etcd; they must agree on one certificate, store it in the Secret and
+	// set the APIService's caBundle to its CA. A restart keeps it.
 	t.Run("install.yaml, two replicas make one certificate", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		// As its header says: the example etcd address replaced with the user's.
-		text, err := release.InstallYAML("ferry-apiserver:"+version, install.EtcdExternal)
+		objs, err := install.Render(etcdExternal(t, stack, install.Options{Image: "ferry-apiserver:" + version, ServerMakesCert: true}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		objs := decodeManifests(t, strings.ReplaceAll(string(text), release.ExampleEtcdServer, "http://127.0.0.1:"+stack.Env["ETCD_PORT"]))
 		// The cases above installed a certificate of the installer's: this installation starts
 		// without one.
 		if err := kube.CoreV1().Secrets(install.Namespace).Delete(ctx, install.ServingSecret, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -258,24 +254,6 @@ spec:
 	})
 }
 
-// decodeManifests decodes a multi-document YAML stream into objects.
-func decodeManifests(t *testing.T, text string) []*unstructured.Unstructured {
-	t.Helper()
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(text), 4096)
-	for {
-		obj := map[string]any{}
-		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
-			return objs
-		} else if err != nil {
-			t.Fatalf("decoding the manifests: %v", err)
-		}
-		if len(obj) > 0 {
-			objs = append(objs, &unstructured.Unstructured{Object: obj})
-		}
-	}
-}
-
 // replica is one server started from the image as the manifests' pod.
 type replica struct {
 	server *sandboxed
@@ -307,6 +285,23 @@ func startReplica(t *testing.T, ctx context.Context, img v1.Image, cfg *v1.Confi
 	}
 	t.Cleanup(r.stop)
 	return r
+}
+
+// etcdExternal is o with the stack's etcd as an external etcd: its https:// URL, its CA and
+// Ferry's client certificate, as kubectl ferry install --etcd-servers --etcd-ca-file
+// --etcd-cert-file --etcd-key-file reads them.
+func etcdExternal(t *testing.T, stack *localstack.Stack, o install.Options) install.Options {
+	t.Helper()
+	o.EtcdServers = []string{stack.EtcdURL()}
+	ca, cert, key := stack.FerryEtcdClientFiles()
+	for file, into := range map[string]*[]byte{ca: &o.EtcdCA, cert: &o.EtcdCert, key: &o.EtcdKey} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*into = data
+	}
+	return o
 }
 
 // pod is the server's pod template, as the manifests give it.

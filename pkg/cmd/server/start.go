@@ -302,6 +302,7 @@ func (o *Options) Validate() error {
 		etcd.StorageConfig.Transport.ServerList = []string{"http://127.0.0.1:0"}
 		errs = append(errs, etcd.Validate()...)
 	} else {
+		errs = append(errs, validateEtcdServers(ro.Etcd.StorageConfig.Transport.ServerList)...)
 		errs = append(errs, ro.Etcd.Validate()...)
 	}
 	errs = append(errs, ro.SecureServing.Validate()...)

@@ -77,6 +77,10 @@ type Config struct {
 	Interval time.Duration
 	// Workers is how many sets generate at once; zero means 2.
 	Workers int
+	// Templates makes the Applications of a set's template, one per set of parameters; nil runs
+	// generators.RenderAll in this process. ferry-apiserver runs them in a render worker
+	// (worker.Pool.Templates), where a template that never ends is stopped at a deadline.
+	Templates func(tmpl gitopsv1alpha1.ApplicationSetTemplate, params []generators.Params) ([]*gitopsv1alpha1.Application, error)
 }
 
 // Controller reconciles ApplicationSets.
@@ -289,13 +293,17 @@ func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.Applicati
 		return gen
 	}
 	sa := c.cfg.Tenancy.ServiceAccount(set.Namespace, set.Spec.ServiceAccountName)
+	templates := c.cfg.Templates
+	if templates == nil {
+		templates = generators.RenderAll
+	}
+	apps, err := templates(set.Spec.Template, res.Params)
+	if err != nil {
+		gen.reason, gen.failure = ReasonTemplateFailed, err
+		return gen
+	}
 	seen := map[string]int{}
-	for i, p := range res.Params {
-		app, err := generators.Render(set.Spec.Template, p)
-		if err != nil {
-			gen.reason, gen.failure = ReasonTemplateFailed, fmt.Errorf("parameters %d: %w", i, err)
-			return gen
-		}
+	for i, app := range apps {
 		if j, dup := seen[app.Name]; dup {
 			gen.reason, gen.failure = ReasonTemplateFailed, fmt.Errorf("parameters %d and %d both make Application %q: give spec.template.metadata.name a parameter that tells them apart", j, i, app.Name)
 			return gen

@@ -6,6 +6,7 @@ package generators
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -83,8 +84,11 @@ func Render(tmpl gitopsv1alpha1.ApplicationSetTemplate, params Params) (*gitopsv
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", path, err)
 		}
-		var out bytes.Buffer
+		out := boundedBuffer{max: MaxTemplateOutput}
 		if err := t.Execute(&out, map[string]any(params)); err != nil {
+			if errors.Is(err, errTooMuchOutput) {
+				return "", fmt.Errorf("%s: the template wrote more than %d KiB, the most one field may hold", path, MaxTemplateOutput>>10)
+			}
 			return "", fmt.Errorf("%s: %s", path, describeExecError(err))
 		}
 		return out.String(), nil
@@ -105,6 +109,50 @@ func Render(tmpl gitopsv1alpha1.ApplicationSetTemplate, params Params) (*gitopsv
 		Spec:       out.Spec,
 	}, nil
 }
+
+// MaxTemplateOutput bounds what one string of a template may expand to: more than any field of
+// an Application holds, far less than a template looping without end would write.
+const MaxTemplateOutput = 1 << 20
+
+var errTooMuchOutput = errors.New("template output over its limit")
+
+// boundedBuffer is a buffer that refuses to grow past max bytes, which stops the template
+// writing to it at that point.
+type boundedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, errTooMuchOutput
+	}
+	return b.Buffer.Write(p)
+}
+
+// RenderAll makes the Application of each set of parameters, in order; the first failure is
+// the error, naming the set. It bounds each field's output, not time: Ferry runs it in a render
+// worker (package worker), stopped at its deadline.
+func RenderAll(tmpl gitopsv1alpha1.ApplicationSetTemplate, params []Params) ([]*gitopsv1alpha1.Application, error) {
+	apps := make([]*gitopsv1alpha1.Application, 0, len(params))
+	for i, p := range params {
+		app, err := Render(tmpl, p)
+		if err != nil {
+			return nil, &ParamsError{Index: i, Err: err}
+		}
+		apps = append(apps, app)
+	}
+	return apps, nil
+}
+
+// ParamsError is a template that failed for one set of parameters.
+type ParamsError struct {
+	Index int
+	Err   error
+}
+
+func (e *ParamsError) Error() string { return fmt.Sprintf("parameters %d: %v", e.Index, e.Err) }
+func (e *ParamsError) Unwrap() error { return e.Err }
 
 // describeExecError shortens text/template's error ("template: :1:3: executing \"\" at <.nmea>:
 // map has no entry for key \"nmea\"") to what a user needs.

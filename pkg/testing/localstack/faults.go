@@ -37,7 +37,7 @@ func (s *Stack) StartAgain(ctx context.Context, component string) error {
 	var check func(context.Context) error
 	switch component {
 	case "etcd":
-		check = httpOK("http://127.0.0.1:"+s.Env["ETCD_PORT"]+"/health", "", "")
+		check = s.EtcdHealthy(s.EtcdURL())
 	case "kube-apiserver":
 		check = httpOK("https://127.0.0.1:"+s.Env["KUBE_PORT"]+"/readyz", s.layout.PKI("ca.crt"), s.tokens["admin"])
 	default:

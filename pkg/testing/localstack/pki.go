@@ -15,7 +15,8 @@ import (
 var pkiFiles = []string{"ca.crt", "ca.key", "kube-apiserver.crt", "kube-apiserver.key",
 	"front-proxy-ca.crt", "front-proxy-ca.key", "front-proxy-client.crt", "front-proxy-client.key",
 	"sa.key", "sa.pub", "ferry-ca.crt", "ferry-ca.key", "ferry-apiserver.crt", "ferry-apiserver.key",
-	"admin.crt", "admin.key"}
+	"admin.crt", "admin.key", "etcd-ca.crt", "etcd-ca.key", "etcd-server.crt", "etcd-server.key",
+	"kube-apiserver-etcd-client.crt", "kube-apiserver-etcd-client.key", "ferry-etcd-client.crt", "ferry-etcd-client.key"}
 
 // ensurePKI writes the certificates and keys of a stack into dir, or keeps those already there.
 // It reports whether it made new ones.
@@ -55,6 +56,14 @@ func ensurePKI(dir string) (bool, error) {
 		IPs:      []net.IP{net.IPv4(127, 0, 0, 1)}})
 	// kube-controller-manager's identity.
 	p.leaf("admin", ca, pki.Leaf{CommonName: "ferry-dev-admin", Organizations: []string{"system:masters"}, Usages: clientAuth})
+	// etcd's own CA, as kubeadm makes one: etcd serves TLS and takes only the clients it signed
+	// (EtcdURL, FerryEtcdFlags). The serving certificate is also etcd's client certificate
+	// towards itself (its gRPC gateway), hence both usages.
+	etcd := p.ca("etcd-ca", "ferry-dev-etcd-ca")
+	p.leaf("etcd-server", etcd, pki.Leaf{CommonName: "etcd", Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	p.leaf("kube-apiserver-etcd-client", etcd, pki.Leaf{CommonName: "kube-apiserver-etcd-client", Usages: clientAuth})
+	p.leaf("ferry-etcd-client", etcd, pki.Leaf{CommonName: "ferry-etcd-client", Usages: clientAuth})
 	return true, p.err
 }
 

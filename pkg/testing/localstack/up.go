@@ -313,11 +313,15 @@ func httpOK(url, caFile, token string) func(context.Context) error {
 	} else {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // a self-signed probe target, see startKubeControllerManager
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	if poolErr != nil {
+		return func(context.Context) error { return poolErr }
+	}
+	return getOK(&http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}, url, token)
+}
+
+// getOK is a probe: GET url with client succeeds with 200.
+func getOK(client *http.Client, url, token string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if poolErr != nil {
-			return poolErr
-		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
@@ -345,24 +349,25 @@ func (s *Stack) startEtcd(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", p.Etcd)
+	client := s.EtcdURL()
 	peer := fmt.Sprintf("http://127.0.0.1:%d", p.EtcdPeer)
-	if err := s.startProcess("etcd", cfg.WithParent, nil, filepath.Join(cfg.K8sBin, "etcd"),
+	if err := s.startProcess("etcd", cfg.WithParent, nil, append([]string{filepath.Join(cfg.K8sBin, "etcd"),
 		"--name", "ferry-dev", "--data-dir", data,
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "ferry-dev="+peer,
-		"--unsafe-no-fsync", "--log-level", "warn"); err != nil {
+		"--initial-cluster", "ferry-dev=" + peer,
+		"--unsafe-no-fsync", "--log-level", "warn"}, s.EtcdMemberTLSFlags()...)...); err != nil {
 		return err
 	}
-	return s.waitFor(ctx, cfg, "etcd", "etcd healthy", httpOK(client+"/health", "", ""))
+	return s.waitFor(ctx, cfg, "etcd", "etcd healthy", s.EtcdHealthy(client))
 }
 
 func (s *Stack) startKubeAPIServer(ctx context.Context, cfg Config) error {
 	p, l := cfg.Ports, s.layout
 	cfg.logf("starting kube-apiserver on 127.0.0.1:%d", p.Kube)
 	if err := s.startProcess("kube-apiserver", cfg.WithParent, nil, filepath.Join(cfg.K8sBin, "kube-apiserver"),
-		"--etcd-servers", fmt.Sprintf("http://127.0.0.1:%d", p.Etcd),
+		"--etcd-servers", s.EtcdURL(), "--etcd-cafile", l.PKI("etcd-ca.crt"),
+		"--etcd-certfile", l.PKI("kube-apiserver-etcd-client.crt"), "--etcd-keyfile", l.PKI("kube-apiserver-etcd-client.key"),
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(p.Kube),
 		"--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none",
 		"--tls-cert-file", l.PKI("kube-apiserver.crt"), "--tls-private-key-file", l.PKI("kube-apiserver.key"),

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 )
 
@@ -50,7 +51,11 @@ func Main(args []string) int {
 			fmt.Fprintf(os.Stderr, "render worker: reading a request: %v\n", err)
 			return 1
 		}
-		if err := writeMessage(out, build(req)); err != nil {
+		resp := build
+		if req.Template != nil {
+			resp = renderTemplates
+		}
+		if err := writeMessage(out, resp(req)); err != nil {
 			fmt.Fprintf(os.Stderr, "render worker: writing a response: %v\n", err)
 			return 1
 		}
@@ -85,6 +90,24 @@ func build(req request) (resp response) {
 		resp.Objects = append(resp.Objects, data)
 	}
 	return resp
+}
+
+// renderTemplates runs an ApplicationSet's template; a panic is this request's error.
+func renderTemplates(req request) (resp response) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp = response{Reason: fmt.Sprintf("the template failed unexpectedly: %v", r)}
+		}
+	}()
+	apps, err := generators.RenderAll(req.Template.Template, req.Template.Params)
+	if err != nil {
+		var perr *generators.ParamsError
+		if errors.As(err, &perr) {
+			return response{ParamsIndex: perr.Index, Reason: perr.Err.Error()}
+		}
+		return response{Reason: err.Error()}
+	}
+	return response{Applications: apps}
 }
 
 // limitMemory caps the worker's address space at what it has reserved now plus limit, so that

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
@@ -30,6 +33,10 @@ type Options struct {
 	Timeout time.Duration
 	// MemoryLimit bounds the memory one worker may use for a build, in bytes. Default 1 GiB.
 	MemoryLimit int64
+	// TemplateTimeout bounds one ApplicationSet's templates (all its sets of parameters).
+	// Default 3s: thousands of Applications take milliseconds, a template looping without end
+	// is stopped well before anyone waits for it.
+	TemplateTimeout time.Duration
 }
 
 // Pool builds kustomizations in worker processes: a render.Builder for render.Options.
@@ -58,6 +65,9 @@ func New(opts Options) (*Pool, error) {
 	if opts.MemoryLimit <= 0 {
 		opts.MemoryLimit = 1 << 30
 	}
+	if opts.TemplateTimeout <= 0 {
+		opts.TemplateTimeout = 3 * time.Second
+	}
 	p := &Pool{opts: opts, slots: make(chan *process, opts.Workers)}
 	for i := 0; i < opts.Workers; i++ {
 		p.slots <- nil
@@ -78,12 +88,57 @@ func (p *Pool) Close() {
 // Build builds the kustomization at dir of files in a worker.
 func (p *Pool) Build(files []source.File, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
 	opts.Builder = nil
+	resp, err := p.run(request{Files: files, Dir: dir, Options: opts}, p.opts.Timeout, 2*opts.WithDefaults().MaxBytes+1<<20)
+	switch {
+	case errors.Is(err, errDeadline):
+		return nil, &render.Error{File: dir, Reason: fmt.Sprintf("kustomize build took longer than %s and was stopped (ferry-apiserver --render-timeout)", p.opts.Timeout)}
+	case errors.Is(err, errMemory):
+		return nil, &render.Error{File: dir, Reason: fmt.Sprintf("kustomize build needed more than %d MiB of memory and was stopped (ferry-apiserver --render-memory-limit)", p.opts.MemoryLimit>>20)}
+	case err != nil:
+		return nil, err
+	}
+	return decode(dir, resp)
+}
+
+// maxTemplateResponse bounds the Applications of one set's templates, as JSON.
+const maxTemplateResponse = 256 << 20
+
+// Templates makes the Application of each set of parameters from an ApplicationSet's template,
+// in a worker: a template that loops without end or writes without bound is stopped at
+// TemplateTimeout or the memory limit, and costs this set an error, never the server.
+func (p *Pool) Templates(tmpl gitopsv1alpha1.ApplicationSetTemplate, params []generators.Params) ([]*gitopsv1alpha1.Application, error) {
+	resp, err := p.run(request{Template: &templateRequest{Template: tmpl, Params: params}}, p.opts.TemplateTimeout, maxTemplateResponse)
+	switch {
+	case errors.Is(err, errDeadline):
+		return nil, fmt.Errorf("spec.template: the template ran longer than %s over %d sets of parameters and was stopped", p.opts.TemplateTimeout, len(params))
+	case errors.Is(err, errMemory):
+		return nil, fmt.Errorf("spec.template: the template needed more than %d MiB of memory and was stopped (ferry-apiserver --render-memory-limit)", p.opts.MemoryLimit>>20)
+	case err != nil:
+		return nil, err
+	case resp.Reason != "":
+		return nil, &generators.ParamsError{Index: resp.ParamsIndex, Err: errors.New(resp.Reason)}
+	case len(resp.Applications) != len(params):
+		return nil, fmt.Errorf("the render worker made %d Applications of %d sets of parameters", len(resp.Applications), len(params))
+	}
+	return resp.Applications, nil
+}
+
+// errDeadline and errMemory say a worker was stopped at its deadline or ran out of memory.
+var (
+	errDeadline = errors.New("the worker passed its deadline")
+	errMemory   = errors.New("the worker ran out of memory")
+)
+
+// run has a worker answer req within timeout, its response at most limit bytes. A worker that
+// passes the deadline is stopped (errDeadline), as is one that fails (errMemory, or an error
+// whose details go to the log); a new one starts for the next request.
+func (p *Pool) run(req request, timeout time.Duration, limit int64) (response, error) {
 	proc := <-p.slots
 	if proc == nil {
 		var err error
 		if proc, err = p.start(); err != nil {
 			p.slots <- nil
-			return nil, fmt.Errorf("starting a render worker: %w", err)
+			return response{}, fmt.Errorf("starting a render worker: %w", err)
 		}
 	}
 	type outcome struct {
@@ -93,27 +148,27 @@ func (p *Pool) Build(files []source.File, dir string, opts render.Options) ([]*u
 	done := make(chan outcome, 1)
 	go func() {
 		var o outcome
-		if o.err = writeMessage(proc.stdin, request{Files: files, Dir: dir, Options: opts}); o.err == nil {
-			o.err = readMessage(proc.stdout, 2*opts.WithDefaults().MaxBytes+1<<20, &o.resp)
+		if o.err = writeMessage(proc.stdin, req); o.err == nil {
+			o.err = readMessage(proc.stdout, limit, &o.resp)
 		}
 		done <- o
 	}()
-	timer := time.NewTimer(p.opts.Timeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case o := <-done:
 		if o.err != nil {
 			proc.stop()
 			p.slots <- nil
-			return nil, p.failed(proc, dir, o.err)
+			return response{}, p.failed(proc, req.Dir, o.err)
 		}
 		p.slots <- proc
-		return decode(dir, o.resp)
+		return o.resp, nil
 	case <-timer.C:
 		proc.stop()
 		<-done
 		p.slots <- nil
-		return nil, &render.Error{File: dir, Reason: fmt.Sprintf("kustomize build took longer than %s and was stopped (ferry-apiserver --render-timeout)", p.opts.Timeout)}
+		return response{}, errDeadline
 	}
 }
 
@@ -124,7 +179,7 @@ func (p *Pool) failed(proc *process, dir string, err error) error {
 	tail := proc.stderr.String()
 	if strings.Contains(tail, "out of memory") || strings.Contains(tail, "cannot allocate memory") {
 		klog.InfoS("Render worker stopped at its memory limit", "dir", dir, "limitMiB", p.opts.MemoryLimit>>20)
-		return &render.Error{File: dir, Reason: fmt.Sprintf("kustomize build needed more than %d MiB of memory and was stopped (ferry-apiserver --render-memory-limit)", p.opts.MemoryLimit>>20)}
+		return errMemory
 	}
 	klog.ErrorS(err, "Render worker failed", "pid", proc.cmd.Process.Pid, "exit", proc.cmd.ProcessState, "stderr", tail)
 	return fmt.Errorf("the render worker stopped unexpectedly (%v); it is restarted for the next render, and the server log has its last words", proc.cmd.ProcessState)

@@ -16,6 +16,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
@@ -365,5 +367,44 @@ func TestWorkersReadNoFiles(t *testing.T) {
 	// In this process the file is read, and its value is in the error: the test can fail.
 	if _, err := render.InProcess.Build(chart("file://"+onDisk), "chart", opts); err == nil || !strings.Contains(err.Error(), secret) {
 		t.Fatalf("in this process the schema did not read the file (%v): the test proves nothing", err)
+	}
+}
+
+// TestTemplatesThatNeverEndAreStopped gives the pool ApplicationSet templates a tenant could
+// write to stall or fill the server: a loop of a trillion empty turns, and a billion turns that
+// each write a line. The first is stopped at the deadline, the second when a field passes its
+// size; both name spec.template, and the worker goes on making Applications afterwards.
+func TestTemplatesThatNeverEndAreStopped(t *testing.T) {
+	p := newPool(t, Options{Workers: 1, TemplateTimeout: time.Second})
+	params := []generators.Params{{"name": "web"}, {"name": "api"}}
+	tmpl := func(name string) gitopsv1alpha1.ApplicationSetTemplate {
+		return gitopsv1alpha1.ApplicationSetTemplate{
+			Metadata: gitopsv1alpha1.ApplicationSetTemplateMeta{Name: name},
+			Spec: gitopsv1alpha1.ApplicationSpec{
+				Source: gitopsv1alpha1.ApplicationSource{RepoURL: "https://git.example.com/shop.git", Path: "apps/{{.name}}"},
+			},
+		}
+	}
+	for name, c := range map[string]struct{ template, want string }{
+		"endless":   {"{{range 1000000000000}}{{end}}{{.name}}", "ran longer than 1s"},
+		"unbounded": {"{{range 1000000000}}0123456789abcdef{{end}}{{.name}}", "spec.template.metadata.name: the template wrote more than 1024 KiB"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := p.Templates(tmpl(c.template), params)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+	apps, err := p.Templates(tmpl("shop-{{.name}}"), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 2 || apps[0].Name != "shop-web" || apps[1].Spec.Source.Path != "apps/api" {
+		t.Fatalf("after the stopped templates: %+v", apps)
+	}
+	var perr *generators.ParamsError
+	if _, err := p.Templates(tmpl("{{.nmae}}"), params); !errors.As(err, &perr) || perr.Index != 0 || !strings.Contains(err.Error(), `no parameter "nmae"`) {
+		t.Fatalf("a template naming a missing parameter: %v", err)
 	}
 }

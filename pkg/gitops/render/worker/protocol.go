@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
@@ -20,16 +22,28 @@ import (
 // Subcommand is the first argument that makes ferry-apiserver a render worker.
 const Subcommand = "render-worker"
 
-// request is one build: the staged files and the options RenderTree checked them with.
+// request is one build: the staged files and the options RenderTree checked them with; or,
+// when Template is set, an ApplicationSet's template over its sets of parameters.
 type request struct {
-	Files   []source.File
-	Dir     string
-	Options render.Options
+	Files    []source.File
+	Dir      string
+	Options  render.Options
+	Template *templateRequest `json:",omitempty"`
+}
+
+// templateRequest is an ApplicationSet's template and the parameters its generators made.
+type templateRequest struct {
+	Template gitopsv1alpha1.ApplicationSetTemplate
+	Params   []generators.Params
 }
 
 // response is a build's outcome: the objects as JSON, or the error.
 type response struct {
 	Objects []json.RawMessage `json:",omitempty"`
+	// Applications are the template's, one per set of parameters.
+	Applications []*gitopsv1alpha1.Application `json:",omitempty"`
+	// ParamsIndex is the set of parameters a template failed for.
+	ParamsIndex int `json:",omitempty"`
 	// Error is a render.Error (file and reason) when File or Reason is set.
 	File   string `json:",omitempty"`
 	Reason string `json:",omitempty"`
