@@ -93,7 +93,9 @@ type Server struct {
 	password string
 	down     atomic.Bool
 	delay    atomic.Int64
-	requests []string
+	// abandoned counts the requests whose client went away while the server delayed them.
+	abandoned atomic.Int64
+	requests  []string
 	// flaky, when set, fails or stalls a share of requests at random (SetFlaky).
 	flaky *flakiness
 }
@@ -140,6 +142,7 @@ func NewServer(t T) *Server {
 			select {
 			case <-time.After(d):
 			case <-r.Context().Done():
+				s.abandoned.Add(1)
 				return
 			}
 		}
@@ -189,6 +192,10 @@ func (s *Server) RequireBasicAuth(username, password string) {
 // SetDelay makes the server wait d before answering each request (0 to stop), to keep a
 // client busy in the middle of a fetch.
 func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// Abandoned is how many requests their client gave up on (closed the connection) while the
+// server delayed them (SetDelay): work a client stopped.
+func (s *Server) Abandoned() int { return int(s.abandoned.Load()) }
 
 // SetFlaky makes percent of the requests fail (502) or stall for stall before being answered,
 // at random from seed, half of each; 0 stops it. It returns a function that reports how many

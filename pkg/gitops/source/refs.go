@@ -72,6 +72,10 @@ type refsFlight struct {
 	done    chan struct{}
 	listing *refListing
 	err     error
+	// waiters are the callers waiting for it (under refsMu); the last to leave before it ends
+	// cancels it.
+	waiters int
+	cancel  context.CancelFunc
 }
 
 // listRefs returns the refs of repoURL from a listing fresh enough for ctx.
@@ -98,11 +102,13 @@ func (c *Cache) listRefs(ctx context.Context, repoURL string, entry *repoEntry, 
 		if f == nil {
 			f = c.startListing(ctx, key, entry, auth)
 		}
+		f.waiters++
 		c.refsMu.Unlock()
 
 		select {
 		case <-f.done:
 		case <-ctx.Done():
+			c.leaveListing(key, f)
 			return nil, wrapRemoteError(repoURL, "listing refs of", ctx.Err())
 		}
 		if round < maxListingRounds && f.started.Before(bound) {
@@ -116,13 +122,15 @@ func (c *Cache) listRefs(ctx context.Context, repoURL string, entry *repoEntry, 
 }
 
 // startListing starts a listing of key's refs and records it as in flight. The caller holds
-// refsMu. The listing runs on its own, bounded by Options.Timeout but not by the cancellation of
-// ctx: the callers that joined it must not fail because the one that started it went away.
+// refsMu. The listing is bounded by Options.Timeout, and by its callers: the ones that joined it
+// must not fail because the one that started it went away, so it is cancelled only when the
+// last of them has left (leaveListing), never running on for nobody.
 func (c *Cache) startListing(ctx context.Context, key refsKey, entry *repoEntry, auth transport.AuthMethod) *refsFlight {
-	f := &refsFlight{started: time.Now(), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &refsFlight{started: time.Now(), done: make(chan struct{}), cancel: cancel}
 	c.refsFlights[key] = f
-	ctx = context.WithoutCancel(ctx)
 	go func() {
+		defer cancel()
 		refs, err := c.listRemote(ctx, key.repoURL, entry, auth)
 		c.refsMu.Lock()
 		if c.refsFlights[key] == f {
@@ -141,6 +149,21 @@ func (c *Cache) startListing(ctx context.Context, key refsKey, entry *repoEntry,
 		close(f.done)
 	}()
 	return f
+}
+
+// leaveListing is a caller of f going away before it ended: the last one cancels it, and a
+// caller coming after starts a listing of its own rather than joining one being cancelled.
+func (c *Cache) leaveListing(key refsKey, f *refsFlight) {
+	c.refsMu.Lock()
+	defer c.refsMu.Unlock()
+	f.waiters--
+	if f.waiters > 0 {
+		return
+	}
+	f.cancel()
+	if c.refsFlights[key] == f {
+		delete(c.refsFlights, key)
+	}
 }
 
 // pruneRefsLocked forgets listings too old for a caller without a bound of its own, other than

@@ -30,9 +30,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
-	"golang.org/x/sync/singleflight"
 	"k8s.io/klog/v2"
 
+	"github.com/ferry-gitops/ferry/pkg/flight"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 )
 
@@ -85,8 +85,10 @@ type Stats struct {
 
 // Cache is the shared repository cache. It is safe for concurrent use.
 type Cache struct {
-	opts    Options
-	flights singleflight.Group
+	opts Options
+	// flights are the fetches in progress, each shared by the callers that want it and stopped
+	// when the last of them has gone.
+	flights flight.Group
 	// credsKey keys the hashes of credentials in the ref listing cache, so that the hashes
 	// mean nothing outside this process.
 	credsKey []byte
@@ -217,6 +219,9 @@ func (c *Cache) count(f func(*Stats)) {
 // listing with those credentials (shared, like every listing, among callers presenting the same
 // ones). Otherwise a tenant who learned a SHA of another tenant's private repository would read
 // it with no credentials at all.
+//
+// A commit SHA that is not in the cache is fetched only when a fetch may bring it (reach.go): a
+// SHA reachable from no branch or tag is refused without one.
 func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Credentials) (string, error) {
 	if err := c.checkURL(repoURL); err != nil {
 		return "", err
@@ -234,7 +239,8 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Cr
 	}
 
 	if commitSHA.MatchString(revision) {
-		if _, err := c.listRefs(ctx, repoURL, entry, creds, auth); err != nil {
+		refs, err := c.listRefs(ctx, repoURL, entry, creds, auth)
+		if err != nil {
 			return "", err
 		}
 		if _, err := entry.commit(plumbing.NewHash(revision)); err == nil {
@@ -243,6 +249,17 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Cr
 		notFound := fmt.Errorf("commit %s: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
 		if c.knownMissing(repoURL, revision) {
 			return "", notFound
+		}
+		if _, bound := notBeforeFrom(ctx); !bound && !entry.fetchMayBring(refs, revision) {
+			// A listing up to RefsMaxAge old may predate the push of that commit: a caller
+			// that asked for no fresher one gets a listing from now before it is refused.
+			if refs, err = c.listRefs(WithNotBefore(ctx, time.Now()), repoURL, entry, creds, auth); err != nil {
+				return "", err
+			}
+		}
+		if !entry.fetchMayBring(refs, revision) {
+			return "", fmt.Errorf("commit %s: %w in %s: it is reachable from none of its branches and tags (Ferry reads only those; name a branch, a tag, or a commit of one)",
+				revision, ErrRevisionNotFound, redactURL(repoURL))
 		}
 		if err := c.fetch(ctx, repoURL, entry, auth, revision); err != nil {
 			return "", err
@@ -316,11 +333,15 @@ func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, 
 }
 
 // fetch brings the remote's branches and tags into the cache. Concurrent fetches of the same
-// repository for the same wanted commit share one network round trip.
+// repository for the same wanted commit share one network round trip, which goes on while one of
+// them waits, and stops when none does.
 func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, auth transport.AuthMethod, want string) error {
-	_, err, _ := c.flights.Do(repoURL+"@"+want, func() (interface{}, error) {
+	_, err := c.flights.Do(ctx, repoURL+"@"+want, func(ctx context.Context) (any, error) {
 		entry.mu.Lock()
 		defer entry.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return nil, err // every caller left while this fetch waited for the lock
+		}
 		if entry.removed {
 			return nil, fmt.Errorf("the cache of %s was removed while this fetch waited: retrying", redactURL(repoURL))
 		}
@@ -382,6 +403,9 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 		klog.FromContext(ctx).V(2).Info("Fetched repository", "repo", redactURL(repoURL), "want", want, "duration", time.Since(start))
 		return nil, nil
 	})
+	if err != nil && errors.Is(err, ctx.Err()) {
+		return wrapRemoteError(repoURL, "fetching from", err)
+	}
 	return err
 }
 

@@ -455,6 +455,8 @@ func TestCancelledCallerDoesNotFailTheListingItStarted(t *testing.T) {
 		}
 		joiner <- err
 	}()
+	// The listing stops only when its last caller leaves: the joiner must be waiting for it.
+	waitFor(t, "the second caller joined the listing", func() bool { return c.ListingWaiters(repo.URL()) == 2 })
 	cancel()
 	if err := <-leader; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled caller: %v, want context.Canceled", err)
