@@ -3,6 +3,7 @@
 //	kubectl ferry list [-A]
 //	kubectl ferry status APP
 //	kubectl ferry sync APP [--revision R] [--prune] [--dry-run] [--wait [--timeout 5m]]
+//	kubectl ferry delete APP [--cascade=orphan] [--wait=false] [--timeout 6m]
 //	kubectl ferry health APP
 //	kubectl ferry history APP
 //	kubectl ferry diff APP [--revision R]
@@ -135,6 +136,7 @@ other error.`,
 		Example: `  kubectl ferry list -A
   kubectl ferry status guestbook
   kubectl ferry sync guestbook --prune --wait
+  kubectl ferry delete guestbook
   kubectl ferry health guestbook -o yaml
   kubectl ferry history guestbook
   kubectl ferry diff guestbook --revision v1.2.0
@@ -159,6 +161,7 @@ other error.`,
 		newListCommand(o),
 		newStatusCommand(o),
 		newSyncCommand(o),
+		newDeleteCommand(o),
 		newHealthCommand(o),
 		newHistoryCommand(o),
 		newDiffCommand(o),
