@@ -94,6 +94,7 @@ func startReplica(t *testing.T, s *Stack, name, etcdPrefix, leaseNamespace strin
 		"--etcd-prefix", etcdPrefix,
 		"--data-dir", t.TempDir(),
 		"--allow-file-repositories",
+		"--egress-allow-cidrs=127.0.0.1/32", // the stack's Git servers are on loopback
 		"--leader-elect-resource-namespace", leaseNamespace,
 	}
 	args = append(append(args, s.FerryEtcdFlags()...), extraArgs...)

@@ -56,7 +56,7 @@ func startReplica(t *testing.T, etcdServers string, extra ...string) *replica {
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
 		"--tls-cert-file", filepath.Join(pki, "ferry-apiserver.crt"), "--tls-private-key-file", filepath.Join(pki, "ferry-apiserver.key"),
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
-		"--data-dir", t.TempDir(), "--allow-file-repositories"}, extra...)...)
+		"--data-dir", t.TempDir(), "--allow-file-repositories", "--egress-allow-cidrs=127.0.0.1/32"}, extra...)...)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -477,7 +477,9 @@ func sandboxFor(t *testing.T, ctx context.Context, img v1.Image, cfg *v1.ConfigF
 		argv = append([]string{}, p.container.Command...)
 	}
 	argv = append(argv, p.container.Args...)
-	argv = append(argv, "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port))
+	// The test's Git server is on 127.0.0.1, which the egress policy denies by default (in a
+	// pod, loopback is the pod itself).
+	argv = append(argv, "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port), "--egress-allow-cidrs=127.0.0.1/32")
 
 	env := append([]string{}, cfg.Config.Env...)
 	for _, e := range p.container.Env {

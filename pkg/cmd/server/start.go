@@ -41,6 +41,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
@@ -71,6 +72,10 @@ type Options struct {
 	EmbeddedEtcdLogLevel string
 	// AllowFileRepositories admits file:// repository URLs.
 	AllowFileRepositories bool
+	// EgressDenyCIDRs and EgressAllowCIDRs are the egress policy of every Git, chart and OCI
+	// fetch (egress.Policy): an allowed range wins over a denied one.
+	EgressDenyCIDRs  []string
+	EgressAllowCIDRs []string
 	// DefaultServiceAccount is the ServiceAccount of its own namespace an Application naming
 	// none acts as.
 	DefaultServiceAccount string
@@ -146,6 +151,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
+		EgressDenyCIDRs:                     append([]string(nil), egress.DefaultDenyCIDRs...),
 		MaxConcurrentDiffs:                  apiserver.DefaultMaxConcurrentDiffs,
 		GitMaxRepositorySize:                "1Gi",
 		GitCacheMaxSize:                     "10Gi",
@@ -204,6 +210,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"How often Ferry probes each Cluster (its /version, with its credentials) besides on every change of it or its Secret.")
 	fs.BoolVar(&o.AllowFileRepositories, "allow-file-repositories", o.AllowFileRepositories,
 		"Accept file:// repository URLs in spec.source.repoURL. They read the server's own disk, so keep this off unless every Application author may read it.")
+	fs.StringSliceVar(&o.EgressDenyCIDRs, "egress-deny-cidrs", o.EgressDenyCIDRs,
+		"Address ranges (CIDRs or addresses) no Git, Helm chart or OCI fetch may connect to, checked on the address connected to (after DNS, at every redirect). "+
+			"The default denies loopback, unspecified and link-local addresses and the cloud metadata services.")
+	fs.StringSliceVar(&o.EgressAllowCIDRs, "egress-allow-cidrs", o.EgressAllowCIDRs,
+		"Address ranges fetches may connect to even when --egress-deny-cidrs holds them (127.0.0.1/32 for a Git server on the same host).")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"How long shutdown waits for open watches to drain before closing them. 0 waits for the full request timeout.")
 	fs.BoolVar(&o.EnableController, "controller", o.EnableController,
@@ -315,6 +326,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, ro.EgressSelector.Validate()...)
 	errs = append(errs, ro.Traces.Validate()...)
 	errs = append(errs, o.ComponentGlobalsRegistry.Validate()...)
+	if _, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs); err != nil {
+		errs = append(errs, fmt.Errorf("--egress-deny-cidrs, --egress-allow-cidrs: %w", err))
+	}
 	if o.RenderWorkers < 0 {
 		errs = append(errs, fmt.Errorf("--render-workers %d: must be 0 (build in the server) or more", o.RenderWorkers))
 	}
@@ -428,8 +442,16 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		if cacheDir == "" {
 			cacheDir = filepath.Join(o.DataDir, "git")
 		}
+		policy, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs)
+		if err != nil {
+			if etcd != nil {
+				etcd.Stop()
+			}
+			return nil, nil, err
+		}
 		config.ExtraConfig.Controller = apiserver.ControllerConfig{
 			Target:                target,
+			Egress:                policy,
 			Workers:               o.ControllerWorkers,
 			GitCacheDir:           cacheDir,
 			GitTimeout:            o.GitTimeout,

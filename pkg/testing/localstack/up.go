@@ -515,7 +515,9 @@ func (s *Stack) FerryCommand(bin string, extra ...string) []string {
 		"--authentication-kubeconfig", l.Kubeconfig("ferry-apiserver"),
 		"--authorization-kubeconfig", l.Kubeconfig("ferry-apiserver"),
 		"--data-dir", filepath.Join(s.Dir, "ferry-data"),
-		"--allow-file-repositories"}, extra...)
+		// The stack's Git servers and chart repositories listen on 127.0.0.1, which the egress
+		// policy denies by default; the rest of loopback (127.0.0.2 ...) stays denied.
+		"--allow-file-repositories", "--egress-allow-cidrs=127.0.0.1/32"}, extra...)
 }
 
 func (s *Stack) startFerry(ctx context.Context, cfg Config) error {
