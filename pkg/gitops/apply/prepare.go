@@ -50,10 +50,20 @@ func (a *Applier) Prepare(ctx context.Context, app App, username string, objects
 		if hooks.IsHook(o) {
 			// A hook is run, not kept: no tracking annotation (nothing prunes it) and no
 			// label (the drift watcher does not see it); it says which Application ran it.
+			// Whatever Git wrote in Ferry's own keys goes: a hook claiming to be another
+			// Application's object could later be pruned or taken over in its name.
+			delete(ann, TrackingAnnotation)
 			ann[hooks.OfAnnotation] = app.Namespace + "/" + app.Name
 			o.SetAnnotations(ann)
+			if labels := o.GetLabels(); labels != nil {
+				delete(labels, AppLabel)
+				o.SetLabels(labels)
+			}
 			continue
 		}
+		// A kept object is no hook: Git cannot mark it as one some Application ran, which would
+		// let that Application's hook delete it.
+		delete(ann, hooks.OfAnnotation)
 		ann[TrackingAnnotation] = TrackingID(app, RefOf(o))
 		o.SetAnnotations(ann)
 		labels := o.GetLabels()

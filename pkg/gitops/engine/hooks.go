@@ -106,12 +106,12 @@ type hookOutcome struct {
 	message string
 }
 
-// runHook runs one hook to its end: the previous run's object deleted first (BeforeHookCreation,
-// for a named hook), a new object created as the Application's identity, its completion awaited
+// runHook runs one hook of app to its end: the previous run's object deleted first
+// (BeforeHookCreation, for a named hook, and only when app ran it as a hook), a new object created as the Application's identity, its completion awaited
 // within timeout (a Job complete or failed, a Pod succeeded or failed, anything else Healthy or
 // Degraded), and the object deleted afterwards when its delete policy says so. step is kept up to
 // date, and report called as it changes.
-func (e *Engine) runHook(ctx context.Context, as Actor, h Hook, timeout time.Duration, step *gitopsv1alpha1.OperationStep, report func()) hookOutcome {
+func (e *Engine) runHook(ctx context.Context, as Actor, app apply.App, h Hook, timeout time.Duration, step *gitopsv1alpha1.OperationStep, report func()) hookOutcome {
 	obj := h.Object.DeepCopy()
 	fail := func(msg string, ran bool) hookOutcome {
 		// The server may quote what it refused: a hook that is a Secret keeps its values out.
@@ -123,7 +123,7 @@ func (e *Engine) runHook(ctx context.Context, as Actor, h Hook, timeout time.Dur
 	step.Phase, step.Message = gitopsv1alpha1.OperationRunning, "starting"
 	report()
 	if obj.GetName() != "" && slices.Contains(h.Policies, hooks.BeforeHookCreation) {
-		if err := as.Applier.DeleteHook(ctx, as.User, apply.RefOf(obj), true, timeout); err != nil {
+		if err := as.Applier.DeleteHook(ctx, as.User, app, apply.RefOf(obj), true, timeout); err != nil {
 			return fail(err.Error(), false)
 		}
 	}
@@ -136,7 +136,7 @@ func (e *Engine) runHook(ctx context.Context, as Actor, h Hook, timeout time.Dur
 	report()
 	ok, msg := e.awaitHook(ctx, as, ref, timeout)
 	if ok && slices.Contains(h.Policies, hooks.HookSucceeded) || !ok && slices.Contains(h.Policies, hooks.HookFailed) {
-		if err := as.Applier.DeleteHook(ctx, as.User, ref, false, 0); err != nil {
+		if err := as.Applier.DeleteHook(ctx, as.User, app, ref, false, 0); err != nil {
 			msg += "; " + err.Error()
 		}
 	}

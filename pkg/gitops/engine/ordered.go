@@ -185,7 +185,7 @@ func (o *orderedSync) sync(pre []scheduled, order []*stage, post []scheduled, af
 
 // hook runs one scheduled hook; a failure fails the sync.
 func (o *orderedSync) hook(ctx context.Context, h scheduled, what string) bool {
-	res := o.e.runHook(ctx, o.as, h.Hook, o.timeout, &o.steps[h.step], o.report)
+	res := o.e.runHook(ctx, o.as, AppOf(o.req.App), h.Hook, o.timeout, &o.steps[h.step], o.report)
 	if res.ok {
 		return true
 	}
@@ -202,7 +202,7 @@ func (o *orderedSync) syncFail(list []Hook) {
 	ctx := o.ctx
 	for _, h := range list {
 		o.steps = append(o.steps, hookStep(hooks.SyncFail, h))
-		res := o.e.runHook(ctx, o.as, h, o.timeout, &o.steps[len(o.steps)-1], o.report)
+		res := o.e.runHook(ctx, o.as, AppOf(o.req.App), h, o.timeout, &o.steps[len(o.steps)-1], o.report)
 		if !res.ok {
 			o.out.Err = fmt.Errorf("%w; SyncFail hook %s: %s", o.out.Err, hookName(h.Object), res.message)
 		}
