@@ -96,12 +96,16 @@ func (r *ReferenceAuthorizer) check(ctx context.Context, app, old *gitops.Applic
 	}
 	for _, src := range sourcesOf(&app.Spec) {
 		ref := src.CredentialsRef
-		if ref == nil || !credentialsNewlySent(src.ApplicationSource, old) {
+		if ref == nil {
+			continue
+		}
+		changed, where := credentialsNewlySent(src, old)
+		if changed == nil {
 			continue
 		}
 		if refused, why, err := r.refused(ctx, user, "", "get", "secrets", app.Namespace, ref.Name); refused {
-			errs = append(errs, field.Forbidden(src.path.Child("credentialsRef", "name"),
-				fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", user.GetName(), app.Namespace, ref.Name, why, src.RepoURL)))
+			errs = append(errs, field.Forbidden(changed,
+				fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", user.GetName(), app.Namespace, ref.Name, why, where)))
 		} else if err != nil {
 			return apierrors.NewInternalError(err)
 		}
@@ -224,18 +228,45 @@ func sourcesOf(spec *gitops.ApplicationSpec) []sourceAt {
 	return out
 }
 
-// credentialsNewlySent: on create, or unless a source of the stored Application already sent
-// the same Secret to the same repository.
-func credentialsNewlySent(src *gitops.ApplicationSource, old *gitops.Application) bool {
-	if old == nil {
-		return true
+// credentialsNewlySent says which field of src sends its credentials Secret somewhere the stored
+// Application old did not, and where: on create, the Secret itself; then a repository, a chart
+// or, with helm.passCredentials turned on, every host a chart or dependency comes from. It
+// returns nil when a source of old already sent the same Secret to the same place.
+func credentialsNewlySent(src sourceAt, old *gitops.Application) (*field.Path, string) {
+	where := src.RepoURL
+	if src.Chart != "" {
+		where += " (chart " + src.Chart + ")"
 	}
+	if passesCredentials(src.ApplicationSource) {
+		where += " and to every host its charts come from (helm.passCredentials)"
+	}
+	if old == nil {
+		return src.path.Child("credentialsRef", "name"), where
+	}
+	// The field that differs from the closest source of old: the Secret and repository, then
+	// the chart, then passCredentials.
+	changed := src.path.Child("credentialsRef", "name")
 	for _, o := range sourcesOf(&old.Spec) {
-		if o.CredentialsRef != nil && o.CredentialsRef.Name == src.CredentialsRef.Name && o.RepoURL == src.RepoURL {
-			return false
+		if o.CredentialsRef == nil || o.CredentialsRef.Name != src.CredentialsRef.Name || o.RepoURL != src.RepoURL {
+			continue
+		}
+		switch {
+		case o.Chart != src.Chart:
+			changed = src.path.Child("chart")
+		case passesCredentials(src.ApplicationSource) && !passesCredentials(o.ApplicationSource):
+			if changed.String() != src.path.Child("chart").String() {
+				changed = src.path.Child("helm", "passCredentials")
+			}
+		default:
+			return nil, ""
 		}
 	}
-	return true
+	return changed, where
+}
+
+// passesCredentials: the source sends its credentials to every host a chart is downloaded from.
+func passesCredentials(src *gitops.ApplicationSource) bool {
+	return src.Helm != nil && src.Helm.PassCredentials
 }
 
 // decryptionNewlyUsed: on create, or when the keys' Secret, the source they decrypt, or the

@@ -162,6 +162,59 @@ func TestCredentialsAreSentOnlyWhereTheirReaderSays(t *testing.T) {
 	}
 }
 
+// TestCredentialsGoingToAnotherChartOrHostNeedTheirReader: with credentialsRef set, changing the
+// chart (in spec.source or in spec.sources) or turning on helm.passCredentials sends the Secret's
+// token somewhere new (another chart's host, or every host a chart or dependency is downloaded
+// from), so the writer must be allowed to get the Secret: refused 403 naming the field, and
+// nothing stored. Its reader may; a change that sends it nowhere new needs nothing.
+func TestCredentialsGoingToAnotherChartOrHostNeedTheirReader(t *testing.T) {
+	st := newCheckedStorage(t, grants{"alice get secrets team-a/chart-token": true}, tenancy.Policy{})
+	chartApp := func(name string, multi bool) *gitops.Application {
+		app := validApplication("team-a", name)
+		src := gitops.ApplicationSource{RepoURL: "https://charts.example.com", Chart: "web", Revision: "1.2.0",
+			CredentialsRef: &gitops.LocalObjectReference{Name: "chart-token"}}
+		if multi {
+			app.Spec.Source = gitops.ApplicationSource{}
+			app.Spec.Sources = []gitops.ApplicationSource{src}
+		} else {
+			app.Spec.Source = src
+		}
+		return app
+	}
+	for _, multi := range []bool{false, true} {
+		name, at := "single", func(a *gitops.Application) *gitops.ApplicationSource { return &a.Spec.Source }
+		prefix := "spec.source"
+		if multi {
+			name, at, prefix = "multi", func(a *gitops.Application) *gitops.ApplicationSource { return &a.Spec.Sources[0] }, "spec.sources[0]"
+		}
+		if err := createAs(st, "alice", chartApp(name, multi), false); err != nil {
+			t.Fatalf("alice, who may read the Secret: %v", err)
+		}
+
+		rechart := get(t, st, "team-a", name)
+		at(rechart).Chart = "collector"
+		wantForbidden(t, updateAs(st, "bob", rechart), "bob changes "+prefix+".chart",
+			prefix+`.chart: Forbidden: user "bob" may not get secret team-a/chart-token`, "chart collector")
+
+		passOn := get(t, st, "team-a", name)
+		at(passOn).Helm = &gitops.HelmSource{PassCredentials: true}
+		wantForbidden(t, updateAs(st, "bob", passOn), "bob turns on "+prefix+".helm.passCredentials",
+			prefix+`.helm.passCredentials: Forbidden: user "bob" may not get secret team-a/chart-token`, "every host")
+
+		if got := at(get(t, st, "team-a", name)); got.Chart != "web" || got.Helm != nil && got.Helm.PassCredentials {
+			t.Errorf("%s: a refused update was stored: chart %q, helm %+v", name, got.Chart, got.Helm)
+		}
+		if err := updateAs(st, "alice", passOn); err != nil {
+			t.Errorf("%s: alice, who may read the Secret, turns on passCredentials: %v", name, err)
+		}
+		bumped := get(t, st, "team-a", name)
+		at(bumped).Revision = "1.3.0"
+		if err := updateAs(st, "bob", bumped); err != nil {
+			t.Errorf("%s: another version of the same chart sends the credentials nowhere new: %v", name, err)
+		}
+	}
+}
+
 // TestDecryptionKeysAreUsedOnlyByTheirReaders: naming spec.decryption's Secret needs get on it,
 // and so does sending what it decrypts elsewhere (another path, another namespace); a change
 // that moves nothing, such as suspending, does not.

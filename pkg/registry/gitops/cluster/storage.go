@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -90,12 +92,14 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 
 // checkCredentials: whoever points a Cluster at a server sends Ferry's credentials of the named
 // Secret there, so they must be allowed to read that Secret themselves. Checked on create, and
-// when the Secret or the server changes.
+// on any change of the spec: the Secret, the server, and what the server is trusted by (caBundle,
+// tlsServerName), since a CA or name of the writer's choosing sends the credentials to whoever
+// answers with a certificate it signed.
 func (r *REST) checkCredentials(ctx context.Context, c, old *gitops.Cluster) error {
 	if r.opts.Authorizer == nil {
 		return nil
 	}
-	if old != nil && old.Spec.CredentialsRef == c.Spec.CredentialsRef && old.Spec.Server == c.Spec.Server {
+	if old != nil && apiequality.Semantic.DeepEqual(old.Spec, c.Spec) {
 		return nil
 	}
 	u, ok := genericapirequest.UserFrom(ctx)
@@ -109,10 +113,25 @@ func (r *REST) checkCredentials(ctx context.Context, c, old *gitops.Cluster) err
 	}
 	if refused {
 		return apierrors.NewForbidden(gitops.Resource("clusters"), c.Name, field.ErrorList{field.Forbidden(
-			field.NewPath("spec", "credentialsRef", "name"),
+			changedField(c, old),
 			fmt.Sprintf("user %q may not get secret %s/%s%s, whose credentials Ferry would send to %s", u.GetName(), ns, secret, why, c.Spec.Server))}.ToAggregate())
 	}
 	return nil
+}
+
+// changedField is the field of c that sends its credentials somewhere new: the Secret or the
+// server (reported as the Secret, on create too), else the trust in the server's certificate.
+func changedField(c, old *gitops.Cluster) *field.Path {
+	spec := field.NewPath("spec")
+	switch {
+	case old == nil || old.Spec.CredentialsRef != c.Spec.CredentialsRef || old.Spec.Server != c.Spec.Server:
+		return spec.Child("credentialsRef", "name")
+	case !bytes.Equal(old.Spec.CABundle, c.Spec.CABundle):
+		return spec.Child("caBundle")
+	case old.Spec.TLSServerName != c.Spec.TLSServerName:
+		return spec.Child("tlsServerName")
+	}
+	return spec
 }
 
 // checkObject is checkCredentials for the validation hooks: old is nil on create.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	etcd3testing "k8s.io/apiserver/pkg/storage/etcd3/testing"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	certutil "k8s.io/client-go/util/cert"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -117,6 +118,43 @@ func TestAClusterIsValidatedFieldByField(t *testing.T) {
 		}
 		if strings.Contains(tc.name, "credentials in the URL") && err != nil && strings.Contains(err.Error(), "pw") {
 			t.Errorf("the refusal quotes the password: %v", err)
+		}
+	}
+}
+
+// TestTrustingAnotherCertificateNeedsTheRightToReadTheCredentials: a Cluster's caBundle and
+// tlsServerName decide who may answer as its server; a writer who changes them, with the server
+// unchanged, chooses who receives the credentials (a CA of theirs, a name their certificate
+// holds), so must be allowed to read the Secret. The refusal names the field and stores nothing.
+func TestTrustingAnotherCertificateNeedsTheRightToReadTheCredentials(t *testing.T) {
+	st := newStorage(t, readers{"admin ferry-system/staging-creds": true})
+	if _, err := st.Cluster.Create(as("admin"), staging(), rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	theirCA, _, err := certutil.GenerateSelfSignedCertKey("collector.example.net", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		field  string
+		change func(*gitops.Cluster)
+	}{
+		{"spec.caBundle", func(c *gitops.Cluster) { c.Spec.CABundle = theirCA }},
+		{"spec.tlsServerName", func(c *gitops.Cluster) { c.Spec.TLSServerName = "collector.example.net" }},
+	} {
+		obj, err := st.Cluster.Get(as("admin"), "staging", &metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := obj.(*gitops.Cluster).DeepCopy()
+		tc.change(changed)
+		_, _, err = st.Cluster.Update(as("bob"), "staging", rest.DefaultUpdatedObjectInfo(changed), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.field+`: Forbidden: user "bob" may not get secret ferry-system/staging-creds`) {
+			t.Errorf("bob changes %s: %v; want 403 naming the field and the Secret", tc.field, err)
+		}
+		after, _ := st.Cluster.Get(as("admin"), "staging", &metav1.GetOptions{})
+		if a := after.(*gitops.Cluster); len(a.Spec.CABundle) > 0 || a.Spec.TLSServerName != "" {
+			t.Errorf("a refused change of %s was stored", tc.field)
 		}
 	}
 }
