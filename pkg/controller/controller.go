@@ -13,11 +13,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -49,6 +52,9 @@ type Config struct {
 	// Shards, when set, says which Applications this replica reconciles (by destination
 	// cluster); without it the controller reconciles every Application.
 	Shards Shards
+	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be
+	// pruned; 0 means DefaultFinalizerTimeout.
+	FinalizerTimeout time.Duration
 }
 
 // Shards is this replica's share of the Applications (shard.Manager).
@@ -80,6 +86,11 @@ type Controller struct {
 	live     LiveObjects
 	indexer  cache.Indexer
 	shards   Shards
+	// namespaces are the namespaces of the cluster Ferry runs in, watched to stop syncing the
+	// Applications of a namespace being deleted; nil without Config.Kube.
+	namespaces       corelisters.NamespaceLister
+	kubeFactory      kubeinformers.SharedInformerFactory
+	finalizerTimeout time.Duration
 
 	mu sync.Mutex
 	// failures counts consecutive failed reconciles per Application, for its retry policy.
@@ -111,6 +122,9 @@ func New(cfg Config) *Controller {
 	if cfg.Workers == 0 {
 		cfg.Workers = 4
 	}
+	if cfg.FinalizerTimeout == 0 {
+		cfg.FinalizerTimeout = DefaultFinalizerTimeout
+	}
 	factory := informers.NewSharedInformerFactory(cfg.Ferry, 0)
 	appInformer := factory.Gitops().V1alpha1().Applications()
 	broadcaster := record.NewBroadcaster()
@@ -131,6 +145,8 @@ func New(cfg Config) *Controller {
 		live:     cfg.Live,
 		shards:   cfg.Shards,
 
+		finalizerTimeout: cfg.FinalizerTimeout,
+
 		statusChanged: map[string]bool{},
 		finished:      map[string]string{},
 		superseded:    map[string][]string{},
@@ -138,6 +154,7 @@ func New(cfg Config) *Controller {
 	}
 	if cfg.Kube != nil {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
+		c.watchNamespaces(cfg.Kube)
 	}
 	registerMetrics()
 	registerApplicationsCollector(c.lister)
@@ -166,6 +183,29 @@ func New(cfg Config) *Controller {
 		},
 	})
 	return c
+}
+
+// watchNamespaces keeps a cache of the namespaces, and looks again at once at the Applications of
+// a namespace whose deletion starts: they stop syncing.
+func (c *Controller) watchNamespaces(kube kubernetes.Interface) {
+	c.kubeFactory = kubeinformers.NewSharedInformerFactory(kube, 0)
+	informer := c.kubeFactory.Core().V1().Namespaces()
+	c.namespaces = informer.Lister()
+	_, _ = informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj interface{}) {
+			old, cur := oldObj.(*corev1.Namespace), newObj.(*corev1.Namespace)
+			if old.DeletionTimestamp != nil || cur.DeletionTimestamp == nil {
+				return
+			}
+			apps, err := c.lister.Applications(cur.Name).List(labels.Everything())
+			if err != nil {
+				return
+			}
+			for _, app := range apps {
+				c.enqueue(app)
+			}
+		},
+	})
 }
 
 // needsReconcile filters out the updates the controller itself causes by writing status: those
@@ -258,6 +298,13 @@ func (c *Controller) Run(ctx context.Context) error {
 	logger.Info("Waiting for the Application informer to sync")
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return fmt.Errorf("the Application informer did not sync")
+	}
+	if c.kubeFactory != nil {
+		c.kubeFactory.Start(ctx.Done())
+		defer c.kubeFactory.Shutdown()
+		if !cache.WaitForCacheSync(ctx.Done(), c.kubeFactory.Core().V1().Namespaces().Informer().HasSynced) {
+			return fmt.Errorf("the namespace informer did not sync")
+		}
 	}
 	logger.Info("Starting workers", "count", c.workers)
 	var wg sync.WaitGroup

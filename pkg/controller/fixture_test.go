@@ -63,6 +63,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with the controller's configuration changed by configure.
+func newFixtureWith(t *testing.T, configure func(*Config)) *fixture {
+	t.Helper()
 	if stack == nil {
 		t.Skip("needs the local control plane (etcd, kube-apiserver); skipped with -short")
 	}
@@ -104,7 +110,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	fleet := drift.NewFleet(watcher, f.clusters.Config, onChange)
-	ctrl = New(Config{Ferry: f.ferry, Kube: kube, Engine: eng, Workers: 2, Live: fleet})
+	cc := Config{Ferry: f.ferry, Kube: kube, Engine: eng, Workers: 2, Live: fleet}
+	if configure != nil {
+		configure(&cc)
+	}
+	ctrl = New(cc)
 	f.ctrl = ctrl
 	ctx, cancel := context.WithCancel(context.Background())
 	fleet.Start(ctx)

@@ -137,7 +137,16 @@ func (c *Controller) onlyHealthChanged(key string, app *gitopsv1alpha1.Applicati
 func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Application) (Result, error) {
 	key := app.Namespace + "/" + app.Name
 	if app.DeletionTimestamp != nil {
-		return Result{}, c.finalize(ctx, app)
+		return c.finalize(ctx, app)
+	}
+	if c.namespaceTerminating(app.Namespace) {
+		// Nothing can be created there any more, and the Application's own deletion is on its
+		// way: syncing would only fail, again and again, until then.
+		msg := fmt.Sprintf("namespace %s is being deleted: Ferry no longer syncs this Application, which goes with the namespace", app.Namespace)
+		return Result{}, c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
+			setCondition(st, app, gitopsv1alpha1.ConditionReconciling, metav1.ConditionFalse, gitopsv1alpha1.ReasonNamespaceTerminating, msg)
+			setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, gitopsv1alpha1.ReasonNamespaceTerminating, msg)
+		})
 	}
 	if !hasFinalizer(app) {
 		app.Finalizers = append(app.Finalizers, gitopsv1alpha1.PruneFinalizer)
@@ -643,44 +652,6 @@ func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
 	for _, r := range o.Shared {
 		c.recorder.Eventf(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonSharedResource, "left %s alone: Application %s manages it", r.Ref, apply.OwnerApp(r.Owner))
 	}
-}
-
-// finalize prunes an Application's objects when it is deleted, unless its deletion policy says
-// to orphan them, then lets it go.
-func (c *Controller) finalize(ctx context.Context, app *gitopsv1alpha1.Application) error {
-	if !hasFinalizer(app) {
-		return nil
-	}
-	if app.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != gitopsv1alpha1.DeletionPolicyOrphan {
-		results, err := c.engine.PruneAll(ctx, app, engine.InventoryRefs(app.Status.Resources))
-		if err != nil {
-			msg := err.Error()
-			if cluster := app.Spec.Destination.Cluster; cluster != "" {
-				msg += fmt.Sprintf("; Ferry retries until cluster %q is back. To let the Application go without deleting its objects there: kubectl annotate application -n %s %s %s=%s",
-					cluster, app.Namespace, app.Name, gitopsv1alpha1.DeletionPolicyAnnotation, gitopsv1alpha1.DeletionPolicyOrphan)
-			}
-			c.recorder.Event(app, corev1.EventTypeWarning, gitopsv1alpha1.ReasonPruneFailed, truncate(msg, maxMessage))
-			return err
-		}
-		for _, r := range results {
-			if r.Kept != "" {
-				c.recorder.Eventf(app, corev1.EventTypeNormal, "DeleteSkipped", "kept %s: %s", r.Ref, r.Kept)
-			}
-		}
-		klog.FromContext(ctx).Info("Pruned the objects of a deleted Application", "count", len(results))
-	}
-	var kept []string
-	for _, f := range app.Finalizers {
-		if f != gitopsv1alpha1.PruneFinalizer {
-			kept = append(kept, f)
-		}
-	}
-	app.Finalizers = kept
-	_, err := c.ferry.GitopsV1alpha1().Applications(app.Namespace).Update(ctx, app, metav1.UpdateOptions{FieldManager: apply.FieldManager})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
 
 // writeStatus applies mutate to a copy of the status and writes it only when it changed, so an

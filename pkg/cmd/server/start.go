@@ -38,6 +38,7 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
+	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
@@ -94,6 +95,8 @@ type Options struct {
 	EnableController  bool
 	TargetKubeconfig  string
 	ControllerWorkers int
+	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be pruned.
+	FinalizerTimeout time.Duration
 	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the target cluster.
 	KubeAPIQPS   float32
 	KubeAPIBurst int
@@ -148,6 +151,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
 		EnableController:                    true,
 		ControllerWorkers:                   4,
+		FinalizerTimeout:                    controller.DefaultFinalizerTimeout,
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
@@ -226,6 +230,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 			"(ferry-shard-<i>, next to the leader Lease); auto makes one shard per live replica. Clusters are assigned to shards by consistent hashing with bounded loads.")
 	fs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers,
 		"How many Applications are reconciled at once.")
+	fs.DurationVar(&o.FinalizerTimeout, "finalizer-timeout", o.FinalizerTimeout,
+		"How long a deleted Application waits for its objects to be pruned when pruning fails for a reason a retry may cure (its cluster unreachable, the API failing). "+
+			"After it the Application goes anyway, with a Warning Event naming each object not deleted. Objects its identity may not delete never hold it.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS,
 		"Requests per second the controller and the read subresources may send to the target cluster; every object synced costs a dry run and an apply. The target's API Priority and Fairness still applies.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst,
@@ -295,6 +302,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, o.validateServingCert()...)
+	if o.FinalizerTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--finalizer-timeout %s: must be positive", o.FinalizerTimeout))
+	}
 	if o.ClusterProbeInterval < time.Second {
 		errs = append(errs, fmt.Errorf("--cluster-probe-interval %s is below 1s", o.ClusterProbeInterval))
 	}
@@ -453,6 +463,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			Target:                target,
 			Egress:                policy,
 			Workers:               o.ControllerWorkers,
+			FinalizerTimeout:      o.FinalizerTimeout,
 			GitCacheDir:           cacheDir,
 			GitTimeout:            o.GitTimeout,
 			GitMaxRepositoryBytes: mustQuantity(o.GitMaxRepositorySize),

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -55,7 +56,7 @@ func (a *Applier) prune(ctx context.Context, app App, username string, previous 
 			continue
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: reading before prune: %w", ref, err))
+			errs = append(errs, &PruneError{Ref: ref, Op: PruneOpRead, Err: err})
 			continue
 		}
 		if live.GetAnnotations()[TrackingAnnotation] != TrackingID(app, ref) {
@@ -87,7 +88,7 @@ func (a *Applier) prune(ctx context.Context, app App, username string, previous 
 			opts = append(opts, client.DryRunAll)
 		}
 		if err := ic.client.Delete(ctx, live, opts...); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("%s: pruning: %w", ref, err))
+			errs = append(errs, &PruneError{Ref: ref, Op: PruneOpDelete, Err: err})
 			continue
 		}
 		if !dryRun {
@@ -96,6 +97,45 @@ func (a *Applier) prune(ctx context.Context, app App, username string, previous 
 		results = append(results, Result{Ref: ref, Action: Deleted})
 	}
 	return results, utilerrors.NewAggregate(errs)
+}
+
+// PruneError is the failure to prune one object: the finalizer of a deleted Application tells
+// the objects its identity may not touch (Forbidden: retrying cannot help) from those a retry
+// may still delete.
+type PruneError struct {
+	Ref ObjectRef
+	// Op is the step that failed: PruneOpRead or PruneOpDelete.
+	Op  string
+	Err error
+}
+
+// The steps of a prune that can fail, as PruneError.Op names them.
+const (
+	PruneOpRead   = "reading before prune"
+	PruneOpDelete = "pruning"
+)
+
+func (e *PruneError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Ref, e.Op, e.Err) }
+func (e *PruneError) Unwrap() error { return e.Err }
+
+// PruneErrors are the per-object failures in an error returned by Prune or PruneAll.
+func PruneErrors(err error) []*PruneError {
+	var agg utilerrors.Aggregate
+	if !errors.As(err, &agg) {
+		var one *PruneError
+		if errors.As(err, &one) {
+			return []*PruneError{one}
+		}
+		return nil
+	}
+	var out []*PruneError
+	for _, e := range agg.Errors() {
+		var one *PruneError
+		if errors.As(e, &one) {
+			out = append(out, one)
+		}
+	}
+	return out
 }
 
 // waveOf is an object's sync wave; a malformed annotation counts as wave 0 here, where the

@@ -58,6 +58,10 @@ const (
 	// ReasonInternalError is a fault of Ferry itself while working on the Application (a panic,
 	// recovered): the message names it, the server log has the stack, and Ferry retries.
 	ReasonInternalError = "InternalError"
+	// ReasonNamespaceTerminating: the Application's own namespace is being deleted. Ferry no
+	// longer syncs it; its deletion follows with the namespace's, leaving the objects in that
+	// namespace to the namespace's deletion and pruning the others.
+	ReasonNamespaceTerminating = "NamespaceTerminating"
 )
 
 // Metadata Ferry reads and writes on Applications.
