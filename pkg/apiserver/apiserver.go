@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/singleflight"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -19,6 +18,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+	"github.com/ferry-gitops/ferry/pkg/flight"
 	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
@@ -62,12 +62,16 @@ type ExtraConfig struct {
 	// Clusters configures the registration of remote clusters.
 	Clusters ClustersConfig
 	// ReadTimeout bounds how long GET .../diff and .../manifests wait for Git and rendering
-	// before answering 504; the work goes on in the background so a retry finds it cached.
-	// Zero means three quarters of the server's request timeout.
+	// before answering 504; the work stops with the request. Zero means three quarters of the
+	// server's request timeout.
 	ReadTimeout time.Duration
 	// MaxConcurrentDiffs bounds the comparisons with the cluster (GET .../diff) running at
 	// once in this replica; zero means DefaultMaxConcurrentDiffs.
 	MaxConcurrentDiffs int
+	// MaxConcurrentReadRenders bounds the renders for GET .../diff and .../manifests running at
+	// once in this replica, on the render workers the controller uses too; zero means
+	// DefaultMaxConcurrentReadRenders.
+	MaxConcurrentReadRenders int
 
 	// engine and kube are built by Complete from Controller.Target, shared by the controller
 	// and the read subresources.
@@ -75,16 +79,23 @@ type ExtraConfig struct {
 	kube     kubernetes.Interface
 	clusters *clusters.Registry
 	// reads shares one resolve and render among concurrent reads of the same Application,
-	// revision and resourceVersion.
-	reads singleflight.Group
+	// revision and resourceVersion, while any of them waits.
+	reads flight.Group
 	// diffSlots holds one token per comparison running; see acquireDiffSlot.
 	diffSlots chan struct{}
+	// readRenders holds one token per render for a read running; see acquireReadRender.
+	readRenders chan struct{}
 }
 
 // DefaultMaxConcurrentDiffs is how many comparisons with the cluster run at once unless
 // --max-concurrent-diffs says otherwise. Each is a sequence of server-side dry runs, so a few
 // dozen keep a cluster's API server busy; more only make every one of them slower.
 const DefaultMaxConcurrentDiffs = 16
+
+// DefaultMaxConcurrentReadRenders is how many renders for reads run at once unless
+// --max-concurrent-read-renders says otherwise: enough for a few people reading at once, few
+// enough that the controller's renders always find workers.
+const DefaultMaxConcurrentReadRenders = 4
 
 // ClustersConfig configures the registration of remote clusters (Cluster objects).
 type ClustersConfig struct {
@@ -127,6 +138,11 @@ func (cfg *Config) Complete() (CompletedConfig, error) {
 		slots = DefaultMaxConcurrentDiffs
 	}
 	c.ExtraConfig.diffSlots = make(chan struct{}, slots)
+	renders := c.ExtraConfig.MaxConcurrentReadRenders
+	if renders <= 0 {
+		renders = DefaultMaxConcurrentReadRenders
+	}
+	c.ExtraConfig.readRenders = make(chan struct{}, renders)
 	var err error
 	if c.ExtraConfig.engine, c.ExtraConfig.kube, err = c.newEngine(); err != nil {
 		return CompletedConfig{}, err

@@ -120,11 +120,12 @@ func (c completedConfig) readBudget(ctx context.Context) time.Duration {
 // renderAt resolves and renders an Application at a revision with the engine, which works on
 // the versioned type, and turns its failures into API errors.
 //
-// Git may be slow. The request waits at most readTimeout and then answers 504 with a
-// Retry-After, well within the request timeout, while the resolve and render go on detached from
-// the request (each Git round trip still bounded by --git-timeout): the retry finds the commit
-// in the cache instead of starting over. Concurrent reads of the same Application at the same
-// revision share one resolve.
+// The work is the request's: it runs within the request's read budget (readBudget, the request's
+// own deadline less a margin to answer in) and stops when the request ends, so that API Priority
+// and Fairness, which bounds requests per user, bounds it too, and a client that gives up leaves
+// nothing running. Git may be slow: past the budget the request answers 504 with a Retry-After.
+// Concurrent reads of the same Application at the same revision share one resolve and render,
+// which goes on while any of them waits (package flight).
 func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, revision string) (*v1alpha1.Application, string, []*unstructured.Unstructured, error) {
 	eng := c.ExtraConfig.engine
 	versioned := &v1alpha1.Application{}
@@ -132,36 +133,42 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 		return nil, "", nil, apierrors.NewInternalError(err)
 	}
 	key := app.Namespace + "/" + app.Name + "@" + app.ResourceVersion + "?" + revision
+	budget := c.readBudget(ctx)
+	readCtx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	// A user asking after a push sees the push: no ref listing from before the request.
-	background := source.WithNotBefore(context.WithoutCancel(ctx), time.Now())
-	flight := c.ExtraConfig.reads.DoChan(key, func() (any, error) {
-		sha, err := eng.Resolve(background, versioned, revision)
+	readCtx = source.WithNotBefore(readCtx, time.Now())
+	slotWait := budget / 2
+	res, err := c.ExtraConfig.reads.Do(readCtx, key, func(work context.Context) (any, error) {
+		sha, err := eng.Resolve(work, versioned, revision)
 		if err != nil {
 			return nil, err
 		}
-		objs, err := eng.Render(background, versioned, sha)
+		release, err := c.acquireReadRender(work, slotWait)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		objs, err := eng.Render(work, versioned, sha)
 		if err != nil {
 			return nil, err
 		}
 		return rendered{sha: sha, objects: objs}, nil
 	})
-	timeout := c.readBudget(ctx)
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case res := <-flight:
-		if res.Err != nil {
-			return nil, "", nil, application.EngineError(res.Err)
-		}
+	if err == nil {
 		// The readers of one flight share its result; each masks and diffs its own copy.
-		r := res.Val.(rendered)
+		r := res.(rendered)
 		objs := make([]*unstructured.Unstructured, len(r.objects))
 		for i, o := range r.objects {
 			objs[i] = o.DeepCopy()
 		}
 		return versioned, r.sha, objs, nil
-	case <-timer.C:
-	case <-ctx.Done():
+	}
+	if apierrors.IsTooManyRequests(err) {
+		return nil, "", nil, err
+	}
+	if readCtx.Err() == nil {
+		return nil, "", nil, application.EngineError(err)
 	}
 	revs, _ := engine.SplitRevisions(versioned, revision)
 	var reading []string
@@ -171,8 +178,37 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 		}
 	}
 	return nil, "", nil, apierrors.NewTimeoutError(fmt.Sprintf(
-		"reading %s is taking longer than %s (a slow or unreachable Git server); Ferry goes on fetching in the background, retry in a few seconds",
-		strings.Join(reading, " and "), timeout.Round(time.Millisecond)), application.RetryAfterSeconds)
+		"reading %s is taking longer than %s (a slow or unreachable Git server, or a long render); the read stopped with the request: retry later, or with a longer request timeout",
+		strings.Join(reading, " and "), budget.Round(time.Millisecond)), application.RetryAfterSeconds)
+}
+
+// acquireReadRender waits for one of the MaxConcurrentReadRenders slots, at most wait, and
+// otherwise answers 429 with a Retry-After. The render workers are shared with the controller:
+// without a bound, a burst of reads at distinct revisions would queue renders ahead of every
+// Application's sync. The slot is held by the render a flight shares, not by each reader.
+func (c completedConfig) acquireReadRender(ctx context.Context, wait time.Duration) (release func(), err error) {
+	slots := c.ExtraConfig.readRenders
+	if slots == nil {
+		return func() {}, nil // a configuration not made by Complete (tests): no bound
+	}
+	release = func() { <-slots }
+	select {
+	case slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case slots <- struct{}{}:
+		return release, nil
+	case <-timer.C:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return nil, apierrors.NewTooManyRequests(fmt.Sprintf(
+		"%d renders for reads of /manifests and /diff are already running and none ended within %s (the render workers serve the controller first); retry in a few seconds",
+		cap(slots), wait.Round(time.Millisecond)), application.RetryAfterSeconds)
 }
 
 // differ compares an Application with the cluster through the shared engine: a server-side

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,14 +11,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
@@ -30,7 +32,11 @@ func TestMain(m *testing.M) {
 	os.Exit(localstack.Main(m, localstack.Options{}, &stack))
 }
 
-func TestSlowGitAnswersTimeoutAndKeepsFetching(t *testing.T) {
+// TestASlowReadStopsItsGitWorkWithTheRequest: a read from a slow Git server answers 504 with a
+// Retry-After within its budget, and its Git requests stop with it (the server sees the client
+// give up) instead of running on detached from any request; once Git is fast again, the read
+// succeeds.
+func TestASlowReadStopsItsGitWorkWithTheRequest(t *testing.T) {
 	if stack == nil {
 		t.Skip("needs a kube-apiserver; skipped with -short")
 	}
@@ -38,7 +44,8 @@ func TestSlowGitAnswersTimeoutAndKeepsFetching(t *testing.T) {
 	repo := srv.NewRepo("slow")
 	first := repo.Commit("main", map[string]string{"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: slow\ndata:\n  value: one\n"}, "first")
 
-	cache, err := source.NewCache(source.Options{Dir: t.TempDir(), Timeout: time.Minute})
+	// --git-timeout is far longer than the test waits: only the request's end stops the work.
+	cache, err := source.NewCache(source.Options{Dir: t.TempDir(), Timeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +70,8 @@ func TestSlowGitAnswersTimeoutAndKeepsFetching(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// Every Git request now takes 2s: a fetch is several of them, far beyond the read timeout.
-	srv.SetDelay(2 * time.Second)
+	// Every Git request now takes an hour: far beyond the read's budget.
+	srv.SetDelay(time.Hour)
 	_, _, err = render(ctx, app, first)
 	if !apierrors.IsTimeout(err) {
 		t.Fatalf("a read from a slow Git server returned %v, want a 504 Timeout", err)
@@ -78,44 +85,85 @@ func TestSlowGitAnswersTimeoutAndKeepsFetching(t *testing.T) {
 	if s, ok := err.(apierrors.APIStatus); !ok || s.Status().Details == nil || s.Status().Details.RetryAfterSeconds == 0 {
 		t.Errorf("the timeout error carries no Retry-After: %#v", err)
 	}
-
-	// The fetch went on without the request: retries of that commit succeed, still slow Git,
-	// once it has landed in the cache.
-	var retries int
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		retries++
-		sha, objs, err := render(ctx, app, first)
-		if apierrors.IsTimeout(err) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		if sha != first || len(objs) != 1 || objs[0].GetName() != "slow" {
-			t.Errorf("after the background fetch: revision %s, %d objects", sha, len(objs))
-		}
-		return true, nil
+	// The request ended: so did its Git request, which the server sees abandoned.
+	eventually.Until(t, time.Minute, 10*time.Millisecond, "the read's Git request stopped with it", func() (bool, string) {
+		return srv.Abandoned() >= 1, fmt.Sprintf("%d requests abandoned of %v", srv.Abandoned(), srv.Requests())
 	})
-	if err != nil {
-		t.Fatalf("the commit never became readable while Git stayed slow (%d retries): %v", retries, err)
-	}
-	fetches := srv.CountRequests("POST /slow.git/git-upload-pack")
-	if fetches != 1 {
-		t.Errorf("%d retries made %d fetches; want the one fetch, shared", retries, fetches)
-	}
 
-	// A branch must be resolved on the server each time: still a timeout while Git is slow,
-	// then an answer when it is fast again.
-	if _, _, err := render(ctx, app, ""); !apierrors.IsTimeout(err) {
-		t.Errorf("reading branch main from a slow Git server returned %v, want a 504 Timeout", err)
-	}
 	srv.SetDelay(0)
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		sha, _, err := render(ctx, app, "")
-		return err == nil && sha == first, nil
-	})
+	sha, objs, err := render(ctx, app, first)
+	if err != nil || sha != first || len(objs) != 1 || objs[0].GetName() != "slow" {
+		t.Errorf("once Git is fast again: revision %s, %d objects, %v", sha, len(objs), err)
+	}
+}
+
+// TestReadRendersPastTheLimitAreShedWith429: with every render slot for reads taken (the render
+// workers are shared with the controller), a read at another revision waits at most half its
+// budget and is then refused with a 429 that tells the client when to retry, instead of queueing
+// on the workers; once the slot frees, reads render again.
+func TestReadRendersPastTheLimitAreShedWith429(t *testing.T) {
+	if stack == nil {
+		t.Skip("needs a kube-apiserver; skipped with -short")
+	}
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("busy")
+	repo.Commit("main", map[string]string{
+		"slow/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\n",
+		"other/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n",
+	}, "first")
+	cache, err := source.NewCache(source.Options{Dir: t.TempDir(), Timeout: time.Minute})
 	if err != nil {
-		t.Errorf("branch main never resolved once Git was fast again: %v", err)
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	c := completedConfig{ExtraConfig: &ExtraConfig{
+		ReadTimeout: 2 * time.Second,
+		readRenders: make(chan struct{}, 1),
+		engine: engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(stack.RestConfig("admin")),
+			Render: func(read render.TreeReader, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
+				if dir == "slow" {
+					close(entered)
+					<-release
+				}
+				return render.RenderTree(read, dir, opts)
+			}}),
+	}}
+	renderer := c.manifestsRenderer()
+	appAt := func(name, path string) *gitops.Application {
+		return &gitops.Application{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, ResourceVersion: "1"},
+			Spec: gitops.ApplicationSpec{
+				Source:      gitops.ApplicationSource{RepoURL: repo.URL(), Revision: "main", Path: path},
+				Destination: gitops.ApplicationDestination{Namespace: "default"},
+			},
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	slow := make(chan error, 1)
+	go func() {
+		_, _, err := renderer(ctx, appAt("slow", "slow"), "")
+		slow <- err
+	}()
+	<-entered
+
+	_, _, err = renderer(ctx, appAt("other", "other"), "")
+	if !apierrors.IsTooManyRequests(err) {
+		t.Fatalf("a read while the only render slot is taken returned %v, want 429 Too Many Requests", err)
+	}
+	if s, ok := err.(apierrors.APIStatus); !ok || s.Status().Details == nil || s.Status().Details.RetryAfterSeconds == 0 {
+		t.Errorf("the 429 carries no Retry-After: %#v", err)
+	}
+	if !strings.Contains(err.Error(), "renders for reads") || !strings.Contains(err.Error(), "retry") {
+		t.Errorf("the 429 %q does not say what is busy and that a retry may succeed", err)
+	}
+
+	close(release)
+	if err := <-slow; err != nil {
+		t.Errorf("the read holding the slot: %v", err)
+	}
+	if _, objs, err := renderer(ctx, appAt("other", "other"), ""); err != nil || len(objs) != 1 {
+		t.Errorf("a read once the slot was free: %d objects, %v", len(objs), err)
 	}
 }
 
