@@ -10,6 +10,7 @@
 //	kubectl ferry manifests APP [--revision R]
 //	kubectl ferry appset list [-A]
 //	kubectl ferry appset status SET
+//	kubectl ferry ui [--port P] [--no-browser]
 //
 // It takes kubectl's connection flags (--kubeconfig, --context, -n/--namespace, --as, ...) from
 // k8s.io/cli-runtime and talks to the gitops.ferry.dev API with the generated typed clientset.
@@ -143,7 +144,8 @@ other error.`,
   kubectl ferry manifests guestbook
   kubectl ferry appset status guestbook-fleet -n ferry-system
   kubectl ferry version
-  kubectl ferry install --dry-run`,
+  kubectl ferry install --dry-run
+  kubectl ferry ui`,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ferry"},
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -170,6 +172,7 @@ other error.`,
 		newVersionCommand(o),
 		newInstallCommand(o),
 		newUninstallCommand(o),
+		newUICommand(o),
 	)
 	return root
 }

@@ -1,0 +1,245 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/klog/v2"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+)
+
+const (
+	// keepAlive is how often an idle stream sends a comment, so a dead browser is noticed.
+	keepAlive = 20 * time.Second
+	// rewatchDelay spaces out watches that end at once, so a failing watch does not spin.
+	rewatchDelay = time.Second
+)
+
+// message is one Server-Sent Event for app.js: replace (or append to Parent) the element with
+// ID by HTML, or remove it; Announce goes to the page's ARIA live region.
+type message struct {
+	ID       string `json:"id"`
+	HTML     string `json:"html,omitempty"`
+	Parent   string `json:"parent,omitempty"`
+	Announce string `json:"announce,omitempty"`
+}
+
+// stream writes Server-Sent Events to one page.
+type stream struct {
+	w http.ResponseWriter
+	f http.Flusher
+}
+
+func (s *stream) send(event string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+		return err
+	}
+	s.f.Flush()
+	return nil
+}
+
+// handleEvents streams the changes of the Applications a page shows: a watch, as the person, from
+// the resourceVersion the page was rendered at, with bookmarks so that a resumed watch starts
+// close to now. Each change is sent as the server-rendered fragment that replaces the old one;
+// when the watch cannot resume (410 Gone) the whole table is listed and sent again.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	q := r.URL.Query()
+	view, ns, name, rv := q.Get("view"), q.Get("namespace"), q.Get("name"), q.Get("rv")
+	if view != "list" && !(view == "app" && name != "") {
+		http.Error(w, "bad request: view=list, or view=app with a name", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	st := &stream{w: w, f: flusher}
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	flusher.Flush()
+	f := filterFrom(q)
+	opts := metav1.ListOptions{AllowWatchBookmarks: true}
+	if view == "app" {
+		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+	}
+	apps := s.cfg.Client.GitopsV1alpha1().Applications(ns)
+	ctx := r.Context()
+	last := map[string]string{} // what was last announced of each row
+	update := func(app *gitopsv1alpha1.Application) error {
+		now := s.cfg.Now()
+		rw := newRow(now, app)
+		state := rw.Sync + ", " + rw.Health
+		if app.Status.Operation != nil {
+			state += ", operation " + string(app.Status.Operation.Phase)
+		}
+		announce := ""
+		if prev, ok := last[rw.ID]; ok && prev != state {
+			announce = app.Namespace + "/" + app.Name + ": " + state
+		}
+		last[rw.ID] = state
+		if view == "app" {
+			html, err := s.fragment("app", "live", newAppView(now, app))
+			if err != nil {
+				return err
+			}
+			return st.send("replace", message{ID: "app-live", HTML: html, Announce: announce})
+		}
+		if !f.match(rw) {
+			return st.send("remove", message{ID: rw.ID})
+		}
+		html, err := s.fragment("list", "row", rw)
+		if err != nil {
+			return err
+		}
+		return st.send("replace", message{ID: rw.ID, HTML: html, Parent: "apps-body", Announce: announce})
+	}
+	relist := func() (string, error) {
+		list, err := apps.List(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector})
+		if err != nil {
+			return "", err
+		}
+		if view == "app" {
+			for i := range list.Items {
+				if err := update(&list.Items[i]); err != nil {
+					return "", err
+				}
+			}
+			return list.ResourceVersion, nil
+		}
+		var rows []row
+		now := s.cfg.Now()
+		for i := range list.Items {
+			if rw := newRow(now, &list.Items[i]); f.match(rw) {
+				rows = append(rows, rw)
+			}
+		}
+		html, err := s.fragment("list", "rows", rows)
+		if err != nil {
+			return "", err
+		}
+		return list.ResourceVersion, st.send("replace", message{ID: "apps-body", HTML: html})
+	}
+	problem := func(err error) {
+		klog.V(2).InfoS("UI event stream ends", "namespace", ns, "err", err)
+		_ = st.send("problem", message{ID: "problem", HTML: apiMessage(err)})
+	}
+	for ctx.Err() == nil {
+		if rv == "" {
+			var err error
+			if rv, err = relist(); err != nil {
+				if ctx.Err() == nil {
+					problem(err)
+				}
+				return
+			}
+		}
+		opts.ResourceVersion = rv
+		watcher, err := apps.Watch(ctx, opts)
+		if err != nil {
+			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+				rv = ""
+				continue
+			}
+			if ctx.Err() == nil {
+				problem(err)
+			}
+			return
+		}
+		events, next, err := s.consume(ctx, st, watcher, update)
+		watcher.Stop()
+		if err != nil {
+			if ctx.Err() == nil {
+				problem(err)
+			}
+			return
+		}
+		rv = next(rv)
+		if events == 0 && rv != "" {
+			select {
+			case <-ctx.Done():
+			case <-time.After(rewatchDelay):
+			}
+		}
+	}
+}
+
+// consume reads one watch until it ends; it returns how many events it read and how to update
+// the resourceVersion to resume from ("" when the watch expired and a new list is needed).
+func (s *Server) consume(ctx context.Context, st *stream, watcher watch.Interface, update func(*gitopsv1alpha1.Application) error) (int, func(string) string, error) {
+	events := 0
+	rv, expired := "", false
+	next := func(old string) string {
+		switch {
+		case expired:
+			return ""
+		case rv != "":
+			return rv
+		}
+		return old
+	}
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return events, next, nil
+		case <-tick.C:
+			if _, err := fmt.Fprint(st.w, ": keep-alive\n\n"); err != nil {
+				return events, next, nil
+			}
+			st.f.Flush()
+		case ev, ok := <-watcher.ResultChan():
+			if !ok {
+				return events, next, nil
+			}
+			events++
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				app, ok := ev.Object.(*gitopsv1alpha1.Application)
+				if !ok {
+					continue
+				}
+				rv = app.ResourceVersion
+				if err := update(app); err != nil {
+					return events, next, err
+				}
+			case watch.Deleted:
+				if app, ok := ev.Object.(*gitopsv1alpha1.Application); ok {
+					rv = app.ResourceVersion
+					if err := st.send("remove", message{ID: rowID(app.Namespace, app.Name),
+						Announce: app.Namespace + "/" + app.Name + " was deleted"}); err != nil {
+						return events, next, err
+					}
+				}
+			case watch.Bookmark:
+				if m, err := meta.Accessor(ev.Object); err == nil && m.GetResourceVersion() != "" {
+					rv = m.GetResourceVersion()
+				}
+			case watch.Error:
+				err := apierrors.FromObject(ev.Object)
+				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					expired = true
+					return events, next, nil
+				}
+				return events, next, err
+			}
+		}
+	}
+}

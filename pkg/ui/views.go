@@ -1,0 +1,362 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/klog/v2"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+)
+
+var funcs = template.FuncMap{
+	"short": shortRevision,
+}
+
+// shortRevision shortens each 40-character commit SHA of rev (several sources: space-separated)
+// to 12 characters, as kubectl ferry does.
+func shortRevision(rev string) string {
+	revs := strings.Fields(rev)
+	for i, r := range revs {
+		if len(r) == 40 && strings.Trim(strings.ToLower(r), "0123456789abcdef") == "" {
+			revs[i] = r[:12]
+		}
+	}
+	return strings.Join(revs, " ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "Unknown"
+	}
+	return s
+}
+
+func ago(now time.Time, t *metav1.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return duration.HumanDuration(now.Sub(t.Time)) + " ago"
+}
+
+// apiMessage is the API's own message for err.
+func apiMessage(err error) string {
+	var s apierrors.APIStatus
+	if ok := asAPIStatus(err, &s); ok && s.Status().Message != "" {
+		return s.Status().Message
+	}
+	return err.Error()
+}
+
+func asAPIStatus(err error, s *apierrors.APIStatus) bool {
+	if st, ok := err.(apierrors.APIStatus); ok {
+		*s = st
+		return true
+	}
+	return false
+}
+
+// filter is the list's query: a text to find in name, namespace or cluster, and exact sync and
+// health states. The same query selects the rows the live stream sends.
+type filter struct {
+	Text, Sync, Health string
+}
+
+func filterFrom(q url.Values) filter {
+	return filter{Text: strings.TrimSpace(q.Get("q")), Sync: q.Get("sync"), Health: q.Get("health")}
+}
+
+func (f filter) values() url.Values {
+	v := url.Values{}
+	if f.Text != "" {
+		v.Set("q", f.Text)
+	}
+	if f.Sync != "" {
+		v.Set("sync", f.Sync)
+	}
+	if f.Health != "" {
+		v.Set("health", f.Health)
+	}
+	return v
+}
+
+func (f filter) match(r row) bool {
+	if f.Sync != "" && r.Sync != f.Sync {
+		return false
+	}
+	if f.Health != "" && r.Health != f.Health {
+		return false
+	}
+	if f.Text != "" {
+		t := strings.ToLower(f.Text)
+		return strings.Contains(strings.ToLower(r.Name), t) || strings.Contains(strings.ToLower(r.Namespace), t) ||
+			strings.Contains(strings.ToLower(r.Cluster), t)
+	}
+	return true
+}
+
+// row is one Application in the list.
+type row struct {
+	ID, Name, Namespace, Cluster string
+	Revision, Sync, Health       string
+	LastOperation, Age, Created  string
+}
+
+func rowID(namespace, name string) string { return "app/" + namespace + "/" + name }
+
+func newRow(now time.Time, app *gitopsv1alpha1.Application) row {
+	cluster := app.Spec.Destination.Cluster
+	if cluster == "" {
+		cluster = "in-cluster"
+	}
+	r := row{
+		ID: rowID(app.Namespace, app.Name), Name: app.Name, Namespace: app.Namespace, Cluster: cluster,
+		Revision: app.Status.Sync.Revision,
+		Sync:     orUnknown(string(app.Status.Sync.Status)), Health: orUnknown(string(app.Status.Health.Status)),
+		Age: duration.HumanDuration(now.Sub(app.CreationTimestamp.Time)), Created: app.CreationTimestamp.UTC().Format(time.RFC3339),
+	}
+	if op := app.Status.Operation; op != nil {
+		when := op.FinishedAt
+		if when == nil {
+			when = &op.RequestedAt
+		}
+		r.LastOperation = strings.TrimSpace(string(op.Phase) + " " + ago(now, when))
+	}
+	return r
+}
+
+// listPage is the data of the Applications page.
+type listPage struct {
+	Title, Context string
+	Events         string // the live stream's URL
+	Namespace      string // the namespace shown; empty for all
+	Notice         string // why the scope is narrower than asked
+	Error          string // the API's refusal
+	Filter         filter
+	SyncStates     []string
+	HealthStates   []string
+	Rows           []row
+	Total          int
+}
+
+var (
+	syncStates   = []string{"Synced", "OutOfSync", "Unknown"}
+	healthStates = []string{"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
+)
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	f := filterFrom(r.URL.Query())
+	p := &listPage{Title: "Applications", Context: s.cfg.Context, Filter: f, SyncStates: syncStates, HealthStates: healthStates, Namespace: s.cfg.Namespace}
+	apps := s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace)
+	list, err := apps.List(r.Context(), metav1.ListOptions{})
+	if err != nil && apierrors.IsForbidden(err) && p.Namespace == "" && s.cfg.FallbackNamespace != "" {
+		// Not allowed everywhere: show the namespace of the kubeconfig context instead.
+		p.Notice = "You may not list Applications in every namespace (" + apiMessage(err) + "); showing namespace " + s.cfg.FallbackNamespace + ". Start the UI with -n NAMESPACE to choose another."
+		p.Namespace = s.cfg.FallbackNamespace
+		list, err = s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace).List(r.Context(), metav1.ListOptions{})
+	}
+	status := http.StatusOK
+	if err != nil {
+		p.Error = apiMessage(err)
+		if st, ok := err.(apierrors.APIStatus); ok && st.Status().Code != 0 {
+			status = int(st.Status().Code)
+		}
+	} else {
+		now := s.cfg.Now()
+		items := list.Items
+		sort.Slice(items, func(i, j int) bool {
+			if items[i].Namespace != items[j].Namespace {
+				return items[i].Namespace < items[j].Namespace
+			}
+			return items[i].Name < items[j].Name
+		})
+		p.Total = len(items)
+		for i := range items {
+			if rw := newRow(now, &items[i]); f.match(rw) {
+				p.Rows = append(p.Rows, rw)
+			}
+		}
+		// The stream starts where the list ends, so no change between the two is lost.
+		ev := f.values()
+		ev.Set("view", "list")
+		ev.Set("namespace", p.Namespace)
+		ev.Set("rv", list.ResourceVersion)
+		p.Events = "/events?" + ev.Encode()
+	}
+	s.render(w, status, "list", p)
+}
+
+// appPage is the data of an Application's page.
+type appPage struct {
+	Title, Context string
+	Events         string
+	Error          string
+	App            *appView
+}
+
+// appView is the part of an Application's page the live stream replaces.
+type appView struct {
+	Name, Namespace string
+	Sources         []sourceView
+	Destination     string
+	Policy          string
+	Row             row
+	HealthMessage   string
+	Operation       *gitopsv1alpha1.Operation
+	OperationWhen   string
+	Conditions      []metav1.Condition
+	Resources       []gitopsv1alpha1.ResourceStatus
+	History         []historyView
+	Suspended       bool
+}
+
+type sourceView struct {
+	RepoURL, Path, Chart, Revision, Resolved string
+}
+
+type historyView struct {
+	ID, Phase, Revision, By, When, Message string
+	DryRun                                 bool
+}
+
+func newAppView(now time.Time, app *gitopsv1alpha1.Application) *appView {
+	v := &appView{Name: app.Name, Namespace: app.Namespace, Row: newRow(now, app), HealthMessage: app.Status.Health.Message,
+		Operation: app.Status.Operation, Conditions: app.Status.Conditions, Resources: app.Status.Resources, Suspended: app.Spec.Suspend}
+	if len(app.Spec.Sources) == 0 {
+		src := app.Spec.Source
+		v.Sources = []sourceView{{RepoURL: src.RepoURL, Path: src.Path, Chart: src.Chart, Revision: src.Revision, Resolved: shortRevision(app.Status.SourceRevision)}}
+	}
+	for i, src := range app.Spec.Sources {
+		sv := sourceView{RepoURL: src.RepoURL, Path: src.Path, Chart: src.Chart, Revision: src.Revision}
+		if i < len(app.Status.SourceRevisions) {
+			sv.Resolved = shortRevision(app.Status.SourceRevisions[i])
+		}
+		v.Sources = append(v.Sources, sv)
+	}
+	dest := app.Spec.Destination.Namespace
+	if dest == "" {
+		dest = app.Namespace
+	}
+	v.Destination = "namespace " + dest + " of cluster " + v.Row.Cluster
+	if a := app.Spec.SyncPolicy.Automated; a != nil {
+		var opts []string
+		if a.Prune {
+			opts = append(opts, "prune")
+		}
+		if a.SelfHeal {
+			opts = append(opts, "self-heal")
+		}
+		v.Policy = "automated"
+		if len(opts) > 0 {
+			v.Policy += " (" + strings.Join(opts, ", ") + ")"
+		}
+	} else {
+		v.Policy = "manual"
+	}
+	if iv := app.Spec.SyncPolicy.Interval; iv != nil {
+		v.Policy += ", source checked every " + iv.Duration.String()
+	}
+	if op := app.Status.Operation; op != nil {
+		when := op.FinishedAt
+		if when == nil {
+			when = &op.RequestedAt
+		}
+		v.OperationWhen = ago(now, when)
+	}
+	for _, h := range app.Status.History {
+		rev := h.SyncedRevision
+		if rev == "" {
+			rev = h.Revision
+		}
+		v.History = append(v.History, historyView{ID: h.ID, Phase: string(h.Phase), Revision: shortRevision(rev), By: h.RequestedBy,
+			When: ago(now, h.FinishedAt), Message: h.Message, DryRun: h.DryRun})
+	}
+	return v
+}
+
+func (s *Server) handleApp(w http.ResponseWriter, r *http.Request) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	p := &appPage{Title: name, Context: s.cfg.Context}
+	app, err := s.cfg.Client.GitopsV1alpha1().Applications(ns).Get(r.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		p.Error = apiMessage(err)
+		status := http.StatusBadGateway
+		if st, ok := err.(apierrors.APIStatus); ok && st.Status().Code != 0 {
+			status = int(st.Status().Code)
+		}
+		s.render(w, status, "app", p)
+		return
+	}
+	p.App = newAppView(s.cfg.Now(), app)
+	p.Events = "/events?" + url.Values{"view": {"app"}, "namespace": {ns}, "name": {name}, "rv": {app.ResourceVersion}}.Encode()
+	s.render(w, http.StatusOK, "app", p)
+}
+
+// syncResult is the answer to a POST /sync, read by app.js.
+type syncResult struct {
+	Message   string `json:"message"`
+	Operation string `json:"operation,omitempty"`
+}
+
+func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	req := &gitopsv1alpha1.ApplicationSync{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gitopsv1alpha1.SchemeGroupVersion.String(), Kind: "ApplicationSync"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+	}
+	resp, err := s.cfg.Client.GitopsV1alpha1().Applications(ns).Sync(r.Context(), name, req, metav1.CreateOptions{})
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		// The API's refusal, with its code and its own words: nothing was changed.
+		code := http.StatusBadGateway
+		if st, ok := err.(apierrors.APIStatus); ok && st.Status().Code != 0 {
+			code = int(st.Status().Code)
+		}
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(syncResult{Message: apiMessage(err)})
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(syncResult{
+		Message:   "Sync requested: operation " + resp.Status.OperationID + " is " + string(orPending(resp.Status.Phase)) + ".",
+		Operation: resp.Status.OperationID,
+	})
+}
+
+func orPending(p gitopsv1alpha1.OperationPhase) gitopsv1alpha1.OperationPhase {
+	if p == "" {
+		return gitopsv1alpha1.OperationPending
+	}
+	return p
+}
+
+// render writes page with status, or a plain error when the template fails.
+func (s *Server) render(w http.ResponseWriter, status int, page string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		klog.ErrorS(err, "rendering a UI page", "page", page)
+		http.Error(w, "rendering the page failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fragment renders one named template to a string, for the live stream.
+func (s *Server) fragment(page, name string, data any) (string, error) {
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, name, data); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
