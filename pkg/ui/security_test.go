@@ -225,10 +225,13 @@ func TestPostNeedsTheCSRFHeader(t *testing.T) {
 	})
 	cookie := u.login(t)
 	for name, edit := range map[string]func(*http.Request){
-		"without the header":    withCookie(cookie),
-		"with a wrong value":    func(r *http.Request) { r.AddCookie(cookie); r.Header.Set(CSRFHeader, "0") },
-		"header but no cookie":  func(r *http.Request) { r.Header.Set(CSRFHeader, "1") },
-		"form post with cookie": func(r *http.Request) { r.AddCookie(cookie); r.Header.Set("Content-Type", "application/x-www-form-urlencoded") },
+		"without the header":   withCookie(cookie),
+		"with a wrong value":   func(r *http.Request) { r.AddCookie(cookie); r.Header.Set(CSRFHeader, "0") },
+		"header but no cookie": func(r *http.Request) { r.Header.Set(CSRFHeader, "1") },
+		"form post with cookie": func(r *http.Request) {
+			r.AddCookie(cookie)
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		},
 	} {
 		resp, _ := u.do(t, http.MethodPost, "/applications/shop/web/sync", edit)
 		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized {
