@@ -28,8 +28,9 @@ import (
 const (
 	// tokenParam is the query parameter carrying the URL secret.
 	tokenParam = "token"
-	// cookieName holds the session secret.
-	cookieName = "ferry_ui"
+	// cookiePrefix names the cookie holding the session secret; the port follows, because
+	// browsers do not keep cookies apart by port and two UIs may run at once.
+	cookiePrefix = "ferry_ui_"
 	// CSRFHeader must be sent, with value "1", on every POST.
 	CSRFHeader = "X-Ferry-UI"
 	// secretBytes is the entropy of each secret.
@@ -102,6 +103,7 @@ func setSecurityHeaders(h http.Header) {
 // guard wraps next with the checks above.
 type guard struct {
 	hosts   map[string]bool
+	cookie  string // the session cookie's name
 	token   string // the URL secret
 	session string // the cookie secret
 	next    http.Handler
@@ -124,7 +126,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name:     cookieName,
+			Name:     g.cookie,
 			Value:    g.session,
 			Path:     "/",
 			HttpOnly: true,
@@ -139,7 +141,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, (&url.URL{Path: clean.Path, RawQuery: clean.RawQuery}).String(), http.StatusSeeOther)
 		return
 	}
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(g.cookie)
 	if err != nil || !equal(c.Value, g.session) {
 		http.Error(w, "unauthorized: open the URL kubectl ferry ui printed (it carries a secret)", http.StatusUnauthorized)
 		return

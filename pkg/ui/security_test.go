@@ -64,6 +64,8 @@ func startUI(t *testing.T, objs ...runtime.Object) *uiServer {
 	return &uiServer{Server: srv, client: client, base: "http://127.0.0.1:" + strconv.Itoa(port), port: port}
 }
 
+func (u *uiServer) cookieName() string { return cookiePrefix + strconv.Itoa(u.port) }
+
 // noRedirects is a client that shows redirects instead of following them.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -93,11 +95,11 @@ func (u *uiServer) login(t *testing.T) *http.Cookie {
 		t.Fatalf("GET with the URL's secret: %s, want 303 See Other", resp.Status)
 	}
 	for _, c := range resp.Cookies() {
-		if c.Name == cookieName {
+		if c.Name == u.cookieName() {
 			return c
 		}
 	}
-	t.Fatalf("no %s cookie set: %v", cookieName, resp.Header["Set-Cookie"])
+	t.Fatalf("no %s cookie set: %v", u.cookieName(), resp.Header["Set-Cookie"])
 	return nil
 }
 
@@ -140,7 +142,7 @@ func TestSecretURLIsExchangedForAStrictHttpOnlyCookie(t *testing.T) {
 	checkSecurityHeaders(t, "the exchange", resp)
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == cookieName {
+		if c.Name == u.cookieName() {
 			cookie = c
 		}
 	}
@@ -165,7 +167,7 @@ func TestRequestsWithoutTheSecretAre401(t *testing.T) {
 	u.login(t)
 	for name, edit := range map[string]func(*http.Request){
 		"no cookie":    nil,
-		"wrong cookie": withCookie(&http.Cookie{Name: cookieName, Value: strings.Repeat("A", 43)}),
+		"wrong cookie": withCookie(&http.Cookie{Name: u.cookieName(), Value: strings.Repeat("A", 43)}),
 		"wrong token": func(r *http.Request) {
 			r.URL.RawQuery = "token=" + strings.Repeat("A", 43)
 		},

@@ -112,7 +112,7 @@ func (s *Server) Handler(port int) http.Handler {
 	mux.HandleFunc("GET /applications/{namespace}/{name}", s.handleApp)
 	mux.HandleFunc("POST /applications/{namespace}/{name}/sync", s.handleSync)
 	mux.HandleFunc("GET /events", s.handleEvents)
-	return &guard{hosts: allowedHosts(port), token: s.token, session: s.session, next: mux}
+	return &guard{hosts: allowedHosts(port), cookie: cookiePrefix + strconv.Itoa(port), token: s.token, session: s.session, next: mux}
 }
 
 // Serve serves the UI on l until ctx ends.
