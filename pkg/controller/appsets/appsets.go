@@ -281,8 +281,16 @@ func (c *Controller) owned(set *gitopsv1alpha1.ApplicationSet) (map[string]*gito
 // generate runs the generators and the template, and the checks of the set's ServiceAccount.
 func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.ApplicationSet) generated {
 	gen := generated{refused: map[string]string{}}
+	sa := c.cfg.Tenancy.ServiceAccount(set.Namespace, set.Spec.ServiceAccountName)
+	var mayUse func(string) (bool, error)
+	if sa != "" {
+		mayUse = func(cluster string) (bool, error) {
+			return c.allowed(ctx, set.Namespace, sa, gitopsv1alpha1.GroupName, "use", "clusters", "", cluster)
+		}
+	}
 	res, err := generators.Generate(ctx, set.Spec, generators.Sources{
 		Clusters: func() ([]*gitopsv1alpha1.Cluster, error) { return c.clusters.List(labels.Everything()) },
+		MayUse:   mayUse,
 		Repo: func(ctx context.Context, repoURL, revision, credentialsRef string) (string, generators.Repo, error) {
 			return c.repo(ctx, set, repoURL, revision, credentialsRef)
 		},
@@ -292,7 +300,6 @@ func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.Applicati
 		gen.reason, gen.failure = ReasonGenerateFailed, err
 		return gen
 	}
-	sa := c.cfg.Tenancy.ServiceAccount(set.Namespace, set.Spec.ServiceAccountName)
 	templates := c.cfg.Templates
 	if templates == nil {
 		templates = generators.RenderAll
@@ -387,21 +394,12 @@ func (c *Controller) authorize(ctx context.Context, namespace, sa string, app *g
 			checks = append(checks, check{fmt.Sprintf("spec.dependsOn[%d]", i), gitopsv1alpha1.GroupName, "get", "applications", d.Namespace, d.Name})
 		}
 	}
-	user := serviceaccount.MakeUsername(namespace, sa)
 	for _, ch := range checks {
-		review, err := c.cfg.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-			Spec: authorizationv1.SubjectAccessReviewSpec{
-				User:   user,
-				Groups: serviceaccount.MakeGroupNames(namespace),
-				ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Group: ch.group, Verb: ch.verb, Resource: ch.resource, Namespace: ch.namespace, Name: ch.name,
-				},
-			},
-		}, metav1.CreateOptions{})
+		allowed, err := c.allowed(ctx, namespace, sa, ch.group, ch.verb, ch.resource, ch.namespace, ch.name)
 		if err != nil {
-			return "", fmt.Errorf("asking whether %s may %s %s %s: %w", user, ch.verb, ch.resource, ch.name, err)
+			return "", err
 		}
-		if !review.Status.Allowed {
+		if !allowed {
 			what := ch.resource[:len(ch.resource)-1] + " " + ch.name
 			if ch.namespace != "" {
 				what = ch.resource[:len(ch.resource)-1] + " " + ch.namespace + "/" + ch.name
@@ -410,6 +408,25 @@ func (c *Controller) authorize(ctx context.Context, namespace, sa string, app *g
 		}
 	}
 	return "", nil
+}
+
+// allowed asks kube-apiserver (a SubjectAccessReview) whether ServiceAccount sa of namespace may
+// verb the resource (of group) name in resourceNamespace.
+func (c *Controller) allowed(ctx context.Context, namespace, sa, group, verb, resource, resourceNamespace, name string) (bool, error) {
+	user := serviceaccount.MakeUsername(namespace, sa)
+	review, err := c.cfg.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:   user,
+			Groups: serviceaccount.MakeGroupNames(namespace),
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Group: group, Verb: verb, Resource: resource, Namespace: resourceNamespace, Name: name,
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("asking whether %s may %s %s %s: %w", user, verb, resource, name, err)
+	}
+	return review.Status.Allowed, nil
 }
 
 // owning stamps a generated Application with its set: label, owner reference, and the

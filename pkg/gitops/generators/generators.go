@@ -30,6 +30,10 @@ const (
 // revision names (fetched once through the shared Git cache).
 type Sources struct {
 	Clusters func() ([]*gitopsv1alpha1.Cluster, error)
+	// MayUse says whether the set's ServiceAccount may use a Cluster; the clusters generator
+	// gives only those to the template (their name, server, labels and annotations reach the
+	// set's author through it). Nil allows every Cluster: a set that acts as Ferry itself.
+	MayUse func(cluster string) (bool, error)
 	// Repo resolves revision of repoURL with the credentials of a Secret of the set's namespace
 	// (credentialsRef, may be empty) and returns the commit and a reader of it.
 	Repo func(ctx context.Context, repoURL, revision, credentialsRef string) (sha string, repo Repo, err error)
@@ -139,6 +143,15 @@ func clusters(g *gitopsv1alpha1.ClusterGenerator, src Sources, field string) ([]
 	for _, c := range all {
 		if !selector.Matches(labels.Set(c.Labels)) || c.DeletionTimestamp != nil {
 			continue
+		}
+		if src.MayUse != nil {
+			ok, err := src.MayUse(c.Name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", field, err)
+			}
+			if !ok {
+				continue
+			}
 		}
 		values := map[string]any{}
 		for k, v := range g.Values {

@@ -2,6 +2,7 @@ package generators
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -58,6 +59,38 @@ func TestAClustersGeneratorMakesOneApplicationPerMatchingCluster(t *testing.T) {
 	want := "guestbook-prod-eu prod-eu envs/prod/guestbook prod|guestbook-staging staging envs/staging/guestbook staging"
 	if strings.Join(got, "|") != want {
 		t.Errorf("generated %q, want %q", strings.Join(got, "|"), want)
+	}
+}
+
+// TestAClustersGeneratorGivesOnlyClustersTheSetMayUse: a Cluster the set's ServiceAccount may
+// not use is left out entirely (its name, server, labels and annotations would reach the set's
+// author through the template); a failing check is an error naming the generator.
+func TestAClustersGeneratorGivesOnlyClustersTheSetMayUse(t *testing.T) {
+	secret := cluster("payments-prod", map[string]string{"env": "prod"})
+	secret.Annotations = map[string]string{"owner": "payments-team@example.com"}
+	src := Sources{
+		Clusters: func() ([]*gitopsv1alpha1.Cluster, error) {
+			return []*gitopsv1alpha1.Cluster{cluster("staging", map[string]string{"env": "staging"}), secret}, nil
+		},
+		MayUse: func(name string) (bool, error) { return name == "staging", nil },
+	}
+	spec := gitopsv1alpha1.ApplicationSetSpec{Generators: []gitopsv1alpha1.ApplicationSetGenerator{{Clusters: &gitopsv1alpha1.ClusterGenerator{}}}}
+	res, err := Generate(context.Background(), spec, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Params) != 1 || res.Params[0]["name"] != "staging" {
+		t.Errorf("parameters %v: want staging alone", res.Params)
+	}
+	for _, p := range res.Params {
+		if text := fmt.Sprint(p); strings.Contains(text, "payments") {
+			t.Errorf("a Cluster the set may not use reaches its template: %s", text)
+		}
+	}
+
+	src.MayUse = func(string) (bool, error) { return false, fmt.Errorf("the SubjectAccessReview failed") }
+	if _, err := Generate(context.Background(), spec, src); err == nil || !strings.Contains(err.Error(), "spec.generators[0].clusters") {
+		t.Errorf("a failed check: %v, want an error naming spec.generators[0].clusters", err)
 	}
 }
 
