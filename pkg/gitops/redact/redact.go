@@ -107,9 +107,10 @@ func (s *Values) addSecret(obj map[string]interface{}) {
 }
 
 // FromFiles collects the Secret values a repository's files hold: the manifests of kind Secret,
-// and what each kustomization's secretGenerator makes a Secret of — literals (whole, malformed
-// ones included, and their values), files and env files (read from files, relative to the
-// kustomization).
+// and what each kustomization's secretGenerator, or builtin SecretGenerator config (a file or an
+// inline entry of generators:), makes a Secret of — literals (whole, malformed ones included,
+// and their values), files and env files (read from files, relative to the kustomization or the
+// config).
 func FromFiles(files []source.File) *Values {
 	s := &Values{}
 	byPath := make(map[string][]byte, len(files))
@@ -122,14 +123,16 @@ func FromFiles(files []source.File) *Values {
 			s.addGenerated(path.Dir(f.Path), f.Data, byPath)
 		case strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml") || strings.HasSuffix(base, ".json"):
 			if bytes.Contains(f.Data, []byte("Secret")) {
-				s.addManifests(f.Data)
+				s.addManifests(path.Dir(f.Path), f.Data, byPath)
 			}
 		}
 	}
 	return s
 }
 
-func (s *Values) addManifests(data []byte) {
+// addManifests collects the values of the Secrets, and of the SecretGenerator configs (a
+// kustomization's generators: file), among the YAML documents of data, a file of dir.
+func (s *Values) addManifests(dir string, data []byte, files map[string][]byte) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	for {
 		var obj map[string]interface{}
@@ -137,7 +140,25 @@ func (s *Values) addManifests(data []byte) {
 			return // the end, or what the render reports as invalid
 		}
 		s.addSecret(obj)
+		s.addGeneratorConfig(dir, obj, files)
 	}
+}
+
+// addGeneratorConfig collects what a builtin SecretGenerator config makes a Secret of: the
+// same fields as a kustomization's secretGenerator entry, at the top level of the object.
+func (s *Values) addGeneratorConfig(dir string, obj map[string]interface{}, files map[string][]byte) {
+	if kind, _ := obj["kind"].(string); kind != "SecretGenerator" {
+		return
+	}
+	data, err := yaml.Marshal(obj)
+	if err != nil {
+		return
+	}
+	var args types.SecretArgs
+	if err := yaml.Unmarshal(data, &args); err != nil {
+		return
+	}
+	s.addSecretArgs(dir, args, files)
 }
 
 func (s *Values) addGenerated(dir string, data []byte, files map[string][]byte) {
@@ -146,30 +167,42 @@ func (s *Values) addGenerated(dir string, data []byte, files map[string][]byte) 
 		return
 	}
 	for _, g := range k.SecretGenerator {
-		for _, lit := range g.LiteralSources {
-			s.add(lit)
-			if _, v, ok := strings.Cut(lit, "="); ok {
-				s.add(strings.Trim(v, `"'`))
-			}
+		s.addSecretArgs(dir, g, files)
+	}
+	// generators: entries are files (read as manifests, above) or inline configs.
+	for _, g := range k.Generators {
+		if strings.Contains(g, "\n") {
+			s.addManifests(dir, []byte(g), files)
 		}
-		sources := append(append([]string{}, g.FileSources...), g.EnvSources...)
-		if g.EnvSource != "" { //nolint:staticcheck // the deprecated form old kustomizations still use
-			sources = append(sources, g.EnvSource) //nolint:staticcheck
+	}
+}
+
+// addSecretArgs collects what one secretGenerator makes a Secret of, its files read relative
+// to dir.
+func (s *Values) addSecretArgs(dir string, g types.SecretArgs, files map[string][]byte) {
+	for _, lit := range g.LiteralSources {
+		s.add(lit)
+		if _, v, ok := strings.Cut(lit, "="); ok {
+			s.add(strings.Trim(v, `"'`))
 		}
-		for _, src := range sources {
-			// files entries may be key=path.
-			if _, p, ok := strings.Cut(src, "="); ok {
-				src = p
-			}
-			content, ok := files[path.Join(dir, src)]
-			if !ok {
-				continue
-			}
-			s.add(string(content))
-			for _, line := range strings.Split(string(content), "\n") {
-				if _, v, ok := strings.Cut(line, "="); ok {
-					s.add(v)
-				}
+	}
+	sources := append(append([]string{}, g.FileSources...), g.EnvSources...)
+	if g.EnvSource != "" { //nolint:staticcheck // the deprecated form old kustomizations still use
+		sources = append(sources, g.EnvSource) //nolint:staticcheck
+	}
+	for _, src := range sources {
+		// files entries may be key=path.
+		if _, p, ok := strings.Cut(src, "="); ok {
+			src = p
+		}
+		content, ok := files[path.Join(dir, src)]
+		if !ok {
+			continue
+		}
+		s.add(string(content))
+		for _, line := range strings.Split(string(content), "\n") {
+			if _, v, ok := strings.Cut(line, "="); ok {
+				s.add(v)
 			}
 		}
 	}

@@ -28,6 +28,19 @@ func TestRenderErrorsNeverQuoteSecretValues(t *testing.T) {
 		name:   "secretGenerator literal with no key, its value starting with *",
 		files:  map[string]string{"app/kustomization.yaml": "secretGenerator:\n- name: db\n  literals:\n  - \"=*starred-marker-value\"\n"},
 		secret: "*starred-marker-value",
+	}, {
+		name: "builtin SecretGenerator in a generator config file, malformed literal",
+		files: map[string]string{
+			"app/kustomization.yaml": "generators: [gen.yaml]\n",
+			"app/gen.yaml":           "apiVersion: builtin\nkind: SecretGenerator\nmetadata: {name: db}\nliterals:\n- \"password: gen-file-marker\"\n",
+		},
+		secret: "gen-file-marker",
+	}, {
+		name: "inline builtin SecretGenerator, malformed literal",
+		files: map[string]string{
+			"app/kustomization.yaml": "generators:\n- |\n  apiVersion: builtin\n  kind: SecretGenerator\n  metadata: {name: db}\n  literals:\n  - \"token: inline-marker\"\n",
+		},
+		secret: "inline-marker",
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
