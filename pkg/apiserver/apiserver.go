@@ -93,8 +93,8 @@ type ExtraConfig struct {
 const DefaultMaxConcurrentDiffs = 16
 
 // DefaultMaxConcurrentReadRenders is how many renders for reads run at once unless
-// --max-concurrent-read-renders says otherwise: enough for a few people reading at once, few
-// enough that the controller's renders always find workers.
+// ExtraConfig.MaxConcurrentReadRenders says otherwise: enough for a few people reading at once,
+// few enough that the controller's renders always find workers.
 const DefaultMaxConcurrentReadRenders = 4
 
 // ClustersConfig configures the registration of remote clusters (Cluster objects).
