@@ -44,7 +44,6 @@ import (
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
-	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 	"github.com/ferry-gitops/ferry/pkg/version"
@@ -80,8 +79,12 @@ type Options struct {
 	// DefaultServiceAccount is the ServiceAccount of its own namespace an Application naming
 	// none acts as.
 	DefaultServiceAccount string
-	// PrivilegedNamespaces hold Applications that, naming no ServiceAccount, act as Ferry itself.
+	// PrivilegedNamespaces hold Applications that, naming no ServiceAccount, act as
+	// PrivilegedServiceAccount.
 	PrivilegedNamespaces []string
+	// PrivilegedServiceAccount (namespace/name) is what privileged Applications act as; empty
+	// is Ferry's own identity.
+	PrivilegedServiceAccount string
 	// ClusterCredentialsNamespace is Ferry's own namespace, where the credentials Secrets of
 	// Clusters live; ClusterProbeInterval is how often each Cluster is probed.
 	ClusterCredentialsNamespace string
@@ -104,6 +107,9 @@ type Options struct {
 	GitTimeout   time.Duration
 	// MaxConcurrentDiffs bounds the GET .../diff comparisons running at once.
 	MaxConcurrentDiffs int
+	// MaxConcurrentReadRenders bounds the renders GET .../diff and .../manifests start at once,
+	// so that reads never hold every render worker the controller needs.
+	MaxConcurrentReadRenders int
 	// GitMaxRepositorySize and GitCacheMaxSize are quantities (512Mi, 10Gi) bounding one cached
 	// repository and the whole cache; GitCacheUnusedGracePeriod is how long a repository no
 	// Application uses stays cached.
@@ -113,9 +119,13 @@ type Options struct {
 	AllowRemoteBases          bool
 	// Shards is --shards: "1" (one active controller), a number of shards, or "auto".
 	Shards string
-	// RenderWorkers is how many kustomize builds run at once, each in a child process of this
-	// binary; 0 builds in the server's own process (tests that run the server in theirs).
+	// RenderWorkers is how many renders run at once, each in a confined child process of this
+	// binary (no network, no files, no programs); at least 1.
 	RenderWorkers int
+	// RenderWorkerCommand is the program and first arguments of a render worker; default: this
+	// executable and worker.Subcommand. Not a flag: tests that run the server in their own
+	// process set their test binary, which answers worker.Subcommand (worker.RunIfAsked).
+	RenderWorkerCommand []string
 	// RenderTimeout and RenderMemoryLimit bound one kustomize build.
 	RenderTimeout     time.Duration
 	RenderMemoryLimit string
@@ -157,6 +167,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		GitTimeout:                          2 * time.Minute,
 		EgressDenyCIDRs:                     append([]string(nil), egress.DefaultDenyCIDRs...),
 		MaxConcurrentDiffs:                  apiserver.DefaultMaxConcurrentDiffs,
+		MaxConcurrentReadRenders:            apiserver.DefaultMaxConcurrentReadRenders,
 		GitMaxRepositorySize:                "1Gi",
 		GitCacheMaxSize:                     "10Gi",
 		GitCacheUnusedGracePeriod:           time.Hour,
@@ -165,6 +176,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		RenderMemoryLimit:                   "1Gi",
 		DefaultServiceAccount:               "default",
 		PrivilegedNamespaces:                []string{"ferry-system"},
+		PrivilegedServiceAccount:            "ferry-system/ferry-admin",
 		ClusterCredentialsNamespace:         "ferry-system",
 		Shards:                              "1",
 		ServingCert:                         ServingCertOptions{APIService: "v1alpha1." + v1alpha1.GroupName},
@@ -206,8 +218,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"the ServiceAccount, in its own namespace, that an Application naming no spec.serviceAccountName acts as for every request "+
 			"(apply, dry run, prune, reads); creating such an Application requires impersonate on it")
 	fs.StringSliceVar(&o.PrivilegedNamespaces, "privileged-namespaces", o.PrivilegedNamespaces,
-		"namespaces whose Applications, naming no ServiceAccount, act as Ferry itself: for platform admins; "+
-			"whoever may write Applications there has Ferry's power")
+		"namespaces whose Applications, naming no ServiceAccount, act as --privileged-service-account: for platform admins; "+
+			"whoever may write Applications there has that ServiceAccount's power")
+	fs.StringVar(&o.PrivilegedServiceAccount, "privileged-service-account", o.PrivilegedServiceAccount,
+		"namespace/name of the ServiceAccount that Applications of --privileged-namespaces naming none act as (impersonated; "+
+			"the installation binds ferry-system/ferry-admin to cluster-admin). Empty: Ferry's own identity, which the installation grants no writes")
 	fs.StringVar(&o.ClusterCredentialsNamespace, "cluster-credentials-namespace", o.ClusterCredentialsNamespace,
 		"Namespace of the Secrets that Clusters name in spec.credentialsRef: Ferry's own. Registering a Cluster requires get on its Secret there.")
 	fs.DurationVar(&o.ClusterProbeInterval, "cluster-probe-interval", o.ClusterProbeInterval,
@@ -237,6 +252,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Requests per second the controller and the read subresources may send to the target cluster; every object synced costs a dry run and an apply. The target's API Priority and Fairness still applies.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst,
 		"Burst of requests to the target cluster above --kube-api-qps.")
+	fs.IntVar(&o.MaxConcurrentReadRenders, "max-concurrent-read-renders", o.MaxConcurrentReadRenders,
+		"How many renders GET .../diff and .../manifests start at once in this replica (reads of a revision already rendered need none). More wait up to half their time, then get 429 with a Retry-After.")
 	fs.IntVar(&o.MaxConcurrentDiffs, "max-concurrent-diffs", o.MaxConcurrentDiffs,
 		"How many GET .../diff comparisons with the cluster (server-side dry runs) run at once in this replica. More wait up to half their time, then get 429 with a Retry-After.")
 	fs.StringVar(&o.GitCacheDir, "git-cache-dir", o.GitCacheDir,
@@ -252,7 +269,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AllowRemoteBases, "allow-remote-bases", o.AllowRemoteBases,
 		"Let kustomizations refer to remote bases and URLs. Off by default: a remote base is code fetched from wherever its author chose.")
 	fs.IntVar(&o.RenderWorkers, "render-workers", o.RenderWorkers,
-		"How many kustomize builds run at once, each in a child process of ferry-apiserver that is stopped when it passes --render-timeout or --render-memory-limit. Default: the CPUs. 0 builds inside the server, where a repository that exhausts memory takes the API down with it.")
+		"How many renders (kustomize builds, Helm charts, ApplicationSet templates) run at once, each in a child process of ferry-apiserver that can open no socket, no file and no program (seccomp), and is stopped when it passes --render-timeout or --render-memory-limit. Default: the CPUs; at least 1.")
 	fs.DurationVar(&o.RenderTimeout, "render-timeout", o.RenderTimeout,
 		"Time limit of one kustomize build.")
 	fs.StringVar(&o.RenderMemoryLimit, "render-memory-limit", o.RenderMemoryLimit,
@@ -301,6 +318,9 @@ func (o *Options) Validate() error {
 	if _, err := o.shards(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := o.privilegedUser(); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, o.validateServingCert()...)
 	if o.FinalizerTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--finalizer-timeout %s: must be positive", o.FinalizerTimeout))
@@ -339,8 +359,8 @@ func (o *Options) Validate() error {
 	if _, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("--egress-deny-cidrs, --egress-allow-cidrs: %w", err))
 	}
-	if o.RenderWorkers < 0 {
-		errs = append(errs, fmt.Errorf("--render-workers %d: must be 0 (build in the server) or more", o.RenderWorkers))
+	if o.RenderWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--render-workers %d: must be at least 1: renders run only in confined worker processes", o.RenderWorkers))
 	}
 	if o.RenderTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--render-timeout %s: must be positive", o.RenderTimeout))
@@ -356,6 +376,9 @@ func (o *Options) Validate() error {
 	}
 	if o.GitCacheUnusedGracePeriod <= 0 {
 		errs = append(errs, fmt.Errorf("--git-cache-unused-grace-period %s: must be positive", o.GitCacheUnusedGracePeriod))
+	}
+	if o.MaxConcurrentReadRenders < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-read-renders %d: must be at least 1", o.MaxConcurrentReadRenders))
 	}
 	if o.MaxConcurrentDiffs < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-diffs %d: must be at least 1", o.MaxConcurrentDiffs))
@@ -430,7 +453,9 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	}
 	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
 	config.ExtraConfig.MaxConcurrentDiffs = o.MaxConcurrentDiffs
-	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces}
+	config.ExtraConfig.MaxConcurrentReadRenders = o.MaxConcurrentReadRenders
+	privileged, _ := o.privilegedUser() // Validate reported a bad value
+	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces, PrivilegedUser: privileged}
 	config.ExtraConfig.Clusters = apiserver.ClustersConfig{CredentialsNamespace: o.ClusterCredentialsNamespace, ProbeInterval: o.ClusterProbeInterval}
 	if o.EnableController {
 		target, err := o.targetConfig()
@@ -474,6 +499,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			Shards:                shards,
 			Render:                o.Render,
 			Builder:               builder,
+			Templates:             builder.Templates,
 			LeaderElection: apiserver.LeaderElectionConfig{
 				Enabled:       o.LeaderElection.LeaderElect,
 				Name:          o.LeaderElection.ResourceName,
@@ -634,16 +660,13 @@ func quantityFlag(name, value string, min int64) (int64, error) {
 	return q.Value(), nil
 }
 
-// renderBuilder is the pool of render workers, or nil to build in this process.
-func (o *Options) renderBuilder() (render.Builder, error) {
-	if o.RenderWorkers == 0 {
-		return nil, nil
-	}
+// renderBuilder is the pool of confined render workers; nothing renders in the server itself.
+func (o *Options) renderBuilder() (*worker.Pool, error) {
 	limit, err := o.renderMemoryLimit()
 	if err != nil {
 		return nil, err
 	}
-	return worker.New(worker.Options{Workers: o.RenderWorkers, Timeout: o.RenderTimeout, MemoryLimit: limit})
+	return worker.New(worker.Options{Command: o.RenderWorkerCommand, Workers: o.RenderWorkers, Timeout: o.RenderTimeout, MemoryLimit: limit})
 }
 
 // mustQuantity is a size flag Validate has checked.

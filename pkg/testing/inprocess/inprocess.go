@@ -75,8 +75,6 @@ func Start(t *testing.T, opts Options) *Server {
 	}
 	// Tests serve Git and charts on 127.0.0.1, which the egress policy denies by default.
 	o.EgressAllowCIDRs = []string{"127.0.0.1/32"}
-	// Tests serve Git and charts on 127.0.0.1, which the egress policy denies by default.
-	o.EgressAllowCIDRs = []string{"127.0.0.1/32"}
 	if err := o.Complete(); err != nil {
 		t.Fatal(err)
 	}
