@@ -167,7 +167,6 @@ func NewOptions(out, errOut io.Writer) *Options {
 		GitTimeout:                          2 * time.Minute,
 		EgressDenyCIDRs:                     append([]string(nil), egress.DefaultDenyCIDRs...),
 		MaxConcurrentDiffs:                  apiserver.DefaultMaxConcurrentDiffs,
-		MaxConcurrentReadRenders:            apiserver.DefaultMaxConcurrentReadRenders,
 		GitMaxRepositorySize:                "1Gi",
 		GitCacheMaxSize:                     "10Gi",
 		GitCacheUnusedGracePeriod:           time.Hour,
@@ -253,7 +252,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst,
 		"Burst of requests to the target cluster above --kube-api-qps.")
 	fs.IntVar(&o.MaxConcurrentReadRenders, "max-concurrent-read-renders", o.MaxConcurrentReadRenders,
-		"How many renders GET .../diff and .../manifests start at once in this replica (reads of a revision already rendered need none). More wait up to half their time, then get 429 with a Retry-After.")
+		"How many renders GET .../diff and .../manifests start at once in this replica (reads of a revision already rendered need none). More wait up to half their time, then get 429 with a Retry-After. Default (0): half the render workers, at least 1, so reads never hold every worker the controller needs.")
 	fs.IntVar(&o.MaxConcurrentDiffs, "max-concurrent-diffs", o.MaxConcurrentDiffs,
 		"How many GET .../diff comparisons with the cluster (server-side dry runs) run at once in this replica. More wait up to half their time, then get 429 with a Retry-After.")
 	fs.StringVar(&o.GitCacheDir, "git-cache-dir", o.GitCacheDir,
@@ -377,8 +376,8 @@ func (o *Options) Validate() error {
 	if o.GitCacheUnusedGracePeriod <= 0 {
 		errs = append(errs, fmt.Errorf("--git-cache-unused-grace-period %s: must be positive", o.GitCacheUnusedGracePeriod))
 	}
-	if o.MaxConcurrentReadRenders < 1 {
-		errs = append(errs, fmt.Errorf("--max-concurrent-read-renders %d: must be at least 1", o.MaxConcurrentReadRenders))
+	if o.MaxConcurrentReadRenders < 0 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-read-renders %d: must be 0 (half the render workers) or more", o.MaxConcurrentReadRenders))
 	}
 	if o.MaxConcurrentDiffs < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-diffs %d: must be at least 1", o.MaxConcurrentDiffs))
@@ -454,6 +453,9 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
 	config.ExtraConfig.MaxConcurrentDiffs = o.MaxConcurrentDiffs
 	config.ExtraConfig.MaxConcurrentReadRenders = o.MaxConcurrentReadRenders
+	if o.MaxConcurrentReadRenders == 0 {
+		config.ExtraConfig.MaxConcurrentReadRenders = max(1, o.RenderWorkers/2)
+	}
 	privileged, _ := o.privilegedUser() // Validate reported a bad value
 	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces, PrivilegedUser: privileged}
 	config.ExtraConfig.Clusters = apiserver.ClustersConfig{CredentialsNamespace: o.ClusterCredentialsNamespace, ProbeInterval: o.ClusterProbeInterval}
