@@ -115,6 +115,7 @@ at once after a sync request:
     -f <(echo '{"apiVersion":"gitops.ferry.dev/v1alpha1","kind":"ApplicationSync"}'))
 Edit a deployed object by hand (kubectl -n guestbook edit configmap guestbook-config) and
 Ferry puts Git's version back within a second (selfHeal).
+Watch it in the web UI, acting as you on 127.0.0.1: kubectl ferry ui   (or: go run ./cmd/kubectl-ferry ui)
 `, work, repo)
 	return nil
 }
