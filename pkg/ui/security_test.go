@@ -48,8 +48,13 @@ type uiServer struct {
 
 func startUI(t *testing.T, objs ...runtime.Object) *uiServer {
 	t.Helper()
-	client := fake.NewSimpleClientset(objs...)
-	srv, err := New(Config{Client: client})
+	return startUIWith(t, Config{Client: fake.NewSimpleClientset(objs...)})
+}
+
+func startUIWith(t *testing.T, cfg Config) *uiServer {
+	t.Helper()
+	client := cfg.Client.(*fake.Clientset)
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

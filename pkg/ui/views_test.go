@@ -1,14 +1,20 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/fake"
 )
 
 func TestApplicationPageShowsSourcePolicyConditionsResourcesAndHistory(t *testing.T) {
@@ -61,5 +67,33 @@ func TestListFiltersOnTheServer(t *testing.T) {
 				t.Errorf("GET %s lacks row %s", query, id)
 			}
 		}
+	}
+}
+
+// TestListFallsBackToTheContextNamespace: a person who may not list Applications in every
+// namespace sees those of their kubeconfig context's namespace, told why, instead of an error.
+func TestListFallsBackToTheContextNamespace(t *testing.T) {
+	client := fake.NewSimpleClientset(testApp("shop", "web", gitopsv1alpha1.SyncStatusSynced), testApp("blog", "web", gitopsv1alpha1.SyncStatusSynced))
+	client.PrependReactor("list", "applications", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() == "" {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "gitops.ferry.dev", Resource: "applications"}, "",
+				errors.New(`User "alice" cannot list resource "applications" in API group "gitops.ferry.dev" at the cluster scope`))
+		}
+		return false, nil, nil
+	})
+	u := startUIWith(t, Config{Client: client, FallbackNamespace: "shop"})
+	cookie := u.login(t)
+	resp, body := u.do(t, http.MethodGet, "/", withCookie(cookie))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /: %s\n%s", resp.Status, body)
+	}
+	if !strings.Contains(body, `id="app/shop/web"`) || strings.Contains(body, `id="app/blog/web"`) {
+		t.Errorf("the list shows other rows than shop's:\n%s", body)
+	}
+	if !strings.Contains(body, "cannot list resource") || !strings.Contains(body, "showing namespace shop") {
+		t.Errorf("the list does not say why it shows only namespace shop:\n%s", body)
+	}
+	if !strings.Contains(body, `namespace=shop`) {
+		t.Errorf("the live stream does not follow namespace shop:\n%s", body)
 	}
 }
