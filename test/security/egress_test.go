@@ -2,11 +2,9 @@ package security
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/testing/counting"
 )
 
 // refused is how an Application's status says the egress policy refused a fetch.
@@ -24,20 +23,8 @@ const refused = "fetch refused by egress policy (--egress-deny-cidrs)"
 // as it is by default. It answers every request with body and counts them.
 func deniedService(t *testing.T, body string) (url string, requests func() int64) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.2: %v", err)
-	}
-	var n atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		_, _ = fmt.Fprint(w, body)
-	}))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.URL, n.Load
+	srv := counting.NewServer(t, "127.0.0.2:0", counting.Body(body))
+	return srv.URL, srv.Requests
 }
 
 // checkNothingLeaks checks that an Application's status, /manifests and the namespace's Events

@@ -2,14 +2,10 @@ package security
 
 import (
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +15,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/testing/counting"
 	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 )
 
@@ -26,13 +23,8 @@ import (
 // credentials, another team's in-cluster service. It counts the requests it gets.
 func internalService(t *testing.T, body string) (url string, requests func() int64) {
 	t.Helper()
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, n.Load
+	srv := counting.NewServer(t, "127.0.0.1:0", counting.Body(body))
+	return srv.URL, srv.Requests
 }
 
 // TestAttackRenderFetchesAnInternalURL is the full-read SSRF of the README's table: a tenant

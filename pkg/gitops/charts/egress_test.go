@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/charts/charttest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/testing/counting"
 )
 
 func policy(t *testing.T, allow ...string) *egress.Policy {
@@ -25,26 +23,6 @@ func policy(t *testing.T, allow ...string) *egress.Policy {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// server is an HTTP server on addr (127.0.0.1 or 127.0.0.2) answering with h and counting
-// what it gets.
-func server(t *testing.T, addr string, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	var n atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		h(w, r)
-	}))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, &n
 }
 
 // checkRefused checks that err is the egress policy's refusal and quotes none of leaks.
@@ -103,11 +81,11 @@ func TestChartRepositoriesOnADeniedAddressGetNoRequest(t *testing.T) {
 // allows it the error names neither the URL nor the exact status nor anything the service said.
 func TestAnIndexCannotMakeFerryGETAnyURL(t *testing.T) {
 	ctx := context.Background()
-	internal, internalHits := server(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {
+	internal := counting.NewServer(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such user: admin-token-4242", http.StatusNotFound)
 	})
 	target := internal.URL + "/admin/delete?id=1"
-	index, _ := server(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+	index := counting.NewServer(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "apiVersion: v1\nentries:\n  evil:\n  - name: evil\n    version: 1.0.0\n    urls: [%q]\n", target)
 	})
 	ref := charts.Ref{RepoURL: index.URL, Chart: "evil"}
@@ -115,7 +93,7 @@ func TestAnIndexCannotMakeFerryGETAnyURL(t *testing.T) {
 	denying := charts.New(charts.Options{Egress: policy(t, "127.0.0.1/32")})
 	_, err := denying.Fetch(ctx, ref, "1.0.0", nil)
 	checkRefused(t, "an archive URL on a denied address", err, "admin", "127.0.0.2", "id=1")
-	if n := internalHits.Load(); n != 0 {
+	if n := internal.Requests(); n != 0 {
 		t.Errorf("the internal service got %d requests, want 0", n)
 	}
 
@@ -134,7 +112,7 @@ func TestAnIndexCannotMakeFerryGETAnyURL(t *testing.T) {
 // TestAnIndexFailureSaysWhatFailedWithoutTheBody: the repository's own index answering 404 is
 // told with its status, never with the body.
 func TestAnIndexFailureSaysWhatFailedWithoutTheBody(t *testing.T) {
-	index, _ := server(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+	index := counting.NewServer(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal-detail-7731", http.StatusNotFound)
 	})
 	c := charts.New(charts.Options{Egress: policy(t, "127.0.0.1/32")})
@@ -194,16 +172,16 @@ func TestAChartsDependenciesAreBounded(t *testing.T) {
 		t.Errorf("an index over MaxDependencyIndexBytes: %v, want ErrLimitExceeded", err)
 	}
 
-	denied, deniedHits := server(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {})
+	denied := counting.NewServer(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {})
 	_, _, err = c.Dependencies(ctx, chartWithDependencies(denied.URL), "app", "", nil)
 	checkRefused(t, "a dependency on 127.0.0.2", err, "index.yaml")
-	if n := deniedHits.Load(); n != 0 {
+	if n := denied.Requests(); n != 0 {
 		t.Errorf("the denied dependency repository got %d requests, want 0", n)
 	}
 
 	// A repository that never answers: cancelling the caller ends the download.
 	started := make(chan struct{}, 1)
-	hanging, _ := server(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+	hanging := counting.NewServer(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
 		<-r.Context().Done()
 	})

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
+	"github.com/ferry-gitops/ferry/pkg/testing/counting"
 )
 
 // TestThePolicyDeniesTheDefaultRangesAndAllowWins: loopback, link-local and the metadata
@@ -59,33 +58,14 @@ func TestThePolicyDeniesTheDefaultRangesAndAllowWins(t *testing.T) {
 	}
 }
 
-// counting is an HTTP server on addr that counts the requests it gets.
-func counting(t *testing.T, addr string, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	var n atomic.Int64
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		h(w, r)
-	}))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, &n
-}
-
 // TestTransportRefusesADeniedAddressAtEveryHop: a request to a denied address, to a name that
 // resolves to one (localhost), or redirected to one by an allowed server never reaches it, and
 // the error says the policy refused it without naming the address or quoting anything.
 func TestTransportRefusesADeniedAddressAtEveryHop(t *testing.T) {
-	denied, deniedHits := counting(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {
+	denied := counting.NewServer(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("internal secret"))
 	})
-	allowed, allowedHits := counting(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+	allowed := counting.NewServer(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, denied.URL+"/admin/delete?id=1", http.StatusFound)
 	})
 	p, err := egress.Default("127.0.0.1/32")
@@ -118,10 +98,10 @@ func TestTransportRefusesADeniedAddressAtEveryHop(t *testing.T) {
 			t.Errorf("%s: described as %q", name, got)
 		}
 	}
-	if n := deniedHits.Load(); n != 0 {
+	if n := denied.Requests(); n != 0 {
 		t.Errorf("the denied server got %d requests, want 0", n)
 	}
-	if n := allowedHits.Load(); n != 1 {
+	if n := allowed.Requests(); n != 1 {
 		t.Errorf("the allowed server got %d requests, want the 1 that redirected", n)
 	}
 
@@ -132,7 +112,7 @@ func TestTransportRefusesADeniedAddressAtEveryHop(t *testing.T) {
 		t.Fatalf("with no deny range: %v", err)
 	}
 	resp.Body.Close()
-	if n := deniedHits.Load(); n != 1 {
+	if n := denied.Requests(); n != 1 {
 		t.Errorf("the server got %d requests with no deny range, want 1", n)
 	}
 }

@@ -3,14 +3,10 @@ package worker
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/testing/counting"
 )
 
 // TestMain lets the test binary be its own render worker, as ferry-apiserver is.
@@ -277,13 +274,8 @@ func BenchmarkBuildParallel(b *testing.B) {
 // loopbackServer counts the requests it gets, and answers each with body.
 func loopbackServer(t *testing.T, body string) (url string, requests func() int64) {
 	t.Helper()
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, n.Load
+	srv := counting.NewServer(t, "127.0.0.1:0", counting.Body(body))
+	return srv.URL, srv.Requests
 }
 
 // TestWorkersReachNoNetwork gives a worker, past every check of Ferry's own (Pool.Build takes
