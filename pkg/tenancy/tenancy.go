@@ -12,12 +12,16 @@ type Policy struct {
 	// none acts as; empty makes such Applications act as Ferry itself.
 	DefaultServiceAccount string
 	// PrivilegedNamespaces hold the Applications of platform admins: there, an Application that
-	// names no ServiceAccount acts as Ferry itself.
+	// names no ServiceAccount acts as PrivilegedUser.
 	PrivilegedNamespaces []string
+	// PrivilegedUser is the username privileged Applications act as (impersonated, like any
+	// other): a ServiceAccount the installation binds to cluster-admin, so that Ferry's own
+	// ServiceAccount needs no write permission beyond its own objects. Empty is Ferry itself.
+	PrivilegedUser string
 }
 
 // ServiceAccount is the name of the ServiceAccount, in namespace, that an Application naming
-// named (possibly empty) acts as; empty means Ferry's own identity.
+// named (possibly empty) acts as; empty means a privileged Application (PrivilegedUser).
 func (p Policy) ServiceAccount(namespace, named string) string {
 	if named != "" {
 		return named
@@ -31,11 +35,11 @@ func (p Policy) ServiceAccount(namespace, named string) string {
 }
 
 // User is the username Ferry impersonates for an Application in namespace naming named: the
-// ServiceAccount's, or empty for Ferry's own identity.
+// ServiceAccount's, PrivilegedUser for a privileged Application, empty for Ferry's own identity.
 func (p Policy) User(namespace, named string) string {
 	sa := p.ServiceAccount(namespace, named)
 	if sa == "" {
-		return ""
+		return p.PrivilegedUser
 	}
 	return serviceaccount.MakeUsername(namespace, sa)
 }

@@ -209,7 +209,7 @@ func TestOnlyOneReplicaReconciles(t *testing.T) {
 	// What artifacts/base/rbac.yaml grants Ferry's identity in ferry-system, here in the test's
 	// namespace, which holds the Lease of the two replicas.
 	kubectl(t, "create", "role", "ferry-leader-election", "-n", ns,
-		"--verb=get,list,watch,create,update,patch", "--resource=leases.coordination.k8s.io")
+		"--verb=get,list,watch,create,update,patch,delete", "--resource=leases.coordination.k8s.io")
 	kubectl(t, "create", "rolebinding", "ferry-leader-election", "-n", ns,
 		"--role=ferry-leader-election", "--serviceaccount=ferry-system:ferry-apiserver")
 

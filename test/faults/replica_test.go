@@ -118,7 +118,7 @@ func newLeaseNamespace(t *testing.T) string {
 	ctx := context.Background()
 	if _, err := kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "ferry-leader-election"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}}},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

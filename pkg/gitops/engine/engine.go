@@ -107,6 +107,11 @@ func (e *Engine) ActorFor(namespace, serviceAccountName, cluster string) (Actor,
 	if cluster == "" {
 		return Actor{Applier: e.cfg.Applier, User: user}, nil
 	}
+	if e.cfg.Tenancy.ServiceAccount(namespace, serviceAccountName) == "" {
+		// A privileged Application acts on another cluster with the Cluster's own credentials,
+		// which a platform admin chose: the local admin ServiceAccount means nothing there.
+		user = ""
+	}
 	if e.cfg.Clusters == nil {
 		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: this server deploys to no other cluster", cluster)}
 	}
@@ -148,7 +153,7 @@ func (e *Engine) Charts() *charts.Cache { return e.cfg.Charts }
 
 // Identity is the user every request for app acts as — apply, dry run, prune, createNamespace
 // and the live reads of /diff and /health: a ServiceAccount of its own namespace, the one it
-// names or the tenancy policy's default; empty (Ferry itself) only in a privileged namespace.
+// names or the tenancy policy's default; in a privileged namespace, the policy's PrivilegedUser.
 func (e *Engine) Identity(app *gitopsv1alpha1.Application) string {
 	return e.cfg.Tenancy.User(app.Namespace, app.Spec.ServiceAccountName)
 }
