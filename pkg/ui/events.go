@@ -63,7 +63,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	view, ns, name, rv := q.Get("view"), q.Get("namespace"), q.Get("name"), q.Get("rv")
-	if view != "list" && !(view == "app" && name != "") {
+	if view != "list" && (view != "app" || name == "") {
 		http.Error(w, "bad request: view=list, or view=app with a name", http.StatusBadRequest)
 		return
 	}

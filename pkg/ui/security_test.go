@@ -357,3 +357,44 @@ func TestAssetsAreEmbeddedAndNothingIsFetchedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsRelistWhenTheWatchExpires: a watch that cannot resume (410 Gone) is followed by a
+// new list, sent whole, so the page misses no change.
+func TestEventsRelistWhenTheWatchExpires(t *testing.T) {
+	u := startUI(t, testApp("shop", "web", gitopsv1alpha1.SyncStatusOutOfSync))
+	expired := watch.NewFake()
+	again := watch.NewFake()
+	watches := 0
+	u.client.PrependWatchReactor("applications", func(k8stesting.Action) (bool, watch.Interface, error) {
+		watches++
+		if watches == 1 {
+			return true, expired, nil
+		}
+		return true, again, nil
+	})
+	cookie := u.login(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/events?view=list&namespace=&rv=3", nil)
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	go expired.Error(&metav1.Status{Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonExpired, Message: "too old resource version: 3"})
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "event: problem") {
+			t.Fatalf("the stream gave up on an expired watch instead of listing again")
+		}
+		if strings.HasPrefix(line, "data: ") && strings.Contains(line, `"id":"apps-body"`) {
+			if !strings.Contains(line, `data-sync=\"OutOfSync\"`) {
+				t.Fatalf("the table sent after the new list lacks web's row: %s", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("the stream ended without sending the table again: %v", sc.Err())
+}

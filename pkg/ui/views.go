@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -50,19 +51,20 @@ func ago(now time.Time, t *metav1.Time) string {
 
 // apiMessage is the API's own message for err.
 func apiMessage(err error) string {
-	var s apierrors.APIStatus
-	if ok := asAPIStatus(err, &s); ok && s.Status().Message != "" {
-		return s.Status().Message
+	var st apierrors.APIStatus
+	if errors.As(err, &st) && st.Status().Message != "" {
+		return st.Status().Message
 	}
 	return err.Error()
 }
 
-func asAPIStatus(err error, s *apierrors.APIStatus) bool {
-	if st, ok := err.(apierrors.APIStatus); ok {
-		*s = st
-		return true
+// apiCode is the HTTP status the API answered err with, or 502 when err did not come from it.
+func apiCode(err error) int {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) && st.Status().Code != 0 {
+		return int(st.Status().Code)
 	}
-	return false
+	return http.StatusBadGateway
 }
 
 // filter is the list's query: a text to find in name, namespace or cluster, and exact sync and
@@ -166,10 +168,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	if err != nil {
-		p.Error = apiMessage(err)
-		if st, ok := err.(apierrors.APIStatus); ok && st.Status().Code != 0 {
-			status = int(st.Status().Code)
-		}
+		p.Error, status = apiMessage(err), apiCode(err)
 	} else {
 		now := s.cfg.Now()
 		items := list.Items
@@ -289,11 +288,7 @@ func (s *Server) handleApp(w http.ResponseWriter, r *http.Request) {
 	app, err := s.cfg.Client.GitopsV1alpha1().Applications(ns).Get(r.Context(), name, metav1.GetOptions{})
 	if err != nil {
 		p.Error = apiMessage(err)
-		status := http.StatusBadGateway
-		if st, ok := err.(apierrors.APIStatus); ok && st.Status().Code != 0 {
-			status = int(st.Status().Code)
-		}
-		s.render(w, status, "app", p)
+		s.render(w, apiCode(err), "app", p)
 		return
 	}
 	p.App = newAppView(s.cfg.Now(), app)
@@ -317,11 +312,7 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		// The API's refusal, with its code and its own words: nothing was changed.
-		code := http.StatusBadGateway
-		if st, ok := err.(apierrors.APIStatus); ok && st.Status().Code != 0 {
-			code = int(st.Status().Code)
-		}
-		w.WriteHeader(code)
+		w.WriteHeader(apiCode(err))
 		_ = json.NewEncoder(w).Encode(syncResult{Message: apiMessage(err)})
 		return
 	}

@@ -12,28 +12,16 @@
     }
   }
 
-  // parse turns server-rendered (html/template-escaped) markup into nodes.
-  function parse(html, parentId) {
+  // parse turns one server-rendered (html/template-escaped) element into a node. A <template>
+  // parses rows and table bodies without a surrounding table.
+  function parse(html) {
     var t = document.createElement("template");
-    var parent = parentId && document.getElementById(parentId);
-    if (parent && parent.tagName === "TBODY") {
-      t.innerHTML = "<table><tbody>" + html + "</tbody></table>";
-      return t.content.querySelector("tbody").firstElementChild;
-    }
-    if (/^\s*<tr[\s>]/.test(html)) {
-      t.innerHTML = "<table><tbody>" + html + "</tbody></table>";
-      return t.content.querySelector("tbody").firstElementChild;
-    }
-    if (/^\s*<tbody[\s>]/.test(html)) {
-      t.innerHTML = "<table>" + html + "</table>";
-      return t.content.querySelector("tbody");
-    }
     t.innerHTML = html;
     return t.content.firstElementChild;
   }
 
   function replace(msg) {
-    var node = parse(msg.html, msg.parent);
+    var node = parse(msg.html);
     if (!node) {
       return;
     }
