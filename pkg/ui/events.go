@@ -31,6 +31,8 @@ type message struct {
 	HTML     string `json:"html,omitempty"`
 	Parent   string `json:"parent,omitempty"`
 	Announce string `json:"announce,omitempty"`
+	// Text is the message of a problem event, shown as text.
+	Text string `json:"text,omitempty"`
 }
 
 // stream writes Server-Sent Events to one page.
@@ -138,7 +140,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	problem := func(err error) {
 		klog.V(2).InfoS("UI event stream ends", "namespace", ns, "err", err)
-		_ = st.send("problem", message{ID: "problem", HTML: apiMessage(err)})
+		_ = st.send("problem", message{ID: "problem", Text: apiMessage(err)})
 	}
 	for ctx.Err() == nil {
 		if rv == "" {

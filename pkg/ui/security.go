@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // The UI acts with the credentials of the person who started it, so anything that can reach its
@@ -21,7 +22,8 @@ import (
 //     hostile domain that re-resolves to 127.0.0.1 (DNS rebinding) is refused (403);
 //   - no CORS header is ever sent, and a state-changing request (POST) also needs the custom
 //     header X-Ferry-UI, which a cross-site form cannot set and a cross-site script may not send
-//     without a CORS preflight we never answer (403 otherwise);
+//     without a CORS preflight we never answer, and an Origin, when the browser names one, of
+//     the UI itself (403 otherwise);
 //   - secrets are compared in constant time; every response carries headers that forbid framing,
 //     sniffing, referrers and any script, style or connection not served by the UI itself.
 
@@ -149,6 +151,11 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if r.Header.Get(CSRFHeader) != "1" {
 			http.Error(w, "forbidden: a state-changing request needs the header "+CSRFHeader+": 1", http.StatusForbidden)
+			return
+		}
+		// Browsers name the page that sent a POST; it must be the UI itself.
+		if o := r.Header.Get("Origin"); o != "" && !g.hosts[strings.TrimPrefix(o, "http://")] {
+			http.Error(w, "forbidden: a state-changing request from another origin", http.StatusForbidden)
 			return
 		}
 	}

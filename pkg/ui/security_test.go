@@ -239,6 +239,11 @@ func TestPostNeedsTheCSRFHeader(t *testing.T) {
 			r.AddCookie(cookie)
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		},
+		"from another origin": func(r *http.Request) {
+			r.AddCookie(cookie)
+			r.Header.Set(CSRFHeader, "1")
+			r.Header.Set("Origin", "http://evil.example")
+		},
 	} {
 		resp, _ := u.do(t, http.MethodPost, "/applications/shop/web/sync", edit)
 		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized {
@@ -248,7 +253,11 @@ func TestPostNeedsTheCSRFHeader(t *testing.T) {
 	if n := syncActions(u.client); n != 0 {
 		t.Fatalf("%d sync requests reached the API without the cookie and the header", n)
 	}
-	resp, body := u.do(t, http.MethodPost, "/applications/shop/web/sync", func(r *http.Request) { r.AddCookie(cookie); r.Header.Set(CSRFHeader, "1") })
+	resp, body := u.do(t, http.MethodPost, "/applications/shop/web/sync", func(r *http.Request) {
+		r.AddCookie(cookie)
+		r.Header.Set(CSRFHeader, "1")
+		r.Header.Set("Origin", u.base)
+	})
 	if resp.StatusCode != http.StatusCreated || !strings.Contains(body, "op-1") {
 		t.Fatalf("POST /sync with cookie and header: %s %s, want 201 naming the operation", resp.Status, body)
 	}

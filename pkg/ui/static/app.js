@@ -59,7 +59,7 @@
     source.addEventListener("replace", function (e) { replace(JSON.parse(e.data)); });
     source.addEventListener("remove", function (e) { remove(JSON.parse(e.data)); });
     source.addEventListener("problem", function (e) {
-      showProblem(JSON.parse(e.data).html);
+      showProblem(JSON.parse(e.data).text);
       source.close();
     });
     source.addEventListener("open", function () {
