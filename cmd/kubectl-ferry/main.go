@@ -8,6 +8,7 @@
 //	kubectl ferry history APP
 //	kubectl ferry diff APP [--revision R]
 //	kubectl ferry manifests APP [--revision R]
+//	kubectl ferry ui [--port P] [--no-browser]   (a web UI on 127.0.0.1, acting as you)
 //
 // `kubectl ferry --help` describes the commands, their flags and the exit codes.
 package main
