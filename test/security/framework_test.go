@@ -22,7 +22,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -235,14 +234,6 @@ func describeConditions(conds []metav1.Condition) string {
 		s += fmt.Sprintf("[%s=%s %s: %s] ", c.Type, c.Status, c.Reason, c.Message)
 	}
 	return s
-}
-
-// forbidden fails the test unless err is a 403.
-func forbidden(t *testing.T, err error, what string) {
-	t.Helper()
-	if !apierrors.IsForbidden(err) {
-		t.Fatalf("%s: want 403 Forbidden, got %v", what, err)
-	}
 }
 
 func must(t *testing.T, err error) {

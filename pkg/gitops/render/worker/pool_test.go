@@ -396,7 +396,7 @@ func TestTemplatesThatNeverEndAreStopped(t *testing.T) {
 		t.Fatalf("after the stopped templates: %+v", apps)
 	}
 	var perr *generators.ParamsError
-	if _, err := p.Templates(tmpl("{{.nmae}}"), params); !errors.As(err, &perr) || perr.Index != 0 || !strings.Contains(err.Error(), `no parameter "nmae"`) {
+	if _, err := p.Templates(tmpl("{{.envv}}"), params); !errors.As(err, &perr) || perr.Index != 0 || !strings.Contains(err.Error(), `no parameter "envv"`) {
 		t.Fatalf("a template naming a missing parameter: %v", err)
 	}
 }
