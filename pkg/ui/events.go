@@ -85,6 +85,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	last := map[string]string{} // what was last announced of each row
 	update := func(app *gitopsv1alpha1.Application) error {
+		if view == "app" && app.Name != name {
+			return nil // the field selector already says so; a page shows one Application only
+		}
 		now := s.cfg.Now()
 		rw := newRow(now, app)
 		state := rw.Sync + ", " + rw.Health

@@ -407,3 +407,43 @@ func TestEventsRelistWhenTheWatchExpires(t *testing.T) {
 	}
 	t.Fatalf("the stream ended without sending the table again: %v", sc.Err())
 }
+
+// TestApplicationPageStreamsOnlyItsApplication: an Application's page is replaced only by that
+// Application, whatever else the watch or the list returns.
+func TestApplicationPageStreamsOnlyItsApplication(t *testing.T) {
+	// The fake clientset ignores field selectors: its list returns web as well as db.
+	u := startUI(t, testApp("shop", "web", gitopsv1alpha1.SyncStatusSynced), testApp("shop", "db", gitopsv1alpha1.SyncStatusOutOfSync))
+	fw := watch.NewFake()
+	u.client.PrependWatchReactor("applications", func(k8stesting.Action) (bool, watch.Interface, error) { return true, fw, nil })
+	cookie := u.login(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.base+"/events?view=app&namespace=shop&name=db", nil)
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	degraded := testApp("shop", "db", gitopsv1alpha1.SyncStatusOutOfSync)
+	degraded.Status.Health.Status = gitopsv1alpha1.HealthDegraded
+	go func() {
+		fw.Modify(testApp("shop", "web", gitopsv1alpha1.SyncStatusSynced))
+		fw.Modify(degraded)
+	}()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "data: ") {
+			continue
+		}
+		if strings.Contains(line, `data-sync=\"Synced\"`) {
+			t.Fatalf("db's page was sent web's state: %s", line)
+		}
+		if strings.Contains(line, `data-health=\"Degraded\"`) {
+			return
+		}
+	}
+	t.Fatalf("the stream ended before db's change: %v", sc.Err())
+}
