@@ -7,7 +7,7 @@ BIN_DIR ?= bin
 # $$HOME/.cache/ferry by hack/build-control-plane.sh).
 TEST_FLAGS ?= -count=1 -timeout 60m
 
-.PHONY: help build install test test-unit test-faults soak fuzz verify update vet fmt-check tidy-check lint
+.PHONY: help build install test test-unit test-faults soak fuzz verify update vet fmt-check tidy-check lint large-files
 
 ## help: list the targets
 help:
@@ -55,9 +55,14 @@ fuzz:
 update:
 	hack/update-codegen.sh
 
-## verify: fail on stale generated code, gofmt, go vet, an untidy go.mod, golangci-lint or shellcheck
-verify: fmt-check vet tidy-check lint
+## verify: fail on stale generated code, gofmt, go vet, an untidy go.mod, golangci-lint, shellcheck or a tracked file over 1 MiB
+verify: large-files fmt-check vet tidy-check lint
 	hack/verify-codegen.sh
+
+# A built binary or a data dump committed by accident makes every clone heavier for ever.
+large-files:
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print $$2}'); \
+	if [ -n "$$big" ]; then echo "files over 1 MiB are tracked (build them, or keep them out of Git):"; echo "$$big"; exit 1; fi
 
 ## lint: golangci-lint (.golangci.yml) and shellcheck; builds golangci-lint once into ~/.cache/ferry
 lint:
