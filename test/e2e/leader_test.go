@@ -188,6 +188,16 @@ func waitAppOn(t *testing.T, r *replica, ns, name, what string, cond func(*gitop
 	})
 }
 
+// grantLeases gives Ferry's identity in ns what artifacts/base/rbac.yaml grants it on Leases in
+// ferry-system: the test's replicas elect their controller and hold their shards there.
+func grantLeases(t *testing.T, ns string) {
+	t.Helper()
+	kubectl(t, "create", "role", "ferry-leader-election", "-n", ns,
+		"--verb=get,list,watch,create,update,patch,delete", "--resource=leases.coordination.k8s.io")
+	kubectl(t, "create", "rolebinding", "ferry-leader-election", "-n", ns,
+		"--role=ferry-leader-election", "--serviceaccount=ferry-system:ferry-apiserver")
+}
+
 // leaseHolder is spec.holderIdentity of the controller's Lease in ns, "" when there is none.
 func leaseHolder(s *Stack, ns string) string {
 	r := s.Run(Admin, "", "get", "lease", "ferry-controller", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}")
@@ -206,12 +216,7 @@ func TestOnlyOneReplicaReconciles(t *testing.T) {
 	repo := srv.NewRepo("leader")
 	first := repo.Commit("main", map[string]string{"app/cm.yaml": configMapYAML("leader-cm", "v1")}, "first")
 	ns := newNamespace(t, "leader")
-	// What artifacts/base/rbac.yaml grants Ferry's identity in ferry-system, here in the test's
-	// namespace, which holds the Lease of the two replicas.
-	kubectl(t, "create", "role", "ferry-leader-election", "-n", ns,
-		"--verb=get,list,watch,create,update,patch,delete", "--resource=leases.coordination.k8s.io")
-	kubectl(t, "create", "rolebinding", "ferry-leader-election", "-n", ns,
-		"--role=ferry-leader-election", "--serviceaccount=ferry-system:ferry-apiserver")
+	grantLeases(t, ns)
 
 	prefix := fmt.Sprintf("/ferry-leader-test-%06d", rand.IntN(1000000))
 	replicas := []*replica{

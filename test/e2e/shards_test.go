@@ -128,6 +128,7 @@ func TestTwoReplicasShareTheClustersAndTakeOverEachOthers(t *testing.T) {
 	s := requireStack(t)
 	r := remoteStack(t)
 	ns := newNamespace(t, "shards")
+	grantLeases(t, ns)
 	mustRemoteKubectl(t, r, "create", "namespace", ns)
 	mustRemoteKubectl(t, r, "create", "clusterrolebinding", "e2e-"+ns, "--clusterrole=cluster-admin", "--serviceaccount="+ns+":default")
 	prefix := fmt.Sprintf("/e2e-shards-%05d", rand.IntN(100000))
