@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferry-gitops/ferry/pkg/ui"
 )
@@ -30,7 +31,8 @@ The UI calls the Kubernetes API with your kubeconfig, exactly like the other com
 and does what kubectl would let you see and do, and a refusal is shown with the API's message.
 It lists the Applications of every namespace (or of -n NAMESPACE) and keeps them live through a
 watch; an Application's page shows its sources, destination, policy, conditions, resources and
-history, with a Sync button.
+history, with a Sync button; beside it the diff a sync would apply, the rendered manifests, the
+Application's Events and a tree of its objects with the ReplicaSets and Pods they own.
 
 It listens on 127.0.0.1 only. The URL it prints carries a secret that the browser exchanges for a
 cookie; without it every request is refused. Stop it with Ctrl-C.`,
@@ -55,7 +57,16 @@ func (o *Options) ui(ctx context.Context, namespaced bool, f uiFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := ui.Config{Client: client, FallbackNamespace: ns, Now: o.Now}
+	rest, err := o.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	// Events and the objects under the Application are read with the same kubeconfig.
+	kube, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return err
+	}
+	cfg := ui.Config{Client: client, Kube: kube, FallbackNamespace: ns, Now: o.Now}
 	if namespaced {
 		cfg.Namespace, cfg.FallbackNamespace = ns, ""
 	}

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
@@ -37,6 +38,9 @@ var staticFS embed.FS
 type Config struct {
 	// Client calls the API as the person using the UI.
 	Client versioned.Interface
+	// Kube reads Events and the Application's objects as the same person; without it the
+	// Events and Tree pages say so.
+	Kube kubernetes.Interface
 	// Namespace limits the UI to one namespace; empty means every namespace.
 	Namespace string
 	// FallbackNamespace is shown when Namespace is empty and the person may not list
@@ -74,7 +78,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"list", "app"} {
+	for _, p := range []string{"list", "app", "diff", "manifests", "events", "tree"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fragments.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing the UI's %s template: %w", p, err)
@@ -110,6 +114,10 @@ func (s *Server) Handler(port int) http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", s.static))
 	mux.HandleFunc("GET /{$}", s.handleList)
 	mux.HandleFunc("GET /applications/{namespace}/{name}", s.handleApp)
+	mux.HandleFunc("GET /applications/{namespace}/{name}/diff", s.handleDiff)
+	mux.HandleFunc("GET /applications/{namespace}/{name}/manifests", s.handleManifests)
+	mux.HandleFunc("GET /applications/{namespace}/{name}/events", s.handleAppEvents)
+	mux.HandleFunc("GET /applications/{namespace}/{name}/tree", s.handleTree)
 	mux.HandleFunc("POST /applications/{namespace}/{name}/sync", s.handleSync)
 	mux.HandleFunc("GET /events", s.handleEvents)
 	return &guard{hosts: allowedHosts(port), cookie: cookiePrefix + strconv.Itoa(port), token: s.token, session: s.session, next: mux}

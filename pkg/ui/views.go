@@ -20,8 +20,13 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"short": shortRevision,
+	"short":    shortRevision,
+	"tabs":     func() [][2]string { return appTabs },
+	"overview": func(ns, name string) *subPage { return &subPage{Namespace: ns, Name: name, Tab: "Overview"} },
 }
+
+// appTabs are the pages of an Application: title and path below /applications/NS/NAME.
+var appTabs = [][2]string{{"Overview", ""}, {"Diff", "/diff"}, {"Manifests", "/manifests"}, {"Events", "/events"}, {"Tree", "/tree"}}
 
 // shortRevision shortens each 40-character commit SHA of rev (several sources: space-separated)
 // to 12 characters, as kubectl ferry does.
