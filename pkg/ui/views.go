@@ -72,20 +72,26 @@ func apiCode(err error) int {
 	return http.StatusBadGateway
 }
 
-// filter is the list's query: a text to find in name, namespace or cluster, and exact sync and
-// health states. The same query selects the rows the live stream sends.
+// filter is the list's query: a text to find in name, namespace or cluster, and exact
+// namespace, cluster, sync and health. The same query selects the rows the live stream sends.
 type filter struct {
-	Text, Sync, Health string
+	Text, Namespace, Cluster, Sync, Health string
 }
 
 func filterFrom(q url.Values) filter {
-	return filter{Text: strings.TrimSpace(q.Get("q")), Sync: q.Get("sync"), Health: q.Get("health")}
+	return filter{Text: strings.TrimSpace(q.Get("q")), Namespace: q.Get("ns"), Cluster: q.Get("cluster"), Sync: q.Get("sync"), Health: q.Get("health")}
 }
 
 func (f filter) values() url.Values {
 	v := url.Values{}
 	if f.Text != "" {
 		v.Set("q", f.Text)
+	}
+	if f.Namespace != "" {
+		v.Set("ns", f.Namespace)
+	}
+	if f.Cluster != "" {
+		v.Set("cluster", f.Cluster)
 	}
 	if f.Sync != "" {
 		v.Set("sync", f.Sync)
@@ -97,6 +103,12 @@ func (f filter) values() url.Values {
 }
 
 func (f filter) match(r row) bool {
+	if f.Namespace != "" && r.Namespace != f.Namespace {
+		return false
+	}
+	if f.Cluster != "" && r.Cluster != f.Cluster {
+		return false
+	}
 	if f.Sync != "" && r.Sync != f.Sync {
 		return false
 	}
@@ -149,10 +161,27 @@ type listPage struct {
 	Notice         string // why the scope is narrower than asked
 	Error          string // the API's refusal
 	Filter         filter
+	Headers        []sortHeader
+	Order          string   // the ?sort the page was asked with, kept when filtering
+	Namespaces     []string // the namespaces and clusters of the Applications, to filter by
+	Clusters       []string
 	SyncStates     []string
 	HealthStates   []string
 	Rows           []row
 	Total          int
+}
+
+// choices are the sorted keys of seen, with the chosen one even when no Application has it.
+func choices(seen map[string]bool, chosen string) []string {
+	if chosen != "" {
+		seen[chosen] = true
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 var (
@@ -161,8 +190,8 @@ var (
 )
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	f := filterFrom(r.URL.Query())
-	p := &listPage{Title: "Applications", Context: s.cfg.Context, Filter: f, SyncStates: syncStates, HealthStates: healthStates, Namespace: s.cfg.Namespace}
+	f, o := filterFrom(r.URL.Query()), orderFrom(r.URL.Query())
+	p := &listPage{Title: "Applications", Context: s.cfg.Context, Filter: f, Headers: sortHeaders(f, o), Order: o.String(), SyncStates: syncStates, HealthStates: healthStates, Namespace: s.cfg.Namespace}
 	apps := s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace)
 	list, err := apps.List(r.Context(), metav1.ListOptions{})
 	if err != nil && apierrors.IsForbidden(err) && p.Namespace == "" && s.cfg.FallbackNamespace != "" {
@@ -184,11 +213,16 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			return items[i].Name < items[j].Name
 		})
 		p.Total = len(items)
+		namespaces, clusters := map[string]bool{}, map[string]bool{}
 		for i := range items {
-			if rw := newRow(now, &items[i]); f.match(rw) {
+			rw := newRow(now, &items[i])
+			namespaces[rw.Namespace], clusters[rw.Cluster] = true, true
+			if f.match(rw) {
 				p.Rows = append(p.Rows, rw)
 			}
 		}
+		sortRows(p.Rows, o)
+		p.Namespaces, p.Clusters = choices(namespaces, f.Namespace), choices(clusters, f.Cluster)
 		// The stream starts where the list ends, so no change between the two is lost.
 		ev := f.values()
 		ev.Set("view", "list")
