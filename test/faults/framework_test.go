@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,24 +50,12 @@ func run(m *testing.M) int {
 	if testing.Short() {
 		return m.Run() // every test skips
 	}
-	root, err := localstack.RepoRoot()
+	bin, remove, err := localstack.BuildFerry()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		return 1
 	}
-	binDir, err := os.MkdirTemp("", "ferry-faults-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faults:", err)
-		return 1
-	}
-	defer os.RemoveAll(binDir)
-	bin := filepath.Join(binDir, "ferry-apiserver")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry-apiserver")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "faults: go build ./cmd/ferry-apiserver: %v\n%s", err, out)
-		return 1
-	}
+	defer remove()
 	// No Node: the scenarios deploy ConfigMaps, and two fewer processes leave CI more CPU.
 	s, err := localstack.Start(localstack.Options{FerryBin: bin, NoNode: true})
 	if err != nil {

@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -59,24 +57,13 @@ func run(m *testing.M) int {
 	}
 	bin := os.Getenv("FERRY_APISERVER_BIN")
 	if bin == "" {
-		dir, err := os.MkdirTemp("", "ferry-security-bin-")
+		built, remove, err := localstack.BuildFerry()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintln(os.Stderr, "security:", err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		root, err := localstack.RepoRoot()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		bin = filepath.Join(dir, "ferry-apiserver")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/ferry-apiserver")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "security: go build ./cmd/ferry-apiserver: %v\n%s", err, out)
-			return 1
-		}
+		defer remove()
+		bin = built
 	}
 	s, err := localstack.Start(localstack.Options{FerryBin: bin, FerryArgs: ferryArgs})
 	if err != nil {

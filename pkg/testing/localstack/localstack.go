@@ -245,3 +245,25 @@ func Main(m *testing.M, opts Options, stack **Stack) int {
 	defer s.Stop()
 	return m.Run()
 }
+
+// BuildFerry builds the repository's ./cmd/ferry-apiserver into a new temporary directory, for
+// test packages that run the server as its own process; remove deletes the directory.
+func BuildFerry() (bin string, remove func(), err error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "ferry-apiserver-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
+	bin = filepath.Join(dir, "ferry-apiserver")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry-apiserver")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("go build ./cmd/ferry-apiserver: %v\n%s", err, out)
+	}
+	return bin, remove, nil
+}
