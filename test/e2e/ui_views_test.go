@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+)
+
+// uiDeploymentYAML is a Deployment of two replicas, which the stack's kwok Node runs.
+const uiDeploymentYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ui-tree
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ui-tree}}
+  template:
+    metadata: {labels: {app: ui-tree}}
+    spec:
+      containers:
+      - name: web
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: [netexec, --http-port=8080]
+`
+
+// TestUIViews drives the second slice of the web UI in a headless chromium, as a person with the
+// built-in edit role: after a hand edit the Diff page shows the ConfigMap's value as a removed
+// and an added line; the Tree page shows Deployment → ReplicaSet → Pods; sorting the list by
+// name descending puts another Application first.
+func TestUIViews(t *testing.T) {
+	s := requireStack(t)
+	chromium(t)
+	p := buildPlugin(t, s)
+
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("ui-views")
+	repo.Commit("main", map[string]string{
+		"cfg/cm.yaml":          configMapYAML("ui-views-settings", "v1"),
+		"tree/deployment.yaml": uiDeploymentYAML,
+	}, "first")
+	ns := newNamespace(t, "ui-views")
+	kubectl(t, "create", "rolebinding", "editor", "--clusterrole=edit", "--user=editor", "-n", ns)
+	// Automated without selfHeal, so a hand edit stays until someone syncs.
+	kubectlStdin(t, Admin, gitApp(ns, "cfg", repo, "cfg", ns, map[string]any{"syncPolicy.automated": map[string]any{"prune": true}}), "apply", "-f", "-")
+	kubectlStdin(t, Admin, gitApp(ns, "tree", repo, "tree", ns, map[string]any{"syncPolicy.automated": map[string]any{"prune": true}}), "apply", "-f", "-")
+	for _, name := range []string{"cfg", "tree"} {
+		waitApp(t, ns, name, name+": Synced and Healthy", func(a *gitopsv1alpha1.Application) bool {
+			return synced(a) && a.Status.Health.Status == gitopsv1alpha1.HealthHealthy
+		})
+	}
+	eventually(t, 30*time.Second, "editor may list pods and Applications", func() (bool, string) {
+		r := s.Run(Admin, "", "auth", "can-i", "watch", "applications.gitops.ferry.dev", "-n", ns, "--as=editor")
+		return strings.TrimSpace(r.Stdout) == "yes", r.String()
+	})
+	browser := newBrowser(t)
+	run(t, browser, "open the printed URL", chromedp.Navigate(p.startUI(t, "editor", ns)))
+	waitDOM(t, browser, 10*time.Second, "cfg's row", rowState(ns, "cfg"), "Synced/Healthy")
+	base := "http://" + strings.SplitN(strings.TrimPrefix(mustEval(t, browser, "location.href"), "http://"), "/", 2)[0]
+
+	t.Run("the diff shows the hand-edited value removed and Git's added", func(t *testing.T) {
+		kubectl(t, "patch", "configmap", "ui-views-settings", "-n", ns, "--type=merge", "-p", `{"data":{"value":"by hand"}}`)
+		waitApp(t, ns, "cfg", "cfg OutOfSync after the hand edit", func(a *gitopsv1alpha1.Application) bool {
+			return a.Status.Sync.Status == gitopsv1alpha1.SyncStatusOutOfSync
+		})
+		start := time.Now()
+		run(t, browser, "open cfg's Diff page", chromedp.Navigate(base+"/applications/"+ns+"/cfg/diff"), chromedp.WaitVisible(chromedp.CSS("#diff-summary")))
+		t.Logf("Diff page: %s from navigating to its content shown (the API computes the diff by a server-side dry run)", time.Since(start).Round(time.Millisecond))
+		lines := func(class string) string {
+			return fmt.Sprintf(`Array.from(document.querySelectorAll("pre.diff .%s")).map(function(e){return e.textContent}).join("\n")`, class)
+		}
+		del, add := mustEval(t, browser, lines("del")), mustEval(t, browser, lines("add"))
+		if !strings.Contains(del, "-  value: by hand") {
+			t.Errorf("removed lines %q, want the hand edit's value", del)
+		}
+		if !strings.Contains(add, "+  value: v1") {
+			t.Errorf("added lines %q, want Git's value", add)
+		}
+		// The colours come from the stylesheet (the CSP allows no inline style).
+		if c := mustEval(t, browser, `getComputedStyle(document.querySelector("pre.diff .add")).backgroundColor === getComputedStyle(document.querySelector("pre.diff .del")).backgroundColor ? "same" : "differ"`); c != "differ" {
+			t.Errorf("added and removed lines have the %s background", c)
+		}
+		if h := mustEval(t, browser, `document.querySelector(".diff-item h2").textContent`); !strings.Contains(h, "Update") || !strings.Contains(h, "ConfigMap "+ns+"/ui-views-settings") {
+			t.Errorf("the diff's object heading is %q", h)
+		}
+		screenshot(t, browser, "ui-diff.png")
+	})
+
+	t.Run("the tree shows Deployment, ReplicaSet and its Pods", func(t *testing.T) {
+		run(t, browser, "open tree's Tree page", chromedp.Navigate(base+"/applications/"+ns+"/tree/tree"), chromedp.WaitVisible(chromedp.CSS("#app-tree")))
+		pods := `String(document.querySelectorAll('#app-tree > li[data-kind="Deployment"][data-name="ui-tree"] li[data-kind="ReplicaSet"] li[data-kind="Pod"]').length)`
+		if got := mustEval(t, browser, pods); got != "2" {
+			t.Errorf("the tree shows %s Pods under the Deployment's ReplicaSet, want 2:\n%s", got, mustEval(t, browser, `document.getElementById("app-tree").innerText`))
+		}
+		if got := mustEval(t, browser, `document.querySelector('#app-tree li[data-kind="Pod"] .state').textContent`); got != "Running, 1/1 ready" {
+			t.Errorf("a Pod's state reads %q, want Running, 1/1 ready", got)
+		}
+		// Keyboard: the Deployment's node is a focusable disclosure whose state is announced.
+		if got := mustEval(t, browser, `(function(){var s=document.querySelector('#app-tree > li[data-kind="Deployment"] > details > summary');s.focus();return String(document.activeElement===s)+" "+s.parentElement.open})()`); got != "true true" {
+			t.Errorf("the Deployment's node focused/open: %q, want true true", got)
+		}
+		screenshot(t, browser, "ui-tree.png")
+	})
+
+	t.Run("sorting by name descending puts tree first", func(t *testing.T) {
+		run(t, browser, "open the list", chromedp.Navigate(base+"/"))
+		first := `document.querySelector("#apps-body tr").id`
+		waitDOM(t, browser, 10*time.Second, "cfg first by default", first, "app/"+ns+"/cfg")
+		run(t, browser, "sort by name", chromedp.Click(chromedp.CSS(`thead th:first-child a.sort`)))
+		waitDOM(t, browser, 10*time.Second, "name sorted ascending", `document.querySelector('th[aria-sort]') ? document.querySelector('th[aria-sort]').textContent.trim().split(" ")[0] + " " + document.querySelector('th[aria-sort]').getAttribute("aria-sort") : ""`, "Name ascending")
+		run(t, browser, "sort by name again", chromedp.Click(chromedp.CSS(`th[aria-sort] a.sort`)))
+		waitDOM(t, browser, 10*time.Second, "name sorted descending", `document.querySelector('th[aria-sort]') ? document.querySelector('th[aria-sort]').getAttribute("aria-sort") : ""`, "descending")
+		if got := mustEval(t, browser, first); got != "app/"+ns+"/tree" {
+			t.Errorf("sorted by name descending, the first row is %s, want tree's", got)
+		}
+	})
+}
+
+// mustEval evaluates expr in the page, failing the test when the page cannot answer.
+func mustEval(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	v, err := eval(ctx, expr)
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
