@@ -400,3 +400,37 @@ func TestTemplatesThatNeverEndAreStopped(t *testing.T) {
 		t.Fatalf("a template naming a missing parameter: %v", err)
 	}
 }
+
+// BenchmarkTemplates is what running an ApplicationSet's templates in a worker costs against
+// running them in the server: 100 sets of parameters, one Application each.
+func BenchmarkTemplates(b *testing.B) {
+	tmpl := gitopsv1alpha1.ApplicationSetTemplate{
+		Metadata: gitopsv1alpha1.ApplicationSetTemplateMeta{Name: "{{.env}}-{{.name}}", Labels: map[string]string{"env": "{{.env}}"}},
+		Spec: gitopsv1alpha1.ApplicationSpec{
+			Source:      gitopsv1alpha1.ApplicationSource{RepoURL: "https://git.example.com/shop.git", Path: "apps/{{.name}}/overlays/{{.env}}"},
+			Destination: gitopsv1alpha1.ApplicationDestination{Namespace: "{{.name}}-{{.env}}"},
+		},
+	}
+	var params []generators.Params
+	for i := 0; i < 100; i++ {
+		params = append(params, generators.Params{"name": fmt.Sprintf("svc-%d", i), "env": []string{"dev", "staging", "prod"}[i%3]})
+	}
+	p, err := New(Options{Workers: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	for name, run := range map[string]func() ([]*gitopsv1alpha1.Application, error){
+		"in-process": func() ([]*gitopsv1alpha1.Application, error) { return generators.RenderAll(tmpl, params) },
+		"worker":     func() ([]*gitopsv1alpha1.Application, error) { return p.Templates(tmpl, params) },
+	} {
+		b.Run("applications=100/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if apps, err := run(); err != nil || len(apps) != 100 {
+					b.Fatalf("%d Applications, %v", len(apps), err)
+				}
+			}
+		})
+	}
+}
