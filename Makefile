@@ -21,11 +21,13 @@ build:
 install:
 	$(GO) install ./cmd/...
 
-## test: run every test (the first run builds the local control plane, ~30 min once); the
+## test: run every test (the first run builds the local control plane, ~30 min once, and installs
+## Debian's chromium for the web UI's browser test when it is missing); the
 ## package tests share one local control plane, started and stopped by hack/localstack exec;
 ## test/image (make image twice, the image's server run as the manifests' container as root, make
 ## release twice for this platform) runs after them, alone: it builds statically and starts a control plane
 test:
+	hack/ensure-chromium.sh
 	$(GO) run ./hack/localstack exec -- $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /test/image$$)
 	@echo ">>> test/image: building the image (static ferry-apiserver; the first build of a machine takes ~9 min) and running it as the manifests' container"
 	$(GO) test $(TEST_FLAGS) ./test/image/
