@@ -8,11 +8,13 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -142,27 +144,36 @@ func TestEventsPageShowsTheApplicationsEventsNewestFirst(t *testing.T) {
 	}
 }
 
-func owner(kind, name string) []metav1.OwnerReference {
-	return []metav1.OwnerReference{{Kind: kind, Name: name, Controller: new(bool)}}
+func owner(kind, name string, uid types.UID) []metav1.OwnerReference {
+	return []metav1.OwnerReference{{Kind: kind, Name: name, UID: uid}}
 }
 
-// TestTreeShowsWhatTheObjectsOwn: Deployment → ReplicaSet → Pods found by ownerReferences, and
-// a 403 on listing Pods shown in the tree, not as an error page.
+// TestTreeShowsWhatTheObjectsOwn: Deployment → ReplicaSet → Pods and CronJob → Job → Pod found
+// by ownerReferences (below the top by uid, so a Pod of an earlier ReplicaSet of the same name is
+// not shown), and a 403 on listing Pods shown in the tree, not as an error page.
 func TestTreeShowsWhatTheObjectsOwn(t *testing.T) {
 	app := testApp("shop", "web", gitopsv1alpha1.SyncStatusSynced)
 	app.Status.Resources = []gitopsv1alpha1.ResourceStatus{
 		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "web", Status: gitopsv1alpha1.SyncStatusSynced, Health: gitopsv1alpha1.HealthHealthy},
 		{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "settings", Status: gitopsv1alpha1.SyncStatusSynced},
+		{Group: "batch", Version: "v1", Kind: "CronJob", Namespace: "shop", Name: "report", Status: gitopsv1alpha1.SyncStatusSynced},
 	}
-	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-5d8f", Namespace: "shop", OwnerReferences: owner("Deployment", "web")},
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-5d8f", Namespace: "shop", UID: "rs-1", OwnerReferences: owner("Deployment", "web", "dep-1")},
 		Status: appsv1.ReplicaSetStatus{Replicas: 2, ReadyReplicas: 1}}
-	other := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "api-77aa", Namespace: "shop", OwnerReferences: owner("Deployment", "api")}}
-	pod := func(name, rs string, ready bool) *corev1.Pod {
-		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", OwnerReferences: owner("ReplicaSet", rs)},
+	other := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "api-77aa", Namespace: "shop", UID: "rs-2", OwnerReferences: owner("Deployment", "api", "dep-2")}}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "report-2901", Namespace: "shop", UID: "job-1", OwnerReferences: owner("CronJob", "report", "cj-1")},
+		Status: batchv1.JobStatus{Succeeded: 1}}
+	pod := func(name, rs string, uid types.UID, ready bool) *corev1.Pod {
+		kind := "ReplicaSet"
+		if uid == "job-1" {
+			kind = "Job"
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", OwnerReferences: owner(kind, rs, uid)},
 			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "web"}}},
 			Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "web", Ready: ready}}}}
 	}
-	kube := kubefake.NewSimpleClientset(rs, other, pod("web-5d8f-a", "web-5d8f", true), pod("web-5d8f-b", "web-5d8f", false), pod("api-77aa-a", "api-77aa", true))
+	kube := kubefake.NewSimpleClientset(rs, other, job, pod("web-5d8f-a", "web-5d8f", "rs-1", true), pod("web-5d8f-b", "web-5d8f", "rs-1", false),
+		pod("web-5d8f-old", "web-5d8f", "rs-0", true), pod("api-77aa-a", "api-77aa", "rs-2", true), pod("report-2901-x", "report-2901", "job-1", false))
 	u := startUIWith(t, Config{Client: fake.NewSimpleClientset(app), Kube: kube})
 	cookie := u.login(t)
 	resp, body := u.do(t, http.MethodGet, "/applications/shop/web/tree", withCookie(cookie))
@@ -175,13 +186,15 @@ func TestTreeShowsWhatTheObjectsOwn(t *testing.T) {
 		`<strong>web-5d8f-a</strong> <span class="state">Running, 1/1 ready</span>`,
 		`<strong>web-5d8f-b</strong> <span class="state">Running, 0/1 ready</span>`,
 		`<li class="node" data-kind="ConfigMap" data-name="settings"><span class="leaf">`,
+		`<strong>report-2901</strong> <span class="state">1 succeeded, 0 failed, 0 active</span></summary>`,
+		`<strong>report-2901-x</strong> <span class="state">Running, 0/1 ready</span>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the tree lacks %q:\n%s", want, body)
 		}
 	}
-	if strings.Contains(body, "api-77aa") {
-		t.Errorf("the tree shows another Deployment's objects:\n%s", body)
+	if strings.Contains(body, "api-77aa") || strings.Contains(body, "web-5d8f-old") {
+		t.Errorf("the tree shows objects the Application's do not own:\n%s", body)
 	}
 
 	kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {

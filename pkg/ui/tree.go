@@ -6,9 +6,11 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -26,61 +28,81 @@ type treeNode struct {
 
 // owned says which kinds own which: the tree looks only for these, by ownerReferences.
 var owned = map[string]string{
-	"apps/Deployment":  "ReplicaSet",
-	"apps/ReplicaSet":  "Pod",
-	"apps/StatefulSet": "Pod",
-	"apps/DaemonSet":   "Pod",
-	"batch/Job":        "Pod",
+	"apps/Deployment":  "replicasets",
+	"apps/ReplicaSet":  "pods",
+	"apps/StatefulSet": "pods",
+	"apps/DaemonSet":   "pods",
+	"batch/CronJob":    "jobs",
+	"batch/Job":        "pods",
 }
 
-// lister lists, as the person using the UI, the ReplicaSets and Pods of a namespace once per
-// page, remembering a refusal so it is reported under every node it hides.
+// object is what the tree needs of an owned object.
+type object struct {
+	Group, Kind, Namespace, Name string
+	UID                          types.UID
+	Owners                       []metav1.OwnerReference
+	State                        string
+}
+
+// lister lists, as the person using the UI, the ReplicaSets, Jobs and Pods of a namespace once
+// per page, remembering a refusal so it is reported under every node it hides.
 type lister struct {
-	kube kubernetes.Interface
-	rs   map[string][]appsv1.ReplicaSet
-	pods map[string][]corev1.Pod
-	errs map[string]error
+	kube  kubernetes.Interface
+	lists map[string][]object
+	errs  map[string]error
 }
 
-func (l *lister) replicaSets(ctx context.Context, ns string) ([]appsv1.ReplicaSet, error) {
-	key := "replicasets/" + ns
+func (l *lister) list(ctx context.Context, resource, ns string) ([]object, error) {
+	key := resource + "/" + ns
 	if err, ok := l.errs[key]; ok {
 		return nil, err
 	}
-	if v, ok := l.rs[ns]; ok {
+	if v, ok := l.lists[key]; ok {
 		return v, nil
 	}
-	list, err := l.kube.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
+	var out []object
+	var err error
+	opts := metav1.ListOptions{}
+	switch resource {
+	case "replicasets":
+		var list *appsv1.ReplicaSetList
+		if list, err = l.kube.AppsV1().ReplicaSets(ns).List(ctx, opts); err == nil {
+			for _, o := range list.Items {
+				out = append(out, object{Group: "apps", Kind: "ReplicaSet", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences,
+					State: fmt.Sprintf("%d/%d ready", o.Status.ReadyReplicas, o.Status.Replicas)})
+			}
+		}
+	case "jobs":
+		var list *batchv1.JobList
+		if list, err = l.kube.BatchV1().Jobs(ns).List(ctx, opts); err == nil {
+			for _, o := range list.Items {
+				out = append(out, object{Group: "batch", Kind: "Job", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences,
+					State: fmt.Sprintf("%d succeeded, %d failed, %d active", o.Status.Succeeded, o.Status.Failed, o.Status.Active)})
+			}
+		}
+	case "pods":
+		var list *corev1.PodList
+		if list, err = l.kube.CoreV1().Pods(ns).List(ctx, opts); err == nil {
+			for i := range list.Items {
+				o := &list.Items[i]
+				out = append(out, object{Kind: "Pod", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences, State: podState(o)})
+			}
+		}
+	}
 	if err != nil {
 		l.errs[key] = err
 		return nil, err
 	}
-	l.rs[ns] = list.Items
-	return list.Items, nil
+	l.lists[key] = out
+	return out, nil
 }
 
-func (l *lister) podsOf(ctx context.Context, ns string) ([]corev1.Pod, error) {
-	key := "pods/" + ns
-	if err, ok := l.errs[key]; ok {
-		return nil, err
-	}
-	if v, ok := l.pods[ns]; ok {
-		return v, nil
-	}
-	list, err := l.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		l.errs[key] = err
-		return nil, err
-	}
-	l.pods[ns] = list.Items
-	return list.Items, nil
-}
-
-// ownedBy says whether o names kind/name as its controller. Name and kind identify the owner
-// within the namespace; the owner's uid would need one more read of it.
-func ownedBy(refs []metav1.OwnerReference, kind, name string) bool {
+// ownedBy says whether refs name the owner: by uid when known (owned objects, read from the
+// API), else by kind and name, which identify it within the namespace (the Application's
+// objects, whose uid its status does not carry).
+func ownedBy(refs []metav1.OwnerReference, kind, name string, uid types.UID) bool {
 	for _, r := range refs {
-		if r.Kind == kind && r.Name == name {
+		if uid != "" && r.UID == uid || uid == "" && r.Kind == kind && r.Name == name {
 			return true
 		}
 	}
@@ -105,36 +127,25 @@ func podState(p *corev1.Pod) string {
 	return fmt.Sprintf("%s, %d/%d ready", p.Status.Phase, ready, len(p.Spec.Containers))
 }
 
-// children fills n with what it owns, as far as the person may read.
-func (l *lister) children(ctx context.Context, n *treeNode, group string) {
-	switch owned[group+"/"+n.Kind] {
-	case "ReplicaSet":
-		rss, err := l.replicaSets(ctx, n.Namespace)
-		if err != nil {
-			n.Note = notPermitted(err, "replicasets", n.Namespace)
-			return
+// children fills n (of API group group, uid when known) with what it owns, as far as the
+// person may read, and so on down.
+func (l *lister) children(ctx context.Context, n *treeNode, group string, uid types.UID) {
+	resource, ok := owned[group+"/"+n.Kind]
+	if !ok {
+		return
+	}
+	objs, err := l.list(ctx, resource, n.Namespace)
+	if err != nil {
+		n.Note = notPermitted(err, resource, n.Namespace)
+		return
+	}
+	for _, o := range objs {
+		if !ownedBy(o.Owners, n.Kind, n.Name, uid) {
+			continue
 		}
-		for i := range rss {
-			rs := &rss[i]
-			if !ownedBy(rs.OwnerReferences, n.Kind, n.Name) {
-				continue
-			}
-			c := treeNode{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name,
-				State: fmt.Sprintf("%d/%d ready", rs.Status.ReadyReplicas, rs.Status.Replicas)}
-			l.children(ctx, &c, "apps")
-			n.Children = append(n.Children, c)
-		}
-	case "Pod":
-		pods, err := l.podsOf(ctx, n.Namespace)
-		if err != nil {
-			n.Note = notPermitted(err, "pods", n.Namespace)
-			return
-		}
-		for i := range pods {
-			if ownedBy(pods[i].OwnerReferences, n.Kind, n.Name) {
-				n.Children = append(n.Children, treeNode{Kind: "Pod", Namespace: pods[i].Namespace, Name: pods[i].Name, State: podState(&pods[i])})
-			}
-		}
+		c := treeNode{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, State: o.State}
+		l.children(ctx, &c, o.Group, o.UID)
+		n.Children = append(n.Children, c)
 	}
 }
 
@@ -167,11 +178,11 @@ func (s *Server) tree(ctx context.Context, app *gitopsv1alpha1.Application) *tre
 	case s.cfg.Kube == nil:
 		v.Notice = "The UI has no Kubernetes client to read what the objects own."
 	}
-	l := &lister{kube: s.cfg.Kube, rs: map[string][]appsv1.ReplicaSet{}, pods: map[string][]corev1.Pod{}, errs: map[string]error{}}
+	l := &lister{kube: s.cfg.Kube, lists: map[string][]object{}, errs: map[string]error{}}
 	for _, res := range app.Status.Resources {
 		n := treeNode{Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, Sync: string(res.Status), Health: string(res.Health)}
 		if local && s.cfg.Kube != nil && res.Namespace != "" {
-			l.children(ctx, &n, res.Group)
+			l.children(ctx, &n, res.Group, "")
 		}
 		v.Nodes = append(v.Nodes, n)
 	}
