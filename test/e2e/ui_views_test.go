@@ -108,6 +108,41 @@ func TestUIViews(t *testing.T) {
 		screenshot(t, browser, "ui-tree.png")
 	})
 
+	t.Run("the Manifests and Events pages show what Git renders and what Ferry did", func(t *testing.T) {
+		run(t, browser, "open cfg's Manifests page", chromedp.Navigate(base+"/applications/"+ns+"/cfg/manifests"), chromedp.WaitVisible(chromedp.CSS("pre.yaml")))
+		if y := mustEval(t, browser, `document.querySelector("pre.yaml").textContent`); !strings.Contains(y, "name: ui-views-settings") || !strings.Contains(y, "value: v1") {
+			t.Errorf("the manifests show %q, want the ConfigMap as Git has it", y)
+		}
+		// The controller's Events are sent asynchronously: reload until the sync's is there.
+		eventually(t, 30*time.Second, "cfg's Synced Event on its Events page", func() (bool, string) {
+			c, cancel := context.WithTimeout(browser, 10*time.Second)
+			defer cancel()
+			if err := chromedp.Do(c, chromedp.Navigate(base+"/applications/"+ns+"/cfg/events")); err != nil {
+				return false, err.Error()
+			}
+			got, err := chromedp.Run(c, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#app-events tbody th")).map(function(e){return e.textContent}).join(",")`))
+			return err == nil && strings.Contains(got, "Synced"), fmt.Sprintf("reasons %q, %v", got, err)
+		})
+	})
+
+	t.Run("a person who may not list Pods sees that in the tree", func(t *testing.T) {
+		kubectl(t, "create", "role", "ui-no-pods", "-n", ns, "--verb=get,list,watch", "--resource=applications.gitops.ferry.dev,replicasets.apps")
+		kubectl(t, "create", "rolebinding", "ui-no-pods", "-n", ns, "--role=ui-no-pods", "--user=other")
+		eventually(t, 30*time.Second, "other may list ReplicaSets", func() (bool, string) {
+			r := s.Run(Admin, "", "auth", "can-i", "list", "replicasets.apps", "-n", ns, "--as=other")
+			return strings.TrimSpace(r.Stdout) == "yes", r.String()
+		})
+		tab := newTab(t, browser)
+		run(t, tab, "open other's UI", chromedp.Navigate(p.startUI(t, "other", ns)))
+		waitDOM(t, tab, 10*time.Second, "tree's row as other", rowState(ns, "tree"), "Synced/Healthy")
+		run(t, tab, "open tree's Tree page", chromedp.Click(chromedp.CSS(`a[href="/applications/`+ns+`/tree"]`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/applications/`+ns+`/tree/tree"]`)),
+			chromedp.Click(chromedp.CSS(`a[href="/applications/`+ns+`/tree/tree"]`)), chromedp.WaitVisible(chromedp.CSS("#app-tree")))
+		note := mustEval(t, tab, `(function(){var n=document.querySelector('#app-tree li[data-kind="ReplicaSet"] .note');return n?n.textContent:document.getElementById("app-tree").innerText})()`)
+		if note != "not permitted to list pods in "+ns {
+			t.Errorf("under the ReplicaSet the tree says %q, want that Pods may not be listed", note)
+		}
+	})
+
 	t.Run("sorting by name descending puts tree first", func(t *testing.T) {
 		run(t, browser, "open the list", chromedp.Navigate(base+"/"))
 		first := `document.querySelector("#apps-body tr").id`
