@@ -288,3 +288,63 @@ func TestARemovedClusterIsForgotten(t *testing.T) {
 		t.Errorf("OnChange was not told %s went", clusterName)
 	}
 }
+
+func TestARotatedTokenIsUsedAtOnce(t *testing.T) {
+	srv, ca := apiServer(t)
+	f := newFixture(t, []runtime.Object{cluster(srv.URL, ca)}, credentials(oldToken))
+	f.probe()
+	if c := f.ready(); c.Reason != gitopsv1alpha1.ReasonClusterUnauthorized {
+		t.Fatalf("Ready with the old token: %s %s %q, want Unauthorized", c.Status, c.Reason, c.Message)
+	}
+
+	// The administrator puts the new token in the Secret; the API server gives it a new version.
+	rotated := credentials(token)
+	rotated.ResourceVersion = "2"
+	if _, err := f.kube.CoreV1().Secrets(ferryNamespace).Update(t.Context(), rotated, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.Until(t, 10*time.Second, 10*time.Millisecond, "the controller sees the new Secret", func() (bool, string) {
+		s, err := f.ctrl.secrets.Get(secretName)
+		if err != nil {
+			return false, err.Error()
+		}
+		return s.ResourceVersion == "2", "resourceVersion " + s.ResourceVersion
+	})
+	// Well within the probe interval: the new Secret alone makes the controller probe again.
+	f.probe()
+
+	if c := f.ready(); c.Status != metav1.ConditionTrue || c.Reason != gitopsv1alpha1.ReasonClusterReachable {
+		t.Errorf("Ready with the new token: %s %s %q, want True Reachable", c.Status, c.Reason, c.Message)
+	}
+	f.waitEvent(corev1.EventTypeNormal, gitopsv1alpha1.ReasonClusterReachable, "Cluster is Ready")
+}
+
+func TestACorrectedCABundleIsUsedAtOnce(t *testing.T) {
+	srv, ca := apiServer(t)
+	// No caBundle: the system's roots, which did not sign the server's certificate.
+	f := newFixture(t, []runtime.Object{cluster(srv.URL, nil)}, credentials(token))
+	f.probe()
+	if c := f.ready(); c.Status != metav1.ConditionFalse || c.Reason != gitopsv1alpha1.ReasonClusterUnreachable || !strings.Contains(c.Message, "certificate") {
+		t.Fatalf("Ready without the server's CA: %s %s %q, want False Unreachable about the certificate", c.Status, c.Reason, c.Message)
+	}
+
+	// The administrator corrects spec.caBundle; the API server counts a new generation.
+	fixed := f.stored()
+	fixed.Spec.CABundle = ca
+	fixed.Generation = 2
+	if _, err := f.ferry.GitopsV1alpha1().Clusters().Update(t.Context(), fixed, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.Until(t, 10*time.Second, 10*time.Millisecond, "the controller sees the new spec", func() (bool, string) {
+		cl, err := f.ctrl.clusters.Get(clusterName)
+		if err != nil {
+			return false, err.Error()
+		}
+		return cl.Generation == 2, fmt.Sprintf("generation %d", cl.Generation)
+	})
+	f.probe()
+
+	if c := f.ready(); c.Status != metav1.ConditionTrue || c.Reason != gitopsv1alpha1.ReasonClusterReachable || c.ObservedGeneration != 2 {
+		t.Errorf("Ready with the right CA: %s %s %q (generation %d), want True Reachable for generation 2", c.Status, c.Reason, c.Message, c.ObservedGeneration)
+	}
+}
