@@ -216,12 +216,12 @@ func (r *Registry) Config(name string) (*rest.Config, uint64, error) {
 }
 
 // ProbeConfig returns the client configuration of a registered cluster, Ready or not, for the
-// probe.
+// probe; false for one never connected (Unusable before any Set: nothing to probe with).
 func (r *Registry) ProbeConfig(name string) (*rest.Config, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	e, ok := r.entries[name]
-	if !ok {
+	if !ok || e.config == nil {
 		return nil, false
 	}
 	return rest.CopyConfig(e.config), true

@@ -102,6 +102,10 @@ func TestAnUnusableClusterSaysWhyAndHandsOutNoClient(t *testing.T) {
 	if _, _, err := r.Config("staging"); err == nil || !strings.Contains(err.Error(), why) {
 		t.Errorf("Config of staging: %v, want not Ready because %q", err, why)
 	}
+	// Never connected, it has nothing to probe with, rather than a configuration of nothing.
+	if cfg, ok := r.ProbeConfig("staging"); ok || cfg != nil {
+		t.Errorf("ProbeConfig of a cluster never connected: %v, %v; want none", cfg, ok)
+	}
 }
 
 func TestConnectionForTakesATokenOrACertificateAndQuotesNeither(t *testing.T) {
