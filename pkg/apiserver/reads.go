@@ -186,11 +186,23 @@ func (c completedConfig) renderAt(ctx context.Context, app *gitops.Application, 
 // otherwise answers 429 with a Retry-After. The render workers are shared with the controller:
 // without a bound, a burst of reads at distinct revisions would queue renders ahead of every
 // Application's sync. The slot is held by the render a flight shares, not by each reader.
-func (c completedConfig) acquireReadRender(ctx context.Context, wait time.Duration) (release func(), err error) {
+func (c completedConfig) acquireReadRender(ctx context.Context, wait time.Duration) (func(), error) {
 	slots := c.ExtraConfig.readRenders
 	if slots == nil {
 		return func() {}, nil // a configuration not made by Complete (tests): no bound
 	}
+	if release, err := takeSlot(ctx, slots, wait); release != nil || err != nil {
+		return release, err
+	}
+	return nil, apierrors.NewTooManyRequests(fmt.Sprintf(
+		"%d renders for reads of /manifests and /diff are already running and none ended within %s (the render workers serve the controller first); retry in a few seconds",
+		cap(slots), wait.Round(time.Millisecond)), application.RetryAfterSeconds)
+}
+
+// takeSlot takes a place in slots, waiting at most wait for one to come free, and returns the
+// function that gives it back; nil when none came free in time, with ctx's error when the wait
+// ended because ctx did.
+func takeSlot(ctx context.Context, slots chan struct{}, wait time.Duration) (release func(), err error) {
 	release = func() { <-slots }
 	select {
 	case slots <- struct{}{}:
@@ -203,12 +215,10 @@ func (c completedConfig) acquireReadRender(ctx context.Context, wait time.Durati
 	case slots <- struct{}{}:
 		return release, nil
 	case <-timer.C:
+		return nil, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return nil, apierrors.NewTooManyRequests(fmt.Sprintf(
-		"%d renders for reads of /manifests and /diff are already running and none ended within %s (the render workers serve the controller first); retry in a few seconds",
-		cap(slots), wait.Round(time.Millisecond)), application.RetryAfterSeconds)
 }
 
 // differ compares an Application with the cluster through the shared engine: a server-side
@@ -273,22 +283,11 @@ func (c completedConfig) diffApplication(ctx context.Context, app *gitops.Applic
 // the request's read budget, and otherwise answers 429 with a Retry-After. Under a burst of
 // diffs the server answers the ones it can in time and sheds the rest at once, instead of
 // running them all side by side until every one of them misses its deadline.
-func (c completedConfig) acquireDiffSlot(ctx context.Context) (release func(), err error) {
+func (c completedConfig) acquireDiffSlot(ctx context.Context) (func(), error) {
 	slots := c.ExtraConfig.diffSlots
-	release = func() { <-slots }
-	select {
-	case slots <- struct{}{}:
-		return release, nil
-	default:
-	}
 	wait := c.readBudget(ctx) / 2
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case slots <- struct{}{}:
+	if release, _ := takeSlot(ctx, slots, wait); release != nil {
 		return release, nil
-	case <-timer.C:
-	case <-ctx.Done():
 	}
 	return nil, apierrors.NewTooManyRequests(fmt.Sprintf(
 		"%d comparisons with the cluster are already running and none ended within %s; retry in a few seconds (ferry-apiserver's --max-concurrent-diffs sets how many run at once)",
