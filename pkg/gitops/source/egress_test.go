@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/testing/counting"
 )
 
 func policy(t *testing.T, allow ...string) *egress.Policy {
@@ -62,16 +63,7 @@ func TestAGitFetchToADeniedAddressNeverReachesIt(t *testing.T) {
 	}
 
 	// An allowed server (127.0.0.1) that redirects to a denied one (127.0.0.2).
-	var deniedHits atomic.Int64
-	l, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.2: %v", err)
-	}
-	internal := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { deniedHits.Add(1) }))
-	internal.Listener.Close()
-	internal.Listener = l
-	internal.Start()
-	defer internal.Close()
+	internal := counting.NewServer(t, "127.0.0.2:0", nil)
 	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, internal.URL+"/app.git/info/refs?service=git-upload-pack", http.StatusFound)
 	}))
@@ -79,7 +71,7 @@ func TestAGitFetchToADeniedAddressNeverReachesIt(t *testing.T) {
 	allowing := newCacheWith(t, source.Options{Egress: policy(t, "127.0.0.1/32")})
 	_, err = allowing.Resolve(ctx, redirector.URL+"/app.git", "main", nil)
 	checkRefused(t, "a redirect to 127.0.0.2", err)
-	if n := deniedHits.Load(); n != 0 {
+	if n := internal.Requests(); n != 0 {
 		t.Errorf("the server a redirect named got %d requests, want 0", n)
 	}
 
