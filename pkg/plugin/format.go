@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
 
 // ColorWanted reports whether w is a terminal that should get colours: a character device, with
@@ -145,28 +147,8 @@ func (f *kvList) write(w io.Writer) {
 	}
 }
 
-// shortSHA shortens each full commit SHA of rev (several sources' revisions are separated by
-// spaces) to 12 characters, as Ferry's events and conditions do; anything else (a branch, a tag,
-// a chart version) is left as it is.
-func shortSHA(rev string) string {
-	revs := strings.Split(rev, " ")
-	for i, r := range revs {
-		if len(r) == 40 && isHex(r) {
-			revs[i] = r[:12]
-		}
-	}
-	return strings.Join(revs, " ")
-}
-
-func isHex(s string) bool {
-	for _, r := range s {
-		digit := '0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F'
-		if !digit {
-			return false
-		}
-	}
-	return true
-}
+// shortSHA shortens each full commit SHA of rev to 12 characters (gitopsv1alpha1.ShortRevision).
+func shortSHA(rev string) string { return gitopsv1alpha1.ShortRevision(rev) }
 
 // shortID shortens an operation's UUID to its first 8 characters.
 func shortID(id string) string {

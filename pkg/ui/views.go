@@ -20,25 +20,13 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"short":    shortRevision,
+	"short":    gitopsv1alpha1.ShortRevision,
 	"tabs":     func() [][2]string { return appTabs },
 	"overview": func(ns, name string) *subPage { return &subPage{Namespace: ns, Name: name, Tab: "Overview"} },
 }
 
 // appTabs are the pages of an Application: title and path below /applications/NS/NAME.
 var appTabs = [][2]string{{"Overview", ""}, {"Diff", "/diff"}, {"Manifests", "/manifests"}, {"Events", "/events"}, {"Tree", "/tree"}}
-
-// shortRevision shortens each 40-character commit SHA of rev (several sources: space-separated)
-// to 12 characters, as kubectl ferry does.
-func shortRevision(rev string) string {
-	revs := strings.Fields(rev)
-	for i, r := range revs {
-		if len(r) == 40 && strings.Trim(strings.ToLower(r), "0123456789abcdef") == "" {
-			revs[i] = r[:12]
-		}
-	}
-	return strings.Join(revs, " ")
-}
 
 func orUnknown(s string) string {
 	if s == "" {
@@ -271,12 +259,12 @@ func newAppView(now time.Time, app *gitopsv1alpha1.Application) *appView {
 		Operation: app.Status.Operation, Conditions: app.Status.Conditions, Resources: app.Status.Resources, Suspended: app.Spec.Suspend}
 	if len(app.Spec.Sources) == 0 {
 		src := app.Spec.Source
-		v.Sources = []sourceView{{RepoURL: src.RepoURL, Path: src.Path, Chart: src.Chart, Revision: src.Revision, Resolved: shortRevision(app.Status.SourceRevision)}}
+		v.Sources = []sourceView{{RepoURL: src.RepoURL, Path: src.Path, Chart: src.Chart, Revision: src.Revision, Resolved: gitopsv1alpha1.ShortRevision(app.Status.SourceRevision)}}
 	}
 	for i, src := range app.Spec.Sources {
 		sv := sourceView{RepoURL: src.RepoURL, Path: src.Path, Chart: src.Chart, Revision: src.Revision}
 		if i < len(app.Status.SourceRevisions) {
-			sv.Resolved = shortRevision(app.Status.SourceRevisions[i])
+			sv.Resolved = gitopsv1alpha1.ShortRevision(app.Status.SourceRevisions[i])
 		}
 		v.Sources = append(v.Sources, sv)
 	}
@@ -315,7 +303,7 @@ func newAppView(now time.Time, app *gitopsv1alpha1.Application) *appView {
 		if rev == "" {
 			rev = h.Revision
 		}
-		v.History = append(v.History, historyView{ID: h.ID, Phase: string(h.Phase), Revision: shortRevision(rev), By: h.RequestedBy,
+		v.History = append(v.History, historyView{ID: h.ID, Phase: string(h.Phase), Revision: gitopsv1alpha1.ShortRevision(rev), By: h.RequestedBy,
 			When: ago(now, h.FinishedAt), Message: h.Message, DryRun: h.DryRun})
 	}
 	return v

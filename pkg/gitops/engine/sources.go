@@ -74,15 +74,7 @@ func RevisionList(app *gitopsv1alpha1.Application, revision string) []string {
 
 // ShortRevision shortens each full commit SHA of revision to 12 characters, as Ferry's events
 // and conditions show them; chart versions, branches and tags are left as they are.
-func ShortRevision(revision string) string {
-	revs := strings.Split(revision, revisionSeparator)
-	for i, r := range revs {
-		if len(r) == 40 && strings.Trim(r, "0123456789abcdef") == "" {
-			revs[i] = r[:12]
-		}
-	}
-	return JoinRevisions(revs)
-}
+func ShortRevision(revision string) string { return gitopsv1alpha1.ShortRevision(revision) }
 
 // refValueFiles are the $<ref>/ value files of a chart, read from the sources they name.
 type refValueFiles struct {
