@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
 
 const (
 	// FieldManager is the server-side apply field manager of every write Ferry makes.
 	FieldManager = "ferry"
-	// TrackingAnnotation names the Application that owns an object, and the object itself:
-	// <app-namespace>/<app-name>:<group>/<kind>:<namespace>/<name>. Ferry prunes an object only
-	// when this annotation names the pruning Application and the object exactly.
-	TrackingAnnotation = "gitops.ferry.dev/tracking-id"
+	// TrackingAnnotation names the Application that owns an object, and the object itself
+	// (the API's gitopsv1alpha1.TrackingAnnotation).
+	TrackingAnnotation = gitopsv1alpha1.TrackingAnnotation
 	// AppLabel selects every object of one Application, for watches: <app-namespace>.<app-name>,
 	// or a hash of it when that is too long for a label value.
 	AppLabel = "gitops.ferry.dev/app"

@@ -73,6 +73,11 @@ const (
 	DeletionPolicyAnnotation = "gitops.ferry.dev/deletion-policy"
 	// DeletionPolicyOrphan is the value of DeletionPolicyAnnotation that keeps objects.
 	DeletionPolicyOrphan = "orphan"
+	// TrackingAnnotation, on an object Ferry applies, names the Application that owns it and
+	// the object itself: <app-namespace>/<app-name>:<group>/<kind>:<namespace>/<name>. Ferry
+	// prunes an object only when it names the pruning Application and the object exactly; the
+	// web UI reads it to say which Application owns a SharedResource.
+	TrackingAnnotation = "gitops.ferry.dev/tracking-id"
 	// MaxHistory is how many finished operations status.history keeps.
 	MaxHistory = 10
 )
