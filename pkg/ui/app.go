@@ -147,4 +147,3 @@ func orPending(p gitopsv1alpha1.OperationPhase) gitopsv1alpha1.OperationPhase {
 	}
 	return p
 }
-
