@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/ferry-gitops/ferry/pkg/ui"
 )
@@ -66,7 +67,11 @@ func (o *Options) ui(ctx context.Context, namespaced bool, f uiFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := ui.Config{Client: client, Kube: kube, FallbackNamespace: ns, Now: o.Now}
+	meta, err := metadata.NewForConfig(rest)
+	if err != nil {
+		return err
+	}
+	cfg := ui.Config{Client: client, Kube: kube, Metadata: meta, FallbackNamespace: ns, Now: o.Now}
 	if namespaced {
 		cfg.Namespace, cfg.FallbackNamespace = ns, ""
 	}

@@ -2,6 +2,9 @@ package ui
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,10 +33,26 @@ type appView struct {
 	HealthMessage   string
 	Operation       *gitopsv1alpha1.Operation
 	OperationWhen   string
+	OperationStart  string
 	Conditions      []metav1.Condition
-	Resources       []gitopsv1alpha1.ResourceStatus
+	Resources       []resourceView
 	History         []historyView
 	Suspended       bool
+}
+
+// resourceView is one object of the Application, with what the sync form needs to select it and,
+// for a SharedResource, the Application that manages it.
+type resourceView struct {
+	gitopsv1alpha1.ResourceStatus
+	// Key identifies the object in the sync form: group/kind/namespace/name.
+	Key string
+	// Owner is the namespace/name of the Application managing a SharedResource, when the
+	// person may read the object; empty otherwise.
+	Owner string
+}
+
+func resourceKey(group, kind, namespace, name string) string {
+	return group + "/" + kind + "/" + namespace + "/" + name
 }
 
 type sourceView struct {
@@ -43,11 +62,20 @@ type sourceView struct {
 type historyView struct {
 	ID, Phase, Revision, By, When, Message string
 	DryRun                                 bool
+	// SyncTo is the full revision "sync to this revision" asks for: set for a successful,
+	// real (not dry-run) sync that recorded what it applied.
+	SyncTo string
 }
 
-func newAppView(now time.Time, app *gitopsv1alpha1.Application) *appView {
+// newAppView is the Application's page; owners maps a SharedResource's key to the Application
+// that manages it (see Server.owners).
+func newAppView(now time.Time, app *gitopsv1alpha1.Application, owners map[string]string) *appView {
 	v := &appView{Name: app.Name, Namespace: app.Namespace, Row: newRow(now, app), HealthMessage: app.Status.Health.Message,
-		Operation: app.Status.Operation, Conditions: app.Status.Conditions, Resources: app.Status.Resources, Suspended: app.Spec.Suspend}
+		Operation: app.Status.Operation, Conditions: app.Status.Conditions, Suspended: app.Spec.Suspend}
+	for _, res := range app.Status.Resources {
+		key := resourceKey(res.Group, res.Kind, res.Namespace, res.Name)
+		v.Resources = append(v.Resources, resourceView{ResourceStatus: res, Key: key, Owner: owners[key]})
+	}
 	if len(app.Spec.Sources) == 0 {
 		src := app.Spec.Source
 		v.Sources = []sourceView{{RepoURL: src.RepoURL, Path: src.Path, Chart: src.Chart, Revision: src.Revision, Resolved: gitopsv1alpha1.ShortRevision(app.Status.SourceRevision)}}
@@ -88,14 +116,19 @@ func newAppView(now time.Time, app *gitopsv1alpha1.Application) *appView {
 			when = &op.RequestedAt
 		}
 		v.OperationWhen = ago(now, when)
+		v.OperationStart = ago(now, op.StartedAt)
 	}
 	for _, h := range app.Status.History {
 		rev := h.SyncedRevision
 		if rev == "" {
 			rev = h.Revision
 		}
-		v.History = append(v.History, historyView{ID: h.ID, Phase: string(h.Phase), Revision: gitopsv1alpha1.ShortRevision(rev), By: h.RequestedBy,
-			When: ago(now, h.FinishedAt), Message: h.Message, DryRun: h.DryRun})
+		hv := historyView{ID: h.ID, Phase: string(h.Phase), Revision: gitopsv1alpha1.ShortRevision(rev), By: h.RequestedBy,
+			When: ago(now, h.FinishedAt), Message: h.Message, DryRun: h.DryRun}
+		if h.Phase == gitopsv1alpha1.OperationSucceeded && !h.DryRun && h.SyncedRevision != "" {
+			hv.SyncTo = h.SyncedRevision
+		}
+		v.History = append(v.History, hv)
 	}
 	return v
 }
@@ -109,7 +142,7 @@ func (s *Server) handleApp(w http.ResponseWriter, r *http.Request) {
 		s.render(w, apiCode(err), "app", p)
 		return
 	}
-	p.App = newAppView(s.cfg.Now(), app)
+	p.App = newAppView(s.cfg.Now(), app, s.owners(r.Context(), app))
 	p.Events = "/events?" + url.Values{"view": {"app"}, "namespace": {ns}, "name": {name}, "rv": {app.ResourceVersion}}.Encode()
 	s.render(w, http.StatusOK, "app", p)
 }
@@ -120,25 +153,68 @@ type syncResult struct {
 	Operation string `json:"operation,omitempty"`
 }
 
+// syncForm is the body app.js posts: the sync form's choices. An empty body syncs as the
+// Application says (the source's revision, its own prune setting, every object).
+type syncForm struct {
+	Revision  string                        `json:"revision"`
+	Prune     bool                          `json:"prune"`
+	DryRun    bool                          `json:"dryRun"`
+	Resources []gitopsv1alpha1.SyncResource `json:"resources"`
+}
+
+// maxSyncForm bounds the body: a form with a few thousand selected objects fits.
+const maxSyncForm = 1 << 20
+
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	w.Header().Set("Content-Type", "application/json")
+	var form syncForm
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSyncForm))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&form); err != nil && !errors.Is(err, io.EOF) {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(syncResult{Message: "the sync form could not be read (" + err.Error() + "); reload the page and try again"})
+			return
+		}
+	}
 	req := &gitopsv1alpha1.ApplicationSync{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gitopsv1alpha1.SchemeGroupVersion.String(), Kind: "ApplicationSync"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: gitopsv1alpha1.ApplicationSyncSpec{Revision: strings.TrimSpace(form.Revision), Prune: form.Prune, DryRun: form.DryRun,
+			Resources: form.Resources},
 	}
+	// The API validates the request and checks that the person may sync it: the UI passes the
+	// form on as it is and shows the answer.
 	resp, err := s.cfg.Client.GitopsV1alpha1().Applications(ns).Sync(r.Context(), name, req, metav1.CreateOptions{})
-	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		// The API's refusal, with its code and its own words: nothing was changed.
 		w.WriteHeader(apiCode(err))
 		_ = json.NewEncoder(w).Encode(syncResult{Message: apiMessage(err)})
 		return
 	}
+	what := "Sync"
+	if req.Spec.DryRun {
+		what = "Dry run"
+	}
+	if req.Spec.Revision != "" {
+		what += " to " + gitopsv1alpha1.ShortRevision(req.Spec.Revision)
+	}
+	if n := len(req.Spec.Resources); n > 0 {
+		what += fmt.Sprintf(" of %d selected object%s", n, plural(n))
+	}
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(syncResult{
-		Message:   "Sync requested: operation " + resp.Status.OperationID + " is " + string(orPending(resp.Status.Phase)) + ".",
+		Message:   what + " requested: operation " + resp.Status.OperationID + " is " + string(orPending(resp.Status.Phase)) + "; its progress shows below.",
 		Operation: resp.Status.OperationID,
 	})
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func orPending(p gitopsv1alpha1.OperationPhase) gitopsv1alpha1.OperationPhase {

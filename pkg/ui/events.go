@@ -100,7 +100,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		last[rw.ID] = state
 		if view == "app" {
-			html, err := s.fragment("app", "live", newAppView(now, app))
+			html, err := s.fragment("app", "live", newAppView(now, app, s.owners(ctx, app)))
 			if err != nil {
 				return err
 			}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/klog/v2"
 
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
@@ -41,6 +42,9 @@ type Config struct {
 	// Kube reads Events and the Application's objects as the same person; without it the
 	// Events and Tree pages say so.
 	Kube kubernetes.Interface
+	// Metadata reads the metadata of the Application's objects as the same person, to name the
+	// Application that manages a SharedResource; without it the page does not name it.
+	Metadata metadata.Interface
 	// Namespace limits the UI to one namespace; empty means every namespace.
 	Namespace string
 	// FallbackNamespace is shown when Namespace is empty and the person may not list
@@ -59,6 +63,7 @@ type Server struct {
 	session string
 	pages   map[string]*template.Template
 	static  http.Handler
+	names   resourceNames
 }
 
 // New prepares a server with fresh secrets.

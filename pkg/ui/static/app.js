@@ -20,6 +20,31 @@
     return t.content.firstElementChild;
   }
 
+  // kept returns what the person chose inside el that a replacement must not lose: the ticked
+  // checkboxes marked data-keep, and the one that has the focus.
+  function kept(el) {
+    var state = { checked: {}, focus: null };
+    el.querySelectorAll("input[type=checkbox][data-keep]").forEach(function (box) {
+      if (box.checked) {
+        state.checked[box.getAttribute("data-keep")] = true;
+      }
+      if (box === document.activeElement) {
+        state.focus = box.getAttribute("data-keep");
+      }
+    });
+    return state;
+  }
+
+  function restore(el, state) {
+    el.querySelectorAll("input[type=checkbox][data-keep]").forEach(function (box) {
+      var key = box.getAttribute("data-keep");
+      box.checked = !!state.checked[key];
+      if (state.focus === key) {
+        box.focus();
+      }
+    });
+  }
+
   function replace(msg) {
     var node = parse(msg.html);
     if (!node) {
@@ -27,7 +52,10 @@
     }
     var old = document.getElementById(msg.id);
     if (old) {
+      var state = kept(old);
       old.replaceWith(node);
+      restore(node, state);
+      updateSelection();
     } else if (msg.parent) {
       var parent = document.getElementById(msg.parent);
       if (parent) {
@@ -67,31 +95,84 @@
     });
   }
 
-  var button = document.getElementById("sync-button");
+  // The sync form: revision, prune, dry run and the objects ticked under Resources, posted as
+  // JSON with the header that proves the request comes from the UI's own page.
+  var form = document.getElementById("sync-form");
   var result = document.getElementById("sync-result");
-  if (button && result) {
-    button.addEventListener("click", function () {
-      button.disabled = true;
-      result.className = "result";
-      result.textContent = "Requesting a sync…";
-      fetch(button.getAttribute("data-sync-url"), {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-Ferry-UI": "1" }
-      }).then(function (resp) {
-        return resp.json().catch(function () {
-          return { message: resp.status + " " + resp.statusText };
-        }).then(function (body) {
-          result.className = resp.ok ? "result ok" : "result error";
-          result.setAttribute("data-status", String(resp.status));
-          result.textContent = resp.ok ? body.message : "Refused (" + resp.status + "): " + body.message;
-        });
-      }).catch(function (err) {
-        result.className = "result error";
-        result.textContent = "The UI could not be reached: " + err;
-      }).then(function () {
-        button.disabled = false;
+
+  function selected() {
+    var out = [];
+    document.querySelectorAll("input.select-resource:checked").forEach(function (box) {
+      out.push({
+        group: box.getAttribute("data-group"),
+        kind: box.getAttribute("data-kind"),
+        namespace: box.getAttribute("data-namespace"),
+        name: box.getAttribute("data-name")
       });
+    });
+    return out;
+  }
+
+  function updateSelection() {
+    var info = document.getElementById("sync-selection");
+    if (!info) {
+      return;
+    }
+    var n = selected().length;
+    info.textContent = n === 0 ? "All objects; tick objects under Resources to sync only those." :
+      n + (n === 1 ? " object selected" : " objects selected") + " under Resources: only " + (n === 1 ? "it is" : "they are") + " synced.";
+  }
+
+  function requestSync(body, buttons) {
+    if (!form || !result) {
+      return;
+    }
+    buttons.forEach(function (b) { b.disabled = true; });
+    result.className = "result";
+    result.removeAttribute("data-status");
+    result.textContent = "Requesting a sync…";
+    fetch(form.getAttribute("data-sync-url"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-Ferry-UI": "1", "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (resp) {
+      return resp.json().catch(function () {
+        return { message: resp.status + " " + resp.statusText };
+      }).then(function (answer) {
+        result.className = resp.ok ? "result ok" : "result error";
+        result.setAttribute("data-status", String(resp.status));
+        result.textContent = resp.ok ? answer.message : "Refused (" + resp.status + "): " + answer.message;
+      });
+    }).catch(function (err) {
+      result.className = "result error";
+      result.textContent = "The UI could not be reached: " + err;
+    }).then(function () {
+      buttons.forEach(function (b) { b.disabled = false; });
+    });
+  }
+
+  if (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      requestSync({
+        revision: form.elements.revision.value.trim(),
+        prune: form.elements.prune.checked,
+        dryRun: form.elements.dryRun.checked,
+        resources: selected()
+      }, [document.getElementById("sync-button")]);
+    });
+    // The live section is replaced as the Application changes, so its controls are handled here.
+    document.addEventListener("change", function (e) {
+      if (e.target.classList && e.target.classList.contains("select-resource")) {
+        updateSelection();
+      }
+    });
+    document.addEventListener("click", function (e) {
+      var b = e.target.closest && e.target.closest("button.sync-to");
+      if (b) {
+        requestSync({ revision: b.getAttribute("data-revision") }, [b, document.getElementById("sync-button")]);
+      }
     });
   }
 })();
