@@ -69,6 +69,23 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request: view=list, or view=app with a name", http.StatusBadRequest)
 		return
 	}
+	f, o := filterFrom(q), orderFrom(q)
+	opts := metav1.ListOptions{AllowWatchBookmarks: true}
+	if view == "list" {
+		// The API filters by labels, in the list after a 410 and in the watch alike.
+		sel, err := f.labelSelector()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		opts.LabelSelector = sel
+	}
+	// Only the last page, when not full, takes new rows; any other page shows changes to its
+	// own rows only, so an update never grows it past one page.
+	appendTo := ""
+	if q.Get("append") == "1" {
+		appendTo = "apps-body"
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	st := &stream{w: w, f: flusher}
@@ -76,8 +93,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flusher.Flush()
-	f := filterFrom(q)
-	opts := metav1.ListOptions{AllowWatchBookmarks: true}
 	if view == "app" {
 		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
 	}
@@ -113,10 +128,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		return st.send("replace", message{ID: rw.ID, HTML: html, Parent: "apps-body", Announce: announce})
+		return st.send("replace", message{ID: rw.ID, HTML: html, Parent: appendTo, Announce: announce})
 	}
 	relist := func() (string, error) {
-		list, err := apps.List(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector})
+		list, err := apps.List(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector, LabelSelector: opts.LabelSelector})
 		if err != nil {
 			return "", err
 		}
@@ -128,13 +143,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			return list.ResourceVersion, nil
 		}
-		var rows []row
-		now := s.cfg.Now()
-		for i := range list.Items {
-			if rw := newRow(now, &list.Items[i]); f.match(rw) {
-				rows = append(rows, rw)
-			}
-		}
+		// The same page as the list rendered, in the same order.
+		rows, _, _ := listRows(s.cfg.Now(), list.Items, f, o)
+		rows, _ = paginate(rows, pageFrom(q), nil)
 		html, err := s.fragment("list", "rows", rows)
 		if err != nil {
 			return "", err

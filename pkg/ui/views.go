@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,9 +20,10 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"short":    gitopsv1alpha1.ShortRevision,
-	"tabs":     func() [][2]string { return appTabs },
-	"overview": func(ns, name string) *subPage { return &subPage{Namespace: ns, Name: name, Tab: "Overview"} },
+	"short":     gitopsv1alpha1.ShortRevision,
+	"thousands": thousands,
+	"tabs":      func() [][2]string { return appTabs },
+	"overview":  func(ns, name string) *subPage { return &subPage{Namespace: ns, Name: name, Tab: "Overview"} },
 }
 
 // appTabs are the pages of an Application: title and path below /applications/NS/NAME.
@@ -60,13 +62,15 @@ func apiCode(err error) int {
 }
 
 // filter is the list's query: a text to find in name, namespace or cluster, and exact
-// namespace, cluster, sync and health. The same query selects the rows the live stream sends.
+// namespace, cluster, sync and health; Selector is a label selector the API itself applies to
+// the list and the watch. The same query selects the rows the live stream sends.
 type filter struct {
-	Text, Namespace, Cluster, Sync, Health string
+	Text, Namespace, Cluster, Sync, Health, Selector string
 }
 
 func filterFrom(q url.Values) filter {
-	return filter{Text: strings.TrimSpace(q.Get("q")), Namespace: q.Get("ns"), Cluster: q.Get("cluster"), Sync: q.Get("sync"), Health: q.Get("health")}
+	return filter{Text: strings.TrimSpace(q.Get("q")), Namespace: q.Get("ns"), Cluster: q.Get("cluster"), Sync: q.Get("sync"), Health: q.Get("health"),
+		Selector: strings.TrimSpace(q.Get("selector"))}
 }
 
 func (f filter) values() url.Values {
@@ -85,6 +89,9 @@ func (f filter) values() url.Values {
 	}
 	if f.Health != "" {
 		v.Set("health", f.Health)
+	}
+	if f.Selector != "" {
+		v.Set("selector", f.Selector)
 	}
 	return v
 }
@@ -147,6 +154,7 @@ type listPage struct {
 	Namespace      string // the namespace shown; empty for all
 	Notice         string // why the scope is narrower than asked
 	Error          string // the API's refusal
+	FilterError    string // a filter the UI refused before asking the API, naming the field
 	Filter         filter
 	Headers        []sortHeader
 	Order          string   // the ?sort the page was asked with, kept when filtering
@@ -154,9 +162,13 @@ type listPage struct {
 	Clusters       []string
 	SyncStates     []string
 	HealthStates   []string
-	Rows           []row
-	Total          int
+	Rows           []row // the rows of this page only
+	Pager          pager
+	Total          int // every Application listed, before the filter
 }
+
+// Filtered says whether any filter narrows the list, for the Clear link.
+func (p *listPage) Filtered() bool { return len(p.Filter.values()) > 0 }
 
 // choices are the sorted keys of seen, with the chosen one even when no Application has it.
 func choices(seen map[string]bool, chosen string) []string {
@@ -177,44 +189,51 @@ var (
 )
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	f, o := filterFrom(r.URL.Query()), orderFrom(r.URL.Query())
+	q := r.URL.Query()
+	f, o := filterFrom(q), orderFrom(q)
 	p := &listPage{Title: "Applications", Context: s.cfg.Context, Filter: f, Headers: sortHeaders(f, o), Order: o.String(), SyncStates: syncStates, HealthStates: healthStates, Namespace: s.cfg.Namespace}
+	selector, err := f.labelSelector()
+	if err != nil {
+		// Refused here, before any request: the API would only say "unable to parse requirement".
+		p.FilterError = err.Error()
+		p.Namespaces, p.Clusters = choices(map[string]bool{}, f.Namespace), choices(map[string]bool{}, f.Cluster)
+		s.render(w, http.StatusBadRequest, "list", p)
+		return
+	}
+	opts := metav1.ListOptions{LabelSelector: selector}
 	apps := s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace)
-	list, err := apps.List(r.Context(), metav1.ListOptions{})
+	list, err := apps.List(r.Context(), opts)
 	if err != nil && apierrors.IsForbidden(err) && p.Namespace == "" && s.cfg.FallbackNamespace != "" {
 		// Not allowed everywhere: show the namespace of the kubeconfig context instead.
 		p.Notice = "You may not list Applications in every namespace (" + apiMessage(err) + "); showing namespace " + s.cfg.FallbackNamespace + ". Start the UI with -n NAMESPACE to choose another."
 		p.Namespace = s.cfg.FallbackNamespace
-		list, err = s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace).List(r.Context(), metav1.ListOptions{})
+		list, err = s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace).List(r.Context(), opts)
 	}
 	status := http.StatusOK
 	if err != nil {
 		p.Error, status = apiMessage(err), apiCode(err)
 	} else {
-		now := s.cfg.Now()
-		items := list.Items
-		sort.Slice(items, func(i, j int) bool {
-			if items[i].Namespace != items[j].Namespace {
-				return items[i].Namespace < items[j].Namespace
-			}
-			return items[i].Name < items[j].Name
-		})
-		p.Total = len(items)
-		namespaces, clusters := map[string]bool{}, map[string]bool{}
-		for i := range items {
-			rw := newRow(now, &items[i])
-			namespaces[rw.Namespace], clusters[rw.Cluster] = true, true
-			if f.match(rw) {
-				p.Rows = append(p.Rows, rw)
-			}
+		p.Total = len(list.Items)
+		rows, namespaces, clusters := listRows(s.cfg.Now(), list.Items, f, o)
+		// Only one page is rendered: the HTML and the DOM stay the same size at 10,000 rows.
+		query := f.values()
+		if o.Key != "" {
+			query.Set("sort", o.String())
 		}
-		sortRows(p.Rows, o)
+		p.Rows, p.Pager = paginate(rows, pageFrom(q), query)
 		p.Namespaces, p.Clusters = choices(namespaces, f.Namespace), choices(clusters, f.Cluster)
-		// The stream starts where the list ends, so no change between the two is lost.
-		ev := f.values()
+		// The stream starts where the list ends, so no change between the two is lost; it
+		// knows the page, to send the same rows again after a new list.
+		ev := query
 		ev.Set("view", "list")
 		ev.Set("namespace", p.Namespace)
 		ev.Set("rv", list.ResourceVersion)
+		if p.Pager.Page > 1 {
+			ev.Set("page", strconv.Itoa(p.Pager.Page))
+		}
+		if p.Pager.Open {
+			ev.Set("append", "1")
+		}
 		p.Events = "/events?" + ev.Encode()
 	}
 	s.render(w, status, "list", p)
