@@ -51,20 +51,29 @@ func (s *Stack) startKubeScheduler(ctx context.Context, cfg Config) error {
 		httpOK(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Scheduler), "", ""))
 }
 
-// startKwok runs kwok with the stages of kwok-stages.yaml, registers the stack's Node and waits
-// until it is Ready. kwok's own server (health, and the kubelet API it fakes) listens on
-// 127.0.0.1 only.
+// startKwok runs kwok with the stages of kwok-stages.yaml and the Pods' log (podlogs.go),
+// registers the stack's Node and waits until it is Ready with kwok's port as its kubelet's.
+// kwok's own server (health, and the kubelet API it fakes: pods/log reaches it) listens on
+// 127.0.0.1 only and serves TLS with the kubelet certificate of the stack's PKI.
 func (s *Stack) startKwok(ctx context.Context, cfg Config) error {
 	p, l := cfg.Ports, s.layout
-	cfg.logf("starting kwok (the fake kubelet of Node %s) on 127.0.0.1:%d", NodeName, p.Kwok)
 	stages := filepath.Join(s.Dir, "kwok-stages.yaml")
 	if err := writeFileAtomic(stages, kwokStages, 0o644); err != nil {
 		return err
 	}
+	logs := filepath.Join(s.Dir, "kwok-logs.yaml")
+	if err := writeFileAtomic(logs, kwokLogsConfig(l.podLogFile()), 0o644); err != nil {
+		return err
+	}
+	if err := s.startPodLogWriter(ctx, cfg); err != nil {
+		return err
+	}
+	cfg.logf("starting kwok (the fake kubelet of Node %s) on 127.0.0.1:%d", NodeName, p.Kwok)
 	if err := s.startProcess("kwok", cfg.WithParent, nil, filepath.Join(cfg.K8sBin, "kwok"),
-		"--kubeconfig", l.Kubeconfig("kube-controller-manager"), "--config", stages,
+		"--kubeconfig", l.Kubeconfig("kube-controller-manager"), "--config", stages, "--config", logs,
 		"--manage-all-nodes=false", "--manage-nodes-with-label-selector", kwokManagedLabel+"=true",
-		"--server-address", fmt.Sprintf("127.0.0.1:%d", p.Kwok),
+		"--server-address", fmt.Sprintf("127.0.0.1:%d", p.Kwok), "--node-port", strconv.Itoa(p.Kwok),
+		"--tls-cert-file", l.PKI("kubelet.crt"), "--tls-private-key-file", l.PKI("kubelet.key"),
 		"--node-ip", "127.0.0.1", "--cidr", "10.244.0.0/16",
 		// A lease renewed every 10 s keeps the node lifecycle controller from marking the Node
 		// unreachable (and evicting its Pods) while the stack runs.
@@ -72,7 +81,7 @@ func (s *Stack) startKwok(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if err := s.waitFor(ctx, cfg, "kwok", "kwok /healthz",
-		httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz", p.Kwok), "", "")); err != nil {
+		httpOK(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Kwok), l.PKI("kubelet-ca.crt"), "")); err != nil {
 		return err
 	}
 	client, err := kubernetes.NewForConfig(s.RestConfig("admin"))
@@ -91,11 +100,25 @@ func (s *Stack) startKwok(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		ready := false
 		for _, c := range n.Status.Conditions {
 			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				return nil
+				ready = true
 			}
 		}
-		return fmt.Errorf("node %s is not Ready yet", NodeName)
+		if !ready {
+			return fmt.Errorf("node %s is not Ready yet", NodeName)
+		}
+		if int(n.Status.DaemonEndpoints.KubeletEndpoint.Port) == p.Kwok {
+			return nil
+		}
+		// A Node a stack registered before it served the kubelet API, or on another port, is
+		// Ready already, and kwok plays the Node stage only on a Node that is not: the port is
+		// set here.
+		patch := fmt.Appendf(nil, `{"status":{"daemonEndpoints":{"kubeletEndpoint":{"Port":%d}}}}`, p.Kwok)
+		if _, err := client.CoreV1().Nodes().PatchStatus(ctx, NodeName, patch); err != nil {
+			return fmt.Errorf("setting the kubelet port of Node %s: %w", NodeName, err)
+		}
+		return fmt.Errorf("node %s named kubelet port %d, not kwok's %d", NodeName, n.Status.DaemonEndpoints.KubeletEndpoint.Port, p.Kwok)
 	})
 }

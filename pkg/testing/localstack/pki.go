@@ -67,6 +67,29 @@ func ensurePKI(dir string) (bool, error) {
 	return true, p.err
 }
 
+// kubeletPKIFiles are the files ensureKubeletPKI writes. They are kept apart from pkiFiles so
+// that a stack made before its Node served the kubelet API keeps the rest of its PKI.
+var kubeletPKIFiles = []string{"kubelet-ca.crt", "kubelet-ca.key", "kubelet.crt", "kubelet.key",
+	"kube-apiserver-kubelet-client.crt", "kube-apiserver-kubelet-client.key"}
+
+// ensureKubeletPKI writes the certificates of the kubelet API (kwok's server) into dir, or keeps
+// those already there: its own CA, which kube-apiserver trusts for the kubelet alone
+// (--kubelet-certificate-authority), the serving certificate for the Node's address 127.0.0.1,
+// and kube-apiserver's client certificate towards it, as kubeadm names them.
+func ensureKubeletPKI(dir string) error {
+	for _, f := range kubeletPKIFiles {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			p := stackPKI{dir: dir}
+			ca := p.ca("kubelet-ca", "ferry-dev-kubelet-ca")
+			p.leaf("kubelet", ca, pki.Leaf{CommonName: "system:node:" + NodeName, Organizations: []string{"system:nodes"}, Usages: serverAuth,
+				DNSNames: []string{NodeName, "localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+			p.leaf("kube-apiserver-kubelet-client", ca, pki.Leaf{CommonName: "kube-apiserver-kubelet-client", Organizations: []string{"system:masters"}, Usages: clientAuth})
+			return p.err
+		}
+	}
+	return nil
+}
+
 // stackPKI writes one stack's certificates; the first error stops the rest and is kept in err.
 type stackPKI struct {
 	dir string

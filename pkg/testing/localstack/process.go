@@ -16,13 +16,14 @@ import (
 )
 
 // components in start order.
-var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "ferry-apiserver"}
+var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "pod-log-writer", "kwok", "ferry-apiserver"}
 
-// stopOrder is the order Stop signals them in. The Node's kubelet and the scheduler go first, then
+// stopOrder is the order Stop signals them in. The Node's kubelet (and the writer of its Pods'
+// log) and the scheduler go first, then
 // kube-controller-manager: its garbage collector and quota informers hold watches on applications
 // through the aggregator, and ferry-apiserver does not exit on SIGTERM until its open watches end
 // (or its shutdown timeout).
-var stopOrder = []string{"kwok", "kube-scheduler", "kube-controller-manager", "ferry-apiserver", "kube-apiserver", "etcd"}
+var stopOrder = []string{"kwok", "pod-log-writer", "kube-scheduler", "kube-controller-manager", "ferry-apiserver", "kube-apiserver", "etcd"}
 
 // stopGrace is how long a component has between SIGTERM and SIGKILL.
 const stopGrace = 15 * time.Second

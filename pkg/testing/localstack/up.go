@@ -140,6 +140,9 @@ func Up(ctx context.Context, cfg Config) (*Stack, error) {
 	} else {
 		cfg.logf("reusing certificates in %s", filepath.Join(dir, "pki"))
 	}
+	if err := ensureKubeletPKI(filepath.Join(dir, "pki")); err != nil {
+		return nil, fmt.Errorf("making the kubelet API's certificates: %w", err)
+	}
 	tokens, err := l.ensureTokens()
 	if err != nil {
 		return nil, fmt.Errorf("writing tokens: %w", err)
@@ -387,6 +390,14 @@ func (s *Stack) startKubeAPIServer(ctx context.Context, cfg Config) error {
 		"--proxy-client-cert-file", l.PKI("front-proxy-client.crt"),
 		"--proxy-client-key-file", l.PKI("front-proxy-client.key"),
 		"--enable-aggregator-routing=true",
+		// pods/log (kubectl logs) reaches the Node's kubelet, kwok, at its InternalIP 127.0.0.1:
+		// its Hostname address, tried first by default, resolves nowhere. The serving certificate
+		// is verified against the kubelet CA, and kube-apiserver presents its own, as kubeadm sets
+		// it up (kwok asks for none).
+		"--kubelet-preferred-address-types", "InternalIP",
+		"--kubelet-certificate-authority", l.PKI("kubelet-ca.crt"),
+		"--kubelet-client-certificate", l.PKI("kube-apiserver-kubelet-client.crt"),
+		"--kubelet-client-key", l.PKI("kube-apiserver-kubelet-client.key"),
 		"--profiling="+strconv.FormatBool(cfg.Profiling)); err != nil {
 		return err
 	}
