@@ -83,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"list", "app", "diff", "manifests", "events", "tree"} {
+	for _, p := range []string{"list", "app", "diff", "manifests", "events", "tree", "logs"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fragments.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing the UI's %s template: %w", p, err)
@@ -123,6 +123,8 @@ func (s *Server) Handler(port int) http.Handler {
 	mux.HandleFunc("GET /applications/{namespace}/{name}/manifests", s.handleManifests)
 	mux.HandleFunc("GET /applications/{namespace}/{name}/events", s.handleAppEvents)
 	mux.HandleFunc("GET /applications/{namespace}/{name}/tree", s.handleTree)
+	mux.HandleFunc("GET /applications/{namespace}/{name}/logs", s.handleLogs)
+	mux.HandleFunc("GET /applications/{namespace}/{name}/logs/stream", s.handleLogStream)
 	mux.HandleFunc("POST /applications/{namespace}/{name}/sync", s.handleSync)
 	mux.HandleFunc("GET /events", s.handleEvents)
 	return &guard{hosts: allowedHosts(port), cookie: cookiePrefix + strconv.Itoa(port), token: s.token, session: s.session, next: mux}

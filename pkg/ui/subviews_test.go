@@ -181,12 +181,15 @@ func TestTreeShowsWhatTheObjectsOwn(t *testing.T) {
 		t.Fatalf("GET the tree: %s\n%s", resp.Status, body)
 	}
 	for _, want := range []string{
-		`<li class="node" data-kind="Deployment" data-name="web"><details open><summary><span class="kind">Deployment</span> <strong>web</strong> <span class="badge sync-Synced">Synced</span> <span class="badge health-Healthy">Healthy</span></summary>`,
-		`<li class="node" data-kind="ReplicaSet" data-name="web-5d8f"><details open><summary><span class="kind">ReplicaSet</span> <strong>web-5d8f</strong> <span class="state">1/2 ready</span>`,
-		`<strong>web-5d8f-a</strong> <span class="state">Running, 1/1 ready</span>`,
+		`<li class="node" role="treeitem" tabindex="-1" data-kind="Deployment" data-name="web" aria-expanded="true">
+<span class="label"><span class="twisty" aria-hidden="true"></span><span class="kind">Deployment</span> <strong>web</strong> <span class="badge sync-Synced">Synced</span> <span class="badge health-Healthy">Healthy</span></span>`,
+		`<li class="node" role="treeitem" tabindex="-1" data-kind="ReplicaSet" data-name="web-5d8f" aria-expanded="true">
+<span class="label"><span class="twisty" aria-hidden="true"></span><span class="kind">ReplicaSet</span> <strong>web-5d8f</strong> <span class="state">1/2 ready</span></span>`,
+		`<strong>web-5d8f-a</strong> <span class="state">Running, 1/1 ready</span> <a class="logs" tabindex="-1" href="/applications/shop/web/logs?namespace=shop&amp;pod=web-5d8f-a">logs</a>`,
 		`<strong>web-5d8f-b</strong> <span class="state">Running, 0/1 ready</span>`,
-		`<li class="node" data-kind="ConfigMap" data-name="settings"><span class="leaf">`,
-		`<strong>report-2901</strong> <span class="state">1 succeeded, 0 failed, 0 active</span></summary>`,
+		`<li class="node" role="treeitem" tabindex="-1" data-kind="ConfigMap" data-name="settings">
+<span class="label"><span class="kind">ConfigMap</span>`,
+		`<strong>report-2901</strong> <span class="state">1 succeeded, 0 failed, 0 active</span></span>`,
 		`<strong>report-2901-x</strong> <span class="state">Running, 0/1 ready</span>`,
 	} {
 		if !strings.Contains(body, want) {
@@ -201,7 +204,7 @@ func TestTreeShowsWhatTheObjectsOwn(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New(`User "viewer" cannot list resource "pods"`))
 	})
 	resp, body = u.do(t, http.MethodGet, "/applications/shop/web/tree", withCookie(cookie))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<li class="note" data-note="not permitted to list pods in shop">not permitted to list pods in shop</li>`) ||
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<li class="note" role="treeitem" tabindex="-1" data-note="not permitted to list pods in shop">not permitted to list pods in shop</li>`) ||
 		!strings.Contains(body, "web-5d8f") {
 		t.Errorf("GET the tree when pods may not be listed: %s; want the tree with the refusal under the ReplicaSet:\n%s", resp.Status, body)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -19,11 +20,14 @@ import (
 // treeNode is one object of the resource tree: an object of the Application (sync and health
 // from its status) or an object it owns (its state as Kubernetes reports it).
 type treeNode struct {
+	Group                 string
 	Kind, Namespace, Name string
 	Sync, Health          string
 	State                 string // a Pod's phase and readiness, a ReplicaSet's ready replicas
 	Children              []treeNode
 	Note                  string // why the children could not be read
+	Owner                 string // the Application managing a SharedResource, when known
+	Logs                  string // a Pod's Logs page
 }
 
 // owned says which kinds own which: the tree looks only for these, by ownerReferences.
@@ -143,7 +147,7 @@ func (l *lister) children(ctx context.Context, n *treeNode, group string, uid ty
 		if !ownedBy(o.Owners, n.Kind, n.Name, uid) {
 			continue
 		}
-		c := treeNode{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, State: o.State}
+		c := treeNode{Group: o.Group, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, State: o.State}
 		l.children(ctx, &c, o.Group, o.UID)
 		n.Children = append(n.Children, c)
 	}
@@ -163,7 +167,13 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 		s.renderSub(w, "tree", p)
 		return
 	}
-	p.View = s.tree(r.Context(), app)
+	v := s.tree(r.Context(), app)
+	owners := s.owners(r.Context(), app)
+	for i := range v.Nodes {
+		n := &v.Nodes[i]
+		n.Owner = owners[resourceKey(n.Group, n.Kind, n.Namespace, n.Name)]
+	}
+	p.View = v
 	s.renderSub(w, "tree", p)
 }
 
@@ -180,11 +190,23 @@ func (s *Server) tree(ctx context.Context, app *gitopsv1alpha1.Application) *tre
 	}
 	l := &lister{kube: s.cfg.Kube, lists: map[string][]object{}, errs: map[string]error{}}
 	for _, res := range app.Status.Resources {
-		n := treeNode{Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, Sync: string(res.Status), Health: string(res.Health)}
+		n := treeNode{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, Sync: string(res.Status), Health: string(res.Health)}
 		if local && s.cfg.Kube != nil && res.Namespace != "" {
 			l.children(ctx, &n, res.Group, "")
 		}
 		v.Nodes = append(v.Nodes, n)
 	}
+	linkLogs(v.Nodes, "/applications/"+app.Namespace+"/"+app.Name+"/logs")
 	return v
+}
+
+// linkLogs links each Pod of nodes to its log on the Logs page at base.
+func linkLogs(nodes []treeNode, base string) {
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Kind == "Pod" && n.Group == "" {
+			n.Logs = base + "?" + url.Values{"namespace": {n.Namespace}, "pod": {n.Name}}.Encode()
+		}
+		linkLogs(n.Children, base)
+	}
 }

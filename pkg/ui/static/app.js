@@ -175,4 +175,123 @@
       }
     });
   }
+  // A Pod's log: lines arrive in batches and are appended as text (never as HTML). The view keeps
+  // to the end unless the person scrolled up, and keeps the last maxLogLines lines.
+  var log = document.getElementById("log-lines");
+  if (log && window.EventSource) {
+    var maxLogLines = 5000;
+    var received = 0;
+    var logStatus = document.getElementById("log-status");
+    var logSource = new EventSource(log.getAttribute("data-log-stream"));
+    var stopLog = function (text, bad) {
+      logSource.close();
+      if (logStatus) {
+        logStatus.textContent = text;
+        logStatus.className = bad ? "count result error" : "count";
+      }
+      log.setAttribute("data-ended", bad ? "problem" : "end");
+    };
+    logSource.addEventListener("lines", function (e) {
+      var msg = JSON.parse(e.data);
+      var atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      var frag = document.createDocumentFragment();
+      msg.lines.forEach(function (line) {
+        frag.appendChild(document.createTextNode(line + "\n"));
+      });
+      log.appendChild(frag);
+      while (log.childNodes.length > maxLogLines) {
+        log.removeChild(log.firstChild);
+      }
+      received += msg.lines.length;
+      log.setAttribute("data-received", String(received));
+      if (atEnd) {
+        log.scrollTop = log.scrollHeight;
+      }
+    });
+    logSource.addEventListener("end", function (e) { stopLog(JSON.parse(e.data).text, false); });
+    logSource.addEventListener("problem", function (e) { stopLog("The log cannot be read: " + JSON.parse(e.data).text, true); });
+  }
+  // The resource tree follows the WAI-ARIA tree pattern: one tab stop, arrow keys to move, Right
+  // and Left to open and close, Home and End, Enter to follow the item's link (a Pod's log).
+  var tree = document.getElementById("app-tree");
+  if (tree) {
+    var items = function () {
+      return Array.prototype.filter.call(tree.querySelectorAll("[role=treeitem]"), function (it) {
+        for (var p = it.parentElement.closest("[role=treeitem]"); p; p = p.parentElement.closest("[role=treeitem]")) {
+          if (p.getAttribute("aria-expanded") === "false") {
+            return false;
+          }
+        }
+        return true;
+      });
+    };
+    var focusItem = function (it) {
+      if (!it) {
+        return;
+      }
+      tree.querySelectorAll("[role=treeitem][tabindex='0']").forEach(function (o) { o.setAttribute("tabindex", "-1"); });
+      it.setAttribute("tabindex", "0");
+      it.focus();
+    };
+    var first = tree.querySelector("[role=treeitem]");
+    if (first) {
+      first.setAttribute("tabindex", "0");
+    }
+    tree.addEventListener("click", function (e) {
+      var it = e.target.closest("[role=treeitem]");
+      if (!it || e.target.closest("a")) {
+        return;
+      }
+      if (e.target.classList.contains("twisty")) {
+        it.setAttribute("aria-expanded", it.getAttribute("aria-expanded") === "true" ? "false" : "true");
+      }
+      focusItem(it);
+    });
+    tree.addEventListener("keydown", function (e) {
+      var it = e.target.closest("[role=treeitem]");
+      if (!it) {
+        return;
+      }
+      var visible = items();
+      var i = visible.indexOf(it);
+      var expanded = it.getAttribute("aria-expanded");
+      switch (e.key) {
+      case "ArrowDown":
+        focusItem(visible[i + 1]);
+        break;
+      case "ArrowUp":
+        focusItem(visible[i - 1]);
+        break;
+      case "Home":
+        focusItem(visible[0]);
+        break;
+      case "End":
+        focusItem(visible[visible.length - 1]);
+        break;
+      case "ArrowRight":
+        if (expanded === "false") {
+          it.setAttribute("aria-expanded", "true");
+        } else if (expanded === "true") {
+          focusItem(it.querySelector("[role=group] > [role=treeitem]"));
+        }
+        break;
+      case "ArrowLeft":
+        if (expanded === "true") {
+          it.setAttribute("aria-expanded", "false");
+        } else {
+          focusItem(it.parentElement.closest("[role=treeitem]"));
+        }
+        break;
+      case "Enter":
+        var link = it.querySelector(":scope > .label a.logs") || it.querySelector(":scope > .label a");
+        if (link) {
+          link.click();
+        }
+        break;
+      default:
+        return;
+      }
+      e.preventDefault();
+    });
+  }
 })();
