@@ -5,6 +5,7 @@
 //	go run ./bench                  # short sizes (make bench), a few minutes
 //	go run ./bench -full            # full sizes (make bench-full)
 //	go run ./bench -reuse ~/.local/share/ferry/dev   # use a running make dev-up stack
+//	go run ./bench -scenarios ui -ui-apps 10000      # the web UI in headless chromium
 //
 // It prints a table and writes the results as JSON (-out). Timings are medians over -repeats
 // runs; where there is a baseline the ratio is measured in the same run. bench/BENCHMARKS.md
@@ -40,7 +41,9 @@ type config struct {
 	ObjectsPerApp int
 	// DiffObjects is the size of the Application whose /diff latency is measured.
 	DiffObjects int
-	// Scenarios to run: api, controller.
+	// UIApps is the number of Applications the ui scenario lists in the web UI.
+	UIApps int
+	// Scenarios to run: api, controller, controller-kustomize, controller-2clusters, ui.
 	Scenarios map[string]bool
 	// Repeats is how many times each timed read runs; the median is reported.
 	Repeats int
@@ -69,7 +72,7 @@ type config struct {
 
 func shortConfig() config {
 	return config{
-		APISizes: []int{1000}, ControllerSizes: []int{100}, ObjectsPerApp: 10, DiffObjects: 100,
+		APISizes: []int{1000}, ControllerSizes: []int{100}, ObjectsPerApp: 10, DiffObjects: 100, UIApps: 10000,
 		Scenarios: map[string]bool{"api": true, layoutPlain: true, layoutKustomize: true},
 		Repeats:   5, Gets: 500, WatchEvents: 200, DriftEdits: 20, DiffRequests: 30,
 		Concurrency: 16, Idle: 30 * time.Second, Workers: 8, Timeout: 10 * time.Minute,
@@ -91,9 +94,10 @@ func main() {
 	full := flag.Bool("full", false, "full sizes: 1,000 and 10,000 Applications for the API, 100 and 1,000 for the controller (make bench-full)")
 	reuse := flag.String("reuse", "", "use the stack running in this FERRY_DEV_DIR (make dev-up's) instead of starting one; its ferry-apiserver is restarted")
 	out := flag.String("out", "bench/results.json", "where to write the results as JSON")
-	scenarios := flag.String("scenarios", "api,controller,controller-kustomize", "scenarios to run: api, controller (plain manifests), controller-kustomize (overlays of one shared base), controller-2clusters (half the Applications on a second cluster; not run by default)")
+	scenarios := flag.String("scenarios", "api,controller,controller-kustomize", "scenarios to run: api, controller (plain manifests), controller-kustomize (overlays of one shared base), controller-2clusters (half the Applications on a second cluster; not run by default), ui (the web UI in headless chromium; not run by default)")
 	apiSizes := flag.String("api-sizes", "", "override the API scenario's sizes, e.g. 500,5000")
 	ctrlSizes := flag.String("controller-sizes", "", "override the controller scenario's sizes, e.g. 50,200")
+	uiApps := flag.Int("ui-apps", 0, "how many Applications the ui scenario lists (default 10,000)")
 	workers := flag.Int("workers", 0, "ferry-apiserver --controller-workers for the controller scenario (default 8)")
 	idle := flag.Duration("idle", 0, "how long the idle cost is measured (default 30s, 1m with -full)")
 	interval := flag.Duration("interval", 0, "spec.syncPolicy.interval of the controller scenario's Applications (default: Ferry's, 3m)")
@@ -114,6 +118,9 @@ func main() {
 		cfg.Idle = *idle
 	}
 	cfg.Interval = *interval
+	if *uiApps > 0 {
+		cfg.UIApps = *uiApps
+	}
 	var err error
 	if *apiSizes != "" {
 		if cfg.APISizes, err = parseSizes(*apiSizes); err != nil {
@@ -128,10 +135,10 @@ func main() {
 	cfg.Scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scenarios, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "api", layoutPlain, layoutKustomize, scenarioTwoClusters:
+		case "api", layoutPlain, layoutKustomize, scenarioTwoClusters, "ui":
 			cfg.Scenarios[s] = true
 		default:
-			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller, controller-kustomize, controller-2clusters)", s))
+			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller, controller-kustomize, controller-2clusters, ui)", s))
 		}
 	}
 
@@ -236,6 +243,11 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 			if err := b.apiScenario(ctx, n); err != nil {
 				return b.report, fmt.Errorf("API scenario with %d Applications: %w", n, err)
 			}
+		}
+	}
+	if cfg.Scenarios["ui"] {
+		if err := b.uiScenario(ctx, cfg.UIApps); err != nil {
+			return b.report, fmt.Errorf("ui scenario with %d Applications: %w", cfg.UIApps, err)
 		}
 	}
 	type controllerRun struct {
