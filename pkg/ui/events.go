@@ -65,6 +65,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	view, ns, name, rv := q.Get("view"), q.Get("namespace"), q.Get("name"), q.Get("rv")
+	if stream, ok := s.setStreams()[view]; ok { // the ApplicationSets and Clusters pages
+		stream(w, r)
+		return
+	}
 	if view != "list" && (view != "app" || name == "") {
 		http.Error(w, "bad request: view=list, or view=app with a name", http.StatusBadRequest)
 		return

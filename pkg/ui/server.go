@@ -84,11 +84,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	pages := map[string]*template.Template{}
 	for _, p := range []string{"list", "app", "diff", "manifests", "events", "tree", "logs"} {
-		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fragments.html", "templates/"+p+".html")
+		t, err := template.New(p).Funcs(funcs).Funcs(navFuncs).ParseFS(templateFS, "templates/layout.html", "templates/fragments.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing the UI's %s template: %w", p, err)
 		}
 		pages[p] = t
+	}
+	if err := parseSetPages(pages); err != nil {
+		return nil, err
 	}
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -127,6 +130,7 @@ func (s *Server) Handler(port int) http.Handler {
 	mux.HandleFunc("GET /applications/{namespace}/{name}/logs/stream", s.handleLogStream)
 	mux.HandleFunc("POST /applications/{namespace}/{name}/sync", s.handleSync)
 	mux.HandleFunc("GET /events", s.handleEvents)
+	s.setRoutes(mux)
 	return &guard{hosts: allowedHosts(port), cookie: cookiePrefix + strconv.Itoa(port), token: s.token, session: s.session, next: mux}
 }
 
