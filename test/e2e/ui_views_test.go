@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
 // uiDeploymentYAML is a Deployment of two replicas, which the stack's kwok Node runs.
@@ -92,6 +94,30 @@ func TestUIViews(t *testing.T) {
 		screenshot(t, browser, "ui-diff.png")
 	})
 
+	t.Run("the sync form dry-runs, then syncs, only the ticked object", func(t *testing.T) {
+		run(t, browser, "open cfg's page", chromedp.Navigate(base+"/applications/"+ns+"/cfg"), chromedp.WaitVisible(chromedp.CSS("#sync-form")))
+		box := `#app-resources input.select-resource[data-kind="ConfigMap"][data-name="ui-views-settings"]`
+		run(t, browser, "tick the ConfigMap and Dry run", chromedp.Click(chromedp.CSS(box)), chromedp.Click(chromedp.CSS("#sync-dry-run")))
+		waitDOM(t, browser, 5*time.Second, "the selection counted", `document.getElementById("sync-selection").textContent.split(" ")[0]`, "1")
+		run(t, browser, "click Sync", chromedp.Click(chromedp.CSS("#sync-button")))
+		waitDOM(t, browser, 10*time.Second, "the dry run accepted", `document.getElementById("sync-result").dataset.status || ""`, "201")
+		if msg := mustEval(t, browser, `document.getElementById("sync-result").textContent`); !strings.HasPrefix(msg, "Dry run of 1 selected object requested") {
+			t.Errorf("the answer reads %q", msg)
+		}
+		op := `(function(){var o=document.getElementById("app-operation");return o.getAttribute("data-phase")+" "+/dry run/.test(o.textContent)+" "+/1 selected object/.test(o.textContent)})()`
+		waitDOM(t, browser, 60*time.Second, "the dry run shown finished, live", op, "Succeeded true true")
+		// The tick survived the live section being replaced; a dry run changed nothing.
+		if got := mustEval(t, browser, `String(document.querySelector('`+box+`').checked)`); got != "true" {
+			t.Errorf("the ConfigMap's box is unticked after the page updated")
+		}
+		if got := mustEval(t, browser, `document.getElementById("app-sync").dataset.sync`); got != "OutOfSync" {
+			t.Errorf("after a dry run cfg is %s, want still OutOfSync", got)
+		}
+		run(t, browser, "untick Dry run, click Sync", chromedp.Click(chromedp.CSS("#sync-dry-run")), chromedp.Click(chromedp.CSS("#sync-button")))
+		waitDOM(t, browser, 60*time.Second, "cfg Synced, live", `document.getElementById("app-sync").dataset.sync`, "Synced")
+		screenshot(t, browser, "ui-sync-form.png")
+	})
+
 	t.Run("the tree shows Deployment, ReplicaSet and its Pods", func(t *testing.T) {
 		run(t, browser, "open tree's Tree page", chromedp.Navigate(base+"/applications/"+ns+"/tree/tree"), chromedp.WaitVisible(chromedp.CSS("#app-tree")))
 		pods := `String(document.querySelectorAll('#app-tree > li[data-kind="Deployment"][data-name="ui-tree"] li[data-kind="ReplicaSet"] li[data-kind="Pod"]').length)`
@@ -101,11 +127,45 @@ func TestUIViews(t *testing.T) {
 		if got := mustEval(t, browser, `document.querySelector('#app-tree li[data-kind="Pod"] .state').textContent`); got != "Running, 1/1 ready" {
 			t.Errorf("a Pod's state reads %q, want Running, 1/1 ready", got)
 		}
-		// Keyboard: the Deployment's node is a focusable disclosure whose state is announced.
-		if got := mustEval(t, browser, `(function(){var s=document.querySelector('#app-tree > li[data-kind="Deployment"] > details > summary');s.focus();return String(document.activeElement===s)+" "+s.parentElement.open})()`); got != "true true" {
-			t.Errorf("the Deployment's node focused/open: %q, want true true", got)
+		// Keyboard, as the WAI-ARIA tree pattern has it: Tab reaches the first item, Left closes
+		// it, Right opens it again, Down moves to its ReplicaSet.
+		dep := `document.querySelector('#app-tree > li[data-kind="Deployment"]')`
+		focused := `(document.activeElement.getAttribute("data-kind") || "") + " " + (document.activeElement.getAttribute("aria-expanded") || "")`
+		run(t, browser, "focus the Deployment", chromedp.Focus(chromedp.CSS(`#app-tree > li[data-kind="Deployment"]`)))
+		waitDOM(t, browser, 5*time.Second, "the Deployment focused, open", focused, "Deployment true")
+		if got := mustEval(t, browser, dep+`.getAttribute("tabindex")`); got != "0" {
+			t.Errorf("the first item's tabindex is %q, want 0 (the tree's one tab stop)", got)
 		}
+		run(t, browser, "press Left", chromedp.KeyEvent(kb.ArrowLeft))
+		waitDOM(t, browser, 5*time.Second, "the Deployment closed", focused+` + " " + String(`+dep+`.querySelector("[role=group]").offsetParent === null)`, "Deployment false true")
+		run(t, browser, "press Right, then Down", chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowDown))
+		waitDOM(t, browser, 5*time.Second, "the ReplicaSet focused", focused, "ReplicaSet true")
 		screenshot(t, browser, "ui-tree.png")
+	})
+
+	t.Run("a Pod's log streams", func(t *testing.T) {
+		run(t, browser, "open tree's Logs page", chromedp.Navigate(base+"/applications/"+ns+"/tree/logs"), chromedp.WaitVisible(chromedp.CSS("#log-lines")))
+		received := `document.getElementById("log-lines").getAttribute("data-received") || "0"`
+		var first int
+		eventually(t, 30*time.Second, "the first lines of the Pod's log", func() (bool, string) {
+			got, err := eval(browser, received)
+			_, _ = fmt.Sscan(got, &first)
+			return err == nil && first > 0, fmt.Sprintf("%s lines, %v", got, err)
+		})
+		if text := mustEval(t, browser, `document.getElementById("log-lines").textContent`); !strings.Contains(text, localstack.PodLogMessage) {
+			t.Errorf("the log shows %q, want lines saying %q", text, localstack.PodLogMessage)
+		}
+		// Followed: lines written after the page opened arrive without a reload.
+		eventually(t, 30*time.Second, "new lines arrive", func() (bool, string) {
+			got, err := eval(browser, received)
+			var n int
+			_, _ = fmt.Sscan(got, &n)
+			return err == nil && n > first, fmt.Sprintf("%s lines, %d at first, %v", got, first, err)
+		})
+		if pods := mustEval(t, browser, `String(document.querySelectorAll("nav.pods a").length)`); pods != "2" {
+			t.Errorf("the Logs page offers %s Pods, want the Deployment's 2", pods)
+		}
+		screenshot(t, browser, "ui-logs.png")
 	})
 
 	t.Run("the Manifests and Events pages show what Git renders and what Ferry did", func(t *testing.T) {
