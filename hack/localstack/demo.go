@@ -133,7 +133,8 @@ Test users (no permissions until bound; e.g. kubectl create rolebinding v --clus
 	}
 	fmt.Printf("Ports: etcd %s, kube-apiserver %s, kube-controller-manager %s, kube-scheduler %s, kwok %s, ferry-apiserver %s\n",
 		s.Env["ETCD_PORT"], s.Env["KUBE_PORT"], s.Env["KCM_PORT"], s.Env["SCHEDULER_PORT"], s.Env["KWOK_PORT"], s.Env["FERRY_PORT"])
-	fmt.Printf("Node:  %s, a kwok fake: Pods become Running and Ready, Job Pods complete (label %s=true makes one fail)\n", localstack.NodeName, localstack.FailLabel)
+	fmt.Printf("Node:  %s, a kwok fake: Pods become Running and Ready, Job Pods complete (label %s=true makes one fail);\n"+
+		"       kubectl logs [-f] shows every Pod the same log, a line %q every %s\n", localstack.NodeName, localstack.FailLabel, "... INFO "+localstack.PodLogMessage+" n=N", localstack.PodLogInterval)
 	if second != nil {
 		fmt.Printf("Second cluster (Cluster staging): KUBECONFIG=%s, kube-apiserver 127.0.0.1:%s\n", second.Kubeconfig(), second.Env["KUBE_PORT"])
 	}
