@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -152,9 +152,25 @@ func revisionNotFound(msg string, r request) error {
 	return &ExitError{Code: ExitCodeError, Msg: msg, Hint: hint}
 }
 
-// apiMissing tells a 404 for a path nobody serves from a 404 for a missing Application.
+// apiMissing tells a 404 for a path nobody serves from a 404 for a missing Application: the
+// API answers a missing object with a Status naming it, while a path nobody serves gets a plain
+// "404 page not found" (which client-go marks as an unexpected server response) or a Status that
+// names nothing.
 func apiMissing(err error) bool {
-	return strings.Contains(err.Error(), "the server could not find the requested resource")
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) || st.Status().Reason != metav1.StatusReasonNotFound {
+		return false
+	}
+	d := st.Status().Details
+	if d == nil || d.Name == "" && d.Kind == "" {
+		return true
+	}
+	for _, c := range d.Causes {
+		if c.Type == metav1.CauseTypeUnexpectedServerResponse {
+			return true
+		}
+	}
+	return false
 }
 
 // configError words errors of loading the kubeconfig.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -314,5 +313,5 @@ func (o *Options) waitNoApplications(ctx context.Context, timeout time.Duration)
 
 // isNotServed: Ferry's API is not there (not installed, or its server down).
 func isNotServed(err error) bool {
-	return apierrors.IsServiceUnavailable(err) || strings.Contains(err.Error(), "the server could not find the requested resource")
+	return apierrors.IsServiceUnavailable(err) || apiMissing(err)
 }

@@ -19,7 +19,9 @@ func TestNotFoundAndMissingAPI(t *testing.T) {
 		}
 	}
 	h.client.PrependReactor("*", "*", func(clienttesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewGenericServerResponse(404, "get", schema.GroupResource{Group: "gitops.ferry.dev", Resource: "applications"}, "web", "", 0, false)
+		// What client-go makes of kube-apiserver's plain "404 page not found" for a group
+		// nobody serves.
+		return true, nil, apierrors.NewGenericServerResponse(404, "get", schema.GroupResource{Group: "gitops.ferry.dev", Resource: "applications"}, "web", "404 page not found", 0, true)
 	})
 	h.mustRun(2, "list")
 	if !strings.Contains(h.err.String(), "is Ferry installed?") || !strings.Contains(h.err.String(), "kubectl get apiservice v1alpha1.gitops.ferry.dev") {
