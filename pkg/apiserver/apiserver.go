@@ -18,7 +18,6 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
-	"github.com/ferry-gitops/ferry/pkg/flight"
 	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
@@ -65,37 +64,18 @@ type ExtraConfig struct {
 	// before answering 504; the work stops with the request. Zero means three quarters of the
 	// server's request timeout.
 	ReadTimeout time.Duration
-	// MaxConcurrentDiffs bounds the comparisons with the cluster (GET .../diff) running at
-	// once in this replica; zero means DefaultMaxConcurrentDiffs.
-	MaxConcurrentDiffs int
-	// MaxConcurrentReadRenders bounds the renders for GET .../diff and .../manifests running at
-	// once in this replica, on the render workers the controller uses too; zero means
-	// DefaultMaxConcurrentReadRenders.
+	// MaxConcurrentDiffs and MaxConcurrentReadRenders bound the comparisons and the renders
+	// for reads in this replica (application.ReadOptions); zero means their defaults.
+	MaxConcurrentDiffs       int
 	MaxConcurrentReadRenders int
 
 	// engine and kube are built by Complete from Controller.Target, shared by the controller
-	// and the read subresources.
+	// and the read subresources; reads is the read policy over the engine.
 	engine   *engine.Engine
 	kube     kubernetes.Interface
 	clusters *clusters.Registry
-	// reads shares one resolve and render among concurrent reads of the same Application,
-	// revision and resourceVersion, while any of them waits.
-	reads flight.Group
-	// diffSlots holds one token per comparison running; see acquireDiffSlot.
-	diffSlots chan struct{}
-	// readRenders holds one token per render for a read running; see acquireReadRender.
-	readRenders chan struct{}
+	reads    *application.EngineReader
 }
-
-// DefaultMaxConcurrentDiffs is how many comparisons with the cluster run at once unless
-// --max-concurrent-diffs says otherwise. Each is a sequence of server-side dry runs, so a few
-// dozen keep a cluster's API server busy; more only make every one of them slower.
-const DefaultMaxConcurrentDiffs = 16
-
-// DefaultMaxConcurrentReadRenders is how many renders for reads run at once unless
-// ExtraConfig.MaxConcurrentReadRenders says otherwise: enough for a few people reading at once,
-// few enough that the controller's renders always find workers.
-const DefaultMaxConcurrentReadRenders = 4
 
 // ClustersConfig configures the registration of remote clusters (Cluster objects).
 type ClustersConfig struct {
@@ -133,19 +113,18 @@ func (cfg *Config) Complete() (CompletedConfig, error) {
 		GenericConfig: cfg.GenericConfig.Complete(),
 		ExtraConfig:   &cfg.ExtraConfig,
 	}
-	slots := c.ExtraConfig.MaxConcurrentDiffs
-	if slots <= 0 {
-		slots = DefaultMaxConcurrentDiffs
-	}
-	c.ExtraConfig.diffSlots = make(chan struct{}, slots)
-	renders := c.ExtraConfig.MaxConcurrentReadRenders
-	if renders <= 0 {
-		renders = DefaultMaxConcurrentReadRenders
-	}
-	c.ExtraConfig.readRenders = make(chan struct{}, renders)
 	var err error
 	if c.ExtraConfig.engine, c.ExtraConfig.kube, err = c.newEngine(); err != nil {
 		return CompletedConfig{}, err
+	}
+	if c.ExtraConfig.engine != nil {
+		timeout := c.ExtraConfig.ReadTimeout
+		if timeout <= 0 {
+			timeout = c.GenericConfig.RequestTimeout * 3 / 4
+		}
+		c.ExtraConfig.reads = application.NewEngineReader(c.ExtraConfig.engine, Scheme, application.ReadOptions{
+			Timeout: timeout, MaxConcurrentDiffs: c.ExtraConfig.MaxConcurrentDiffs, MaxConcurrentReadRenders: c.ExtraConfig.MaxConcurrentReadRenders,
+		})
 	}
 	return CompletedConfig{c}, nil
 }
@@ -160,12 +139,17 @@ func (c completedConfig) New() (*FerryServer, error) {
 	// The scheme's own parameter codec, so the read subresources can take typed query options
 	// (ApplicationManifestsOptions from ?revision=).
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
-	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, application.Options{
-		Validation:         c.ExtraConfig.Validation,
-		Health:             c.healthReader(),
-		CheckSyncResources: c.syncResourcesChecker(),
-		References:         &application.ReferenceAuthorizer{Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy},
-	})
+	opts := application.Options{
+		Validation: c.ExtraConfig.Validation,
+		References: &application.ReferenceAuthorizer{Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy},
+	}
+	// Without a target cluster there is no engine to read through: the reads answer 503.
+	var manifests application.ManifestsRenderer
+	var differ application.Differ
+	if r := c.ExtraConfig.reads; r != nil {
+		opts.Health, opts.CheckSyncResources, manifests, differ = r.Health, r.CheckSyncResources, r.Manifests, r.Diff
+	}
+	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +158,8 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications/status":    apps.Status,
 		"applications/sync":      apps.Sync,
 		"applications/health":    apps.Health,
-		"applications/manifests": application.NewManifestsREST(apps.Application.Store, c.manifestsRenderer(), c.GenericConfig.Authorization.Authorizer),
-		"applications/diff":      application.NewDiffREST(apps.Application.Store, c.differ(), c.GenericConfig.Authorization.Authorizer),
+		"applications/manifests": application.NewManifestsREST(apps.Application.Store, manifests, c.GenericConfig.Authorization.Authorizer),
+		"applications/diff":      application.NewDiffREST(apps.Application.Store, differ, c.GenericConfig.Authorization.Authorizer),
 	}
 	clusters, err := cluster.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, cluster.Options{
 		Authorizer: c.GenericConfig.Authorization.Authorizer, CredentialsNamespace: c.ExtraConfig.Clusters.CredentialsNamespace,

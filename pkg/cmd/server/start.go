@@ -45,6 +45,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 	"github.com/ferry-gitops/ferry/pkg/version"
 )
@@ -166,7 +167,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,
 		EgressDenyCIDRs:                     append([]string(nil), egress.DefaultDenyCIDRs...),
-		MaxConcurrentDiffs:                  apiserver.DefaultMaxConcurrentDiffs,
+		MaxConcurrentDiffs:                  application.DefaultMaxConcurrentDiffs,
 		GitMaxRepositorySize:                "1Gi",
 		GitCacheMaxSize:                     "10Gi",
 		GitCacheUnusedGracePeriod:           time.Hour,

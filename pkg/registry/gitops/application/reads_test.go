@@ -1,4 +1,4 @@
-package apiserver
+package application
 
 import (
 	"context"
@@ -11,13 +11,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
-	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
@@ -25,11 +26,17 @@ import (
 
 var stack *localstack.Stack
 
-// The read subresources render with the target cluster's REST mapper, so these tests run
-// against a real kube-apiserver (without Ferry).
+// The read subresources render with the target cluster's REST mapper, so the tests of the reads
+// run against a real kube-apiserver (without Ferry); with -short they skip.
 func TestMain(m *testing.M) {
-	worker.RunIfAsked() // the in-process server's render workers are this binary
 	os.Exit(localstack.Main(m, localstack.Options{}, &stack))
+}
+
+// newScheme is the converter of the reads under test: the API group's types, as the server's.
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	return scheme
 }
 
 // TestASlowReadStopsItsGitWorkWithTheRequest: a read from a slow Git server answers 504 with a
@@ -49,11 +56,9 @@ func TestASlowReadStopsItsGitWorkWithTheRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := completedConfig{ExtraConfig: &ExtraConfig{
-		ReadTimeout: 300 * time.Millisecond,
-		engine:      engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(stack.RestConfig("admin"))}),
-	}}
-	renderer := c.manifestsRenderer()
+	reader := NewEngineReader(engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(stack.RestConfig("admin"))}),
+		newScheme(), ReadOptions{Timeout: 300 * time.Millisecond})
+	renderer := reader.Manifests
 	// Like a request's, each call's context ends when the call returns.
 	render := func(ctx context.Context, app *gitops.Application, revision string) (string, []*unstructured.Unstructured, error) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -116,19 +121,15 @@ func TestReadRendersPastTheLimitAreShedWith429(t *testing.T) {
 		t.Fatal(err)
 	}
 	entered, release := make(chan struct{}), make(chan struct{})
-	c := completedConfig{ExtraConfig: &ExtraConfig{
-		ReadTimeout: 2 * time.Second,
-		readRenders: make(chan struct{}, 1),
-		engine: engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(stack.RestConfig("admin")),
-			Render: func(read render.TreeReader, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
-				if dir == "slow" {
-					close(entered)
-					<-release
-				}
-				return render.RenderTree(read, dir, opts)
-			}}),
-	}}
-	renderer := c.manifestsRenderer()
+	eng := engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(stack.RestConfig("admin")),
+		Render: func(read render.TreeReader, dir string, opts render.Options) ([]*unstructured.Unstructured, error) {
+			if dir == "slow" {
+				close(entered)
+				<-release
+			}
+			return render.RenderTree(read, dir, opts)
+		}})
+	renderer := NewEngineReader(eng, newScheme(), ReadOptions{Timeout: 2 * time.Second, MaxConcurrentReadRenders: 1}).Manifests
 	appAt := func(name, path string) *gitops.Application {
 		return &gitops.Application{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, ResourceVersion: "1"},
@@ -171,7 +172,7 @@ func TestReadRendersPastTheLimitAreShedWith429(t *testing.T) {
 // half its budget and is then refused with a 429 that tells the client when to retry; once a
 // slot frees, the next diff runs.
 func TestDiffsPastTheLimitAreShedWith429(t *testing.T) {
-	c := completedConfig{ExtraConfig: &ExtraConfig{ReadTimeout: time.Minute, diffSlots: make(chan struct{}, 2)}}
+	c := NewEngineReader(nil, newScheme(), ReadOptions{Timeout: time.Minute, MaxConcurrentDiffs: 2})
 	var releases []func()
 	for i := 0; i < 2; i++ {
 		release, err := c.acquireDiffSlot(context.Background())
