@@ -135,26 +135,29 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return st.send("replace", message{ID: rw.ID, HTML: html, Parent: appendTo, Announce: announce})
 	}
 	relist := func() (string, error) {
-		list, err := apps.List(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector, LabelSelector: opts.LabelSelector})
-		if err != nil {
-			return "", err
-		}
-		if view == "app" {
-			for i := range list.Items {
-				if err := update(&list.Items[i]); err != nil {
-					return "", err
-				}
+		if view == "list" {
+			// The same page as the list rendered, in the same order.
+			set := newRowSet(s.cfg.Now(), f)
+			if err := set.list(ctx, apps, metav1.ListOptions{LabelSelector: opts.LabelSelector}); err != nil {
+				return "", err
 			}
-			return list.ResourceVersion, nil
+			rows, _ := paginate(set.sorted(o), pageFrom(q), nil)
+			html, err := s.fragment("list", "rows", rows)
+			if err != nil {
+				return "", err
+			}
+			return set.resourceVersion, st.send("replace", message{ID: "apps-body", HTML: html})
 		}
-		// The same page as the list rendered, in the same order.
-		rows, _, _ := listRows(s.cfg.Now(), list.Items, f, o)
-		rows, _ = paginate(rows, pageFrom(q), nil)
-		html, err := s.fragment("list", "rows", rows)
+		list, err := apps.List(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector})
 		if err != nil {
 			return "", err
 		}
-		return list.ResourceVersion, st.send("replace", message{ID: "apps-body", HTML: html})
+		for i := range list.Items {
+			if err := update(&list.Items[i]); err != nil {
+				return "", err
+			}
+		}
+		return list.ResourceVersion, nil
 	}
 	problem := func(err error) {
 		klog.V(2).InfoS("UI event stream ends", "namespace", ns, "err", err)

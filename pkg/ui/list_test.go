@@ -274,3 +274,41 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// TestListReadsTheAPIInChunks: the list asks for the Applications in chunks, following the
+// continue token with the same label selector, shows the rows of every chunk, and the live
+// stream resumes from the snapshot's resourceVersion.
+func TestListReadsTheAPIInChunks(t *testing.T) {
+	u := startUI(t)
+	var asked []metav1.ListOptions
+	u.client.PrependReactor("list", "applications", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		opts := a.(k8stesting.ListActionImpl).ListOptions
+		asked = append(asked, opts)
+		list := &gitopsv1alpha1.ApplicationList{ListMeta: metav1.ListMeta{ResourceVersion: "42"}}
+		switch opts.Continue {
+		case "":
+			list.Items = []gitopsv1alpha1.Application{*labelled(testApp("blog", "web", gitopsv1alpha1.SyncStatusSynced), "team", "shop"),
+				*labelled(testApp("shop", "db", gitopsv1alpha1.SyncStatusSynced), "team", "shop")}
+			list.Continue = "more"
+		case "more":
+			list.Items = []gitopsv1alpha1.Application{*labelled(testApp("shop", "web", gitopsv1alpha1.SyncStatusOutOfSync), "team", "shop")}
+		}
+		return true, list, nil
+	})
+	cookie := u.login(t)
+	_, body := u.do(t, http.MethodGet, "/?selector=team%3Dshop", withCookie(cookie))
+	if got := rowOrder(body); got != "blog/web shop/db shop/web" {
+		t.Errorf("rows %q, want those of both chunks:\n%s", got, body)
+	}
+	if len(asked) != 2 || asked[1].Continue != "more" {
+		t.Fatalf("list calls %+v, want two, the second with the continue token", asked)
+	}
+	for _, o := range asked {
+		if o.Limit != listChunk || o.LabelSelector != "team=shop" {
+			t.Errorf("a list call asked limit %d with selector %q, want %d with team=shop", o.Limit, o.LabelSelector, listChunk)
+		}
+	}
+	if !strings.Contains(body, "rv=42") {
+		t.Errorf("the live stream does not resume from the snapshot's resourceVersion 42")
+	}
+}

@@ -27,7 +27,7 @@ var funcs = template.FuncMap{
 }
 
 // appTabs are the pages of an Application: title and path below /applications/NS/NAME.
-var appTabs = [][2]string{{"Overview", ""}, {"Diff", "/diff"}, {"Manifests", "/manifests"}, {"Events", "/events"}, {"Tree", "/tree"}, {"Logs", "/logs"}}
+var appTabs = [][2]string{{"Overview", ""}, {"Diff", "/diff"}, {"Manifests", "/manifests"}, {"Events", "/events"}, {"Tree", "/tree"}}
 
 func orUnknown(s string) string {
 	if s == "" {
@@ -201,20 +201,21 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := metav1.ListOptions{LabelSelector: selector}
-	apps := s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace)
-	list, err := apps.List(r.Context(), opts)
+	set := newRowSet(s.cfg.Now(), f)
+	err = set.list(r.Context(), s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace), opts)
 	if err != nil && apierrors.IsForbidden(err) && p.Namespace == "" && s.cfg.FallbackNamespace != "" {
 		// Not allowed everywhere: show the namespace of the kubeconfig context instead.
 		p.Notice = "You may not list Applications in every namespace (" + apiMessage(err) + "); showing namespace " + s.cfg.FallbackNamespace + ". Start the UI with -n NAMESPACE to choose another."
 		p.Namespace = s.cfg.FallbackNamespace
-		list, err = s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace).List(r.Context(), opts)
+		set = newRowSet(s.cfg.Now(), f)
+		err = set.list(r.Context(), s.cfg.Client.GitopsV1alpha1().Applications(p.Namespace), opts)
 	}
 	status := http.StatusOK
 	if err != nil {
 		p.Error, status = apiMessage(err), apiCode(err)
 	} else {
-		p.Total = len(list.Items)
-		rows, namespaces, clusters := listRows(s.cfg.Now(), list.Items, f, o)
+		p.Total = set.total
+		rows, namespaces, clusters := set.sorted(o), set.namespaces, set.clusters
 		// Only one page is rendered: the HTML and the DOM stay the same size at 10,000 rows.
 		query := f.values()
 		if o.Key != "" {
@@ -227,7 +228,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		ev := query
 		ev.Set("view", "list")
 		ev.Set("namespace", p.Namespace)
-		ev.Set("rv", list.ResourceVersion)
+		ev.Set("rv", set.resourceVersion)
 		if p.Pager.Page > 1 {
 			ev.Set("page", strconv.Itoa(p.Pager.Page))
 		}
