@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -38,23 +39,33 @@ func (s *Server) handleAppEvents(w http.ResponseWriter, r *http.Request) {
 		s.renderSub(w, "events", p)
 		return
 	}
-	sel := fields.Set{"involvedObject.kind": "Application", "involvedObject.name": p.Name, "involvedObject.namespace": p.Namespace}
-	list, err := s.cfg.Kube.CoreV1().Events(p.Namespace).List(r.Context(), metav1.ListOptions{FieldSelector: sel.AsSelector().String()})
+	list, err := s.cfg.Kube.CoreV1().Events(p.Namespace).List(r.Context(), metav1.ListOptions{FieldSelector: appEventsSelector(p.Name, p.Namespace)})
 	if err != nil {
 		p.refused(err)
 		s.renderSub(w, "events", p)
 		return
 	}
+	p.View = eventRows(s.cfg.Now(), list.Items, p.Namespace, p.Name)
+	p.Events = "/events?" + url.Values{"view": {"appevents"}, "namespace": {p.Namespace}, "name": {p.Name}}.Encode()
+	s.renderSub(w, "events", p)
+}
+
+// appEventsSelector selects the Events about the Application.
+func appEventsSelector(name, namespace string) string {
+	return fields.Set{"involvedObject.kind": "Application", "involvedObject.name": name, "involvedObject.namespace": namespace}.AsSelector().String()
+}
+
+// eventRows are the Events of events about the Application, newest first.
+func eventRows(now time.Time, events []corev1.Event, namespace, name string) []eventRow {
 	var items []corev1.Event
-	for _, e := range list.Items {
+	for _, e := range events {
 		// The selector already chose these; checked again so an Event of another kind that
 		// shares the name never shows.
-		if e.InvolvedObject.Kind == "Application" && e.InvolvedObject.Name == p.Name && e.InvolvedObject.Namespace == p.Namespace {
+		if e.InvolvedObject.Kind == "Application" && e.InvolvedObject.Name == name && e.InvolvedObject.Namespace == namespace {
 			items = append(items, e)
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return eventTime(&items[i]).After(eventTime(&items[j])) })
-	now := s.cfg.Now()
 	rows := []eventRow{}
 	for i := range items {
 		e := &items[i]
@@ -66,6 +77,5 @@ func (s *Server) handleAppEvents(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, eventRow{Type: e.Type, Reason: e.Reason, Message: e.Message, From: from, Count: e.Count,
 			Age: ago(now, &when), When: when.UTC().Format(time.RFC3339)})
 	}
-	p.View = rows
-	s.renderSub(w, "events", p)
+	return rows
 }

@@ -69,6 +69,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		stream(w, r)
 		return
 	}
+	if stream, ok := s.subStreams()[view]; ok && name != "" && s.cfg.Kube != nil { // an Application's Tree and Events
+		stream(w, r)
+		return
+	}
 	if view != "list" && (view != "app" || name == "") {
 		http.Error(w, "bad request: view=list, or view=app with a name", http.StatusBadRequest)
 		return

@@ -181,13 +181,13 @@ func TestTreeShowsWhatTheObjectsOwn(t *testing.T) {
 		t.Fatalf("GET the tree: %s\n%s", resp.Status, body)
 	}
 	for _, want := range []string{
-		`<li class="node" role="treeitem" tabindex="-1" data-kind="Deployment" data-name="web" aria-expanded="true">
+		`<li class="node" role="treeitem" tabindex="-1" data-kind="Deployment" data-name="web" data-key="Deployment/shop/web" aria-expanded="true">
 <span class="label"><span class="twisty" aria-hidden="true"></span><span class="kind">Deployment</span> <strong>web</strong> <span class="badge sync-Synced">Synced</span> <span class="badge health-Healthy">Healthy</span></span>`,
-		`<li class="node" role="treeitem" tabindex="-1" data-kind="ReplicaSet" data-name="web-5d8f" aria-expanded="true">
+		`<li class="node" role="treeitem" tabindex="-1" data-kind="ReplicaSet" data-name="web-5d8f" data-key="ReplicaSet/shop/web-5d8f" aria-expanded="true">
 <span class="label"><span class="twisty" aria-hidden="true"></span><span class="kind">ReplicaSet</span> <strong>web-5d8f</strong> <span class="state">1/2 ready</span></span>`,
 		`<strong>web-5d8f-a</strong> <span class="state">Running, 1/1 ready</span> <a class="logs" tabindex="-1" href="/applications/shop/web/logs?namespace=shop&amp;pod=web-5d8f-a">logs</a>`,
 		`<strong>web-5d8f-b</strong> <span class="state">Running, 0/1 ready</span>`,
-		`<li class="node" role="treeitem" tabindex="-1" data-kind="ConfigMap" data-name="settings">
+		`<li class="node" role="treeitem" tabindex="-1" data-kind="ConfigMap" data-name="settings" data-key="ConfigMap/shop/settings">
 <span class="label"><span class="kind">ConfigMap</span>`,
 		`<strong>report-2901</strong> <span class="state">1 succeeded, 0 failed, 0 active</span></span>`,
 		`<strong>report-2901-x</strong> <span class="state">Running, 0/1 ready</span>`,

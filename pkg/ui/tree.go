@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
@@ -61,35 +62,32 @@ func (l *lister) list(ctx context.Context, resource, ns string) ([]object, error
 	if err, ok := l.errs[key]; ok {
 		return nil, err
 	}
-	if v, ok := l.lists[key]; ok {
+	if v, ok := l.lists[key]; ok || l.kube == nil {
 		return v, nil
 	}
-	var out []object
+	var items []runtime.Object
 	var err error
 	opts := metav1.ListOptions{}
 	switch resource {
 	case "replicasets":
 		var list *appsv1.ReplicaSetList
 		if list, err = l.kube.AppsV1().ReplicaSets(ns).List(ctx, opts); err == nil {
-			for _, o := range list.Items {
-				out = append(out, object{Group: "apps", Kind: "ReplicaSet", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences,
-					State: fmt.Sprintf("%d/%d ready", o.Status.ReadyReplicas, o.Status.Replicas)})
+			for i := range list.Items {
+				items = append(items, &list.Items[i])
 			}
 		}
 	case "jobs":
 		var list *batchv1.JobList
 		if list, err = l.kube.BatchV1().Jobs(ns).List(ctx, opts); err == nil {
-			for _, o := range list.Items {
-				out = append(out, object{Group: "batch", Kind: "Job", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences,
-					State: fmt.Sprintf("%d succeeded, %d failed, %d active", o.Status.Succeeded, o.Status.Failed, o.Status.Active)})
+			for i := range list.Items {
+				items = append(items, &list.Items[i])
 			}
 		}
 	case "pods":
 		var list *corev1.PodList
 		if list, err = l.kube.CoreV1().Pods(ns).List(ctx, opts); err == nil {
 			for i := range list.Items {
-				o := &list.Items[i]
-				out = append(out, object{Kind: "Pod", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences, State: podState(o)})
+				items = append(items, &list.Items[i])
 			}
 		}
 	}
@@ -97,8 +95,29 @@ func (l *lister) list(ctx context.Context, resource, ns string) ([]object, error
 		l.errs[key] = err
 		return nil, err
 	}
+	var out []object
+	for _, it := range items {
+		if o, ok := toObject(it); ok {
+			out = append(out, o)
+		}
+	}
 	l.lists[key] = out
 	return out, nil
+}
+
+// toObject is what the tree shows of a ReplicaSet, Job or Pod.
+func toObject(obj runtime.Object) (object, bool) {
+	switch o := obj.(type) {
+	case *appsv1.ReplicaSet:
+		return object{Group: "apps", Kind: "ReplicaSet", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences,
+			State: fmt.Sprintf("%d/%d ready", o.Status.ReadyReplicas, o.Status.Replicas)}, true
+	case *batchv1.Job:
+		return object{Group: "batch", Kind: "Job", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences,
+			State: fmt.Sprintf("%d succeeded, %d failed, %d active", o.Status.Succeeded, o.Status.Failed, o.Status.Active)}, true
+	case *corev1.Pod:
+		return object{Kind: "Pod", Namespace: o.Namespace, Name: o.Name, UID: o.UID, Owners: o.OwnerReferences, State: podState(o)}, true
+	}
+	return object{}, false
 }
 
 // ownedBy says whether refs name the owner: by uid when known (owned objects, read from the
@@ -168,16 +187,29 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.tree(r.Context(), app)
-	owners := s.owners(r.Context(), app)
+	v.nameOwners(s.owners(r.Context(), app))
+	p.View = v
+	if s.cfg.Kube != nil {
+		p.Events = "/events?" + url.Values{"view": {"tree"}, "namespace": {p.Namespace}, "name": {p.Name}}.Encode()
+	}
+	s.renderSub(w, "tree", p)
+}
+
+// nameOwners names the Application managing each shared object at the top of the tree.
+func (v *treeView) nameOwners(owners map[string]string) {
 	for i := range v.Nodes {
 		n := &v.Nodes[i]
 		n.Owner = owners[resourceKey(n.Group, n.Kind, n.Namespace, n.Name)]
 	}
-	p.View = v
-	s.renderSub(w, "tree", p)
 }
 
+// tree is app's tree, read from the API as the person.
 func (s *Server) tree(ctx context.Context, app *gitopsv1alpha1.Application) *treeView {
+	return s.treeFrom(ctx, app, &lister{kube: s.cfg.Kube, lists: map[string][]object{}, errs: map[string]error{}})
+}
+
+// treeFrom is app's tree with what its objects own taken from l.
+func (s *Server) treeFrom(ctx context.Context, app *gitopsv1alpha1.Application, l *lister) *treeView {
 	v := &treeView{}
 	// The UI's kubeconfig reaches the cluster Ferry runs in; another destination's objects are
 	// read there by Ferry as the Application's ServiceAccount, which the person is not.
@@ -188,7 +220,6 @@ func (s *Server) tree(ctx context.Context, app *gitopsv1alpha1.Application) *tre
 	case s.cfg.Kube == nil:
 		v.Notice = "The UI has no Kubernetes client to read what the objects own."
 	}
-	l := &lister{kube: s.cfg.Kube, lists: map[string][]object{}, errs: map[string]error{}}
 	for _, res := range app.Status.Resources {
 		n := treeNode{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, Sync: string(res.Status), Health: string(res.Health)}
 		if local && s.cfg.Kube != nil && res.Namespace != "" {

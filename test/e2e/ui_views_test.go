@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,17 @@ func TestUIViews(t *testing.T) {
 		run(t, browser, "press Right, then Down", chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowDown))
 		waitDOM(t, browser, 5*time.Second, "the ReplicaSet focused", focused, "ReplicaSet true")
 		screenshot(t, browser, "ui-tree.png")
+
+		// Live: a Pod deleted by hand is replaced by its ReplicaSet, and the open page shows the
+		// new one without a reload.
+		names := `Array.from(document.querySelectorAll('#app-tree li[data-kind="Pod"]')).map(function(e){return e.getAttribute("data-name")}).sort().join(" ")`
+		before := strings.Fields(mustEval(t, browser, names))
+		kubectl(t, "delete", "pod", before[0], "-n", ns, "--wait=false")
+		eventually(t, 60*time.Second, "the tree shows the replacement Pod, live", func() (bool, string) {
+			got, err := eval(browser, names)
+			pods := strings.Fields(got)
+			return err == nil && len(pods) == 2 && !slices.Contains(pods, before[0]), fmt.Sprintf("Pods %q (before: %q), %v", got, before, err)
+		})
 	})
 
 	t.Run("a Pod's log streams", func(t *testing.T) {

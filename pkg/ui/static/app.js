@@ -21,15 +21,27 @@
   }
 
   // kept returns what the person chose inside el that a replacement must not lose: the ticked
-  // checkboxes marked data-keep, and the one that has the focus.
+  // checkboxes marked data-keep, the tree's closed nodes and its tab stop, and the focus.
   function kept(el) {
-    var state = { checked: {}, focus: null };
+    var state = { checked: {}, closed: {}, focus: null, treeFocus: null, tabStop: null };
     el.querySelectorAll("input[type=checkbox][data-keep]").forEach(function (box) {
       if (box.checked) {
         state.checked[box.getAttribute("data-keep")] = true;
       }
       if (box === document.activeElement) {
         state.focus = box.getAttribute("data-keep");
+      }
+    });
+    el.querySelectorAll("[role=treeitem][data-key]").forEach(function (it) {
+      var key = it.getAttribute("data-key");
+      if (it.getAttribute("aria-expanded") === "false") {
+        state.closed[key] = true;
+      }
+      if (it.getAttribute("tabindex") === "0") {
+        state.tabStop = key;
+      }
+      if (it === document.activeElement) {
+        state.treeFocus = key;
       }
     });
     return state;
@@ -43,6 +55,19 @@
         box.focus();
       }
     });
+    el.querySelectorAll("[role=treeitem][data-key]").forEach(function (it) {
+      var key = it.getAttribute("data-key");
+      if (state.closed[key] && it.hasAttribute("aria-expanded")) {
+        it.setAttribute("aria-expanded", "false");
+      }
+      if (state.tabStop === key) {
+        it.setAttribute("tabindex", "0");
+      }
+      if (state.treeFocus === key) {
+        it.focus();
+      }
+    });
+    initTree();
   }
 
   function replace(msg) {
@@ -211,87 +236,97 @@
     logSource.addEventListener("end", function (e) { stopLog(JSON.parse(e.data).text, false); });
     logSource.addEventListener("problem", function (e) { stopLog("The log cannot be read: " + JSON.parse(e.data).text, true); });
   }
-  // The resource tree follows the WAI-ARIA tree pattern: one tab stop, arrow keys to move, Right
-  // and Left to open and close, Home and End, Enter to follow the item's link (a Pod's log).
-  var tree = document.getElementById("app-tree");
-  if (tree) {
-    var items = function () {
-      return Array.prototype.filter.call(tree.querySelectorAll("[role=treeitem]"), function (it) {
-        for (var p = it.parentElement.closest("[role=treeitem]"); p; p = p.parentElement.closest("[role=treeitem]")) {
-          if (p.getAttribute("aria-expanded") === "false") {
-            return false;
-          }
-        }
-        return true;
-      });
-    };
-    var focusItem = function (it) {
-      if (!it) {
-        return;
+  // The resource tree follows the WAI-ARIA tree pattern: one tab stop, arrows to move, Right
+  // and Left to open and close, Home and End, Enter to follow the item's link (a Pod's log). The
+  // tree is replaced as it changes live, so its handlers listen on the document.
+  function initTree() {
+    var tree = document.getElementById("app-tree");
+    if (tree && !tree.querySelector("[role=treeitem][tabindex='0']")) {
+      var first = tree.querySelector("[role=treeitem]");
+      if (first) {
+        first.setAttribute("tabindex", "0");
       }
-      tree.querySelectorAll("[role=treeitem][tabindex='0']").forEach(function (o) { o.setAttribute("tabindex", "-1"); });
-      it.setAttribute("tabindex", "0");
-      it.focus();
-    };
-    var first = tree.querySelector("[role=treeitem]");
-    if (first) {
-      first.setAttribute("tabindex", "0");
     }
-    tree.addEventListener("click", function (e) {
-      var it = e.target.closest("[role=treeitem]");
-      if (!it || e.target.closest("a")) {
-        return;
-      }
-      if (e.target.classList.contains("twisty")) {
-        it.setAttribute("aria-expanded", it.getAttribute("aria-expanded") === "true" ? "false" : "true");
-      }
-      focusItem(it);
-    });
-    tree.addEventListener("keydown", function (e) {
-      var it = e.target.closest("[role=treeitem]");
-      if (!it) {
-        return;
-      }
-      var visible = items();
-      var i = visible.indexOf(it);
-      var expanded = it.getAttribute("aria-expanded");
-      switch (e.key) {
-      case "ArrowDown":
-        focusItem(visible[i + 1]);
-        break;
-      case "ArrowUp":
-        focusItem(visible[i - 1]);
-        break;
-      case "Home":
-        focusItem(visible[0]);
-        break;
-      case "End":
-        focusItem(visible[visible.length - 1]);
-        break;
-      case "ArrowRight":
-        if (expanded === "false") {
-          it.setAttribute("aria-expanded", "true");
-        } else if (expanded === "true") {
-          focusItem(it.querySelector("[role=group] > [role=treeitem]"));
+  }
+  initTree();
+
+  function visibleItems(tree) {
+    return Array.prototype.filter.call(tree.querySelectorAll("[role=treeitem]"), function (it) {
+      for (var p = it.parentElement.closest("[role=treeitem]"); p; p = p.parentElement.closest("[role=treeitem]")) {
+        if (p.getAttribute("aria-expanded") === "false") {
+          return false;
         }
-        break;
-      case "ArrowLeft":
-        if (expanded === "true") {
-          it.setAttribute("aria-expanded", "false");
-        } else {
-          focusItem(it.parentElement.closest("[role=treeitem]"));
-        }
-        break;
-      case "Enter":
-        var link = it.querySelector(":scope > .label a.logs") || it.querySelector(":scope > .label a");
-        if (link) {
-          link.click();
-        }
-        break;
-      default:
-        return;
       }
-      e.preventDefault();
+      return true;
     });
   }
+
+  function focusItem(tree, it) {
+    if (!it) {
+      return;
+    }
+    tree.querySelectorAll("[role=treeitem][tabindex='0']").forEach(function (o) { o.setAttribute("tabindex", "-1"); });
+    it.setAttribute("tabindex", "0");
+    it.focus();
+  }
+
+  document.addEventListener("click", function (e) {
+    var tree = e.target.closest && e.target.closest("#app-tree");
+    var it = tree && e.target.closest("[role=treeitem]");
+    if (!it || e.target.closest("a")) {
+      return;
+    }
+    if (e.target.classList.contains("twisty")) {
+      it.setAttribute("aria-expanded", it.getAttribute("aria-expanded") === "true" ? "false" : "true");
+    }
+    focusItem(tree, it);
+  });
+
+  document.addEventListener("keydown", function (e) {
+    var tree = e.target.closest && e.target.closest("#app-tree");
+    var it = tree && e.target.closest("[role=treeitem]");
+    if (!it) {
+      return;
+    }
+    var visible = visibleItems(tree);
+    var i = visible.indexOf(it);
+    var expanded = it.getAttribute("aria-expanded");
+    switch (e.key) {
+    case "ArrowDown":
+      focusItem(tree, visible[i + 1]);
+      break;
+    case "ArrowUp":
+      focusItem(tree, visible[i - 1]);
+      break;
+    case "Home":
+      focusItem(tree, visible[0]);
+      break;
+    case "End":
+      focusItem(tree, visible[visible.length - 1]);
+      break;
+    case "ArrowRight":
+      if (expanded === "false") {
+        it.setAttribute("aria-expanded", "true");
+      } else if (expanded === "true") {
+        focusItem(tree, it.querySelector("[role=group] > [role=treeitem]"));
+      }
+      break;
+    case "ArrowLeft":
+      if (expanded === "true") {
+        it.setAttribute("aria-expanded", "false");
+      } else {
+        focusItem(tree, it.parentElement.closest("[role=treeitem]"));
+      }
+      break;
+    case "Enter":
+      var link = it.querySelector(":scope > .label a.logs") || it.querySelector(":scope > .label a");
+      if (link) {
+        link.click();
+      }
+      break;
+    default:
+      return;
+    }
+    e.preventDefault();
+  });
 })();
