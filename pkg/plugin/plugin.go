@@ -34,8 +34,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
 
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 )
@@ -88,7 +90,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		if err != nil {
 			return nil, configError(err)
 		}
-		c, err := versioned.NewForConfig(cfg)
+		c, err := versioned.NewForConfig(ferryClientConfig(cfg))
 		if err != nil {
 			return nil, configError(err)
 		}
@@ -188,6 +190,20 @@ func (o *Options) client() (versioned.Interface, string, error) {
 		return nil, "", err
 	}
 	return c, ns, nil
+}
+
+// ferryClientConfig is cfg for Ferry's own API: protobuf, which its server speaks and which
+// reads a list of 10,000 Applications about three times faster than JSON, and kubectl's own
+// client limits rather than client-go's 5 requests a second, which a paged list or the web
+// UI's several live pages would wait on.
+func ferryClientConfig(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 300
+	}
+	return cfg
 }
 
 // Report prints err (if any) to w the way kubectl does and returns the exit code for it.
