@@ -4,7 +4,6 @@ package apiserver
 
 import (
 	"fmt"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,7 +19,6 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
-	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
@@ -58,31 +56,19 @@ type ExtraConfig struct {
 	// Tenancy says which ServiceAccount each Application acts as; writing an Application
 	// requires the right to impersonate it.
 	Tenancy tenancy.Policy
-	// Clusters configures the registration of remote clusters.
-	Clusters ClustersConfig
-	// ReadTimeout bounds how long GET .../diff and .../manifests wait for Git and rendering
-	// before answering 504; the work stops with the request. Zero means three quarters of the
-	// server's request timeout.
-	ReadTimeout time.Duration
-	// MaxConcurrentDiffs and MaxConcurrentReadRenders bound the comparisons and the renders
-	// for reads in this replica (application.ReadOptions); zero means their defaults.
-	MaxConcurrentDiffs       int
-	MaxConcurrentReadRenders int
+	// ClusterCredentialsNamespace is Ferry's namespace, where Clusters' credentials Secrets live.
+	ClusterCredentialsNamespace string
+	// Reads bound the work of GET .../diff, .../manifests and .../health in this replica; a
+	// zero Timeout means three quarters of the server's request timeout.
+	Reads application.ReadOptions
 
-	// engine and kube are built by Complete from Controller.Target, shared by the controller
-	// and the read subresources; reads is the read policy over the engine.
+	// Complete builds these from Controller.Target (buildEngine): the engine, the target
+	// cluster's client and the clusters' registry the controllers and the reads share, and the
+	// read policy over the engine.
 	engine   *engine.Engine
 	kube     kubernetes.Interface
 	clusters *clusters.Registry
 	reads    *application.EngineReader
-}
-
-// ClustersConfig configures the registration of remote clusters (Cluster objects).
-type ClustersConfig struct {
-	// CredentialsNamespace is Ferry's namespace, where Clusters' credentials Secrets live.
-	CredentialsNamespace string
-	// ProbeInterval is how often each Cluster is probed; zero means 30s.
-	ProbeInterval time.Duration
 }
 
 // Config is the configuration of a Ferry API server.
@@ -113,18 +99,8 @@ func (cfg *Config) Complete() (CompletedConfig, error) {
 		GenericConfig: cfg.GenericConfig.Complete(),
 		ExtraConfig:   &cfg.ExtraConfig,
 	}
-	var err error
-	if c.ExtraConfig.engine, c.ExtraConfig.kube, err = c.newEngine(); err != nil {
+	if err := c.buildEngine(); err != nil {
 		return CompletedConfig{}, err
-	}
-	if c.ExtraConfig.engine != nil {
-		timeout := c.ExtraConfig.ReadTimeout
-		if timeout <= 0 {
-			timeout = c.GenericConfig.RequestTimeout * 3 / 4
-		}
-		c.ExtraConfig.reads = application.NewEngineReader(c.ExtraConfig.engine, Scheme, application.ReadOptions{
-			Timeout: timeout, MaxConcurrentDiffs: c.ExtraConfig.MaxConcurrentDiffs, MaxConcurrentReadRenders: c.ExtraConfig.MaxConcurrentReadRenders,
-		})
 	}
 	return CompletedConfig{c}, nil
 }
@@ -153,6 +129,19 @@ func (c completedConfig) New() (*FerryServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	clusters, err := cluster.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, cluster.Options{
+		Authorizer: c.GenericConfig.Authorization.Authorizer, CredentialsNamespace: c.ExtraConfig.ClusterCredentialsNamespace,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sets, err := applicationset.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, applicationset.Options{
+		Validation: c.ExtraConfig.Validation, Templates: applicationset.CheckTemplates,
+		Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy,
+	})
+	if err != nil {
+		return nil, err
+	}
 	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"applications":           apps.Application,
 		"applications/status":    apps.Status,
@@ -160,25 +149,11 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications/health":    apps.Health,
 		"applications/manifests": application.NewManifestsREST(apps.Application.Store, manifests, c.GenericConfig.Authorization.Authorizer),
 		"applications/diff":      application.NewDiffREST(apps.Application.Store, differ, c.GenericConfig.Authorization.Authorizer),
+		"applicationsets":        sets.ApplicationSet,
+		"applicationsets/status": sets.Status,
+		"clusters":               clusters.Cluster,
+		"clusters/status":        clusters.Status,
 	}
-	clusters, err := cluster.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, cluster.Options{
-		Authorizer: c.GenericConfig.Authorization.Authorizer, CredentialsNamespace: c.ExtraConfig.Clusters.CredentialsNamespace,
-	})
-	if err != nil {
-		return nil, err
-	}
-	sets, err := applicationset.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, applicationset.Options{
-		Validation: c.ExtraConfig.Validation, Templates: CheckTemplates,
-		Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy,
-	})
-	if err != nil {
-		return nil, err
-	}
-	storage := apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version]
-	storage["applicationsets"] = sets.ApplicationSet
-	storage["applicationsets/status"] = sets.Status
-	storage["clusters"] = clusters.Cluster
-	storage["clusters/status"] = clusters.Status
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)
 	}
@@ -188,14 +163,4 @@ func (c completedConfig) New() (*FerryServer, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// CheckTemplates finds the first string of an ApplicationSet's template that is not a Go
-// template, for validation.
-func CheckTemplates(set *gitops.ApplicationSet) (string, error) {
-	var tmpl v1alpha1.ApplicationSetTemplate
-	if err := v1alpha1.Convert_gitops_ApplicationSetTemplate_To_v1alpha1_ApplicationSetTemplate(&set.Spec.Template, &tmpl, nil); err != nil {
-		return "spec.template", err
-	}
-	return generators.ParseStrings(tmpl)
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
 	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
+	"github.com/ferry-gitops/ferry/pkg/controller/manager"
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
@@ -282,10 +283,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Extra DNS names of the self-signed serving certificate made when no --tls-cert-file is given.")
 }
 
-// shards reads --shards into ControllerConfig.Shards.
+// shards reads --shards into manager.Config.Shards.
 func (o *Options) shards() (int, error) {
 	if o.Shards == "auto" {
-		return apiserver.ShardsAuto, nil
+		return manager.ShardsAuto, nil
 	}
 	n, err := strconv.Atoi(o.Shards)
 	if err != nil || n < 1 || n > 1024 {
@@ -452,14 +453,14 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		ExtraConfig:   apiserver.ExtraConfig{},
 	}
 	config.ExtraConfig.Validation.AllowFileRepositories = o.AllowFileRepositories
-	config.ExtraConfig.MaxConcurrentDiffs = o.MaxConcurrentDiffs
-	config.ExtraConfig.MaxConcurrentReadRenders = o.MaxConcurrentReadRenders
+	config.ExtraConfig.Reads.MaxConcurrentDiffs = o.MaxConcurrentDiffs
+	config.ExtraConfig.Reads.MaxConcurrentReadRenders = o.MaxConcurrentReadRenders
 	if o.MaxConcurrentReadRenders == 0 {
-		config.ExtraConfig.MaxConcurrentReadRenders = max(1, o.RenderWorkers/2)
+		config.ExtraConfig.Reads.MaxConcurrentReadRenders = max(1, o.RenderWorkers/2)
 	}
 	privileged, _ := o.privilegedUser() // Validate reported a bad value
 	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces, PrivilegedUser: privileged}
-	config.ExtraConfig.Clusters = apiserver.ClustersConfig{CredentialsNamespace: o.ClusterCredentialsNamespace, ProbeInterval: o.ClusterProbeInterval}
+	config.ExtraConfig.ClusterCredentialsNamespace = o.ClusterCredentialsNamespace
 	if o.EnableController {
 		target, err := o.targetConfig()
 		if err != nil {
@@ -490,8 +491,6 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		config.ExtraConfig.Controller = apiserver.ControllerConfig{
 			Target:                target,
 			Egress:                policy,
-			Workers:               o.ControllerWorkers,
-			FinalizerTimeout:      o.FinalizerTimeout,
 			GitCacheDir:           cacheDir,
 			GitTimeout:            o.GitTimeout,
 			GitMaxRepositoryBytes: mustQuantity(o.GitMaxRepositorySize),
@@ -499,17 +498,22 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 			GitCacheUnusedGrace:   o.GitCacheUnusedGracePeriod,
 			AllowFileRepositories: o.AllowFileRepositories,
 			AllowRemoteBases:      o.AllowRemoteBases,
-			Shards:                shards,
 			Render:                o.Render,
 			Builder:               builder,
-			Templates:             builder.Templates,
-			LeaderElection: apiserver.LeaderElectionConfig{
-				Enabled:       o.LeaderElection.LeaderElect,
-				Name:          o.LeaderElection.ResourceName,
-				Namespace:     o.LeaderElection.ResourceNamespace,
-				LeaseDuration: o.LeaderElection.LeaseDuration.Duration,
-				RenewDeadline: o.LeaderElection.RenewDeadline.Duration,
-				RetryPeriod:   o.LeaderElection.RetryPeriod.Duration,
+			Manager: manager.Config{
+				Workers:              o.ControllerWorkers,
+				FinalizerTimeout:     o.FinalizerTimeout,
+				ClusterProbeInterval: o.ClusterProbeInterval,
+				Shards:               shards,
+				Templates:            builder.Templates,
+				LeaderElection: manager.LeaderElection{
+					Enabled:       o.LeaderElection.LeaderElect,
+					Name:          o.LeaderElection.ResourceName,
+					Namespace:     o.LeaderElection.ResourceNamespace,
+					LeaseDuration: o.LeaderElection.LeaseDuration.Duration,
+					RenewDeadline: o.LeaderElection.RenewDeadline.Duration,
+					RetryPeriod:   o.LeaderElection.RetryPeriod.Duration,
+				},
 			},
 		}
 	}

@@ -69,7 +69,7 @@ func TestWritingAnApplicationSetNeedsItsServiceAccountAndCredentials(t *testing.
 	allowed := grants{"alice impersonate serviceaccounts team-a/deployer": true, "alice get secrets team-a/fleet-token": true}
 	st, err := applicationset.NewStorage(apiserver.Scheme, restOptionsGetter{config}, applicationset.Options{
 		Authorizer: authorizer.AuthorizerFunc(allowed.Authorize), Tenancy: tenancy.Policy{DefaultServiceAccount: "default"},
-		Templates: apiserver.CheckTemplates,
+		Templates: applicationset.CheckTemplates,
 	})
 	if err != nil {
 		t.Fatal(err)
