@@ -48,7 +48,7 @@ func TestLogsPageOffersTheTreesPodsAndTheirContainers(t *testing.T) {
 	for _, want := range []string{
 		`href="/applications/shop/web/logs?namespace=shop&amp;pod=web-5d8f-a" aria-current="page">web-5d8f-a</a>`,
 		`href="/applications/shop/web/logs?namespace=shop&amp;pod=web-5d8f-b">web-5d8f-b</a>`,
-		`Log of Pod <code>shop/web-5d8f-a</code>`, `>migrate</a>`, `>proxy</a>`, `Following container <code>web</code>`,
+		`href="/applications/shop/web/logs" aria-current="page">Logs</a>`, `Log of Pod <code>shop/web-5d8f-a</code>`, `>migrate</a>`, `>proxy</a>`, `Following container <code>web</code>`,
 		`data-log-stream="/applications/shop/web/logs/stream?container=web&amp;namespace=shop&amp;pod=web-5d8f-a"`,
 	} {
 		if !strings.Contains(body, want) {

@@ -27,7 +27,7 @@ var funcs = template.FuncMap{
 }
 
 // appTabs are the pages of an Application: title and path below /applications/NS/NAME.
-var appTabs = [][2]string{{"Overview", ""}, {"Diff", "/diff"}, {"Manifests", "/manifests"}, {"Events", "/events"}, {"Tree", "/tree"}}
+var appTabs = [][2]string{{"Overview", ""}, {"Diff", "/diff"}, {"Manifests", "/manifests"}, {"Events", "/events"}, {"Tree", "/tree"}, {"Logs", "/logs"}}
 
 func orUnknown(s string) string {
 	if s == "" {

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
@@ -336,5 +339,40 @@ func TestUI(t *testing.T) {
 		screenshot(t, browser, "ui-application.png")
 		run(t, browser, "back to the list", chromedp.Click(chromedp.CSS(`nav[aria-label="Main"] a`)))
 		waitDOM(t, browser, 10*time.Second, "web's row Synced", rowExpr, "Synced/Healthy")
+	})
+
+	t.Run("usable by keyboard, at phone width and in dark mode", func(t *testing.T) {
+		tab := newTab(t, browser)
+		run(t, tab, "open the list at 1280x800", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(editorURL))
+		waitDOM(t, tab, 10*time.Second, "web's row", rowExpr, "Synced/Healthy")
+		// The first Tab reaches "Skip to content", with a visible focus ring.
+		run(t, tab, "press Tab", chromedp.KeyEvent(kb.Tab))
+		focus := `document.activeElement.textContent + " / " + getComputedStyle(document.activeElement).outlineStyle`
+		waitDOM(t, tab, 5*time.Second, "the skip link focused, outlined", focus, "Skip to content / solid")
+		// Nothing is wider than a phone's screen: wide tables scroll by themselves.
+		fits := `String(document.documentElement.scrollWidth <= window.innerWidth)`
+		run(t, tab, "phone width", chromedp.EmulateViewport(390, 844))
+		for _, page := range []string{"/", "/applications/" + ns + "/web", "/applications/" + ns + "/web/tree", "/applications/" + ns + "/web/events"} {
+			run(t, tab, "open "+page, chromedp.Navigate(strings.SplitN(editorURL, "/?", 2)[0]+page), chromedp.WaitVisible(chromedp.CSS("main h1")))
+			if got := mustEval(t, tab, fits); got != "true" {
+				t.Errorf("%s at 390 px is %s px wide", page, mustEval(t, tab, `String(document.documentElement.scrollWidth)`))
+			}
+			if page == "/applications/"+ns+"/web" {
+				screenshot(t, tab, "ui-phone.png")
+			}
+		}
+		// Dark follows the system setting.
+		run(t, tab, "prefer dark, 1280x800", chromedp.EmulateViewport(1280, 800),
+			chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tgt, emulation.SetEmulatedMedia,
+					emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+				return err
+			}),
+			chromedp.Navigate(strings.SplitN(editorURL, "/?", 2)[0]+"/"))
+		waitDOM(t, tab, 10*time.Second, "web's row", rowExpr, "Synced/Healthy")
+		if bg := mustEval(t, tab, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(13, 17, 23)" {
+			t.Errorf("in dark mode the page's background is %s, want the dark palette's", bg)
+		}
+		screenshot(t, tab, "ui-dark.png")
 	})
 }

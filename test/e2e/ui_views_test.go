@@ -132,6 +132,7 @@ func TestUIViews(t *testing.T) {
 		// it, Right opens it again, Down moves to its ReplicaSet.
 		dep := `document.querySelector('#app-tree > li[data-kind="Deployment"]')`
 		focused := `(document.activeElement.getAttribute("data-kind") || "") + " " + (document.activeElement.getAttribute("aria-expanded") || "")`
+		waitDOM(t, browser, 10*time.Second, "the tree's live stream open", `document.body.dataset.live || ""`, "open")
 		run(t, browser, "focus the Deployment", chromedp.Focus(chromedp.CSS(`#app-tree > li[data-kind="Deployment"]`)))
 		waitDOM(t, browser, 5*time.Second, "the Deployment focused, open", focused, "Deployment true")
 		if got := mustEval(t, browser, dep+`.getAttribute("tabindex")`); got != "0" {
@@ -156,7 +157,8 @@ func TestUIViews(t *testing.T) {
 	})
 
 	t.Run("a Pod's log streams", func(t *testing.T) {
-		run(t, browser, "open tree's Logs page", chromedp.Navigate(base+"/applications/"+ns+"/tree/logs"), chromedp.WaitVisible(chromedp.CSS("#log-lines")))
+		run(t, browser, "open tree's Logs tab", chromedp.Navigate(base+"/applications/"+ns+"/tree"),
+			chromedp.Click(chromedp.CSS(`nav.tabs a[href="/applications/`+ns+`/tree/logs"]`)), chromedp.WaitVisible(chromedp.CSS("#log-lines")))
 		received := `document.getElementById("log-lines").getAttribute("data-received") || "0"`
 		var first int
 		eventually(t, 30*time.Second, "the first lines of the Pod's log", func() (bool, string) {
