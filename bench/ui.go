@@ -26,6 +26,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/plugin"
 	"github.com/ferry-gitops/ferry/pkg/ui"
 )
 
@@ -129,11 +130,11 @@ func (b *bench) uiScenario(ctx context.Context, n int) error {
 		return fmt.Errorf("creating the UI's Applications: %w", err)
 	}
 
-	// The UI's client is what kubectl ferry ui builds from a kubeconfig: JSON, client-go's
-	// default rate limits, no overall timeout (the watch lives as long as the page).
+	// The UI's client is what kubectl ferry ui builds from a kubeconfig: protobuf for Ferry's
+	// API, kubectl's rate limits, no overall timeout (the watch lives as long as the page).
 	person := rest.CopyConfig(admin)
 	person.QPS, person.Burst, person.Timeout = 0, 0, 0
-	client, err := versioned.NewForConfig(person)
+	client, err := versioned.NewForConfig(plugin.FerryClientConfig(person))
 	if err != nil {
 		return err
 	}

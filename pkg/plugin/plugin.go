@@ -90,7 +90,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		if err != nil {
 			return nil, configError(err)
 		}
-		c, err := versioned.NewForConfig(ferryClientConfig(cfg))
+		c, err := versioned.NewForConfig(FerryClientConfig(cfg))
 		if err != nil {
 			return nil, configError(err)
 		}
@@ -192,11 +192,11 @@ func (o *Options) client() (versioned.Interface, string, error) {
 	return c, ns, nil
 }
 
-// ferryClientConfig is cfg for Ferry's own API: protobuf, which its server speaks and which
+// FerryClientConfig is cfg for Ferry's own API: protobuf, which its server speaks and which
 // reads a list of 10,000 Applications about three times faster than JSON, and kubectl's own
 // client limits rather than client-go's 5 requests a second, which a paged list or the web
 // UI's several live pages would wait on.
-func ferryClientConfig(cfg *rest.Config) *rest.Config {
+func FerryClientConfig(cfg *rest.Config) *rest.Config {
 	cfg = rest.CopyConfig(cfg)
 	cfg.ContentType = runtime.ContentTypeProtobuf
 	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON

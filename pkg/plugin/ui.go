@@ -63,7 +63,7 @@ func (o *Options) ui(ctx context.Context, namespaced bool, f uiFlags) error {
 		return err
 	}
 	// The pages' live streams and reads share the client's rate limit: kubectl's, not 5 a second.
-	rest = ferryClientConfig(rest)
+	rest = FerryClientConfig(rest)
 	rest.ContentType, rest.AcceptContentTypes = "", ""
 	// Events and the objects under the Application are read with the same kubeconfig.
 	kube, err := kubernetes.NewForConfig(rest)
