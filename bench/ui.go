@@ -261,7 +261,7 @@ func (b *bench) uiScenario(ctx context.Context, n int) error {
 	b.report.add(Row{Scenario: "ui", Metric: "first page rendered: navigation -> load (median)", Size: n, Unit: "ms", Values: map[string]float64{"ferry": ms(first)}, Target: "<= 2000 ms",
 		Note: fmt.Sprintf("median of %d loads; Argo CD reports 35 s to first list 8,000 Applications (argo-cd#9575, their hardware)", loads)})
 	b.report.add(Row{Scenario: "ui", Metric: "  of it: UI server's GET / (list + rows + template)", Size: n, Unit: "ms", Values: map[string]float64{"ferry": ms(server)}})
-	b.report.add(Row{Scenario: "ui", Metric: "  of that: the API's LIST, JSON, as the UI's client", Size: n, Unit: "ms", Values: map[string]float64{"ferry": ms(listTime)}})
+	b.report.add(Row{Scenario: "ui", Metric: "  of that: the API's LIST, as the UI's client (protobuf)", Size: n, Unit: "ms", Values: map[string]float64{"ferry": ms(listTime)}})
 	b.report.add(Row{Scenario: "ui", Metric: "  of it: first byte -> load event in chromium", Size: n, Unit: "ms", Values: map[string]float64{"ferry": ms(median(afters))}})
 	b.report.add(Row{Scenario: "ui", Metric: "first page HTML transferred", Size: n, Unit: "KiB", Values: map[string]float64{"ferry": timing.Transfer / 1024},
 		Note: fmt.Sprintf("%d rows, %d DOM elements", timing.Rows, timing.Elements)})
