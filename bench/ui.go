@@ -199,7 +199,7 @@ func (b *bench) uiScenario(ctx context.Context, n int) error {
 	wantRows := min(n, 100)
 	loads := max(3, b.cfg.Repeats)
 	peak := newHeapPeak()
-	var walls, ttfbs, afters []time.Duration
+	var walls, afters []time.Duration
 	var timing navTiming
 	serverMu.Lock()
 	serverTimes = nil
@@ -224,7 +224,6 @@ func (b *bench) uiScenario(ctx context.Context, n int) error {
 			return fmt.Errorf("the first page shows %d rows, want %d", timing.Rows, wantRows)
 		}
 		walls = append(walls, wall)
-		ttfbs = append(ttfbs, time.Duration(timing.TTFB*float64(time.Millisecond)))
 		afters = append(afters, time.Duration((timing.Load-timing.TTFB)*float64(time.Millisecond)))
 	}
 	var after runtime.MemStats
