@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	gitopsclient "github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/typed/gitops/v1alpha1"
 )
 
 const (
@@ -64,7 +65,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	view, ns, name, rv := q.Get("view"), q.Get("namespace"), q.Get("name"), q.Get("rv")
+	view, ns, name := q.Get("view"), q.Get("namespace"), q.Get("name")
 	if stream, ok := s.setStreams()[view]; ok { // the ApplicationSets and Clusters pages
 		stream(w, r)
 		return
@@ -77,124 +78,79 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request: view=list, or view=app with a name", http.StatusBadRequest)
 		return
 	}
-	f, o := filterFrom(q), orderFrom(q)
-	opts := metav1.ListOptions{AllowWatchBookmarks: true}
+	as := &appsStream{s: s, view: view, name: name, f: filterFrom(q), o: orderFrom(q), page: pageFrom(q),
+		apps: s.cfg.Client.GitopsV1alpha1().Applications(ns), opts: metav1.ListOptions{AllowWatchBookmarks: true}, last: map[string]string{}}
 	if view == "list" {
 		// The API filters by labels, in the list after a 410 and in the watch alike.
-		sel, err := f.labelSelector()
+		sel, err := as.f.labelSelector()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		opts.LabelSelector = sel
+		as.opts.LabelSelector = sel
+	} else {
+		as.opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
 	}
 	// Only the last page, when not full, takes new rows; any other page shows changes to its
 	// own rows only, so an update never grows it past one page.
-	appendTo := ""
 	if q.Get("append") == "1" {
-		appendTo = "apps-body"
+		as.appendTo = "apps-body"
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
-	st := &stream{w: w, f: flusher}
+	as.st = &stream{w: w, f: flusher}
 	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
 		return
 	}
 	flusher.Flush()
-	if view == "app" {
-		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
-	}
-	apps := s.cfg.Client.GitopsV1alpha1().Applications(ns)
-	ctx := r.Context()
-	last := map[string]string{} // what was last announced of each row
-	update := func(app *gitopsv1alpha1.Application) error {
-		if view == "app" && app.Name != name {
-			return nil // the field selector already says so; a page shows one Application only
-		}
-		now := s.cfg.Now()
-		rw := newRow(now, app)
-		state := rw.Sync + ", " + rw.Health
-		if app.Status.Operation != nil {
-			state += ", operation " + string(app.Status.Operation.Phase)
-		}
-		announce := ""
-		if prev, ok := last[rw.ID]; ok && prev != state {
-			announce = app.Namespace + "/" + app.Name + ": " + state
-		}
-		last[rw.ID] = state
-		if view == "app" {
-			html, err := s.fragment("app", "live", newAppView(now, app, s.owners(ctx, app)))
-			if err != nil {
-				return err
-			}
-			return st.send("replace", message{ID: "app-live", HTML: html, Announce: announce})
-		}
-		if !f.match(rw) {
-			return st.send("remove", message{ID: rw.ID})
-		}
-		html, err := s.fragment("list", "row", rw)
-		if err != nil {
-			return err
-		}
-		return st.send("replace", message{ID: rw.ID, HTML: html, Parent: appendTo, Announce: announce})
-	}
-	relist := func() (string, error) {
-		if view == "list" {
-			// The same page as the list rendered, in the same order.
-			set := newRowSet(s.cfg.Now(), f)
-			if err := set.list(ctx, apps, metav1.ListOptions{LabelSelector: opts.LabelSelector}); err != nil {
-				return "", err
-			}
-			rows, _ := paginate(set.sorted(o), pageFrom(q), nil)
-			html, err := s.fragment("list", "rows", rows)
-			if err != nil {
-				return "", err
-			}
-			return set.resourceVersion, st.send("replace", message{ID: "apps-body", HTML: html})
-		}
-		list, err := apps.List(ctx, metav1.ListOptions{FieldSelector: opts.FieldSelector})
-		if err != nil {
-			return "", err
-		}
-		for i := range list.Items {
-			if err := update(&list.Items[i]); err != nil {
-				return "", err
-			}
-		}
-		return list.ResourceVersion, nil
-	}
+	as.run(r.Context(), q.Get("rv"))
+}
+
+// appsStream is the live stream of the Applications list or of one Application's page.
+type appsStream struct {
+	s          *Server
+	st         *stream
+	view, name string // "list", or "app" and the Application's name
+	f          filter
+	o          order
+	page       int
+	appendTo   string // the parent new rows go to; empty: new rows are not this page's
+	apps       gitopsclient.ApplicationInterface
+	opts       metav1.ListOptions
+	last       map[string]string // what was last announced of each row
+}
+
+// run lists (when rv is empty) and watches until the page goes, resuming from the last
+// resourceVersion and listing again when the watch cannot resume.
+func (as *appsStream) run(ctx context.Context, rv string) {
 	problem := func(err error) {
-		klog.V(2).InfoS("UI event stream ends", "namespace", ns, "err", err)
-		_ = st.send("problem", message{ID: "problem", Text: apiMessage(err)})
+		if ctx.Err() == nil {
+			klog.V(2).InfoS("UI event stream ends", "view", as.view, "err", err)
+			_ = as.st.send("problem", message{ID: "problem", Text: apiMessage(err)})
+		}
 	}
 	for ctx.Err() == nil {
 		if rv == "" {
 			var err error
-			if rv, err = relist(); err != nil {
-				if ctx.Err() == nil {
-					problem(err)
-				}
+			if rv, err = as.relist(ctx); err != nil {
+				problem(err)
 				return
 			}
 		}
-		opts.ResourceVersion = rv
-		watcher, err := apps.Watch(ctx, opts)
+		as.opts.ResourceVersion = rv
+		watcher, err := as.apps.Watch(ctx, as.opts)
 		if err != nil {
 			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 				rv = ""
 				continue
 			}
-			if ctx.Err() == nil {
-				problem(err)
-			}
+			problem(err)
 			return
 		}
-		events, next, err := s.consume(ctx, st, watcher, update)
+		events, next, err := as.s.consume(ctx, as.st, watcher, func(app *gitopsv1alpha1.Application) error { return as.update(ctx, app) })
 		watcher.Stop()
 		if err != nil {
-			if ctx.Err() == nil {
-				problem(err)
-			}
+			problem(err)
 			return
 		}
 		rv = next(rv)
@@ -205,6 +161,66 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// update sends app's changed row (list) or live section (app), announcing a new state.
+func (as *appsStream) update(ctx context.Context, app *gitopsv1alpha1.Application) error {
+	if as.view == "app" && app.Name != as.name {
+		return nil // the field selector already says so; a page shows one Application only
+	}
+	now := as.s.cfg.Now()
+	rw := newRow(now, app)
+	state := rw.Sync + ", " + rw.Health
+	if app.Status.Operation != nil {
+		state += ", operation " + string(app.Status.Operation.Phase)
+	}
+	announce := ""
+	if prev, ok := as.last[rw.ID]; ok && prev != state {
+		announce = app.Namespace + "/" + app.Name + ": " + state
+	}
+	as.last[rw.ID] = state
+	if as.view == "app" {
+		html, err := as.s.fragment("app", "live", newAppView(now, app, as.s.owners(ctx, app)))
+		if err != nil {
+			return err
+		}
+		return as.st.send("replace", message{ID: "app-live", HTML: html, Announce: announce})
+	}
+	if !as.f.match(rw) {
+		return as.st.send("remove", message{ID: rw.ID})
+	}
+	html, err := as.s.fragment("list", "row", rw)
+	if err != nil {
+		return err
+	}
+	return as.st.send("replace", message{ID: rw.ID, HTML: html, Parent: as.appendTo, Announce: announce})
+}
+
+// relist sends the whole page again (the list's page in its order, or the Application's live
+// section) and returns the resourceVersion to watch from.
+func (as *appsStream) relist(ctx context.Context) (string, error) {
+	if as.view == "list" {
+		set := newRowSet(as.s.cfg.Now(), as.f)
+		if err := set.list(ctx, as.apps, metav1.ListOptions{LabelSelector: as.opts.LabelSelector}); err != nil {
+			return "", err
+		}
+		rows, _ := paginate(set.sorted(as.o), as.page, nil)
+		html, err := as.s.fragment("list", "rows", rows)
+		if err != nil {
+			return "", err
+		}
+		return set.resourceVersion, as.st.send("replace", message{ID: "apps-body", HTML: html})
+	}
+	list, err := as.apps.List(ctx, metav1.ListOptions{FieldSelector: as.opts.FieldSelector})
+	if err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		if err := as.update(ctx, &list.Items[i]); err != nil {
+			return "", err
+		}
+	}
+	return list.ResourceVersion, nil
 }
 
 // consume reads one watch until it ends; it returns how many events it read and how to update
