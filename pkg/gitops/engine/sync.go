@@ -83,16 +83,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	out := Outcome{SyncedRevision: app.Status.Sync.Revision, SyncStatus: app.Status.Sync.Status, Resources: app.Status.Resources}
 	as, err := e.ActorOf(app)
 	if err != nil {
-		// The destination cannot be reached: nothing is known of the objects there, and nothing
-		// is applied or pruned. The inventory is kept as it was, to be judged when it is back.
-		out.Err, out.SourceRevision = err, app.Status.SourceRevision
-		out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
-		out.Health = health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: err.Error()}
-		out.Resources = slices.Clone(out.Resources) // the caller's status stays as it was
-		for i := range out.Resources {
-			out.Resources[i].Status, out.Resources[i].Health = gitopsv1alpha1.SyncStatusUnknown, gitopsv1alpha1.HealthUnknown
-		}
-		return out
+		return unreachable(app, out, err)
 	}
 	if req.Health == nil {
 		req.Health = HealthAs(as)
@@ -101,16 +92,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	if op != nil {
 		revision = op.Revision
 	}
-	// A sync request, or an edited spec, deploys what the branch names now, not what a ref
-	// listing shared with other Applications saw a few seconds ago; a new Application what it
-	// named when the Application was created (to the second), so that a thousand Applications
-	// created together share listings.
-	switch {
-	case op != nil || app.Status.ObservedGeneration != 0 && app.Generation != app.Status.ObservedGeneration:
-		ctx = source.WithNotBefore(ctx, time.Now())
-	case app.Status.ObservedGeneration == 0:
-		ctx = source.WithNotBefore(ctx, app.CreationTimestamp.Time)
-	}
+	ctx = freshEnough(ctx, app, op)
 	sha, err := e.Resolve(ctx, app, revision)
 	if err != nil {
 		out.Err = err
@@ -152,6 +134,48 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 			out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
 		}
 	}
+	pruned := out.judge(previous, desired)
+
+	// The inventory: what Git holds now, plus what left Git but was not pruned.
+	refs := refsOf(desired)
+	if !pruned {
+		refs = appendMissing(refs, previous)
+	}
+	out.Resources, out.Health = e.inventory(ctx, refs, desired, out, req.Health)
+	return out.finish()
+}
+
+// unreachable is the outcome when the destination cannot be reached: nothing is known of the
+// objects there, and nothing is applied or pruned. The inventory is kept as it was, to be
+// judged when it is back.
+func unreachable(app *gitopsv1alpha1.Application, out Outcome, err error) Outcome {
+	out.Err, out.SourceRevision = err, app.Status.SourceRevision
+	out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
+	out.Health = health.Status{Code: gitopsv1alpha1.HealthUnknown, Message: err.Error()}
+	out.Resources = slices.Clone(out.Resources) // the caller's status stays as it was
+	for i := range out.Resources {
+		out.Resources[i].Status, out.Resources[i].Health = gitopsv1alpha1.SyncStatusUnknown, gitopsv1alpha1.HealthUnknown
+	}
+	return out
+}
+
+// freshEnough says how old a ref listing the sync may use. A sync request, or an edited spec,
+// deploys what the branch names now, not what a listing shared with other Applications saw a few
+// seconds ago; a new Application what it named when it was created (to the second), so that a
+// thousand Applications created together share listings.
+func freshEnough(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation) context.Context {
+	switch {
+	case op != nil || app.Status.ObservedGeneration != 0 && app.Generation != app.Status.ObservedGeneration:
+		return source.WithNotBefore(ctx, time.Now())
+	case app.Status.ObservedGeneration == 0:
+		return source.WithNotBefore(ctx, app.CreationTimestamp.Time)
+	}
+	return ctx
+}
+
+// judge settles the sync status from what the plan did, and says whether the objects that left
+// Git were pruned.
+func (out *Outcome) judge(previous []apply.ObjectRef, desired []*unstructured.Unstructured) (pruned bool) {
 	if out.Plan.Held != "" && out.Err == nil {
 		// The comparison is fresh, the failure that holds the Application stays reported.
 		out.Err = &StageError{Reason: gitopsv1alpha1.ReasonHookFailed, Terminal: true, Err: errors.New(out.Plan.Held)}
@@ -168,7 +192,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	if len(out.Shared) > 0 && out.SyncStatus == gitopsv1alpha1.SyncStatusSynced {
 		out.SyncStatus = gitopsv1alpha1.SyncStatusOutOfSync
 	}
-	pruned := out.Synced && out.Err == nil && out.Plan.Prune
+	pruned = out.Synced && out.Err == nil && out.Plan.Prune
 	if !pruned {
 		out.Kept = leftGit(previous, desired)
 		if len(out.Kept) > 0 && out.SyncStatus == gitopsv1alpha1.SyncStatusSynced {
@@ -178,14 +202,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 	if out.Err != nil && out.SyncStatus == "" {
 		out.SyncStatus = gitopsv1alpha1.SyncStatusUnknown
 	}
-
-	// The inventory: what Git holds now, plus what left Git but was not pruned.
-	refs := refsOf(desired)
-	if !pruned {
-		refs = appendMissing(refs, previous)
-	}
-	out.Resources, out.Health = e.inventory(ctx, refs, desired, out, req.Health)
-	return out.finish()
+	return pruned
 }
 
 // apply carries out an ActionApply plan: the namespace, the objects (wave by wave, with their
