@@ -39,26 +39,7 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 	}
 	ic.manager.SetConcurrency(opts.Concurrency)
 
-	// Objects applied before with this content, untouched since, need no dry run and no
-	// write; the rest are dry-run together before anything is written.
-	var results []Result
-	digests := map[string][sha256.Size]byte{}
-	toCheck := objects
-	if opts.Cached != nil && len(opts.Ignore) == 0 && !opts.DryRun {
-		toCheck = nil
-		for _, o := range objects {
-			ref := RefOf(o)
-			digest, ok := digestOf(o)
-			if ok {
-				digests[ref.Key()] = digest
-			}
-			if live, cached := opts.Cached(ref); ok && cached && a.applied.unchanged(username, o, digest, live) {
-				results = append(results, Result{Ref: ref, Action: Unchanged})
-				continue
-			}
-			toCheck = append(toCheck, o)
-		}
-	}
+	results, digests, toCheck := a.unchangedSinceApplied(username, objects, opts)
 	absent, answers, err := a.dryRunAll(ctx, ic, toCheck, len(objects))
 	if err != nil {
 		return nil, err
@@ -71,26 +52,81 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 		}
 		return results, nil
 	}
+	w, err := a.sortWrites(ctx, ic, username, toCheck, absent, answers, digests, opts)
+	results = append(results, w.results...)
+	if err != nil {
+		return results, err
+	}
+	written, err := a.write(ctx, ic, username, w, digests, opts)
+	results = append(results, written...)
+	for i := range results {
+		if w.adopted[results[i].Ref.Key()] && results[i].Action != Skipped {
+			results[i].Adopted = true
+		}
+	}
+	if err != nil {
+		return results, fmt.Errorf("applying: %w", err)
+	}
+	return results, nil
+}
 
-	applyOpts := ssa.DefaultApplyOptions()
-	applyOpts.WaitTimeout = opts.WaitTimeout
-	applyOpts.WaitInterval = time.Second
-	applyOpts.DriftIgnoreRules = ignoreRules(opts.Ignore)
-	// Objects the dry run found absent, and that no other object of the set must precede (a
-	// definition, a class), are created with one apply each. ssa would read and dry-run each of
-	// them again, doubling what a first sync costs the API server. The rest go through ssa,
-	// which stages definitions and classes first and skips what is unchanged. ssa sorts and
-	// stages the slice it is given; keep the caller's order intact.
-	//
-	// Existing objects whose watch-cached copy is as current as the dry run's answer are judged
-	// here too: the answer is what the object would become, so an answer equal to the live
-	// object is Unchanged (no request) and any other is applied with one request, where ssa
-	// would GET and dry-run it once more.
-	//
-	// An existing object that another Application's tracking annotation names is left alone
-	// (Shared); one that no Application tracks is adopted.
-	var toApply, toCreate, toConfigure, toReplace []*unstructured.Unstructured
-	adopted := map[string]bool{}
+// unchangedSinceApplied sorts out the objects applied before with this content and untouched
+// since: they need no dry run and no write. It returns their results, the content digest of
+// every object, and the objects to dry-run (together, before anything is written).
+func (a *Applier) unchangedSinceApplied(username string, objects []*unstructured.Unstructured, opts Options) ([]Result, map[string][sha256.Size]byte, []*unstructured.Unstructured) {
+	digests := map[string][sha256.Size]byte{}
+	if opts.Cached == nil || len(opts.Ignore) > 0 || opts.DryRun {
+		return nil, digests, objects
+	}
+	var results []Result
+	var toCheck []*unstructured.Unstructured
+	for _, o := range objects {
+		ref := RefOf(o)
+		digest, ok := digestOf(o)
+		if ok {
+			digests[ref.Key()] = digest
+		}
+		if live, cached := opts.Cached(ref); ok && cached && a.applied.unchanged(username, o, digest, live) {
+			results = append(results, Result{Ref: ref, Action: Unchanged})
+			continue
+		}
+		toCheck = append(toCheck, o)
+	}
+	return results, digests, toCheck
+}
+
+// writes are the objects of one Apply sorted by how they are written, and what was settled
+// without writing.
+type writes struct {
+	// staged go through ssa, which stages definitions and classes first and skips what is
+	// unchanged; create are absent and created with one apply each, tier by tier; configure
+	// are applied with one request each; replace are created or PUT whole (Replace=true).
+	staged, create, configure, replace []*unstructured.Unstructured
+	// results are the objects settled without a write: Unchanged, or Shared with another
+	// Application.
+	results []Result
+	// adopted are the objects no Application tracked, which this apply takes over.
+	adopted map[string]bool
+}
+
+// sortWrites sorts the dry-run objects by how they are written.
+//
+// Objects the dry run found absent, and that no other object of the set must precede (a
+// definition, a class), are created with one apply each. ssa would read and dry-run each of them
+// again, doubling what a first sync costs the API server. The rest go through ssa, which stages
+// definitions and classes first and skips what is unchanged. ssa sorts and stages the slice it is
+// given; keep the caller's order intact.
+//
+// Existing objects whose watch-cached copy is as current as the dry run's answer are judged here
+// too: the answer is what the object would become, so an answer equal to the live object is
+// Unchanged (no request) and any other is applied with one request, where ssa would GET and
+// dry-run it once more.
+//
+// An existing object that another Application's tracking annotation names is left alone
+// (Shared); one that no Application tracks is adopted.
+func (a *Applier) sortWrites(ctx context.Context, ic *identityClient, username string, toCheck []*unstructured.Unstructured,
+	absent map[string]bool, answers map[string]*unstructured.Unstructured, digests map[string][sha256.Size]byte, opts Options) (writes, error) {
+	w := writes{adopted: map[string]bool{}}
 	for _, o := range toCheck {
 		ref := RefOf(o)
 		staged := ssautils.IsClusterDefinition(o) || ssautils.IsClassDefinition(o)
@@ -98,15 +134,15 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 			ours := o.GetAnnotations()[TrackingAnnotation]
 			tracking, tracked, err := a.liveTracking(ctx, ic, ref, answer, ours, opts)
 			if err != nil {
-				return results, fmt.Errorf("%s: reading which Application manages it: %w", ref, err)
+				return w, fmt.Errorf("%s: reading which Application manages it: %w", ref, err)
 			}
 			if tracked && tracking != ours {
-				results = append(results, Result{Ref: ref, Action: Shared, Owner: tracking})
+				w.results = append(w.results, Result{Ref: ref, Action: Shared, Owner: tracking})
 				continue
 			}
 			if !tracked {
-				adopted[ref.Key()] = true
-				toConfigure = append(toConfigure, o.DeepCopy())
+				w.adopted[ref.Key()] = true
+				w.configure = append(w.configure, o.DeepCopy())
 				continue
 			}
 		}
@@ -114,39 +150,51 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 			// Replace=true: the whole object is created, or written with a PUT, as kubectl
 			// create and replace would, unless it is unchanged.
 			if !absent[ref.Key()] && judgeFromCache(ref, answers[ref.Key()], opts) == Unchanged {
-				results = append(results, Result{Ref: ref, Action: Unchanged})
+				w.results = append(w.results, Result{Ref: ref, Action: Unchanged})
 			} else {
-				toReplace = append(toReplace, o.DeepCopy())
+				w.replace = append(w.replace, o.DeepCopy())
 			}
 			continue
 		}
 		switch {
 		case staged:
-			toApply = append(toApply, o.DeepCopy())
+			w.staged = append(w.staged, o.DeepCopy())
 		case absent[ref.Key()]:
-			toCreate = append(toCreate, o.DeepCopy())
+			w.create = append(w.create, o.DeepCopy())
 		default:
 			switch judgeFromCache(ref, answers[ref.Key()], opts) {
 			case Unchanged:
-				results = append(results, Result{Ref: ref, Action: Unchanged})
+				w.results = append(w.results, Result{Ref: ref, Action: Unchanged})
 				if digest, ok := digests[ref.Key()]; ok {
 					a.applied.record(ref, username, digest, answers[ref.Key()].GetResourceVersion())
 				}
 			case Configured:
-				toConfigure = append(toConfigure, o.DeepCopy())
+				w.configure = append(w.configure, o.DeepCopy())
 			default:
-				toApply = append(toApply, o.DeepCopy())
+				w.staged = append(w.staged, o.DeepCopy())
 			}
 		}
 	}
+	return w, nil
+}
+
+// write writes w: the staged objects through ssa, then new objects tier by tier, then the
+// configured and the replaced ones, stopping at the first error.
+func (a *Applier) write(ctx context.Context, ic *identityClient, username string, w writes, digests map[string][sha256.Size]byte, opts Options) ([]Result, error) {
+	applyOpts := ssa.DefaultApplyOptions()
+	applyOpts.WaitTimeout = opts.WaitTimeout
+	applyOpts.WaitInterval = time.Second
+	applyOpts.DriftIgnoreRules = ignoreRules(opts.Ignore)
+	var results []Result
 	var cs *ssa.ChangeSet
-	if len(toApply) > 0 {
-		cs, err = ic.manager.ApplyAllStaged(ctx, toApply, applyOpts)
+	var err error
+	if len(w.staged) > 0 {
+		cs, err = ic.manager.ApplyAllStaged(ctx, w.staged, applyOpts)
 	}
 	// New objects are created tier by tier, in the order a cluster needs them: identities and
 	// policies, then configuration, then Services, then workloads and the rest, then webhooks —
 	// so that a Deployment's Pods never wait for a ServiceAccount created at the same moment.
-	for _, tier := range creationTiers(toCreate) {
+	for _, tier := range creationTiers(w.create) {
 		if err != nil {
 			break
 		}
@@ -154,14 +202,14 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 		created, err = a.applyEach(ctx, ic, username, tier, Created, opts.Concurrency, digests)
 		results = append(results, created...)
 	}
-	if err == nil && len(toConfigure) > 0 {
+	if err == nil && len(w.configure) > 0 {
 		var configured []Result
-		configured, err = a.applyEach(ctx, ic, username, toConfigure, Configured, opts.Concurrency, digests)
+		configured, err = a.applyEach(ctx, ic, username, w.configure, Configured, opts.Concurrency, digests)
 		results = append(results, configured...)
 	}
-	if err == nil && len(toReplace) > 0 {
+	if err == nil && len(w.replace) > 0 {
 		var replaced []Result
-		replaced, err = a.replaceEach(ctx, ic, toReplace, opts.Concurrency)
+		replaced, err = a.replaceEach(ctx, ic, w.replace, opts.Concurrency)
 		results = append(results, replaced...)
 	}
 	if cs != nil {
@@ -175,15 +223,7 @@ func (a *Applier) Apply(ctx context.Context, username string, objects []*unstruc
 			})
 		}
 	}
-	for i := range results {
-		if adopted[results[i].Ref.Key()] && results[i].Action != Skipped {
-			results[i].Adopted = true
-		}
-	}
-	if err != nil {
-		return results, fmt.Errorf("applying: %w", err)
-	}
-	return results, nil
+	return results, err
 }
 
 // liveTracking returns the tracking annotation the live object carries, and whether it carries
