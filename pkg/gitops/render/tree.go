@@ -116,57 +116,16 @@ func within(p, dir string) bool {
 // network). A remote repository's kustomizations are followed like the Application's own, each
 // confined to its repository.
 func reachedFiles(read TreeReader, files []source.File, root string, overlayComponents []string, opts Options) ([]source.File, error) {
-	mounts := map[string]TreeReader{}
-	// readAny reads a directory of the Application's repository or of a mounted remote one.
-	readAny := func(dir string) ([]source.File, error) {
-		if m, sub, ok := mountOf(dir); ok {
-			got, err := mounts[m](sub)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]source.File, len(got))
-			for i, f := range got {
-				out[i] = source.File{Path: path.Join(m, f.Path), Data: f.Data}
-			}
-			return out, nil
-		}
-		got, err := read(dir)
-		for _, f := range got {
-			if within(f.Path, remoteMount) {
-				return nil, fmt.Errorf("the repository has a %s directory, which Ferry keeps for remote bases: rename it", remoteMount)
-			}
-		}
-		return got, err
-	}
 	for _, f := range files {
 		if within(f.Path, remoteMount) {
 			return nil, &Error{File: f.Path, Reason: fmt.Sprintf("the repository has a %s directory, which Ferry keeps for remote bases: rename it", remoteMount)}
 		}
 	}
-	readDirs := []string{root}
-	have := map[string]bool{}
+	w := &treeWalk{read: read, files: files, opts: opts, readDirs: []string{root}, have: map[string]bool{},
+		mounts: map[string]TreeReader{}, rewrites: map[string][][2]string{}}
 	for _, f := range files {
-		have[f.Path] = true
+		w.have[f.Path] = true
 	}
-	covered := func(p string) bool {
-		for _, d := range readDirs {
-			if within(p, d) {
-				return true
-			}
-		}
-		return false
-	}
-	isDir := func(p string) bool {
-		for _, f := range files {
-			if strings.HasPrefix(f.Path, p+"/") || p == "" {
-				return true
-			}
-		}
-		return false
-	}
-	// rewrites holds, per kustomization file, each remote reference and the mounted path that
-	// replaces it.
-	rewrites := map[string][][2]string{}
 	visited := map[string]bool{}
 	queue := []string{root}
 	for len(queue) > 0 {
@@ -176,92 +135,181 @@ func reachedFiles(read TreeReader, files []source.File, root string, overlayComp
 			continue
 		}
 		visited[dir] = true
-		file, data := kustomizationIn(files, dir)
-		if file == "" {
-			continue // a directory without a kustomization: kustomize says so when it loads it
-		}
-		var k types.Kustomization
-		if err := yaml.Unmarshal(data, &k); err != nil {
-			return nil, &Error{File: file, Reason: fmt.Sprintf("not a valid kustomization: %v", err)}
-		}
-		for _, fv := range loadedFields(&k) {
-			if namesURL(fv.value) {
-				return nil, &Error{File: file, Reason: fmt.Sprintf("%s: %q names a URL: a render never makes a network request (only remote bases in resources, and only with ferry-apiserver --allow-remote-bases)", fv.field, fv.value)}
-			}
-		}
-		// The repository this kustomization belongs to: "" for the Application's, or a mount.
-		home, _, _ := mountOf(dir)
-		// bases is deprecated in favour of resources, but old kustomizations still use it.
-		refs := append(append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...), k.Crds...) //nolint:staticcheck
+		var extra []string
 		if dir == root {
-			refs = append(refs, overlayComponents...)
+			extra = overlayComponents
 		}
-		for _, ref := range refs {
-			var target string
-			switch {
-			case looksRemote(ref) && !opts.AllowRemoteBases:
-				return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q refused: remote bases are disabled on this server (ferry-apiserver --allow-remote-bases)", ref)}
-			case looksRemote(ref) && isRemoteFile(ref):
-				// kustomize would download it itself, from inside the render, which has no
-				// network: Ferry fetches Git repositories, not single files.
-				return nil, &Error{File: file, Reason: fmt.Sprintf("remote file %q refused: a render makes no network request; copy the file into the repository, or name a directory of a Git repository (a remote base)", ref)}
-			case looksRemote(ref):
-				if opts.Remote == nil {
-					return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q: remote bases cannot be fetched here", ref)}
-				}
-				b, err := parseRemoteBase(ref)
-				if err != nil {
-					return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q: %v", ref, err)}
-				}
-				m := mountPoint(b)
-				if mounts[m] == nil {
-					reader, err := opts.Remote(b.RepoURL, b.Revision)
-					if err != nil {
-						return nil, &Error{File: file, Reason: fmt.Sprintf("remote base %q: %v", ref, err)}
-					}
-					mounts[m] = reader
-				}
-				target = path.Join(m, b.Dir)
-				rewrites[file] = append(rewrites[file], [2]string{ref, relativePath(dir, target)})
-			default:
-				target = path.Join(dir, ref)
-				if target == ".." || strings.HasPrefix(target, "../") || path.IsAbs(ref) || (home == "" && within(target, remoteMount)) {
-					return nil, &Error{File: file, Reason: fmt.Sprintf("%q points outside the repository: refused", ref)}
-				}
-				if home != "" && !within(target, home) {
-					return nil, &Error{File: file, Reason: fmt.Sprintf("%q points outside its remote repository: refused", ref)}
-				}
-			}
-			if target == "." {
-				target = ""
-			}
-			switch {
-			case covered(target) && have[target]:
-				// A file of a directory already read.
-			case covered(target) && isDir(target):
-				queue = append(queue, target)
-			case covered(target):
-				return nil, &Error{File: file, Reason: fmt.Sprintf("%q does not exist in the repository", ref)}
-			default:
-				more, err := readAny(target)
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil, &Error{File: file, Reason: fmt.Sprintf("%q does not exist in the repository, or is a file outside %s (kustomize loads files only from a kustomization's own directory)", ref, orRoot(dir))}
-				}
-				if err != nil {
-					return nil, &Error{File: file, Reason: fmt.Sprintf("reading %q: %v", ref, err)}
-				}
-				for _, f := range more {
-					if !have[f.Path] {
-						have[f.Path] = true
-						files = append(files, f)
-					}
-				}
-				readDirs = append(readDirs, target)
-				queue = append(queue, target)
-			}
+		next, err := w.visit(dir, extra)
+		if err != nil {
+			return nil, err
+		}
+		queue = append(queue, next...)
+	}
+	return rewriteRemoteRefs(w.files, w.rewrites), nil
+}
+
+// treeWalk follows kustomizations from the Application's path through what they reference,
+// reading each directory once, from the Application's repository or a mounted remote base.
+type treeWalk struct {
+	read  TreeReader
+	opts  Options
+	files []source.File // every file read so far
+	have  map[string]bool
+	// readDirs are the directories read whole: a path within one is a file or directory of files.
+	readDirs []string
+	// mounts are the remote bases' repositories, by where they are mounted.
+	mounts map[string]TreeReader
+	// rewrites holds, per kustomization file, each remote reference and the mounted path that
+	// replaces it.
+	rewrites map[string][][2]string
+}
+
+// readAny reads a directory of the Application's repository or of a mounted remote one.
+func (w *treeWalk) readAny(dir string) ([]source.File, error) {
+	if m, sub, ok := mountOf(dir); ok {
+		got, err := w.mounts[m](sub)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]source.File, len(got))
+		for i, f := range got {
+			out[i] = source.File{Path: path.Join(m, f.Path), Data: f.Data}
+		}
+		return out, nil
+	}
+	got, err := w.read(dir)
+	for _, f := range got {
+		if within(f.Path, remoteMount) {
+			return nil, fmt.Errorf("the repository has a %s directory, which Ferry keeps for remote bases: rename it", remoteMount)
 		}
 	}
-	return rewriteRemoteRefs(files, rewrites), nil
+	return got, err
+}
+
+func (w *treeWalk) covered(p string) bool {
+	for _, d := range w.readDirs {
+		if within(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *treeWalk) isDir(p string) bool {
+	for _, f := range w.files {
+		if strings.HasPrefix(f.Path, p+"/") || p == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// visit reads the kustomization of dir (with extra components for the Application's own path)
+// and follows its references; it returns the directories to visit next.
+func (w *treeWalk) visit(dir string, extra []string) ([]string, error) {
+	file, data := kustomizationIn(w.files, dir)
+	if file == "" {
+		return nil, nil // a directory without a kustomization: kustomize says so when it loads it
+	}
+	var k types.Kustomization
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		return nil, &Error{File: file, Reason: fmt.Sprintf("not a valid kustomization: %v", err)}
+	}
+	for _, fv := range loadedFields(&k) {
+		if namesURL(fv.value) {
+			return nil, &Error{File: file, Reason: fmt.Sprintf("%s: %q names a URL: a render never makes a network request (only remote bases in resources, and only with ferry-apiserver --allow-remote-bases)", fv.field, fv.value)}
+		}
+	}
+	// bases is deprecated in favour of resources, but old kustomizations still use it.
+	refs := append(append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...), k.Crds...) //nolint:staticcheck
+	refs = append(refs, extra...)
+	var next []string
+	for _, ref := range refs {
+		target, err := w.target(file, dir, ref)
+		if err != nil {
+			return nil, err
+		}
+		more, err := w.follow(file, dir, ref, target)
+		if err != nil {
+			return nil, err
+		}
+		next = append(next, more...)
+	}
+	return next, nil
+}
+
+// target is where ref, written in the kustomization file of dir, points: a path of the
+// repository it belongs to, or of a remote base's mount (fetched here, when allowed).
+func (w *treeWalk) target(file, dir, ref string) (string, error) {
+	// The repository this kustomization belongs to: "" for the Application's, or a mount.
+	home, _, _ := mountOf(dir)
+	var target string
+	switch {
+	case looksRemote(ref) && !w.opts.AllowRemoteBases:
+		return "", &Error{File: file, Reason: fmt.Sprintf("remote base %q refused: remote bases are disabled on this server (ferry-apiserver --allow-remote-bases)", ref)}
+	case looksRemote(ref) && isRemoteFile(ref):
+		// kustomize would download it itself, from inside the render, which has no network:
+		// Ferry fetches Git repositories, not single files.
+		return "", &Error{File: file, Reason: fmt.Sprintf("remote file %q refused: a render makes no network request; copy the file into the repository, or name a directory of a Git repository (a remote base)", ref)}
+	case looksRemote(ref):
+		if w.opts.Remote == nil {
+			return "", &Error{File: file, Reason: fmt.Sprintf("remote base %q: remote bases cannot be fetched here", ref)}
+		}
+		b, err := parseRemoteBase(ref)
+		if err != nil {
+			return "", &Error{File: file, Reason: fmt.Sprintf("remote base %q: %v", ref, err)}
+		}
+		m := mountPoint(b)
+		if w.mounts[m] == nil {
+			reader, err := w.opts.Remote(b.RepoURL, b.Revision)
+			if err != nil {
+				return "", &Error{File: file, Reason: fmt.Sprintf("remote base %q: %v", ref, err)}
+			}
+			w.mounts[m] = reader
+		}
+		target = path.Join(m, b.Dir)
+		w.rewrites[file] = append(w.rewrites[file], [2]string{ref, relativePath(dir, target)})
+	default:
+		target = path.Join(dir, ref)
+		if target == ".." || strings.HasPrefix(target, "../") || path.IsAbs(ref) || (home == "" && within(target, remoteMount)) {
+			return "", &Error{File: file, Reason: fmt.Sprintf("%q points outside the repository: refused", ref)}
+		}
+		if home != "" && !within(target, home) {
+			return "", &Error{File: file, Reason: fmt.Sprintf("%q points outside its remote repository: refused", ref)}
+		}
+	}
+	if target == "." {
+		target = ""
+	}
+	return target, nil
+}
+
+// follow makes sure target (ref of the kustomization file of dir) has been read, and returns it
+// when it is a directory whose kustomization must be visited.
+func (w *treeWalk) follow(file, dir, ref, target string) ([]string, error) {
+	switch {
+	case w.covered(target) && w.have[target]:
+		return nil, nil // a file of a directory already read
+	case w.covered(target) && w.isDir(target):
+		return []string{target}, nil
+	case w.covered(target):
+		return nil, &Error{File: file, Reason: fmt.Sprintf("%q does not exist in the repository", ref)}
+	}
+	more, err := w.readAny(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &Error{File: file, Reason: fmt.Sprintf("%q does not exist in the repository, or is a file outside %s (kustomize loads files only from a kustomization's own directory)", ref, orRoot(dir))}
+	}
+	if err != nil {
+		return nil, &Error{File: file, Reason: fmt.Sprintf("reading %q: %v", ref, err)}
+	}
+	for _, f := range more {
+		if !w.have[f.Path] {
+			w.have[f.Path] = true
+			w.files = append(w.files, f)
+		}
+	}
+	w.readDirs = append(w.readDirs, target)
+	return []string{target}, nil
 }
 
 // mountOf splits a path under remoteMount into its mount point and the path inside it.
