@@ -427,7 +427,19 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 		transport.ServerList = []string{etcd.ClientURL}
 		transport.TrustedCAFile, transport.CertFile, transport.KeyFile = etcd.CAFile, etcd.CertFile, etcd.KeyFile
 	}
+	config, err := o.config()
+	if err != nil {
+		// The embedded etcd started for a server that will not run.
+		if etcd != nil {
+			etcd.Stop()
+		}
+		return nil, nil, err
+	}
+	return config, etcd, nil
+}
 
+// config is the server's configuration from the flags, once etcd is known.
+func (o *Options) config() (*apiserver.Config, error) {
 	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
 	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
 	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(ferryopenapi.GetOpenAPIDefinitions, namer)
@@ -442,10 +454,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
-		if etcd != nil {
-			etcd.Stop()
-		}
-		return nil, nil, err
+		return nil, err
 	}
 	addFrontProxyCAReadyz(serverConfig)
 	config := &apiserver.Config{
@@ -462,62 +471,62 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, *embeddedetcd.
 	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces, PrivilegedUser: privileged}
 	config.ExtraConfig.ClusterCredentialsNamespace = o.ClusterCredentialsNamespace
 	if o.EnableController {
-		target, err := o.targetConfig()
+		controller, err := o.controllerConfig()
 		if err != nil {
-			if etcd != nil {
-				etcd.Stop()
-			}
-			return nil, nil, err
+			return nil, err
 		}
-		shards, _ := o.shards() // validated
-		builder, err := o.renderBuilder()
-		if err != nil {
-			if etcd != nil {
-				etcd.Stop()
-			}
-			return nil, nil, err
-		}
-		cacheDir := o.GitCacheDir
-		if cacheDir == "" {
-			cacheDir = filepath.Join(o.DataDir, "git")
-		}
-		policy, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs)
-		if err != nil {
-			if etcd != nil {
-				etcd.Stop()
-			}
-			return nil, nil, err
-		}
-		config.ExtraConfig.Controller = apiserver.ControllerConfig{
-			Target:                target,
-			Egress:                policy,
-			GitCacheDir:           cacheDir,
-			GitTimeout:            o.GitTimeout,
-			GitMaxRepositoryBytes: mustQuantity(o.GitMaxRepositorySize),
-			GitCacheMaxBytes:      mustQuantity(o.GitCacheMaxSize),
-			GitCacheUnusedGrace:   o.GitCacheUnusedGracePeriod,
-			AllowFileRepositories: o.AllowFileRepositories,
-			AllowRemoteBases:      o.AllowRemoteBases,
-			Render:                o.Render,
-			Builder:               builder,
-			Manager: manager.Config{
-				Workers:              o.ControllerWorkers,
-				FinalizerTimeout:     o.FinalizerTimeout,
-				ClusterProbeInterval: o.ClusterProbeInterval,
-				Shards:               shards,
-				Templates:            builder.Templates,
-				LeaderElection: manager.LeaderElection{
-					Enabled:       o.LeaderElection.LeaderElect,
-					Name:          o.LeaderElection.ResourceName,
-					Namespace:     o.LeaderElection.ResourceNamespace,
-					LeaseDuration: o.LeaderElection.LeaseDuration.Duration,
-					RenewDeadline: o.LeaderElection.RenewDeadline.Duration,
-					RetryPeriod:   o.LeaderElection.RetryPeriod.Duration,
-				},
-			},
-		}
+		config.ExtraConfig.Controller = controller
 	}
-	return config, etcd, nil
+	return config, nil
+}
+
+// controllerConfig is the controllers' configuration from the flags.
+func (o *Options) controllerConfig() (apiserver.ControllerConfig, error) {
+	target, err := o.targetConfig()
+	if err != nil {
+		return apiserver.ControllerConfig{}, err
+	}
+	shards, _ := o.shards() // validated
+	builder, err := o.renderBuilder()
+	if err != nil {
+		return apiserver.ControllerConfig{}, err
+	}
+	cacheDir := o.GitCacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(o.DataDir, "git")
+	}
+	policy, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs)
+	if err != nil {
+		return apiserver.ControllerConfig{}, err
+	}
+	return apiserver.ControllerConfig{
+		Target:                target,
+		Egress:                policy,
+		GitCacheDir:           cacheDir,
+		GitTimeout:            o.GitTimeout,
+		GitMaxRepositoryBytes: mustQuantity(o.GitMaxRepositorySize),
+		GitCacheMaxBytes:      mustQuantity(o.GitCacheMaxSize),
+		GitCacheUnusedGrace:   o.GitCacheUnusedGracePeriod,
+		AllowFileRepositories: o.AllowFileRepositories,
+		AllowRemoteBases:      o.AllowRemoteBases,
+		Render:                o.Render,
+		Builder:               builder,
+		Manager: manager.Config{
+			Workers:              o.ControllerWorkers,
+			FinalizerTimeout:     o.FinalizerTimeout,
+			ClusterProbeInterval: o.ClusterProbeInterval,
+			Shards:               shards,
+			Templates:            builder.Templates,
+			LeaderElection: manager.LeaderElection{
+				Enabled:       o.LeaderElection.LeaderElect,
+				Name:          o.LeaderElection.ResourceName,
+				Namespace:     o.LeaderElection.ResourceNamespace,
+				LeaseDuration: o.LeaderElection.LeaseDuration.Duration,
+				RenewDeadline: o.LeaderElection.RenewDeadline.Duration,
+				RetryPeriod:   o.LeaderElection.RetryPeriod.Duration,
+			},
+		},
+	}, nil
 }
 
 // Server is a configured ferry-apiserver, ready to run.
