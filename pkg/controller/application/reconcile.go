@@ -1,4 +1,4 @@
-package controller
+package application
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
@@ -70,11 +71,7 @@ func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, erro
 	if recovery.IsPanic(err) {
 		result, err = c.recovered(ctx, key, app, err)
 	}
-	outcome := "success"
-	if err != nil {
-		outcome = "error"
-	}
-	reconcileDuration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	controller.ObserveReconcile(time.Since(start), err)
 	return result, err
 }
 
@@ -211,9 +208,9 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 	out := c.sync(ctx, app, op, drifted)
 	if out.Synced && out.Err == nil {
-		syncsTotal.WithLabelValues("succeeded").Inc()
+		controller.CountSync("succeeded")
 	} else if out.Err != nil && len(out.Applied) > 0 {
-		syncsTotal.WithLabelValues("failed").Inc()
+		controller.CountSync("failed")
 	}
 
 	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) }); err != nil {

@@ -1,8 +1,8 @@
-// Package controller is Ferry's reconciler: it watches Applications, and for each one resolves
+// Package application is Ferry's Application controller: it watches Applications, and for each one resolves
 // its revision, renders it, applies and prunes as its sync policy or a requested operation says,
 // judges health, and writes status and Events. It runs inside ferry-apiserver, reading
 // Applications through the server's loopback client and writing to the target cluster.
-package controller
+package application
 
 import (
 	"context"
@@ -27,6 +27,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
@@ -156,8 +157,7 @@ func New(cfg Config) *Controller {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
 		c.watchNamespaces(cfg.Kube)
 	}
-	registerMetrics()
-	registerApplicationsCollector(c.lister)
+	controller.RegisterApplications(c.lister)
 	informer := appInformer.Informer()
 	_ = informer.AddIndexers(cache.Indexers{dependsOnIndex: indexByDependency, clusterIndex: indexByCluster})
 	c.indexer = informer.GetIndexer()
