@@ -94,29 +94,9 @@ type Controller struct {
 	finalizerTimeout time.Duration
 
 	mu sync.Mutex
-	// failures counts consecutive failed reconciles per Application, for its retry policy.
-	failures map[string]int32
-	// drifted marks Applications one of whose objects changed since their last comparison.
-	drifted map[string]bool
-	// statusChanged marks Applications one of whose objects changed its status, or was
-	// written by Ferry: only their health needs a new look.
-	statusChanged map[string]bool
-	// due is when each Application's next full reconcile is scheduled (its interval or retry).
-	due map[string]time.Time
-	// finished is the last operation this controller finished per Application. An informer
-	// cache that still shows it Running is behind the controller's own status write: running it
-	// again (waves and all) would only be refused at its final write.
-	finished map[string]string
-	// superseded are, per Application, the last resourceVersions the controller's own status
-	// writes replaced. A reconcile of such a version from the informer cache would decide on a
-	// status the controller already changed, and act again — a hook run twice — before its own
-	// write was refused.
-	superseded map[string][]string
+	// memory is what the controller remembers of each Application between reconciles.
+	memory map[string]*appMemory
 }
-
-// maxSuperseded bounds what the controller remembers of its own writes per Application; the
-// informer cache is never more than a few writes behind.
-const maxSuperseded = 16
 
 // New builds a controller; Run starts it.
 func New(cfg Config) *Controller {
@@ -141,17 +121,12 @@ func New(cfg Config) *Controller {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "applications"}),
 		events:   broadcaster,
 		recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ferry"}),
-		failures: map[string]int32{},
-		drifted:  map[string]bool{},
 		live:     cfg.Live,
 		shards:   cfg.Shards,
 
 		finalizerTimeout: cfg.FinalizerTimeout,
 
-		statusChanged: map[string]bool{},
-		finished:      map[string]string{},
-		superseded:    map[string][]string{},
-		due:           map[string]time.Time{},
+		memory: map[string]*appMemory{},
 	}
 	if cfg.Kube != nil {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
@@ -276,13 +251,7 @@ func (c *Controller) ShardsChanged() {
 // write) gets only its health read again from the watch cache, with no Git or API request.
 func (c *Controller) ObjectChanged(app apply.App, _ apply.ObjectRef, change drift.Change) {
 	key := app.Namespace + "/" + app.Name
-	c.mu.Lock()
-	if change == drift.Drifted {
-		c.drifted[key] = true
-	} else {
-		c.statusChanged[key] = true
-	}
-	c.mu.Unlock()
+	c.markChanged(key, change == drift.Drifted)
 	c.queue.Add(key)
 }
 
@@ -347,9 +316,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	c.queue.Forget(key)
 	if result.RequeueAfter > 0 {
 		c.queue.AddAfter(key, result.RequeueAfter)
-		c.mu.Lock()
-		c.due[key] = time.Now().Add(result.RequeueAfter)
-		c.mu.Unlock()
+		c.scheduled(key, result.RequeueAfter)
 	}
 	return true
 }

@@ -25,9 +25,6 @@ const DefaultFinalizerTimeout = 5 * time.Minute
 // not delete.
 const ReasonLeftBehind = "LeftBehind"
 
-// finalizeRetryMax caps the wait between two attempts to prune a deleted Application's objects.
-const finalizeRetryMax = 30 * time.Second
-
 // finalize prunes what a deleted Application applied, then lets it go. What it prunes comes from
 // its own record, status.resources — never from Git, so a deletion needs neither the repository
 // nor its credentials. A deletion never hangs:
@@ -128,20 +125,6 @@ func (c *Controller) release(ctx context.Context, app *gitopsv1alpha1.Applicatio
 		return nil
 	}
 	return err
-}
-
-// finalizeDelay is the wait before the next attempt to prune a deleted Application's objects:
-// doubling from a second, at most finalizeRetryMax.
-func (c *Controller) finalizeDelay(app *gitopsv1alpha1.Application) time.Duration {
-	key := app.Namespace + "/" + app.Name
-	c.mu.Lock()
-	c.failures[key]++
-	attempt := c.failures[key]
-	c.mu.Unlock()
-	if attempt > 5 {
-		return finalizeRetryMax
-	}
-	return min(time.Second<<(attempt-1), finalizeRetryMax)
 }
 
 // leftBehind records that a deleted Application did not delete ref: a Warning Event on the

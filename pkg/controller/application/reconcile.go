@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -95,41 +94,6 @@ func (c *Controller) recovered(ctx context.Context, key string, app *gitopsv1alp
 	return Result{RequeueAfter: c.retryDelay(key, app, intervalOf(app))}, nil
 }
 
-// forget drops what the controller keeps about a deleted Application.
-func (c *Controller) forget(key string) {
-	c.mu.Lock()
-	delete(c.failures, key)
-	delete(c.drifted, key)
-	delete(c.statusChanged, key)
-	delete(c.due, key)
-	delete(c.finished, key)
-	delete(c.superseded, key)
-	c.mu.Unlock()
-}
-
-func (c *Controller) takeDrift(key string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d := c.drifted[key]
-	delete(c.drifted, key)
-	return d
-}
-
-// onlyHealthChanged takes the status-change mark of an Application and reports whether a health
-// refresh is all it needs now: nothing drifted, no operation, spec already observed, the last
-// reconcile succeeded, and its next full reconcile not yet due (the work queue merges reasons,
-// so an interval that came due while the mark was set must still run in full).
-func (c *Controller) onlyHealthChanged(key string, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) (bool, time.Time) {
-	c.mu.Lock()
-	marked, due := c.statusChanged[key], c.due[key]
-	delete(c.statusChanged, key)
-	c.mu.Unlock()
-	stalled := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled)
-	return marked && !drifted && op == nil && time.Now().Before(due) &&
-		app.Generation == app.Status.ObservedGeneration &&
-		stalled != nil && stalled.Status == metav1.ConditionFalse && stalled.Reason == gitopsv1alpha1.ReasonSucceeded, due
-}
-
 // reconcile brings one Application's objects and status up to date.
 func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Application) (Result, error) {
 	key := app.Namespace + "/" + app.Name
@@ -217,16 +181,12 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		return Result{}, err
 	}
 	if op != nil {
-		c.mu.Lock()
-		c.finished[key] = op.ID
-		c.mu.Unlock()
+		c.finish(key, op.ID)
 	}
 	c.emitEvents(app, out)
 
 	if out.Err == nil {
-		c.mu.Lock()
-		delete(c.failures, key)
-		c.mu.Unlock()
+		c.succeeded(key)
 		return Result{RequeueAfter: interval}, nil
 	}
 	if !engine.Retryable(out.Err) {
@@ -240,75 +200,6 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 // staleCacheDelay is how soon an Application is looked at again when the informer cache has not
 // yet caught up with the controller's own status write.
 const staleCacheDelay = 200 * time.Millisecond
-
-// supersede remembers that the controller's status write replaced resourceVersion rv of key.
-func (c *Controller) supersede(key, rv string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	list := append(c.superseded[key], rv)
-	if len(list) > maxSuperseded {
-		list = list[len(list)-maxSuperseded:]
-	}
-	c.superseded[key] = list
-}
-
-// isSuperseded reports whether rv of key is a version the controller's own writes replaced.
-func (c *Controller) isSuperseded(key, rv string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return rv != "" && slices.Contains(c.superseded[key], rv)
-}
-
-// finishedHere reports whether this controller has already finished operation id of key.
-func (c *Controller) finishedHere(key, id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.finished[key] == id
-}
-
-// intervalOf is how often the Application's source is checked again.
-func intervalOf(app *gitopsv1alpha1.Application) time.Duration {
-	if app.Spec.SyncPolicy.Interval != nil {
-		return app.Spec.SyncPolicy.Interval.Duration
-	}
-	return gitopsv1alpha1.DefaultInterval
-}
-
-// retryDelay follows spec.syncPolicy.retry: exponential backoff up to limit retries, then the
-// interval.
-func (c *Controller) retryDelay(key string, app *gitopsv1alpha1.Application, interval time.Duration) time.Duration {
-	c.mu.Lock()
-	c.failures[key]++
-	attempt := c.failures[key]
-	c.mu.Unlock()
-	retry := app.Spec.SyncPolicy.Retry
-	limit := gitopsv1alpha1.DefaultRetryLimit
-	base, factor, maxDelay := gitopsv1alpha1.DefaultBackoffDuration, float64(gitopsv1alpha1.DefaultBackoffFactor), gitopsv1alpha1.DefaultBackoffMaxPeriod
-	if retry != nil {
-		if retry.Limit != nil {
-			limit = *retry.Limit
-		}
-		if b := retry.Backoff; b != nil {
-			if b.Duration != nil {
-				base = b.Duration.Duration
-			}
-			if b.Factor != nil {
-				factor = float64(*b.Factor)
-			}
-			if b.MaxDuration != nil {
-				maxDelay = b.MaxDuration.Duration
-			}
-		}
-	}
-	if attempt > limit {
-		return interval
-	}
-	delay := time.Duration(float64(base) * math.Pow(factor, float64(attempt-1)))
-	if delay > maxDelay || delay <= 0 {
-		delay = maxDelay
-	}
-	return delay
-}
 
 // sync runs the engine's sync behind a boundary: a panic anywhere in it fails this
 // Application's sync with reason InternalError — its operation Failed, so that a new sync can be
