@@ -202,8 +202,7 @@ func needsReconcile(old, cur *gitopsv1alpha1.Application) bool {
 }
 
 func operationActive(app *gitopsv1alpha1.Application) bool {
-	op := app.Status.Operation
-	return op != nil && (op.Phase == gitopsv1alpha1.OperationPending || op.Phase == gitopsv1alpha1.OperationRunning)
+	return activeOperation(app) != nil
 }
 
 func (c *Controller) enqueue(obj interface{}) {

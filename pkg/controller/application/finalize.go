@@ -144,16 +144,6 @@ func (c *Controller) leftBehind(ctx context.Context, app *gitopsv1alpha1.Applica
 		truncate(fmt.Sprintf("Application %s/%s was deleted with its namespace and left this object behind: %s; delete it by hand if it is no longer needed", app.Namespace, app.Name, why), maxMessage))
 }
 
-// event records an Event on the Application, unless its namespace is being deleted, where none
-// can be created any more: then the log has it.
-func (c *Controller) event(app *gitopsv1alpha1.Application, terminating bool, typ, reason, msg string) {
-	if terminating {
-		klog.InfoS("Event of an Application whose namespace is being deleted", "application", klog.KObj(app), "type", typ, "reason", reason, "message", msg)
-		return
-	}
-	c.recorder.Event(app, typ, reason, msg)
-}
-
 // namespaceTerminating says whether namespace is being deleted, from the controller's watch of
 // namespaces; false when it keeps none.
 func (c *Controller) namespaceTerminating(namespace string) bool {
@@ -165,4 +155,13 @@ func (c *Controller) namespaceTerminating(namespace string) bool {
 		return false // not seen yet: a namespace made a moment ago
 	}
 	return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating
+}
+
+func hasFinalizer(app *gitopsv1alpha1.Application) bool {
+	for _, f := range app.Finalizers {
+		if f == gitopsv1alpha1.PruneFinalizer {
+			return true
+		}
+	}
+	return false
 }
