@@ -1,3 +1,5 @@
+// Package controller holds the metrics of Ferry's controllers, served on ferry-apiserver's
+// /metrics; the controllers themselves are its subpackages (application, appsets, clusters).
 package controller
 
 import (
@@ -68,6 +70,20 @@ func ObserveGitFetch(d time.Duration, err error) {
 	gitFetchDuration.Observe(d.Seconds())
 }
 
+// ObserveReconcile records the time of one reconcile of an Application and whether it failed.
+func ObserveReconcile(d time.Duration, err error) {
+	outcome := "success"
+	if err != nil {
+		outcome = "error"
+	}
+	reconcileDuration.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// CountSync counts a sync that applied objects, by result: "succeeded" or "failed".
+func CountSync(result string) {
+	syncsTotal.WithLabelValues(result).Inc()
+}
+
 // ObserveRender records one render; give it to engine.Config.OnRender.
 func ObserveRender(d time.Duration) {
 	registerMetrics()
@@ -116,8 +132,10 @@ func (c *applicationsCollector) CollectWithStability(ch chan<- metrics.Metric) {
 
 var collectorOnce sync.Once
 
-// registerApplicationsCollector makes the collector count from lister, the newest controller's.
-func registerApplicationsCollector(lister listers.ApplicationLister) {
+// RegisterApplications registers Ferry's metrics and makes the Applications' gauge count from
+// lister, the newest Application controller's.
+func RegisterApplications(lister listers.ApplicationLister) {
+	registerMetrics()
 	collector.lister.Store(&lister)
 	collectorOnce.Do(func() {
 		legacyregistry.CustomMustRegister(collector)

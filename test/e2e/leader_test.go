@@ -27,7 +27,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 )
 
-// Log lines of pkg/controller/leader and pkg/controller that tell what a replica did.
+// Log lines of pkg/controller/leader and pkg/controller/application that tell what a replica did.
 const (
 	competingLine = "Competing to be the active controller"
 	becameLine    = "Became the active controller"

@@ -18,7 +18,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
-// reconcileLine is a klog line of pkg/controller at -v=4: when a reconcile of an Application
+// reconcileLine is a klog line of pkg/controller/application at -v=4: when a reconcile of an Application
 // started or finished, to the microsecond.
 var reconcileLine = regexp.MustCompile(`^I(\d{4} \d{2}:\d{2}:\d{2}\.\d{6})\s.*"Reconcile (started|finished)".* application="([^"]+)"`)
 

@@ -38,7 +38,6 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apiserver"
-	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/controller/manager"
 	"github.com/ferry-gitops/ferry/pkg/embeddedetcd"
@@ -163,7 +162,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
 		EnableController:                    true,
 		ControllerWorkers:                   4,
-		FinalizerTimeout:                    controller.DefaultFinalizerTimeout,
+		FinalizerTimeout:                    manager.DefaultFinalizerTimeout,
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
 		GitTimeout:                          2 * time.Minute,

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ferry-gitops/ferry/pkg/controller"
+	"github.com/ferry-gitops/ferry/pkg/controller/application"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 )
@@ -12,7 +12,7 @@ import (
 // applicationTerm is one term of the Application controller and the watches of managed objects
 // that report drift to it. Each term gets fresh ones, as neither can run twice.
 type applicationTerm struct {
-	controller *controller.Controller
+	controller *application.Controller
 	fleet      *drift.Fleet
 }
 
@@ -32,11 +32,11 @@ func (m *Manager) newApplicationTerm() (*applicationTerm, error) {
 		return nil, fmt.Errorf("setting up watches of managed objects: %w", err)
 	}
 	t.fleet = drift.NewFleet(watcher, m.cfg.Clusters.Config, t.objectChanged)
-	cfg := controller.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Workers: m.cfg.Workers, Live: t.fleet, FinalizerTimeout: m.cfg.FinalizerTimeout}
+	cfg := application.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Workers: m.cfg.Workers, Live: t.fleet, FinalizerTimeout: m.cfg.FinalizerTimeout}
 	if m.shards != nil { // a nil *shard.Manager in the interface would not be a nil Shards
 		cfg.Shards = m.shards
 	}
-	t.controller = controller.New(cfg)
+	t.controller = application.New(cfg)
 	return t, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller/application"
 	"github.com/ferry-gitops/ferry/pkg/controller/appsets"
 	clusterscontroller "github.com/ferry-gitops/ferry/pkg/controller/clusters"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
@@ -31,6 +32,10 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
+
+// DefaultFinalizerTimeout is how long a deleted Application waits for its objects to be pruned
+// when Config.FinalizerTimeout is zero (ferry-apiserver --finalizer-timeout's default).
+const DefaultFinalizerTimeout = application.DefaultFinalizerTimeout
 
 // ShardsAuto makes one shard per live replica.
 const ShardsAuto = -1

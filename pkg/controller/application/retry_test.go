@@ -1,4 +1,4 @@
-package controller
+package application
 
 import (
 	"context"
@@ -101,7 +101,7 @@ func findCondition(conditions []metav1.Condition, typ string) *metav1.Condition 
 }
 
 func TestRetryDelayFollowsTheSpecsBackoff(t *testing.T) {
-	c := &Controller{failures: map[string]int32{}}
+	c := &Controller{memory: map[string]*appMemory{}}
 	app := &gitopsv1alpha1.Application{Spec: gitopsv1alpha1.ApplicationSpec{SyncPolicy: gitopsv1alpha1.SyncPolicy{
 		Retry: &gitopsv1alpha1.RetryStrategy{Limit: ptr.To[int32](4), Backoff: &gitopsv1alpha1.Backoff{
 			Duration: &metav1.Duration{Duration: time.Second}, Factor: ptr.To[int32](3), MaxDuration: &metav1.Duration{Duration: 10 * time.Second},

@@ -1,8 +1,8 @@
-// Package controller is Ferry's reconciler: it watches Applications, and for each one resolves
+// Package application is Ferry's Application controller: it watches Applications, and for each one resolves
 // its revision, renders it, applies and prunes as its sync policy or a requested operation says,
 // judges health, and writes status and Events. It runs inside ferry-apiserver, reading
 // Applications through the server's loopback client and writing to the target cluster.
-package controller
+package application
 
 import (
 	"context"
@@ -27,6 +27,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
@@ -93,29 +94,9 @@ type Controller struct {
 	finalizerTimeout time.Duration
 
 	mu sync.Mutex
-	// failures counts consecutive failed reconciles per Application, for its retry policy.
-	failures map[string]int32
-	// drifted marks Applications one of whose objects changed since their last comparison.
-	drifted map[string]bool
-	// statusChanged marks Applications one of whose objects changed its status, or was
-	// written by Ferry: only their health needs a new look.
-	statusChanged map[string]bool
-	// due is when each Application's next full reconcile is scheduled (its interval or retry).
-	due map[string]time.Time
-	// finished is the last operation this controller finished per Application. An informer
-	// cache that still shows it Running is behind the controller's own status write: running it
-	// again (waves and all) would only be refused at its final write.
-	finished map[string]string
-	// superseded are, per Application, the last resourceVersions the controller's own status
-	// writes replaced. A reconcile of such a version from the informer cache would decide on a
-	// status the controller already changed, and act again — a hook run twice — before its own
-	// write was refused.
-	superseded map[string][]string
+	// memory is what the controller remembers of each Application between reconciles.
+	memory map[string]*appMemory
 }
-
-// maxSuperseded bounds what the controller remembers of its own writes per Application; the
-// informer cache is never more than a few writes behind.
-const maxSuperseded = 16
 
 // New builds a controller; Run starts it.
 func New(cfg Config) *Controller {
@@ -140,24 +121,18 @@ func New(cfg Config) *Controller {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "applications"}),
 		events:   broadcaster,
 		recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ferry"}),
-		failures: map[string]int32{},
-		drifted:  map[string]bool{},
 		live:     cfg.Live,
 		shards:   cfg.Shards,
 
 		finalizerTimeout: cfg.FinalizerTimeout,
 
-		statusChanged: map[string]bool{},
-		finished:      map[string]string{},
-		superseded:    map[string][]string{},
-		due:           map[string]time.Time{},
+		memory: map[string]*appMemory{},
 	}
 	if cfg.Kube != nil {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
 		c.watchNamespaces(cfg.Kube)
 	}
-	registerMetrics()
-	registerApplicationsCollector(c.lister)
+	controller.RegisterApplications(c.lister)
 	informer := appInformer.Informer()
 	_ = informer.AddIndexers(cache.Indexers{dependsOnIndex: indexByDependency, clusterIndex: indexByCluster})
 	c.indexer = informer.GetIndexer()
@@ -227,8 +202,7 @@ func needsReconcile(old, cur *gitopsv1alpha1.Application) bool {
 }
 
 func operationActive(app *gitopsv1alpha1.Application) bool {
-	op := app.Status.Operation
-	return op != nil && (op.Phase == gitopsv1alpha1.OperationPending || op.Phase == gitopsv1alpha1.OperationRunning)
+	return activeOperation(app) != nil
 }
 
 func (c *Controller) enqueue(obj interface{}) {
@@ -276,13 +250,7 @@ func (c *Controller) ShardsChanged() {
 // write) gets only its health read again from the watch cache, with no Git or API request.
 func (c *Controller) ObjectChanged(app apply.App, _ apply.ObjectRef, change drift.Change) {
 	key := app.Namespace + "/" + app.Name
-	c.mu.Lock()
-	if change == drift.Drifted {
-		c.drifted[key] = true
-	} else {
-		c.statusChanged[key] = true
-	}
-	c.mu.Unlock()
+	c.markChanged(key, change == drift.Drifted)
 	c.queue.Add(key)
 }
 
@@ -347,9 +315,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	c.queue.Forget(key)
 	if result.RequeueAfter > 0 {
 		c.queue.AddAfter(key, result.RequeueAfter)
-		c.mu.Lock()
-		c.due[key] = time.Now().Add(result.RequeueAfter)
-		c.mu.Unlock()
+		c.scheduled(key, result.RequeueAfter)
 	}
 	return true
 }

@@ -1,4 +1,4 @@
-package controller
+package application
 
 import (
 	"context"
@@ -24,9 +24,6 @@ const DefaultFinalizerTimeout = 5 * time.Minute
 // ReasonLeftBehind is the reason of the Warning Event naming an object a deleted Application did
 // not delete.
 const ReasonLeftBehind = "LeftBehind"
-
-// finalizeRetryMax caps the wait between two attempts to prune a deleted Application's objects.
-const finalizeRetryMax = 30 * time.Second
 
 // finalize prunes what a deleted Application applied, then lets it go. What it prunes comes from
 // its own record, status.resources — never from Git, so a deletion needs neither the repository
@@ -130,20 +127,6 @@ func (c *Controller) release(ctx context.Context, app *gitopsv1alpha1.Applicatio
 	return err
 }
 
-// finalizeDelay is the wait before the next attempt to prune a deleted Application's objects:
-// doubling from a second, at most finalizeRetryMax.
-func (c *Controller) finalizeDelay(app *gitopsv1alpha1.Application) time.Duration {
-	key := app.Namespace + "/" + app.Name
-	c.mu.Lock()
-	c.failures[key]++
-	attempt := c.failures[key]
-	c.mu.Unlock()
-	if attempt > 5 {
-		return finalizeRetryMax
-	}
-	return min(time.Second<<(attempt-1), finalizeRetryMax)
-}
-
 // leftBehind records that a deleted Application did not delete ref: a Warning Event on the
 // Application, or, when its namespace is being deleted (where no Event can be created any more),
 // on the object itself.
@@ -161,16 +144,6 @@ func (c *Controller) leftBehind(ctx context.Context, app *gitopsv1alpha1.Applica
 		truncate(fmt.Sprintf("Application %s/%s was deleted with its namespace and left this object behind: %s; delete it by hand if it is no longer needed", app.Namespace, app.Name, why), maxMessage))
 }
 
-// event records an Event on the Application, unless its namespace is being deleted, where none
-// can be created any more: then the log has it.
-func (c *Controller) event(app *gitopsv1alpha1.Application, terminating bool, typ, reason, msg string) {
-	if terminating {
-		klog.InfoS("Event of an Application whose namespace is being deleted", "application", klog.KObj(app), "type", typ, "reason", reason, "message", msg)
-		return
-	}
-	c.recorder.Event(app, typ, reason, msg)
-}
-
 // namespaceTerminating says whether namespace is being deleted, from the controller's watch of
 // namespaces; false when it keeps none.
 func (c *Controller) namespaceTerminating(namespace string) bool {
@@ -182,4 +155,13 @@ func (c *Controller) namespaceTerminating(namespace string) bool {
 		return false // not seen yet: a namespace made a moment ago
 	}
 	return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating
+}
+
+func hasFinalizer(app *gitopsv1alpha1.Application) bool {
+	for _, f := range app.Finalizers {
+		if f == gitopsv1alpha1.PruneFinalizer {
+			return true
+		}
+	}
+	return false
 }
