@@ -17,8 +17,8 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
-	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
@@ -67,7 +67,7 @@ type ExtraConfig struct {
 	// read policy over the engine.
 	engine   *engine.Engine
 	kube     kubernetes.Interface
-	clusters *clusters.Registry
+	clusters *remote.Registry
 	reads    *application.EngineReader
 }
 

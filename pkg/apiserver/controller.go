@@ -16,9 +16,9 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/charts"
-	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
@@ -74,7 +74,7 @@ func (c completedConfig) buildEngine() error {
 	if err != nil {
 		return err
 	}
-	c.ExtraConfig.kube, c.ExtraConfig.clusters = kube, clusters.NewRegistry(cc.Target.QPS, cc.Target.Burst)
+	c.ExtraConfig.kube, c.ExtraConfig.clusters = kube, remote.NewRegistry(cc.Target.QPS, cc.Target.Burst)
 	c.ExtraConfig.engine = engine.New(engine.Config{
 		Source:           cache,
 		Charts:           charts.New(charts.Options{Timeout: cc.GitTimeout, Egress: cc.Egress}),

@@ -1,5 +1,5 @@
 // Package controller holds the metrics of Ferry's controllers, served on ferry-apiserver's
-// /metrics; the controllers themselves are its subpackages (application, appsets, clusters).
+// /metrics; the controllers themselves are its subpackages (application, applicationset, cluster).
 package controller
 
 import (

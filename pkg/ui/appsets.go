@@ -18,7 +18,7 @@ import (
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
 
-// setLabel is the label the ApplicationSet controller (pkg/controller/appsets, SetLabel) puts
+// setLabel is the label the ApplicationSet controller (pkg/controller/applicationset, SetLabel) puts
 // on each Application it generates, beside a controller owner reference to the set. The UI
 // selects by the label and keeps only the Applications the set controls, as the controller
 // does; it does not import the controller, which would bring the whole engine into the plugin.

@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
-	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
+	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
 )
 
 // registerRemote registers the test's control plane as the remote cluster name, reached
@@ -20,7 +20,7 @@ func (f *fixture) registerRemote(name string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	conn, err := clusters.ConnectionFor(gitopsv1alpha1.ClusterSpec{Server: f.cfg.Host, CABundle: ca},
+	conn, err := remote.ConnectionFor(gitopsv1alpha1.ClusterSpec{Server: f.cfg.Host, CABundle: ca},
 		map[string][]byte{gitopsv1alpha1.ClusterTokenKey: []byte(f.cfg.BearerToken)})
 	if err != nil {
 		f.t.Fatal(err)

@@ -22,9 +22,9 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/fake"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
-	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
@@ -56,7 +56,7 @@ type fixture struct {
 	// dest is a namespace made for the test; Applications deploy into it.
 	dest string
 	// clusters are the remote clusters the engine knows; tests register some.
-	clusters *clusters.Registry
+	clusters *remote.Registry
 	ctrl     *Controller
 	cfg      *rest.Config
 }
@@ -94,7 +94,7 @@ func newFixtureWith(t *testing.T, configure func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	// Remote bases allowed for remote_test.go; no other test names one.
-	f.clusters = clusters.NewRegistry(cfg.QPS, cfg.Burst)
+	f.clusters = remote.NewRegistry(cfg.QPS, cfg.Burst)
 	eng := engine.New(engine.Config{Source: cache, Applier: apply.NewApplier(cfg), AllowRemoteBases: true, Clusters: f.clusters})
 	// The simple tracker: NewClientset's field-managed one has no schema for Application.
 	f.ferry = fake.NewSimpleClientset() //nolint:staticcheck

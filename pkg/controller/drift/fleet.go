@@ -12,7 +12,7 @@ import (
 )
 
 // ClusterConfigs returns the client configuration of a Ready remote cluster and the generation
-// of its connection (clusters.Registry.Config).
+// of its connection (remote.Registry.Config).
 type ClusterConfigs func(cluster string) (*rest.Config, uint64, error)
 
 // Fleet keeps one Watcher per cluster: the cluster Ferry runs in ("") and each remote cluster an

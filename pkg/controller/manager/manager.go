@@ -22,14 +22,14 @@ import (
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/controller/application"
-	"github.com/ferry-gitops/ferry/pkg/controller/appsets"
-	clusterscontroller "github.com/ferry-gitops/ferry/pkg/controller/clusters"
+	"github.com/ferry-gitops/ferry/pkg/controller/applicationset"
+	"github.com/ferry-gitops/ferry/pkg/controller/cluster"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/controller/shard"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
-	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
+	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -52,7 +52,7 @@ type Config struct {
 	Engine *engine.Engine
 	// Clusters is the registry of remote clusters' connections the Cluster controller keeps,
 	// shared with the engine and so with the reads.
-	Clusters *clusters.Registry
+	Clusters *remote.Registry
 	// ClusterCredentialsNamespace is where Clusters' credentials Secrets live;
 	// ClusterProbeInterval how often each Cluster is probed (zero: 30s).
 	ClusterCredentialsNamespace string
@@ -105,7 +105,7 @@ type Manager struct {
 	// shards is this replica's share of the Applications; nil unsharded.
 	shards *shard.Manager
 	// clusters keeps the registry of clusters' connections, in every replica.
-	clusters *clusterscontroller.Controller
+	clusters *cluster.Controller
 	// leading is whether this replica runs the leader's work now; the Cluster controller asks
 	// it before writing a Cluster's status, from its own goroutines.
 	leading atomic.Bool
@@ -149,7 +149,7 @@ func New(cfg Config) (*Manager, error) {
 			OnChange: m.shardsChanged,
 		})
 	}
-	m.clusters = clusterscontroller.New(clusterscontroller.Config{
+	m.clusters = cluster.New(cluster.Config{
 		Ferry: cfg.Ferry, Kube: cfg.Kube, Registry: cfg.Clusters,
 		Namespace: cfg.ClusterCredentialsNamespace, ProbeInterval: cfg.ClusterProbeInterval,
 		WriteStatus: m.leading.Load,
@@ -218,7 +218,7 @@ func (m *Manager) lead(ctx context.Context) {
 	var sets sync.WaitGroup
 	defer sets.Wait()
 	sets.Go(func() {
-		appsets.New(appsets.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Tenancy: m.cfg.Tenancy, Templates: m.cfg.Templates}).Run(ctx)
+		applicationset.New(applicationset.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Tenancy: m.cfg.Tenancy, Templates: m.cfg.Templates}).Run(ctx)
 	})
 	if m.shards != nil {
 		<-ctx.Done()

@@ -1,8 +1,8 @@
-// Package clusters keeps the remote clusters Applications deploy into: how to reach each one
+// Package remote keeps the remote clusters Applications deploy into: how to reach each one
 // (server, CA, Ferry's credentials there), an applier per cluster, and whether its last probe
 // reached it. It knows nothing of the API server: the Cluster controller feeds it, the engine
 // and the drift watches read it.
-package clusters
+package remote
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package clusters
+package cluster
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/fake"
-	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
+	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
 	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 )
 
@@ -71,7 +71,7 @@ type fixture struct {
 	t        *testing.T
 	ferry    *fake.Clientset
 	kube     *kubefake.Clientset
-	registry *clusters.Registry
+	registry *remote.Registry
 	ctrl     *Controller
 
 	mu      sync.Mutex
@@ -80,7 +80,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, ferryObjs []runtime.Object, kubeObjs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, registry: clusters.NewRegistry(5, 10)}
+	f := &fixture{t: t, registry: remote.NewRegistry(5, 10)}
 	// The simple tracker: NewClientset's field-managed one has no schema for Ferry's types.
 	f.ferry = fake.NewSimpleClientset(ferryObjs...)   //nolint:staticcheck
 	f.kube = kubefake.NewSimpleClientset(kubeObjs...) //nolint:staticcheck
@@ -274,7 +274,7 @@ func TestARemovedClusterIsForgotten(t *testing.T) {
 	srv, ca := apiServer(t)
 	f := newFixture(t, nil, credentials(token))
 	// The registry knows the cluster from before; its Cluster object is gone.
-	conn, err := clusters.ConnectionFor(cluster(srv.URL, ca).Spec, credentials(token).Data)
+	conn, err := remote.ConnectionFor(cluster(srv.URL, ca).Spec, credentials(token).Data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package appsets
+package applicationset
 
 import (
 	"context"

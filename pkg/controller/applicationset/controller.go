@@ -1,9 +1,9 @@
-// Package appsets is the controller of ApplicationSets: it runs each set's generators, renders
+// Package applicationset is the controller of ApplicationSets: it runs each set's generators, renders
 // its template once per set of parameters, checks what each generated Application names against
 // the set's ServiceAccount (SubjectAccessReviews), and creates, updates and deletes the
 // Applications it owns as the set's sync policy allows. Status lists them with their sync and
 // health.
-package appsets
+package applicationset
 
 import (
 	"context"

@@ -1,9 +1,9 @@
-// Package clusters is the controller of Cluster objects: it keeps the registry of remote
-// clusters (clusters.Registry) in step with the Clusters and their credentials Secrets, probes
+// Package cluster is the controller of Cluster objects: it keeps the registry of remote
+// clusters (remote.Registry) in step with the Clusters and their credentials Secrets, probes
 // each cluster at an interval and on every change, and writes what it saw to the Cluster's
 // status: Ready, the Kubernetes version, the last probe time and how many Applications target
 // it.
-package clusters
+package cluster
 
 import (
 	"context"
@@ -34,7 +34,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
 	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
 	listers "github.com/ferry-gitops/ferry/pkg/generated/listers/gitops/v1alpha1"
-	"github.com/ferry-gitops/ferry/pkg/gitops/clusters"
+	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
 )
 
 // Config holds what the Cluster controller needs.
@@ -44,7 +44,7 @@ type Config struct {
 	// Kube is the client of the cluster Ferry runs in: the credentials Secrets, Events.
 	Kube kubernetes.Interface
 	// Registry is fed with each Cluster's connection and readiness.
-	Registry *clusters.Registry
+	Registry *remote.Registry
 	// Namespace holds the credentials Secrets (Ferry's own).
 	Namespace string
 	// ProbeInterval is how often each cluster is probed; zero means 30s.
@@ -273,7 +273,7 @@ func (c *Controller) reconcile(ctx context.Context, name string) (time.Duration,
 			c.changed(name)
 		}
 		cfg, _ := c.cfg.Registry.ProbeConfig(name)
-		v, reason, err := clusters.Probe(ctx, cfg, min(10*time.Second, c.cfg.ProbeInterval))
+		v, reason, err := remote.Probe(ctx, cfg, min(10*time.Second, c.cfg.ProbeInterval))
 		ready.Reason = reason
 		if err != nil {
 			ready.Status, ready.Message = metav1.ConditionFalse, err.Error()
@@ -301,17 +301,17 @@ func (c *Controller) reconcile(ctx context.Context, name string) (time.Duration,
 
 // connection reads a Cluster's credentials into a connection; the error says what to fix and
 // never quotes the Secret.
-func (c *Controller) connection(cl *gitopsv1alpha1.Cluster, secret *corev1.Secret, secretErr error) (clusters.Connection, error) {
+func (c *Controller) connection(cl *gitopsv1alpha1.Cluster, secret *corev1.Secret, secretErr error) (remote.Connection, error) {
 	ref := c.cfg.Namespace + "/" + cl.Spec.CredentialsRef.Name
 	if apierrors.IsNotFound(secretErr) {
-		return clusters.Connection{}, fmt.Errorf("the Secret %s of spec.credentialsRef does not exist: create it with a token, or tls.crt and tls.key", ref)
+		return remote.Connection{}, fmt.Errorf("the Secret %s of spec.credentialsRef does not exist: create it with a token, or tls.crt and tls.key", ref)
 	}
 	if secretErr != nil {
-		return clusters.Connection{}, fmt.Errorf("reading the Secret %s of spec.credentialsRef: %w", ref, secretErr)
+		return remote.Connection{}, fmt.Errorf("reading the Secret %s of spec.credentialsRef: %w", ref, secretErr)
 	}
-	conn, err := clusters.ConnectionFor(cl.Spec, secret.Data)
+	conn, err := remote.ConnectionFor(cl.Spec, secret.Data)
 	if err != nil {
-		return clusters.Connection{}, fmt.Errorf("the Secret %s of spec.credentialsRef %w", ref, err)
+		return remote.Connection{}, fmt.Errorf("the Secret %s of spec.credentialsRef %w", ref, err)
 	}
 	return conn, nil
 }
