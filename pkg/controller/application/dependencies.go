@@ -8,7 +8,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
-	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 )
 
 // dependsOnIndex indexes Applications by the "namespace/name" of each Application they depend
@@ -49,7 +48,7 @@ func dependencyReady(dep *gitopsv1alpha1.Application) (bool, string) {
 	case st.Sync.Status != gitopsv1alpha1.SyncStatusSynced:
 		return false, orUnknown(string(st.Sync.Status))
 	case st.Sync.Revision != st.SourceRevision:
-		return false, "not yet synced at revision " + engine.ShortRevision(st.SourceRevision)
+		return false, "not yet synced at revision " + gitopsv1alpha1.ShortRevision(st.SourceRevision)
 	case st.Health.Status != gitopsv1alpha1.HealthHealthy:
 		return false, orUnknown(string(st.Health.Status))
 	}

@@ -42,7 +42,7 @@ func (c *Controller) emitEvents(app *gitopsv1alpha1.Application, o outcome) {
 			}
 		}
 		if changed > 0 || o.op != nil {
-			c.recorder.Eventf(app, corev1.EventTypeNormal, "Synced", "revision %s: %s", engine.ShortRevision(o.SyncedRevision), summary(o))
+			c.recorder.Eventf(app, corev1.EventTypeNormal, "Synced", "revision %s: %s", gitopsv1alpha1.ShortRevision(o.SyncedRevision), summary(o))
 		}
 	}
 	for _, r := range o.Pruned {

@@ -33,8 +33,8 @@ type outcome struct {
 func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
 	st.ObservedGeneration = app.Generation
 	st.SourceRevision = o.SourceRevision
-	st.SourceRevisions = engine.RevisionList(app, o.SourceRevision)
-	st.Sync = gitopsv1alpha1.SyncStatus{Status: o.SyncStatus, Revision: o.SyncedRevision, Revisions: engine.RevisionList(app, o.SyncedRevision)}
+	st.SourceRevisions = gitopsv1alpha1.RevisionList(app, o.SourceRevision)
+	st.Sync = gitopsv1alpha1.SyncStatus{Status: o.SyncStatus, Revision: o.SyncedRevision, Revisions: gitopsv1alpha1.RevisionList(app, o.SyncedRevision)}
 	st.Health = gitopsv1alpha1.HealthStatus{Status: o.Health.Code, Message: truncate(o.Health.Message, maxMessage)}
 	st.Resources = o.Resources
 
@@ -81,11 +81,11 @@ func (o outcome) writeSynced(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1
 	switch {
 	case o.healthOnly && meta.FindStatusCondition(st.Conditions, gitopsv1alpha1.ConditionSynced) != nil:
 	case o.SyncStatus == gitopsv1alpha1.SyncStatusSynced:
-		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+engine.ShortRevision(o.SyncedRevision))
+		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionTrue, gitopsv1alpha1.ReasonSynced, "objects match revision "+gitopsv1alpha1.ShortRevision(o.SyncedRevision))
 	case len(o.Shared) > 0:
 		setCondition(st, app, gitopsv1alpha1.ConditionSynced, metav1.ConditionFalse, gitopsv1alpha1.ReasonSharedResource, sharedMessage(o.Shared))
 	default:
-		msg := "live objects differ from revision " + engine.ShortRevision(o.SourceRevision)
+		msg := "live objects differ from revision " + gitopsv1alpha1.ShortRevision(o.SourceRevision)
 		if len(o.Kept) > 0 {
 			msg += fmt.Sprintf("; %d left Git and %s kept until pruned (%s)", len(o.Kept), plural(len(o.Kept), "is", "are"), keptList(o.Kept))
 		}
@@ -105,7 +105,7 @@ func (o outcome) writeReady(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1a
 	case o.Health.Code != gitopsv1alpha1.HealthHealthy:
 		setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, string(o.Health.Code), truncate(o.Health.Message, maxMessage))
 	default:
-		setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionTrue, gitopsv1alpha1.ReasonSucceeded, "applied revision "+engine.ShortRevision(o.SyncedRevision))
+		setCondition(st, app, gitopsv1alpha1.ConditionReady, metav1.ConditionTrue, gitopsv1alpha1.ReasonSucceeded, "applied revision "+gitopsv1alpha1.ShortRevision(o.SyncedRevision))
 	}
 }
 

@@ -338,7 +338,7 @@ func (e *Engine) renderAndPrepare(ctx context.Context, app *gitopsv1alpha1.Appli
 		return nil, err
 	}
 	srcs := Sources(app)
-	shas := strings.Split(sha, revisionSeparator)
+	shas := strings.Split(sha, gitopsv1alpha1.RevisionSeparator)
 	if len(shas) != len(srcs) {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonInternalError, Err: fmt.Errorf("revision %q does not name one revision for each of the %d sources", sha, len(srcs))}
 	}

@@ -33,11 +33,6 @@ func Sources(app *gitopsv1alpha1.Application) []SourceAt {
 	return out
 }
 
-// revisionSeparator joins the revisions of spec.sources into one revision, the one the
-// controller compares, records and syncs to. Git forbids spaces in refs, and neither a commit
-// SHA nor a resolved chart version holds one.
-const revisionSeparator = " "
-
 // SplitRevisions returns the revision of each source of app that revision names: one per
 // source, separated by spaces, for spec.sources; "" means each source's spec revision.
 func SplitRevisions(app *gitopsv1alpha1.Application, revision string) ([]string, error) {
@@ -52,7 +47,7 @@ func SplitRevisions(app *gitopsv1alpha1.Application, revision string) ([]string,
 	if len(app.Spec.Sources) == 0 {
 		return []string{revision}, nil
 	}
-	revs := strings.Split(revision, revisionSeparator)
+	revs := strings.Split(revision, gitopsv1alpha1.RevisionSeparator)
 	if len(revs) != len(srcs) {
 		return nil, &StageError{Reason: gitopsv1alpha1.ReasonGitFailed, Terminal: true, Err: fmt.Errorf(
 			"revision %q names %d revisions, but spec.sources has %d sources: name one revision per source, in order, separated by spaces", revision, len(revs), len(srcs))}
@@ -61,20 +56,7 @@ func SplitRevisions(app *gitopsv1alpha1.Application, revision string) ([]string,
 }
 
 // JoinRevisions is the one revision of the revisions of spec.sources.
-func JoinRevisions(revs []string) string { return strings.Join(revs, revisionSeparator) }
-
-// RevisionList is the revision of each source of app that revision (as Resolve returns it)
-// holds, for status.sourceRevisions and status.sync.revisions; nil for spec.source.
-func RevisionList(app *gitopsv1alpha1.Application, revision string) []string {
-	if len(app.Spec.Sources) == 0 || revision == "" {
-		return nil
-	}
-	return strings.Split(revision, revisionSeparator)
-}
-
-// ShortRevision shortens each full commit SHA of revision to 12 characters, as Ferry's events
-// and conditions show them; chart versions, branches and tags are left as they are.
-func ShortRevision(revision string) string { return gitopsv1alpha1.ShortRevision(revision) }
+func JoinRevisions(revs []string) string { return strings.Join(revs, gitopsv1alpha1.RevisionSeparator) }
 
 // refValueFiles are the $<ref>/ value files of a chart, read from the sources they name.
 type refValueFiles struct {

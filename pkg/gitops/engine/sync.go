@@ -219,7 +219,7 @@ func (e *Engine) apply(ctx context.Context, req SyncRequest, as Actor, desired [
 				missing = append(missing, fmt.Sprintf("spec.resources[%d] %s", i, ResourceString(plan.Resources[i])))
 			}
 			out.Err = &StageError{Reason: gitopsv1alpha1.ReasonApplyFailed, Terminal: true,
-				Err: fmt.Errorf("%s: no such object in what revision %s renders; nothing was applied", strings.Join(missing, ", "), ShortRevision(out.SourceRevision))}
+				Err: fmt.Errorf("%s: no such object in what revision %s renders; nothing was applied", strings.Join(missing, ", "), gitopsv1alpha1.ShortRevision(out.SourceRevision))}
 			return
 		}
 		desired = selected

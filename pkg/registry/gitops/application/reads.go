@@ -129,7 +129,7 @@ func (r *EngineReader) CheckSyncResources(ctx context.Context, app *gitops.Appli
 	var errs field.ErrorList
 	for _, i := range unmatched {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "resources").Index(i), engine.ResourceString(versioned[i]),
-			fmt.Sprintf("names no object that revision %s of %s renders", engine.ShortRevision(sha), gitops.PrimarySource(&app.Spec).Path)))
+			fmt.Sprintf("names no object that revision %s of %s renders", v1alpha1.ShortRevision(sha), gitops.PrimarySource(&app.Spec).Path)))
 	}
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(gitops.Kind("ApplicationSync"), app.Name, errs)
