@@ -41,7 +41,7 @@ func (o *orderedSync) report() {
 
 // hookStep is the step of a hook that has not run yet; a hook the server names is shown by its
 // generateName until it is created.
-func hookStep(t hooks.Type, h Hook) gitopsv1alpha1.OperationStep {
+func hookStep(t hooks.Type, h hooks.Hook) gitopsv1alpha1.OperationStep {
 	name := h.Object.GetName()
 	if name == "" {
 		name = h.Object.GetGenerateName() + "*"
@@ -52,7 +52,7 @@ func hookStep(t hooks.Type, h Hook) gitopsv1alpha1.OperationStep {
 
 // scheduled is a hook and the index of its step.
 type scheduled struct {
-	Hook
+	hooks.Hook
 	step int
 }
 
@@ -65,8 +65,8 @@ type stage struct {
 
 // run carries the sync out; afterWaves (the prune) runs once every wave is in. It reports false
 // when the sync stopped (out.Err says why).
-func (o *orderedSync) run(waves []Wave, hookList []Hook, afterWaves func()) bool {
-	byType := map[hooks.Type][]Hook{}
+func (o *orderedSync) run(waves []Wave, hookList []hooks.Hook, afterWaves func()) bool {
+	byType := map[hooks.Type][]hooks.Hook{}
 	for _, h := range hookList {
 		for _, t := range h.Types {
 			byType[t] = append(byType[t], h)
@@ -74,7 +74,7 @@ func (o *orderedSync) run(waves []Wave, hookList []Hook, afterWaves func()) bool
 	}
 	// The steps, in the order they run: PreSync hooks, the waves with their Sync hooks, PostSync
 	// hooks. SyncFail hooks are added when they run.
-	schedule := func(t hooks.Type, h Hook) scheduled {
+	schedule := func(t hooks.Type, h hooks.Hook) scheduled {
 		o.steps = append(o.steps, hookStep(t, h))
 		return scheduled{Hook: h, step: len(o.steps) - 1}
 	}
@@ -192,19 +192,19 @@ func (o *orderedSync) hook(ctx context.Context, h scheduled, what string) bool {
 	// A hook that ran and failed needs a person; one the cluster refused to create (a missing
 	// permission, the API unavailable) is retried.
 	o.out.Err = &StageError{Reason: gitopsv1alpha1.ReasonHookFailed, Terminal: res.ran,
-		Err: fmt.Errorf("%s hook %s: %s; the sync stopped there", what, hookName(h.Object), res.message)}
+		Err: fmt.Errorf("%s hook %s: %s; the sync stopped there", what, hooks.Name(h.Object), res.message)}
 	return false
 }
 
 // syncFail runs the SyncFail hooks after the sync failed; their own failures are added to the
 // sync's error.
-func (o *orderedSync) syncFail(list []Hook) {
+func (o *orderedSync) syncFail(list []hooks.Hook) {
 	ctx := o.ctx
 	for _, h := range list {
 		o.steps = append(o.steps, hookStep(hooks.SyncFail, h))
 		res := o.e.runHook(ctx, o.as, AppOf(o.req.App), h, o.timeout, &o.steps[len(o.steps)-1], o.report)
 		if !res.ok {
-			o.out.Err = fmt.Errorf("%w; SyncFail hook %s: %s", o.out.Err, hookName(h.Object), res.message)
+			o.out.Err = fmt.Errorf("%w; SyncFail hook %s: %s", o.out.Err, hooks.Name(h.Object), res.message)
 		}
 	}
 	o.report()

@@ -14,6 +14,7 @@ import (
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
 	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
@@ -108,7 +109,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 		return out.finish()
 	}
 	// Hooks are run by a sync, not kept: they are no part of what is compared or pruned.
-	desired, hookList, err := SplitHooks(rendered)
+	desired, hookList, err := hooks.Split(rendered)
 	if err != nil {
 		out.Err = &StageError{Reason: gitopsv1alpha1.ReasonRenderFailed, Terminal: true, Err: err}
 		out.Resources, out.Health = InventoryHealth(ctx, app.Status.Resources, req.Health)
@@ -207,7 +208,7 @@ func (out *Outcome) judge(previous []apply.ObjectRef, desired []*unstructured.Un
 
 // apply carries out an ActionApply plan: the namespace, the objects (wave by wave, with their
 // hooks, when they name waves or hooks), then the prune.
-func (e *Engine) apply(ctx context.Context, req SyncRequest, as Actor, desired []*unstructured.Unstructured, hookList []Hook, previous []apply.ObjectRef, out *Outcome) {
+func (e *Engine) apply(ctx context.Context, req SyncRequest, as Actor, desired []*unstructured.Unstructured, hookList []hooks.Hook, previous []apply.ObjectRef, out *Outcome) {
 	app := req.App
 	plan := out.Plan
 	all := desired

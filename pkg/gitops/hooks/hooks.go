@@ -4,6 +4,12 @@
 // part of an Application's inventory: never compared, never OutOfSync, never pruned. Argo CD's
 // annotations are read too, so that repositories written for it deploy unchanged; Ferry's win
 // when an object carries both.
+//
+// Everything about what a hook is lives here: its annotations, splitting a render into the
+// Application's resources and its hooks (Split), and judging a hook object finished (Finished).
+// Running hooks at their point of a sync is the engine's (engine/hooks.go, engine/ordered.go);
+// creating and deleting hook objects as the Application's identity is the applier's
+// (apply/hooks.go).
 package hooks
 
 import (

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/flight"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 	"github.com/ferry-gitops/ferry/pkg/recovery"
@@ -125,7 +126,7 @@ func (r *EngineReader) CheckSyncResources(ctx context.Context, app *gitops.Appli
 			return apierrors.NewInternalError(err)
 		}
 	}
-	_, unmatched := engine.SelectResources(engine.Resources(objs), versioned)
+	_, unmatched := engine.SelectResources(hooks.Resources(objs), versioned)
 	var errs field.ErrorList
 	for _, i := range unmatched {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "resources").Index(i), engine.ResourceString(versioned[i]),
@@ -293,7 +294,7 @@ func (r *EngineReader) diffApplication(ctx context.Context, app *gitops.Applicat
 	budget := r.readBudget(ctx)
 	cmpCtx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	cmp, err := r.engine.Compare(cmpCtx, versioned, engine.Resources(desired), true)
+	cmp, err := r.engine.Compare(cmpCtx, versioned, hooks.Resources(desired), true)
 	if err != nil && cmpCtx.Err() != nil && ctx.Err() == nil {
 		return "", nil, apierrors.NewTimeoutError(fmt.Sprintf(
 			"comparing %d objects with the cluster is taking longer than %s (a busy cluster); retry in a few seconds", len(desired), budget.Round(time.Millisecond)),

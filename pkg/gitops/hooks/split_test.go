@@ -1,4 +1,4 @@
-package engine
+package hooks
 
 import (
 	"strings"
@@ -7,10 +7,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncoptions"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncwave"
 )
+
+func object(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(namespace)
+	u.SetName(name)
+	return u
+}
 
 func annotated(o *unstructured.Unstructured, kv ...string) *unstructured.Unstructured {
 	a := map[string]string{}
@@ -21,18 +29,18 @@ func annotated(o *unstructured.Unstructured, kv ...string) *unstructured.Unstruc
 	return o
 }
 
-func TestSplitHooks(t *testing.T) {
+func TestSplit(t *testing.T) {
 	generated := object("batch/v1", "Job", "shop", "")
 	generated.SetGenerateName("migrate-")
 	objs := []*unstructured.Unstructured{
 		object("apps/v1", "Deployment", "shop", "web"),
-		annotated(object("batch/v1", "Job", "shop", "smoke"), hooks.Annotation, "PostSync", hooks.DeletePolicyAnnotation, "HookSucceeded"),
-		annotated(generated, hooks.ArgoCDAnnotation, "PreSync", syncwave.Annotation, "-1"),
-		annotated(object("v1", "ConfigMap", "shop", "legacy"), hooks.ArgoCDAnnotation, "Skip"),
-		annotated(object("batch/v1", "Job", "shop", "backup"), hooks.Annotation, "PreSync"),
+		annotated(object("batch/v1", "Job", "shop", "smoke"), Annotation, "PostSync", DeletePolicyAnnotation, "HookSucceeded"),
+		annotated(generated, ArgoCDAnnotation, "PreSync", syncwave.Annotation, "-1"),
+		annotated(object("v1", "ConfigMap", "shop", "legacy"), ArgoCDAnnotation, "Skip"),
+		annotated(object("batch/v1", "Job", "shop", "backup"), Annotation, "PreSync"),
 		object("v1", "Service", "shop", "web"),
 	}
-	resources, found, err := SplitHooks(objs)
+	resources, found, err := Split(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,16 +53,16 @@ func TestSplitHooks(t *testing.T) {
 	}
 	var hs []string
 	for _, h := range found {
-		hs = append(hs, hookName(h.Object)+":"+string(h.Types[0])+":"+string(h.Policies[0]))
+		hs = append(hs, Name(h.Object)+":"+string(h.Types[0])+":"+string(h.Policies[0]))
 	}
 	// By wave, then name; the Skip object is no hook to run.
 	if got := strings.Join(hs, " "); got != "Job/migrate-*:PreSync:BeforeHookCreation Job/backup:PreSync:BeforeHookCreation Job/smoke:PostSync:HookSucceeded" {
 		t.Errorf("hooks %q", got)
 	}
 
-	_, _, err = SplitHooks([]*unstructured.Unstructured{
-		annotated(object("batch/v1", "Job", "shop", "a"), hooks.Annotation, "Later"),
-		annotated(object("batch/v1", "Job", "shop", "b"), hooks.Annotation, "PreSync", hooks.DeletePolicyAnnotation, "Always"),
+	_, _, err = Split([]*unstructured.Unstructured{
+		annotated(object("batch/v1", "Job", "shop", "a"), Annotation, "Later"),
+		annotated(object("batch/v1", "Job", "shop", "b"), Annotation, "PreSync", DeletePolicyAnnotation, "Always"),
 		annotated(object("v1", "ConfigMap", "shop", "c"), syncoptions.Annotation, "Prune=never"),
 	})
 	for _, want := range []string{"Job/a", `"Later"`, "Job/b", `"Always"`, "ConfigMap/c", `"Prune=never"`} {
@@ -85,9 +93,9 @@ func TestHookFinished(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(tc.y), &u.Object); err != nil {
 				t.Fatal(err)
 			}
-			done, ok, msg := hookFinished(&u)
+			done, ok, msg := Finished(&u)
 			if done != tc.done || ok != tc.ok || msg == "" {
-				t.Errorf("hookFinished = %v, %v, %q; want %v, %v", done, ok, msg, tc.done, tc.ok)
+				t.Errorf("Finished = %v, %v, %q; want %v, %v", done, ok, msg, tc.done, tc.ok)
 			}
 		})
 	}
