@@ -3,6 +3,7 @@ package gitops
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -97,7 +98,7 @@ func (r ApplicationReference) Key(namespace string) string {
 	if r.Namespace != "" {
 		namespace = r.Namespace
 	}
-	return namespace + "/" + r.Name
+	return types.NamespacedName{Namespace: namespace, Name: r.Name}.String()
 }
 
 // ApplicationSource locates the manifests of an Application in Git.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -62,7 +63,7 @@ func (c *Controller) retryDelay(key string, app *gitopsv1alpha1.Application, int
 
 // finalizeDelay is the wait before the next attempt to prune a deleted Application's objects.
 func (c *Controller) finalizeDelay(app *gitopsv1alpha1.Application) time.Duration {
-	return backoff(finalizeRetry, c.failed(app.Namespace+"/"+app.Name), finalizeRetryMax)
+	return backoff(finalizeRetry, c.failed(cache.MetaObjectToName(app).String()), finalizeRetryMax)
 }
 
 // intervalOf is how often the Application's source is checked again.

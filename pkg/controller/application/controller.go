@@ -249,7 +249,7 @@ func (c *Controller) ShardsChanged() {
 // Application compared again at once, not at its next interval; a status change (or Ferry's own
 // write) gets only its health read again from the watch cache, with no Git or API request.
 func (c *Controller) ObjectChanged(app apply.App, _ apply.ObjectRef, change drift.Change) {
-	key := app.Namespace + "/" + app.Name
+	key := app.Key()
 	c.markChanged(key, change == drift.Drifted)
 	c.queue.Add(key)
 }

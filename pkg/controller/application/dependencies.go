@@ -89,7 +89,7 @@ func (c *Controller) dependenciesNotReady(app *gitopsv1alpha1.Application) strin
 // inCycle reports whether app's dependencies, followed through the informer cache, lead back
 // to it.
 func (c *Controller) inCycle(app *gitopsv1alpha1.Application) bool {
-	self := app.Namespace + "/" + app.Name
+	self := cache.MetaObjectToName(app).String()
 	queue := dependencyKeys(app)
 	seen := map[string]bool{}
 	for len(queue) > 0 && len(seen) < maxDependencyDepth {
@@ -124,7 +124,7 @@ func (c *Controller) enqueueDependents(indexer cache.Indexer, old, cur *gitopsv1
 	if app == nil {
 		app = old
 	}
-	dependents, err := indexer.ByIndex(dependsOnIndex, app.Namespace+"/"+app.Name)
+	dependents, err := indexer.ByIndex(dependsOnIndex, cache.MetaObjectToName(app).String())
 	if err != nil {
 		return
 	}

@@ -90,7 +90,7 @@ func (c *Controller) recovered(ctx context.Context, key string, app *gitopsv1alp
 // ready) says why; otherwise a requested operation starts, and either its health alone is read
 // again or it is synced, its status and Events written, and its next look scheduled.
 func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Application) (Result, error) {
-	key := app.Namespace + "/" + app.Name
+	key := cache.MetaObjectToName(app).String()
 	if app.DeletionTimestamp != nil {
 		return c.finalize(ctx, app)
 	}

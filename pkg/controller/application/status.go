@@ -9,6 +9,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
@@ -159,7 +160,7 @@ func (c *Controller) writeStatus(ctx context.Context, app *gitopsv1alpha1.Applic
 		return fmt.Errorf("writing status: %w", err)
 	}
 	if base := app.ResourceVersion; base != "" && base != result.ResourceVersion {
-		c.supersede(app.Namespace+"/"+app.Name, base)
+		c.supersede(cache.MetaObjectToName(app).String(), base)
 	}
 	*app = *result
 	return nil

@@ -144,7 +144,7 @@ func New(cfg Config) *Controller {
 			obj = tomb.Obj
 		}
 		if app, ok := obj.(*gitopsv1alpha1.Application); ok && app.Labels[SetLabel] != "" {
-			c.queue.Add(app.Namespace + "/" + app.Labels[SetLabel])
+			c.queue.Add(cache.NewObjectName(app.Namespace, app.Labels[SetLabel]).String())
 		}
 	}
 	_, _ = appInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -459,7 +459,7 @@ func (w *Watcher) Get(ref apply.ObjectRef) (*unstructured.Unstructured, bool) {
 		if ref.Namespace == "" {
 			return nil, false
 		}
-		key = ref.Namespace + "/" + ref.Name
+		key = cache.NewObjectName(ref.Namespace, ref.Name).String()
 	}
 	obj, exists, err := k.informer.GetIndexer().GetByKey(key)
 	if err != nil || !exists {

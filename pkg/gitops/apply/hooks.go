@@ -99,7 +99,7 @@ func hookOwner(app App, live *unstructured.Unstructured) (string, bool) {
 	switch {
 	case of == "":
 		return "no Application made it", false
-	case of != app.Namespace+"/"+app.Name:
+	case of != app.Key():
 		return "it is a hook of Application " + of, false
 	case !hooks.IsHook(live):
 		return "it carries no hook annotation", false

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/cache"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
@@ -28,6 +29,10 @@ type App struct {
 	Namespace string
 	Name      string
 }
+
+// Key is "namespace/name", the form of an informer's key (cache.ObjectName), in which Ferry
+// names an Application in annotations and work queues.
+func (a App) Key() string { return cache.NewObjectName(a.Namespace, a.Name).String() }
 
 // LabelValue is the value of AppLabel for this Application.
 func (a App) LabelValue() string {

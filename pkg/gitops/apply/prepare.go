@@ -53,7 +53,7 @@ func (a *Applier) Prepare(ctx context.Context, app App, username string, objects
 			// Whatever Git wrote in Ferry's own keys goes: a hook claiming to be another
 			// Application's object could later be pruned or taken over in its name.
 			delete(ann, TrackingAnnotation)
-			ann[hooks.OfAnnotation] = app.Namespace + "/" + app.Name
+			ann[hooks.OfAnnotation] = app.Key()
 			o.SetAnnotations(ann)
 			if labels := o.GetLabels(); labels != nil {
 				delete(labels, AppLabel)

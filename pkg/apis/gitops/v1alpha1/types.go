@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // +genclient
@@ -106,7 +107,7 @@ func (r ApplicationReference) Key(namespace string) string {
 	if r.Namespace != "" {
 		namespace = r.Namespace
 	}
-	return namespace + "/" + r.Name
+	return types.NamespacedName{Namespace: namespace, Name: r.Name}.String()
 }
 
 // ApplicationSource locates the manifests of an Application in Git.

@@ -15,6 +15,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -96,7 +97,7 @@ func validateDependsOn(app *gitops.Application, fldPath *field.Path) field.Error
 		}
 		key := ref.Key(app.Namespace)
 		switch {
-		case key == app.Namespace+"/"+app.Name:
+		case key == (types.NamespacedName{Namespace: app.Namespace, Name: app.Name}).String():
 			allErrs = append(allErrs, field.Invalid(path, key, "an Application cannot depend on itself"))
 		case seen[key]:
 			allErrs = append(allErrs, field.Duplicate(path, key))

@@ -8,6 +8,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -172,7 +173,7 @@ func (r *ReferenceAuthorizer) checkCycle(ctx context.Context, app *gitops.Applic
 	if r.lookup == nil || len(app.Spec.DependsOn) == 0 {
 		return nil
 	}
-	self := app.Namespace + "/" + app.Name
+	self := types.NamespacedName{Namespace: app.Namespace, Name: app.Name}.String()
 	// Each node remembers which of app's own dependencies it was reached through: the refusal
 	// names that one only, never the Applications of other namespaces on the way.
 	type node struct {
