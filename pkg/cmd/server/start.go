@@ -111,7 +111,7 @@ type Options struct {
 	// MaxConcurrentReadRenders bounds the renders GET .../diff and .../manifests start at once,
 	// so that reads never hold every render worker the controller needs.
 	MaxConcurrentReadRenders int
-	// GitMaxRepositorySize and GitCacheMaxSize are quantities (512Mi, 10Gi) bounding one cached
+	// GitMaxRepositorySize and GitCacheMaxSize are quantities (defaults 1Gi and 10Gi) bounding one cached
 	// repository and the whole cache; GitCacheUnusedGracePeriod is how long a repository no
 	// Application uses stays cached.
 	GitMaxRepositorySize      string
