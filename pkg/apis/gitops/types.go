@@ -451,6 +451,11 @@ type ApplicationStatus struct {
 	// ReconciledAt is when the controller last finished reconciling this Application.
 	// +optional
 	ReconciledAt *metav1.Time
+	// Rollback, while set, holds the Application at the revision a rollback synced to: the sync
+	// policy does not follow Git while Git still names the revision rolled away from. A
+	// requested sync, or Git naming another revision, ends it.
+	// +optional
+	Rollback *RollbackStatus
 }
 
 // SyncStatus is the comparison of the deployed objects with Git.

@@ -42,6 +42,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationManifests{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationManifests(ref),
 		v1alpha1.ApplicationManifestsOptions{}.OpenAPIModelName():     schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref),
 		v1alpha1.ApplicationReference{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref),
+		v1alpha1.ApplicationRollback{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationRollback(ref),
+		v1alpha1.ApplicationRollbackSpec{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackSpec(ref),
+		v1alpha1.ApplicationRollbackStatus{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackStatus(ref),
 		v1alpha1.ApplicationSet{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ApplicationSet(ref),
 		v1alpha1.ApplicationSetApplicationStatus{}.OpenAPIModelName(): schema_pkg_apis_gitops_v1alpha1_ApplicationSetApplicationStatus(ref),
 		v1alpha1.ApplicationSetGenerator{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationSetGenerator(ref),
@@ -89,6 +92,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
 		v1alpha1.ResourceStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
 		v1alpha1.RetryStrategy{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
+		v1alpha1.RollbackStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref),
 		v1alpha1.SyncPolicy{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
 		v1alpha1.SyncResource{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
 		v1alpha1.SyncStatus{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
@@ -567,6 +571,124 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref common.ReferenceCa
 					},
 				},
 				Required: []string{"name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRollback(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRollback is the body of a POST to applications/{name}/rollback: a request to sync the Application back to what an earlier sync applied, and to hold it there while Git still names the revision rolled away from.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata; name, when set, must equal the Application's name.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is where to roll back to.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationRollbackSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is filled in by the server: the operation it recorded.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationRollbackStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationRollbackSpec{}.OpenAPIModelName(), v1alpha1.ApplicationRollbackStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRollbackSpec is where a rollback goes.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"id": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ID names the entry of status.history to roll back to: a successful sync that was not a dry run. Empty means the newest such entry at another revision than the one synced now.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"prune": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Prune deletes the objects the entry's revision does not hold (what the revision rolled away from added), even when the sync policy does not prune.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRollbackStatus reports the operation a rollback recorded.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"operationID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OperationID is the id of the recorded operation, as in status.operation.id.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase of the operation when the request returned: Pending.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the revision the operation syncs to: the one the history entry applied, of every source (a chart's version included).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"applicationResourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ApplicationResourceVersion is the Application's resourceVersion after the operation was recorded, to watch from.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
 			},
 		},
 	}
@@ -1321,11 +1443,17 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"rollback": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Rollback, while set, holds the Application at the revision a rollback synced to: the sync policy does not follow Git while Git still names the revision rolled away from. A requested sync, or Git naming another revision, ends it.",
+							Ref:         ref(v1alpha1.RollbackStatus{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.RollbackStatus{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -3071,6 +3199,59 @@ func schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref common.ReferenceCallback)
 		},
 		Dependencies: []string{
 			v1alpha1.Backoff{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RollbackStatus is a rollback in force: the Application is held at Revision while Git still names From.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"id": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ID is the entry of status.history rolled back to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the revision rolled back to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"from": {
+						SchemaProps: spec.SchemaProps{
+							Description: "From is the revision rolled away from: the newest Git named when the rollback was requested. Automated sync follows Git again once Git names another.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"requestedBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RequestedBy is the username of the requester.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"requestedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RequestedAt is when the rollback was requested.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"id", "revision", "from", "requestedAt"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 

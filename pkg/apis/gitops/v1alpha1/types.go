@@ -10,6 +10,7 @@ import (
 
 // +genclient
 // +genclient:method=Sync,verb=create,subresource=sync,input=ApplicationSync,result=ApplicationSync
+// +genclient:method=Rollback,verb=create,subresource=rollback,input=ApplicationRollback,result=ApplicationRollback
 // +genclient:method=GetHealth,verb=get,subresource=health,result=ApplicationHealth
 // +genclient:method=GetManifests,verb=get,subresource=manifests,result=ApplicationManifests
 // +genclient:method=GetDiff,verb=get,subresource=diff,result=ApplicationDiff
@@ -461,6 +462,11 @@ type ApplicationStatus struct {
 	// ReconciledAt is when the controller last finished reconciling this Application.
 	// +optional
 	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty" protobuf:"bytes,9,opt,name=reconciledAt"`
+	// Rollback, while set, holds the Application at the revision a rollback synced to: the sync
+	// policy does not follow Git while Git still names the revision rolled away from. A
+	// requested sync, or Git naming another revision, ends it.
+	// +optional
+	Rollback *RollbackStatus `json:"rollback,omitempty" protobuf:"bytes,11,opt,name=rollback"`
 }
 
 // SyncStatus is the comparison of the deployed objects with Git.

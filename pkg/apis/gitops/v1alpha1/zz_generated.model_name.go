@@ -67,6 +67,21 @@ func (in ApplicationReference) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRollback) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRollback"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRollbackSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRollbackSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRollbackStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRollbackStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationSet) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationSet"
 }
@@ -299,6 +314,11 @@ func (in ResourceStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RetryStrategy) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.RetryStrategy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RollbackStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.RollbackStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
