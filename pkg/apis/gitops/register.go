@@ -43,6 +43,10 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterList{},
 		&ApplicationSet{},
 		&ApplicationSetList{},
+		&AlertProvider{},
+		&AlertProviderList{},
+		&Alert{},
+		&AlertList{},
 	)
 	return nil
 }

@@ -44,6 +44,7 @@ import (
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/notify"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
@@ -77,6 +78,9 @@ type Options struct {
 	// fetch (egress.Policy): an allowed range wins over a denied one.
 	EgressDenyCIDRs  []string
 	EgressAllowCIDRs []string
+	// NotificationAllowedCIDRs are the loopback, link-local or metadata ranges AlertProviders
+	// may deliver to nonetheless (notify.Policy); empty admits none of them.
+	NotificationAllowedCIDRs []string
 	// DefaultServiceAccount is the ServiceAccount of its own namespace an Application naming
 	// none acts as.
 	DefaultServiceAccount string
@@ -234,6 +238,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 			"The default denies loopback, unspecified and link-local addresses and the cloud metadata services.")
 	fs.StringSliceVar(&o.EgressAllowCIDRs, "egress-allow-cidrs", o.EgressAllowCIDRs,
 		"Address ranges fetches may connect to even when --egress-deny-cidrs holds them (127.0.0.1/32 for a Git server on the same host).")
+	fs.StringSliceVar(&o.NotificationAllowedCIDRs, "notification-allowed-cidrs", o.NotificationAllowedCIDRs,
+		"Address ranges AlertProviders may deliver to although they are loopback, link-local, unspecified or cloud metadata addresses, "+
+			"which are otherwise refused when an AlertProvider is written and at every connection (127.0.0.0/8 for a test sink on the same host).")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"How long shutdown waits for open watches to drain before closing them. 0 waits for the full request timeout.")
 	fs.BoolVar(&o.EnableController, "controller", o.EnableController,
@@ -359,6 +366,9 @@ func (o *Options) Validate() error {
 	if _, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("--egress-deny-cidrs, --egress-allow-cidrs: %w", err))
 	}
+	if _, err := notify.Policy(o.NotificationAllowedCIDRs); err != nil {
+		errs = append(errs, err)
+	}
 	if o.RenderWorkers < 1 {
 		errs = append(errs, fmt.Errorf("--render-workers %d: must be at least 1: renders run only in confined worker processes", o.RenderWorkers))
 	}
@@ -469,6 +479,11 @@ func (o *Options) config() (*apiserver.Config, error) {
 	privileged, _ := o.privilegedUser() // Validate reported a bad value
 	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces, PrivilegedUser: privileged}
 	config.ExtraConfig.ClusterCredentialsNamespace = o.ClusterCredentialsNamespace
+	notifications, err := notify.Policy(o.NotificationAllowedCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	config.ExtraConfig.Notifications = notifications
 	if o.EnableController {
 		controller, err := o.controllerConfig()
 		if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
 	"github.com/ferry-gitops/ferry/pkg/controller/shard"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
@@ -78,6 +79,9 @@ type Config struct {
 	// it has stopped, so another replica takes over at once. What serves reads (the clusters'
 	// registry, the Git cache's collection) runs until Run's context ends.
 	StopReconciling <-chan struct{}
+	// Notifications is the notification address policy Alerts deliver under
+	// (--notification-allowed-cidrs); nil is the default one.
+	Notifications *egress.Policy
 }
 
 // LeaderElection configures the election of the active controller among the replicas of

@@ -45,6 +45,10 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterList{},
 		&ApplicationSet{},
 		&ApplicationSetList{},
+		&AlertProvider{},
+		&AlertProviderList{},
+		&Alert{},
+		&AlertList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
