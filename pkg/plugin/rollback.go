@@ -24,7 +24,8 @@ func newRollbackCommand(o *Options) *cobra.Command {
 		Short: "Sync an Application back to what an earlier sync applied, and hold it there",
 		Long: `Roll back: a POST to the Application's rollback subresource (permission
 "create applications/rollback", granted by the ferry-edit ClusterRole). Ferry syncs the
-Application to the revision the history entry ID applied (see kubectl ferry history) — of every
+Application to the revision the history entry ID applied (see kubectl ferry history; its first 8
+characters are enough) — of every
 source, a chart's version included — or, without ID, to the newest successful sync at another
 revision than the one synced now.
 
@@ -37,7 +38,7 @@ succeeded; 1 when it failed or another operation is pending or running (409); 2 
 any other error.`,
 		Example: `  kubectl ferry rollback guestbook --wait
   kubectl ferry history guestbook
-  kubectl ferry rollback guestbook 0c7c1b52-3a4e-4f8e-9a43-6f1d2c9b7e10 --prune --wait`,
+  kubectl ferry rollback guestbook 0c7c1b52 --prune --wait`,
 		Args:              cobra.RangeArgs(1, 2),
 		ValidArgsFunction: o.completeApps,
 		RunE: func(c *cobra.Command, args []string) error {

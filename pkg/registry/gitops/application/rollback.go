@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -127,22 +128,42 @@ func rollbackTarget(app *gitops.Application, id string) (*gitops.OperationRecord
 		return nil, apierrors.NewInvalid(gitops.Kind("ApplicationRollback"), app.Name, field.ErrorList{field.Required(path,
 			"status.history holds no successful sync at another revision than the one synced now ("+v1alpha1.ShortRevision(current)+"): name an entry of kubectl ferry history, or sync to a revision")})
 	}
+	e, err := historyEntry(app, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !usable(e):
+		return nil, apierrors.NewInvalid(gitops.Kind("ApplicationRollback"), app.Name, field.ErrorList{field.Invalid(path, id,
+			fmt.Sprintf("operation %s was a %s%s: only a successful sync that applied a revision can be rolled back to", e.ID, e.Phase, dryRunNote(e.DryRun)))})
+	case e.SyncedRevision == current:
+		return nil, apierrors.NewInvalid(gitops.Kind("ApplicationRollback"), app.Name, field.ErrorList{field.Invalid(path, id,
+			"the Application is synced at that revision ("+v1alpha1.ShortRevision(current)+") now")})
+	}
+	return e, nil
+}
+
+// historyEntry is the entry of status.history whose id is id, or starts with it: kubectl ferry
+// history shows the first 8 characters.
+func historyEntry(app *gitops.Application, id string) (*gitops.OperationRecord, error) {
+	path := field.NewPath("spec", "id")
+	var found *gitops.OperationRecord
 	for i := range app.Status.History {
 		e := &app.Status.History[i]
-		if e.ID != id {
-			continue
-		}
 		switch {
-		case !usable(e):
+		case e.ID == id:
+			return e, nil
+		case strings.HasPrefix(e.ID, id) && found != nil:
 			return nil, apierrors.NewInvalid(gitops.Kind("ApplicationRollback"), app.Name, field.ErrorList{field.Invalid(path, id,
-				fmt.Sprintf("operation %s was a %s%s: only a successful sync that applied a revision can be rolled back to", id, e.Phase, dryRunNote(e.DryRun)))})
-		case e.SyncedRevision == current:
-			return nil, apierrors.NewInvalid(gitops.Kind("ApplicationRollback"), app.Name, field.ErrorList{field.Invalid(path, id,
-				"the Application is synced at that revision ("+v1alpha1.ShortRevision(current)+") now")})
+				fmt.Sprintf("names more than one entry of status.history (%s, %s): give more of the id", found.ID, e.ID))})
+		case strings.HasPrefix(e.ID, id):
+			found = e
 		}
-		return e, nil
 	}
-	return nil, apierrors.NewInvalid(gitops.Kind("ApplicationRollback"), app.Name, field.ErrorList{field.NotFound(path, id)})
+	if found == nil {
+		return nil, apierrors.NewInvalid(gitops.Kind("ApplicationRollback"), app.Name, field.ErrorList{field.NotFound(path, id)})
+	}
+	return found, nil
 }
 
 func dryRunNote(dryRun bool) string {

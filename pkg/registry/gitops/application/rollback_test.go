@@ -25,6 +25,7 @@ func TestRollbackTarget(t *testing.T) {
 			{ID: "failed", Phase: gitops.OperationFailed, SyncedRevision: b},
 			{ID: "again", Phase: gitops.OperationSucceeded, SyncedRevision: c},
 			{ID: "good", Phase: gitops.OperationSucceeded, SyncedRevision: a},
+			{ID: "good-old", Phase: gitops.OperationSucceeded, SyncedRevision: b},
 		},
 	}}
 	for _, tc := range []struct {
@@ -36,6 +37,9 @@ func TestRollbackTarget(t *testing.T) {
 		{"failed", "", "operation failed was a Failed sync"},
 		{"again", "", "synced at that revision (cccccccccccc) now"},
 		{"gone", "", `spec.id: Not found: "gone"`},
+		{"good-o", "good-old", ""}, // kubectl ferry history shows the start of an id
+		{"fa", "", "operation failed was a Failed sync"},
+		{"goo", "", "names more than one entry of status.history (good, good-old)"},
 	} {
 		t.Run("id="+tc.id, func(t *testing.T) {
 			got, err := rollbackTarget(app, tc.id)
