@@ -69,3 +69,18 @@ type RollbackStatus struct {
 	// RequestedAt is when the rollback was requested.
 	RequestedAt metav1.Time
 }
+
+// SelfHealRecord is one repair by selfHeal: objects changed in the cluster put back to Git's
+// version.
+type SelfHealRecord struct {
+	// Time is when the objects were put back.
+	Time metav1.Time
+	// Revision is the revision they were put back to.
+	Revision string
+	// Objects names the first few objects put back, as Kind/namespace/name.
+	// +optional
+	// +listType=atomic
+	Objects []string
+	// Count is how many objects were put back.
+	Count int32
+}

@@ -456,6 +456,10 @@ type ApplicationStatus struct {
 	// requested sync, or Git naming another revision, ends it.
 	// +optional
 	Rollback *RollbackStatus
+	// LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's
+	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
+	// +optional
+	LastSelfHeal *SelfHealRecord
 }
 
 // SyncStatus is the comparison of the deployed objects with Git.

@@ -34,6 +34,7 @@ type outcome struct {
 // conditions, and the operation it finished.
 func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
 	o.recordPolicySync(st)
+	o.recordSelfHeal(st)
 	st.ObservedGeneration = app.Generation
 	st.SourceRevision = o.SourceRevision
 	st.SourceRevisions = gitopsv1alpha1.RevisionList(app, o.SourceRevision)
@@ -72,6 +73,27 @@ func (o outcome) recordPolicySync(st *gitopsv1alpha1.ApplicationStatus) {
 		Prune: o.Plan.Prune, RequestedBy: PolicyRequester, RequestedAt: &now, FinishedAt: &now, Message: truncate(summary(o), 256),
 	}
 	prependHistory(st, record)
+}
+
+// recordSelfHeal records a selfHeal that put objects back (status.lastSelfHeal): the drift it
+// repaired never shows as OutOfSync, and alerts and people still want to know it happened.
+func (o outcome) recordSelfHeal(st *gitopsv1alpha1.ApplicationStatus) {
+	if !o.Plan.SelfHeal || o.Err != nil || !o.Synced {
+		return
+	}
+	var put []string
+	for _, r := range o.Applied {
+		if r.Action == apply.Configured || r.Action == apply.Created {
+			put = append(put, r.Ref.Kind+"/"+r.Ref.Namespace+"/"+r.Ref.Name)
+		}
+	}
+	if len(put) == 0 {
+		return
+	}
+	const shown = 5
+	rec := &gitopsv1alpha1.SelfHealRecord{Time: metav1.Now(), Revision: o.SyncedRevision, Count: int32(len(put))}
+	rec.Objects = put[:min(len(put), shown)]
+	st.LastSelfHeal = rec
 }
 
 // PolicyRequester is the requester status.history names for a sync the sync policy ran.

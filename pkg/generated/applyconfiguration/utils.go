@@ -134,6 +134,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.RetryStrategyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RollbackStatus"):
 		return &gitopsv1alpha1.RollbackStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SelfHealRecord"):
+		return &gitopsv1alpha1.SelfHealRecordApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SyncPolicy"):
 		return &gitopsv1alpha1.SyncPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SyncResource"):

@@ -103,6 +103,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ResourceStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
 		v1alpha1.RetryStrategy{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
 		v1alpha1.RollbackStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref),
+		v1alpha1.SelfHealRecord{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_SelfHealRecord(ref),
 		v1alpha1.SyncPolicy{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
 		v1alpha1.SyncResource{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
 		v1alpha1.SyncStatus{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
@@ -2018,11 +2019,17 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 							Ref:         ref(v1alpha1.RollbackStatus{}.OpenAPIModelName()),
 						},
 					},
+					"lastSelfHeal": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.",
+							Ref:         ref(v1alpha1.SelfHealRecord{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.RollbackStatus{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.RollbackStatus{}.OpenAPIModelName(), v1alpha1.SelfHealRecord{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -3817,6 +3824,63 @@ func schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref common.ReferenceCallback
 					},
 				},
 				Required: []string{"id", "revision", "from", "requestedAt"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_SelfHealRecord(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SelfHealRecord is one repair by selfHeal: objects changed in the cluster put back to Git's version.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the objects were put back.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the revision they were put back to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"objects": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Objects names the first few objects put back, as Kind/namespace/name.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"count": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Count is how many objects were put back.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"time", "revision", "count"},
 			},
 		},
 		Dependencies: []string{

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -44,7 +46,9 @@ var failureReasons = map[string]bool{
 //   - HealthDegraded: health is Degraded (key: the synced revision and when Healthy turned
 //     False, so a recovery and a relapse is news again).
 //   - Drifted: OutOfSync while the synced revision is still the source's, so the difference
-//     was made in the cluster, not in Git (key: the revision and when Synced turned False).
+//     was made in the cluster, not in Git (key: the revision and when Synced turned False); or,
+//     with selfHeal, which repairs a drift before it shows as OutOfSync, the last repair
+//     (status.lastSelfHeal; key: its revision and time).
 func Firings(app *v1alpha1.Application) []Firing {
 	st := &app.Status
 	out := []Firing{{Trigger: v1alpha1.AlertTriggerCreated, Key: string(app.UID)}}
@@ -77,6 +81,12 @@ func Firings(app *v1alpha1.Application) []Firing {
 	if !failing && st.Sync.Status == v1alpha1.SyncStatusOutOfSync && st.Sync.Revision != "" && st.Sync.Revision == st.SourceRevision &&
 		synced != nil && synced.Status == metav1.ConditionFalse && synced.Reason == v1alpha1.ReasonOutOfSync {
 		out = append(out, Firing{Trigger: v1alpha1.AlertTriggerDrifted, Key: st.Sync.Revision + "@" + synced.LastTransitionTime.UTC().Format(time.RFC3339), Revision: st.Sync.Revision, Reason: synced.Reason, Message: synced.Message})
+	} else if heal := st.LastSelfHeal; heal != nil {
+		msg := fmt.Sprintf("selfHeal put %d changed object(s) back to revision %s: %s", heal.Count, shortRevision(heal.Revision), strings.Join(heal.Objects, ", "))
+		if int(heal.Count) > len(heal.Objects) {
+			msg += fmt.Sprintf(" and %d more", int(heal.Count)-len(heal.Objects))
+		}
+		out = append(out, Firing{Trigger: v1alpha1.AlertTriggerDrifted, Key: heal.Revision + "@healed@" + heal.Time.UTC().Format(time.RFC3339), Revision: heal.Revision, Reason: "SelfHealed", Message: msg})
 	}
 	return out
 }

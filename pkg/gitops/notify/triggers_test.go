@@ -59,6 +59,11 @@ func TestTriggersHoldExactlyWhenTheirStateIs(t *testing.T) {
 			map[v1alpha1.AlertTrigger]string{"Created": "uid-1", "SyncSucceeded": revA, "HealthDegraded": revA + "@" + t1.UTC().Format(time.RFC3339)}},
 		{"drifted: out of sync at the source's revision", app(revA, revA, v1alpha1.SyncStatusOutOfSync, v1alpha1.HealthHealthy, outOfSync, healthy),
 			map[v1alpha1.AlertTrigger]string{"Created": "uid-1", "Drifted": revA + "@" + t0.UTC().Format(time.RFC3339)}},
+		{"drifted and put back by selfHeal: synced, with a trace of the repair", func() *v1alpha1.Application {
+			a := app(revA, revA, v1alpha1.SyncStatusSynced, v1alpha1.HealthHealthy, synced, healthy)
+			a.Status.LastSelfHeal = &v1alpha1.SelfHealRecord{Time: t1, Revision: revA, Objects: []string{"ConfigMap/team/settings"}, Count: 1}
+			return a
+		}(), map[v1alpha1.AlertTrigger]string{"Created": "uid-1", "SyncSucceeded": revA, "Deployed": revA, "Drifted": revA + "@healed@" + t1.UTC().Format(time.RFC3339)}},
 		{"a new commit not yet synced is no drift", app(revB, revA, v1alpha1.SyncStatusOutOfSync, v1alpha1.HealthHealthy, outOfSync, healthy),
 			map[v1alpha1.AlertTrigger]string{"Created": "uid-1"}},
 		{"another Application's object is no drift", app(revA, revA, v1alpha1.SyncStatusOutOfSync, v1alpha1.HealthHealthy,

@@ -69,3 +69,18 @@ type RollbackStatus struct {
 	// RequestedAt is when the rollback was requested.
 	RequestedAt metav1.Time `json:"requestedAt" protobuf:"bytes,5,opt,name=requestedAt"`
 }
+
+// SelfHealRecord is one repair by selfHeal: objects changed in the cluster put back to Git's
+// version.
+type SelfHealRecord struct {
+	// Time is when the objects were put back.
+	Time metav1.Time `json:"time" protobuf:"bytes,1,opt,name=time"`
+	// Revision is the revision they were put back to.
+	Revision string `json:"revision" protobuf:"bytes,2,opt,name=revision"`
+	// Objects names the first few objects put back, as Kind/namespace/name.
+	// +optional
+	// +listType=atomic
+	Objects []string `json:"objects,omitempty" protobuf:"bytes,3,rep,name=objects"`
+	// Count is how many objects were put back.
+	Count int32 `json:"count" protobuf:"varint,4,opt,name=count"`
+}

@@ -467,6 +467,10 @@ type ApplicationStatus struct {
 	// requested sync, or Git naming another revision, ends it.
 	// +optional
 	Rollback *RollbackStatus `json:"rollback,omitempty" protobuf:"bytes,11,opt,name=rollback"`
+	// LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's
+	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
+	// +optional
+	LastSelfHeal *SelfHealRecord `json:"lastSelfHeal,omitempty" protobuf:"bytes,12,opt,name=lastSelfHeal"`
 }
 
 // SyncStatus is the comparison of the deployed objects with Git.

@@ -372,6 +372,11 @@ func (in RollbackStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SelfHealRecord) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.SelfHealRecord"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in SyncPolicy) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.SyncPolicy"
 }

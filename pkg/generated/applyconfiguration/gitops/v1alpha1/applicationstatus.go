@@ -56,6 +56,9 @@ type ApplicationStatusApplyConfiguration struct {
 	// policy does not follow Git while Git still names the revision rolled away from. A
 	// requested sync, or Git naming another revision, ends it.
 	Rollback *RollbackStatusApplyConfiguration `json:"rollback,omitempty"`
+	// LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's
+	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
+	LastSelfHeal *SelfHealRecordApplyConfiguration `json:"lastSelfHeal,omitempty"`
 }
 
 // ApplicationStatusApplyConfiguration constructs a declarative configuration of the ApplicationStatus type for use with
@@ -166,5 +169,13 @@ func (b *ApplicationStatusApplyConfiguration) WithReconciledAt(value metav1.Time
 // If called multiple times, the Rollback field is set to the value of the last call.
 func (b *ApplicationStatusApplyConfiguration) WithRollback(value *RollbackStatusApplyConfiguration) *ApplicationStatusApplyConfiguration {
 	b.Rollback = value
+	return b
+}
+
+// WithLastSelfHeal sets the LastSelfHeal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LastSelfHeal field is set to the value of the last call.
+func (b *ApplicationStatusApplyConfiguration) WithLastSelfHeal(value *SelfHealRecordApplyConfiguration) *ApplicationStatusApplyConfiguration {
+	b.LastSelfHeal = value
 	return b
 }
