@@ -168,8 +168,10 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	// Every replica has its own Git cache (it serves /diff and /manifests), so every replica
-	// collects it, leading or not.
-	wg.Go(func() { collectGitCache(ctx, m.cfg.Ferry, m.cfg.Engine, m.cfg.GitCacheUnusedGrace) })
+	// collects it, leading or not. It gets a context of its own: ctx is reassigned below while
+	// the collection already runs.
+	serving := ctx
+	wg.Go(func() { collectGitCache(serving, m.cfg.Ferry, m.cfg.Engine, m.cfg.GitCacheUnusedGrace) })
 	m.logger = klog.FromContext(ctx).WithName("controller")
 	ctx = klog.NewContext(ctx, m.logger)
 	wg.Go(func() { m.clusters.Run(ctx) })
