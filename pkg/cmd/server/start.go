@@ -103,6 +103,10 @@ type Options struct {
 	EnableController  bool
 	TargetKubeconfig  string
 	ControllerWorkers int
+	// ApplicationSetWorkers and ClusterWorkers are how many ApplicationSets and Clusters their
+	// controllers reconcile at once (ControllerWorkers: Applications).
+	ApplicationSetWorkers int
+	ClusterWorkers        int
 	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be pruned.
 	FinalizerTimeout time.Duration
 	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the target cluster.
@@ -166,6 +170,8 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
 		EnableController:                    true,
 		ControllerWorkers:                   4,
+		ApplicationSetWorkers:               2,
+		ClusterWorkers:                      4,
 		FinalizerTimeout:                    manager.DefaultFinalizerTimeout,
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
@@ -252,6 +258,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 			"(ferry-shard-<i>, next to the leader Lease); auto makes one shard per live replica. Clusters are assigned to shards by consistent hashing with bounded loads.")
 	fs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers,
 		"How many Applications are reconciled at once.")
+	fs.IntVar(&o.ApplicationSetWorkers, "applicationset-workers", o.ApplicationSetWorkers,
+		"How many ApplicationSets generate their Applications at once.")
+	fs.IntVar(&o.ClusterWorkers, "cluster-workers", o.ClusterWorkers,
+		"How many Clusters are probed at once; one Cluster is never probed twice at once, so an unreachable one waiting for its timeout holds back only itself.")
 	fs.DurationVar(&o.FinalizerTimeout, "finalizer-timeout", o.FinalizerTimeout,
 		"How long a deleted Application waits for its objects to be pruned when pruning fails for a reason a retry may cure (its cluster unreachable, the API failing). "+
 			"After it the Application goes anyway, with a Warning Event naming each object not deleted. Objects its identity may not delete never hold it.")
@@ -368,6 +378,14 @@ func (o *Options) Validate() error {
 	}
 	if _, err := notify.Policy(o.NotificationAllowedCIDRs); err != nil {
 		errs = append(errs, err)
+	}
+	for _, w := range []struct {
+		flag string
+		n    int
+	}{{"controller-workers", o.ControllerWorkers}, {"applicationset-workers", o.ApplicationSetWorkers}, {"cluster-workers", o.ClusterWorkers}} {
+		if w.n < 1 {
+			errs = append(errs, fmt.Errorf("--%s %d: must be at least 1", w.flag, w.n))
+		}
 	}
 	if o.RenderWorkers < 1 {
 		errs = append(errs, fmt.Errorf("--render-workers %d: must be at least 1: renders run only in confined worker processes", o.RenderWorkers))
@@ -526,11 +544,13 @@ func (o *Options) controllerConfig() (apiserver.ControllerConfig, error) {
 		Render:                o.Render,
 		Builder:               builder,
 		Manager: manager.Config{
-			Workers:              o.ControllerWorkers,
-			FinalizerTimeout:     o.FinalizerTimeout,
-			ClusterProbeInterval: o.ClusterProbeInterval,
-			Shards:               shards,
-			Templates:            builder.Templates,
+			ApplicationWorkers:    o.ControllerWorkers,
+			ApplicationSetWorkers: o.ApplicationSetWorkers,
+			ClusterWorkers:        o.ClusterWorkers,
+			FinalizerTimeout:      o.FinalizerTimeout,
+			ClusterProbeInterval:  o.ClusterProbeInterval,
+			Shards:                shards,
+			Templates:             builder.Templates,
 			LeaderElection: manager.LeaderElection{
 				Enabled:       o.LeaderElection.LeaderElect,
 				Name:          o.LeaderElection.ResourceName,

@@ -34,7 +34,7 @@ func (m *Manager) newApplicationTerm() (*applicationTerm, error) {
 		return nil, fmt.Errorf("setting up watches of managed objects: %w", err)
 	}
 	t.fleet = drift.NewFleet(watcher, m.cfg.Clusters.Config, t.objectChanged)
-	cfg := application.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Workers: m.cfg.Workers, Live: t.fleet, FinalizerTimeout: m.cfg.FinalizerTimeout}
+	cfg := application.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Workers: m.cfg.ApplicationWorkers, Live: t.fleet, FinalizerTimeout: m.cfg.FinalizerTimeout}
 	if m.shards != nil { // a nil *shard.Manager in the interface would not be a nil Shards
 		cfg.Shards = m.shards
 	}
