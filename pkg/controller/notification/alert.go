@@ -291,7 +291,7 @@ func (c *Controller) syncAlert(ctx context.Context, it item) error {
 	}
 	if baselined {
 		for _, app := range apps {
-			c.queue.Add(item{kind: appItem, namespace: app.Namespace, name: app.Name})
+			c.queue.Add(item{kind: appItem, namespace: app.Namespace, name: app.Name}.key())
 		}
 	}
 	return nil
@@ -322,7 +322,7 @@ func (c *Controller) syncProvider(ctx context.Context, it item) error {
 	updated.Status = *st
 	_, err = c.cfg.Ferry.GitopsV1alpha1().AlertProviders(p.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: "ferry"})
 	if apierrors.IsConflict(err) {
-		c.queue.Add(it)
+		c.queue.Add(it.key())
 		return nil
 	}
 	return err

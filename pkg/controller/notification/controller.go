@@ -11,14 +11,13 @@ package notification
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -27,6 +26,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller/loop"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
 	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
@@ -59,12 +59,12 @@ type Config struct {
 }
 
 // kind of a work item.
-type kind int
+type kind string
 
 const (
-	appItem kind = iota
-	alertItem
-	providerItem
+	appItem      kind = "application"
+	alertItem    kind = "alert"
+	providerItem kind = "alertprovider"
 )
 
 // item is one thing to look at: an Application, an Alert or an AlertProvider.
@@ -72,6 +72,16 @@ type item struct {
 	kind      kind
 	namespace string
 	name      string
+}
+
+// key is the item as the work queue holds it: kind/namespace/name.
+func (it item) key() string { return string(it.kind) + "/" + it.namespace + "/" + it.name }
+
+// itemOf reads a key back.
+func itemOf(key string) item {
+	k, rest, _ := strings.Cut(key, "/")
+	ns, name, _ := strings.Cut(rest, "/")
+	return item{kind: kind(k), namespace: ns, name: name}
 }
 
 // Controller sends Alerts; see the package's documentation.
@@ -82,7 +92,7 @@ type Controller struct {
 	providers listers.AlertProviderLister
 	synced    []cache.InformerSynced
 	factory   informers.SharedInformerFactory
-	queue     workqueue.TypedRateLimitingInterface[item]
+	queue     workqueue.TypedRateLimitingInterface[string]
 	events    record.EventBroadcaster
 	recorder  record.EventRecorder
 
@@ -119,8 +129,8 @@ func New(cfg Config) (*Controller, error) {
 		providers: providerInf.Lister(),
 		synced:    []cache.InformerSynced{appInf.Informer().HasSynced, alertInf.Informer().HasSynced, providerInf.Informer().HasSynced},
 		factory:   factory,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[item](),
-			workqueue.TypedRateLimitingQueueConfig[item]{Name: "notifications"}),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "notifications"}),
 		events:   broadcaster,
 		recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ferry"}),
 		deleted:  map[item]*gitopsv1alpha1.Application{},
@@ -150,7 +160,7 @@ func (c *Controller) enqueue(k kind, obj any) {
 		obj = tomb.Obj
 	}
 	if o, err := cache.ObjectToName(obj); err == nil {
-		c.queue.Add(item{kind: k, namespace: o.Namespace, name: o.Name})
+		c.queue.Add(item{kind: k, namespace: o.Namespace, name: o.Name}.key())
 	}
 }
 
@@ -167,7 +177,7 @@ func (c *Controller) appDeleted(obj any) {
 	c.mu.Lock()
 	c.deleted[key] = app
 	c.mu.Unlock()
-	c.queue.Add(key)
+	c.queue.Add(key.key())
 }
 
 // takeDeleted returns (and forgets) the last state of a deleted Application.
@@ -188,63 +198,37 @@ func (c *Controller) providerChanged(obj any) {
 	if !ok {
 		return
 	}
-	c.queue.Add(item{kind: providerItem, namespace: p.Namespace, name: p.Name})
+	c.queue.Add(item{kind: providerItem, namespace: p.Namespace, name: p.Name}.key())
 	alerts, _ := c.alerts.Alerts(p.Namespace).List(labels.Everything())
 	for _, a := range alerts {
 		if a.Spec.ProviderRef.Name == p.Name {
-			c.queue.Add(item{kind: alertItem, namespace: a.Namespace, name: a.Name})
+			c.queue.Add(item{kind: alertItem, namespace: a.Namespace, name: a.Name}.key())
 		}
 	}
 }
 
 // Run starts the informers and the workers and blocks until ctx is done.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
 	defer c.events.Shutdown()
-	logger := klog.FromContext(ctx).WithName("notifications")
-	ctx = klog.NewContext(ctx, logger)
+	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithName("notifications"))
 	c.factory.Start(ctx.Done())
 	defer c.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range c.cfg.Workers {
-		wg.Go(func() {
-			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for c.processNext(ctx) {
-				}
-			}, time.Second)
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	_ = loop.Run(ctx, c.queue, func(ctx context.Context, key string) (loop.Result, error) {
+		return loop.Result{}, c.process(ctx, itemOf(key))
+	}, loop.Options{Synced: c.synced, Workers: c.cfg.Workers, KeyName: "item"})
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	it, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(it)
-	var err error
+// process looks at one item.
+func (c *Controller) process(ctx context.Context, it item) error {
 	switch it.kind {
 	case appItem:
-		err = c.syncApplication(ctx, it)
+		return c.syncApplication(ctx, it)
 	case alertItem:
-		err = c.syncAlert(ctx, it)
+		return c.syncAlert(ctx, it)
 	case providerItem:
-		err = c.syncProvider(ctx, it)
+		return c.syncProvider(ctx, it)
 	}
-	if err != nil {
-		klog.FromContext(ctx).V(2).Info("Retrying", "namespace", it.namespace, "name", it.name, "err", err)
-		c.queue.AddRateLimited(it)
-		return true
-	}
-	c.queue.Forget(it)
-	return true
+	return nil
 }
 
 // syncApplication sends the alerts whose triggers an Application's status holds and that have
@@ -288,6 +272,6 @@ func (c *Controller) syncApplication(ctx context.Context, it item) error {
 func (c *Controller) enqueueAlertsOf(namespace string) {
 	alerts, _ := c.alerts.Alerts(namespace).List(labels.Everything())
 	for _, a := range alerts {
-		c.queue.Add(item{kind: alertItem, namespace: a.Namespace, name: a.Name})
+		c.queue.Add(item{kind: alertItem, namespace: a.Namespace, name: a.Name}.key())
 	}
 }
