@@ -61,7 +61,7 @@ func TestHelmHookAnnotationsOnAPlainDirectory(t *testing.T) {
 	seeded := f.waitSeen(h, "Job", "seed", "ready")
 	migrated := f.waitSeen(h, "Job", migrations[0], "ready")
 	web := f.waitSeen(h, "ReplicaSet", "web", "created")
-	if !(seeded < migrated && migrated < web) {
+	if seeded >= migrated || migrated >= web {
 		t.Errorf("out of order (the weight -1 hook first, both complete before the ReplicaSet exists):%s", h)
 	}
 

@@ -62,7 +62,7 @@ func ParseTemplate(text string) (*template.Template, error) {
 		if tt.Name() != t.Name() {
 			return nil, fmt.Errorf("defines template %q: only one template is allowed", tt.Name())
 		}
-		if err := checkNodes(tt.Tree.Root); err != nil {
+		if err := checkNodes(tt.Root); err != nil {
 			return nil, err
 		}
 	}
