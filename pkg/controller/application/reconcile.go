@@ -76,6 +76,11 @@ func (c *Controller) recovered(ctx context.Context, key string, app *gitopsv1alp
 			setCondition(st, current, gitopsv1alpha1.ConditionReconciling, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
 			setCondition(st, current, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
 			setCondition(st, current, gitopsv1alpha1.ConditionStalled, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
+			// A requested operation ends Failed, so that a new sync can be requested: left
+			// Pending or Running it would run into the same panic at every retry.
+			if op := activeOperation(current); op != nil {
+				outcome{op: op, Outcome: engine.Outcome{Err: panicErr}}.finishOperation(st)
+			}
 		})
 	})
 	if err != nil {
