@@ -146,6 +146,7 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications":           apps.Application,
 		"applications/status":    apps.Status,
 		"applications/sync":      apps.Sync,
+		"applications/refresh":   apps.Refresh,
 		"applications/health":    apps.Health,
 		"applications/manifests": application.NewManifestsREST(apps.Application.Store, manifests, c.GenericConfig.Authorization.Authorizer),
 		"applications/diff":      application.NewDiffREST(apps.Application.Store, differ, c.GenericConfig.Authorization.Authorizer),

@@ -33,6 +33,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Application{},
 		&ApplicationList{},
 		&ApplicationSync{},
+		&ApplicationRefresh{},
 		&ApplicationHealth{},
 		&ApplicationManifests{},
 		&ApplicationManifestsOptions{},
@@ -42,6 +43,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterList{},
 		&ApplicationSet{},
 		&ApplicationSetList{},
+		&Receiver{},
+		&ReceiverList{},
 	)
 	return nil
 }

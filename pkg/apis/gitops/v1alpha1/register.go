@@ -35,6 +35,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Application{},
 		&ApplicationList{},
 		&ApplicationSync{},
+		&ApplicationRefresh{},
 		&ApplicationHealth{},
 		&ApplicationManifests{},
 		&ApplicationManifestsOptions{},
@@ -44,6 +45,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterList{},
 		&ApplicationSet{},
 		&ApplicationSetList{},
+		&Receiver{},
+		&ReceiverList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -21,6 +21,7 @@ type Storage struct {
 	Application *REST
 	Status      *status.REST
 	Sync        *SyncREST
+	Refresh     *RefreshREST
 	Health      *HealthREST
 }
 
@@ -71,11 +72,14 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 
 	syncStore := *store
 	syncStore.UpdateStrategy = syncStrategy{strategy}
+	refreshStore := *store
+	refreshStore.UpdateStrategy = refreshStrategy{strategy}
 
 	return Storage{
 		Application: &REST{Store: store, references: opts.References},
 		Status:      status.New(store, NewStatusStrategy(strategy)),
 		Sync:        &SyncREST{store: &syncStore, checkResources: opts.CheckSyncResources},
+		Refresh:     &RefreshREST{store: &refreshStore},
 		Health:      NewHealthREST(store, opts.Health),
 	}, nil
 }

@@ -52,6 +52,9 @@ type ApplicationStatusApplyConfiguration struct {
 	History []OperationRecordApplyConfiguration `json:"history,omitempty"`
 	// ReconciledAt is when the controller last finished reconciling this Application.
 	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty"`
+	// Refresh is the last refresh requested through the applications/refresh subresource, and
+	// whether the controller has handled it.
+	Refresh *RefreshStatusApplyConfiguration `json:"refresh,omitempty"`
 }
 
 // ApplicationStatusApplyConfiguration constructs a declarative configuration of the ApplicationStatus type for use with
@@ -154,5 +157,13 @@ func (b *ApplicationStatusApplyConfiguration) WithHistory(values ...*OperationRe
 // If called multiple times, the ReconciledAt field is set to the value of the last call.
 func (b *ApplicationStatusApplyConfiguration) WithReconciledAt(value metav1.Time) *ApplicationStatusApplyConfiguration {
 	b.ReconciledAt = &value
+	return b
+}
+
+// WithRefresh sets the Refresh field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Refresh field is set to the value of the last call.
+func (b *ApplicationStatusApplyConfiguration) WithRefresh(value *RefreshStatusApplyConfiguration) *ApplicationStatusApplyConfiguration {
+	b.Refresh = value
 	return b
 }

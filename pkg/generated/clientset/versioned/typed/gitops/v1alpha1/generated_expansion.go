@@ -21,3 +21,5 @@ package v1alpha1
 type ApplicationSetExpansion interface{}
 
 type ClusterExpansion interface{}
+
+type ReceiverExpansion interface{}
