@@ -48,7 +48,9 @@ func handled(at metav1.MicroTime) func(*gitopsv1alpha1.Application) bool {
 func TestRefreshLooksForNewCommitsBeforeTheInterval(t *testing.T) {
 	f := newFixture(t)
 	first := f.commit(map[string]string{"settings.yaml": configMap("settings", "1")})
-	hourly := func(a *gitopsv1alpha1.Application) { a.Spec.SyncPolicy.Interval = &metav1.Duration{Duration: time.Hour} }
+	hourly := func(a *gitopsv1alpha1.Application) {
+		a.Spec.SyncPolicy.Interval = &metav1.Duration{Duration: time.Hour}
+	}
 	f.create("auto", hourly)
 	f.create("manual", func(a *gitopsv1alpha1.Application) { hourly(a); a.Spec.SyncPolicy.Automated = nil })
 	f.waitFor("auto", "Synced at the first commit", synced(first))
