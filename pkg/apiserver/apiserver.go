@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/receiver"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -142,6 +143,10 @@ func (c completedConfig) New() (*FerryServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	receivers, err := receiver.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, receiver.Options{Authorizer: c.GenericConfig.Authorization.Authorizer})
+	if err != nil {
+		return nil, err
+	}
 	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"applications":           apps.Application,
 		"applications/status":    apps.Status,
@@ -154,6 +159,8 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applicationsets/status": sets.Status,
 		"clusters":               clusters.Cluster,
 		"clusters/status":        clusters.Status,
+		"receivers":              receivers.Receiver,
+		"receivers/status":       receivers.Status,
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)

@@ -67,6 +67,8 @@ func TestDiscoveryListsApplicationsAndSubresources(t *testing.T) {
 		"applications/health":    {"ApplicationHealth", []string{"get"}},
 		"applications/manifests": {"ApplicationManifests", []string{"get"}},
 		"applications/diff":      {"ApplicationDiff", []string{"get"}},
+		"receivers":              {"Receiver", []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}},
+		"receivers/status":       {"Receiver", []string{"get", "patch", "update"}},
 	}
 	for name, w := range want {
 		r, ok := byName[name]
