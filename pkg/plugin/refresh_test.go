@@ -3,6 +3,7 @@ package plugin
 import (
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -168,3 +169,31 @@ var (
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+func TestStatusShowsTheLastRefresh(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handled bool
+		want    string
+	}{
+		{"pending", false, "Refresh:      requested 2m ago by ci, pending: push 0d1a26e67d8f to refs/heads/main\n"},
+		{"handled", true, "Refresh:      requested 2m ago by ci, handled: push 0d1a26e67d8f to refs/heads/main\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := webApp()
+			at := metav1.NewMicroTime(testNow.Add(-2 * time.Minute))
+			app.Status.Refresh = &gitopsv1alpha1.RefreshStatus{RequestedAt: at, RequestedBy: "ci", Reason: "push 0d1a26e67d8f to refs/heads/main"}
+			if tc.handled {
+				app.Status.Refresh.HandledAt = &at
+			}
+			h := newHarness(t, app)
+			h.client.PrependReactor("get", "applications", func(a clienttesting.Action) (bool, runtime.Object, error) {
+				return a.GetSubresource() == "health", &gitopsv1alpha1.ApplicationHealth{Status: "Healthy"}, nil
+			})
+			h.mustRun(0, "status", "web")
+			if !strings.Contains(h.out.String(), tc.want) {
+				t.Errorf("status:\n%s\nwant a line %q", h.out, tc.want)
+			}
+		})
+	}
+}
