@@ -17,8 +17,11 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/install"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/alert"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/alertprovider"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
@@ -62,6 +65,11 @@ type ExtraConfig struct {
 	// Reads bound the work of GET .../diff, .../manifests and .../health in this replica; a
 	// zero Timeout means three quarters of the server's request timeout.
 	Reads application.ReadOptions
+	// Notifications is the notification address policy (notify.Policy of
+	// --notification-allowed-cidrs): AlertProviders' addresses are checked against it when
+	// written and at every delivery. Nil is the default policy, which admits no loopback,
+	// link-local or metadata address.
+	Notifications *egress.Policy
 
 	// Complete builds these from Controller.Target (buildEngine): the engine, the target
 	// cluster's client and the clusters' registry the controllers and the reads share, and the
@@ -143,6 +151,16 @@ func (c completedConfig) New() (*FerryServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	providers, err := alertprovider.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, alertprovider.Options{
+		Authorizer: c.GenericConfig.Authorization.Authorizer, Addresses: c.ExtraConfig.Notifications,
+	})
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := alert.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
 	receivers, err := receiver.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, receiver.Options{Authorizer: c.GenericConfig.Authorization.Authorizer})
 	if err != nil {
 		return nil, err
@@ -151,6 +169,7 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applications":           apps.Application,
 		"applications/status":    apps.Status,
 		"applications/sync":      apps.Sync,
+		"applications/rollback":  apps.Rollback,
 		"applications/refresh":   apps.Refresh,
 		"applications/health":    apps.Health,
 		"applications/manifests": application.NewManifestsREST(apps.Application.Store, manifests, c.GenericConfig.Authorization.Authorizer),
@@ -159,6 +178,10 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"applicationsets/status": sets.Status,
 		"clusters":               clusters.Cluster,
 		"clusters/status":        clusters.Status,
+		"alertproviders":         providers.AlertProvider,
+		"alertproviders/status":  providers.Status,
+		"alerts":                 alerts.Alert,
+		"alerts/status":          alerts.Status,
 		"receivers":              receivers.Receiver,
 		"receivers/status":       receivers.Status,
 	}

@@ -117,6 +117,7 @@ func (c completedConfig) startController(hookCtx context.Context, loopback *rest
 	mc.Ferry, mc.Target, mc.Kube, mc.Engine, mc.Clusters = ferry, cc.Target, c.ExtraConfig.kube, c.ExtraConfig.engine, c.ExtraConfig.clusters
 	mc.ClusterCredentialsNamespace, mc.Tenancy, mc.GitCacheUnusedGrace = c.ExtraConfig.ClusterCredentialsNamespace, c.ExtraConfig.Tenancy, cc.GitCacheUnusedGrace
 	mc.StopReconciling = c.GenericConfig.ShutdownInitiatedNotify()
+	mc.Notifications = c.ExtraConfig.Notifications
 	controllers, err := manager.New(mc)
 	if err != nil {
 		return err

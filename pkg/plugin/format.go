@@ -42,7 +42,7 @@ const (
 // statusColor is the colour of a sync, health, phase or condition status word.
 func statusColor(s string) string {
 	switch s {
-	case "Synced", "Healthy", "Succeeded", "True":
+	case "Synced", "Healthy", "Succeeded", "True", "Sent":
 		return ansiGreen
 	case "OutOfSync", "Progressing", "Pending", "Running", "Suspended":
 		return ansiYellow

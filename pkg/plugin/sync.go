@@ -59,11 +59,8 @@ any other error — a timed-out operation goes on in the cluster.`,
 		Args:              oneApp,
 		ValidArgsFunction: o.completeApps,
 		RunE: func(c *cobra.Command, args []string) error {
-			if c.Flags().Changed("timeout") && !f.wait {
-				return usageError(c, "--timeout needs --wait")
-			}
-			if f.timeout <= 0 {
-				return usageError(c, "--timeout must be positive, got %s", f.timeout)
+			if err := checkWaitFlags(c, f.wait, f.timeout); err != nil {
+				return err
 			}
 			for _, r := range f.resources {
 				if _, err := parseSyncResource(r); err != nil {
@@ -120,6 +117,17 @@ func (o *Options) sync(ctx context.Context, name string, f syncFlags) error {
 		resourceVersion: resp.Status.ApplicationResourceVersion,
 	}
 	return w.wait(ctx, f.timeout)
+}
+
+// checkWaitFlags refuses a --timeout without --wait, or one that is not positive.
+func checkWaitFlags(c *cobra.Command, wait bool, timeout time.Duration) error {
+	if c.Flags().Changed("timeout") && !wait {
+		return usageError(c, "--timeout needs --wait")
+	}
+	if timeout <= 0 {
+		return usageError(c, "--timeout must be positive, got %s", timeout)
+	}
+	return nil
 }
 
 // parseSyncResource reads --resource: KIND/NAME, or GROUP/KIND/NAMESPACE/NAME.

@@ -33,6 +33,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Application{},
 		&ApplicationList{},
 		&ApplicationSync{},
+		&ApplicationRollback{},
 		&ApplicationRefresh{},
 		&ApplicationHealth{},
 		&ApplicationManifests{},
@@ -43,6 +44,10 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterList{},
 		&ApplicationSet{},
 		&ApplicationSetList{},
+		&AlertProvider{},
+		&AlertProviderList{},
+		&Alert{},
+		&AlertList{},
 		&Receiver{},
 		&ReceiverList{},
 	)

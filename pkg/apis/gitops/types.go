@@ -451,6 +451,15 @@ type ApplicationStatus struct {
 	// ReconciledAt is when the controller last finished reconciling this Application.
 	// +optional
 	ReconciledAt *metav1.Time
+	// Rollback, while set, holds the Application at the revision a rollback synced to: the sync
+	// policy does not follow Git while Git still names the revision rolled away from. A
+	// requested sync, or Git naming another revision, ends it.
+	// +optional
+	Rollback *RollbackStatus
+	// LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's
+	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
+	// +optional
+	LastSelfHeal *SelfHealRecord
 	// Refresh is the last refresh requested through the applications/refresh subresource, and
 	// whether the controller has handled it.
 	// +optional

@@ -44,6 +44,7 @@ import (
 	ferryopenapi "github.com/ferry-gitops/ferry/pkg/generated/openapi"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/notify"
 	"github.com/ferry-gitops/ferry/pkg/gitops/render/worker"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
@@ -77,6 +78,9 @@ type Options struct {
 	// fetch (egress.Policy): an allowed range wins over a denied one.
 	EgressDenyCIDRs  []string
 	EgressAllowCIDRs []string
+	// NotificationAllowedCIDRs are the loopback, link-local or metadata ranges AlertProviders
+	// may deliver to nonetheless (notify.Policy); empty admits none of them.
+	NotificationAllowedCIDRs []string
 	// DefaultServiceAccount is the ServiceAccount of its own namespace an Application naming
 	// none acts as.
 	DefaultServiceAccount string
@@ -99,6 +103,10 @@ type Options struct {
 	EnableController  bool
 	TargetKubeconfig  string
 	ControllerWorkers int
+	// ApplicationSetWorkers and ClusterWorkers are how many ApplicationSets and Clusters their
+	// controllers reconcile at once (ControllerWorkers: Applications).
+	ApplicationSetWorkers int
+	ClusterWorkers        int
 	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be pruned.
 	FinalizerTimeout time.Duration
 	// WebhookBindAddress is where Receivers' webhooks are served; empty serves none.
@@ -113,7 +121,7 @@ type Options struct {
 	// MaxConcurrentReadRenders bounds the renders GET .../diff and .../manifests start at once,
 	// so that reads never hold every render worker the controller needs.
 	MaxConcurrentReadRenders int
-	// GitMaxRepositorySize and GitCacheMaxSize are quantities (512Mi, 10Gi) bounding one cached
+	// GitMaxRepositorySize and GitCacheMaxSize are quantities (defaults 1Gi and 10Gi) bounding one cached
 	// repository and the whole cache; GitCacheUnusedGracePeriod is how long a repository no
 	// Application uses stays cached.
 	GitMaxRepositorySize      string
@@ -164,6 +172,8 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
 		EnableController:                    true,
 		ControllerWorkers:                   4,
+		ApplicationSetWorkers:               2,
+		ClusterWorkers:                      4,
 		FinalizerTimeout:                    manager.DefaultFinalizerTimeout,
 		KubeAPIQPS:                          1000,
 		KubeAPIBurst:                        2000,
@@ -236,6 +246,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 			"The default denies loopback, unspecified and link-local addresses and the cloud metadata services.")
 	fs.StringSliceVar(&o.EgressAllowCIDRs, "egress-allow-cidrs", o.EgressAllowCIDRs,
 		"Address ranges fetches may connect to even when --egress-deny-cidrs holds them (127.0.0.1/32 for a Git server on the same host).")
+	fs.StringSliceVar(&o.NotificationAllowedCIDRs, "notification-allowed-cidrs", o.NotificationAllowedCIDRs,
+		"Address ranges AlertProviders may deliver to although they are loopback, link-local, unspecified or cloud metadata addresses, "+
+			"which are otherwise refused when an AlertProvider is written and at every connection (127.0.0.0/8 for a test sink on the same host).")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
 		"How long shutdown waits for open watches to drain before closing them. 0 waits for the full request timeout.")
 	fs.BoolVar(&o.EnableController, "controller", o.EnableController,
@@ -247,6 +260,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 			"(ferry-shard-<i>, next to the leader Lease); auto makes one shard per live replica. Clusters are assigned to shards by consistent hashing with bounded loads.")
 	fs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers,
 		"How many Applications are reconciled at once.")
+	fs.IntVar(&o.ApplicationSetWorkers, "applicationset-workers", o.ApplicationSetWorkers,
+		"How many ApplicationSets generate their Applications at once.")
+	fs.IntVar(&o.ClusterWorkers, "cluster-workers", o.ClusterWorkers,
+		"How many Clusters are probed at once; one Cluster is never probed twice at once, so an unreachable one waiting for its timeout holds back only itself.")
 	fs.DurationVar(&o.FinalizerTimeout, "finalizer-timeout", o.FinalizerTimeout,
 		"How long a deleted Application waits for its objects to be pruned when pruning fails for a reason a retry may cure (its cluster unreachable, the API failing). "+
 			"After it the Application goes anyway, with a Warning Event naming each object not deleted. Objects its identity may not delete never hold it.")
@@ -369,6 +386,17 @@ func (o *Options) Validate() error {
 	if _, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("--egress-deny-cidrs, --egress-allow-cidrs: %w", err))
 	}
+	if _, err := notify.Policy(o.NotificationAllowedCIDRs); err != nil {
+		errs = append(errs, err)
+	}
+	for _, w := range []struct {
+		flag string
+		n    int
+	}{{"controller-workers", o.ControllerWorkers}, {"applicationset-workers", o.ApplicationSetWorkers}, {"cluster-workers", o.ClusterWorkers}} {
+		if w.n < 1 {
+			errs = append(errs, fmt.Errorf("--%s %d: must be at least 1", w.flag, w.n))
+		}
+	}
 	if o.RenderWorkers < 1 {
 		errs = append(errs, fmt.Errorf("--render-workers %d: must be at least 1: renders run only in confined worker processes", o.RenderWorkers))
 	}
@@ -479,6 +507,11 @@ func (o *Options) config() (*apiserver.Config, error) {
 	privileged, _ := o.privilegedUser() // Validate reported a bad value
 	config.ExtraConfig.Tenancy = tenancy.Policy{DefaultServiceAccount: o.DefaultServiceAccount, PrivilegedNamespaces: o.PrivilegedNamespaces, PrivilegedUser: privileged}
 	config.ExtraConfig.ClusterCredentialsNamespace = o.ClusterCredentialsNamespace
+	notifications, err := notify.Policy(o.NotificationAllowedCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	config.ExtraConfig.Notifications = notifications
 	if o.EnableController {
 		controller, err := o.controllerConfig()
 		if err != nil {
@@ -521,12 +554,14 @@ func (o *Options) controllerConfig() (apiserver.ControllerConfig, error) {
 		Render:                o.Render,
 		Builder:               builder,
 		Manager: manager.Config{
-			Workers:              o.ControllerWorkers,
-			FinalizerTimeout:     o.FinalizerTimeout,
-			ClusterProbeInterval: o.ClusterProbeInterval,
-			WebhookBindAddress:   o.WebhookBindAddress,
-			Shards:               shards,
-			Templates:            builder.Templates,
+			ApplicationWorkers:    o.ControllerWorkers,
+			ApplicationSetWorkers: o.ApplicationSetWorkers,
+			ClusterWorkers:        o.ClusterWorkers,
+			FinalizerTimeout:      o.FinalizerTimeout,
+			ClusterProbeInterval:  o.ClusterProbeInterval,
+			WebhookBindAddress:    o.WebhookBindAddress,
+			Shards:                shards,
+			Templates:             builder.Templates,
 			LeaderElection: manager.LeaderElection{
 				Enabled:       o.LeaderElection.LeaderElect,
 				Name:          o.LeaderElection.ResourceName,

@@ -6,7 +6,6 @@ package application
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -29,6 +27,7 @@ import (
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/controller"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
+	"github.com/ferry-gitops/ferry/pkg/controller/loop"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
 	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
@@ -269,71 +268,29 @@ func (c *Controller) ObjectChanged(app apply.App, _ apply.ObjectRef, change drif
 
 // Run starts the informers and workers and blocks until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
 	defer c.events.Shutdown()
-	logger := klog.FromContext(ctx).WithName("controller")
-	ctx = klog.NewContext(ctx, logger)
-
+	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithName("controller"))
 	c.factory.Start(ctx.Done())
-	logger.Info("Waiting for the Application informer to sync")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return fmt.Errorf("the Application informer did not sync")
-	}
+	synced := []cache.InformerSynced{c.synced}
 	if c.kubeFactory != nil {
 		c.kubeFactory.Start(ctx.Done())
 		defer c.kubeFactory.Shutdown()
-		if !cache.WaitForCacheSync(ctx.Done(), c.kubeFactory.Core().V1().Namespaces().Informer().HasSynced) {
-			return fmt.Errorf("the namespace informer did not sync")
-		}
+		synced = append(synced, c.kubeFactory.Core().V1().Namespaces().Informer().HasSynced)
 	}
-	logger.Info("Starting workers", "count", c.workers)
-	var wg sync.WaitGroup
-	for i := 0; i < c.workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wait.UntilWithContext(ctx, c.runWorker, time.Second)
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) runWorker(ctx context.Context) {
-	for c.processNextWorkItem(ctx) {
-	}
-}
-
-func (c *Controller) processNextWorkItem(ctx context.Context) bool {
-	key, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(key)
-
-	result, err := c.reconcileKey(ctx, key)
-	if err != nil {
-		// A status write, a finalizer update or a prune on deletion failed: try again with the
-		// queue's rate-limited backoff. Never forget the key on an error: the informer does not
-		// resync, so a forgotten Application would wait for someone to edit it.
-		if !apierrors.IsConflict(err) { // a conflict only means someone wrote it meanwhile
-			utilruntime.HandleErrorWithContext(ctx, err, "Reconciling Application failed; retrying", "application", key)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	if result.RequeueAfter > 0 {
-		c.queue.AddAfter(key, result.RequeueAfter)
-		c.scheduled(key, result.RequeueAfter)
-	}
-	return true
+	return loop.Run(ctx, c.queue, c.reconcileKey, loop.Options{
+		Synced:  synced,
+		Workers: c.workers,
+		KeyName: "application",
+		// A status write, a finalizer update or a prune on deletion failed; the loop tries again
+		// with the queue's backoff. A conflict only means someone wrote it meanwhile.
+		Failed: func(ctx context.Context, _ string, err error) {
+			if !apierrors.IsConflict(err) {
+				utilruntime.HandleErrorWithContext(ctx, err, "Reconciling Application failed; retrying")
+			}
+		},
+		Requeued: c.scheduled,
+	})
 }
 
 // Result tells the worker when to look at an Application again.
-type Result struct {
-	RequeueAfter time.Duration
-}
+type Result = loop.Result

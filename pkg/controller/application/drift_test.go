@@ -36,6 +36,11 @@ func TestSelfHealPutsGitsVersionBack(t *testing.T) {
 
 	f.editByHand("settings", "by-hand")
 	f.waitLive("settings", "from-git", true)
+	// The repair leaves a trace, since the drift never shows as OutOfSync.
+	app := f.waitFor("web", "the repair recorded", func(a *gitopsv1alpha1.Application) bool { return a.Status.LastSelfHeal != nil })
+	if h := app.Status.LastSelfHeal; h.Count != 1 || len(h.Objects) != 1 || h.Objects[0] != "ConfigMap/"+f.dest+"/settings" || h.Revision != sha {
+		t.Errorf("status.lastSelfHeal %+v, want ConfigMap/%s/settings put back to %s", h, f.dest, sha)
+	}
 }
 
 // TestWithoutSelfHealDriftIsReportedNotReverted: without selfHeal, a hand edit stays and the

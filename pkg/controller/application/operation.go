@@ -142,6 +142,11 @@ func (o outcome) finishOperation(st *gitopsv1alpha1.ApplicationStatus) {
 		Prune: finished.Prune, DryRun: finished.DryRun, RequestedBy: finished.RequestedBy.Username,
 		RequestedAt: &finished.RequestedAt, FinishedAt: finished.FinishedAt, Message: truncate(finished.Message, 256),
 	}
+	prependHistory(st, record)
+}
+
+// prependHistory records an operation first in the history, which keeps the newest MaxHistory.
+func prependHistory(st *gitopsv1alpha1.ApplicationStatus, record gitopsv1alpha1.OperationRecord) {
 	st.History = append([]gitopsv1alpha1.OperationRecord{record}, st.History...)
 	if len(st.History) > gitopsv1alpha1.MaxHistory {
 		st.History = st.History[:gitopsv1alpha1.MaxHistory]

@@ -37,8 +37,7 @@ func (c *Controller) reconcileKey(ctx context.Context, key string) (Result, erro
 		// The cache has not caught up with this controller's own last status write.
 		return Result{RequeueAfter: staleCacheDelay}, nil
 	}
-	logger := klog.FromContext(ctx).WithValues("application", key)
-	ctx = klog.NewContext(ctx, logger)
+	logger := klog.FromContext(ctx) // the worker loop's, naming the Application
 	if c.shards != nil {
 		held, release, wait, ok := c.shards.Hold(ctx, app.Spec.Destination.Cluster)
 		if !ok {

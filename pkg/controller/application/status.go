@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/tools/cache"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -33,6 +34,8 @@ type outcome struct {
 // writeTo writes the outcome into status: what was synced and how healthy it is, the
 // conditions, and the operation it finished.
 func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
+	o.recordPolicySync(st)
+	o.recordSelfHeal(st)
 	st.ObservedGeneration = app.Generation
 	st.SourceRevision = o.SourceRevision
 	st.SourceRevisions = gitopsv1alpha1.RevisionList(app, o.SourceRevision)
@@ -53,6 +56,67 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 	}
 	if o.op != nil {
 		o.finishOperation(st)
+	}
+	o.writeRollback(st, app)
+}
+
+// recordPolicySync records in the history a sync the sync policy ran by itself (no requested
+// operation) that applied a new revision, as Argo CD records its automated syncs: a deploy that
+// nobody requested is still one that can be looked up and rolled back to. A selfHeal, a
+// comparison or a retry at the same revision records nothing.
+func (o outcome) recordPolicySync(st *gitopsv1alpha1.ApplicationStatus) {
+	if o.op != nil || !o.Synced || o.Err != nil || o.Selected != nil || o.SyncedRevision == st.Sync.Revision {
+		return
+	}
+	now := metav1.Now()
+	record := gitopsv1alpha1.OperationRecord{
+		ID: string(uuid.NewUUID()), Phase: gitopsv1alpha1.OperationSucceeded, SyncedRevision: o.SyncedRevision,
+		Prune: o.Plan.Prune, RequestedBy: PolicyRequester, RequestedAt: &now, FinishedAt: &now, Message: truncate(summary(o), 256),
+	}
+	prependHistory(st, record)
+}
+
+// recordSelfHeal records a selfHeal that put objects back (status.lastSelfHeal): the drift it
+// repaired never shows as OutOfSync, and alerts and people still want to know it happened.
+func (o outcome) recordSelfHeal(st *gitopsv1alpha1.ApplicationStatus) {
+	if !o.Plan.SelfHeal || o.Err != nil || !o.Synced {
+		return
+	}
+	var put []string
+	for _, r := range o.Applied {
+		if r.Action == apply.Configured || r.Action == apply.Created {
+			put = append(put, r.Ref.Kind+"/"+r.Ref.Namespace+"/"+r.Ref.Name)
+		}
+	}
+	if len(put) == 0 {
+		return
+	}
+	const shown = 5
+	rec := &gitopsv1alpha1.SelfHealRecord{Time: metav1.Now(), Revision: o.SyncedRevision, Count: int32(len(put))}
+	rec.Objects = put[:min(len(put), shown)]
+	st.LastSelfHeal = rec
+}
+
+// PolicyRequester is the requester status.history names for a sync the sync policy ran.
+const PolicyRequester = "(sync policy)"
+
+// writeRollback writes the RolledBack condition: True while status.rollback holds the
+// Application, False once Git moved past the revision rolled back from (which ends the hold
+// here) or a sync requested by hand ended it.
+func (o outcome) writeRollback(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alpha1.Application) {
+	hold := st.Rollback
+	switch {
+	case hold != nil && o.Rollback == engine.RollbackEnded:
+		st.Rollback = nil
+		setCondition(st, app, gitopsv1alpha1.ConditionRolledBack, metav1.ConditionFalse, gitopsv1alpha1.ReasonGitMoved,
+			"Git moved past "+gitopsv1alpha1.ShortRevision(hold.From)+": following Git again")
+	case hold != nil:
+		setCondition(st, app, gitopsv1alpha1.ConditionRolledBack, metav1.ConditionTrue, gitopsv1alpha1.ReasonRolledBack, fmt.Sprintf(
+			"rolled back to %s (history %s) by %s; held there while Git names %s: push a fix, or kubectl ferry resume %s to follow Git now",
+			gitopsv1alpha1.ShortRevision(hold.Revision), hold.ID, hold.RequestedBy, gitopsv1alpha1.ShortRevision(hold.From), app.Name))
+	case meta.IsStatusConditionTrue(st.Conditions, gitopsv1alpha1.ConditionRolledBack):
+		setCondition(st, app, gitopsv1alpha1.ConditionRolledBack, metav1.ConditionFalse, gitopsv1alpha1.ReasonSyncRequested,
+			"a sync was requested: following Git again")
 	}
 }
 

@@ -90,6 +90,8 @@ func (f *fixture) watchHistory(ns string) *history {
 		d := o.(*appsv1.Deployment)
 		return d.Status.ObservedGeneration == d.Generation && d.Spec.Replicas != nil && d.Status.AvailableReplicas == *d.Spec.Replicas && d.Status.UpdatedReplicas == *d.Spec.Replicas
 	})
+	w, err = f.kube.AppsV1().ReplicaSets(ns).Watch(ctx, metav1.ListOptions{})
+	start("ReplicaSet", w, err, always)
 	w, err = f.kube.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{})
 	start("Job", w, err, func(o runtime.Object) bool {
 		for _, c := range o.(*batchv1.Job).Status.Conditions {

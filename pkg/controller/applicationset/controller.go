@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -21,8 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -32,6 +29,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller/loop"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
 	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
@@ -179,47 +177,21 @@ func (c *Controller) enqueue(obj any) {
 
 // Run starts the informers and workers and blocks until ctx is done.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
 	defer c.events.Shutdown()
-	logger := klog.FromContext(ctx).WithName("applicationsets")
-	ctx = klog.NewContext(ctx, logger)
+	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithName("applicationsets"))
 	c.factory.Start(ctx.Done())
 	c.appsInf.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range c.cfg.Workers {
-		wg.Go(func() {
-			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for c.processNext(ctx) {
-				}
-			}, time.Second)
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	_ = loop.Run(ctx, c.queue, c.reconcileKey, loop.Options{Synced: c.synced, Workers: c.cfg.Workers, KeyName: "applicationset"})
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
+// reconcileKey reconciles one set, and has it generate again at the interval: a git
+// generator's branch moves without an event.
+func (c *Controller) reconcileKey(ctx context.Context, key string) (loop.Result, error) {
 	ns, name, _ := strings.Cut(key, "/")
-	logger := klog.FromContext(ctx).WithValues("applicationset", key)
-	err := c.reconcile(klog.NewContext(ctx, logger), ns, name)
-	if err != nil {
-		logger.V(2).Info("Retrying an ApplicationSet", "err", err)
-		c.queue.AddRateLimited(key)
-		return true
+	if err := c.reconcile(ctx, ns, name); err != nil {
+		return loop.Result{}, err
 	}
-	c.queue.Forget(key)
-	c.queue.AddAfter(key, c.cfg.Interval)
-	return true
+	return loop.Result{RequeueAfter: c.cfg.Interval}, nil
 }
 
 // generated is the outcome of one generation: the Applications to have, and the ones the

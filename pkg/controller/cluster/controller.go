@@ -18,8 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -30,6 +28,7 @@ import (
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller/loop"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned/scheme"
 	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
@@ -49,6 +48,9 @@ type Config struct {
 	Namespace string
 	// ProbeInterval is how often each cluster is probed; zero means 30s.
 	ProbeInterval time.Duration
+	// Workers is how many clusters are probed at once; zero means 4. One cluster is never
+	// probed twice at once.
+	Workers int
 	// WriteStatus says whether this replica writes status now (it leads); nil means always.
 	// Every replica keeps its registry, for the reads it serves.
 	WriteStatus func() bool
@@ -89,6 +91,9 @@ const clusterIndex = "destination.cluster"
 func New(cfg Config) *Controller {
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = 30 * time.Second
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
 	}
 	factory := informers.NewSharedInformerFactory(cfg.Ferry, 0)
 	// Only the Applications that target another cluster: the counts need no others, and this
@@ -180,52 +185,19 @@ func (c *Controller) enqueueUsersOf(obj any) {
 	}
 }
 
-// Run starts the informers and one worker and blocks until ctx is done.
+// Run starts the informers and workers and blocks until ctx is done. Probes run one at a time
+// per cluster, several clusters at once: one unreachable cluster waiting for its timeout does
+// not hold the others back.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
 	defer c.events.Shutdown()
-	logger := klog.FromContext(ctx).WithName("clusters")
-	ctx = klog.NewContext(ctx, logger)
+	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithName("clusters"))
 	c.factory.Start(ctx.Done())
 	c.appsInf.Start(ctx.Done())
 	c.kubeInf.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	// Probes run one at a time per cluster, several clusters at once: one unreachable cluster
-	// waiting for its timeout does not hold the others back.
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for c.processNext(ctx) {
-				}
-			}, time.Second)
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	after, err := c.reconcile(ctx, name)
-	if err != nil {
-		klog.FromContext(ctx).V(2).Info("Retrying a Cluster", "cluster", name, "err", err)
-		c.queue.AddRateLimited(name)
-		return true
-	}
-	c.queue.Forget(name)
-	if after > 0 {
-		c.queue.AddAfter(name, after)
-	}
-	return true
+	_ = loop.Run(ctx, c.queue, func(ctx context.Context, name string) (loop.Result, error) {
+		after, err := c.reconcile(ctx, name)
+		return loop.Result{RequeueAfter: after}, err
+	}, loop.Options{Synced: c.synced, Workers: c.cfg.Workers, KeyName: "cluster"})
 }
 
 // reconcile brings one cluster's registry entry and status up to date, and says when to look

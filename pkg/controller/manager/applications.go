@@ -3,9 +3,11 @@ package manager
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/ferry-gitops/ferry/pkg/controller/application"
 	"github.com/ferry-gitops/ferry/pkg/controller/drift"
+	"github.com/ferry-gitops/ferry/pkg/controller/notification"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 )
 
@@ -32,7 +34,7 @@ func (m *Manager) newApplicationTerm() (*applicationTerm, error) {
 		return nil, fmt.Errorf("setting up watches of managed objects: %w", err)
 	}
 	t.fleet = drift.NewFleet(watcher, m.cfg.Clusters.Config, t.objectChanged)
-	cfg := application.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Workers: m.cfg.Workers, Live: t.fleet, FinalizerTimeout: m.cfg.FinalizerTimeout}
+	cfg := application.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Workers: m.cfg.ApplicationWorkers, Live: t.fleet, FinalizerTimeout: m.cfg.FinalizerTimeout}
 	if m.shards != nil { // a nil *shard.Manager in the interface would not be a nil Shards
 		cfg.Shards = m.shards
 	}
@@ -41,13 +43,26 @@ func (m *Manager) newApplicationTerm() (*applicationTerm, error) {
 }
 
 // runApplications reconciles Applications until ctx is done, watching managed objects only
-// meanwhile.
+// meanwhile. The alerts of Applications are sent by the replica that reconciles them, so the
+// notification controller runs for the same term and asks the same shards.
 func (m *Manager) runApplications(ctx context.Context) {
 	t, err := m.newApplicationTerm()
 	if err != nil {
 		m.logger.Error(err, "Cannot build the controller")
 		return
 	}
+	ncfg := notification.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Addresses: m.cfg.Notifications}
+	if m.shards != nil {
+		ncfg.Shards = m.shards
+	}
+	notifications, err := notification.New(ncfg)
+	if err != nil {
+		m.logger.Error(err, "Cannot build the notification controller")
+		return
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { notifications.Run(ctx) })
 	t.fleet.Start(ctx)
 	m.running.Store(t)
 	defer m.running.CompareAndSwap(t, nil)

@@ -28,6 +28,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/controller/receiver"
 	"github.com/ferry-gitops/ferry/pkg/controller/shard"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
+	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/generators"
 	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
@@ -63,9 +64,14 @@ type Config struct {
 	// Templates makes ApplicationSets' Applications from their templates; nil runs them in this
 	// process.
 	Templates func(tmpl v1alpha1.ApplicationSetTemplate, params []generators.Params) ([]*v1alpha1.Application, error)
-	// Workers is the number of Applications reconciled at once; FinalizerTimeout bounds how
-	// long a deleted Application waits for its objects to be pruned (zero: the default).
-	Workers          int
+	// ApplicationWorkers, ApplicationSetWorkers and ClusterWorkers are how many Applications,
+	// ApplicationSets and Clusters each controller reconciles at once (zero: the controller's
+	// default).
+	ApplicationWorkers    int
+	ApplicationSetWorkers int
+	ClusterWorkers        int
+	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be
+	// pruned (zero: the default).
 	FinalizerTimeout time.Duration
 	// GitCacheUnusedGrace is how long a repository no Application uses stays cached.
 	GitCacheUnusedGrace time.Duration
@@ -82,6 +88,9 @@ type Config struct {
 	// it has stopped, so another replica takes over at once. What serves reads (the clusters'
 	// registry, the Git cache's collection) runs until Run's context ends.
 	StopReconciling <-chan struct{}
+	// Notifications is the notification address policy Alerts deliver under
+	// (--notification-allowed-cidrs); nil is the default one.
+	Notifications *egress.Policy
 }
 
 // LeaderElection configures the election of the active controller among the replicas of
@@ -155,7 +164,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.clusters = cluster.New(cluster.Config{
 		Ferry: cfg.Ferry, Kube: cfg.Kube, Registry: cfg.Clusters,
-		Namespace: cfg.ClusterCredentialsNamespace, ProbeInterval: cfg.ClusterProbeInterval,
+		Namespace: cfg.ClusterCredentialsNamespace, ProbeInterval: cfg.ClusterProbeInterval, Workers: cfg.ClusterWorkers,
 		WriteStatus: m.leading.Load,
 		OnChange:    m.clusterChanged,
 	})
@@ -167,8 +176,10 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	// Every replica has its own Git cache (it serves /diff and /manifests), so every replica
-	// collects it, leading or not.
-	wg.Go(func() { collectGitCache(ctx, m.cfg.Ferry, m.cfg.Engine, m.cfg.GitCacheUnusedGrace) })
+	// collects it, leading or not. It gets a context of its own: ctx is reassigned below while
+	// the collection already runs.
+	serving := ctx
+	wg.Go(func() { collectGitCache(serving, m.cfg.Ferry, m.cfg.Engine, m.cfg.GitCacheUnusedGrace) })
 	m.logger = klog.FromContext(ctx).WithName("controller")
 	ctx = klog.NewContext(ctx, m.logger)
 	wg.Go(func() { m.clusters.Run(ctx) })
@@ -226,7 +237,10 @@ func (m *Manager) lead(ctx context.Context) {
 	defer sets.Wait()
 	sets.Go(func() { receiver.New(receiver.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube}).Run(ctx) })
 	sets.Go(func() {
-		applicationset.New(applicationset.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Tenancy: m.cfg.Tenancy, Templates: m.cfg.Templates}).Run(ctx)
+		applicationset.New(applicationset.Config{
+			Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Tenancy: m.cfg.Tenancy, Templates: m.cfg.Templates,
+			Workers: m.cfg.ApplicationSetWorkers,
+		}).Run(ctx)
 	})
 	if m.shards != nil {
 		<-ctx.Done()

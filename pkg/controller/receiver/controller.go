@@ -13,14 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
+	"github.com/ferry-gitops/ferry/pkg/controller/loop"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	informers "github.com/ferry-gitops/ferry/pkg/generated/informers/externalversions"
 	listers "github.com/ferry-gitops/ferry/pkg/generated/listers/gitops/v1alpha1"
@@ -73,35 +72,14 @@ func New(cfg Config) *Controller {
 	return c
 }
 
-// Run starts the informer and a worker and blocks until ctx is done.
+// Run starts the informer and reconciles Receivers until ctx is done.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
 	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithName("receivers"))
 	c.factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return
-	}
-	go wait.UntilWithContext(ctx, func(ctx context.Context) {
-		for c.processNext(ctx) {
-		}
-	}, time.Second)
-	<-ctx.Done()
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.reconcile(ctx, key); err != nil {
-		klog.FromContext(ctx).Error(err, "Writing the Receiver's status failed", "receiver", key)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	defer c.factory.Shutdown()
+	_ = loop.Run(ctx, c.queue, func(ctx context.Context, key string) (loop.Result, error) {
+		return loop.Result{}, c.reconcile(ctx, key)
+	}, loop.Options{Synced: []cache.InformerSynced{c.synced}, KeyName: "receiver"})
 }
 
 // reconcile reads the Receiver's token and writes its path and readiness.

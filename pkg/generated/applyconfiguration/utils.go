@@ -32,6 +32,22 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=gitops.ferry.dev, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("Alert"):
+		return &gitopsv1alpha1.AlertApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AlertDelivery"):
+		return &gitopsv1alpha1.AlertDeliveryApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AlertFired"):
+		return &gitopsv1alpha1.AlertFiredApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AlertProvider"):
+		return &gitopsv1alpha1.AlertProviderApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AlertProviderSpec"):
+		return &gitopsv1alpha1.AlertProviderSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AlertProviderStatus"):
+		return &gitopsv1alpha1.AlertProviderStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AlertSpec"):
+		return &gitopsv1alpha1.AlertSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("AlertStatus"):
+		return &gitopsv1alpha1.AlertStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Application"):
 		return &gitopsv1alpha1.ApplicationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationDestination"):
@@ -124,6 +140,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.ResourceStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RetryStrategy"):
 		return &gitopsv1alpha1.RetryStrategyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RollbackStatus"):
+		return &gitopsv1alpha1.RollbackStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SelfHealRecord"):
+		return &gitopsv1alpha1.SelfHealRecordApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SyncPolicy"):
 		return &gitopsv1alpha1.SyncPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SyncResource"):

@@ -33,6 +33,16 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		v1alpha1.Alert{}.OpenAPIModelName():                           schema_pkg_apis_gitops_v1alpha1_Alert(ref),
+		v1alpha1.AlertDelivery{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_AlertDelivery(ref),
+		v1alpha1.AlertFired{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_AlertFired(ref),
+		v1alpha1.AlertList{}.OpenAPIModelName():                       schema_pkg_apis_gitops_v1alpha1_AlertList(ref),
+		v1alpha1.AlertProvider{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_AlertProvider(ref),
+		v1alpha1.AlertProviderList{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_AlertProviderList(ref),
+		v1alpha1.AlertProviderSpec{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_AlertProviderSpec(ref),
+		v1alpha1.AlertProviderStatus{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_AlertProviderStatus(ref),
+		v1alpha1.AlertSpec{}.OpenAPIModelName():                       schema_pkg_apis_gitops_v1alpha1_AlertSpec(ref),
+		v1alpha1.AlertStatus{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_AlertStatus(ref),
 		v1alpha1.Application{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_Application(ref),
 		v1alpha1.ApplicationDestination{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationDestination(ref),
 		v1alpha1.ApplicationDiff{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ApplicationDiff(ref),
@@ -45,6 +55,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationRefresh{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ApplicationRefresh(ref),
 		v1alpha1.ApplicationRefreshSpec{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshSpec(ref),
 		v1alpha1.ApplicationRefreshStatus{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshStatus(ref),
+		v1alpha1.ApplicationRollback{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationRollback(ref),
+		v1alpha1.ApplicationRollbackSpec{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackSpec(ref),
+		v1alpha1.ApplicationRollbackStatus{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackStatus(ref),
 		v1alpha1.ApplicationSet{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ApplicationSet(ref),
 		v1alpha1.ApplicationSetApplicationStatus{}.OpenAPIModelName(): schema_pkg_apis_gitops_v1alpha1_ApplicationSetApplicationStatus(ref),
 		v1alpha1.ApplicationSetGenerator{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationSetGenerator(ref),
@@ -97,6 +110,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ResourceIgnoreDifferences{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ResourceIgnoreDifferences(ref),
 		v1alpha1.ResourceStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
 		v1alpha1.RetryStrategy{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
+		v1alpha1.RollbackStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref),
+		v1alpha1.SelfHealRecord{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_SelfHealRecord(ref),
 		v1alpha1.SyncPolicy{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
 		v1alpha1.SyncResource{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
 		v1alpha1.SyncStatus{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
@@ -155,6 +170,565 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		runtime.TypeMeta{}.OpenAPIModelName():                         schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
 		runtime.Unknown{}.OpenAPIModelName():                          schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
 		version.Info{}.OpenAPIModelName():                             schema_k8sio_apimachinery_pkg_version_Info(ref),
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_Alert(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Alert tells an AlertProvider what happens to the Applications of its namespace it selects: each of its triggers fires once per revision and state.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is what is reported, about which Applications, and where.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.AlertSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is what the Alert has sent. Only Ferry's own controller writes it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.AlertStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.AlertSpec{}.OpenAPIModelName(), v1alpha1.AlertStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertDelivery(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertDelivery is one delivery of an alert.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the delivery ended.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"application": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Application is the name of the Application the alert was about.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"trigger": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Trigger is the trigger that fired.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the revision it fired at.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"provider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Provider is the AlertProvider it was sent to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"result": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Result is Sent or Failed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"attempts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Attempts is how many times it was tried.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"error": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Error says why it failed: the status code or the connection's error, never the remote's response body.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"time", "application", "trigger", "provider", "result", "attempts"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertFired(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertFired is the revision and state a trigger last reported for an Application.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"application": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Application is the name of the Application.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"trigger": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Trigger is the trigger that fired.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"key": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Key is the revision and state it fired for.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"at": {
+						SchemaProps: spec.SchemaProps{
+							Description: "At is when it fired.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"application", "trigger", "key", "at"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertList is a list of Alerts.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the Alerts.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Alert{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Alert{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertProvider(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertProvider is where Alerts of its namespace deliver: a generic JSON webhook, Slack, Microsoft Teams, a GitHub, GitLab or Gitea commit status, or Alertmanager. Writing one that names a Secret requires the right to get that Secret.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is where and how alerts are delivered.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.AlertProviderSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is what Ferry last saw of the provider.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.AlertProviderStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.AlertProviderSpec{}.OpenAPIModelName(), v1alpha1.AlertProviderStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertProviderList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertProviderList is a list of AlertProviders.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the AlertProviders.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.AlertProvider{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.AlertProvider{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertProviderSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertProviderSpec is where and how alerts are delivered.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Type is one of generic, slack, msteams, github, gitlab, gitea, alertmanager.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"address": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Address is the http(s) URL alerts are sent to: the webhook's URL, the API's base URL for commit statuses (https://api.github.com, https://gitlab.com, https://gitea.example.com), or Alertmanager's base URL. Required unless the Secret of secretRef holds it under \"address\". Loopback, link-local and cloud metadata addresses are refused unless the server's --notification-allowed-cidrs lists them.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"channel": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Channel is the Slack channel to post to, when the webhook allows another than its own.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"secretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretRef names a Secret of the namespace holding \"token\" (sent as a bearer token, or as GitLab's PRIVATE-TOKEN) and, optionally, \"address\" (used when spec.address is empty).",
+							Ref:         ref(v1alpha1.LocalObjectReference{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"type"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.LocalObjectReference{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertProviderStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertProviderStatus is what Ferry last saw of an AlertProvider.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation of the spec last looked at.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready is True when the provider's Secret (if any) could be read and gives an address.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertSpec is what an Alert reports, about which Applications, and where.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"providerRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ProviderRef names the AlertProvider of the namespace alerts are sent to.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.LocalObjectReference{}.OpenAPIModelName()),
+						},
+					},
+					"triggers": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "set",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Triggers are the changes reported: Created, Deleted, SyncRunning, SyncSucceeded, SyncFailed, Deployed, HealthDegraded, Drifted.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"selector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Selector selects the Applications of the namespace by label; {} selects all of them.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"when": {
+						SchemaProps: spec.SchemaProps{
+							Description: "When is a CEL expression over `app` (the Application as JSON, e.g. app.metadata.labels, app.status.health.status) and `trigger` (a string); an alert is sent only when it is true. Empty always sends.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"template": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Template is a Go text/template of the message, over .Trigger, .Application.Namespace, .Application.Name, .Revision, .ShortRevision, .SyncStatus, .Health, .Message, .Reason. Empty uses a message of Ferry's.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"suspend": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Suspend stops sending; what happens meanwhile is not sent later.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"providerRef", "triggers", "selector"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.LocalObjectReference{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_AlertStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AlertStatus is what an Alert has sent.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation of the spec last acted on.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready (the provider exists and the Alert has taken note of its Applications' state), Delivered (whether the last delivery succeeded, and why not).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"fired": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Fired is, per Application and trigger, the revision and state last reported, so each trigger fires once per revision and state. Entries of deleted Applications are dropped.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.AlertFired{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"recentDeliveries": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "RecentDeliveries are the last 20 deliveries, newest first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.AlertDelivery{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.AlertDelivery{}.OpenAPIModelName(), v1alpha1.AlertFired{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -675,6 +1249,124 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshStatus(ref common.Referen
 		},
 		Dependencies: []string{
 			v1.MicroTime{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRollback(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRollback is the body of a POST to applications/{name}/rollback: a request to sync the Application back to what an earlier sync applied, and to hold it there while Git still names the revision rolled away from.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata; name, when set, must equal the Application's name.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is where to roll back to.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationRollbackSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is filled in by the server: the operation it recorded.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationRollbackStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationRollbackSpec{}.OpenAPIModelName(), v1alpha1.ApplicationRollbackStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRollbackSpec is where a rollback goes.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"id": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ID names the entry of status.history to roll back to: a successful sync that was not a dry run. Empty means the newest such entry at another revision than the one synced now.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"prune": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Prune deletes the objects the entry's revision does not hold (what the revision rolled away from added), even when the sync policy does not prune.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRollbackStatus reports the operation a rollback recorded.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"operationID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OperationID is the id of the recorded operation, as in status.operation.id.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase of the operation when the request returned: Pending.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the revision the operation syncs to: the one the history entry applied, of every source (a chart's version included).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"applicationResourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ApplicationResourceVersion is the Application's resourceVersion after the operation was recorded, to watch from.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -1427,6 +2119,18 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"rollback": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Rollback, while set, holds the Application at the revision a rollback synced to: the sync policy does not follow Git while Git still names the revision rolled away from. A requested sync, or Git naming another revision, ends it.",
+							Ref:         ref(v1alpha1.RollbackStatus{}.OpenAPIModelName()),
+						},
+					},
+					"lastSelfHeal": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.",
+							Ref:         ref(v1alpha1.SelfHealRecord{}.OpenAPIModelName()),
+						},
+					},
 					"refresh": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Refresh is the last refresh requested through the applications/refresh subresource, and whether the controller has handled it.",
@@ -1437,7 +2141,7 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.RefreshStatus{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.RefreshStatus{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.RollbackStatus{}.OpenAPIModelName(), v1alpha1.SelfHealRecord{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -3413,6 +4117,116 @@ func schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref common.ReferenceCallback)
 		},
 		Dependencies: []string{
 			v1alpha1.Backoff{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RollbackStatus is a rollback in force: the Application is held at Revision while Git still names From.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"id": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ID is the entry of status.history rolled back to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the revision rolled back to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"from": {
+						SchemaProps: spec.SchemaProps{
+							Description: "From is the revision rolled away from: the newest Git named when the rollback was requested. Automated sync follows Git again once Git names another.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"requestedBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RequestedBy is the username of the requester.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"requestedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RequestedAt is when the rollback was requested.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"id", "revision", "from", "requestedAt"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_SelfHealRecord(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SelfHealRecord is one repair by selfHeal: objects changed in the cluster put back to Git's version.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the objects were put back.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the revision they were put back to.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"objects": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Objects names the first few objects put back, as Kind/namespace/name.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"count": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Count is how many objects were put back.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"time", "revision", "count"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 

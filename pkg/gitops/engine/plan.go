@@ -43,6 +43,8 @@ type Plan struct {
 	// failed hook, which applying again would run again): only compared, and the failure stays
 	// reported.
 	Held string
+	// SelfHeal: the apply puts objects changed in the cluster back to Git's version.
+	SelfHeal bool
 	// Why says in words why this plan, for logs and tests.
 	Why string
 }
@@ -79,7 +81,7 @@ func Decide(app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, sha s
 	case automated != nil && drifted && !automated.SelfHeal && atRevision:
 		return Plan{Action: ActionCompare, Why: "drifted without selfHeal: report it, leave the objects alone"}
 	case automated != nil && drifted && atRevision:
-		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, Why: "drifted: selfHeal puts Git's version back"}
+		return Plan{Action: ActionApply, Prune: automated.Prune, CreateNamespace: createNamespace, SelfHeal: true, Why: "drifted: selfHeal puts Git's version back"}
 	case automated != nil && hookFailedAt(app, sha):
 		return Plan{Action: ActionCompare, Held: meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionStalled).Message,
 			Why: "automated: a hook failed at this revision and spec; a new commit, a spec change or a requested sync runs it again"}

@@ -74,6 +74,8 @@ type Outcome struct {
 	outOfSync map[string]bool
 	// Err is the failure, a *StageError saying which stage and whether a retry can help.
 	Err error
+	// Rollback says what a rollback in force (status.rollback) did to this sync.
+	Rollback RollbackState
 }
 
 // Sync resolves, renders and — as Decide plans it — applies and prunes or only compares one
@@ -101,6 +103,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 		out.Resources, out.Health = InventoryHealth(ctx, app.Status.Resources, req.Health)
 		return out.finish()
 	}
+	sha = out.holdRollback(app, op, sha)
 	out.SourceRevision = sha
 	rendered, err := e.Render(ctx, app, sha)
 	if err != nil {

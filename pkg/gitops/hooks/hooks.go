@@ -68,7 +68,7 @@ var types = []Type{PreSync, Sync, PostSync, SyncFail, Skip}
 func Of(obj *unstructured.Unstructured) ([]Type, error) {
 	key, value, ok := first(obj, Annotation, ArgoCDAnnotation)
 	if !ok {
-		return nil, nil
+		return helmTypes(obj), nil
 	}
 	var out []Type
 	for _, part := range strings.Split(value, ",") {
@@ -87,6 +87,11 @@ func Of(obj *unstructured.Unstructured) ([]Type, error) {
 func DeletePoliciesOf(obj *unstructured.Unstructured) ([]DeletePolicy, error) {
 	key, value, ok := first(obj, DeletePolicyAnnotation, ArgoCDDeletePolicyAnnotation)
 	if !ok {
+		if _, _, own := first(obj, Annotation, ArgoCDAnnotation); !own {
+			if helm := helmDeletePolicies(obj); helm != nil {
+				return helm, nil
+			}
+		}
 		return []DeletePolicy{BeforeHookCreation}, nil
 	}
 	var out []DeletePolicy
@@ -105,10 +110,13 @@ func DeletePoliciesOf(obj *unstructured.Unstructured) ([]DeletePolicy, error) {
 }
 
 // IsHook reports whether an object names itself a hook (of any type, Skip included), whatever
-// else its annotations say; render lets such objects use metadata.generateName.
+// else its annotations say; render lets such objects use metadata.generateName. Helm's
+// annotation counts when it names an event (crd-install alone does not).
 func IsHook(obj *unstructured.Unstructured) bool {
-	_, _, ok := first(obj, Annotation, ArgoCDAnnotation)
-	return ok
+	if _, _, ok := first(obj, Annotation, ArgoCDAnnotation); ok {
+		return true
+	}
+	return helmTypes(obj) != nil
 }
 
 // first is the value of the first annotation of keys the object carries.

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncoptions"
-	"github.com/ferry-gitops/ferry/pkg/gitops/syncwave"
 )
 
 // Hook is one hook object of a render, with what its annotations say.
@@ -49,7 +48,7 @@ func Split(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, []H
 			problems = append(problems, fmt.Sprintf("%s: %v", Name(o), err))
 			continue
 		}
-		wave, err := syncwave.Of(o)
+		wave, err := waveOf(o)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", Name(o), err))
 			continue

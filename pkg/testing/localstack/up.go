@@ -529,7 +529,10 @@ func (s *Stack) FerryCommand(bin string, extra ...string) []string {
 		"--data-dir", filepath.Join(s.Dir, "ferry-data"),
 		// The stack's Git servers and chart repositories listen on 127.0.0.1, which the egress
 		// policy denies by default; the rest of loopback (127.0.0.2 ...) stays denied.
-		"--allow-file-repositories", "--egress-allow-cidrs=127.0.0.1/32"}, append(s.webhookFlags(), extra...)...)
+		"--allow-file-repositories", "--egress-allow-cidrs=127.0.0.1/32",
+		// The tests' notification sinks listen on 127.0.0.1 too; other loopback addresses stay
+		// refused, so that refusal can be tested.
+		"--notification-allowed-cidrs=127.0.0.1/32"}, append(s.webhookFlags(), extra...)...)
 }
 
 // webhookFlags serve Receivers' webhooks on 127.0.0.1 (a stack made before there was a

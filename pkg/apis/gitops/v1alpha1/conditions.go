@@ -13,6 +13,9 @@ const (
 	ConditionSynced = "Synced"
 	// ConditionHealthy is True when every managed object is healthy.
 	ConditionHealthy = "Healthy"
+	// ConditionRolledBack is True while a rollback holds the Application at the revision it went
+	// back to (status.rollback); False, saying why, once it follows Git again.
+	ConditionRolledBack = "RolledBack"
 )
 
 // Reasons of the conditions.
@@ -62,6 +65,14 @@ const (
 	// longer syncs it; its deletion follows with the namespace's, leaving the objects in that
 	// namespace to the namespace's deletion and pruning the others.
 	ReasonNamespaceTerminating = "NamespaceTerminating"
+	// ReasonRolledBack: a rollback holds the Application while Git names the revision it went
+	// back from.
+	ReasonRolledBack = "RolledBack"
+	// ReasonGitMoved: Git named another revision than the one rolled back from, and the
+	// Application follows Git again.
+	ReasonGitMoved = "GitMoved"
+	// ReasonSyncRequested: a sync requested by hand ended a rollback's hold.
+	ReasonSyncRequested = "SyncRequested"
 )
 
 // Metadata Ferry reads and writes on Applications.

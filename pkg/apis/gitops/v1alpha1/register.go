@@ -35,6 +35,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Application{},
 		&ApplicationList{},
 		&ApplicationSync{},
+		&ApplicationRollback{},
 		&ApplicationRefresh{},
 		&ApplicationHealth{},
 		&ApplicationManifests{},
@@ -45,6 +46,10 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ClusterList{},
 		&ApplicationSet{},
 		&ApplicationSetList{},
+		&AlertProvider{},
+		&AlertProviderList{},
+		&Alert{},
+		&AlertList{},
 		&Receiver{},
 		&ReceiverList{},
 	)

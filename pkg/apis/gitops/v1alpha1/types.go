@@ -11,6 +11,7 @@ import (
 // +genclient
 // +genclient:method=Sync,verb=create,subresource=sync,input=ApplicationSync,result=ApplicationSync
 // +genclient:method=Refresh,verb=create,subresource=refresh,input=ApplicationRefresh,result=ApplicationRefresh
+// +genclient:method=Rollback,verb=create,subresource=rollback,input=ApplicationRollback,result=ApplicationRollback
 // +genclient:method=GetHealth,verb=get,subresource=health,result=ApplicationHealth
 // +genclient:method=GetManifests,verb=get,subresource=manifests,result=ApplicationManifests
 // +genclient:method=GetDiff,verb=get,subresource=diff,result=ApplicationDiff
@@ -462,10 +463,19 @@ type ApplicationStatus struct {
 	// ReconciledAt is when the controller last finished reconciling this Application.
 	// +optional
 	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty" protobuf:"bytes,9,opt,name=reconciledAt"`
+	// Rollback, while set, holds the Application at the revision a rollback synced to: the sync
+	// policy does not follow Git while Git still names the revision rolled away from. A
+	// requested sync, or Git naming another revision, ends it.
+	// +optional
+	Rollback *RollbackStatus `json:"rollback,omitempty" protobuf:"bytes,11,opt,name=rollback"`
+	// LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's
+	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
+	// +optional
+	LastSelfHeal *SelfHealRecord `json:"lastSelfHeal,omitempty" protobuf:"bytes,12,opt,name=lastSelfHeal"`
 	// Refresh is the last refresh requested through the applications/refresh subresource, and
 	// whether the controller has handled it.
 	// +optional
-	Refresh *RefreshStatus `json:"refresh,omitempty" protobuf:"bytes,11,opt,name=refresh"`
+	Refresh *RefreshStatus `json:"refresh,omitempty" protobuf:"bytes,13,opt,name=refresh"`
 }
 
 // RefreshStatus is a request to list the source's branches and tags now instead of at the

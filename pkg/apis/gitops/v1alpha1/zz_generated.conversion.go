@@ -37,6 +37,106 @@ func init() {
 // RegisterConversions adds conversion functions to the given scheme.
 // Public to allow building arbitrary schemes.
 func RegisterConversions(s *runtime.Scheme) error {
+	if err := s.AddGeneratedConversionFunc((*Alert)(nil), (*gitops.Alert)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_Alert_To_gitops_Alert(a.(*Alert), b.(*gitops.Alert), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.Alert)(nil), (*Alert)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_Alert_To_v1alpha1_Alert(a.(*gitops.Alert), b.(*Alert), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertDelivery)(nil), (*gitops.AlertDelivery)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertDelivery_To_gitops_AlertDelivery(a.(*AlertDelivery), b.(*gitops.AlertDelivery), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertDelivery)(nil), (*AlertDelivery)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertDelivery_To_v1alpha1_AlertDelivery(a.(*gitops.AlertDelivery), b.(*AlertDelivery), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertFired)(nil), (*gitops.AlertFired)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertFired_To_gitops_AlertFired(a.(*AlertFired), b.(*gitops.AlertFired), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertFired)(nil), (*AlertFired)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertFired_To_v1alpha1_AlertFired(a.(*gitops.AlertFired), b.(*AlertFired), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertList)(nil), (*gitops.AlertList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertList_To_gitops_AlertList(a.(*AlertList), b.(*gitops.AlertList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertList)(nil), (*AlertList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertList_To_v1alpha1_AlertList(a.(*gitops.AlertList), b.(*AlertList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertProvider)(nil), (*gitops.AlertProvider)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertProvider_To_gitops_AlertProvider(a.(*AlertProvider), b.(*gitops.AlertProvider), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertProvider)(nil), (*AlertProvider)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertProvider_To_v1alpha1_AlertProvider(a.(*gitops.AlertProvider), b.(*AlertProvider), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertProviderList)(nil), (*gitops.AlertProviderList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertProviderList_To_gitops_AlertProviderList(a.(*AlertProviderList), b.(*gitops.AlertProviderList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertProviderList)(nil), (*AlertProviderList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertProviderList_To_v1alpha1_AlertProviderList(a.(*gitops.AlertProviderList), b.(*AlertProviderList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertProviderSpec)(nil), (*gitops.AlertProviderSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertProviderSpec_To_gitops_AlertProviderSpec(a.(*AlertProviderSpec), b.(*gitops.AlertProviderSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertProviderSpec)(nil), (*AlertProviderSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertProviderSpec_To_v1alpha1_AlertProviderSpec(a.(*gitops.AlertProviderSpec), b.(*AlertProviderSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertProviderStatus)(nil), (*gitops.AlertProviderStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertProviderStatus_To_gitops_AlertProviderStatus(a.(*AlertProviderStatus), b.(*gitops.AlertProviderStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertProviderStatus)(nil), (*AlertProviderStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertProviderStatus_To_v1alpha1_AlertProviderStatus(a.(*gitops.AlertProviderStatus), b.(*AlertProviderStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertSpec)(nil), (*gitops.AlertSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertSpec_To_gitops_AlertSpec(a.(*AlertSpec), b.(*gitops.AlertSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertSpec)(nil), (*AlertSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertSpec_To_v1alpha1_AlertSpec(a.(*gitops.AlertSpec), b.(*AlertSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*AlertStatus)(nil), (*gitops.AlertStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_AlertStatus_To_gitops_AlertStatus(a.(*AlertStatus), b.(*gitops.AlertStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.AlertStatus)(nil), (*AlertStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_AlertStatus_To_v1alpha1_AlertStatus(a.(*gitops.AlertStatus), b.(*AlertStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*Application)(nil), (*gitops.Application)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_Application_To_gitops_Application(a.(*Application), b.(*gitops.Application), scope)
 	}); err != nil {
@@ -154,6 +254,36 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationRefreshStatus)(nil), (*ApplicationRefreshStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(a.(*gitops.ApplicationRefreshStatus), b.(*ApplicationRefreshStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationRollback)(nil), (*gitops.ApplicationRollback)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationRollback_To_gitops_ApplicationRollback(a.(*ApplicationRollback), b.(*gitops.ApplicationRollback), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationRollback)(nil), (*ApplicationRollback)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationRollback_To_v1alpha1_ApplicationRollback(a.(*gitops.ApplicationRollback), b.(*ApplicationRollback), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationRollbackSpec)(nil), (*gitops.ApplicationRollbackSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationRollbackSpec_To_gitops_ApplicationRollbackSpec(a.(*ApplicationRollbackSpec), b.(*gitops.ApplicationRollbackSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationRollbackSpec)(nil), (*ApplicationRollbackSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationRollbackSpec_To_v1alpha1_ApplicationRollbackSpec(a.(*gitops.ApplicationRollbackSpec), b.(*ApplicationRollbackSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationRollbackStatus)(nil), (*gitops.ApplicationRollbackStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationRollbackStatus_To_gitops_ApplicationRollbackStatus(a.(*ApplicationRollbackStatus), b.(*gitops.ApplicationRollbackStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationRollbackStatus)(nil), (*ApplicationRollbackStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationRollbackStatus_To_v1alpha1_ApplicationRollbackStatus(a.(*gitops.ApplicationRollbackStatus), b.(*ApplicationRollbackStatus), scope)
 	}); err != nil {
 		return err
 	}
@@ -677,6 +807,26 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*RollbackStatus)(nil), (*gitops.RollbackStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RollbackStatus_To_gitops_RollbackStatus(a.(*RollbackStatus), b.(*gitops.RollbackStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.RollbackStatus)(nil), (*RollbackStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_RollbackStatus_To_v1alpha1_RollbackStatus(a.(*gitops.RollbackStatus), b.(*RollbackStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SelfHealRecord)(nil), (*gitops.SelfHealRecord)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SelfHealRecord_To_gitops_SelfHealRecord(a.(*SelfHealRecord), b.(*gitops.SelfHealRecord), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.SelfHealRecord)(nil), (*SelfHealRecord)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_SelfHealRecord_To_v1alpha1_SelfHealRecord(a.(*gitops.SelfHealRecord), b.(*SelfHealRecord), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*SyncPolicy)(nil), (*gitops.SyncPolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_SyncPolicy_To_gitops_SyncPolicy(a.(*SyncPolicy), b.(*gitops.SyncPolicy), scope)
 	}); err != nil {
@@ -718,6 +868,234 @@ func RegisterConversions(s *runtime.Scheme) error {
 		return err
 	}
 	return nil
+}
+
+func autoConvert_v1alpha1_Alert_To_gitops_Alert(in *Alert, out *gitops.Alert, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_AlertSpec_To_gitops_AlertSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_AlertStatus_To_gitops_AlertStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_Alert_To_gitops_Alert is an autogenerated conversion function.
+func Convert_v1alpha1_Alert_To_gitops_Alert(in *Alert, out *gitops.Alert, s conversion.Scope) error {
+	return autoConvert_v1alpha1_Alert_To_gitops_Alert(in, out, s)
+}
+
+func autoConvert_gitops_Alert_To_v1alpha1_Alert(in *gitops.Alert, out *Alert, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_gitops_AlertSpec_To_v1alpha1_AlertSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_gitops_AlertStatus_To_v1alpha1_AlertStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_gitops_Alert_To_v1alpha1_Alert is an autogenerated conversion function.
+func Convert_gitops_Alert_To_v1alpha1_Alert(in *gitops.Alert, out *Alert, s conversion.Scope) error {
+	return autoConvert_gitops_Alert_To_v1alpha1_Alert(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertDelivery_To_gitops_AlertDelivery(in *AlertDelivery, out *gitops.AlertDelivery, s conversion.Scope) error {
+	*out = *(*gitops.AlertDelivery)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AlertDelivery_To_gitops_AlertDelivery is an autogenerated conversion function.
+func Convert_v1alpha1_AlertDelivery_To_gitops_AlertDelivery(in *AlertDelivery, out *gitops.AlertDelivery, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertDelivery_To_gitops_AlertDelivery(in, out, s)
+}
+
+func autoConvert_gitops_AlertDelivery_To_v1alpha1_AlertDelivery(in *gitops.AlertDelivery, out *AlertDelivery, s conversion.Scope) error {
+	*out = *(*AlertDelivery)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_AlertDelivery_To_v1alpha1_AlertDelivery is an autogenerated conversion function.
+func Convert_gitops_AlertDelivery_To_v1alpha1_AlertDelivery(in *gitops.AlertDelivery, out *AlertDelivery, s conversion.Scope) error {
+	return autoConvert_gitops_AlertDelivery_To_v1alpha1_AlertDelivery(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertFired_To_gitops_AlertFired(in *AlertFired, out *gitops.AlertFired, s conversion.Scope) error {
+	*out = *(*gitops.AlertFired)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AlertFired_To_gitops_AlertFired is an autogenerated conversion function.
+func Convert_v1alpha1_AlertFired_To_gitops_AlertFired(in *AlertFired, out *gitops.AlertFired, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertFired_To_gitops_AlertFired(in, out, s)
+}
+
+func autoConvert_gitops_AlertFired_To_v1alpha1_AlertFired(in *gitops.AlertFired, out *AlertFired, s conversion.Scope) error {
+	*out = *(*AlertFired)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_AlertFired_To_v1alpha1_AlertFired is an autogenerated conversion function.
+func Convert_gitops_AlertFired_To_v1alpha1_AlertFired(in *gitops.AlertFired, out *AlertFired, s conversion.Scope) error {
+	return autoConvert_gitops_AlertFired_To_v1alpha1_AlertFired(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertList_To_gitops_AlertList(in *AlertList, out *gitops.AlertList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]gitops.Alert)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_AlertList_To_gitops_AlertList is an autogenerated conversion function.
+func Convert_v1alpha1_AlertList_To_gitops_AlertList(in *AlertList, out *gitops.AlertList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertList_To_gitops_AlertList(in, out, s)
+}
+
+func autoConvert_gitops_AlertList_To_v1alpha1_AlertList(in *gitops.AlertList, out *AlertList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]Alert)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_gitops_AlertList_To_v1alpha1_AlertList is an autogenerated conversion function.
+func Convert_gitops_AlertList_To_v1alpha1_AlertList(in *gitops.AlertList, out *AlertList, s conversion.Scope) error {
+	return autoConvert_gitops_AlertList_To_v1alpha1_AlertList(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertProvider_To_gitops_AlertProvider(in *AlertProvider, out *gitops.AlertProvider, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_AlertProviderSpec_To_gitops_AlertProviderSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_AlertProviderStatus_To_gitops_AlertProviderStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_AlertProvider_To_gitops_AlertProvider is an autogenerated conversion function.
+func Convert_v1alpha1_AlertProvider_To_gitops_AlertProvider(in *AlertProvider, out *gitops.AlertProvider, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertProvider_To_gitops_AlertProvider(in, out, s)
+}
+
+func autoConvert_gitops_AlertProvider_To_v1alpha1_AlertProvider(in *gitops.AlertProvider, out *AlertProvider, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_gitops_AlertProviderSpec_To_v1alpha1_AlertProviderSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_gitops_AlertProviderStatus_To_v1alpha1_AlertProviderStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_gitops_AlertProvider_To_v1alpha1_AlertProvider is an autogenerated conversion function.
+func Convert_gitops_AlertProvider_To_v1alpha1_AlertProvider(in *gitops.AlertProvider, out *AlertProvider, s conversion.Scope) error {
+	return autoConvert_gitops_AlertProvider_To_v1alpha1_AlertProvider(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertProviderList_To_gitops_AlertProviderList(in *AlertProviderList, out *gitops.AlertProviderList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]gitops.AlertProvider)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_AlertProviderList_To_gitops_AlertProviderList is an autogenerated conversion function.
+func Convert_v1alpha1_AlertProviderList_To_gitops_AlertProviderList(in *AlertProviderList, out *gitops.AlertProviderList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertProviderList_To_gitops_AlertProviderList(in, out, s)
+}
+
+func autoConvert_gitops_AlertProviderList_To_v1alpha1_AlertProviderList(in *gitops.AlertProviderList, out *AlertProviderList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]AlertProvider)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_gitops_AlertProviderList_To_v1alpha1_AlertProviderList is an autogenerated conversion function.
+func Convert_gitops_AlertProviderList_To_v1alpha1_AlertProviderList(in *gitops.AlertProviderList, out *AlertProviderList, s conversion.Scope) error {
+	return autoConvert_gitops_AlertProviderList_To_v1alpha1_AlertProviderList(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertProviderSpec_To_gitops_AlertProviderSpec(in *AlertProviderSpec, out *gitops.AlertProviderSpec, s conversion.Scope) error {
+	*out = *(*gitops.AlertProviderSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AlertProviderSpec_To_gitops_AlertProviderSpec is an autogenerated conversion function.
+func Convert_v1alpha1_AlertProviderSpec_To_gitops_AlertProviderSpec(in *AlertProviderSpec, out *gitops.AlertProviderSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertProviderSpec_To_gitops_AlertProviderSpec(in, out, s)
+}
+
+func autoConvert_gitops_AlertProviderSpec_To_v1alpha1_AlertProviderSpec(in *gitops.AlertProviderSpec, out *AlertProviderSpec, s conversion.Scope) error {
+	*out = *(*AlertProviderSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_AlertProviderSpec_To_v1alpha1_AlertProviderSpec is an autogenerated conversion function.
+func Convert_gitops_AlertProviderSpec_To_v1alpha1_AlertProviderSpec(in *gitops.AlertProviderSpec, out *AlertProviderSpec, s conversion.Scope) error {
+	return autoConvert_gitops_AlertProviderSpec_To_v1alpha1_AlertProviderSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertProviderStatus_To_gitops_AlertProviderStatus(in *AlertProviderStatus, out *gitops.AlertProviderStatus, s conversion.Scope) error {
+	*out = *(*gitops.AlertProviderStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AlertProviderStatus_To_gitops_AlertProviderStatus is an autogenerated conversion function.
+func Convert_v1alpha1_AlertProviderStatus_To_gitops_AlertProviderStatus(in *AlertProviderStatus, out *gitops.AlertProviderStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertProviderStatus_To_gitops_AlertProviderStatus(in, out, s)
+}
+
+func autoConvert_gitops_AlertProviderStatus_To_v1alpha1_AlertProviderStatus(in *gitops.AlertProviderStatus, out *AlertProviderStatus, s conversion.Scope) error {
+	*out = *(*AlertProviderStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_AlertProviderStatus_To_v1alpha1_AlertProviderStatus is an autogenerated conversion function.
+func Convert_gitops_AlertProviderStatus_To_v1alpha1_AlertProviderStatus(in *gitops.AlertProviderStatus, out *AlertProviderStatus, s conversion.Scope) error {
+	return autoConvert_gitops_AlertProviderStatus_To_v1alpha1_AlertProviderStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertSpec_To_gitops_AlertSpec(in *AlertSpec, out *gitops.AlertSpec, s conversion.Scope) error {
+	*out = *(*gitops.AlertSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AlertSpec_To_gitops_AlertSpec is an autogenerated conversion function.
+func Convert_v1alpha1_AlertSpec_To_gitops_AlertSpec(in *AlertSpec, out *gitops.AlertSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertSpec_To_gitops_AlertSpec(in, out, s)
+}
+
+func autoConvert_gitops_AlertSpec_To_v1alpha1_AlertSpec(in *gitops.AlertSpec, out *AlertSpec, s conversion.Scope) error {
+	*out = *(*AlertSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_AlertSpec_To_v1alpha1_AlertSpec is an autogenerated conversion function.
+func Convert_gitops_AlertSpec_To_v1alpha1_AlertSpec(in *gitops.AlertSpec, out *AlertSpec, s conversion.Scope) error {
+	return autoConvert_gitops_AlertSpec_To_v1alpha1_AlertSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_AlertStatus_To_gitops_AlertStatus(in *AlertStatus, out *gitops.AlertStatus, s conversion.Scope) error {
+	*out = *(*gitops.AlertStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_AlertStatus_To_gitops_AlertStatus is an autogenerated conversion function.
+func Convert_v1alpha1_AlertStatus_To_gitops_AlertStatus(in *AlertStatus, out *gitops.AlertStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_AlertStatus_To_gitops_AlertStatus(in, out, s)
+}
+
+func autoConvert_gitops_AlertStatus_To_v1alpha1_AlertStatus(in *gitops.AlertStatus, out *AlertStatus, s conversion.Scope) error {
+	*out = *(*AlertStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_AlertStatus_To_v1alpha1_AlertStatus is an autogenerated conversion function.
+func Convert_gitops_AlertStatus_To_v1alpha1_AlertStatus(in *gitops.AlertStatus, out *AlertStatus, s conversion.Scope) error {
+	return autoConvert_gitops_AlertStatus_To_v1alpha1_AlertStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_Application_To_gitops_Application(in *Application, out *gitops.Application, s conversion.Scope) error {
@@ -1040,6 +1418,78 @@ func autoConvert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshS
 // Convert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus is an autogenerated conversion function.
 func Convert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(in *gitops.ApplicationRefreshStatus, out *ApplicationRefreshStatus, s conversion.Scope) error {
 	return autoConvert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationRollback_To_gitops_ApplicationRollback(in *ApplicationRollback, out *gitops.ApplicationRollback, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ApplicationRollbackSpec_To_gitops_ApplicationRollbackSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_ApplicationRollbackStatus_To_gitops_ApplicationRollbackStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationRollback_To_gitops_ApplicationRollback is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationRollback_To_gitops_ApplicationRollback(in *ApplicationRollback, out *gitops.ApplicationRollback, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationRollback_To_gitops_ApplicationRollback(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationRollback_To_v1alpha1_ApplicationRollback(in *gitops.ApplicationRollback, out *ApplicationRollback, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_gitops_ApplicationRollbackSpec_To_v1alpha1_ApplicationRollbackSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_gitops_ApplicationRollbackStatus_To_v1alpha1_ApplicationRollbackStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_gitops_ApplicationRollback_To_v1alpha1_ApplicationRollback is an autogenerated conversion function.
+func Convert_gitops_ApplicationRollback_To_v1alpha1_ApplicationRollback(in *gitops.ApplicationRollback, out *ApplicationRollback, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationRollback_To_v1alpha1_ApplicationRollback(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationRollbackSpec_To_gitops_ApplicationRollbackSpec(in *ApplicationRollbackSpec, out *gitops.ApplicationRollbackSpec, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationRollbackSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationRollbackSpec_To_gitops_ApplicationRollbackSpec is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationRollbackSpec_To_gitops_ApplicationRollbackSpec(in *ApplicationRollbackSpec, out *gitops.ApplicationRollbackSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationRollbackSpec_To_gitops_ApplicationRollbackSpec(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationRollbackSpec_To_v1alpha1_ApplicationRollbackSpec(in *gitops.ApplicationRollbackSpec, out *ApplicationRollbackSpec, s conversion.Scope) error {
+	*out = *(*ApplicationRollbackSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationRollbackSpec_To_v1alpha1_ApplicationRollbackSpec is an autogenerated conversion function.
+func Convert_gitops_ApplicationRollbackSpec_To_v1alpha1_ApplicationRollbackSpec(in *gitops.ApplicationRollbackSpec, out *ApplicationRollbackSpec, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationRollbackSpec_To_v1alpha1_ApplicationRollbackSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationRollbackStatus_To_gitops_ApplicationRollbackStatus(in *ApplicationRollbackStatus, out *gitops.ApplicationRollbackStatus, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationRollbackStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationRollbackStatus_To_gitops_ApplicationRollbackStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationRollbackStatus_To_gitops_ApplicationRollbackStatus(in *ApplicationRollbackStatus, out *gitops.ApplicationRollbackStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationRollbackStatus_To_gitops_ApplicationRollbackStatus(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationRollbackStatus_To_v1alpha1_ApplicationRollbackStatus(in *gitops.ApplicationRollbackStatus, out *ApplicationRollbackStatus, s conversion.Scope) error {
+	*out = *(*ApplicationRollbackStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationRollbackStatus_To_v1alpha1_ApplicationRollbackStatus is an autogenerated conversion function.
+func Convert_gitops_ApplicationRollbackStatus_To_v1alpha1_ApplicationRollbackStatus(in *gitops.ApplicationRollbackStatus, out *ApplicationRollbackStatus, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationRollbackStatus_To_v1alpha1_ApplicationRollbackStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_ApplicationSet_To_gitops_ApplicationSet(in *ApplicationSet, out *gitops.ApplicationSet, s conversion.Scope) error {
@@ -2144,6 +2594,46 @@ func autoConvert_gitops_RetryStrategy_To_v1alpha1_RetryStrategy(in *gitops.Retry
 // Convert_gitops_RetryStrategy_To_v1alpha1_RetryStrategy is an autogenerated conversion function.
 func Convert_gitops_RetryStrategy_To_v1alpha1_RetryStrategy(in *gitops.RetryStrategy, out *RetryStrategy, s conversion.Scope) error {
 	return autoConvert_gitops_RetryStrategy_To_v1alpha1_RetryStrategy(in, out, s)
+}
+
+func autoConvert_v1alpha1_RollbackStatus_To_gitops_RollbackStatus(in *RollbackStatus, out *gitops.RollbackStatus, s conversion.Scope) error {
+	*out = *(*gitops.RollbackStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RollbackStatus_To_gitops_RollbackStatus is an autogenerated conversion function.
+func Convert_v1alpha1_RollbackStatus_To_gitops_RollbackStatus(in *RollbackStatus, out *gitops.RollbackStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RollbackStatus_To_gitops_RollbackStatus(in, out, s)
+}
+
+func autoConvert_gitops_RollbackStatus_To_v1alpha1_RollbackStatus(in *gitops.RollbackStatus, out *RollbackStatus, s conversion.Scope) error {
+	*out = *(*RollbackStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_RollbackStatus_To_v1alpha1_RollbackStatus is an autogenerated conversion function.
+func Convert_gitops_RollbackStatus_To_v1alpha1_RollbackStatus(in *gitops.RollbackStatus, out *RollbackStatus, s conversion.Scope) error {
+	return autoConvert_gitops_RollbackStatus_To_v1alpha1_RollbackStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_SelfHealRecord_To_gitops_SelfHealRecord(in *SelfHealRecord, out *gitops.SelfHealRecord, s conversion.Scope) error {
+	*out = *(*gitops.SelfHealRecord)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_SelfHealRecord_To_gitops_SelfHealRecord is an autogenerated conversion function.
+func Convert_v1alpha1_SelfHealRecord_To_gitops_SelfHealRecord(in *SelfHealRecord, out *gitops.SelfHealRecord, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SelfHealRecord_To_gitops_SelfHealRecord(in, out, s)
+}
+
+func autoConvert_gitops_SelfHealRecord_To_v1alpha1_SelfHealRecord(in *gitops.SelfHealRecord, out *SelfHealRecord, s conversion.Scope) error {
+	*out = *(*SelfHealRecord)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_SelfHealRecord_To_v1alpha1_SelfHealRecord is an autogenerated conversion function.
+func Convert_gitops_SelfHealRecord_To_v1alpha1_SelfHealRecord(in *gitops.SelfHealRecord, out *SelfHealRecord, s conversion.Scope) error {
+	return autoConvert_gitops_SelfHealRecord_To_v1alpha1_SelfHealRecord(in, out, s)
 }
 
 func autoConvert_v1alpha1_SyncPolicy_To_gitops_SyncPolicy(in *SyncPolicy, out *gitops.SyncPolicy, s conversion.Scope) error {

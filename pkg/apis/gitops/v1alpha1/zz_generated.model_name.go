@@ -22,6 +22,56 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Alert) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.Alert"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertDelivery) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertDelivery"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertFired) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertFired"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertList) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertProvider) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertProvider"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertProviderList) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertProviderList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertProviderSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertProviderSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertProviderStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertProviderStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AlertStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.AlertStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Application) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.Application"
 }
@@ -79,6 +129,21 @@ func (in ApplicationRefreshSpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationRefreshStatus) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationRefreshStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRollback) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRollback"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRollbackSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRollbackSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRollbackStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRollbackStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -339,6 +404,16 @@ func (in ResourceStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RetryStrategy) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.RetryStrategy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RollbackStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.RollbackStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SelfHealRecord) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.SelfHealRecord"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

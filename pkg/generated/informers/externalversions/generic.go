@@ -53,6 +53,10 @@ func (f *genericInformer) Lister() cache.GenericLister {
 func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource) (GenericInformer, error) {
 	switch resource {
 	// Group=gitops.ferry.dev, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithResource("alerts"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Gitops().V1alpha1().Alerts().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("alertproviders"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Gitops().V1alpha1().AlertProviders().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("applications"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Gitops().V1alpha1().Applications().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("applicationsets"):

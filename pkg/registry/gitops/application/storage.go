@@ -21,6 +21,7 @@ type Storage struct {
 	Application *REST
 	Status      *status.REST
 	Sync        *SyncREST
+	Rollback    *RollbackREST
 	Refresh     *RefreshREST
 	Health      *HealthREST
 }
@@ -79,6 +80,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		Application: &REST{Store: store, references: opts.References},
 		Status:      status.New(store, NewStatusStrategy(strategy)),
 		Sync:        &SyncREST{store: &syncStore, checkResources: opts.CheckSyncResources},
+		Rollback:    &RollbackREST{store: &syncStore},
 		Refresh:     &RefreshREST{store: &refreshStore},
 		Health:      NewHealthREST(store, opts.Health),
 	}, nil

@@ -154,7 +154,8 @@ func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object)
 	return validation.ValidateApplicationStatusUpdate(obj.(*gitops.Application), old.(*gitops.Application))
 }
 
-// syncStrategy governs the write a sync request makes: only status.operation changes.
+// syncStrategy governs the write a sync or rollback request makes: only status.operation and
+// status.rollback (which a rollback sets and a sync ends) change.
 type syncStrategy struct {
 	applicationStrategy
 }
@@ -162,10 +163,10 @@ type syncStrategy struct {
 func (syncStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	newApp := obj.(*gitops.Application)
 	oldApp := old.(*gitops.Application)
-	op := newApp.Status.Operation
+	op, rollback := newApp.Status.Operation, newApp.Status.Rollback
 	newApp.Spec = oldApp.Spec
 	newApp.Status = oldApp.Status
-	newApp.Status.Operation = op
+	newApp.Status.Operation, newApp.Status.Rollback = op, rollback
 	newApp.Labels = oldApp.Labels
 	newApp.Annotations = oldApp.Annotations
 	newApp.Generation = oldApp.Generation

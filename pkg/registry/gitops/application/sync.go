@@ -99,17 +99,12 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 	// active operation and the write are atomic.
 	recordOperation := func(_ context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
 		app := oldObj.(*gitops.Application).DeepCopy()
-		if app.DeletionTimestamp != nil {
-			return nil, apierrors.NewConflict(gitops.Resource("applications"), name, fmt.Errorf("the Application is being deleted"))
-		}
-		if app.Spec.Suspend {
-			return nil, apierrors.NewConflict(gitops.Resource("applications"), name, fmt.Errorf("the Application is suspended: set spec.suspend to false first"))
-		}
-		if cur := app.Status.Operation; cur != nil && (cur.Phase == gitops.OperationPending || cur.Phase == gitops.OperationRunning) {
-			return nil, apierrors.NewConflict(gitops.Resource("applications"), name,
-				fmt.Errorf("operation %s requested by %s is %s; wait for it to finish", cur.ID, cur.RequestedBy.Username, cur.Phase))
+		if err := operationConflict(app); err != nil {
+			return nil, err
 		}
 		app.Status.Operation = op
+		// A sync requested by hand ends a rollback's hold: the person chose what runs now.
+		app.Status.Rollback = nil
 		return app, nil
 	}
 
@@ -135,4 +130,20 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 		},
 	}
 	return resp, nil
+}
+
+// operationConflict is the 409 for an Application that cannot take a new operation now: being
+// deleted, suspended, or running one already.
+func operationConflict(app *gitops.Application) error {
+	conflict := func(err error) error { return apierrors.NewConflict(gitops.Resource("applications"), app.Name, err) }
+	if app.DeletionTimestamp != nil {
+		return conflict(fmt.Errorf("the Application is being deleted"))
+	}
+	if app.Spec.Suspend {
+		return conflict(fmt.Errorf("the Application is suspended: set spec.suspend to false first"))
+	}
+	if cur := app.Status.Operation; cur != nil && (cur.Phase == gitops.OperationPending || cur.Phase == gitops.OperationRunning) {
+		return conflict(fmt.Errorf("operation %s requested by %s is %s; wait for it to finish", cur.ID, cur.RequestedBy.Username, cur.Phase))
+	}
+	return nil
 }

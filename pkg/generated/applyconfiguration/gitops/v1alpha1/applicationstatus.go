@@ -52,6 +52,13 @@ type ApplicationStatusApplyConfiguration struct {
 	History []OperationRecordApplyConfiguration `json:"history,omitempty"`
 	// ReconciledAt is when the controller last finished reconciling this Application.
 	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty"`
+	// Rollback, while set, holds the Application at the revision a rollback synced to: the sync
+	// policy does not follow Git while Git still names the revision rolled away from. A
+	// requested sync, or Git naming another revision, ends it.
+	Rollback *RollbackStatusApplyConfiguration `json:"rollback,omitempty"`
+	// LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's
+	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
+	LastSelfHeal *SelfHealRecordApplyConfiguration `json:"lastSelfHeal,omitempty"`
 	// Refresh is the last refresh requested through the applications/refresh subresource, and
 	// whether the controller has handled it.
 	Refresh *RefreshStatusApplyConfiguration `json:"refresh,omitempty"`
@@ -157,6 +164,22 @@ func (b *ApplicationStatusApplyConfiguration) WithHistory(values ...*OperationRe
 // If called multiple times, the ReconciledAt field is set to the value of the last call.
 func (b *ApplicationStatusApplyConfiguration) WithReconciledAt(value metav1.Time) *ApplicationStatusApplyConfiguration {
 	b.ReconciledAt = &value
+	return b
+}
+
+// WithRollback sets the Rollback field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Rollback field is set to the value of the last call.
+func (b *ApplicationStatusApplyConfiguration) WithRollback(value *RollbackStatusApplyConfiguration) *ApplicationStatusApplyConfiguration {
+	b.Rollback = value
+	return b
+}
+
+// WithLastSelfHeal sets the LastSelfHeal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LastSelfHeal field is set to the value of the last call.
+func (b *ApplicationStatusApplyConfiguration) WithLastSelfHeal(value *SelfHealRecordApplyConfiguration) *ApplicationStatusApplyConfiguration {
+	b.LastSelfHeal = value
 	return b
 }
 

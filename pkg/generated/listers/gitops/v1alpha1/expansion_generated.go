@@ -18,6 +18,22 @@ limitations under the License.
 
 package v1alpha1
 
+// AlertListerExpansion allows custom methods to be added to
+// AlertLister.
+type AlertListerExpansion interface{}
+
+// AlertNamespaceListerExpansion allows custom methods to be added to
+// AlertNamespaceLister.
+type AlertNamespaceListerExpansion interface{}
+
+// AlertProviderListerExpansion allows custom methods to be added to
+// AlertProviderLister.
+type AlertProviderListerExpansion interface{}
+
+// AlertProviderNamespaceListerExpansion allows custom methods to be added to
+// AlertProviderNamespaceLister.
+type AlertProviderNamespaceListerExpansion interface{}
+
 // ApplicationListerExpansion allows custom methods to be added to
 // ApplicationLister.
 type ApplicationListerExpansion interface{}

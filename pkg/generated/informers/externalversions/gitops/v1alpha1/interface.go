@@ -24,6 +24,10 @@ import (
 
 // Interface provides access to all the informers in this group version.
 type Interface interface {
+	// Alerts returns a AlertInformer.
+	Alerts() TypedAlertInformer
+	// AlertProviders returns a AlertProviderInformer.
+	AlertProviders() TypedAlertProviderInformer
 	// Applications returns a ApplicationInformer.
 	Applications() TypedApplicationInformer
 	// ApplicationSets returns a ApplicationSetInformer.
@@ -43,6 +47,16 @@ type version struct {
 // New returns a new Interface.
 func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakListOptions internalinterfaces.TweakListOptionsFunc) Interface {
 	return &version{factory: f, namespace: namespace, tweakListOptions: tweakListOptions}
+}
+
+// Alerts returns a TypedAlertInformer.
+func (v *version) Alerts() TypedAlertInformer {
+	return &alertInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// AlertProviders returns a TypedAlertProviderInformer.
+func (v *version) AlertProviders() TypedAlertProviderInformer {
+	return &alertProviderInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // Applications returns a TypedApplicationInformer.

@@ -53,6 +53,7 @@ type ApplicationInterface interface {
 	ApplyStatus(ctx context.Context, application *applyconfigurationgitopsv1alpha1.ApplicationApplyConfiguration, opts v1.ApplyOptions) (result *gitopsv1alpha1.Application, err error)
 	Sync(ctx context.Context, applicationName string, applicationSync *gitopsv1alpha1.ApplicationSync, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationSync, error)
 	Refresh(ctx context.Context, applicationName string, applicationRefresh *gitopsv1alpha1.ApplicationRefresh, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationRefresh, error)
+	Rollback(ctx context.Context, applicationName string, applicationRollback *gitopsv1alpha1.ApplicationRollback, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationRollback, error)
 	GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationHealth, error)
 	GetManifests(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationManifests, error)
 	GetDiff(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationDiff, error)
@@ -107,6 +108,22 @@ func (c *applications) Refresh(ctx context.Context, applicationName string, appl
 		SubResource("refresh").
 		VersionedParams(&opts, scheme.ParameterCodec).
 		Body(applicationRefresh).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// Rollback takes the representation of a applicationRollback and creates it.  Returns the server's representation of the applicationRollback, and an error, if there is any.
+func (c *applications) Rollback(ctx context.Context, applicationName string, applicationRollback *gitopsv1alpha1.ApplicationRollback, opts v1.CreateOptions) (result *gitopsv1alpha1.ApplicationRollback, err error) {
+	result = &gitopsv1alpha1.ApplicationRollback{}
+	err = c.GetClient().Post().
+		UseProtobufAsDefault().
+		Namespace(c.GetNamespace()).
+		Resource("applications").
+		Name(applicationName).
+		SubResource("rollback").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(applicationRollback).
 		Do(ctx).
 		Into(result)
 	return

@@ -18,6 +18,10 @@ limitations under the License.
 
 package v1alpha1
 
+type AlertExpansion interface{}
+
+type AlertProviderExpansion interface{}
+
 type ApplicationSetExpansion interface{}
 
 type ClusterExpansion interface{}

@@ -28,6 +28,8 @@ import (
 
 type GitopsV1alpha1Interface interface {
 	RESTClient() rest.Interface
+	AlertsGetter
+	AlertProvidersGetter
 	ApplicationsGetter
 	ApplicationSetsGetter
 	ClustersGetter
@@ -37,6 +39,14 @@ type GitopsV1alpha1Interface interface {
 // GitopsV1alpha1Client is used to interact with features provided by the gitops.ferry.dev group.
 type GitopsV1alpha1Client struct {
 	restClient rest.Interface
+}
+
+func (c *GitopsV1alpha1Client) Alerts(namespace string) AlertInterface {
+	return newAlerts(c, namespace)
+}
+
+func (c *GitopsV1alpha1Client) AlertProviders(namespace string) AlertProviderInterface {
+	return newAlertProviders(c, namespace)
 }
 
 func (c *GitopsV1alpha1Client) Applications(namespace string) ApplicationInterface {

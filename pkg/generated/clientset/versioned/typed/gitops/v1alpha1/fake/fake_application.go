@@ -80,6 +80,18 @@ func (c *fakeApplications) Refresh(ctx context.Context, applicationName string, 
 	return obj.(*v1alpha1.ApplicationRefresh), err
 }
 
+// Rollback takes the representation of a applicationRollback and creates it.  Returns the server's representation of the applicationRollback, and an error, if there is any.
+func (c *fakeApplications) Rollback(ctx context.Context, applicationName string, applicationRollback *v1alpha1.ApplicationRollback, opts v1.CreateOptions) (result *v1alpha1.ApplicationRollback, err error) {
+	emptyResult := &v1alpha1.ApplicationRollback{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), applicationName, "rollback", c.Namespace(), applicationRollback, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.ApplicationRollback), err
+}
+
 // GetHealth takes name of the application, and returns the corresponding applicationHealth object, and an error if there is any.
 func (c *fakeApplications) GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (result *v1alpha1.ApplicationHealth, err error) {
 	emptyResult := &v1alpha1.ApplicationHealth{}

@@ -28,6 +28,14 @@ type FakeGitopsV1alpha1 struct {
 	*testing.Fake
 }
 
+func (c *FakeGitopsV1alpha1) Alerts(namespace string) v1alpha1.AlertInterface {
+	return newFakeAlerts(c, namespace)
+}
+
+func (c *FakeGitopsV1alpha1) AlertProviders(namespace string) v1alpha1.AlertProviderInterface {
+	return newFakeAlertProviders(c, namespace)
+}
+
 func (c *FakeGitopsV1alpha1) Applications(namespace string) v1alpha1.ApplicationInterface {
 	return newFakeApplications(c, namespace)
 }

@@ -1,0 +1,86 @@
+package gitops
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationRollback is the body of a POST to applications/{name}/rollback: a request to sync
+// the Application back to what an earlier sync applied, and to hold it there while Git still
+// names the revision rolled away from.
+type ApplicationRollback struct {
+	metav1.TypeMeta
+	// Standard object metadata; name, when set, must equal the Application's name.
+	// +optional
+	metav1.ObjectMeta
+
+	// Spec is where to roll back to.
+	// +optional
+	Spec ApplicationRollbackSpec
+	// Status is filled in by the server: the operation it recorded.
+	// +optional
+	Status ApplicationRollbackStatus
+}
+
+// ApplicationRollbackSpec is where a rollback goes.
+type ApplicationRollbackSpec struct {
+	// ID names the entry of status.history to roll back to: a successful sync that was not a dry
+	// run. Empty means the newest such entry at another revision than the one synced now.
+	// +optional
+	ID string
+	// Prune deletes the objects the entry's revision does not hold (what the revision rolled away
+	// from added), even when the sync policy does not prune.
+	// +optional
+	Prune bool
+}
+
+// ApplicationRollbackStatus reports the operation a rollback recorded.
+type ApplicationRollbackStatus struct {
+	// OperationID is the id of the recorded operation, as in status.operation.id.
+	// +optional
+	OperationID string
+	// Phase of the operation when the request returned: Pending.
+	// +optional
+	Phase OperationPhase
+	// Revision is the revision the operation syncs to: the one the history entry applied, of
+	// every source (a chart's version included).
+	// +optional
+	Revision string
+	// ApplicationResourceVersion is the Application's resourceVersion after the operation was
+	// recorded, to watch from.
+	// +optional
+	ApplicationResourceVersion string
+}
+
+// RollbackStatus is a rollback in force: the Application is held at Revision while Git still
+// names From.
+type RollbackStatus struct {
+	// ID is the entry of status.history rolled back to.
+	ID string
+	// Revision is the revision rolled back to.
+	Revision string
+	// From is the revision rolled away from: the newest Git named when the rollback was
+	// requested. Automated sync follows Git again once Git names another.
+	From string
+	// RequestedBy is the username of the requester.
+	// +optional
+	RequestedBy string
+	// RequestedAt is when the rollback was requested.
+	RequestedAt metav1.Time
+}
+
+// SelfHealRecord is one repair by selfHeal: objects changed in the cluster put back to Git's
+// version.
+type SelfHealRecord struct {
+	// Time is when the objects were put back.
+	Time metav1.Time
+	// Revision is the revision they were put back to.
+	Revision string
+	// Objects names the first few objects put back, as Kind/namespace/name.
+	// +optional
+	// +listType=atomic
+	Objects []string
+	// Count is how many objects were put back.
+	Count int32
+}
