@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/receiver"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -160,11 +161,16 @@ func (c completedConfig) New() (*FerryServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	receivers, err := receiver.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, receiver.Options{Authorizer: c.GenericConfig.Authorization.Authorizer})
+	if err != nil {
+		return nil, err
+	}
 	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"applications":           apps.Application,
 		"applications/status":    apps.Status,
 		"applications/sync":      apps.Sync,
 		"applications/rollback":  apps.Rollback,
+		"applications/refresh":   apps.Refresh,
 		"applications/health":    apps.Health,
 		"applications/manifests": application.NewManifestsREST(apps.Application.Store, manifests, c.GenericConfig.Authorization.Authorizer),
 		"applications/diff":      application.NewDiffREST(apps.Application.Store, differ, c.GenericConfig.Authorization.Authorizer),
@@ -176,6 +182,8 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"alertproviders/status":  providers.Status,
 		"alerts":                 alerts.Alert,
 		"alerts/status":          alerts.Status,
+		"receivers":              receivers.Receiver,
+		"receivers/status":       receivers.Status,
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)

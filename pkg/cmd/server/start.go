@@ -109,6 +109,8 @@ type Options struct {
 	ClusterWorkers        int
 	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be pruned.
 	FinalizerTimeout time.Duration
+	// WebhookBindAddress is where Receivers' webhooks are served; empty serves none.
+	WebhookBindAddress string
 	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the target cluster.
 	KubeAPIQPS   float32
 	KubeAPIBurst int
@@ -265,6 +267,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.FinalizerTimeout, "finalizer-timeout", o.FinalizerTimeout,
 		"How long a deleted Application waits for its objects to be pruned when pruning fails for a reason a retry may cure (its cluster unreachable, the API failing). "+
 			"After it the Application goes anyway, with a Warning Event naming each object not deleted. Objects its identity may not delete never hold it.")
+	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress,
+		"host:port of the listener for Git hosts' push webhooks (Receivers), e.g. :9443; plain HTTP, meant to sit behind a TLS-terminating Ingress. "+
+			"Empty (the default) serves none. Each delivery is checked against its Receiver's signature before it is read.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS,
 		"Requests per second the controller and the read subresources may send to the target cluster; every object synced costs a dry run and an apply. The target's API Priority and Fairness still applies.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst,
@@ -341,6 +346,11 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.validateServingCert()...)
 	if o.FinalizerTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--finalizer-timeout %s: must be positive", o.FinalizerTimeout))
+	}
+	if a := o.WebhookBindAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("--webhook-bind-address %q: want host:port, such as :9443: %w", a, err))
+		}
 	}
 	if o.ClusterProbeInterval < time.Second {
 		errs = append(errs, fmt.Errorf("--cluster-probe-interval %s is below 1s", o.ClusterProbeInterval))
@@ -549,6 +559,7 @@ func (o *Options) controllerConfig() (apiserver.ControllerConfig, error) {
 			ClusterWorkers:        o.ClusterWorkers,
 			FinalizerTimeout:      o.FinalizerTimeout,
 			ClusterProbeInterval:  o.ClusterProbeInterval,
+			WebhookBindAddress:    o.WebhookBindAddress,
 			Shards:                shards,
 			Templates:             builder.Templates,
 			LeaderElection: manager.LeaderElection{

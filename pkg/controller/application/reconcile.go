@@ -128,12 +128,20 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 
 	drifted := c.takeDrift(key)
-	if healthOnly, due := c.onlyHealthChanged(key, app, op, drifted); healthOnly {
+	// A requested refresh is a full look at the source, never only a new look at health.
+	refresh := app.Status.Refresh.DeepCopy()
+	_, refreshing := gitopsv1alpha1.PendingRefresh(app)
+	if healthOnly, due := c.onlyHealthChanged(key, app, op, drifted); healthOnly && !refreshing {
 		return c.refreshHealth(ctx, app, due)
 	}
 	out := c.sync(ctx, app, op, drifted)
 	countSync(out)
-	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) }); err != nil {
+	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
+		out.writeTo(st, app)
+		if refreshing {
+			markRefreshHandled(st, refresh)
+		}
+	}); err != nil {
 		return Result{}, err
 	}
 	if op != nil {
@@ -141,6 +149,17 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 	c.emitEvents(app, out)
 	return Result{RequeueAfter: c.nextLook(key, app, interval, out.Err)}, nil
+}
+
+// markRefreshHandled records in st that the refresh this reconcile saw, handled, was: the sync
+// resolved its revision from a listing no older than the request. A refresh requested since
+// stays pending (writeStatus keeps the newer request).
+func markRefreshHandled(st *gitopsv1alpha1.ApplicationStatus, handled *gitopsv1alpha1.RefreshStatus) {
+	if st.Refresh == nil {
+		st.Refresh = handled.DeepCopy()
+	}
+	at := handled.RequestedAt
+	st.Refresh.HandledAt = &at
 }
 
 // writeNamespaceTerminating says that the Application no longer syncs: nothing can be created

@@ -34,6 +34,8 @@ type Interface interface {
 	ApplicationSets() TypedApplicationSetInformer
 	// Clusters returns a ClusterInformer.
 	Clusters() TypedClusterInformer
+	// Receivers returns a ReceiverInformer.
+	Receivers() TypedReceiverInformer
 }
 
 type version struct {
@@ -70,4 +72,9 @@ func (v *version) ApplicationSets() TypedApplicationSetInformer {
 // Clusters returns a TypedClusterInformer.
 func (v *version) Clusters() TypedClusterInformer {
 	return &clusterInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// Receivers returns a TypedReceiverInformer.
+func (v *version) Receivers() TypedReceiverInformer {
+	return &receiverInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
