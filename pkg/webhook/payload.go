@@ -57,124 +57,156 @@ const githubCommitLimit = 2048
 
 // ParsePush reads a push delivery of a host of type typ.
 func ParsePush(typ gitopsv1alpha1.ReceiverType, body []byte) (Push, error) {
-	var p Push
-	switch typ {
-	case gitopsv1alpha1.ReceiverGitHub:
-		// https://docs.github.com/en/webhooks/webhook-events-and-payloads#push
-		var ev struct {
-			Ref        string `json:"ref"`
-			After      string `json:"after"`
-			Repository struct {
-				CloneURL string `json:"clone_url"`
-				SSHURL   string `json:"ssh_url"`
-				GitURL   string `json:"git_url"`
-				HTMLURL  string `json:"html_url"`
-			} `json:"repository"`
-			Commits []commit `json:"commits"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return p, fmt.Errorf("reading GitHub's push payload: %w", err)
-		}
-		r := ev.Repository
-		p = Push{URLs: nonEmpty(r.CloneURL, r.SSHURL, r.GitURL, r.HTMLURL), Refs: nonEmpty(ev.Ref), After: ev.After}
-		total := 0
-		if len(ev.Commits) >= githubCommitLimit {
-			total = len(ev.Commits) + 1
-		}
-		p.Paths = changedPaths(ev.Commits, total)
-	case gitopsv1alpha1.ReceiverGitLab:
-		// https://docs.gitlab.com/user/project/integrations/webhook_events/#push-events
-		var ev struct {
-			Ref     string `json:"ref"`
-			After   string `json:"after"`
-			Project struct {
-				GitHTTPURL string `json:"git_http_url"`
-				GitSSHURL  string `json:"git_ssh_url"`
-				WebURL     string `json:"web_url"`
-			} `json:"project"`
-			Repository struct {
-				GitHTTPURL string `json:"git_http_url"`
-				GitSSHURL  string `json:"git_ssh_url"`
-				Homepage   string `json:"homepage"`
-			} `json:"repository"`
-			Commits           []commit `json:"commits"`
-			TotalCommitsCount int      `json:"total_commits_count"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return p, fmt.Errorf("reading GitLab's push payload: %w", err)
-		}
-		pr, r := ev.Project, ev.Repository
-		p = Push{URLs: nonEmpty(pr.GitHTTPURL, pr.GitSSHURL, pr.WebURL, r.GitHTTPURL, r.GitSSHURL, r.Homepage), Refs: nonEmpty(ev.Ref), After: ev.After}
-		p.Paths = changedPaths(ev.Commits, ev.TotalCommitsCount)
-	case gitopsv1alpha1.ReceiverGitea:
-		// https://docs.gitea.com/usage/webhooks (Forgejo's is the same)
-		var ev struct {
-			Ref        string `json:"ref"`
-			After      string `json:"after"`
-			Repository struct {
-				CloneURL string `json:"clone_url"`
-				SSHURL   string `json:"ssh_url"`
-				HTMLURL  string `json:"html_url"`
-			} `json:"repository"`
-			Commits      []commit `json:"commits"`
-			TotalCommits int      `json:"total_commits"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return p, fmt.Errorf("reading Gitea's push payload: %w", err)
-		}
-		r := ev.Repository
-		p = Push{URLs: nonEmpty(r.CloneURL, r.SSHURL, r.HTMLURL), Refs: nonEmpty(ev.Ref), After: ev.After}
-		p.Paths = changedPaths(ev.Commits, ev.TotalCommits)
-	case gitopsv1alpha1.ReceiverBitbucketServer:
-		// https://confluence.atlassian.com/bitbucketserver/event-payload-938025882.html#Eventpayload-Push
-		// repo:refs_changed lists no files: every path.
-		var ev struct {
-			Repository struct {
-				Links struct {
-					Clone []struct {
-						Href string `json:"href"`
-					} `json:"clone"`
-					Self []struct {
-						Href string `json:"href"`
-					} `json:"self"`
-				} `json:"links"`
-			} `json:"repository"`
-			Changes []struct {
-				RefID  string `json:"refId"`
-				ToHash string `json:"toHash"`
-			} `json:"changes"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return p, fmt.Errorf("reading Bitbucket Server's push payload: %w", err)
-		}
-		for _, c := range ev.Repository.Links.Clone {
-			p.URLs = append(p.URLs, nonEmpty(c.Href)...)
-		}
-		for _, c := range ev.Changes {
-			p.Refs = append(p.Refs, nonEmpty(c.RefID)...)
-			if p.After == "" {
-				p.After = c.ToHash
-			}
-		}
-	case gitopsv1alpha1.ReceiverGenericHMAC:
-		var ev struct {
-			Repository string    `json:"repository"`
-			Ref        string    `json:"ref"`
-			After      string    `json:"after"`
-			Paths      *[]string `json:"paths"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil {
-			return p, fmt.Errorf("reading the push payload: %w", err)
-		}
-		p = Push{URLs: nonEmpty(ev.Repository), Refs: nonEmpty(ev.Ref), After: ev.After}
-		if ev.Paths != nil {
-			p.Paths = append([]string{}, *ev.Paths...)
-		}
-	default:
-		return p, fmt.Errorf("unknown receiver type %q", typ)
+	parse, ok := parsers[typ]
+	if !ok {
+		return Push{}, fmt.Errorf("unknown receiver type %q", typ)
+	}
+	p, err := parse(body)
+	if err != nil {
+		return p, err
 	}
 	if len(p.URLs) == 0 {
 		return p, fmt.Errorf("the push payload names no repository")
+	}
+	return p, nil
+}
+
+// parsers read each host's push payload, in the shape its documentation gives.
+var parsers = map[gitopsv1alpha1.ReceiverType]func([]byte) (Push, error){
+	gitopsv1alpha1.ReceiverGitHub:          parseGitHub,
+	gitopsv1alpha1.ReceiverGitLab:          parseGitLab,
+	gitopsv1alpha1.ReceiverGitea:           parseGitea,
+	gitopsv1alpha1.ReceiverBitbucketServer: parseBitbucketServer,
+	gitopsv1alpha1.ReceiverGenericHMAC:     parseGeneric,
+}
+
+func parseGitHub(body []byte) (Push, error) {
+	var p Push
+	// https://docs.github.com/en/webhooks/webhook-events-and-payloads#push
+	var ev struct {
+		Ref        string `json:"ref"`
+		After      string `json:"after"`
+		Repository struct {
+			CloneURL string `json:"clone_url"`
+			SSHURL   string `json:"ssh_url"`
+			GitURL   string `json:"git_url"`
+			HTMLURL  string `json:"html_url"`
+		} `json:"repository"`
+		Commits []commit `json:"commits"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return p, fmt.Errorf("reading GitHub's push payload: %w", err)
+	}
+	r := ev.Repository
+	p = Push{URLs: nonEmpty(r.CloneURL, r.SSHURL, r.GitURL, r.HTMLURL), Refs: nonEmpty(ev.Ref), After: ev.After}
+	total := 0
+	if len(ev.Commits) >= githubCommitLimit {
+		total = len(ev.Commits) + 1
+	}
+	p.Paths = changedPaths(ev.Commits, total)
+	return p, nil
+}
+
+func parseGitLab(body []byte) (Push, error) {
+	var p Push
+	// https://docs.gitlab.com/user/project/integrations/webhook_events/#push-events
+	var ev struct {
+		Ref     string `json:"ref"`
+		After   string `json:"after"`
+		Project struct {
+			GitHTTPURL string `json:"git_http_url"`
+			GitSSHURL  string `json:"git_ssh_url"`
+			WebURL     string `json:"web_url"`
+		} `json:"project"`
+		Repository struct {
+			GitHTTPURL string `json:"git_http_url"`
+			GitSSHURL  string `json:"git_ssh_url"`
+			Homepage   string `json:"homepage"`
+		} `json:"repository"`
+		Commits           []commit `json:"commits"`
+		TotalCommitsCount int      `json:"total_commits_count"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return p, fmt.Errorf("reading GitLab's push payload: %w", err)
+	}
+	pr, r := ev.Project, ev.Repository
+	p = Push{URLs: nonEmpty(pr.GitHTTPURL, pr.GitSSHURL, pr.WebURL, r.GitHTTPURL, r.GitSSHURL, r.Homepage), Refs: nonEmpty(ev.Ref), After: ev.After}
+	p.Paths = changedPaths(ev.Commits, ev.TotalCommitsCount)
+	return p, nil
+}
+
+func parseGitea(body []byte) (Push, error) {
+	var p Push
+	// https://docs.gitea.com/usage/webhooks (Forgejo's is the same)
+	var ev struct {
+		Ref        string `json:"ref"`
+		After      string `json:"after"`
+		Repository struct {
+			CloneURL string `json:"clone_url"`
+			SSHURL   string `json:"ssh_url"`
+			HTMLURL  string `json:"html_url"`
+		} `json:"repository"`
+		Commits      []commit `json:"commits"`
+		TotalCommits int      `json:"total_commits"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return p, fmt.Errorf("reading Gitea's push payload: %w", err)
+	}
+	r := ev.Repository
+	p = Push{URLs: nonEmpty(r.CloneURL, r.SSHURL, r.HTMLURL), Refs: nonEmpty(ev.Ref), After: ev.After}
+	p.Paths = changedPaths(ev.Commits, ev.TotalCommits)
+	return p, nil
+}
+
+func parseBitbucketServer(body []byte) (Push, error) {
+	var p Push
+	// https://confluence.atlassian.com/bitbucketserver/event-payload-938025882.html#Eventpayload-Push
+	// repo:refs_changed lists no files: every path.
+	var ev struct {
+		Repository struct {
+			Links struct {
+				Clone []struct {
+					Href string `json:"href"`
+				} `json:"clone"`
+				Self []struct {
+					Href string `json:"href"`
+				} `json:"self"`
+			} `json:"links"`
+		} `json:"repository"`
+		Changes []struct {
+			RefID  string `json:"refId"`
+			ToHash string `json:"toHash"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return p, fmt.Errorf("reading Bitbucket Server's push payload: %w", err)
+	}
+	for _, c := range ev.Repository.Links.Clone {
+		p.URLs = append(p.URLs, nonEmpty(c.Href)...)
+	}
+	for _, c := range ev.Changes {
+		p.Refs = append(p.Refs, nonEmpty(c.RefID)...)
+		if p.After == "" {
+			p.After = c.ToHash
+		}
+	}
+	return p, nil
+}
+
+func parseGeneric(body []byte) (Push, error) {
+	var p Push
+	var ev struct {
+		Repository string    `json:"repository"`
+		Ref        string    `json:"ref"`
+		After      string    `json:"after"`
+		Paths      *[]string `json:"paths"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return p, fmt.Errorf("reading the push payload: %w", err)
+	}
+	p = Push{URLs: nonEmpty(ev.Repository), Refs: nonEmpty(ev.Ref), After: ev.After}
+	if ev.Paths != nil {
+		p.Paths = append([]string{}, *ev.Paths...)
 	}
 	return p, nil
 }
