@@ -707,6 +707,11 @@ func NewCommand(ctx context.Context, defaults *Options) *cobra.Command {
 subresources) behind kube-apiserver's aggregation layer. It stores Applications in etcd: its own
 embedded etcd in --data-dir when --etcd-servers is empty, or an external etcd cluster.`,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
+			// component-base's InitLogs (run by cli.Run) turns contextual logging off until a
+			// logging configuration's feature gate turns it on; Ferry has none, and its
+			// controllers hand each reconcile a logger naming what it reconciles in the context
+			// (pkg/controller/loop). Off, every such line would lose the name.
+			klog.EnableContextualLogging(true)
 			return defaults.ComponentGlobalsRegistry.Set()
 		},
 		RunE: func(c *cobra.Command, args []string) error {

@@ -277,6 +277,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer c.kubeFactory.Shutdown()
 		synced = append(synced, c.kubeFactory.Core().V1().Namespaces().Informer().HasSynced)
 	}
+	// This line says the Application controller runs in this replica: only the leader's (or,
+	// with shards, every replica's) logs it.
+	klog.FromContext(ctx).Info("Starting workers", "count", c.workers)
 	return loop.Run(ctx, c.queue, c.reconcileKey, loop.Options{
 		Synced:  synced,
 		Workers: c.workers,

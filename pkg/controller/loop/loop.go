@@ -61,7 +61,7 @@ func Run(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]
 		return errors.New("the informers did not sync")
 	}
 	workers := max(opts.Workers, 1)
-	logger.Info("Starting workers", "count", workers)
+	logger.Info("Workers started", "count", workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
