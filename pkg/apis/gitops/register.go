@@ -47,6 +47,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AlertProviderList{},
 		&Alert{},
 		&AlertList{},
+		&SyncWindow{},
+		&SyncWindowList{},
 	)
 	return nil
 }

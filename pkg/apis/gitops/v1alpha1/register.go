@@ -49,6 +49,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AlertProviderList{},
 		&Alert{},
 		&AlertList{},
+		&SyncWindow{},
+		&SyncWindowList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -53,3 +53,11 @@ type ApplicationSetNamespaceListerExpansion interface{}
 // ClusterListerExpansion allows custom methods to be added to
 // ClusterLister.
 type ClusterListerExpansion interface{}
+
+// SyncWindowListerExpansion allows custom methods to be added to
+// SyncWindowLister.
+type SyncWindowListerExpansion interface{}
+
+// SyncWindowNamespaceListerExpansion allows custom methods to be added to
+// SyncWindowNamespaceLister.
+type SyncWindowNamespaceListerExpansion interface{}

@@ -34,6 +34,8 @@ type Interface interface {
 	ApplicationSets() TypedApplicationSetInformer
 	// Clusters returns a ClusterInformer.
 	Clusters() TypedClusterInformer
+	// SyncWindows returns a SyncWindowInformer.
+	SyncWindows() TypedSyncWindowInformer
 }
 
 type version struct {
@@ -70,4 +72,9 @@ func (v *version) ApplicationSets() TypedApplicationSetInformer {
 // Clusters returns a TypedClusterInformer.
 func (v *version) Clusters() TypedClusterInformer {
 	return &clusterInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// SyncWindows returns a TypedSyncWindowInformer.
+func (v *version) SyncWindows() TypedSyncWindowInformer {
+	return &syncWindowInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

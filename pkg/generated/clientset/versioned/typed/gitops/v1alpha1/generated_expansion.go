@@ -25,3 +25,5 @@ type AlertProviderExpansion interface{}
 type ApplicationSetExpansion interface{}
 
 type ClusterExpansion interface{}
+
+type SyncWindowExpansion interface{}

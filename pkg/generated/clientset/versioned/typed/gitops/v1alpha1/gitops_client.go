@@ -33,6 +33,7 @@ type GitopsV1alpha1Interface interface {
 	ApplicationsGetter
 	ApplicationSetsGetter
 	ClustersGetter
+	SyncWindowsGetter
 }
 
 // GitopsV1alpha1Client is used to interact with features provided by the gitops.ferry.dev group.
@@ -58,6 +59,10 @@ func (c *GitopsV1alpha1Client) ApplicationSets(namespace string) ApplicationSetI
 
 func (c *GitopsV1alpha1Client) Clusters() ClusterInterface {
 	return newClusters(c)
+}
+
+func (c *GitopsV1alpha1Client) SyncWindows(namespace string) SyncWindowInterface {
+	return newSyncWindows(c, namespace)
 }
 
 // NewForConfig creates a new GitopsV1alpha1Client for the given config.

@@ -48,6 +48,10 @@ func (c *FakeGitopsV1alpha1) Clusters() v1alpha1.ClusterInterface {
 	return newFakeClusters(c)
 }
 
+func (c *FakeGitopsV1alpha1) SyncWindows(namespace string) v1alpha1.SyncWindowInterface {
+	return newFakeSyncWindows(c, namespace)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeGitopsV1alpha1) RESTClient() rest.Interface {
