@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/syncwindow"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -123,9 +124,14 @@ func (c completedConfig) New() (*FerryServer, error) {
 	// The scheme's own parameter codec, so the read subresources can take typed query options
 	// (ApplicationManifestsOptions from ?revision=).
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
+	windows, err := syncwindow.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
 	opts := application.Options{
 		Validation: c.ExtraConfig.Validation,
 		References: &application.ReferenceAuthorizer{Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy},
+		Windows:    &application.WindowGate{Authorizer: c.GenericConfig.Authorization.Authorizer, Windows: windows.ListIn},
 	}
 	// Without a target cluster there is no engine to read through: the reads answer 503.
 	var manifests application.ManifestsRenderer
@@ -176,6 +182,7 @@ func (c completedConfig) New() (*FerryServer, error) {
 		"alertproviders/status":  providers.Status,
 		"alerts":                 alerts.Alert,
 		"alerts/status":          alerts.Status,
+		"syncwindows":            windows,
 	}
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)

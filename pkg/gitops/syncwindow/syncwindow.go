@@ -255,3 +255,21 @@ func openAfter(t time.Time, windows []*window) time.Time {
 	}
 	return time.Time{}
 }
+
+// InForce says whether a window of this schedule, time zone and duration is in force at now,
+// and when that next changes: when it closes if it is in force (zero: no end in sight), else
+// when it next opens (zero: never). kubectl get syncwindows shows both.
+func InForce(now time.Time, schedule, tz string, duration time.Duration) (bool, time.Time, error) {
+	s, err := ParseSchedule(schedule, tz)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	if duration <= 0 {
+		return false, time.Time{}, fmt.Errorf("the duration must be greater than zero")
+	}
+	w := &window{schedule: s, duration: duration}
+	if active, end := w.inForce(now); active {
+		return true, end, nil
+	}
+	return false, s.Next(now), nil
+}
