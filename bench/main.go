@@ -94,7 +94,7 @@ func main() {
 	full := flag.Bool("full", false, "full sizes: 1,000 and 10,000 Applications for the API, 100 and 1,000 for the controller (make bench-full)")
 	reuse := flag.String("reuse", "", "use the stack running in this FERRY_DEV_DIR (make dev-up's) instead of starting one; its ferry-apiserver is restarted")
 	out := flag.String("out", "bench/results.json", "where to write the results as JSON")
-	scenarios := flag.String("scenarios", "api,controller,controller-kustomize", "scenarios to run: api, controller (plain manifests), controller-kustomize (overlays of one shared base), controller-2clusters (half the Applications on a second cluster; not run by default), ui (the web UI in headless chromium; not run by default)")
+	scenarios := flag.String("scenarios", "api,controller,controller-kustomize", "scenarios to run: api, controller (plain manifests), controller-kustomize (overlays of one shared base), controller-2clusters (half the Applications on a second cluster; not run by default), ui (the web UI in headless chromium; not run by default), webhook (a signed push to a Receiver refreshes the Applications it touches, at the controller's sizes; not run by default)")
 	apiSizes := flag.String("api-sizes", "", "override the API scenario's sizes, e.g. 500,5000")
 	ctrlSizes := flag.String("controller-sizes", "", "override the controller scenario's sizes, e.g. 50,200")
 	uiApps := flag.Int("ui-apps", 0, "how many Applications the ui scenario lists (default 10,000)")
@@ -135,10 +135,10 @@ func main() {
 	cfg.Scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scenarios, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "api", layoutPlain, layoutKustomize, scenarioTwoClusters, "ui":
+		case "api", layoutPlain, layoutKustomize, scenarioTwoClusters, "ui", scenarioWebhook:
 			cfg.Scenarios[s] = true
 		default:
-			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller, controller-kustomize, controller-2clusters, ui)", s))
+			fail(fmt.Errorf("-scenarios: unknown scenario %q (api, controller, controller-kustomize, controller-2clusters, ui, webhook)", s))
 		}
 	}
 
@@ -271,6 +271,13 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 		for _, n := range cfg.ControllerSizes {
 			if err := b.twoClusterScenario(ctx, n); err != nil {
 				return b.report, fmt.Errorf("%s scenario with %d Applications: %w", scenarioTwoClusters, n, err)
+			}
+		}
+	}
+	if cfg.Scenarios[scenarioWebhook] {
+		for _, n := range cfg.ControllerSizes {
+			if err := b.webhookScenario(ctx, n); err != nil {
+				return b.report, fmt.Errorf("%s scenario with %d Applications: %w", scenarioWebhook, n, err)
 			}
 		}
 	}

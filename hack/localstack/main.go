@@ -51,6 +51,7 @@ Environment:
   SCHEDULER_PORT       kube-scheduler port     (default 20259)
   KWOK_PORT            kwok port, the Node's fake kubelet (default 20247)
   FERRY_PORT           ferry-apiserver port    (default 28443)
+  FERRY_WEBHOOK_PORT   ferry-apiserver's webhook listener (Receivers) (default 28444)
                        Each port may be 0 or "auto": a free port is picked.
   FERRY_K8S_BIN        directory with etcd, kube-apiserver, kube-controller-manager,
                        kube-scheduler, kwok, kubectl
@@ -158,7 +159,8 @@ func config(root string) localstack.Config {
 	}
 	d := localstack.DefaultPorts
 	cfg.Ports = localstack.Ports{Etcd: port("ETCD_PORT", d.Etcd), Kube: port("KUBE_PORT", d.Kube), KCM: port("KCM_PORT", d.KCM),
-		Scheduler: port("SCHEDULER_PORT", d.Scheduler), Kwok: port("KWOK_PORT", d.Kwok), Ferry: port("FERRY_PORT", d.Ferry)}
+		Scheduler: port("SCHEDULER_PORT", d.Scheduler), Kwok: port("KWOK_PORT", d.Kwok), Ferry: port("FERRY_PORT", d.Ferry),
+		FerryWebhook: port("FERRY_WEBHOOK_PORT", d.FerryWebhook)}
 	peerDefault := 0
 	if cfg.Ports.Etcd != 0 {
 		peerDefault = cfg.Ports.Etcd + 1

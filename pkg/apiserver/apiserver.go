@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
 
@@ -20,12 +19,8 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/remote"
-	"github.com/ferry-gitops/ferry/pkg/registry/gitops/alert"
-	"github.com/ferry-gitops/ferry/pkg/registry/gitops/alertprovider"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
-	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
-	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
-	"github.com/ferry-gitops/ferry/pkg/registry/gitops/syncwindow"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/resources"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -124,66 +119,15 @@ func (c completedConfig) New() (*FerryServer, error) {
 	// The scheme's own parameter codec, so the read subresources can take typed query options
 	// (ApplicationManifestsOptions from ?revision=).
 	apiGroupInfo := genericapiserver.NewDefaultAPIGroupInfo(gitops.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
-	windows, err := syncwindow.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
-	if err != nil {
-		return nil, err
-	}
-	opts := application.Options{
-		Validation: c.ExtraConfig.Validation,
-		References: &application.ReferenceAuthorizer{Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy},
-		Windows:    &application.WindowGate{Authorizer: c.GenericConfig.Authorization.Authorizer, Windows: windows.ListIn},
-	}
-	// Without a target cluster there is no engine to read through: the reads answer 503.
-	var manifests application.ManifestsRenderer
-	var differ application.Differ
-	if r := c.ExtraConfig.reads; r != nil {
-		opts.Health, opts.CheckSyncResources, manifests, differ = r.Health, r.CheckSyncResources, r.Manifests, r.Diff
-	}
-	apps, err := application.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, opts)
-	if err != nil {
-		return nil, err
-	}
-	clusters, err := cluster.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, cluster.Options{
-		Authorizer: c.GenericConfig.Authorization.Authorizer, CredentialsNamespace: c.ExtraConfig.ClusterCredentialsNamespace,
+	storage, err := resources.New(Scheme, c.GenericConfig.RESTOptionsGetter, resources.Options{
+		Authorizer: c.GenericConfig.Authorization.Authorizer, Validation: c.ExtraConfig.Validation, Tenancy: c.ExtraConfig.Tenancy,
+		ClusterCredentialsNamespace: c.ExtraConfig.ClusterCredentialsNamespace, Notifications: c.ExtraConfig.Notifications,
+		Reads: c.ExtraConfig.reads, // nil without a target cluster: the reads answer 503
 	})
 	if err != nil {
 		return nil, err
 	}
-	sets, err := applicationset.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, applicationset.Options{
-		Validation: c.ExtraConfig.Validation, Templates: applicationset.CheckTemplates,
-		Authorizer: c.GenericConfig.Authorization.Authorizer, Tenancy: c.ExtraConfig.Tenancy,
-	})
-	if err != nil {
-		return nil, err
-	}
-	providers, err := alertprovider.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, alertprovider.Options{
-		Authorizer: c.GenericConfig.Authorization.Authorizer, Addresses: c.ExtraConfig.Notifications,
-	})
-	if err != nil {
-		return nil, err
-	}
-	alerts, err := alert.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter)
-	if err != nil {
-		return nil, err
-	}
-	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"applications":           apps.Application,
-		"applications/status":    apps.Status,
-		"applications/sync":      apps.Sync,
-		"applications/rollback":  apps.Rollback,
-		"applications/health":    apps.Health,
-		"applications/manifests": application.NewManifestsREST(apps.Application.Store, manifests, c.GenericConfig.Authorization.Authorizer),
-		"applications/diff":      application.NewDiffREST(apps.Application.Store, differ, c.GenericConfig.Authorization.Authorizer),
-		"applicationsets":        sets.ApplicationSet,
-		"applicationsets/status": sets.Status,
-		"clusters":               clusters.Cluster,
-		"clusters/status":        clusters.Status,
-		"alertproviders":         providers.AlertProvider,
-		"alertproviders/status":  providers.Status,
-		"alerts":                 alerts.Alert,
-		"alerts/status":          alerts.Status,
-		"syncwindows":            windows,
-	}
+	apiGroupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = storage
 	if err := s.GenericAPIServer.InstallAPIGroup(&apiGroupInfo); err != nil {
 		return nil, fmt.Errorf("installing the %s API group: %w", gitops.GroupName, err)
 	}

@@ -134,11 +134,13 @@ It uses kubectl's configuration: --kubeconfig, --context and -n/--namespace work
 kubectl, and the namespace defaults to the current context's.
 
 Exit codes: 0 success (for diff: nothing would change); 1 a sync operation failed, a sync was
-refused because another operation is running (409), or diff found differences; 2 usage and every
+refused because another operation is running (409), a refresh was refused (409), or diff found
+differences; 2 usage and every
 other error.`,
 		Example: `  kubectl ferry list -A
   kubectl ferry status guestbook
   kubectl ferry sync guestbook --prune --wait
+  kubectl ferry refresh guestbook --wait
   kubectl ferry delete guestbook
   kubectl ferry health guestbook -o yaml
   kubectl ferry history guestbook
@@ -165,6 +167,7 @@ other error.`,
 		newListCommand(o),
 		newStatusCommand(o),
 		newSyncCommand(o),
+		newRefreshCommand(o),
 		newRollbackCommand(o),
 		newResumeCommand(o),
 		newDeleteCommand(o),

@@ -160,6 +160,22 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 		f.add("Sync window", line)
 	}
 	f.add("Reconciled", ago(now, app.Status.ReconciledAt))
+	if r := app.Status.Refresh; r != nil {
+		at := metav1.NewTime(r.RequestedAt.Time)
+		line := "requested " + ago(now, &at)
+		if r.RequestedBy != "" {
+			line += " by " + r.RequestedBy
+		}
+		if _, pending := gitopsv1alpha1.PendingRefresh(app); pending {
+			line += ", pending"
+		} else {
+			line += ", handled"
+		}
+		if r.Reason != "" {
+			line += ": " + truncate(r.Reason, maxStatusMessage)
+		}
+		f.add("Refresh", line)
+	}
 	f.write(w)
 
 	fmt.Fprintln(w)

@@ -108,12 +108,13 @@ func TestNotificationsFireOncePerTriggerAndRevision(t *testing.T) {
 	}
 
 	triggers := []string{"SyncFailed", "SyncSucceeded", "Drifted"}
+	subscribed := append(append([]string{}, triggers...), "HealthDegraded")
 	for _, p := range []struct{ name, typ, path string }{
 		{"generic", "generic", "/generic"}, {"slack", "slack", "/slack"}, {"github", "github", "/github"},
 		{"alertmanager", "alertmanager", "/am"}, {"down", "generic", "/fail"},
 	} {
 		kubectlStdin(t, Admin, providerYAML(ns, p.name, p.typ, s.URL+p.path), "apply", "-f", "-")
-		kubectlStdin(t, Admin, alertYAML(ns, p.name, p.name, triggers...), "apply", "-f", "-")
+		kubectlStdin(t, Admin, alertYAML(ns, p.name, p.name, subscribed...), "apply", "-f", "-")
 	}
 	ferry := ferryClient(t, Admin)
 	eventually(t, syncTimeout, "every Alert Ready", func() (bool, string) {
@@ -184,4 +185,19 @@ func TestNotificationsFireOncePerTriggerAndRevision(t *testing.T) {
 		out := kubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=web", "-o", "jsonpath={.items[*].reason}")
 		return strings.Contains(out, "AlertSent") && strings.Contains(out, "AlertFailed"), out
 	})
+
+	// A commit whose migration Job fails: the Application turns Degraded, which is told once.
+	degraded := repo.Commit("main", map[string]string{"app/migrate.yaml": failingJobYAML("notify-migrate")}, "a failing migration")
+	eventually(t, syncTimeout, "HealthDegraded in the generic, slack and alertmanager shapes", func() (bool, string) {
+		return s.count("/generic", `"trigger":"HealthDegraded"`, degraded) == 1 && s.count("/slack", "HealthDegraded") == 1 &&
+			s.count("/am/api/v2/alerts", `"alertname":"FerryHealthDegraded"`, `"application":"web"`) == 1, s.dump("/")
+	})
+	listed := srv.CountRequests("info/refs")
+	eventually(t, syncTimeout, "three more checks of Git while Degraded", func() (bool, string) {
+		n := srv.CountRequests("info/refs")
+		return n >= listed+3, fmt.Sprint(n-listed, " more listings")
+	})
+	if n := s.count("/generic", `"trigger":"HealthDegraded"`); n != 1 {
+		t.Errorf("HealthDegraded was sent %d times to the generic sink:\n%s", n, s.dump("/generic"))
+	}
 }

@@ -63,9 +63,12 @@ func TestDiscoveryListsApplicationsAndSubresources(t *testing.T) {
 		"applications":           {"Application", []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}},
 		"applications/status":    {"Application", []string{"get", "patch", "update"}},
 		"applications/sync":      {"ApplicationSync", []string{"create"}},
+		"applications/refresh":   {"ApplicationRefresh", []string{"create"}},
 		"applications/health":    {"ApplicationHealth", []string{"get"}},
 		"applications/manifests": {"ApplicationManifests", []string{"get"}},
 		"applications/diff":      {"ApplicationDiff", []string{"get"}},
+		"receivers":              {"Receiver", []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}},
+		"receivers/status":       {"Receiver", []string{"get", "patch", "update"}},
 	}
 	for name, w := range want {
 		r, ok := byName[name]

@@ -34,6 +34,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationList{},
 		&ApplicationSync{},
 		&ApplicationRollback{},
+		&ApplicationRefresh{},
 		&ApplicationHealth{},
 		&ApplicationManifests{},
 		&ApplicationManifestsOptions{},
@@ -47,6 +48,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AlertProviderList{},
 		&Alert{},
 		&AlertList{},
+		&Receiver{},
+		&ReceiverList{},
 		&SyncWindow{},
 		&SyncWindowList{},
 	)

@@ -460,6 +460,29 @@ type ApplicationStatus struct {
 	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
 	// +optional
 	LastSelfHeal *SelfHealRecord
+	// Refresh is the last refresh requested through the applications/refresh subresource, and
+	// whether the controller has handled it.
+	// +optional
+	Refresh *RefreshStatus
+}
+
+// RefreshStatus is a request to list the source's branches and tags now instead of at the
+// interval, and how far the controller got with it.
+type RefreshStatus struct {
+	// RequestedAt is when the last refresh was requested, to the microsecond: the controller
+	// resolves the revision from a listing of the remote that started no earlier, so a commit
+	// pushed before the request is seen.
+	RequestedAt metav1.MicroTime
+	// RequestedBy is the authenticated user who requested it, as kube-apiserver reported it.
+	// +optional
+	RequestedBy string
+	// Reason is the requester's free text, such as the push that caused it.
+	// +optional
+	Reason string
+	// HandledAt is the requestedAt of the last refresh the controller has handled; the refresh
+	// is pending while it is older than requestedAt.
+	// +optional
+	HandledAt *metav1.MicroTime
 }
 
 // SyncStatus is the comparison of the deployed objects with Git.
@@ -708,6 +731,44 @@ type ApplicationSyncStatus struct {
 	// +optional
 	Phase OperationPhase
 	// ApplicationResourceVersion is the Application's resourceVersion after the operation was
+	// recorded, to watch from.
+	// +optional
+	ApplicationResourceVersion string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApplicationRefresh is the body of a POST to applications/{name}/refresh: a request to look for
+// new commits now instead of at the interval. An automated Application then syncs a new commit;
+// a manual one reports OutOfSync. The response says when the refresh was recorded.
+type ApplicationRefresh struct {
+	metav1.TypeMeta
+	// Standard object metadata; name, when set, must equal the Application's name.
+	// +optional
+	metav1.ObjectMeta
+
+	// Spec says why.
+	// +optional
+	Spec ApplicationRefreshSpec
+	// Status is filled in by the server: the refresh it recorded.
+	// +optional
+	Status ApplicationRefreshStatus
+}
+
+// ApplicationRefreshSpec is what a refresh request says.
+type ApplicationRefreshSpec struct {
+	// Reason is free text recorded in status.refresh.reason, at most 256 characters.
+	// +optional
+	Reason string
+}
+
+// ApplicationRefreshStatus reports the refresh a request recorded.
+type ApplicationRefreshStatus struct {
+	// RequestedAt is the time recorded in the Application's status.refresh.requestedAt; the
+	// refresh is handled once status.refresh.handledAt reaches it.
+	// +optional
+	RequestedAt metav1.MicroTime
+	// ApplicationResourceVersion is the Application's resourceVersion after the refresh was
 	// recorded, to watch from.
 	// +optional
 	ApplicationResourceVersion string

@@ -109,6 +109,8 @@ type Options struct {
 	ClusterWorkers        int
 	// FinalizerTimeout bounds how long a deleted Application waits for its objects to be pruned.
 	FinalizerTimeout time.Duration
+	// WebhookBindAddress is where Receivers' webhooks are served; empty serves none.
+	WebhookBindAddress string
 	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the target cluster.
 	KubeAPIQPS   float32
 	KubeAPIBurst int
@@ -265,6 +267,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.FinalizerTimeout, "finalizer-timeout", o.FinalizerTimeout,
 		"How long a deleted Application waits for its objects to be pruned when pruning fails for a reason a retry may cure (its cluster unreachable, the API failing). "+
 			"After it the Application goes anyway, with a Warning Event naming each object not deleted. Objects its identity may not delete never hold it.")
+	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress,
+		"host:port of the listener for Git hosts' push webhooks (Receivers), e.g. :9443; plain HTTP, meant to sit behind a TLS-terminating Ingress. "+
+			"Empty (the default) serves none. Each delivery is checked against its Receiver's signature before it is read.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS,
 		"Requests per second the controller and the read subresources may send to the target cluster; every object synced costs a dry run and an apply. The target's API Priority and Fairness still applies.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst,
@@ -324,7 +329,18 @@ func (o *Options) Complete() error {
 // Validate checks every option and reports all problems at once.
 func (o *Options) Validate() error {
 	var errs []error
-	ro := o.RecommendedOptions
+	errs = append(errs, o.validateIdentities()...)
+	errs = append(errs, o.validateServingCert()...)
+	errs = append(errs, o.validateGeneric()...)
+	errs = append(errs, o.validateController()...)
+	errs = append(errs, o.validateLeaderElection()...)
+	return utilerrors.NewAggregate(errs)
+}
+
+// validateIdentities checks whom Applications act as, and where Clusters' credentials and the
+// shards' settings come from.
+func (o *Options) validateIdentities() []error {
+	var errs []error
 	if msgs := validation.IsDNS1123Subdomain(o.DefaultServiceAccount); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--default-service-account %q is not a ServiceAccount name: %s (there is no way to make Applications act as Ferry outside --privileged-namespaces)",
 			o.DefaultServiceAccount, strings.Join(msgs, "; ")))
@@ -338,18 +354,18 @@ func (o *Options) Validate() error {
 	if _, err := o.privilegedUser(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, o.validateServingCert()...)
-	if o.FinalizerTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--finalizer-timeout %s: must be positive", o.FinalizerTimeout))
-	}
-	if o.ClusterProbeInterval < time.Second {
-		errs = append(errs, fmt.Errorf("--cluster-probe-interval %s is below 1s", o.ClusterProbeInterval))
-	}
 	for _, ns := range o.PrivilegedNamespaces {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("--privileged-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
 		}
 	}
+	return errs
+}
+
+// validateGeneric checks the options every aggregated API server has, and etcd's.
+func (o *Options) validateGeneric() []error {
+	var errs []error
+	ro := o.RecommendedOptions
 	if o.EmbeddedEtcd() {
 		if o.DataDir == "" {
 			errs = append(errs, fmt.Errorf("--data-dir must be set when --etcd-servers is empty (the embedded etcd keeps its data there)"))
@@ -373,6 +389,24 @@ func (o *Options) Validate() error {
 	errs = append(errs, ro.EgressSelector.Validate()...)
 	errs = append(errs, ro.Traces.Validate()...)
 	errs = append(errs, o.ComponentGlobalsRegistry.Validate()...)
+	return errs
+}
+
+// validateController checks the controllers' settings: workers, renders, the Git cache, reads,
+// egress and notifications, the webhook listener.
+func (o *Options) validateController() []error {
+	var errs []error
+	if o.FinalizerTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--finalizer-timeout %s: must be positive", o.FinalizerTimeout))
+	}
+	if a := o.WebhookBindAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("--webhook-bind-address %q: want host:port, such as :9443: %w", a, err))
+		}
+	}
+	if o.ClusterProbeInterval < time.Second {
+		errs = append(errs, fmt.Errorf("--cluster-probe-interval %s is below 1s", o.ClusterProbeInterval))
+	}
 	if _, err := egress.New(o.EgressDenyCIDRs, o.EgressAllowCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("--egress-deny-cidrs, --egress-allow-cidrs: %w", err))
 	}
@@ -414,18 +448,26 @@ func (o *Options) Validate() error {
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
-	if le := o.LeaderElection; o.EnableController && le.LeaderElect {
-		if le.ResourceLock != "leases" {
-			errs = append(errs, fmt.Errorf("--leader-elect-resource-lock %q: only \"leases\" is supported", le.ResourceLock))
-		}
-		if le.ResourceName == "" || le.ResourceNamespace == "" {
-			errs = append(errs, fmt.Errorf("--leader-elect-resource-name and --leader-elect-resource-namespace must not be empty"))
-		}
-		if err := leader.ValidateTimings(le.LeaseDuration.Duration, le.RenewDeadline.Duration, le.RetryPeriod.Duration); err != nil {
-			errs = append(errs, fmt.Errorf("--leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period: %w", err))
-		}
+	return errs
+}
+
+// validateLeaderElection checks the Lease settings when the controller elects a leader.
+func (o *Options) validateLeaderElection() []error {
+	le := o.LeaderElection
+	if !o.EnableController || !le.LeaderElect {
+		return nil
 	}
-	return utilerrors.NewAggregate(errs)
+	var errs []error
+	if le.ResourceLock != "leases" {
+		errs = append(errs, fmt.Errorf("--leader-elect-resource-lock %q: only \"leases\" is supported", le.ResourceLock))
+	}
+	if le.ResourceName == "" || le.ResourceNamespace == "" {
+		errs = append(errs, fmt.Errorf("--leader-elect-resource-name and --leader-elect-resource-namespace must not be empty"))
+	}
+	if err := leader.ValidateTimings(le.LeaseDuration.Duration, le.RenewDeadline.Duration, le.RetryPeriod.Duration); err != nil {
+		errs = append(errs, fmt.Errorf("--leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period: %w", err))
+	}
+	return errs
 }
 
 // Config builds the server configuration. It starts the embedded etcd when one is needed and
@@ -549,6 +591,7 @@ func (o *Options) controllerConfig() (apiserver.ControllerConfig, error) {
 			ClusterWorkers:        o.ClusterWorkers,
 			FinalizerTimeout:      o.FinalizerTimeout,
 			ClusterProbeInterval:  o.ClusterProbeInterval,
+			WebhookBindAddress:    o.WebhookBindAddress,
 			Shards:                shards,
 			Templates:             builder.Templates,
 			LeaderElection: manager.LeaderElection{

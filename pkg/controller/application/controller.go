@@ -200,8 +200,21 @@ func needsReconcile(old, cur *gitopsv1alpha1.Application) bool {
 		return true
 	case old.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation] != cur.Annotations[gitopsv1alpha1.DeletionPolicyAnnotation]:
 		return true
+	case newRefresh(old, cur):
+		return true
 	}
 	return false
+}
+
+// newRefresh reports whether cur carries a refresh request old did not: POST .../refresh wrote
+// status.refresh. The controller's own write that marks it handled is no new request.
+func newRefresh(old, cur *gitopsv1alpha1.Application) bool {
+	requested, pending := gitopsv1alpha1.PendingRefresh(cur)
+	if !pending {
+		return false
+	}
+	before, wasPending := gitopsv1alpha1.PendingRefresh(old)
+	return !wasPending || !before.Equal(requested)
 }
 
 func operationActive(app *gitopsv1alpha1.Application) bool {

@@ -77,6 +77,11 @@ func (c *Controller) recovered(ctx context.Context, key string, app *gitopsv1alp
 			setCondition(st, current, gitopsv1alpha1.ConditionReconciling, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
 			setCondition(st, current, gitopsv1alpha1.ConditionReady, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
 			setCondition(st, current, gitopsv1alpha1.ConditionStalled, metav1.ConditionFalse, gitopsv1alpha1.ReasonInternalError, msg)
+			// A requested operation ends Failed, so that a new sync can be requested: left
+			// Pending or Running it would run into the same panic at every retry.
+			if op := activeOperation(current); op != nil {
+				outcome{op: op, Outcome: engine.Outcome{Err: panicErr}}.finishOperation(st)
+			}
 		})
 	})
 	if err != nil {
@@ -124,7 +129,10 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 
 	drifted := c.takeDrift(key)
-	if healthOnly, due := c.onlyHealthChanged(key, app, op, drifted); healthOnly {
+	// A requested refresh is a full look at the source, never only a new look at health.
+	refresh := app.Status.Refresh.DeepCopy()
+	_, refreshing := gitopsv1alpha1.PendingRefresh(app)
+	if healthOnly, due := c.onlyHealthChanged(key, app, op, drifted); healthOnly && !refreshing {
 		return c.refreshHealth(ctx, app, due)
 	}
 	window := c.windowOf(app)
@@ -134,7 +142,12 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		c.markChanged(key, true)
 	}
 	countSync(out)
-	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) { out.writeTo(st, app) }); err != nil {
+	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
+		out.writeTo(st, app)
+		if refreshing {
+			markRefreshHandled(st, refresh)
+		}
+	}); err != nil {
 		return Result{}, err
 	}
 	if op != nil {
@@ -142,6 +155,17 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 	c.emitEvents(app, out)
 	return Result{RequeueAfter: lookWhenOpen(window, c.nextLook(key, app, interval, out.Err), time.Now())}, nil
+}
+
+// markRefreshHandled records in st that the refresh this reconcile saw, handled, was: the sync
+// resolved its revision from a listing no older than the request. A refresh requested since
+// stays pending (writeStatus keeps the newer request).
+func markRefreshHandled(st *gitopsv1alpha1.ApplicationStatus, handled *gitopsv1alpha1.RefreshStatus) {
+	if st.Refresh == nil {
+		st.Refresh = handled.DeepCopy()
+	}
+	at := handled.RequestedAt
+	st.Refresh.HandledAt = &at
 }
 
 // writeNamespaceTerminating says that the Application no longer syncs: nothing can be created

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -224,6 +225,9 @@ func (c *Controller) writeStatus(ctx context.Context, app *gitopsv1alpha1.Applic
 	updated := app.DeepCopy()
 	updated.Status = *st
 	result, err := c.ferry.GitopsV1alpha1().Applications(app.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: apply.FieldManager})
+	if apierrors.IsConflict(err) {
+		result, err = c.writeOverRefresh(ctx, app, mutate, err)
+	}
 	if err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
@@ -232,6 +236,39 @@ func (c *Controller) writeStatus(ctx context.Context, app *gitopsv1alpha1.Applic
 	}
 	*app = *result
 	return nil
+}
+
+// writeOverRefresh writes the status once more when the conflict came from a refresh requested
+// while this reconcile ran (POST .../refresh writes status.refresh alone): what the reconcile
+// did still holds, and throwing it away would run a sync, or an operation, twice. The newer
+// request stays in status, pending, and the informer has already queued the Application for it.
+// Any other change since returns the conflict, and the reconcile runs again.
+func (c *Controller) writeOverRefresh(ctx context.Context, app *gitopsv1alpha1.Application, mutate func(*gitopsv1alpha1.ApplicationStatus), conflict error) (*gitopsv1alpha1.Application, error) {
+	apps := c.ferry.GitopsV1alpha1().Applications(app.Namespace)
+	latest, err := apps.Get(ctx, app.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, conflict
+	}
+	seen := latest.Status.DeepCopy()
+	seen.Refresh = app.Status.Refresh
+	if latest.Generation != app.Generation || latest.DeletionTimestamp != nil || apiequality.Semantic.DeepEqual(latest.Status.Refresh, app.Status.Refresh) ||
+		!apiequality.Semantic.DeepEqual(*seen, app.Status) {
+		return nil, conflict
+	}
+	// mutate starts from the newer request: markRefreshHandled sets only handledAt, to the
+	// request this reconcile saw, so the newer one stays pending.
+	st := latest.Status.DeepCopy()
+	mutate(st)
+	now := metav1.Now()
+	st.ReconciledAt = &now
+	updated := latest.DeepCopy()
+	updated.Status = *st
+	result, err := apps.UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: apply.FieldManager})
+	if err != nil {
+		return nil, err
+	}
+	c.supersede(cache.MetaObjectToName(app).String(), latest.ResourceVersion)
+	return result, nil
 }
 
 // setCondition sets a condition, keeping its transition time when the status does not change.

@@ -25,6 +25,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/controller/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/controller/cluster"
 	"github.com/ferry-gitops/ferry/pkg/controller/leader"
+	"github.com/ferry-gitops/ferry/pkg/controller/receiver"
 	"github.com/ferry-gitops/ferry/pkg/controller/shard"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
@@ -79,6 +80,9 @@ type Config struct {
 	// Shards divides the Applications among the replicas by destination cluster: 0 or 1 keeps
 	// one active controller (the leader's); N > 1 makes N shards; ShardsAuto one per live replica.
 	Shards int
+	// WebhookBindAddress, when set, is where every replica serves Receivers' webhooks
+	// (pkg/webhook); empty serves none.
+	WebhookBindAddress string
 	// StopReconciling is closed when the server begins to shut down. Reconciling stops then,
 	// while the API still serves the controller's last writes, and the Leases are released once
 	// it has stopped, so another replica takes over at once. What serves reads (the clusters'
@@ -179,6 +183,9 @@ func (m *Manager) Run(ctx context.Context) {
 	m.logger = klog.FromContext(ctx).WithName("controller")
 	ctx = klog.NewContext(ctx, m.logger)
 	wg.Go(func() { m.clusters.Run(ctx) })
+	if m.cfg.WebhookBindAddress != "" {
+		wg.Go(func() { m.serveWebhooks(ctx) })
+	}
 
 	reconcile, stop := context.WithCancel(ctx)
 	defer stop()
@@ -220,7 +227,7 @@ func (m *Manager) elect(ctx context.Context) {
 }
 
 // lead is one term of what only the leader runs: the ApplicationSets (they write
-// Applications), the Clusters' status, and, unsharded, the Applications.
+// Applications), the Clusters' and Receivers' status, and, unsharded, the Applications.
 func (m *Manager) lead(ctx context.Context) {
 	m.leading.Store(true)
 	defer m.leading.Store(!m.cfg.LeaderElection.Enabled)
@@ -228,6 +235,7 @@ func (m *Manager) lead(ctx context.Context) {
 	ctx = klog.NewContext(ctx, m.logger)
 	var sets sync.WaitGroup
 	defer sets.Wait()
+	sets.Go(func() { receiver.New(receiver.Config{Ferry: m.cfg.Ferry, Kube: m.cfg.Kube}).Run(ctx) })
 	sets.Go(func() {
 		applicationset.New(applicationset.Config{
 			Ferry: m.cfg.Ferry, Kube: m.cfg.Kube, Engine: m.cfg.Engine, Tenancy: m.cfg.Tenancy, Templates: m.cfg.Templates,

@@ -124,6 +124,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.OperationRecordApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("OperationStep"):
 		return &gitopsv1alpha1.OperationStepApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Receiver"):
+		return &gitopsv1alpha1.ReceiverApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ReceiverSpec"):
+		return &gitopsv1alpha1.ReceiverSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ReceiverStatus"):
+		return &gitopsv1alpha1.ReceiverStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RefreshStatus"):
+		return &gitopsv1alpha1.RefreshStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RequestedBy"):
 		return &gitopsv1alpha1.RequestedByApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResourceIgnoreDifferences"):

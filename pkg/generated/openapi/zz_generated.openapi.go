@@ -52,6 +52,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationManifests{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationManifests(ref),
 		v1alpha1.ApplicationManifestsOptions{}.OpenAPIModelName():     schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref),
 		v1alpha1.ApplicationReference{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref),
+		v1alpha1.ApplicationRefresh{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ApplicationRefresh(ref),
+		v1alpha1.ApplicationRefreshSpec{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshSpec(ref),
+		v1alpha1.ApplicationRefreshStatus{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshStatus(ref),
 		v1alpha1.ApplicationRollback{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_ApplicationRollback(ref),
 		v1alpha1.ApplicationRollbackSpec{}.OpenAPIModelName():         schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackSpec(ref),
 		v1alpha1.ApplicationRollbackStatus{}.OpenAPIModelName():       schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackStatus(ref),
@@ -96,6 +99,11 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.Operation{}.OpenAPIModelName():                       schema_pkg_apis_gitops_v1alpha1_Operation(ref),
 		v1alpha1.OperationRecord{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
 		v1alpha1.OperationStep{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_OperationStep(ref),
+		v1alpha1.Receiver{}.OpenAPIModelName():                        schema_pkg_apis_gitops_v1alpha1_Receiver(ref),
+		v1alpha1.ReceiverList{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_ReceiverList(ref),
+		v1alpha1.ReceiverSpec{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_ReceiverSpec(ref),
+		v1alpha1.ReceiverStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ReceiverStatus(ref),
+		v1alpha1.RefreshStatus{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_RefreshStatus(ref),
 		v1alpha1.RequestedBy{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_RequestedBy(ref),
 		v1alpha1.ResourceDiff{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_ResourceDiff(ref),
 		v1alpha1.ResourceHealth{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ResourceHealth(ref),
@@ -1149,6 +1157,104 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref common.ReferenceCa
 	}
 }
 
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRefresh(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRefresh is the body of a POST to applications/{name}/refresh: a request to look for new commits now instead of at the interval. An automated Application then syncs a new commit; a manual one reports OutOfSync. The response says when the refresh was recorded.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata; name, when set, must equal the Application's name.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec says why.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationRefreshSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is filled in by the server: the refresh it recorded.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationRefreshStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationRefreshSpec{}.OpenAPIModelName(), v1alpha1.ApplicationRefreshStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRefreshSpec is what a refresh request says.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason is free text recorded in status.refresh.reason, at most 256 characters.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationRefreshStatus reports the refresh a request recorded.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"requestedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RequestedAt is the time recorded in the Application's status.refresh.requestedAt; the refresh is handled once status.refresh.handledAt reaches it.",
+							Ref:         ref(v1.MicroTime{}.OpenAPIModelName()),
+						},
+					},
+					"applicationResourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ApplicationResourceVersion is the Application's resourceVersion after the refresh was recorded, to watch from.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.MicroTime{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_gitops_v1alpha1_ApplicationRollback(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2035,11 +2141,17 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationStatus(ref common.ReferenceCallb
 							Ref:         ref(v1alpha1.SelfHealRecord{}.OpenAPIModelName()),
 						},
 					},
+					"refresh": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Refresh is the last refresh requested through the applications/refresh subresource, and whether the controller has handled it.",
+							Ref:         ref(v1alpha1.RefreshStatus{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.RollbackStatus{}.OpenAPIModelName(), v1alpha1.SelfHealRecord{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.HealthStatus{}.OpenAPIModelName(), v1alpha1.Operation{}.OpenAPIModelName(), v1alpha1.OperationRecord{}.OpenAPIModelName(), v1alpha1.RefreshStatus{}.OpenAPIModelName(), v1alpha1.ResourceStatus{}.OpenAPIModelName(), v1alpha1.RollbackStatus{}.OpenAPIModelName(), v1alpha1.SelfHealRecord{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -3455,6 +3567,236 @@ func schema_pkg_apis_gitops_v1alpha1_OperationStep(ref common.ReferenceCallback)
 				Required: []string{"type", "wave", "phase"},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_Receiver(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Receiver accepts a Git host's push webhooks on Ferry's webhook listener and refreshes the Applications of its namespace that the push concerns: those spec.selector selects whose repository is the one pushed to and whose paths the push changed. The host signs each delivery with the token of spec.secretRef; an unsigned or wrongly signed delivery changes nothing.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec says which host sends, how it signs, and which Applications it may refresh.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ReceiverSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is what Ferry made of the Receiver: the path to give the Git host. Only Ferry's own controller writes it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ReceiverStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ReceiverSpec{}.OpenAPIModelName(), v1alpha1.ReceiverStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ReceiverList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ReceiverList is a list of Receivers.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the Receivers.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.Receiver{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Receiver{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ReceiverSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ReceiverSpec is what a Receiver accepts and what it may refresh.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Type is the Git host: github, gitlab, gitea (Gitea and Forgejo), bitbucket-server or generic-hmac.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"secretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretRef names a Secret of the Receiver's namespace whose key \"token\" is the webhook's shared secret, given to the Git host too. Writing a Receiver requires the right to get it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.LocalObjectReference{}.OpenAPIModelName()),
+						},
+					},
+					"selector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Selector selects the Applications of the Receiver's namespace a push may refresh; {} selects all of them. Required: a Receiver says what it may touch.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"type", "secretRef", "selector"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.LocalObjectReference{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ReceiverStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ReceiverStatus is what Ferry made of a Receiver.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation of the spec this status describes.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions: Ready is True when the Receiver's Secret holds a token and its path is served.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"webhookPath": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WebhookPath is the path of Ferry's webhook listener to give the Git host: /hook/ and the hex SHA-256 of the token, name and namespace. It changes with the token.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_RefreshStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RefreshStatus is a request to list the source's branches and tags now instead of at the interval, and how far the controller got with it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"requestedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RequestedAt is when the last refresh was requested, to the microsecond: the controller resolves the revision from a listing of the remote that started no earlier, so a commit pushed before the request is seen.",
+							Ref:         ref(v1.MicroTime{}.OpenAPIModelName()),
+						},
+					},
+					"requestedBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RequestedBy is the authenticated user who requested it, as kube-apiserver reported it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason is the requester's free text, such as the push that caused it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"handledAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "HandledAt is the requestedAt of the last refresh the controller has handled; the refresh is pending while it is older than requestedAt.",
+							Ref:         ref(v1.MicroTime{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"requestedAt"},
+			},
+		},
+		Dependencies: []string{
+			v1.MicroTime{}.OpenAPIModelName()},
 	}
 }
 

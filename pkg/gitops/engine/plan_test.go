@@ -125,7 +125,7 @@ func TestDecide(t *testing.T) {
 		// Drift.
 		{"drift, selfHeal off: report only", app(automated(true, false)), nil, synced, true, Plan{Action: ActionCompare}},
 		{"drift reported, selfHeal off, at the next interval: still not reverted", app(automated(true, false), outOfSync), nil, synced, false, Plan{Action: ActionCompare}},
-		{"drift, selfHeal on: put Git's version back", app(automated(true, true)), nil, synced, true, Plan{Action: ActionApply, Prune: true}},
+		{"drift, selfHeal on: put Git's version back", app(automated(true, true)), nil, synced, true, Plan{Action: ActionApply, Prune: true, SelfHeal: true}},
 		{"drift, selfHeal off, and a new revision: the revision is applied", app(automated(false, false)), nil, newer, true, Plan{Action: ActionApply, RunHooks: true}},
 		{"drift, selfHeal off, spec edited: applied", app(automated(false, false), specEdited), nil, synced, true, Plan{Action: ActionApply, RunHooks: true}},
 

@@ -171,14 +171,25 @@ func unreachable(app *gitopsv1alpha1.Application, out Outcome, err error) Outcom
 // deploys what the branch names now, not what a listing shared with other Applications saw a few
 // seconds ago; a new Application what it named when it was created (to the second), so that a
 // thousand Applications created together share listings.
+//
+// A refresh (POST .../refresh, or a push a Receiver heard) waits for a listing that started no
+// earlier than it was requested, to the microsecond: one that started before may predate the
+// push. Refreshes of many Applications of one repository requested together join one listing.
 func freshEnough(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation) context.Context {
+	var bound time.Time
 	switch {
 	case op != nil || app.Status.ObservedGeneration != 0 && app.Generation != app.Status.ObservedGeneration:
 		return source.WithNotBefore(ctx, time.Now())
 	case app.Status.ObservedGeneration == 0:
-		return source.WithNotBefore(ctx, app.CreationTimestamp.Time)
+		bound = app.CreationTimestamp.Time
 	}
-	return ctx
+	if requested, ok := gitopsv1alpha1.PendingRefresh(app); ok && requested.After(bound) {
+		bound = requested
+	}
+	if bound.IsZero() {
+		return ctx
+	}
+	return source.WithNotBefore(ctx, bound)
 }
 
 // judge settles the sync status from what the plan did, and says whether the objects that left

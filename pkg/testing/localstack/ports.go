@@ -10,14 +10,15 @@ import (
 	"time"
 )
 
-// Ports of one stack's components on 127.0.0.1. Zero asks for a free port.
+// Ports of one stack's components on 127.0.0.1. Zero asks for a free port. FerryWebhook is
+// ferry-apiserver's webhook listener (Receivers).
 type Ports struct {
-	Etcd, EtcdPeer, Kube, KCM, Scheduler, Kwok, Ferry int
+	Etcd, EtcdPeer, Kube, KCM, Scheduler, Kwok, Ferry, FerryWebhook int
 }
 
 // DefaultPorts are make dev-up's fixed ports, which stay the same across restarts so a shell's
 // KUBECONFIG keeps working.
-var DefaultPorts = Ports{Etcd: 22379, EtcdPeer: 22380, Kube: 26443, KCM: 20257, Scheduler: 20259, Kwok: 20247, Ferry: 28443}
+var DefaultPorts = Ports{Etcd: 22379, EtcdPeer: 22380, Kube: 26443, KCM: 20257, Scheduler: 20259, Kwok: 20247, Ferry: 28443, FerryWebhook: 28444}
 
 // SecondClusterPorts are make dev-up's second cluster's ports (it runs no Ferry).
 var SecondClusterPorts = Ports{Etcd: 22479, EtcdPeer: 22480, Kube: 26543, KCM: 20357, Scheduler: 20359, Kwok: 20347}
@@ -34,7 +35,7 @@ func (p *Ports) resolve() (*heldPorts, error) {
 	for _, f := range []struct {
 		name string
 		port *int
-	}{{"etcd", &p.Etcd}, {"etcd peer", &p.EtcdPeer}, {"kube-apiserver", &p.Kube}, {"kube-controller-manager", &p.KCM}, {"kube-scheduler", &p.Scheduler}, {"kwok", &p.Kwok}, {"ferry-apiserver", &p.Ferry}} {
+	}{{"etcd", &p.Etcd}, {"etcd peer", &p.EtcdPeer}, {"kube-apiserver", &p.Kube}, {"kube-controller-manager", &p.KCM}, {"kube-scheduler", &p.Scheduler}, {"kwok", &p.Kwok}, {"ferry-apiserver", &p.Ferry}, {"ferry-apiserver's webhook listener", &p.FerryWebhook}} {
 		if *f.port != 0 {
 			if *f.port < 0 || *f.port > 65535 {
 				held.release()

@@ -157,6 +157,7 @@ func Up(ctx context.Context, cfg Config) (*Stack, error) {
 		"ETCD_PEER_PORT": strconv.Itoa(cfg.Ports.EtcdPeer), "KUBE_PORT": strconv.Itoa(cfg.Ports.Kube),
 		"KCM_PORT": strconv.Itoa(cfg.Ports.KCM), "FERRY_PORT": strconv.Itoa(cfg.Ports.Ferry),
 		"SCHEDULER_PORT": strconv.Itoa(cfg.Ports.Scheduler), "KWOK_PORT": strconv.Itoa(cfg.Ports.Kwok),
+		"FERRY_WEBHOOK_PORT":  strconv.Itoa(cfg.Ports.FerryWebhook),
 		"FERRY_APISERVER_BIN": cfg.FerryBin,
 	}
 	if err := l.writeEnv(s.Env); err != nil {
@@ -190,7 +191,7 @@ func Up(ctx context.Context, cfg Config) (*Stack, error) {
 	if err := s.registerFerry(ctx, cfg); err != nil {
 		return s, err
 	}
-	held.free(cfg.Ports.Ferry)
+	held.free(cfg.Ports.Ferry, cfg.Ports.FerryWebhook)
 	if !cfg.SkipFerry {
 		if err := s.startFerry(ctx, cfg); err != nil {
 			return s, err
@@ -531,7 +532,16 @@ func (s *Stack) FerryCommand(bin string, extra ...string) []string {
 		"--allow-file-repositories", "--egress-allow-cidrs=127.0.0.1/32",
 		// The tests' notification sinks listen on 127.0.0.1 too; other loopback addresses stay
 		// refused, so that refusal can be tested.
-		"--notification-allowed-cidrs=127.0.0.1/32"}, extra...)
+		"--notification-allowed-cidrs=127.0.0.1/32"}, append(s.webhookFlags(), extra...)...)
+}
+
+// webhookFlags serve Receivers' webhooks on 127.0.0.1 (a stack made before there was a
+// listener has no port for it, and serves none).
+func (s *Stack) webhookFlags() []string {
+	if p := s.Env["FERRY_WEBHOOK_PORT"]; p != "" && p != "0" {
+		return []string{"--webhook-bind-address=127.0.0.1:" + p}
+	}
+	return nil
 }
 
 func (s *Stack) startFerry(ctx context.Context, cfg Config) error {

@@ -126,3 +126,13 @@ const (
 	ClusterCertKey  = "tls.crt"
 	ClusterKeyKey   = "tls.key"
 )
+
+// Condition reasons of a Receiver's Ready condition.
+const (
+	// ReasonReceiverReady: the Receiver's token is read and its path served.
+	ReasonReceiverReady = "Ready"
+	// ReasonSecretNotFound: spec.secretRef names no Secret of the namespace.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonTokenMissing: the Secret has no non-empty key "token".
+	ReasonTokenMissing = "TokenMissing"
+)

@@ -36,6 +36,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationList{},
 		&ApplicationSync{},
 		&ApplicationRollback{},
+		&ApplicationRefresh{},
 		&ApplicationHealth{},
 		&ApplicationManifests{},
 		&ApplicationManifestsOptions{},
@@ -49,6 +50,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AlertProviderList{},
 		&Alert{},
 		&AlertList{},
+		&Receiver{},
+		&ReceiverList{},
 		&SyncWindow{},
 		&SyncWindowList{},
 	)

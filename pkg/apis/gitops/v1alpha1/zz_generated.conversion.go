@@ -227,6 +227,36 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationRefresh)(nil), (*gitops.ApplicationRefresh)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationRefresh_To_gitops_ApplicationRefresh(a.(*ApplicationRefresh), b.(*gitops.ApplicationRefresh), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationRefresh)(nil), (*ApplicationRefresh)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationRefresh_To_v1alpha1_ApplicationRefresh(a.(*gitops.ApplicationRefresh), b.(*ApplicationRefresh), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationRefreshSpec)(nil), (*gitops.ApplicationRefreshSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationRefreshSpec_To_gitops_ApplicationRefreshSpec(a.(*ApplicationRefreshSpec), b.(*gitops.ApplicationRefreshSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationRefreshSpec)(nil), (*ApplicationRefreshSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationRefreshSpec_To_v1alpha1_ApplicationRefreshSpec(a.(*gitops.ApplicationRefreshSpec), b.(*ApplicationRefreshSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApplicationRefreshStatus)(nil), (*gitops.ApplicationRefreshStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApplicationRefreshStatus_To_gitops_ApplicationRefreshStatus(a.(*ApplicationRefreshStatus), b.(*gitops.ApplicationRefreshStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ApplicationRefreshStatus)(nil), (*ApplicationRefreshStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(a.(*gitops.ApplicationRefreshStatus), b.(*ApplicationRefreshStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*ApplicationRollback)(nil), (*gitops.ApplicationRollback)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_ApplicationRollback_To_gitops_ApplicationRollback(a.(*ApplicationRollback), b.(*gitops.ApplicationRollback), scope)
 	}); err != nil {
@@ -664,6 +694,56 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*gitops.OperationStep)(nil), (*OperationStep)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_gitops_OperationStep_To_v1alpha1_OperationStep(a.(*gitops.OperationStep), b.(*OperationStep), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*Receiver)(nil), (*gitops.Receiver)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_Receiver_To_gitops_Receiver(a.(*Receiver), b.(*gitops.Receiver), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.Receiver)(nil), (*Receiver)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_Receiver_To_v1alpha1_Receiver(a.(*gitops.Receiver), b.(*Receiver), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ReceiverList)(nil), (*gitops.ReceiverList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ReceiverList_To_gitops_ReceiverList(a.(*ReceiverList), b.(*gitops.ReceiverList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ReceiverList)(nil), (*ReceiverList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ReceiverList_To_v1alpha1_ReceiverList(a.(*gitops.ReceiverList), b.(*ReceiverList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ReceiverSpec)(nil), (*gitops.ReceiverSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ReceiverSpec_To_gitops_ReceiverSpec(a.(*ReceiverSpec), b.(*gitops.ReceiverSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ReceiverSpec)(nil), (*ReceiverSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ReceiverSpec_To_v1alpha1_ReceiverSpec(a.(*gitops.ReceiverSpec), b.(*ReceiverSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ReceiverStatus)(nil), (*gitops.ReceiverStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ReceiverStatus_To_gitops_ReceiverStatus(a.(*ReceiverStatus), b.(*gitops.ReceiverStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.ReceiverStatus)(nil), (*ReceiverStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_ReceiverStatus_To_v1alpha1_ReceiverStatus(a.(*gitops.ReceiverStatus), b.(*ReceiverStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RefreshStatus)(nil), (*gitops.RefreshStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RefreshStatus_To_gitops_RefreshStatus(a.(*RefreshStatus), b.(*gitops.RefreshStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitops.RefreshStatus)(nil), (*RefreshStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitops_RefreshStatus_To_v1alpha1_RefreshStatus(a.(*gitops.RefreshStatus), b.(*RefreshStatus), scope)
 	}); err != nil {
 		return err
 	}
@@ -1296,6 +1376,78 @@ func autoConvert_gitops_ApplicationReference_To_v1alpha1_ApplicationReference(in
 // Convert_gitops_ApplicationReference_To_v1alpha1_ApplicationReference is an autogenerated conversion function.
 func Convert_gitops_ApplicationReference_To_v1alpha1_ApplicationReference(in *gitops.ApplicationReference, out *ApplicationReference, s conversion.Scope) error {
 	return autoConvert_gitops_ApplicationReference_To_v1alpha1_ApplicationReference(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationRefresh_To_gitops_ApplicationRefresh(in *ApplicationRefresh, out *gitops.ApplicationRefresh, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ApplicationRefreshSpec_To_gitops_ApplicationRefreshSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_ApplicationRefreshStatus_To_gitops_ApplicationRefreshStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationRefresh_To_gitops_ApplicationRefresh is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationRefresh_To_gitops_ApplicationRefresh(in *ApplicationRefresh, out *gitops.ApplicationRefresh, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationRefresh_To_gitops_ApplicationRefresh(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationRefresh_To_v1alpha1_ApplicationRefresh(in *gitops.ApplicationRefresh, out *ApplicationRefresh, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_gitops_ApplicationRefreshSpec_To_v1alpha1_ApplicationRefreshSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_gitops_ApplicationRefresh_To_v1alpha1_ApplicationRefresh is an autogenerated conversion function.
+func Convert_gitops_ApplicationRefresh_To_v1alpha1_ApplicationRefresh(in *gitops.ApplicationRefresh, out *ApplicationRefresh, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationRefresh_To_v1alpha1_ApplicationRefresh(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationRefreshSpec_To_gitops_ApplicationRefreshSpec(in *ApplicationRefreshSpec, out *gitops.ApplicationRefreshSpec, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationRefreshSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationRefreshSpec_To_gitops_ApplicationRefreshSpec is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationRefreshSpec_To_gitops_ApplicationRefreshSpec(in *ApplicationRefreshSpec, out *gitops.ApplicationRefreshSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationRefreshSpec_To_gitops_ApplicationRefreshSpec(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationRefreshSpec_To_v1alpha1_ApplicationRefreshSpec(in *gitops.ApplicationRefreshSpec, out *ApplicationRefreshSpec, s conversion.Scope) error {
+	*out = *(*ApplicationRefreshSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationRefreshSpec_To_v1alpha1_ApplicationRefreshSpec is an autogenerated conversion function.
+func Convert_gitops_ApplicationRefreshSpec_To_v1alpha1_ApplicationRefreshSpec(in *gitops.ApplicationRefreshSpec, out *ApplicationRefreshSpec, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationRefreshSpec_To_v1alpha1_ApplicationRefreshSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApplicationRefreshStatus_To_gitops_ApplicationRefreshStatus(in *ApplicationRefreshStatus, out *gitops.ApplicationRefreshStatus, s conversion.Scope) error {
+	*out = *(*gitops.ApplicationRefreshStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ApplicationRefreshStatus_To_gitops_ApplicationRefreshStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ApplicationRefreshStatus_To_gitops_ApplicationRefreshStatus(in *ApplicationRefreshStatus, out *gitops.ApplicationRefreshStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApplicationRefreshStatus_To_gitops_ApplicationRefreshStatus(in, out, s)
+}
+
+func autoConvert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(in *gitops.ApplicationRefreshStatus, out *ApplicationRefreshStatus, s conversion.Scope) error {
+	*out = *(*ApplicationRefreshStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus is an autogenerated conversion function.
+func Convert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(in *gitops.ApplicationRefreshStatus, out *ApplicationRefreshStatus, s conversion.Scope) error {
+	return autoConvert_gitops_ApplicationRefreshStatus_To_v1alpha1_ApplicationRefreshStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_ApplicationRollback_To_gitops_ApplicationRollback(in *ApplicationRollback, out *gitops.ApplicationRollback, s conversion.Scope) error {
@@ -2238,6 +2390,120 @@ func autoConvert_gitops_OperationStep_To_v1alpha1_OperationStep(in *gitops.Opera
 // Convert_gitops_OperationStep_To_v1alpha1_OperationStep is an autogenerated conversion function.
 func Convert_gitops_OperationStep_To_v1alpha1_OperationStep(in *gitops.OperationStep, out *OperationStep, s conversion.Scope) error {
 	return autoConvert_gitops_OperationStep_To_v1alpha1_OperationStep(in, out, s)
+}
+
+func autoConvert_v1alpha1_Receiver_To_gitops_Receiver(in *Receiver, out *gitops.Receiver, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ReceiverSpec_To_gitops_ReceiverSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_ReceiverStatus_To_gitops_ReceiverStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_Receiver_To_gitops_Receiver is an autogenerated conversion function.
+func Convert_v1alpha1_Receiver_To_gitops_Receiver(in *Receiver, out *gitops.Receiver, s conversion.Scope) error {
+	return autoConvert_v1alpha1_Receiver_To_gitops_Receiver(in, out, s)
+}
+
+func autoConvert_gitops_Receiver_To_v1alpha1_Receiver(in *gitops.Receiver, out *Receiver, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_gitops_ReceiverSpec_To_v1alpha1_ReceiverSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_gitops_ReceiverStatus_To_v1alpha1_ReceiverStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_gitops_Receiver_To_v1alpha1_Receiver is an autogenerated conversion function.
+func Convert_gitops_Receiver_To_v1alpha1_Receiver(in *gitops.Receiver, out *Receiver, s conversion.Scope) error {
+	return autoConvert_gitops_Receiver_To_v1alpha1_Receiver(in, out, s)
+}
+
+func autoConvert_v1alpha1_ReceiverList_To_gitops_ReceiverList(in *ReceiverList, out *gitops.ReceiverList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]gitops.Receiver)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_ReceiverList_To_gitops_ReceiverList is an autogenerated conversion function.
+func Convert_v1alpha1_ReceiverList_To_gitops_ReceiverList(in *ReceiverList, out *gitops.ReceiverList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ReceiverList_To_gitops_ReceiverList(in, out, s)
+}
+
+func autoConvert_gitops_ReceiverList_To_v1alpha1_ReceiverList(in *gitops.ReceiverList, out *ReceiverList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]Receiver)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_gitops_ReceiverList_To_v1alpha1_ReceiverList is an autogenerated conversion function.
+func Convert_gitops_ReceiverList_To_v1alpha1_ReceiverList(in *gitops.ReceiverList, out *ReceiverList, s conversion.Scope) error {
+	return autoConvert_gitops_ReceiverList_To_v1alpha1_ReceiverList(in, out, s)
+}
+
+func autoConvert_v1alpha1_ReceiverSpec_To_gitops_ReceiverSpec(in *ReceiverSpec, out *gitops.ReceiverSpec, s conversion.Scope) error {
+	*out = *(*gitops.ReceiverSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ReceiverSpec_To_gitops_ReceiverSpec is an autogenerated conversion function.
+func Convert_v1alpha1_ReceiverSpec_To_gitops_ReceiverSpec(in *ReceiverSpec, out *gitops.ReceiverSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ReceiverSpec_To_gitops_ReceiverSpec(in, out, s)
+}
+
+func autoConvert_gitops_ReceiverSpec_To_v1alpha1_ReceiverSpec(in *gitops.ReceiverSpec, out *ReceiverSpec, s conversion.Scope) error {
+	*out = *(*ReceiverSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ReceiverSpec_To_v1alpha1_ReceiverSpec is an autogenerated conversion function.
+func Convert_gitops_ReceiverSpec_To_v1alpha1_ReceiverSpec(in *gitops.ReceiverSpec, out *ReceiverSpec, s conversion.Scope) error {
+	return autoConvert_gitops_ReceiverSpec_To_v1alpha1_ReceiverSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ReceiverStatus_To_gitops_ReceiverStatus(in *ReceiverStatus, out *gitops.ReceiverStatus, s conversion.Scope) error {
+	*out = *(*gitops.ReceiverStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ReceiverStatus_To_gitops_ReceiverStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ReceiverStatus_To_gitops_ReceiverStatus(in *ReceiverStatus, out *gitops.ReceiverStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ReceiverStatus_To_gitops_ReceiverStatus(in, out, s)
+}
+
+func autoConvert_gitops_ReceiverStatus_To_v1alpha1_ReceiverStatus(in *gitops.ReceiverStatus, out *ReceiverStatus, s conversion.Scope) error {
+	*out = *(*ReceiverStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_ReceiverStatus_To_v1alpha1_ReceiverStatus is an autogenerated conversion function.
+func Convert_gitops_ReceiverStatus_To_v1alpha1_ReceiverStatus(in *gitops.ReceiverStatus, out *ReceiverStatus, s conversion.Scope) error {
+	return autoConvert_gitops_ReceiverStatus_To_v1alpha1_ReceiverStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_RefreshStatus_To_gitops_RefreshStatus(in *RefreshStatus, out *gitops.RefreshStatus, s conversion.Scope) error {
+	*out = *(*gitops.RefreshStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RefreshStatus_To_gitops_RefreshStatus is an autogenerated conversion function.
+func Convert_v1alpha1_RefreshStatus_To_gitops_RefreshStatus(in *RefreshStatus, out *gitops.RefreshStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RefreshStatus_To_gitops_RefreshStatus(in, out, s)
+}
+
+func autoConvert_gitops_RefreshStatus_To_v1alpha1_RefreshStatus(in *gitops.RefreshStatus, out *RefreshStatus, s conversion.Scope) error {
+	*out = *(*RefreshStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitops_RefreshStatus_To_v1alpha1_RefreshStatus is an autogenerated conversion function.
+func Convert_gitops_RefreshStatus_To_v1alpha1_RefreshStatus(in *gitops.RefreshStatus, out *RefreshStatus, s conversion.Scope) error {
+	return autoConvert_gitops_RefreshStatus_To_v1alpha1_RefreshStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_RequestedBy_To_gitops_RequestedBy(in *RequestedBy, out *gitops.RequestedBy, s conversion.Scope) error {

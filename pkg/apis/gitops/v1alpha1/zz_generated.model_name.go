@@ -117,6 +117,21 @@ func (in ApplicationReference) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRefresh) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRefresh"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRefreshSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRefreshSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationRefreshStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationRefreshStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationRollback) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationRollback"
 }
@@ -334,6 +349,31 @@ func (in OperationRecord) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in OperationStep) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.OperationStep"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Receiver) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.Receiver"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ReceiverList) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ReceiverList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ReceiverSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ReceiverSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ReceiverStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ReceiverStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RefreshStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.RefreshStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -641,6 +641,7 @@ func ValidateApplicationStatus(status *gitops.ApplicationStatus, fldPath *field.
 			allErrs = append(allErrs, field.Required(fldPath.Child("operation", "id"), ""))
 		}
 	}
+	allErrs = append(allErrs, validateRefreshStatus(status.Refresh, fldPath.Child("refresh"))...)
 	return allErrs
 }
 

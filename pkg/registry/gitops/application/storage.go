@@ -22,6 +22,7 @@ type Storage struct {
 	Status      *status.REST
 	Sync        *SyncREST
 	Rollback    *RollbackREST
+	Refresh     *RefreshREST
 	Health      *HealthREST
 }
 
@@ -75,12 +76,15 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 
 	syncStore := *store
 	syncStore.UpdateStrategy = syncStrategy{strategy}
+	refreshStore := *store
+	refreshStore.UpdateStrategy = refreshStrategy{strategy}
 
 	return Storage{
 		Application: &REST{Store: store, references: opts.References},
 		Status:      status.New(store, NewStatusStrategy(strategy)),
 		Sync:        &SyncREST{store: &syncStore, checkResources: opts.CheckSyncResources, windows: opts.Windows},
 		Rollback:    &RollbackREST{store: &syncStore, windows: opts.Windows},
+		Refresh:     &RefreshREST{store: &refreshStore},
 		Health:      NewHealthREST(store, opts.Health),
 	}, nil
 }

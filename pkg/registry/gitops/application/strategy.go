@@ -176,6 +176,10 @@ func (syncStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) f
 	return validation.ValidateApplicationStatusUpdate(obj.(*gitops.Application), old.(*gitops.Application))
 }
 
+func (refreshStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateApplicationStatusUpdate(obj.(*gitops.Application), old.(*gitops.Application))
+}
+
 // GetAttrs returns the labels and the selectable fields of an Application.
 func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 	app, ok := obj.(*gitops.Application)

@@ -59,6 +59,9 @@ type ApplicationStatusApplyConfiguration struct {
 	// LastSelfHeal is the last time selfHeal put objects changed in the cluster back to Git's
 	// version: a drift that is repaired at once never shows as OutOfSync, and this is its trace.
 	LastSelfHeal *SelfHealRecordApplyConfiguration `json:"lastSelfHeal,omitempty"`
+	// Refresh is the last refresh requested through the applications/refresh subresource, and
+	// whether the controller has handled it.
+	Refresh *RefreshStatusApplyConfiguration `json:"refresh,omitempty"`
 }
 
 // ApplicationStatusApplyConfiguration constructs a declarative configuration of the ApplicationStatus type for use with
@@ -177,5 +180,13 @@ func (b *ApplicationStatusApplyConfiguration) WithRollback(value *RollbackStatus
 // If called multiple times, the LastSelfHeal field is set to the value of the last call.
 func (b *ApplicationStatusApplyConfiguration) WithLastSelfHeal(value *SelfHealRecordApplyConfiguration) *ApplicationStatusApplyConfiguration {
 	b.LastSelfHeal = value
+	return b
+}
+
+// WithRefresh sets the Refresh field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Refresh field is set to the value of the last call.
+func (b *ApplicationStatusApplyConfiguration) WithRefresh(value *RefreshStatusApplyConfiguration) *ApplicationStatusApplyConfiguration {
+	b.Refresh = value
 	return b
 }

@@ -54,6 +54,14 @@ type ApplicationSetNamespaceListerExpansion interface{}
 // ClusterLister.
 type ClusterListerExpansion interface{}
 
+// ReceiverListerExpansion allows custom methods to be added to
+// ReceiverLister.
+type ReceiverListerExpansion interface{}
+
+// ReceiverNamespaceListerExpansion allows custom methods to be added to
+// ReceiverNamespaceLister.
+type ReceiverNamespaceListerExpansion interface{}
+
 // SyncWindowListerExpansion allows custom methods to be added to
 // SyncWindowLister.
 type SyncWindowListerExpansion interface{}

@@ -34,6 +34,8 @@ type Interface interface {
 	ApplicationSets() TypedApplicationSetInformer
 	// Clusters returns a ClusterInformer.
 	Clusters() TypedClusterInformer
+	// Receivers returns a ReceiverInformer.
+	Receivers() TypedReceiverInformer
 	// SyncWindows returns a SyncWindowInformer.
 	SyncWindows() TypedSyncWindowInformer
 }
@@ -72,6 +74,11 @@ func (v *version) ApplicationSets() TypedApplicationSetInformer {
 // Clusters returns a TypedClusterInformer.
 func (v *version) Clusters() TypedClusterInformer {
 	return &clusterInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// Receivers returns a TypedReceiverInformer.
+func (v *version) Receivers() TypedReceiverInformer {
+	return &receiverInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // SyncWindows returns a TypedSyncWindowInformer.

@@ -52,6 +52,7 @@ type ApplicationInterface interface {
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, application *applyconfigurationgitopsv1alpha1.ApplicationApplyConfiguration, opts v1.ApplyOptions) (result *gitopsv1alpha1.Application, err error)
 	Sync(ctx context.Context, applicationName string, applicationSync *gitopsv1alpha1.ApplicationSync, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationSync, error)
+	Refresh(ctx context.Context, applicationName string, applicationRefresh *gitopsv1alpha1.ApplicationRefresh, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationRefresh, error)
 	Rollback(ctx context.Context, applicationName string, applicationRollback *gitopsv1alpha1.ApplicationRollback, opts v1.CreateOptions) (*gitopsv1alpha1.ApplicationRollback, error)
 	GetHealth(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationHealth, error)
 	GetManifests(ctx context.Context, applicationName string, options v1.GetOptions) (*gitopsv1alpha1.ApplicationManifests, error)
@@ -91,6 +92,22 @@ func (c *applications) Sync(ctx context.Context, applicationName string, applica
 		SubResource("sync").
 		VersionedParams(&opts, scheme.ParameterCodec).
 		Body(applicationSync).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// Refresh takes the representation of a applicationRefresh and creates it.  Returns the server's representation of the applicationRefresh, and an error, if there is any.
+func (c *applications) Refresh(ctx context.Context, applicationName string, applicationRefresh *gitopsv1alpha1.ApplicationRefresh, opts v1.CreateOptions) (result *gitopsv1alpha1.ApplicationRefresh, err error) {
+	result = &gitopsv1alpha1.ApplicationRefresh{}
+	err = c.GetClient().Post().
+		UseProtobufAsDefault().
+		Namespace(c.GetNamespace()).
+		Resource("applications").
+		Name(applicationName).
+		SubResource("refresh").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(applicationRefresh).
 		Do(ctx).
 		Into(result)
 	return

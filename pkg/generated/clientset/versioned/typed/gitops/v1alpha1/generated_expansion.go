@@ -26,4 +26,6 @@ type ApplicationSetExpansion interface{}
 
 type ClusterExpansion interface{}
 
+type ReceiverExpansion interface{}
+
 type SyncWindowExpansion interface{}

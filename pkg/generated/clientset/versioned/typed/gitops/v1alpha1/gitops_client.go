@@ -33,6 +33,7 @@ type GitopsV1alpha1Interface interface {
 	ApplicationsGetter
 	ApplicationSetsGetter
 	ClustersGetter
+	ReceiversGetter
 	SyncWindowsGetter
 }
 
@@ -59,6 +60,10 @@ func (c *GitopsV1alpha1Client) ApplicationSets(namespace string) ApplicationSetI
 
 func (c *GitopsV1alpha1Client) Clusters() ClusterInterface {
 	return newClusters(c)
+}
+
+func (c *GitopsV1alpha1Client) Receivers(namespace string) ReceiverInterface {
+	return newReceivers(c, namespace)
 }
 
 func (c *GitopsV1alpha1Client) SyncWindows(namespace string) SyncWindowInterface {

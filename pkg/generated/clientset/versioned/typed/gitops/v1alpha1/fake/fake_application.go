@@ -68,6 +68,18 @@ func (c *fakeApplications) Sync(ctx context.Context, applicationName string, app
 	return obj.(*v1alpha1.ApplicationSync), err
 }
 
+// Refresh takes the representation of a applicationRefresh and creates it.  Returns the server's representation of the applicationRefresh, and an error, if there is any.
+func (c *fakeApplications) Refresh(ctx context.Context, applicationName string, applicationRefresh *v1alpha1.ApplicationRefresh, opts v1.CreateOptions) (result *v1alpha1.ApplicationRefresh, err error) {
+	emptyResult := &v1alpha1.ApplicationRefresh{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), applicationName, "refresh", c.Namespace(), applicationRefresh, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.ApplicationRefresh), err
+}
+
 // Rollback takes the representation of a applicationRollback and creates it.  Returns the server's representation of the applicationRollback, and an error, if there is any.
 func (c *fakeApplications) Rollback(ctx context.Context, applicationName string, applicationRollback *v1alpha1.ApplicationRollback, opts v1.CreateOptions) (result *v1alpha1.ApplicationRollback, err error) {
 	emptyResult := &v1alpha1.ApplicationRollback{}

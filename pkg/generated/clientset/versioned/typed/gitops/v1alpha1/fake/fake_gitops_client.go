@@ -48,6 +48,10 @@ func (c *FakeGitopsV1alpha1) Clusters() v1alpha1.ClusterInterface {
 	return newFakeClusters(c)
 }
 
+func (c *FakeGitopsV1alpha1) Receivers(namespace string) v1alpha1.ReceiverInterface {
+	return newFakeReceivers(c, namespace)
+}
+
 func (c *FakeGitopsV1alpha1) SyncWindows(namespace string) v1alpha1.SyncWindowInterface {
 	return newFakeSyncWindows(c, namespace)
 }
