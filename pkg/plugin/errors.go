@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,6 +122,9 @@ func statusError(err error, status apierrors.APIStatus, r request) error {
 			return &ExitError{Code: ExitCodeError, Msg: fmt.Sprintf("no Application %s in namespace %s (kubectl ferry list -A)", r.name, r.namespace)}
 		}
 		return &ExitError{Code: ExitCodeError, Msg: msg}
+	case apierrors.IsForbidden(err) && strings.Contains(msg, "spec.overrideSyncWindows"):
+		return &ExitError{Code: ExitCodeError, Msg: "Forbidden: " + msg,
+			Hint: "Overriding sync windows takes the verb override on syncwindows." + apiGroup + " " + r.where() + ", which no default role grants; check with: kubectl auth can-i override syncwindows." + apiGroup + " -n " + r.namespace}
 	case apierrors.IsForbidden(err):
 		return &ExitError{Code: ExitCodeError, Msg: "Forbidden: " + msg,
 			Hint: fmt.Sprintf("This needs %q %s, which the %s ClusterRole grants; check with: %s",
@@ -130,7 +134,10 @@ func statusError(err error, status apierrors.APIStatus, r request) error {
 			Hint: "Check --kubeconfig, --context, --token, or log in again."}
 	case apierrors.IsConflict(err):
 		hint := ""
-		if r.name != "" {
+		switch {
+		case strings.Contains(msg, "(SyncWindow)"):
+			hint = "See the windows with: kubectl get syncwindows -n " + r.namespace
+		case r.name != "":
 			hint = fmt.Sprintf("See the current operation with: kubectl ferry status %s -n %s", r.name, r.namespace)
 		}
 		return &ExitError{Code: ExitCodeFailed, Msg: msg, Hint: hint}

@@ -12,9 +12,10 @@ import (
 )
 
 type rollbackFlags struct {
-	prune   bool
-	wait    bool
-	timeout time.Duration
+	prune    bool
+	override bool
+	wait     bool
+	timeout  time.Duration
 }
 
 func newRollbackCommand(o *Options) *cobra.Command {
@@ -53,6 +54,7 @@ any other error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "Delete the objects the revision rolled back to does not hold")
+	cmd.Flags().BoolVar(&f.override, "override-sync-windows", false, "Roll back although a SyncWindow blocks syncs (needs the verb override on syncwindows)")
 	cmd.Flags().BoolVarP(&f.wait, "wait", "w", false, "Wait for the operation to finish and show its progress")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", DefaultSyncTimeout, "With --wait, how long to wait before giving up (exit code 2)")
 	return cmd
@@ -67,7 +69,7 @@ func (o *Options) rollback(ctx context.Context, name, id string, f rollbackFlags
 	req := &gitopsv1alpha1.ApplicationRollback{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gitopsv1alpha1.SchemeGroupVersion.String(), Kind: "ApplicationRollback"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       gitopsv1alpha1.ApplicationRollbackSpec{ID: id, Prune: f.prune},
+		Spec:       gitopsv1alpha1.ApplicationRollbackSpec{ID: id, Prune: f.prune, OverrideSyncWindows: f.override},
 	}
 	resp, err := apps.Rollback(ctx, name, req, metav1.CreateOptions{})
 	if err != nil {

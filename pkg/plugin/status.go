@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -149,6 +150,14 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 	}
 	if app.Spec.ServiceAccountName != "" {
 		f.add("Applies as", "ServiceAccount "+app.Spec.ServiceAccountName)
+	}
+	if c := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionSyncWindow); c != nil {
+		// The window in force and when it ends, as the controller last judged it.
+		line := "open"
+		if c.Status == metav1.ConditionTrue {
+			line = "blocked: " + truncate(c.Message, maxStatusMessage)
+		}
+		f.add("Sync window", line)
 	}
 	f.add("Reconciled", ago(now, app.Status.ReconciledAt))
 	if r := app.Status.Refresh; r != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clienttesting "k8s.io/client-go/testing"
@@ -149,5 +150,34 @@ func TestStatusOfSeveralSources(t *testing.T) {
 	}
 	if strings.Contains(out, "Path:") {
 		t.Errorf("status shows spec.source's Path beside spec.sources:\n%s", h.out)
+	}
+}
+
+// TestStatusShowsTheSyncWindowInForce: an Application a SyncWindow holds shows the window and
+// when it ends on a line of its own; one no window selects has no such line.
+func TestStatusShowsTheSyncWindowInForce(t *testing.T) {
+	app := webApp()
+	app.Status.Conditions = append(app.Status.Conditions, metav1.Condition{
+		Type: gitopsv1alpha1.ConditionSyncWindow, Status: metav1.ConditionTrue, Reason: gitopsv1alpha1.ReasonDenyWindow,
+		Message: "deny window team/freeze is in force until 2026-03-04T13:00:00Z: automated syncs wait, and a commit pushed meanwhile is applied when it ends",
+	})
+	healthy := func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "health" {
+			return false, nil, nil
+		}
+		return true, &gitopsv1alpha1.ApplicationHealth{Status: "Healthy"}, nil
+	}
+	h := newHarness(t, app)
+	h.client.PrependReactor("get", "applications", healthy)
+	h.mustRun(0, "status", "web")
+	if want := "Sync window:  blocked: deny window team/freeze is in force until 2026-03-04T13:00:00Z"; !strings.Contains(h.out.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, h.out)
+	}
+
+	h = newHarness(t, webApp())
+	h.client.PrependReactor("get", "applications", healthy)
+	h.mustRun(0, "status", "web")
+	if strings.Contains(h.out.String(), "Sync window:") {
+		t.Errorf("status of an Application no window selects shows a sync window:\n%s", h.out)
 	}
 }

@@ -31,6 +31,7 @@ type syncFlags struct {
 	wait      bool
 	timeout   time.Duration
 	resources []string
+	override  bool
 }
 
 func newSyncCommand(o *Options) *cobra.Command {
@@ -74,6 +75,7 @@ any other error — a timed-out operation goes on in the cluster.`,
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "Delete objects Ferry applied earlier that are no longer in Git, even when the sync policy does not prune")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "Run the sync as a server-side dry run: nothing in the cluster changes")
 	cmd.Flags().StringArrayVar(&f.resources, "resource", nil, "Sync only this object (repeatable): KIND/NAME or GROUP/KIND/NAMESPACE/NAME")
+	cmd.Flags().BoolVar(&f.override, "override-sync-windows", false, "Sync although a SyncWindow blocks syncs (needs the verb override on syncwindows)")
 	cmd.Flags().BoolVarP(&f.wait, "wait", "w", false, "Wait for the operation to finish and show its progress")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", DefaultSyncTimeout, "With --wait, how long to wait before giving up (exit code 2)")
 	return cmd
@@ -88,7 +90,7 @@ func (o *Options) sync(ctx context.Context, name string, f syncFlags) error {
 	req := &gitopsv1alpha1.ApplicationSync{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gitopsv1alpha1.SchemeGroupVersion.String(), Kind: "ApplicationSync"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       gitopsv1alpha1.ApplicationSyncSpec{Revision: f.revision, Prune: f.prune, DryRun: f.dryRun},
+		Spec:       gitopsv1alpha1.ApplicationSyncSpec{Revision: f.revision, Prune: f.prune, DryRun: f.dryRun, OverrideSyncWindows: f.override},
 	}
 	for _, r := range f.resources {
 		res, err := parseSyncResource(r)

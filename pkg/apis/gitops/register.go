@@ -50,6 +50,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AlertList{},
 		&Receiver{},
 		&ReceiverList{},
+		&SyncWindow{},
+		&SyncWindowList{},
 	)
 	return nil
 }

@@ -33,6 +33,11 @@ type ApplicationRollbackSpec struct {
 	// from added), even when the sync policy does not prune.
 	// +optional
 	Prune bool
+	// OverrideSyncWindows runs the rollback while a SyncWindow blocks syncs. Only users allowed the
+	// verb override on syncwindows in the namespace may set it. (A body field, not a query
+	// parameter: a POST to a subresource hands its handler the body alone.)
+	// +optional
+	OverrideSyncWindows bool
 }
 
 // ApplicationRollbackStatus reports the operation a rollback recorded.

@@ -715,6 +715,11 @@ type ApplicationSyncSpec struct {
 	// +optional
 	// +listType=atomic
 	Resources []SyncResource
+	// OverrideSyncWindows runs the sync while a SyncWindow blocks syncs. Only users allowed the
+	// verb override on syncwindows in the namespace may set it. (A body field, not a query
+	// parameter: a POST to a subresource hands its handler the body alone.)
+	// +optional
+	OverrideSyncWindows bool
 }
 
 // ApplicationSyncStatus reports the operation a sync request recorded.

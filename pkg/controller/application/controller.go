@@ -88,7 +88,10 @@ type Controller struct {
 	shards   Shards
 	// namespaces are the namespaces of the cluster Ferry runs in, watched to stop syncing the
 	// Applications of a namespace being deleted; nil without Config.Kube.
-	namespaces       corelisters.NamespaceLister
+	namespaces corelisters.NamespaceLister
+	// windows are the SyncWindows, watched to hold automated syncs while one blocks.
+	windows          listers.SyncWindowLister
+	windowsSynced    cache.InformerSynced
 	kubeFactory      kubeinformers.SharedInformerFactory
 	finalizerTimeout time.Duration
 
@@ -132,6 +135,7 @@ func New(cfg Config) *Controller {
 		c.watchNamespaces(cfg.Kube)
 	}
 	controller.RegisterApplications(c.lister)
+	c.watchSyncWindows(factory)
 	informer := appInformer.Informer()
 	_ = informer.AddIndexers(cache.Indexers{dependsOnIndex: indexByDependency, clusterIndex: indexByCluster})
 	c.indexer = informer.GetIndexer()
@@ -271,7 +275,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer c.events.Shutdown()
 	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithName("controller"))
 	c.factory.Start(ctx.Done())
-	synced := []cache.InformerSynced{c.synced}
+	synced := []cache.InformerSynced{c.synced, c.windowsSynced}
 	if c.kubeFactory != nil {
 		c.kubeFactory.Start(ctx.Done())
 		defer c.kubeFactory.Shutdown()

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
 	"github.com/ferry-gitops/ferry/pkg/gitops/health"
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncwindow"
 	"github.com/ferry-gitops/ferry/pkg/recovery"
 )
 
@@ -134,7 +135,12 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if healthOnly, due := c.onlyHealthChanged(key, app, op, drifted); healthOnly && !refreshing {
 		return c.refreshHealth(ctx, app, due)
 	}
-	out := c.sync(ctx, app, op, drifted)
+	window := c.windowOf(app)
+	out := c.sync(ctx, app, op, drifted, window)
+	if out.Plan.HeldByWindow && out.Plan.SelfHeal {
+		// The drift stays to be put back once the window lets the Application sync.
+		c.markChanged(key, true)
+	}
 	countSync(out)
 	if err := c.writeStatus(ctx, app, func(st *gitopsv1alpha1.ApplicationStatus) {
 		out.writeTo(st, app)
@@ -148,7 +154,7 @@ func (c *Controller) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		c.finish(key, op.ID)
 	}
 	c.emitEvents(app, out)
-	return Result{RequeueAfter: c.nextLook(key, app, interval, out.Err)}, nil
+	return Result{RequeueAfter: lookWhenOpen(window, c.nextLook(key, app, interval, out.Err), time.Now())}, nil
 }
 
 // markRefreshHandled records in st that the refresh this reconcile saw, handled, was: the sync
@@ -242,14 +248,15 @@ const staleCacheDelay = 200 * time.Millisecond
 // sync runs the engine's sync behind a boundary: a panic anywhere in it fails this
 // Application's sync with reason InternalError — its operation Failed, so that a new sync can be
 // requested — and is retried with backoff like any error that a retry may cure.
-func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool) outcome {
-	out := outcome{op: op}
+func (c *Controller) sync(ctx context.Context, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, drifted bool, window syncwindow.Verdict) outcome {
+	out := outcome{op: op, window: window}
 	err := recovery.Guard(ctx, recovery.Sync, func() error {
 		out.Outcome = c.engine.Sync(ctx, engine.SyncRequest{
 			App: app, Operation: op, Drifted: drifted, Health: c.healthOf(app),
 			Rendered: func(objs []*unstructured.Unstructured) { c.watch(ctx, app.Spec.Destination.Cluster, objs) },
 			Cached:   c.cachedOn(app.Spec.Destination.Cluster),
 			Progress: func(steps []gitopsv1alpha1.OperationStep) { c.showProgress(ctx, app, op, steps) },
+			Window:   window,
 		})
 		return nil
 	})

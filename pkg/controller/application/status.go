@@ -16,6 +16,7 @@ import (
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/apply"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncwindow"
 )
 
 // maxMessage keeps messages in status and events short: status must stay small.
@@ -29,6 +30,8 @@ type outcome struct {
 	// healthOnly: only the objects' health was judged again; the sync verdict and its message
 	// stay as the last sync or comparison wrote them.
 	healthOnly bool
+	// window is what the Application's SyncWindows said when it was synced.
+	window syncwindow.Verdict
 }
 
 // writeTo writes the outcome into status: what was synced and how healthy it is, the
@@ -58,6 +61,7 @@ func (o outcome) writeTo(st *gitopsv1alpha1.ApplicationStatus, app *gitopsv1alph
 		o.finishOperation(st)
 	}
 	o.writeRollback(st, app)
+	o.writeWindow(st, app)
 }
 
 // recordPolicySync records in the history a sync the sync policy ran by itself (no requested

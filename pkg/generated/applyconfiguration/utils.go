@@ -150,6 +150,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.SyncResourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SyncStatus"):
 		return &gitopsv1alpha1.SyncStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SyncWindow"):
+		return &gitopsv1alpha1.SyncWindowApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SyncWindowSpec"):
+		return &gitopsv1alpha1.SyncWindowSpecApplyConfiguration{}
 
 	}
 	return nil

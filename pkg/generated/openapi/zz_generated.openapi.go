@@ -115,6 +115,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.SyncPolicy{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
 		v1alpha1.SyncResource{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
 		v1alpha1.SyncStatus{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref),
+		v1alpha1.SyncWindow{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncWindow(ref),
+		v1alpha1.SyncWindowList{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_SyncWindowList(ref),
+		v1alpha1.SyncWindowSpec{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_SyncWindowSpec(ref),
 		resource.Quantity{}.OpenAPIModelName():                        schema_apimachinery_pkg_api_resource_Quantity(ref),
 		v1.APIGroup{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_APIGroup(ref),
 		v1.APIGroupList{}.OpenAPIModelName():                          schema_pkg_apis_meta_v1_APIGroupList(ref),
@@ -1323,6 +1326,13 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationRollbackSpec(ref common.Referenc
 							Format:      "",
 						},
 					},
+					"overrideSyncWindows": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OverrideSyncWindows runs the rollback while a SyncWindow blocks syncs. Only users allowed the verb override on syncwindows in the namespace may set it. (A body field, not a query parameter: a POST to a subresource hands its handler the body alone.)",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 				},
 			},
 		},
@@ -2239,6 +2249,13 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSyncSpec(ref common.ReferenceCal
 									},
 								},
 							},
+						},
+					},
+					"overrideSyncWindows": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OverrideSyncWindows runs the sync while a SyncWindow blocks syncs. Only users allowed the verb override on syncwindows in the namespace may set it. (A body field, not a query parameter: a POST to a subresource hands its handler the body alone.)",
+							Type:        []string{"boolean"},
+							Format:      "",
 						},
 					},
 				},
@@ -4363,6 +4380,158 @@ func schema_pkg_apis_gitops_v1alpha1_SyncStatus(ref common.ReferenceCallback) co
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_SyncWindow(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SyncWindow is a recurring stretch of time when the Applications of its namespace it selects may sync (allow) or may not (deny): a freeze, or the hours deploys are welcome. Automated syncs wait for the window; requested syncs and rollbacks are refused unless spec.manualSync allows them or the requester holds the verb override on syncwindows.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is when the window is in force, what it does and to which Applications.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.SyncWindowSpec{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SyncWindowSpec{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_SyncWindowList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SyncWindowList is a list of SyncWindows.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the SyncWindows.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.SyncWindow{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SyncWindow{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_SyncWindowSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SyncWindowSpec is when a SyncWindow is in force, what it does and to which Applications.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is allow or deny. A deny window in force blocks syncs; when an allow window selects an Application, it syncs only while one of them is in force. Deny wins over allow.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"schedule": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Schedule is when the window opens, in the standard cron format of five fields (minute, hour, day of month, month, day of week), read in spec.timeZone.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"duration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Duration is how long the window stays in force after each time of the schedule, e.g. 1h.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"timeZone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TimeZone is the IANA name of the time zone the schedule is read in; default UTC.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"selector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Selector selects the Applications of the namespace by label; {} selects all of them.",
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"manualSync": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ManualSync lets requested syncs and rollbacks run while the window blocks syncs.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"kind", "schedule", "duration", "selector"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName(), v1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 

@@ -43,8 +43,11 @@ type Plan struct {
 	// failed hook, which applying again would run again): only compared, and the failure stays
 	// reported.
 	Held string
-	// SelfHeal: the apply puts objects changed in the cluster back to Git's version.
+	// SelfHeal: the apply puts objects changed in the cluster back to Git's version (with
+	// HeldByWindow: it would have, but a SyncWindow holds it).
 	SelfHeal bool
+	// HeldByWindow: the sync policy would apply, but a SyncWindow blocks syncs; only compared.
+	HeldByWindow bool
 	// Why says in words why this plan, for logs and tests.
 	Why string
 }

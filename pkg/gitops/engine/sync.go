@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/gitops/hooks"
 	"github.com/ferry-gitops/ferry/pkg/gitops/redact"
 	"github.com/ferry-gitops/ferry/pkg/gitops/source"
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncwindow"
 )
 
 // HealthFunc judges the live health of one managed object.
@@ -41,6 +42,9 @@ type SyncRequest struct {
 	// Progress, when set, is told the steps of a sync in waves each time one starts, waits or
 	// ends (the controller shows them in status.operation).
 	Progress func([]gitopsv1alpha1.OperationStep)
+	// Window is what the Application's SyncWindows say now: while Blocked, what the sync policy
+	// would apply is only compared.
+	Window syncwindow.Verdict
 }
 
 // Outcome is what one sync found and did; the controller makes status and Events of it.
@@ -122,7 +126,7 @@ func (e *Engine) Sync(ctx context.Context, req SyncRequest) Outcome {
 		req.Rendered(desired)
 	}
 
-	out.Plan = Decide(app, op, sha, req.Drifted)
+	out.Plan = holdForWindow(Decide(app, op, sha, req.Drifted), op, req.Window)
 	previous := InventoryRefs(app.Status.Resources)
 	switch out.Plan.Action {
 	case ActionApply:

@@ -54,5 +54,11 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 				b.MaxDuration = &metav1.Duration{Duration: time.Minute}
 			}
 		},
+		func(s *gitops.SyncWindowSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.TimeZone == "" {
+				s.TimeZone = "UTC"
+			}
+		},
 	}
 }

@@ -16,6 +16,11 @@ const (
 	// ConditionRolledBack is True while a rollback holds the Application at the revision it went
 	// back to (status.rollback); False, saying why, once it follows Git again.
 	ConditionRolledBack = "RolledBack"
+	// ConditionSyncWindow is True while a SyncWindow keeps the Application from syncing by
+	// itself (reason DenyWindow or OutsideAllowWindow), saying which window and until when;
+	// False (reason Open) while its windows let it sync. Only Applications a SyncWindow selects
+	// have it.
+	ConditionSyncWindow = "SyncWindow"
 )
 
 // Reasons of the conditions.
@@ -73,6 +78,12 @@ const (
 	ReasonGitMoved = "GitMoved"
 	// ReasonSyncRequested: a sync requested by hand ended a rollback's hold.
 	ReasonSyncRequested = "SyncRequested"
+	// ReasonDenyWindow: a deny SyncWindow in force holds automated syncs.
+	ReasonDenyWindow = "DenyWindow"
+	// ReasonOutsideAllowWindow: allow SyncWindows select the Application and none is in force.
+	ReasonOutsideAllowWindow = "OutsideAllowWindow"
+	// ReasonWindowOpen: the Application's SyncWindows let it sync now.
+	ReasonWindowOpen = "Open"
 )
 
 // Metadata Ferry reads and writes on Applications.

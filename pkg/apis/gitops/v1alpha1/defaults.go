@@ -62,3 +62,13 @@ func SetDefaults_ApplicationSpec(obj *ApplicationSpec) {
 		retry.Backoff.MaxDuration = &metav1.Duration{Duration: DefaultBackoffMaxPeriod}
 	}
 }
+
+// DefaultSyncWindowTimeZone is the time zone a SyncWindow's schedule is read in when it names none.
+const DefaultSyncWindowTimeZone = "UTC"
+
+// SetDefaults_SyncWindowSpec reads the schedule in UTC unless the window names a time zone.
+func SetDefaults_SyncWindowSpec(obj *SyncWindowSpec) {
+	if obj.TimeZone == "" {
+		obj.TimeZone = DefaultSyncWindowTimeZone
+	}
+}

@@ -52,6 +52,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&AlertList{},
 		&Receiver{},
 		&ReceiverList{},
+		&SyncWindow{},
+		&SyncWindowList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

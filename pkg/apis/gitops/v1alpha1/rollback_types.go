@@ -33,6 +33,11 @@ type ApplicationRollbackSpec struct {
 	// from added), even when the sync policy does not prune.
 	// +optional
 	Prune bool `json:"prune,omitempty" protobuf:"varint,2,opt,name=prune"`
+	// OverrideSyncWindows runs the rollback while a SyncWindow blocks syncs. Only users allowed the
+	// verb override on syncwindows in the namespace may set it. (A body field, not a query
+	// parameter: a POST to a subresource hands its handler the body alone.)
+	// +optional
+	OverrideSyncWindows bool `json:"overrideSyncWindows,omitempty" protobuf:"varint,3,opt,name=overrideSyncWindows"`
 }
 
 // ApplicationRollbackStatus reports the operation a rollback recorded.

@@ -727,6 +727,11 @@ type ApplicationSyncSpec struct {
 	// +optional
 	// +listType=atomic
 	Resources []SyncResource `json:"resources,omitempty" protobuf:"bytes,4,rep,name=resources"`
+	// OverrideSyncWindows runs the sync while a SyncWindow blocks syncs. Only users allowed the
+	// verb override on syncwindows in the namespace may set it. (A body field, not a query
+	// parameter: a POST to a subresource hands its handler the body alone.)
+	// +optional
+	OverrideSyncWindows bool `json:"overrideSyncWindows,omitempty" protobuf:"varint,5,opt,name=overrideSyncWindows"`
 }
 
 // ApplicationSyncStatus reports the operation a sync request recorded.

@@ -33,6 +33,8 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&ApplicationList{}, func(obj interface{}) { SetObjectDefaults_ApplicationList(obj.(*ApplicationList)) })
 	scheme.AddTypeDefaultingFunc(&ApplicationSet{}, func(obj interface{}) { SetObjectDefaults_ApplicationSet(obj.(*ApplicationSet)) })
 	scheme.AddTypeDefaultingFunc(&ApplicationSetList{}, func(obj interface{}) { SetObjectDefaults_ApplicationSetList(obj.(*ApplicationSetList)) })
+	scheme.AddTypeDefaultingFunc(&SyncWindow{}, func(obj interface{}) { SetObjectDefaults_SyncWindow(obj.(*SyncWindow)) })
+	scheme.AddTypeDefaultingFunc(&SyncWindowList{}, func(obj interface{}) { SetObjectDefaults_SyncWindowList(obj.(*SyncWindowList)) })
 	return nil
 }
 
@@ -73,5 +75,16 @@ func SetObjectDefaults_ApplicationSetList(in *ApplicationSetList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_ApplicationSet(a)
+	}
+}
+
+func SetObjectDefaults_SyncWindow(in *SyncWindow) {
+	SetDefaults_SyncWindowSpec(&in.Spec)
+}
+
+func SetObjectDefaults_SyncWindowList(in *SyncWindowList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_SyncWindow(a)
 	}
 }

@@ -430,3 +430,18 @@ func (in SyncResource) OpenAPIModelName() string {
 func (in SyncStatus) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.SyncStatus"
 }
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SyncWindow) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.SyncWindow"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SyncWindowList) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.SyncWindowList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SyncWindowSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.SyncWindowSpec"
+}

@@ -65,6 +65,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Gitops().V1alpha1().Clusters().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("receivers"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Gitops().V1alpha1().Receivers().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("syncwindows"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Gitops().V1alpha1().SyncWindows().Informer()}, nil
 
 	}
 

@@ -24,7 +24,8 @@ import (
 // revision rolled away from. Its own verb, "create applications/rollback", lets a team allow
 // undoing a deploy to people who may not sync to any revision they like.
 type RollbackREST struct {
-	store *genericregistry.Store
+	store   *genericregistry.Store
+	windows *WindowGate
 }
 
 var (
@@ -59,6 +60,10 @@ func (r *RollbackREST) Create(ctx context.Context, name string, obj runtime.Obje
 	if !ok {
 		return nil, apierrors.NewUnauthorized("the rollback request carries no authenticated user")
 	}
+	namespace, _ := genericapirequest.NamespaceFrom(ctx)
+	if err := r.windows.authorizeOverride(ctx, requester, namespace, name, req.Spec.OverrideSyncWindows); err != nil {
+		return nil, err
+	}
 	now := metav1.Now()
 	op := &gitops.Operation{
 		ID:          string(uuid.NewUUID()),
@@ -70,9 +75,12 @@ func (r *RollbackREST) Create(ctx context.Context, name string, obj runtime.Obje
 
 	// Chosen from the stored history inside etcd's optimistic-concurrency loop, so the entry, the
 	// check for an active operation and the write agree.
-	recordRollback := func(_ context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
+	recordRollback := func(ctx context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
 		app := oldObj.(*gitops.Application).DeepCopy()
 		if err := operationConflict(app); err != nil {
+			return nil, err
+		}
+		if err := r.windows.refuse(ctx, app, req.Spec.OverrideSyncWindows, "rollback"); err != nil {
 			return nil, err
 		}
 		entry, err := rollbackTarget(app, req.Spec.ID)

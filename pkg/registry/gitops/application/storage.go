@@ -38,6 +38,9 @@ type Options struct {
 	// References authorizes what an Application names for the user writing it; nil checks
 	// nothing (tests of the registry alone).
 	References *ReferenceAuthorizer
+	// Windows refuses /sync and /rollback while a SyncWindow blocks them; nil lets them run
+	// (tests of the registry alone).
+	Windows *WindowGate
 }
 
 // NewStorage builds the etcd-backed storage of Applications and their subresources.
@@ -79,8 +82,8 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 	return Storage{
 		Application: &REST{Store: store, references: opts.References},
 		Status:      status.New(store, NewStatusStrategy(strategy)),
-		Sync:        &SyncREST{store: &syncStore, checkResources: opts.CheckSyncResources},
-		Rollback:    &RollbackREST{store: &syncStore},
+		Sync:        &SyncREST{store: &syncStore, checkResources: opts.CheckSyncResources, windows: opts.Windows},
+		Rollback:    &RollbackREST{store: &syncStore, windows: opts.Windows},
 		Refresh:     &RefreshREST{store: &refreshStore},
 		Health:      NewHealthREST(store, opts.Health),
 	}, nil

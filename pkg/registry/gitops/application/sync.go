@@ -24,6 +24,7 @@ import (
 type SyncREST struct {
 	store          *genericregistry.Store
 	checkResources SyncResourcesChecker
+	windows        *WindowGate
 }
 
 // SyncResourcesChecker checks, before a selective sync is recorded, that each of its
@@ -83,6 +84,10 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 	if !ok {
 		return nil, apierrors.NewUnauthorized("the sync request carries no authenticated user")
 	}
+	namespace, _ := genericapirequest.NamespaceFrom(ctx)
+	if err := r.windows.authorizeOverride(ctx, requester, namespace, name, req.Spec.OverrideSyncWindows); err != nil {
+		return nil, err
+	}
 
 	op := &gitops.Operation{
 		ID:          string(uuid.NewUUID()),
@@ -97,10 +102,16 @@ func (r *SyncREST) Create(ctx context.Context, name string, obj runtime.Object, 
 
 	// Built from the stored object inside etcd's optimistic-concurrency loop, so the check for an
 	// active operation and the write are atomic.
-	recordOperation := func(_ context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
+	recordOperation := func(ctx context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
 		app := oldObj.(*gitops.Application).DeepCopy()
 		if err := operationConflict(app); err != nil {
 			return nil, err
+		}
+		// A dry run changes nothing in the cluster: no window keeps it out.
+		if !req.Spec.DryRun {
+			if err := r.windows.refuse(ctx, app, req.Spec.OverrideSyncWindows, "sync"); err != nil {
+				return nil, err
+			}
 		}
 		app.Status.Operation = op
 		// A sync requested by hand ends a rollback's hold: the person chose what runs now.

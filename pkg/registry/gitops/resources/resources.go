@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/receiver"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/syncwindow"
 	"github.com/ferry-gitops/ferry/pkg/tenancy"
 )
 
@@ -41,9 +42,14 @@ type Options struct {
 // New builds the storage of every resource and subresource, keyed as the API group's storage
 // map wants them ("applications", "applications/sync", ...).
 func New(scheme *runtime.Scheme, getter generic.RESTOptionsGetter, o Options) (map[string]rest.Storage, error) {
+	windows, err := syncwindow.NewStorage(scheme, getter)
+	if err != nil {
+		return nil, err
+	}
 	appOpts := application.Options{
 		Validation: o.Validation,
 		References: &application.ReferenceAuthorizer{Authorizer: o.Authorizer, Tenancy: o.Tenancy},
+		Windows:    &application.WindowGate{Authorizer: o.Authorizer, Windows: windows.ListIn},
 	}
 	var manifests application.ManifestsRenderer
 	var differ application.Differ
@@ -95,5 +101,6 @@ func New(scheme *runtime.Scheme, getter generic.RESTOptionsGetter, o Options) (m
 		"alerts/status":          alerts.Status,
 		"receivers":              receivers.Receiver,
 		"receivers/status":       receivers.Status,
+		"syncwindows":            windows,
 	}, nil
 }

@@ -61,3 +61,11 @@ type ReceiverListerExpansion interface{}
 // ReceiverNamespaceListerExpansion allows custom methods to be added to
 // ReceiverNamespaceLister.
 type ReceiverNamespaceListerExpansion interface{}
+
+// SyncWindowListerExpansion allows custom methods to be added to
+// SyncWindowLister.
+type SyncWindowListerExpansion interface{}
+
+// SyncWindowNamespaceListerExpansion allows custom methods to be added to
+// SyncWindowNamespaceLister.
+type SyncWindowNamespaceListerExpansion interface{}

@@ -36,6 +36,8 @@ type Interface interface {
 	Clusters() TypedClusterInformer
 	// Receivers returns a ReceiverInformer.
 	Receivers() TypedReceiverInformer
+	// SyncWindows returns a SyncWindowInformer.
+	SyncWindows() TypedSyncWindowInformer
 }
 
 type version struct {
@@ -77,4 +79,9 @@ func (v *version) Clusters() TypedClusterInformer {
 // Receivers returns a TypedReceiverInformer.
 func (v *version) Receivers() TypedReceiverInformer {
 	return &receiverInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// SyncWindows returns a TypedSyncWindowInformer.
+func (v *version) SyncWindows() TypedSyncWindowInformer {
+	return &syncWindowInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

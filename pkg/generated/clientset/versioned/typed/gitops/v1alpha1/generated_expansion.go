@@ -27,3 +27,5 @@ type ApplicationSetExpansion interface{}
 type ClusterExpansion interface{}
 
 type ReceiverExpansion interface{}
+
+type SyncWindowExpansion interface{}

@@ -34,6 +34,7 @@ type GitopsV1alpha1Interface interface {
 	ApplicationSetsGetter
 	ClustersGetter
 	ReceiversGetter
+	SyncWindowsGetter
 }
 
 // GitopsV1alpha1Client is used to interact with features provided by the gitops.ferry.dev group.
@@ -63,6 +64,10 @@ func (c *GitopsV1alpha1Client) Clusters() ClusterInterface {
 
 func (c *GitopsV1alpha1Client) Receivers(namespace string) ReceiverInterface {
 	return newReceivers(c, namespace)
+}
+
+func (c *GitopsV1alpha1Client) SyncWindows(namespace string) SyncWindowInterface {
+	return newSyncWindows(c, namespace)
 }
 
 // NewForConfig creates a new GitopsV1alpha1Client for the given config.

@@ -52,6 +52,10 @@ func (c *FakeGitopsV1alpha1) Receivers(namespace string) v1alpha1.ReceiverInterf
 	return newFakeReceivers(c, namespace)
 }
 
+func (c *FakeGitopsV1alpha1) SyncWindows(namespace string) v1alpha1.SyncWindowInterface {
+	return newFakeSyncWindows(c, namespace)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeGitopsV1alpha1) RESTClient() rest.Interface {

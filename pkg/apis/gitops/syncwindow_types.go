@@ -1,0 +1,56 @@
+package gitops
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SyncWindowKind says whether a SyncWindow lets syncs run or keeps them out.
+type SyncWindowKind string
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SyncWindow is a recurring stretch of time when the Applications of its namespace it selects
+// may sync (allow) or may not (deny): a freeze, or the hours deploys are welcome. Automated
+// syncs wait for the window; requested syncs and rollbacks are refused unless spec.manualSync
+// allows them or the requester holds the verb override on syncwindows.
+type SyncWindow struct {
+	metav1.TypeMeta
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta
+
+	// Spec is when the window is in force, what it does and to which Applications.
+	Spec SyncWindowSpec
+}
+
+// SyncWindowSpec is when a SyncWindow is in force, what it does and to which Applications.
+type SyncWindowSpec struct {
+	// Kind is allow or deny. A deny window in force blocks syncs; when an allow window selects
+	// an Application, it syncs only while one of them is in force. Deny wins over allow.
+	Kind SyncWindowKind
+	// Schedule is when the window opens, in the standard cron format of five fields (minute,
+	// hour, day of month, month, day of week), read in spec.timeZone.
+	Schedule string
+	// Duration is how long the window stays in force after each time of the schedule.
+	Duration metav1.Duration
+	// TimeZone is the IANA name of the time zone the schedule is read in; default UTC.
+	// +optional
+	TimeZone string
+	// Selector selects the Applications of the namespace by label; {} selects all of them.
+	Selector *metav1.LabelSelector
+	// ManualSync lets requested syncs and rollbacks run while the window blocks syncs.
+	// +optional
+	ManualSync bool
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SyncWindowList is a list of SyncWindows.
+type SyncWindowList struct {
+	metav1.TypeMeta
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta
+	// Items are the SyncWindows.
+	Items []SyncWindow
+}

@@ -1,0 +1,93 @@
+package syncwindow
+
+import (
+	"context"
+	"fmt"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
+	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+	"github.com/ferry-gitops/ferry/pkg/gitops/syncwindow"
+)
+
+// syncWindowStrategy governs writes of SyncWindows: users own the whole object.
+type syncWindowStrategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+func (syncWindowStrategy) NamespaceScoped() bool { return true }
+
+func (syncWindowStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	obj.(*gitops.SyncWindow).Generation = 1
+}
+
+func (syncWindowStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+	w, prev := obj.(*gitops.SyncWindow), old.(*gitops.SyncWindow)
+	w.Generation = prev.Generation
+	if !apiequality.Semantic.DeepEqual(w.Spec, prev.Spec) {
+		w.Generation = prev.Generation + 1
+	}
+}
+
+func (syncWindowStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	w := obj.(*gitops.SyncWindow)
+	return append(validation.ValidateSyncWindow(w), checkSchedule(&w.Spec)...)
+}
+
+func (syncWindowStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	w := obj.(*gitops.SyncWindow)
+	return append(validation.ValidateSyncWindowUpdate(w, old.(*gitops.SyncWindow)), checkSchedule(&w.Spec)...)
+}
+
+// checkSchedule loads the time zone and parses the schedule as the controller will, so a
+// mistake is refused when written, naming its field, rather than leaving a freeze that never
+// holds.
+func checkSchedule(spec *gitops.SyncWindowSpec) field.ErrorList {
+	var allErrs field.ErrorList
+	if len(spec.TimeZone) <= validation.MaxSyncWindowTimeZoneLength {
+		if _, err := syncwindow.LoadLocation(spec.TimeZone); err != nil {
+			return field.ErrorList{field.Invalid(field.NewPath("spec", "timeZone"), spec.TimeZone, err.Error())}
+		}
+	}
+	if n := len(spec.Schedule); n > 0 && n <= validation.MaxSyncWindowScheduleLength {
+		if _, err := syncwindow.ParseSchedule(spec.Schedule, spec.TimeZone); err != nil {
+			allErrs = append(allErrs, field.Invalid(field.NewPath("spec", "schedule"), spec.Schedule, err.Error()))
+		}
+	}
+	return allErrs
+}
+
+func (syncWindowStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+
+func (syncWindowStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+func (syncWindowStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+func (syncWindowStrategy) Canonicalize(runtime.Object) {}
+
+func (syncWindowStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
+	return nil
+}
+
+// GetAttrs returns the labels and the selectable fields of a SyncWindow.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	w, ok := obj.(*gitops.SyncWindow)
+	if !ok {
+		return nil, nil, fmt.Errorf("given object is not a SyncWindow: %T", obj)
+	}
+	return labels.Set(w.Labels), generic.ObjectMetaFieldsSet(&w.ObjectMeta, true), nil
+}
+
+// Match is the filter used by list and watch.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}
