@@ -93,34 +93,7 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 	f := &kvList{}
 	f.add("Name", app.Name)
 	f.add("Namespace", app.Namespace)
-	if len(app.Spec.Sources) == 0 {
-		src := app.Spec.Source
-		f.add("Source", sourceRepo(&src))
-		f.add("Path", orDash(src.Path))
-		rev := orDash(src.Revision)
-		if app.Status.SourceRevision != "" && app.Status.SourceRevision != src.Revision {
-			rev += " → " + shortSHA(app.Status.SourceRevision)
-		}
-		f.add("Revision", rev)
-	}
-	// Several sources: one line each, with what its revision resolved to.
-	for i, src := range app.Spec.Sources {
-		line := sourceRepo(&src)
-		switch {
-		case src.Chart != "":
-			line += " chart " + src.Chart
-		case src.Path != "":
-			line += " path " + src.Path
-		}
-		line += " at " + orDash(src.Revision)
-		if i < len(app.Status.SourceRevisions) && app.Status.SourceRevisions[i] != src.Revision {
-			line += " → " + shortSHA(app.Status.SourceRevisions[i])
-		}
-		if src.Ref != "" {
-			line += " (ref " + src.Ref + ")"
-		}
-		f.add(fmt.Sprintf("Source %d", i), line)
-	}
+	addSources(f, app)
 	dest := app.Spec.Destination.Namespace
 	if dest == "" {
 		dest = app.Namespace
@@ -151,6 +124,63 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 	if app.Spec.ServiceAccountName != "" {
 		f.add("Applies as", "ServiceAccount "+app.Spec.ServiceAccountName)
 	}
+	addWindowAndRefresh(f, now, app)
+	f.write(w)
+
+	fmt.Fprintln(w)
+	if len(app.Status.Conditions) == 0 {
+		fmt.Fprintln(w, "Conditions: none yet")
+	} else {
+		fmt.Fprintln(w, "Conditions:")
+		t := &table{header: []string{"TYPE", "STATUS", "REASON", "AGE", "MESSAGE"}, colored: map[int]bool{1: true}, indent: "  "}
+		for _, c := range app.Status.Conditions {
+			t.add(c.Type, string(c.Status), c.Reason, age(now, c.LastTransitionTime), truncate(c.Message, maxStatusMessage))
+		}
+		t.write(w, color)
+	}
+
+	fmt.Fprintln(w)
+	writeOperation(w, color, now, app)
+
+	fmt.Fprintln(w)
+	writeResourceTree(w, color, app, live, note)
+}
+
+// addSources adds the source (or each of several sources) with what its revision resolved to.
+func addSources(f *kvList, app *gitopsv1alpha1.Application) {
+	if len(app.Spec.Sources) == 0 {
+		src := app.Spec.Source
+		f.add("Source", sourceRepo(&src))
+		f.add("Path", orDash(src.Path))
+		rev := orDash(src.Revision)
+		if app.Status.SourceRevision != "" && app.Status.SourceRevision != src.Revision {
+			rev += " → " + shortSHA(app.Status.SourceRevision)
+		}
+		f.add("Revision", rev)
+	}
+	// Several sources: one line each, with what its revision resolved to.
+	for i, src := range app.Spec.Sources {
+		line := sourceRepo(&src)
+		switch {
+		case src.Chart != "":
+			line += " chart " + src.Chart
+		case src.Path != "":
+			line += " path " + src.Path
+		}
+		line += " at " + orDash(src.Revision)
+		if i < len(app.Status.SourceRevisions) && app.Status.SourceRevisions[i] != src.Revision {
+			line += " → " + shortSHA(app.Status.SourceRevisions[i])
+		}
+		if src.Ref != "" {
+			line += " (ref " + src.Ref + ")"
+		}
+		f.add(fmt.Sprintf("Source %d", i), line)
+	}
+}
+
+// addWindowAndRefresh adds the sync window in force, when Ferry last reconciled, and the last
+// refresh.
+func addWindowAndRefresh(f *kvList, now time.Time, app *gitopsv1alpha1.Application) {
 	if c := meta.FindStatusCondition(app.Status.Conditions, gitopsv1alpha1.ConditionSyncWindow); c != nil {
 		// The window in force and when it ends, as the controller last judged it.
 		line := "open"
@@ -176,25 +206,6 @@ func writeStatus(w io.Writer, color bool, now time.Time, app *gitopsv1alpha1.App
 		}
 		f.add("Refresh", line)
 	}
-	f.write(w)
-
-	fmt.Fprintln(w)
-	if len(app.Status.Conditions) == 0 {
-		fmt.Fprintln(w, "Conditions: none yet")
-	} else {
-		fmt.Fprintln(w, "Conditions:")
-		t := &table{header: []string{"TYPE", "STATUS", "REASON", "AGE", "MESSAGE"}, colored: map[int]bool{1: true}, indent: "  "}
-		for _, c := range app.Status.Conditions {
-			t.add(c.Type, string(c.Status), c.Reason, age(now, c.LastTransitionTime), truncate(c.Message, maxStatusMessage))
-		}
-		t.write(w, color)
-	}
-
-	fmt.Fprintln(w)
-	writeOperation(w, color, now, app)
-
-	fmt.Fprintln(w)
-	writeResourceTree(w, color, app, live, note)
 }
 
 func policy(app *gitopsv1alpha1.Application) string {
