@@ -1,30 +1,25 @@
-// Package alertprovider holds the storage of Alerts: the strategies that decide what a
-// write and a status write may change, the write-time checks of the address (the notification
-// address policy) and of the Secret a provider names, and the table kubectl prints.
+// Package alert holds the storage of Alerts: the strategies that decide what a write and a
+// status write may change, the write-time compilation of spec.when and spec.template, and the
+// table kubectl prints.
 package alert
 
 import (
 	"context"
-	"fmt"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
-	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/notify"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/strategy"
 )
 
 // alertStrategy governs writes to the main resource: users own the spec, the status is kept.
 type alertStrategy struct {
+	strategy.Defaults
 	runtime.ObjectTyper
 	names.NameGenerator
 }
@@ -33,9 +28,7 @@ func (alertStrategy) NamespaceScoped() bool { return true }
 
 // GetResetFields tells server-side apply that status is not the user's to set here.
 func (alertStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		fieldpath.APIVersion(v1alpha1.SchemeGroupVersion.String()): fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return strategy.StatusReset()
 }
 
 func (alertStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
@@ -47,10 +40,7 @@ func (alertStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 func (alertStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	p, prev := obj.(*gitops.Alert), old.(*gitops.Alert)
 	p.Status = prev.Status
-	p.Generation = prev.Generation
-	if !apiequality.Semantic.DeepEqual(p.Spec, prev.Spec) {
-		p.Generation = prev.Generation + 1
-	}
+	strategy.NextGeneration(p, prev, p.Spec, prev.Spec)
 }
 
 func (alertStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
@@ -80,18 +70,6 @@ func checkExpressions(spec *gitops.AlertSpec) field.ErrorList {
 	return allErrs
 }
 
-func (alertStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-func (alertStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (alertStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (alertStrategy) Canonicalize(runtime.Object) {}
-
-func (alertStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
 // statusStrategy governs writes through alerts/status: the controller owns the status,
 // spec and labels are kept.
 type statusStrategy struct {
@@ -99,12 +77,7 @@ type statusStrategy struct {
 }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		fieldpath.APIVersion(v1alpha1.SchemeGroupVersion.String()): fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-		),
-	}
+	return strategy.SpecReset()
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -118,16 +91,8 @@ func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object)
 	return validation.ValidateAlertStatusUpdate(obj.(*gitops.Alert), old.(*gitops.Alert))
 }
 
-// GetAttrs returns the labels and the selectable fields of an Alert.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	p, ok := obj.(*gitops.Alert)
-	if !ok {
-		return nil, nil, fmt.Errorf("given object is not an Alert: %T", obj)
-	}
-	return labels.Set(p.Labels), generic.ObjectMetaFieldsSet(&p.ObjectMeta, true), nil
-}
+// GetAttrs returns the labels and the selectable fields (its metadata's) of an object.
+var GetAttrs = strategy.GetAttrs
 
 // Match is the filter used by list and watch.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
-}
+var Match = strategy.Match

@@ -5,27 +5,22 @@ package alertprovider
 
 import (
 	"context"
-	"fmt"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
-	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
 	"github.com/ferry-gitops/ferry/pkg/gitops/notify"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/strategy"
 )
 
 // providerStrategy governs writes to the main resource: users own the spec, the status is kept.
 type providerStrategy struct {
+	strategy.Defaults
 	runtime.ObjectTyper
 	names.NameGenerator
 	// addresses is the notification address policy spec.address is checked against.
@@ -36,9 +31,7 @@ func (providerStrategy) NamespaceScoped() bool { return true }
 
 // GetResetFields tells server-side apply that status is not the user's to set here.
 func (providerStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		fieldpath.APIVersion(v1alpha1.SchemeGroupVersion.String()): fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return strategy.StatusReset()
 }
 
 func (providerStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
@@ -50,10 +43,7 @@ func (providerStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) 
 func (providerStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	p, prev := obj.(*gitops.AlertProvider), old.(*gitops.AlertProvider)
 	p.Status = prev.Status
-	p.Generation = prev.Generation
-	if !apiequality.Semantic.DeepEqual(p.Spec, prev.Spec) {
-		p.Generation = prev.Generation + 1
-	}
+	strategy.NextGeneration(p, prev, p.Spec, prev.Spec)
 }
 
 func (s providerStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
@@ -79,18 +69,6 @@ func (s providerStrategy) checkAddress(p *gitops.AlertProvider) field.ErrorList 
 	return nil
 }
 
-func (providerStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-func (providerStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (providerStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (providerStrategy) Canonicalize(runtime.Object) {}
-
-func (providerStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
 // statusStrategy governs writes through alertproviders/status: the controller owns the status,
 // spec and labels are kept.
 type statusStrategy struct {
@@ -98,12 +76,7 @@ type statusStrategy struct {
 }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		fieldpath.APIVersion(v1alpha1.SchemeGroupVersion.String()): fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-		),
-	}
+	return strategy.SpecReset()
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -117,16 +90,8 @@ func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object)
 	return validation.ValidateAlertProviderStatusUpdate(obj.(*gitops.AlertProvider), old.(*gitops.AlertProvider))
 }
 
-// GetAttrs returns the labels and the selectable fields of an AlertProvider.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	p, ok := obj.(*gitops.AlertProvider)
-	if !ok {
-		return nil, nil, fmt.Errorf("given object is not an AlertProvider: %T", obj)
-	}
-	return labels.Set(p.Labels), generic.ObjectMetaFieldsSet(&p.ObjectMeta, true), nil
-}
+// GetAttrs returns the labels and the selectable fields (its metadata's) of an object.
+var GetAttrs = strategy.GetAttrs
 
 // Match is the filter used by list and watch.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
-}
+var Match = strategy.Match

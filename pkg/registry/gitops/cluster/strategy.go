@@ -5,25 +5,20 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
-	"github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/strategy"
 )
 
 // clusterStrategy governs writes to the main resource: users own the spec, the status is kept.
 type clusterStrategy struct {
+	strategy.Defaults
 	runtime.ObjectTyper
 	names.NameGenerator
 }
@@ -37,9 +32,7 @@ func (clusterStrategy) NamespaceScoped() bool { return false }
 
 // GetResetFields tells server-side apply that status is not the user's to set here.
 func (clusterStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		fieldpath.APIVersion(v1alpha1.SchemeGroupVersion.String()): fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return strategy.StatusReset()
 }
 
 func (clusterStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
@@ -51,30 +44,15 @@ func (clusterStrategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 func (clusterStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	c, prev := obj.(*gitops.Cluster), old.(*gitops.Cluster)
 	c.Status = prev.Status
-	c.Generation = prev.Generation
-	if !apiequality.Semantic.DeepEqual(c.Spec, prev.Spec) {
-		c.Generation = prev.Generation + 1
-	}
+	strategy.NextGeneration(c, prev, c.Spec, prev.Spec)
 }
 
 func (clusterStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
 	return validation.ValidateCluster(obj.(*gitops.Cluster))
 }
 
-func (clusterStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-func (clusterStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (clusterStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (clusterStrategy) Canonicalize(runtime.Object) {}
-
 func (clusterStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
 	return validation.ValidateClusterUpdate(obj.(*gitops.Cluster), old.(*gitops.Cluster))
-}
-
-func (clusterStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
 }
 
 // statusStrategy governs writes through clusters/status: the controller owns the status, spec
@@ -84,12 +62,7 @@ type statusStrategy struct {
 }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		fieldpath.APIVersion(v1alpha1.SchemeGroupVersion.String()): fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-		),
-	}
+	return strategy.SpecReset()
 }
 
 func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -103,16 +76,8 @@ func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object)
 	return validation.ValidateClusterStatusUpdate(obj.(*gitops.Cluster), old.(*gitops.Cluster))
 }
 
-// GetAttrs returns the labels and the selectable fields of a Cluster.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	c, ok := obj.(*gitops.Cluster)
-	if !ok {
-		return nil, nil, fmt.Errorf("given object is not a Cluster: %T", obj)
-	}
-	return labels.Set(c.Labels), generic.ObjectMetaFieldsSet(&c.ObjectMeta, false), nil
-}
+// GetAttrs returns the labels and the selectable fields (its metadata's) of an object.
+var GetAttrs = strategy.GetAttrs
 
 // Match is the filter used by list and watch.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
-}
+var Match = strategy.Match

@@ -2,24 +2,20 @@ package syncwindow
 
 import (
 	"context"
-	"fmt"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops/validation"
 	"github.com/ferry-gitops/ferry/pkg/gitops/syncwindow"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/strategy"
 )
 
 // syncWindowStrategy governs writes of SyncWindows: users own the whole object.
 type syncWindowStrategy struct {
+	strategy.Defaults
 	runtime.ObjectTyper
 	names.NameGenerator
 }
@@ -32,10 +28,7 @@ func (syncWindowStrategy) PrepareForCreate(_ context.Context, obj runtime.Object
 
 func (syncWindowStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
 	w, prev := obj.(*gitops.SyncWindow), old.(*gitops.SyncWindow)
-	w.Generation = prev.Generation
-	if !apiequality.Semantic.DeepEqual(w.Spec, prev.Spec) {
-		w.Generation = prev.Generation + 1
-	}
+	strategy.NextGeneration(w, prev, w.Spec, prev.Spec)
 }
 
 func (syncWindowStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
@@ -66,28 +59,8 @@ func checkSchedule(spec *gitops.SyncWindowSpec) field.ErrorList {
 	return allErrs
 }
 
-func (syncWindowStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-func (syncWindowStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (syncWindowStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (syncWindowStrategy) Canonicalize(runtime.Object) {}
-
-func (syncWindowStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-// GetAttrs returns the labels and the selectable fields of a SyncWindow.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	w, ok := obj.(*gitops.SyncWindow)
-	if !ok {
-		return nil, nil, fmt.Errorf("given object is not a SyncWindow: %T", obj)
-	}
-	return labels.Set(w.Labels), generic.ObjectMetaFieldsSet(&w.ObjectMeta, true), nil
-}
+// GetAttrs returns the labels and the selectable fields (its metadata's) of an object.
+var GetAttrs = strategy.GetAttrs
 
 // Match is the filter used by list and watch.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
-}
+var Match = strategy.Match
