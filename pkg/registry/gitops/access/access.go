@@ -16,14 +16,20 @@ import (
 // authorizer's reason, formatted " (reason)", or empty; an error means the question could not
 // be answered.
 func Refused(ctx context.Context, authz authorizer.Authorizer, u user.Info, group, verb, resource, namespace, name string) (refused bool, why string, err error) {
-	decision, reason, err := authz.Authorize(ctx, authorizer.AttributesRecord{
+	return ask(ctx, authz, authorizer.AttributesRecord{
 		User: u, Verb: verb, APIGroup: group, Resource: resource, Namespace: namespace, Name: name, ResourceRequest: true,
-	})
+	}, fmt.Sprintf("%s %s/%s", resource, namespace, name))
+}
+
+// ask puts one question to authz: refused, the reason formatted " (reason)", or an error naming
+// what was asked about.
+func ask(ctx context.Context, authz authorizer.Authorizer, attrs authorizer.AttributesRecord, what string) (refused bool, why string, err error) {
+	decision, reason, err := authz.Authorize(ctx, attrs)
 	switch {
 	case decision == authorizer.DecisionAllow:
 		return false, "", nil
 	case err != nil:
-		return false, "", fmt.Errorf("checking whether %q may %s %s %s/%s: %w", u.GetName(), verb, resource, namespace, name, err)
+		return false, "", fmt.Errorf("checking whether %q may %s %s: %w", attrs.User.GetName(), attrs.Verb, what, err)
 	case reason != "":
 		return true, " (" + reason + ")", nil
 	}

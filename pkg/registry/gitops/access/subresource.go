@@ -11,16 +11,7 @@ import (
 // RefusedSubresource is Refused for a subresource: whether u may verb resource/subresource
 // (of group) in namespace, of any name.
 func RefusedSubresource(ctx context.Context, authz authorizer.Authorizer, u user.Info, group, verb, resource, subresource, namespace string) (refused bool, why string, err error) {
-	decision, reason, err := authz.Authorize(ctx, authorizer.AttributesRecord{
+	return ask(ctx, authz, authorizer.AttributesRecord{
 		User: u, Verb: verb, APIGroup: group, Resource: resource, Subresource: subresource, Namespace: namespace, ResourceRequest: true,
-	})
-	switch {
-	case decision == authorizer.DecisionAllow:
-		return false, "", nil
-	case err != nil:
-		return false, "", fmt.Errorf("checking whether %q may %s %s/%s in %s: %w", u.GetName(), verb, resource, subresource, namespace, err)
-	case reason != "":
-		return true, " (" + reason + ")", nil
-	}
-	return true, "", nil
+	}, fmt.Sprintf("%s/%s in %s", resource, subresource, namespace))
 }
