@@ -153,11 +153,18 @@ func writeAppSetStatus(w io.Writer, color bool, now time.Time, set *gitopsv1alph
 		fmt.Fprintf(w, "  %s", msg)
 	}
 	fmt.Fprintf(w, "\nAge:             %s\n\n", age(now, set.CreationTimestamp))
+	rolling := set.Spec.Strategy != nil && set.Spec.Strategy.RollingSync != nil
+	if rolling {
+		writeRollout(w, color, set)
+	}
 	if len(set.Status.Applications) == 0 {
 		fmt.Fprintln(w, "No Applications generated.")
 		return
 	}
 	t := &table{header: []string{"APPLICATION", "CLUSTER", "SYNC", "HEALTH"}, colored: map[int]bool{2: true, 3: true}}
+	if rolling {
+		t.header = append(t.header, "STEP")
+	}
 	apps := append([]gitopsv1alpha1.ApplicationSetApplicationStatus(nil), set.Status.Applications...)
 	sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
 	for _, a := range apps {
@@ -165,9 +172,49 @@ func writeAppSetStatus(w io.Writer, color bool, now time.Time, set *gitopsv1alph
 		if cluster == "" {
 			cluster = "(in-cluster)"
 		}
-		t.add(a.Name, cluster, orUnknown(string(a.Sync)), orUnknown(string(a.Health)))
+		row := []string{a.Name, cluster, orUnknown(string(a.Sync)), orUnknown(string(a.Health))}
+		if rolling {
+			row = append(row, orDash(a.Step))
+		}
+		t.add(row...)
 	}
 	t.write(w, color)
+}
+
+// writeRollout shows a rolling sync: where it stands, and each step with its selector, how many
+// of its Applications are ready at the set's spec, and what it waits for.
+func writeRollout(w io.Writer, color bool, set *gitopsv1alpha1.ApplicationSet) {
+	state, msg := "Unknown", "not yet generated at this spec"
+	if c := meta.FindStatusCondition(set.Status.Conditions, "RolledOut"); c != nil {
+		state, msg = c.Reason, c.Message
+	}
+	fmt.Fprintf(w, "Rollout:         %s  %s\n\n", paint(color, state), msg)
+	t := &table{header: []string{"STEP", "SELECTOR", "MAX UPDATE", "PHASE", "READY", "MESSAGE"}, colored: map[int]bool{3: true}}
+	byName := map[string]gitopsv1alpha1.RolloutStepStatus{}
+	for _, st := range set.Status.Steps {
+		byName[st.Name] = st
+	}
+	for i, step := range set.Spec.Strategy.RollingSync.Steps {
+		name := step.Name
+		if name == "" {
+			name = fmt.Sprintf("step-%d", i+1)
+		}
+		maxUpdate := "100%"
+		if step.MaxUpdate != nil {
+			maxUpdate = step.MaxUpdate.String()
+		}
+		t.add(stepRow(name, metav1.FormatLabelSelector(&step.Selector), maxUpdate, byName[name])...)
+	}
+	if st, ok := byName["unmatched"]; ok {
+		t.add(stepRow("unmatched", "(no step's selector)", "100%", st)...)
+	}
+	t.write(w, color)
+	fmt.Fprintln(w)
+}
+
+func stepRow(name, selector, maxUpdate string, st gitopsv1alpha1.RolloutStepStatus) []string {
+	return []string{name, selector, maxUpdate, orUnknown(string(st.Phase)),
+		fmt.Sprintf("%d/%d", st.Ready, st.Applications), orDash(st.Message)}
 }
 
 func describeGenerators(gens []gitopsv1alpha1.ApplicationSetGenerator) []string {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 )
@@ -45,5 +46,52 @@ func TestAppSetStatusShowsEachGeneratedApplication(t *testing.T) {
 	}
 	if code := h.run("appset", "status", "nope"); code != ExitCodeError || !strings.Contains(h.err.String(), "no ApplicationSet nope in namespace team") {
 		t.Errorf("a missing set (exit %d): %s", code, h.err)
+	}
+}
+
+// TestAppSetStatusShowsARollingSyncsSteps: a set with a rolling sync shows where the rollout
+// stands, each step with its selector, maxUpdate, phase and ready count, and each Application's
+// step.
+func TestAppSetStatusShowsARollingSyncsSteps(t *testing.T) {
+	one := intstr.FromInt32(1)
+	set := &gitopsv1alpha1.ApplicationSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "guestbook", CreationTimestamp: minutesAgo(5)},
+		Spec: gitopsv1alpha1.ApplicationSetSpec{
+			Generators: []gitopsv1alpha1.ApplicationSetGenerator{{List: &gitopsv1alpha1.ListGenerator{}}},
+			Strategy: &gitopsv1alpha1.ApplicationSetStrategy{RollingSync: &gitopsv1alpha1.RollingSyncStrategy{Steps: []gitopsv1alpha1.RollingSyncStep{
+				{Name: "staging", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "staging"}}},
+				{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "production"}}, MaxUpdate: &one},
+			}}},
+		},
+		Status: gitopsv1alpha1.ApplicationSetStatus{
+			Conditions: []metav1.Condition{
+				{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Generated", Message: "2 Applications generated"},
+				{Type: "RolledOut", Status: metav1.ConditionFalse, Reason: "Degraded", Message: "step 1 of 2 (staging): Application guestbook-staging Degraded"},
+			},
+			Steps: []gitopsv1alpha1.RolloutStepStatus{
+				{Name: "staging", Phase: gitopsv1alpha1.RolloutStepDegraded, Applications: 1, Updated: 1, Message: "Application guestbook-staging Degraded"},
+				{Name: "step-2", Phase: gitopsv1alpha1.RolloutStepWaiting, Applications: 1, Message: "waits for step staging"},
+			},
+			Applications: []gitopsv1alpha1.ApplicationSetApplicationStatus{
+				{Name: "guestbook-staging", Sync: gitopsv1alpha1.SyncStatusSynced, Health: gitopsv1alpha1.HealthDegraded, Step: "staging"},
+				{Name: "guestbook-prod", Cluster: "prod", Sync: gitopsv1alpha1.SyncStatusSynced, Health: gitopsv1alpha1.HealthHealthy, Step: "step-2"},
+			},
+		},
+	}
+	h := newHarness(t, set)
+	if code := h.run("appset", "status", "guestbook"); code != 0 {
+		t.Fatalf("exit %d: %s", code, h.err)
+	}
+	out := strings.Join(strings.Fields(h.out.String()), " ")
+	for _, want := range []string{
+		"Rollout: Degraded step 1 of 2 (staging): Application guestbook-staging Degraded",
+		"STEP SELECTOR MAX UPDATE PHASE READY MESSAGE",
+		"staging env=staging 100% Degraded 0/1 Application guestbook-staging Degraded",
+		"step-2 env=production 1 Waiting 0/1 waits for step staging",
+		"guestbook-prod prod Synced Healthy step-2 guestbook-staging (in-cluster) Synced Degraded staging",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("appset status lacks %q:\n%s", want, h.out.String())
+		}
 	}
 }

@@ -42,9 +42,9 @@ const (
 // statusColor is the colour of a sync, health, phase or condition status word.
 func statusColor(s string) string {
 	switch s {
-	case "Synced", "Healthy", "Succeeded", "True", "Sent":
+	case "Synced", "Healthy", "Succeeded", "True", "Sent", "Complete":
 		return ansiGreen
-	case "OutOfSync", "Progressing", "Pending", "Running", "Suspended":
+	case "OutOfSync", "Progressing", "Pending", "Running", "Suspended", "Waiting", "Paused":
 		return ansiYellow
 	case "Degraded", "Missing", "Failed", "False":
 		return ansiRed

@@ -93,6 +93,8 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
 	events   record.EventBroadcaster
+	// resolve names a source's branch or tag by its commit, for rolling syncs.
+	resolve func(ctx context.Context, namespace string, src engine.SourceAt) (string, error)
 }
 
 // New builds the controller; Run starts it.
@@ -125,6 +127,7 @@ func New(cfg Config) *Controller {
 		events:   broadcaster,
 		recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "ferry"}),
 	}
+	c.resolve = c.resolveWithEngine
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Kube.CoreV1().Events("")})
 	_, _ = setInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueue,
@@ -203,6 +206,8 @@ type generated struct {
 	reason    string
 	failure   error
 	refusedAt []string
+	// rollout, for a set with a rolling sync, says which Applications wait for their step.
+	rollout *rollout
 }
 
 func (c *Controller) reconcile(ctx context.Context, ns, name string) error {
@@ -230,9 +235,22 @@ func (c *Controller) reconcile(ctx context.Context, ns, name string) error {
 	gen := c.generate(ctx, set)
 	applyErr := error(nil)
 	if gen.failure == nil {
+		if rolling(set) {
+			plan, err := planRollout(set, gen.apps, owned)
+			if err != nil {
+				gen.reason, gen.failure = ReasonGenerateFailed, err
+				return c.writeStatus(ctx, set, gen, nil)
+			}
+			gen.rollout = &plan
+		}
 		applyErr = c.apply(ctx, set, gen, owned)
 	}
 	return errors.Join(applyErr, c.writeStatus(ctx, set, gen, applyErr))
+}
+
+// rolling: the set rolls changes out step by step.
+func rolling(set *gitopsv1alpha1.ApplicationSet) bool {
+	return set.Spec.Strategy != nil && set.Spec.Strategy.RollingSync != nil
 }
 
 // owned are the Applications of the set's namespace that it generated, by name.
@@ -303,6 +321,15 @@ func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.Applicati
 			continue
 		}
 		gen.apps = append(gen.apps, c.owning(set, app))
+	}
+	if rolling(set) {
+		resolved := map[string]string{}
+		for _, app := range gen.apps {
+			if err := c.pinRevisions(ctx, app, resolved); err != nil {
+				gen.reason, gen.failure = ReasonGenerateFailed, err
+				return gen
+			}
+		}
 	}
 	return gen
 }
@@ -430,6 +457,9 @@ func (c *Controller) apply(ctx context.Context, set *gitopsv1alpha1.ApplicationS
 	want := map[string]bool{}
 	for _, app := range gen.apps {
 		want[app.Name] = true
+		if gen.rollout != nil && gen.rollout.hold[app.Name] {
+			continue // its step has not come: it keeps what it has, or is not made yet
+		}
 		cur, ok := owned[app.Name]
 		if !ok {
 			// The cache holds only what sets generated: a name taken by another Application
@@ -538,6 +568,9 @@ func (c *Controller) writeStatus(ctx context.Context, set *gitopsv1alpha1.Applic
 			break
 		}
 		entry := gitopsv1alpha1.ApplicationSetApplicationStatus{Name: n}
+		if gen.rollout != nil {
+			entry.Step = gen.rollout.stepOf[n]
+		}
 		if a := owned[n]; a != nil {
 			entry.Cluster, entry.Sync, entry.Health = a.Spec.Destination.Cluster, a.Status.Sync.Status, a.Status.Health.Status
 		}
@@ -561,6 +594,7 @@ func (c *Controller) writeStatus(ctx context.Context, set *gitopsv1alpha1.Applic
 		c.recorder.Event(set, corev1.EventTypeWarning, ready.Reason, ready.Message)
 	}
 	meta.SetStatusCondition(&st.Conditions, ready)
+	c.rolloutStatus(set, st, gen)
 	if apiequality.Semantic.DeepEqual(*st, set.Status) {
 		return nil
 	}
@@ -571,6 +605,33 @@ func (c *Controller) writeStatus(ctx context.Context, set *gitopsv1alpha1.Applic
 		return nil
 	}
 	return err
+}
+
+// rolloutStatus records where a rolling sync stands, and tells of a step's change in an
+// Event. A generation that failed leaves the last answer as it was; a set without a rolling
+// sync has none.
+func (c *Controller) rolloutStatus(set *gitopsv1alpha1.ApplicationSet, st *gitopsv1alpha1.ApplicationSetStatus, gen generated) {
+	if !rolling(set) {
+		st.Steps = nil
+		meta.RemoveStatusCondition(&st.Conditions, ConditionRolledOut)
+		return
+	}
+	if gen.rollout == nil {
+		return
+	}
+	st.Steps = gen.rollout.steps
+	cond := gen.rollout.cond
+	if prev := meta.FindStatusCondition(set.Status.Conditions, ConditionRolledOut); prev == nil || prev.Message != cond.Message {
+		switch cond.Reason {
+		case ReasonRolloutDegraded:
+			c.recorder.Event(set, corev1.EventTypeWarning, "RolloutDegraded", cond.Message)
+		case ReasonRolloutComplete:
+			c.recorder.Event(set, corev1.EventTypeNormal, "RolledOut", cond.Message)
+		default:
+			c.recorder.Event(set, corev1.EventTypeNormal, "Rollout"+cond.Reason, cond.Message)
+		}
+	}
+	meta.SetStatusCondition(&st.Conditions, cond)
 }
 
 func truncate(s string) string {

@@ -66,6 +66,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.ApplicationSetSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetStatus"):
 		return &gitopsv1alpha1.ApplicationSetStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetStrategy"):
+		return &gitopsv1alpha1.ApplicationSetStrategyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetSyncPolicy"):
 		return &gitopsv1alpha1.ApplicationSetSyncPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApplicationSetTemplate"):
@@ -142,6 +144,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitopsv1alpha1.RetryStrategyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RollbackStatus"):
 		return &gitopsv1alpha1.RollbackStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RollingSyncStep"):
+		return &gitopsv1alpha1.RollingSyncStepApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RollingSyncStrategy"):
+		return &gitopsv1alpha1.RollingSyncStrategyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RolloutStepStatus"):
+		return &gitopsv1alpha1.RolloutStepStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SelfHealRecord"):
 		return &gitopsv1alpha1.SelfHealRecordApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SyncPolicy"):

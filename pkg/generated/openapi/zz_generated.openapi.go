@@ -65,6 +65,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationSetNestedGenerator{}.OpenAPIModelName():   schema_pkg_apis_gitops_v1alpha1_ApplicationSetNestedGenerator(ref),
 		v1alpha1.ApplicationSetSpec{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ApplicationSetSpec(ref),
 		v1alpha1.ApplicationSetStatus{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationSetStatus(ref),
+		v1alpha1.ApplicationSetStrategy{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationSetStrategy(ref),
 		v1alpha1.ApplicationSetSyncPolicy{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationSetSyncPolicy(ref),
 		v1alpha1.ApplicationSetTemplate{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationSetTemplate(ref),
 		v1alpha1.ApplicationSetTemplateMeta{}.OpenAPIModelName():      schema_pkg_apis_gitops_v1alpha1_ApplicationSetTemplateMeta(ref),
@@ -111,6 +112,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ResourceStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_ResourceStatus(ref),
 		v1alpha1.RetryStrategy{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_RetryStrategy(ref),
 		v1alpha1.RollbackStatus{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref),
+		v1alpha1.RollingSyncStep{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_RollingSyncStep(ref),
+		v1alpha1.RollingSyncStrategy{}.OpenAPIModelName():             schema_pkg_apis_gitops_v1alpha1_RollingSyncStrategy(ref),
+		v1alpha1.RolloutStepStatus{}.OpenAPIModelName():               schema_pkg_apis_gitops_v1alpha1_RolloutStepStatus(ref),
 		v1alpha1.SelfHealRecord{}.OpenAPIModelName():                  schema_pkg_apis_gitops_v1alpha1_SelfHealRecord(ref),
 		v1alpha1.SyncPolicy{}.OpenAPIModelName():                      schema_pkg_apis_gitops_v1alpha1_SyncPolicy(ref),
 		v1alpha1.SyncResource{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_SyncResource(ref),
@@ -1464,6 +1468,13 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSetApplicationStatus(ref common.
 							Format: "",
 						},
 					},
+					"step": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Step is the rolling sync step the Application belongs to.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 				},
 				Required: []string{"name"},
 			},
@@ -1636,12 +1647,18 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSetSpec(ref common.ReferenceCall
 							Ref:         ref(v1alpha1.ApplicationSetSyncPolicy{}.OpenAPIModelName()),
 						},
 					},
+					"strategy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Strategy says how a change reaches the generated Applications; empty updates them all at once.",
+							Ref:         ref(v1alpha1.ApplicationSetStrategy{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"generators", "template"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ApplicationSetGenerator{}.OpenAPIModelName(), v1alpha1.ApplicationSetSyncPolicy{}.OpenAPIModelName(), v1alpha1.ApplicationSetTemplate{}.OpenAPIModelName()},
+			v1alpha1.ApplicationSetGenerator{}.OpenAPIModelName(), v1alpha1.ApplicationSetStrategy{}.OpenAPIModelName(), v1alpha1.ApplicationSetSyncPolicy{}.OpenAPIModelName(), v1alpha1.ApplicationSetTemplate{}.OpenAPIModelName()},
 	}
 }
 
@@ -1705,11 +1722,50 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationSetStatus(ref common.ReferenceCa
 							Format:      "",
 						},
 					},
+					"steps": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Steps are where a rolling sync stands, one entry per step of spec.strategy.rollingSync (and a last one, \"unmatched\", when Applications match no step).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RolloutStepStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ApplicationSetApplicationStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
+			v1alpha1.ApplicationSetApplicationStatus{}.OpenAPIModelName(), v1alpha1.RolloutStepStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationSetStrategy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationSetStrategy says how a change of the set reaches the Applications it generated.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"rollingSync": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RollingSync rolls a change out step by step: a change of the template, or a new commit of a branch the template names, reaches the Applications of step N+1 only when every Application of step N is Synced and Healthy at it. A Degraded Application stops the rollout. Automated sync stays as the template says: the set holds back each Application's spec, not its sync policy, and names each Git revision by its commit, so an Application of a later step stays at the commit it was given.",
+							Ref:         ref(v1alpha1.RollingSyncStrategy{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.RollingSyncStrategy{}.OpenAPIModelName()},
 	}
 }
 
@@ -4187,6 +4243,135 @@ func schema_pkg_apis_gitops_v1alpha1_RollbackStatus(ref common.ReferenceCallback
 		},
 		Dependencies: []string{
 			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_RollingSyncStep(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RollingSyncStep is one step of a rollout.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name names the step in status and events; default step-N (from 1).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"selector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Selector selects generated Applications by label (the template's labels).",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"maxUpdate": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxUpdate is how many Applications of the step are updated and not yet Synced and Healthy at once: a count, or a percentage of the step's Applications (rounded down, at least one). Default 100%. Zero holds the rollout before this step until it is raised.",
+							Ref:         ref("k8s.io/apimachinery/pkg/util/intstr.IntOrString"),
+						},
+					},
+				},
+				Required: []string{"selector"},
+			},
+		},
+		Dependencies: []string{
+			v1.LabelSelector{}.OpenAPIModelName(), "k8s.io/apimachinery/pkg/util/intstr.IntOrString"},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_RollingSyncStrategy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RollingSyncStrategy is the ordered steps of a rollout.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"steps": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Steps are taken in order. An Application belongs to the first step whose selector matches its labels; one matching no step is updated last, after every step.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.RollingSyncStep{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"steps"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.RollingSyncStep{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_RolloutStepStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RolloutStepStatus is one step of a rolling sync.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"applications": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Applications is how many generated Applications the step holds.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"updated": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Updated is how many have the set's current spec.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"ready": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Ready is how many of those are Synced and Healthy at it.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says what the step waits for, or which Applications are Degraded.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name", "phase", "applications", "updated", "ready"},
+			},
+		},
 	}
 }
 

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // +genclient
@@ -47,6 +48,10 @@ type ApplicationSetSpec struct {
 	// SyncPolicy says what the set may do to the Applications it generated.
 	// +optional
 	SyncPolicy ApplicationSetSyncPolicy `json:"syncPolicy,omitempty" protobuf:"bytes,4,opt,name=syncPolicy"`
+	// Strategy says how a change reaches the generated Applications; empty updates them all at
+	// once.
+	// +optional
+	Strategy *ApplicationSetStrategy `json:"strategy,omitempty" protobuf:"bytes,5,opt,name=strategy"`
 }
 
 // ApplicationSetGenerator is one generator; exactly one field is set.
@@ -182,6 +187,72 @@ type ApplicationSetSyncPolicy struct {
 	PreserveResourcesOnDeletion bool `json:"preserveResourcesOnDeletion,omitempty" protobuf:"varint,2,opt,name=preserveResourcesOnDeletion"`
 }
 
+// ApplicationSetStrategy says how a change of the set reaches the Applications it generated.
+type ApplicationSetStrategy struct {
+	// RollingSync rolls a change out step by step: a change of the template, or a new commit of
+	// a branch the template names, reaches the Applications of step N+1 only when every
+	// Application of step N is Synced and Healthy at it. A Degraded Application stops the
+	// rollout. Automated sync stays as the template says: the set holds back each Application's
+	// spec, not its sync policy, and names each Git revision by its commit, so an Application
+	// of a later step stays at the commit it was given.
+	// +optional
+	RollingSync *RollingSyncStrategy `json:"rollingSync,omitempty" protobuf:"bytes,1,opt,name=rollingSync"`
+}
+
+// RollingSyncStrategy is the ordered steps of a rollout.
+type RollingSyncStrategy struct {
+	// Steps are taken in order. An Application belongs to the first step whose selector matches
+	// its labels; one matching no step is updated last, after every step.
+	// +listType=atomic
+	Steps []RollingSyncStep `json:"steps" protobuf:"bytes,1,rep,name=steps"`
+}
+
+// RollingSyncStep is one step of a rollout.
+type RollingSyncStep struct {
+	// Name names the step in status and events; default step-N (from 1).
+	// +optional
+	Name string `json:"name,omitempty" protobuf:"bytes,1,opt,name=name"`
+	// Selector selects generated Applications by label (the template's labels).
+	Selector metav1.LabelSelector `json:"selector" protobuf:"bytes,2,opt,name=selector"`
+	// MaxUpdate is how many Applications of the step are updated and not yet Synced and Healthy
+	// at once: a count, or a percentage of the step's Applications (rounded down, at least one).
+	// Default 100%. Zero holds the rollout before this step until it is raised.
+	// +optional
+	MaxUpdate *intstr.IntOrString `json:"maxUpdate,omitempty" protobuf:"bytes,3,opt,name=maxUpdate"`
+}
+
+// RolloutStepPhase is where one step of a rollout stands.
+type RolloutStepPhase string
+
+const (
+	// RolloutStepWaiting: an earlier step is not done.
+	RolloutStepWaiting RolloutStepPhase = "Waiting"
+	// RolloutStepProgressing: some of its Applications are updated and not yet Synced and
+	// Healthy, or wait for their turn.
+	RolloutStepProgressing RolloutStepPhase = "Progressing"
+	// RolloutStepComplete: every Application of the step is Synced and Healthy at its target.
+	RolloutStepComplete RolloutStepPhase = "Complete"
+	// RolloutStepDegraded: an updated Application of the step is Degraded; the rollout stops.
+	RolloutStepDegraded RolloutStepPhase = "Degraded"
+	// RolloutStepPaused: maxUpdate is zero.
+	RolloutStepPaused RolloutStepPhase = "Paused"
+)
+
+// RolloutStepStatus is one step of a rolling sync.
+type RolloutStepStatus struct {
+	Name  string           `json:"name" protobuf:"bytes,1,opt,name=name"`
+	Phase RolloutStepPhase `json:"phase" protobuf:"bytes,2,opt,name=phase,casttype=RolloutStepPhase"`
+	// Applications is how many generated Applications the step holds.
+	Applications int32 `json:"applications" protobuf:"varint,3,opt,name=applications"`
+	// Updated is how many have the set's current spec.
+	Updated int32 `json:"updated" protobuf:"varint,4,opt,name=updated"`
+	// Ready is how many of those are Synced and Healthy at it.
+	Ready int32 `json:"ready" protobuf:"varint,5,opt,name=ready"`
+	// Message says what the step waits for, or which Applications are Degraded.
+	// +optional
+	Message string `json:"message,omitempty" protobuf:"bytes,6,opt,name=message"`
+}
+
 // ApplicationSetStatus is what an ApplicationSet last generated.
 type ApplicationSetStatus struct {
 	// ObservedGeneration is the generation of the spec last generated from.
@@ -201,6 +272,11 @@ type ApplicationSetStatus struct {
 	// GitRevision is the commit the git generators read last.
 	// +optional
 	GitRevision string `json:"gitRevision,omitempty" protobuf:"bytes,4,opt,name=gitRevision"`
+	// Steps are where a rolling sync stands, one entry per step of spec.strategy.rollingSync
+	// (and a last one, "unmatched", when Applications match no step).
+	// +optional
+	// +listType=atomic
+	Steps []RolloutStepStatus `json:"steps,omitempty" protobuf:"bytes,5,rep,name=steps"`
 }
 
 // ApplicationSetApplicationStatus is one generated Application.
@@ -213,6 +289,9 @@ type ApplicationSetApplicationStatus struct {
 	Sync SyncStatusCode `json:"sync,omitempty" protobuf:"bytes,3,opt,name=sync,casttype=SyncStatusCode"`
 	// +optional
 	Health HealthStatusCode `json:"health,omitempty" protobuf:"bytes,4,opt,name=health,casttype=HealthStatusCode"`
+	// Step is the rolling sync step the Application belongs to.
+	// +optional
+	Step string `json:"step,omitempty" protobuf:"bytes,5,opt,name=step"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

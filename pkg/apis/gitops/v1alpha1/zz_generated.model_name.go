@@ -182,6 +182,11 @@ func (in ApplicationSetStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationSetStrategy) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationSetStrategy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationSetSyncPolicy) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationSetSyncPolicy"
 }
@@ -409,6 +414,21 @@ func (in RetryStrategy) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RollbackStatus) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.RollbackStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RollingSyncStep) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.RollingSyncStep"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RollingSyncStrategy) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.RollingSyncStrategy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RolloutStepStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.RolloutStepStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -92,7 +94,61 @@ func validateApplicationSetSpec(set *gitops.ApplicationSet, opts Options, templa
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("syncPolicy", "applicationsSync"), spec.SyncPolicy.ApplicationsSync,
 			[]gitops.ApplicationsSyncPolicy{gitops.ApplicationsSyncSync, gitops.ApplicationsSyncCreateUpdate, gitops.ApplicationsSyncCreateOnly}))
 	}
+	if spec.Strategy != nil {
+		allErrs = append(allErrs, validateStrategy(spec.Strategy, fldPath.Child("strategy"))...)
+	}
 	return allErrs
+}
+
+// MaxRolloutSteps bounds spec.strategy.rollingSync.steps.
+const MaxRolloutSteps = 32
+
+func validateStrategy(st *gitops.ApplicationSetStrategy, fldPath *field.Path) field.ErrorList {
+	if st.RollingSync == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	steps := fldPath.Child("rollingSync", "steps")
+	switch n := len(st.RollingSync.Steps); {
+	case n == 0:
+		allErrs = append(allErrs, field.Required(steps, "at least one step: a label selector over the generated Applications"))
+	case n > MaxRolloutSteps:
+		allErrs = append(allErrs, field.TooMany(steps, n, MaxRolloutSteps))
+	}
+	names := map[string]bool{}
+	for i, step := range st.RollingSync.Steps {
+		p := steps.Index(i)
+		if step.Name != "" {
+			for _, msg := range validation.IsDNS1123Label(step.Name) {
+				allErrs = append(allErrs, field.Invalid(p.Child("name"), step.Name, msg))
+			}
+			if names[step.Name] {
+				allErrs = append(allErrs, field.Duplicate(p.Child("name"), step.Name))
+			}
+			names[step.Name] = true
+		}
+		allErrs = append(allErrs, metav1validation.ValidateLabelSelector(&step.Selector, metav1validation.LabelSelectorValidationOptions{}, p.Child("selector"))...)
+		if step.MaxUpdate != nil {
+			allErrs = append(allErrs, validateMaxUpdate(*step.MaxUpdate, p.Child("maxUpdate"))...)
+		}
+	}
+	return allErrs
+}
+
+// validateMaxUpdate accepts a count of zero or more, or a percentage from 0% to 100%.
+func validateMaxUpdate(v intstr.IntOrString, fldPath *field.Path) field.ErrorList {
+	if v.Type == intstr.Int {
+		if v.IntVal < 0 {
+			return field.ErrorList{field.Invalid(fldPath, v.IntVal, "must be zero or more (zero holds the rollout before this step)")}
+		}
+		return nil
+	}
+	digits, ok := strings.CutSuffix(v.StrVal, "%")
+	n, err := strconv.Atoi(digits)
+	if !ok || err != nil || n < 0 || n > 100 {
+		return field.ErrorList{field.Invalid(fldPath, v.StrVal, "a count such as 2, or a percentage from 0% to 100% such as 25%")}
+	}
+	return nil
 }
 
 func validateMatrix(m *gitops.MatrixGenerator, opts Options, fldPath *field.Path) field.ErrorList {

@@ -32,6 +32,8 @@ type ApplicationSetApplicationStatusApplyConfiguration struct {
 	Cluster *string                          `json:"cluster,omitempty"`
 	Sync    *gitopsv1alpha1.SyncStatusCode   `json:"sync,omitempty"`
 	Health  *gitopsv1alpha1.HealthStatusCode `json:"health,omitempty"`
+	// Step is the rolling sync step the Application belongs to.
+	Step *string `json:"step,omitempty"`
 }
 
 // ApplicationSetApplicationStatusApplyConfiguration constructs a declarative configuration of the ApplicationSetApplicationStatus type for use with
@@ -69,5 +71,13 @@ func (b *ApplicationSetApplicationStatusApplyConfiguration) WithSync(value gitop
 // If called multiple times, the Health field is set to the value of the last call.
 func (b *ApplicationSetApplicationStatusApplyConfiguration) WithHealth(value gitopsv1alpha1.HealthStatusCode) *ApplicationSetApplicationStatusApplyConfiguration {
 	b.Health = &value
+	return b
+}
+
+// WithStep sets the Step field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Step field is set to the value of the last call.
+func (b *ApplicationSetApplicationStatusApplyConfiguration) WithStep(value string) *ApplicationSetApplicationStatusApplyConfiguration {
+	b.Step = &value
 	return b
 }

@@ -38,6 +38,9 @@ type ApplicationSetSpecApplyConfiguration struct {
 	ServiceAccountName *string `json:"serviceAccountName,omitempty"`
 	// SyncPolicy says what the set may do to the Applications it generated.
 	SyncPolicy *ApplicationSetSyncPolicyApplyConfiguration `json:"syncPolicy,omitempty"`
+	// Strategy says how a change reaches the generated Applications; empty updates them all at
+	// once.
+	Strategy *ApplicationSetStrategyApplyConfiguration `json:"strategy,omitempty"`
 }
 
 // ApplicationSetSpecApplyConfiguration constructs a declarative configuration of the ApplicationSetSpec type for use with
@@ -80,5 +83,13 @@ func (b *ApplicationSetSpecApplyConfiguration) WithServiceAccountName(value stri
 // If called multiple times, the SyncPolicy field is set to the value of the last call.
 func (b *ApplicationSetSpecApplyConfiguration) WithSyncPolicy(value *ApplicationSetSyncPolicyApplyConfiguration) *ApplicationSetSpecApplyConfiguration {
 	b.SyncPolicy = value
+	return b
+}
+
+// WithStrategy sets the Strategy field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Strategy field is set to the value of the last call.
+func (b *ApplicationSetSpecApplyConfiguration) WithStrategy(value *ApplicationSetStrategyApplyConfiguration) *ApplicationSetSpecApplyConfiguration {
+	b.Strategy = value
 	return b
 }

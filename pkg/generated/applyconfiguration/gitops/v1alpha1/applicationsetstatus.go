@@ -37,6 +37,9 @@ type ApplicationSetStatusApplyConfiguration struct {
 	Applications []ApplicationSetApplicationStatusApplyConfiguration `json:"applications,omitempty"`
 	// GitRevision is the commit the git generators read last.
 	GitRevision *string `json:"gitRevision,omitempty"`
+	// Steps are where a rolling sync stands, one entry per step of spec.strategy.rollingSync
+	// (and a last one, "unmatched", when Applications match no step).
+	Steps []RolloutStepStatusApplyConfiguration `json:"steps,omitempty"`
 }
 
 // ApplicationSetStatusApplyConfiguration constructs a declarative configuration of the ApplicationSetStatus type for use with
@@ -84,5 +87,18 @@ func (b *ApplicationSetStatusApplyConfiguration) WithApplications(values ...*App
 // If called multiple times, the GitRevision field is set to the value of the last call.
 func (b *ApplicationSetStatusApplyConfiguration) WithGitRevision(value string) *ApplicationSetStatusApplyConfiguration {
 	b.GitRevision = &value
+	return b
+}
+
+// WithSteps adds the given value to the Steps field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Steps field.
+func (b *ApplicationSetStatusApplyConfiguration) WithSteps(values ...*RolloutStepStatusApplyConfiguration) *ApplicationSetStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithSteps")
+		}
+		b.Steps = append(b.Steps, *values[i])
+	}
 	return b
 }
