@@ -122,6 +122,7 @@ kube::codegen::gen_openapi \
 	--output-pkg "${MODULE}/pkg/generated/openapi" \
 	--report-filename "${ROOT}/api/api-rules/violation_exceptions.list" \
 	--output-model-name-file zz_generated.model_name.go \
+	--extra-pkgs k8s.io/apimachinery/pkg/util/intstr \
 	${UPDATE_API_KNOWN_VIOLATIONS:+--update-report} \
 	--boilerplate "$BOILERPLATE" \
 	"${ROOT}/pkg/apis"
