@@ -50,8 +50,13 @@ func Concerns(app *gitopsv1alpha1.Application, push Push) bool {
 	if len(sources) == 0 {
 		sources = []gitopsv1alpha1.ApplicationSource{app.Spec.Source}
 	}
-	for _, src := range sources {
-		if src.Chart != "" || !pushed[NormalizeURL(src.RepoURL)] || !tracksPushedRef(src.Revision, push.Refs) {
+	tracked := strings.Split(app.Annotations[gitopsv1alpha1.TrackedRevisionAnnotation], gitopsv1alpha1.RevisionSeparator)
+	for i, src := range sources {
+		revision := src.Revision
+		if len(tracked) == len(sources) && app.Annotations[gitopsv1alpha1.TrackedRevisionAnnotation] != "" {
+			revision = tracked[i] // the set named the branch by its commit; the branch is what moves
+		}
+		if src.Chart != "" || !pushed[NormalizeURL(src.RepoURL)] || !tracksPushedRef(revision, push.Refs) {
 			continue
 		}
 		if touches(push.Paths, append([]string{src.Path}, extra...)) {

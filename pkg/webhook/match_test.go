@@ -86,6 +86,10 @@ func TestConcerns(t *testing.T) {
 		{"HEAD", app(repo, "HEAD", "apps/web", nil), push, true},
 		{"a pinned commit", app(repo, "0123456789abcdef0123456789abcdef01234567", "apps/web", nil), push, false},
 		{"a tag push may move any tag", app(repo, "v1.2.0", "apps/web", nil), tagPush, true},
+		{"a commit a rolling set resolved from the pushed branch", app(repo, "0123456789abcdef0123456789abcdef01234567", "apps/web",
+			map[string]string{gitopsv1alpha1.TrackedRevisionAnnotation: "main"}), push, true},
+		{"a commit a rolling set resolved from another branch", app(repo, "0123456789abcdef0123456789abcdef01234567", "apps/web",
+			map[string]string{gitopsv1alpha1.TrackedRevisionAnnotation: "release"}), push, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Concerns(tc.app, tc.push); got != tc.want {

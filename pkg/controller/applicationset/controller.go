@@ -232,7 +232,7 @@ func (c *Controller) reconcile(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	gen := c.generate(ctx, set)
+	gen := c.generate(ctx, set, owned)
 	applyErr := error(nil)
 	if gen.failure == nil {
 		if rolling(set) {
@@ -269,7 +269,7 @@ func (c *Controller) owned(set *gitopsv1alpha1.ApplicationSet) (map[string]*gito
 }
 
 // generate runs the generators and the template, and the checks of the set's ServiceAccount.
-func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.ApplicationSet) generated {
+func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.ApplicationSet, owned map[string]*gitopsv1alpha1.Application) generated {
 	gen := generated{refused: map[string]string{}}
 	sa := c.cfg.Tenancy.ServiceAccount(set.Namespace, set.Spec.ServiceAccountName)
 	var mayUse func(string) (bool, error)
@@ -323,6 +323,9 @@ func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.Applicati
 		gen.apps = append(gen.apps, c.owning(set, app))
 	}
 	if rolling(set) {
+		if at, ok := newestRefresh(owned); ok {
+			ctx = source.WithNotBefore(ctx, at)
+		}
 		resolved := map[string]string{}
 		for _, app := range gen.apps {
 			if err := c.pinRevisions(ctx, app, resolved); err != nil {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -234,10 +235,17 @@ var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // set: an Application of a later step keeps the commit it was given. Chart sources name a
 // version, which only the template changes. resolved caches the answers of one generation.
 func (c *Controller) pinRevisions(ctx context.Context, app *gitopsv1alpha1.Application, resolved map[string]string) error {
-	for _, src := range engine.Sources(app) {
+	srcs := engine.Sources(app)
+	tracked, pinned := make([]string, len(srcs)), false
+	for i, src := range srcs {
+		tracked[i] = src.Revision
+		if tracked[i] == "" {
+			tracked[i] = "HEAD"
+		}
 		if src.Chart != "" || fullCommit.MatchString(src.Revision) {
 			continue
 		}
+		pinned = true
 		key := src.RepoURL + "\x00" + src.Revision
 		if src.CredentialsRef != nil {
 			key += "\x00" + src.CredentialsRef.Name
@@ -252,7 +260,28 @@ func (c *Controller) pinRevisions(ctx context.Context, app *gitopsv1alpha1.Appli
 		}
 		src.Revision = sha
 	}
+	if pinned {
+		if app.Annotations == nil {
+			app.Annotations = map[string]string{}
+		}
+		app.Annotations[gitopsv1alpha1.TrackedRevisionAnnotation] = strings.Join(tracked, gitopsv1alpha1.RevisionSeparator)
+	}
 	return nil
+}
+
+// newestRefresh is when the newest refresh of the set's Applications was asked for (a
+// Receiver's push, kubectl ferry refresh): a branch is resolved from a listing of the
+// repository's refs made after it, so the push is seen at once rather than at the next interval.
+func newestRefresh(owned map[string]*gitopsv1alpha1.Application) (time.Time, bool) {
+	var newest time.Time
+	for _, app := range owned {
+		// Handled or not: the Application's own controller may have read the refs first, and
+		// an older bound is met by any listing since.
+		if r := app.Status.Refresh; r != nil && r.RequestedAt.After(newest) {
+			newest = r.RequestedAt.Time
+		}
+	}
+	return newest, !newest.IsZero()
 }
 
 // resolveWithEngine resolves a source's revision through the shared Git cache, with the

@@ -246,8 +246,8 @@ func TestARollingSyncNamesCommitsAndHoldsLaterStepsAtTheirs(t *testing.T) {
 	if names := f.appNames(); strings.Join(names, ",") != "stg" {
 		t.Fatalf("after the first generation: %v, want only stg", names)
 	}
-	if rev := f.apps()["stg"].Spec.Source.Revision; rev != head {
-		t.Errorf("staging's revision %q, want the commit of main %s", rev, head)
+	if stg := f.apps()["stg"]; stg.Spec.Source.Revision != head || stg.Annotations[gitopsv1alpha1.TrackedRevisionAnnotation] != "main" {
+		t.Errorf("staging's revision %q, annotations %v: want the commit of main %s, tracking main", stg.Spec.Source.Revision, stg.Annotations, head)
 	}
 	f.report("stg", gitopsv1alpha1.HealthHealthy)
 	f.sync()

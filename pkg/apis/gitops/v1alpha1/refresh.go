@@ -7,6 +7,12 @@ import "time"
 // own paths: a kustomize base or a values file outside spec.source.path.
 const RefreshPathsAnnotation = "gitops.ferry.dev/refresh-paths"
 
+// TrackedRevisionAnnotation, on an Application an ApplicationSet with a rolling sync generated,
+// is the revision its template names (a branch, a tag, HEAD), one per source separated by
+// RevisionSeparator, where spec names the commit the set resolved it to. A push to that branch
+// refreshes the Application, which has its set resolve the branch again.
+const TrackedRevisionAnnotation = "gitops.ferry.dev/tracked-revision"
+
 // PendingRefresh returns when the refresh the Application waits for was requested: a refresh in
 // status.refresh that the controller has not handled yet. ok is false when there is none.
 func PendingRefresh(app *Application) (requestedAt time.Time, ok bool) {
