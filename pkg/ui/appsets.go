@@ -187,6 +187,54 @@ type setView struct {
 	ServiceAccount  string
 	GitRevision     string
 	Conditions      []condView
+	// Steps, RolloutReason and RolloutMessage describe a rolling sync; empty without one.
+	Steps          []stepView
+	RolloutReason  string
+	RolloutMessage string
+}
+
+// stepView is one step of a rolling sync as the set's page shows it.
+type stepView struct {
+	Name, Selector, MaxUpdate, Phase, Ready, Message string
+}
+
+// rolloutView fills in the steps of a set's rolling sync, in the order of its spec, with where
+// each stands (status.steps) and the RolledOut condition.
+func (v *setView) rolloutView(set *gitopsv1alpha1.ApplicationSet) {
+	if set.Spec.Strategy == nil || set.Spec.Strategy.RollingSync == nil {
+		return
+	}
+	v.RolloutReason, v.RolloutMessage = "Unknown", "Not yet generated at this spec."
+	if c := meta.FindStatusCondition(set.Status.Conditions, "RolledOut"); c != nil {
+		v.RolloutReason, v.RolloutMessage = c.Reason, c.Message
+	}
+	byName := map[string]gitopsv1alpha1.RolloutStepStatus{}
+	for _, st := range set.Status.Steps {
+		byName[st.Name] = st
+	}
+	step := func(name, selector, maxUpdate string) {
+		st := byName[name]
+		phase := string(st.Phase)
+		if phase == "" {
+			phase = "Unknown"
+		}
+		v.Steps = append(v.Steps, stepView{Name: name, Selector: selector, MaxUpdate: maxUpdate, Phase: phase,
+			Ready: fmt.Sprintf("%d/%d", st.Ready, st.Applications), Message: st.Message})
+	}
+	for i, s := range set.Spec.Strategy.RollingSync.Steps {
+		name := s.Name
+		if name == "" {
+			name = fmt.Sprintf("step-%d", i+1)
+		}
+		maxUpdate := "100%"
+		if s.MaxUpdate != nil {
+			maxUpdate = s.MaxUpdate.String()
+		}
+		step(name, metav1.FormatLabelSelector(&s.Selector), maxUpdate)
+	}
+	if _, ok := byName["unmatched"]; ok {
+		step("unmatched", "no step's selector", "100%")
+	}
 }
 
 func newSetView(now time.Time, set *gitopsv1alpha1.ApplicationSet) *setView {
@@ -238,6 +286,7 @@ func newSetView(now time.Time, set *gitopsv1alpha1.ApplicationSet) *setView {
 	if set.Spec.SyncPolicy.PreserveResourcesOnDeletion {
 		v.SetPolicy += "; a deleted Application keeps what it deployed"
 	}
+	v.rolloutView(set)
 	return v
 }
 

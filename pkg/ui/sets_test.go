@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -395,5 +396,41 @@ func TestSetsAndClustersPagesShowTheAPIsRefusal(t *testing.T) {
 	next := u.stream(t, cookie, "/events?view=clusters&apps=no")
 	if ev := next(); !strings.HasPrefix(ev, "problem ") || !strings.Contains(ev, `cannot list resource \"clusters\"`) {
 		t.Fatalf("the refused stream sent %s; want a problem with the API's message", ev)
+	}
+}
+
+// TestApplicationSetPageShowsItsRollingSyncSteps: a set with a rolling sync shows the rollout's
+// state and each step in spec order, with its selector, maxUpdate, phase and ready count.
+func TestApplicationSetPageShowsItsRollingSyncSteps(t *testing.T) {
+	set := testSet("shop", "envs", "uid-envs", "shop-dev", "shop-qa")
+	one := intstr.FromInt32(1)
+	set.Spec.Strategy = &gitopsv1alpha1.ApplicationSetStrategy{RollingSync: &gitopsv1alpha1.RollingSyncStrategy{Steps: []gitopsv1alpha1.RollingSyncStep{
+		{Name: "dev", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "dev"}}},
+		{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "qa"}}, MaxUpdate: &one},
+	}}}
+	set.Status.Conditions = append(set.Status.Conditions, metav1.Condition{Type: "RolledOut", Status: metav1.ConditionFalse, Reason: "Degraded",
+		Message: "step 1 of 2 (dev): Application shop-dev Degraded"})
+	set.Status.Steps = []gitopsv1alpha1.RolloutStepStatus{
+		{Name: "dev", Phase: gitopsv1alpha1.RolloutStepDegraded, Applications: 1, Updated: 1, Message: "Application shop-dev Degraded"},
+		{Name: "step-2", Phase: gitopsv1alpha1.RolloutStepWaiting, Applications: 1, Message: "waits for step dev"},
+	}
+	u := startUI(t, set)
+	resp, body := u.do(t, http.MethodGet, "/applicationsets/shop/envs", withCookie(u.login(t)))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the set's page: %s\n%s", resp.Status, body)
+	}
+	for _, want := range []string{
+		`<h2 id="h-rollout">Rollout</h2>`, `<p id="set-rollout" data-reason="Degraded">step 1 of 2 (dev): Application shop-dev Degraded</p>`,
+		`<tr id="step/dev" data-phase="Degraded"><th scope="row">dev</th><td><code>env=dev</code></td><td>100%</td><td><span class="badge step-Degraded">Degraded</span></td><td>0/1</td><td>Application shop-dev Degraded</td></tr>`,
+		`<tr id="step/step-2" data-phase="Waiting"><th scope="row">step-2</th><td><code>env=qa</code></td><td>1</td>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the set's page lacks %q:\n%s", want, body)
+		}
+	}
+	plain := testSet("shop", "plain", "uid-plain")
+	u = startUI(t, plain)
+	if _, body := u.do(t, http.MethodGet, "/applicationsets/shop/plain", withCookie(u.login(t))); strings.Contains(body, "h-rollout") {
+		t.Errorf("a set without a rolling sync shows a Rollout section")
 	}
 }

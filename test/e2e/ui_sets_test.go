@@ -39,8 +39,13 @@ metadata: {name: envs, namespace: %[1]s}
 spec:
   generators:
   - list: {elements: [{"env": "dev"}, {"env": "qa"}]}
+  strategy:
+    rollingSync:
+      steps:
+      - {name: dev, selector: {matchLabels: {env: dev}}}
+      - {name: qa, selector: {matchLabels: {env: qa}}}
   template:
-    metadata: {name: 'settings-{{.env}}'}
+    metadata: {name: 'settings-{{.env}}', labels: {env: '{{.env}}'}}
     spec:
       source: {repoURL: %[2]s, revision: main, path: 'envs/{{.env}}'}
       destination: {namespace: %[1]s}
@@ -76,6 +81,8 @@ spec:
 		if got := mustEval(t, browser, `document.getElementById("set-live").textContent`); !strings.Contains(got, "list of 2 elements") || !strings.Contains(got, "automated (prune)") {
 			t.Errorf("the set's summary reads %q; want its generator and the generated Applications' sync policy", got)
 		}
+		steps := `Array.from(document.querySelectorAll("#set-steps-body tr")).map(function(r){return r.id+" "+r.dataset.phase+" "+r.cells[4].textContent}).join(", ")`
+		waitDOM(t, browser, 10*time.Second, "the rolling sync's two steps, in order, Complete", steps, "step/dev Complete 1/1, step/qa Complete 1/1")
 		screenshot(t, browser, "ui-applicationsets.png")
 		run(t, browser, "follow settings-qa's link", chromedp.Click(chromedp.CSS(`#set-apps-body a[href="/applications/`+ns+`/settings-qa"]`)), chromedp.WaitVisible(chromedp.CSS("#app-sync")))
 		if got := mustEval(t, browser, `location.pathname + " " + document.getElementById("app-sync").dataset.sync`); got != "/applications/"+ns+"/settings-qa Synced" {
