@@ -185,7 +185,7 @@ func writeAppSetStatus(w io.Writer, color bool, now time.Time, set *gitopsv1alph
 // of its Applications are ready at the set's spec, and what it waits for.
 func writeRollout(w io.Writer, color bool, set *gitopsv1alpha1.ApplicationSet) {
 	state, msg := "Unknown", "not yet generated at this spec"
-	if c := meta.FindStatusCondition(set.Status.Conditions, "RolledOut"); c != nil {
+	if c := meta.FindStatusCondition(set.Status.Conditions, gitopsv1alpha1.ApplicationSetConditionRolledOut); c != nil {
 		state, msg = c.Reason, c.Message
 	}
 	fmt.Fprintf(w, "Rollout:         %s  %s\n\n", paint(color, state), msg)
@@ -195,18 +195,15 @@ func writeRollout(w io.Writer, color bool, set *gitopsv1alpha1.ApplicationSet) {
 		byName[st.Name] = st
 	}
 	for i, step := range set.Spec.Strategy.RollingSync.Steps {
-		name := step.Name
-		if name == "" {
-			name = fmt.Sprintf("step-%d", i+1)
-		}
+		name := step.StepName(i)
 		maxUpdate := "100%"
 		if step.MaxUpdate != nil {
 			maxUpdate = step.MaxUpdate.String()
 		}
 		t.add(stepRow(name, metav1.FormatLabelSelector(&step.Selector), maxUpdate, byName[name])...)
 	}
-	if st, ok := byName["unmatched"]; ok {
-		t.add(stepRow("unmatched", "(no step's selector)", "100%", st)...)
+	if st, ok := byName[gitopsv1alpha1.RolloutUnmatchedStep]; ok {
+		t.add(stepRow(gitopsv1alpha1.RolloutUnmatchedStep, "(no step's selector)", "100%", st)...)
 	}
 	t.write(w, color)
 	fmt.Fprintln(w)

@@ -205,7 +205,7 @@ func (v *setView) rolloutView(set *gitopsv1alpha1.ApplicationSet) {
 		return
 	}
 	v.RolloutReason, v.RolloutMessage = "Unknown", "Not yet generated at this spec."
-	if c := meta.FindStatusCondition(set.Status.Conditions, "RolledOut"); c != nil {
+	if c := meta.FindStatusCondition(set.Status.Conditions, gitopsv1alpha1.ApplicationSetConditionRolledOut); c != nil {
 		v.RolloutReason, v.RolloutMessage = c.Reason, c.Message
 	}
 	byName := map[string]gitopsv1alpha1.RolloutStepStatus{}
@@ -222,18 +222,15 @@ func (v *setView) rolloutView(set *gitopsv1alpha1.ApplicationSet) {
 			Ready: fmt.Sprintf("%d/%d", st.Ready, st.Applications), Message: st.Message})
 	}
 	for i, s := range set.Spec.Strategy.RollingSync.Steps {
-		name := s.Name
-		if name == "" {
-			name = fmt.Sprintf("step-%d", i+1)
-		}
+		name := s.StepName(i)
 		maxUpdate := "100%"
 		if s.MaxUpdate != nil {
 			maxUpdate = s.MaxUpdate.String()
 		}
 		step(name, metav1.FormatLabelSelector(&s.Selector), maxUpdate)
 	}
-	if _, ok := byName["unmatched"]; ok {
-		step("unmatched", "no step's selector", "100%")
+	if _, ok := byName[gitopsv1alpha1.RolloutUnmatchedStep]; ok {
+		step(gitopsv1alpha1.RolloutUnmatchedStep, "no step's selector", "100%")
 	}
 }
 

@@ -24,8 +24,7 @@ const (
 	ReasonRolloutProgressing = "Progressing"
 	ReasonRolloutDegraded    = "Degraded"
 	ReasonRolloutPaused      = "Paused"
-	// unmatchedStep holds the Applications that no step's selector matches: they go last.
-	unmatchedStep = "unmatched"
+	unmatchedStep            = gitopsv1alpha1.RolloutUnmatchedStep
 )
 
 // rollout is what a rolling sync lets happen in one generation.
@@ -73,7 +72,7 @@ func planRollout(set *gitopsv1alpha1.ApplicationSet, want []*gitopsv1alpha1.Appl
 		}
 		name, maxUpdate := unmatchedStep, (*intstr.IntOrString)(nil)
 		if i < len(steps) {
-			name, maxUpdate = stepName(steps[i], i), steps[i].MaxUpdate
+			name, maxUpdate = steps[i].StepName(i), steps[i].MaxUpdate
 		}
 		st := gitopsv1alpha1.RolloutStepStatus{Name: name, Applications: int32(len(apps))}
 		waiting := stepProgress(apps, owned, set.Spec.SyncPolicy.ApplicationsSync, &st)
@@ -101,13 +100,6 @@ func (r *rollout) holdAll(names []string) {
 	for _, n := range names {
 		r.hold[n] = true
 	}
-}
-
-func stepName(step gitopsv1alpha1.RollingSyncStep, i int) string {
-	if step.Name != "" {
-		return step.Name
-	}
-	return fmt.Sprintf("step-%d", i+1)
 }
 
 // scaled is maxUpdate for a step of n Applications: default all of them; a percentage rounds

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"fmt"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -304,4 +306,21 @@ type ApplicationSetList struct {
 	metav1.ListMeta `json:"metadata,omitempty" protobuf:"bytes,1,opt,name=metadata"`
 	// Items are the ApplicationSets.
 	Items []ApplicationSet `json:"items" protobuf:"bytes,2,rep,name=items"`
+}
+
+// ApplicationSetConditionRolledOut is True on a set with a rolling sync once every step is
+// Synced and Healthy at the set's current spec; otherwise its reason (Progressing, Degraded,
+// Paused) and message name the first step that is not, and why.
+const ApplicationSetConditionRolledOut = "RolledOut"
+
+// RolloutUnmatchedStep names, in status.steps, the Applications no step's selector matches:
+// they are updated last.
+const RolloutUnmatchedStep = "unmatched"
+
+// StepName is the name of step i of a rolling sync: its own, or step-N (from 1).
+func (s RollingSyncStep) StepName(i int) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return fmt.Sprintf("step-%d", i+1)
 }
