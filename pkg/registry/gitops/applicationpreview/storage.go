@@ -49,10 +49,10 @@ type REST struct {
 }
 
 var (
-	_ rest.Creater                  = &REST{}
-	_ rest.Scoper                   = &REST{}
-	_ rest.SingularNameProvider     = &REST{}
-	_ rest.TableConvertor           = &REST{}
+	_ rest.Creater              = &REST{}
+	_ rest.Scoper               = &REST{}
+	_ rest.SingularNameProvider = &REST{}
+	_ rest.TableConvertor       = &REST{}
 )
 
 // NewREST returns the storage of ApplicationPreviews.
