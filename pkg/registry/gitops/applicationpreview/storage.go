@@ -97,7 +97,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	}
 	// Before the Application is read: whoever may not get it learns nothing of it, not even
 	// whether it exists, and costs no fetch or render.
-	if err := r.allowed(ctx, u, p, "", "get", "applications", p.Spec.Application, func(why string) string {
+	if err := r.allowed(ctx, u, p, gitops.GroupName, "get", "applications", p.Spec.Application, func(why string) string {
 		return fmt.Sprintf("a preview shows what Application %s/%s deploys: user %q may not get it%s",
 			ns, p.Spec.Application, u.GetName(), why)
 	}); err != nil {

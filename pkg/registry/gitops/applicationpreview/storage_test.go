@@ -39,11 +39,15 @@ func (g restOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runti
 	}, nil
 }
 
-// grants allows "user verb resource namespace/name" and nothing else.
+// grants allows "user verb resource[.group] namespace/name" and nothing else.
 type grants map[string]bool
 
 func (g grants) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	if g[a.GetUser().GetName()+" "+a.GetVerb()+" "+a.GetResource()+" "+a.GetNamespace()+"/"+a.GetName()] {
+	res := a.GetResource()
+	if a.GetAPIGroup() != "" {
+		res += "." + a.GetAPIGroup()
+	}
+	if g[a.GetUser().GetName()+" "+a.GetVerb()+" "+res+" "+a.GetNamespace()+"/"+a.GetName()] {
 		return authorizer.DecisionAllow, "", nil
 	}
 	return authorizer.DecisionNoOpinion, "no RBAC policy matched", nil
@@ -133,7 +137,7 @@ var alice = &user.DefaultInfo{Name: "alice", UID: "u-1", Groups: []string{"devs"
 
 // A bad request is refused with the field it is about, and nothing is computed.
 func TestPreviewValidationNamesTheField(t *testing.T) {
-	f := newFixture(t, grants{"alice get applications team-a/web": true})
+	f := newFixture(t, grants{"alice get applications.gitops.ferry.dev team-a/web": true})
 	f.createApp(t, webApp())
 	for what, tc := range map[string]struct {
 		spec gitops.ApplicationPreviewSpec
@@ -157,7 +161,7 @@ func TestPreviewValidationNamesTheField(t *testing.T) {
 // before anything is read or fetched; an Application that does not exist is refused alike, so
 // that a refused user learns nothing of it.
 func TestPreviewRefusedWithoutGetOnTheApplication(t *testing.T) {
-	f := newFixture(t, grants{"alice get applications team-a/web": true})
+	f := newFixture(t, grants{"alice get applications.gitops.ferry.dev team-a/web": true})
 	f.createApp(t, webApp())
 	bob := &user.DefaultInfo{Name: "bob"}
 	_, err := f.create(bob, "team-a", gitops.ApplicationPreviewSpec{Application: "web", Revision: "pr-1"})
@@ -176,9 +180,9 @@ func TestPreviewRefusedWithoutGetOnTheApplication(t *testing.T) {
 // it as the Application's ServiceAccount, only for a requester who may impersonate it.
 func TestPreviewComparesAsTheRequester(t *testing.T) {
 	f := newFixture(t, grants{
-		"alice get applications team-a/web": true, "carol get applications team-a/web": true,
+		"alice get applications.gitops.ferry.dev team-a/web": true, "carol get applications.gitops.ferry.dev team-a/web": true,
 		"carol impersonate serviceaccounts team-a/deployer": true,
-		"carol get applications ferry-system/platform":      true, "carol impersonate serviceaccounts ferry-system/": true,
+		"carol get applications.gitops.ferry.dev ferry-system/platform":      true, "carol impersonate serviceaccounts ferry-system/": true,
 	})
 	f.createApp(t, webApp())
 	platform := webApp()
@@ -211,7 +215,7 @@ func TestPreviewComparesAsTheRequester(t *testing.T) {
 
 // A preview of an Application that decrypts SOPS files needs get on secrets, as /diff does.
 func TestPreviewOfADecryptingApplicationNeedsGetOnSecrets(t *testing.T) {
-	f := newFixture(t, grants{"alice get applications team-a/web": true, "dave get applications team-a/web": true, "dave get secrets team-a/": true})
+	f := newFixture(t, grants{"alice get applications.gitops.ferry.dev team-a/web": true, "dave get applications.gitops.ferry.dev team-a/web": true, "dave get secrets team-a/": true})
 	app := webApp()
 	app.Spec.Decryption = &gitops.Decryption{Provider: gitops.DecryptionProviderSOPS, SecretRef: &gitops.LocalObjectReference{Name: "sops-age"}}
 	f.createApp(t, app)
@@ -228,7 +232,7 @@ func TestPreviewOfADecryptingApplicationNeedsGetOnSecrets(t *testing.T) {
 // The answer holds the objects with Secret values masked and the diff with its summary; nothing
 // of the preview is written to etcd and the Application is untouched.
 func TestPreviewAnswersMaskedAndStoresNothing(t *testing.T) {
-	f := newFixture(t, grants{"alice get applications team-a/web": true})
+	f := newFixture(t, grants{"alice get applications.gitops.ferry.dev team-a/web": true})
 	app := f.createApp(t, webApp())
 	secret := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "db", "namespace": "team-a"},
