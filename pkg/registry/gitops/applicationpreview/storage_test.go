@@ -181,8 +181,8 @@ func TestPreviewRefusedWithoutGetOnTheApplication(t *testing.T) {
 func TestPreviewComparesAsTheRequester(t *testing.T) {
 	f := newFixture(t, grants{
 		"alice get applications.gitops.ferry.dev team-a/web": true, "carol get applications.gitops.ferry.dev team-a/web": true,
-		"carol impersonate serviceaccounts team-a/deployer": true,
-		"carol get applications.gitops.ferry.dev ferry-system/platform":      true, "carol impersonate serviceaccounts ferry-system/": true,
+		"carol impersonate serviceaccounts team-a/deployer":             true,
+		"carol get applications.gitops.ferry.dev ferry-system/platform": true, "carol impersonate serviceaccounts ferry-system/": true,
 	})
 	f.createApp(t, webApp())
 	platform := webApp()
