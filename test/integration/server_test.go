@@ -67,6 +67,7 @@ func TestDiscoveryListsApplicationsAndSubresources(t *testing.T) {
 		"applications/health":    {"ApplicationHealth", []string{"get"}},
 		"applications/manifests": {"ApplicationManifests", []string{"get"}},
 		"applications/diff":      {"ApplicationDiff", []string{"get"}},
+		"applicationpreviews":    {"ApplicationPreview", []string{"create"}},
 		"receivers":              {"Receiver", []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}},
 		"receivers/status":       {"Receiver", []string{"get", "patch", "update"}},
 	}

@@ -40,6 +40,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&ApplicationManifestsOptions{},
 		&ApplicationDiff{},
 		&ApplicationDiffOptions{},
+		&ApplicationPreview{},
 		&Cluster{},
 		&ClusterList{},
 		&ApplicationSet{},

@@ -52,6 +52,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ApplicationList{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_ApplicationList(ref),
 		v1alpha1.ApplicationManifests{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationManifests(ref),
 		v1alpha1.ApplicationManifestsOptions{}.OpenAPIModelName():     schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref),
+		v1alpha1.ApplicationPreview{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ApplicationPreview(ref),
+		v1alpha1.ApplicationPreviewSpec{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationPreviewSpec(ref),
+		v1alpha1.ApplicationPreviewStatus{}.OpenAPIModelName():        schema_pkg_apis_gitops_v1alpha1_ApplicationPreviewStatus(ref),
 		v1alpha1.ApplicationReference{}.OpenAPIModelName():            schema_pkg_apis_gitops_v1alpha1_ApplicationReference(ref),
 		v1alpha1.ApplicationRefresh{}.OpenAPIModelName():              schema_pkg_apis_gitops_v1alpha1_ApplicationRefresh(ref),
 		v1alpha1.ApplicationRefreshSpec{}.OpenAPIModelName():          schema_pkg_apis_gitops_v1alpha1_ApplicationRefreshSpec(ref),
@@ -101,6 +104,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.Operation{}.OpenAPIModelName():                       schema_pkg_apis_gitops_v1alpha1_Operation(ref),
 		v1alpha1.OperationRecord{}.OpenAPIModelName():                 schema_pkg_apis_gitops_v1alpha1_OperationRecord(ref),
 		v1alpha1.OperationStep{}.OpenAPIModelName():                   schema_pkg_apis_gitops_v1alpha1_OperationStep(ref),
+		v1alpha1.PreviewDiff{}.OpenAPIModelName():                     schema_pkg_apis_gitops_v1alpha1_PreviewDiff(ref),
 		v1alpha1.Receiver{}.OpenAPIModelName():                        schema_pkg_apis_gitops_v1alpha1_Receiver(ref),
 		v1alpha1.ReceiverList{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_ReceiverList(ref),
 		v1alpha1.ReceiverSpec{}.OpenAPIModelName():                    schema_pkg_apis_gitops_v1alpha1_ReceiverSpec(ref),
@@ -1131,6 +1135,162 @@ func schema_pkg_apis_gitops_v1alpha1_ApplicationManifestsOptions(ref common.Refe
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationPreview(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationPreview asks what an Application would deploy at another revision, or from a fork of its repository, and how that differs from the cluster: the server answers in status. Like a SubjectAccessReview it can only be created, and it is never stored.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata; nothing of it is kept.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is what to preview.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationPreviewSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the server's answer.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ApplicationPreviewStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApplicationPreviewSpec{}.OpenAPIModelName(), v1alpha1.ApplicationPreviewStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationPreviewSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationPreviewSpec names an Application and the revision to preview it at.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"application": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Application is the name of an Application in the preview's namespace. The requester must be allowed to get it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision to render: a branch, tag, full commit SHA or ref such as refs/pull/123/head; for spec.sources, one per source, separated by spaces.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"repoURL": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RepoURL replaces the repository of one Git source, such as a fork a pull request comes from. It must pass the checks the Application's own repoURL passes. The Application's repository credentials are sent only when RepoURL is the very URL they were written for: a fork is read anonymously.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"sourceIndex": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SourceIndex says which source of spec.sources RepoURL replaces; it must be set when the Application has spec.sources and RepoURL is set.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"asServiceAccount": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AsServiceAccount compares with the cluster as the Application's ServiceAccount instead of as the requester; the requester must be allowed to impersonate that ServiceAccount.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"application", "revision"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_ApplicationPreviewStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApplicationPreviewStatus is what the Application would deploy at the revision and how that differs from the cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"revision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Revision is the commit SHA the revision resolved to (one per source, separated by spaces, for spec.sources).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"comparedAs": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ComparedAs is the username the comparison with the cluster ran as: the requester, or the Application's ServiceAccount with spec.asServiceAccount.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"objects": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Objects are the rendered objects, as GET applications/{name}/manifests returns them: the data and stringData values of Secrets are replaced by a mask.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(runtime.RawExtension{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"diff": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Diff is what a sync to the revision would change, as GET applications/{name}/diff answers.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.PreviewDiff{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.PreviewDiff{}.OpenAPIModelName(), runtime.RawExtension{}.OpenAPIModelName()},
 	}
 }
 
@@ -3625,6 +3785,46 @@ func schema_pkg_apis_gitops_v1alpha1_OperationStep(ref common.ReferenceCallback)
 				Required: []string{"type", "wave", "phase"},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_gitops_v1alpha1_PreviewDiff(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PreviewDiff is the comparison of a preview with the cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"summary": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Summary counts the objects by action.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.DiffSummary{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the objects, with what a sync would do and a unified diff of their normalised YAML (live before, desired after).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ResourceDiff{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.DiffSummary{}.OpenAPIModelName(), v1alpha1.ResourceDiff{}.OpenAPIModelName()},
 	}
 }
 

@@ -67,6 +67,17 @@ func NewApplier(config *rest.Config) *Applier {
 	return &Applier{base: rest.CopyConfig(config), managers: map[string]*identityClient{}}
 }
 
+// Impersonating returns an Applier that makes every request as imp (a user, with its groups
+// and extra), on the same cluster with the same base credentials. It shares no client or memo
+// with a: its clients are built on first use and go with it. For one request made as a person
+// rather than as an Application (a preview's comparison); the empty username of its methods
+// then means imp, never the base identity.
+func (a *Applier) Impersonating(imp rest.ImpersonationConfig) *Applier {
+	cfg := rest.CopyConfig(a.base)
+	cfg.Impersonate = imp
+	return NewApplier(cfg)
+}
+
 // forIdentity returns the clients that act as username, or as the base identity when username
 // is empty. Clients are kept: building a REST mapper costs a discovery round trip.
 func (a *Applier) forIdentity(username string) (*identityClient, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/lru"
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
@@ -120,6 +121,18 @@ func (e *Engine) ActorFor(namespace, serviceAccountName, cluster string) (Actor,
 		return Actor{}, &StageError{Reason: gitopsv1alpha1.ReasonClusterUnavailable, Err: fmt.Errorf("cluster %q of spec.destination.cluster: %w", cluster, err)}
 	}
 	return Actor{Applier: a, User: user}, nil
+}
+
+// ActorAsUser is the Actor that makes the requests of a comparison for app as a person, imp
+// (username, groups, extra), instead of as the Application's ServiceAccount: on app's
+// destination cluster, through an applier of that cluster's credentials impersonating imp. It
+// is never more than the person may do, whatever the Application may.
+func (e *Engine) ActorAsUser(app *gitopsv1alpha1.Application, imp rest.ImpersonationConfig) (Actor, error) {
+	as, err := e.ActorOf(app)
+	if err != nil {
+		return Actor{}, err
+	}
+	return Actor{Applier: as.Applier.Impersonating(imp)}, nil
 }
 
 // PruneAll deletes every object of app's inventory that it still tracks, on its destination

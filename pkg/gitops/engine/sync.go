@@ -338,11 +338,17 @@ type Comparison struct {
 // the inventory. withObjects adds the objects a diff shows (at the cost of reading the prunable
 // ones); the controller needs only the verdict.
 func (e *Engine) Compare(ctx context.Context, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, withObjects bool) (Comparison, error) {
-	var cmp Comparison
 	as, err := e.ActorOf(app)
 	if err != nil {
-		return cmp, err
+		return Comparison{}, err
 	}
+	return e.CompareAs(ctx, as, app, desired, withObjects)
+}
+
+// CompareAs is Compare made as the actor as rather than as the Application's own identity: a
+// preview compares as the person who asked (ActorAsUser).
+func (e *Engine) CompareAs(ctx context.Context, as Actor, app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, withObjects bool) (Comparison, error) {
+	var cmp Comparison
 	ignore := IgnoreRules(app)
 	if withObjects {
 		results, err := as.Applier.Diff(ctx, as.User, desired, ignore)

@@ -112,6 +112,21 @@ func (in ApplicationManifestsOptions) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationPreview) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationPreview"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationPreviewSpec) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationPreviewSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApplicationPreviewStatus) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.ApplicationPreviewStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ApplicationReference) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.ApplicationReference"
 }
@@ -354,6 +369,11 @@ func (in OperationRecord) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in OperationStep) OpenAPIModelName() string {
 	return "dev.ferry.gitops.v1alpha1.OperationStep"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PreviewDiff) OpenAPIModelName() string {
+	return "dev.ferry.gitops.v1alpha1.PreviewDiff"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

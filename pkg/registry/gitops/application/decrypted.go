@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
@@ -30,20 +31,27 @@ type decryptedReadAuthorizer struct {
 // check refuses the requesting user the render of app, read through the subresource what
 // ("manifests", "diff"), when app decrypts and the user may not get secrets in its namespace.
 func (r decryptedReadAuthorizer) check(ctx context.Context, app *gitops.Application, what string) error {
-	if r.authz == nil || !decrypts(app) {
+	return CheckDecryptedRead(ctx, r.authz, app, gitops.Resource("applications/"+what), app.Name, what)
+}
+
+// CheckDecryptedRead is the check of decryptedReadAuthorizer for any request that reads a
+// render of app, such as an ApplicationPreview: when app decrypts, the user must be allowed
+// get on secrets in its namespace, else a Forbidden of resource and name. what names the read
+// in the message; a nil authz checks nothing.
+func CheckDecryptedRead(ctx context.Context, authz authorizer.Authorizer, app *gitops.Application, resource schema.GroupResource, name, what string) error {
+	if authz == nil || !decrypts(app) {
 		return nil
 	}
-	resource := gitops.Resource("applications/" + what)
 	u, ok := genericapirequest.UserFrom(ctx)
 	if !ok {
-		return apierrors.NewForbidden(resource, app.Name, fmt.Errorf("no user in the request"))
+		return apierrors.NewForbidden(resource, name, fmt.Errorf("no user in the request"))
 	}
-	refused, why, err := access.Refused(ctx, r.authz, u, "", "get", "secrets", app.Namespace, "")
+	refused, why, err := access.Refused(ctx, authz, u, "", "get", "secrets", app.Namespace, "")
 	if err != nil {
 		return apierrors.NewInternalError(err)
 	}
 	if refused {
-		return apierrors.NewForbidden(resource, app.Name, fmt.Errorf(
+		return apierrors.NewForbidden(resource, name, fmt.Errorf(
 			"reading the %s of an Application that decrypts SOPS files (spec.decryption) needs get on secrets in namespace %q, as reading its Secrets does: user %q may not%s",
 			what, app.Namespace, u.GetName(), why))
 	}

@@ -75,24 +75,30 @@ func (r *DiffREST) Get(ctx context.Context, name string, options runtime.Object)
 	if err != nil {
 		return nil, err
 	}
-	out := &gitops.ApplicationDiff{
+	return &gitops.ApplicationDiff{
 		ObjectMeta: responseMeta(app),
 		Revision:   sha,
 		Items:      items,
-	}
+		Summary:    Summarize(items),
+	}, nil
+}
+
+// Summarize counts diff items by action, as an ApplicationDiff's summary.
+func Summarize(items []gitops.ResourceDiff) gitops.DiffSummary {
+	var s gitops.DiffSummary
 	for _, it := range items {
 		switch it.Action {
 		case gitops.DiffCreate:
-			out.Summary.Create++
+			s.Create++
 		case gitops.DiffUpdate:
-			out.Summary.Update++
+			s.Update++
 		case gitops.DiffDelete:
-			out.Summary.Delete++
+			s.Delete++
 		default:
-			out.Summary.None++
+			s.None++
 		}
 	}
-	return out, nil
+	return s
 }
 
 // DiffItems turns the engine's comparison, with its objects, into the items of an

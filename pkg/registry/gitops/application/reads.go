@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ferry-gitops/ferry/pkg/apis/gitops"
@@ -168,11 +169,45 @@ func (r *EngineReader) readBudget(ctx context.Context) time.Duration {
 // Concurrent reads of the same Application at the same revision share one resolve and render,
 // which goes on while any of them waits (package flight).
 func (r *EngineReader) renderAt(ctx context.Context, app *gitops.Application, revision string) (*v1alpha1.Application, string, []*unstructured.Unstructured, error) {
+	versioned, err := r.versioned(app)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	sha, objs, err := r.renderVersioned(ctx, versioned, revision)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return versioned, sha, objs, nil
+}
+
+// versioned converts the API server's internal Application into the versioned one the engine
+// works on.
+func (r *EngineReader) versioned(app *gitops.Application) (*v1alpha1.Application, error) {
 	versioned := &v1alpha1.Application{}
 	if err := r.convert.Convert(app, versioned, nil); err != nil {
-		return nil, "", nil, apierrors.NewInternalError(err)
+		return nil, apierrors.NewInternalError(err)
 	}
-	key := app.Namespace + "/" + app.Name + "@" + app.ResourceVersion + "?" + revision
+	return versioned, nil
+}
+
+// flightKey names one resolve and render that concurrent reads may share: the Application at
+// its resourceVersion, the revision, and the repositories and credentials its sources read
+// (which a preview of a fork changes).
+func flightKey(app *v1alpha1.Application, revision string) string {
+	var b strings.Builder
+	b.WriteString(app.Namespace + "/" + app.Name + "@" + app.ResourceVersion + "?" + revision)
+	for _, src := range engine.Sources(app) {
+		b.WriteString("\x00" + src.RepoURL)
+		if src.CredentialsRef != nil {
+			b.WriteString("\x00" + src.CredentialsRef.Name)
+		}
+	}
+	return b.String()
+}
+
+// renderVersioned is renderAt for an Application already converted, as a preview changes it.
+func (r *EngineReader) renderVersioned(ctx context.Context, versioned *v1alpha1.Application, revision string) (string, []*unstructured.Unstructured, error) {
+	key := flightKey(versioned, revision)
 	budget := r.readBudget(ctx)
 	readCtx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
@@ -202,15 +237,15 @@ func (r *EngineReader) renderAt(ctx context.Context, app *gitops.Application, re
 		for i, o := range shared.objects {
 			objs[i] = o.DeepCopy()
 		}
-		return versioned, shared.sha, objs, nil
+		return shared.sha, objs, nil
 	}
 	if apierrors.IsTooManyRequests(err) {
-		return nil, "", nil, err
+		return "", nil, err
 	}
 	if readCtx.Err() == nil {
-		return nil, "", nil, EngineError(err)
+		return "", nil, EngineError(err)
 	}
-	return nil, "", nil, readTimeoutError(versioned, revision, budget)
+	return "", nil, readTimeoutError(versioned, revision, budget)
 }
 
 // readTimeoutError is the 504 of a read that ran out of its budget, naming what it was reading.
@@ -284,9 +319,27 @@ func (r *EngineReader) diffApplication(ctx context.Context, app *gitops.Applicat
 	if err != nil {
 		return "", nil, err
 	}
-	release, err := r.acquireDiffSlot(ctx)
+	as, err := r.engine.ActorOf(versioned)
+	if err != nil {
+		return "", nil, EngineError(err)
+	}
+	cmp, err := r.compare(ctx, as, versioned, desired)
+	if err != nil {
+		return "", nil, r.compareError(err, sha, gitops.Kind("ApplicationDiff"), app.Name)
+	}
+	items, err := DiffItems(cmp)
 	if err != nil {
 		return "", nil, err
+	}
+	return sha, items, nil
+}
+
+// compare compares desired with the cluster as the actor as, in one of the comparison slots
+// and within the request's budget (504 past it).
+func (r *EngineReader) compare(ctx context.Context, as engine.Actor, versioned *v1alpha1.Application, desired []*unstructured.Unstructured) (engine.Comparison, error) {
+	release, err := r.acquireDiffSlot(ctx)
+	if err != nil {
+		return engine.Comparison{}, err
 	}
 	defer release()
 	// Hooks are run by syncs, not kept: they are never OutOfSync. The dry runs stop in time for
@@ -294,24 +347,27 @@ func (r *EngineReader) diffApplication(ctx context.Context, app *gitops.Applicat
 	budget := r.readBudget(ctx)
 	cmpCtx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	cmp, err := r.engine.Compare(cmpCtx, versioned, hooks.Resources(desired), true)
+	cmp, err := r.engine.CompareAs(cmpCtx, as, versioned, hooks.Resources(desired), true)
 	if err != nil && cmpCtx.Err() != nil && ctx.Err() == nil {
-		return "", nil, apierrors.NewTimeoutError(fmt.Sprintf(
+		return cmp, apierrors.NewTimeoutError(fmt.Sprintf(
 			"comparing %d objects with the cluster is taking longer than %s (a busy cluster); retry in a few seconds", len(desired), budget.Round(time.Millisecond)),
 			RetryAfterSeconds)
 	}
+	return cmp, err
+}
+
+// compareError turns a failed comparison into the API's answer: API errors (429, 504) as they
+// are, an unavailable cluster as the engine says, and a dry run the cluster refused as a 422 of
+// kind naming the revision.
+func (r *EngineReader) compareError(err error, sha string, kind schema.GroupKind, name string) error {
+	if _, ok := err.(apierrors.APIStatus); ok {
+		return err
+	}
 	var stage *engine.StageError
 	if errors.As(err, &stage) && stage.Reason == v1alpha1.ReasonClusterUnavailable {
-		return "", nil, EngineError(err)
+		return EngineError(err)
 	}
-	if err != nil {
-		return "", nil, apierrors.NewInvalid(gitops.Kind("ApplicationDiff"), app.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
-	}
-	items, err := DiffItems(cmp)
-	if err != nil {
-		return "", nil, err
-	}
-	return sha, items, nil
+	return apierrors.NewInvalid(kind, name, field.ErrorList{field.Invalid(field.NewPath("spec", "source"), sha, "the server refused the dry run: "+err.Error())})
 }
 
 // acquireDiffSlot waits for one of the --max-concurrent-diffs comparison slots, at most half of

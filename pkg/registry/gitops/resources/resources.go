@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/alert"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/alertprovider"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/application"
+	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationpreview"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/applicationset"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/cluster"
 	"github.com/ferry-gitops/ferry/pkg/registry/gitops/receiver"
@@ -34,7 +35,7 @@ type Options struct {
 	ClusterCredentialsNamespace string
 	// Notifications is the address policy AlertProviders are checked against.
 	Notifications *egress.Policy
-	// Reads serve /diff, /manifests and /health and check selective syncs; nil without a target
+	// Reads serve /diff, /manifests, /health and ApplicationPreviews and check selective syncs; nil without a target
 	// cluster, when those reads answer 503.
 	Reads *application.EngineReader
 }
@@ -53,8 +54,10 @@ func New(scheme *runtime.Scheme, getter generic.RESTOptionsGetter, o Options) (m
 	}
 	var manifests application.ManifestsRenderer
 	var differ application.Differ
+	var previewer application.Previewer
 	if r := o.Reads; r != nil {
 		appOpts.Health, appOpts.CheckSyncResources, manifests, differ = r.Health, r.CheckSyncResources, r.Manifests, r.Diff
+		previewer = r.Preview
 	}
 	apps, err := application.NewStorage(scheme, getter, appOpts)
 	if err != nil {
@@ -91,6 +94,9 @@ func New(scheme *runtime.Scheme, getter generic.RESTOptionsGetter, o Options) (m
 		"applications/health":    apps.Health,
 		"applications/manifests": application.NewManifestsREST(apps.Application.Store, manifests, o.Authorizer),
 		"applications/diff":      application.NewDiffREST(apps.Application.Store, differ, o.Authorizer),
+		"applicationpreviews": applicationpreview.NewREST(applicationpreview.Options{
+			Applications: apps.Application.Store, Authorizer: o.Authorizer, Tenancy: o.Tenancy, Validation: o.Validation, Preview: previewer,
+		}),
 		"applicationsets":        sets.ApplicationSet,
 		"applicationsets/status": sets.Status,
 		"clusters":               clusters.Cluster,

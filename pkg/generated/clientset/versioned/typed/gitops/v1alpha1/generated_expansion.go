@@ -22,6 +22,8 @@ type AlertExpansion interface{}
 
 type AlertProviderExpansion interface{}
 
+type ApplicationPreviewExpansion interface{}
+
 type ApplicationSetExpansion interface{}
 
 type ClusterExpansion interface{}

@@ -31,6 +31,7 @@ type GitopsV1alpha1Interface interface {
 	AlertsGetter
 	AlertProvidersGetter
 	ApplicationsGetter
+	ApplicationPreviewsGetter
 	ApplicationSetsGetter
 	ClustersGetter
 	ReceiversGetter
@@ -52,6 +53,10 @@ func (c *GitopsV1alpha1Client) AlertProviders(namespace string) AlertProviderInt
 
 func (c *GitopsV1alpha1Client) Applications(namespace string) ApplicationInterface {
 	return newApplications(c, namespace)
+}
+
+func (c *GitopsV1alpha1Client) ApplicationPreviews(namespace string) ApplicationPreviewInterface {
+	return newApplicationPreviews(c, namespace)
 }
 
 func (c *GitopsV1alpha1Client) ApplicationSets(namespace string) ApplicationSetInterface {

@@ -40,6 +40,10 @@ func (c *FakeGitopsV1alpha1) Applications(namespace string) v1alpha1.Application
 	return newFakeApplications(c, namespace)
 }
 
+func (c *FakeGitopsV1alpha1) ApplicationPreviews(namespace string) v1alpha1.ApplicationPreviewInterface {
+	return newFakeApplicationPreviews(c, namespace)
+}
+
 func (c *FakeGitopsV1alpha1) ApplicationSets(namespace string) v1alpha1.ApplicationSetInterface {
 	return newFakeApplicationSets(c, namespace)
 }
