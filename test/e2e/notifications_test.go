@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -200,4 +201,39 @@ func TestNotificationsFireOncePerTriggerAndRevision(t *testing.T) {
 	if n := s.count("/generic", `"trigger":"HealthDegraded"`); n != 1 {
 		t.Errorf("HealthDegraded was sent %d times to the generic sink:\n%s", n, s.dump("/generic"))
 	}
+}
+
+// TestNotificationsNeedTheWriterToReadTheProviderAndTheApplications: through kube-apiserver, with
+// token users. A user who may create Alerts but neither get AlertProviders nor list
+// Applications is refused with a 403 naming spec.providerRef.name and spec.selector, and nothing
+// is stored; a user holding ferry-edit, which grants both, creates the same Alert.
+func TestNotificationsNeedTheWriterToReadTheProviderAndTheApplications(t *testing.T) {
+	s := requireStack(t)
+	sink := newSink(t)
+	ns := newTenantNamespace(t, "notify-rights")
+	kubectlStdin(t, Admin, providerYAML(ns, "slack", "slack", sink.URL+"/slack"), "apply", "-f", "-")
+	kubectl(t, "create", "role", "alert-writer", "--verb=create,get", "--resource=alerts.gitops.ferry.dev", "-n", ns)
+	kubectl(t, "create", "rolebinding", "other", "--role=alert-writer", "--user=other", "-n", ns)
+	kubectl(t, "create", "rolebinding", "editor", "--clusterrole=ferry-edit", "--user=editor", "-n", ns)
+	for _, u := range []string{"editor", "other"} {
+		eventually(t, 60*time.Second, u+" may create alerts", func() (bool, string) {
+			r := s.Run(Admin, "", "auth", "can-i", "create", "alerts.gitops.ferry.dev", "-n", ns, "--as="+u)
+			return strings.TrimSpace(r.Stdout) == "yes", r.String()
+		})
+	}
+
+	alert := alertYAML(ns, "ops", "slack", "SyncFailed")
+	r := kubectlFails(t, "other", alert, "create", "-f", "-")
+	for _, want := range []string{
+		`spec.providerRef.name: Forbidden: user "other" may not get alertprovider ` + ns + `/slack`,
+		`spec.selector: Forbidden: user "other" may not list applications in namespace ` + ns,
+	} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("a user who may only create Alerts: want 403 saying %q, got %s", want, r)
+		}
+	}
+	if r := s.Run(Admin, "", "get", "alert.gitops.ferry.dev", "ops", "-n", ns); r.Err == nil || !strings.Contains(r.Stderr, "NotFound") {
+		t.Errorf("a refused Alert was stored: %s", r)
+	}
+	kubectlStdin(t, "editor", alert, "create", "-f", "-")
 }

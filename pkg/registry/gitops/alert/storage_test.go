@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -35,7 +37,7 @@ func TestAnAlertIsValidatedFieldByField(t *testing.T) {
 	server, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
 	t.Cleanup(func() { server.Terminate(t) })
 	config.Codec = apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
-	st, err := alert.NewStorage(apiserver.Scheme, restOptionsGetter{config})
+	st, err := alert.NewStorage(apiserver.Scheme, restOptionsGetter{config}, alert.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,5 +74,81 @@ func TestAnAlertIsValidatedFieldByField(t *testing.T) {
 	}
 	if _, err := st.Alert.Create(ctx, good(), rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
 		t.Errorf("a good Alert: %v", err)
+	}
+}
+
+// rights are what each user may do, as "user verb resource namespace[/name]".
+type rights map[string]bool
+
+func (r rights) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	where := a.GetNamespace()
+	if a.GetName() != "" {
+		where += "/" + a.GetName()
+	}
+	if a.GetAPIGroup() == gitops.GroupName && r[a.GetUser().GetName()+" "+a.GetVerb()+" "+a.GetResource()+" "+where] {
+		return authorizer.DecisionAllow, "", nil
+	}
+	return authorizer.DecisionNoOpinion, "no RBAC policy matched", nil
+}
+
+func as(who string) context.Context {
+	return genericapirequest.WithUser(genericapirequest.WithNamespace(genericapirequest.NewContext(), "shop"), &user.DefaultInfo{Name: who})
+}
+
+// TestWritingAnAlertNeedsItsProviderAndTheRightToListApplications: the writer of an Alert must
+// be allowed to get its AlertProvider and to list the Applications of its namespace; each
+// refusal is a 403 naming the field and the user, and nothing is stored. A change of labels
+// alone is not checked again; pointing the Alert at another provider is.
+func TestWritingAnAlertNeedsItsProviderAndTheRightToListApplications(t *testing.T) {
+	server, config := etcd3testing.NewUnsecuredEtcd3TestClientServer(t)
+	t.Cleanup(func() { server.Terminate(t) })
+	config.Codec = apiserver.Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)
+	allowed := rights{
+		"admin get alertproviders shop/slack":  true,
+		"admin list applications shop":         true,
+		"lister list applications shop":        true,
+		"sender get alertproviders shop/slack": true,
+	}
+	st, err := alert.NewStorage(apiserver.Scheme, restOptionsGetter{config}, alert.Options{Authorizer: authorizer.AuthorizerFunc(allowed.Authorize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Alert.DestroyFunc)
+	ops := func() *gitops.Alert {
+		return &gitops.Alert{ObjectMeta: metav1.ObjectMeta{Name: "ops", Namespace: "shop"}, Spec: gitops.AlertSpec{
+			ProviderRef: gitops.LocalObjectReference{Name: "slack"}, Triggers: []gitops.AlertTrigger{"SyncFailed"},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
+		}}
+	}
+	for _, tc := range []struct{ who, want string }{
+		{"lister", `spec.providerRef.name: Forbidden: user "lister" may not get alertprovider shop/slack`},
+		{"sender", `spec.selector: Forbidden: user "sender" may not list applications in namespace shop`},
+	} {
+		_, err := st.Alert.Create(as(tc.who), ops(), rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s creates an Alert: got %v, want 403 with %q", tc.who, err, tc.want)
+		}
+		if _, err := st.Alert.Get(as("admin"), "ops", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("a refused Alert was stored: %v", err)
+		}
+	}
+
+	created, err := st.Alert.Create(as("admin"), ops(), rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("admin, who may do both: %v", err)
+	}
+	// A change of labels alone, by someone with neither right, is not a change of what it names.
+	a := created.(*gitops.Alert).DeepCopy()
+	a.Labels = map[string]string{"owner": "shop"}
+	updated, _, err := st.Alert.Update(as("labeller"), "ops", rest.DefaultUpdatedObjectInfo(a), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("a label change was checked as a new reference: %v", err)
+	}
+	// Pointing it at another provider is checked again.
+	a = updated.(*gitops.Alert).DeepCopy()
+	a.Spec.ProviderRef.Name = "pager"
+	_, _, err = st.Alert.Update(as("admin"), "ops", rest.DefaultUpdatedObjectInfo(a), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `spec.providerRef.name: Forbidden: user "admin" may not get alertprovider shop/pager`) {
+		t.Fatalf("admin points the Alert at a provider he may not read: %v", err)
 	}
 }

@@ -77,7 +77,7 @@ func New(scheme *runtime.Scheme, getter generic.RESTOptionsGetter, o Options) (m
 	if err != nil {
 		return nil, err
 	}
-	alerts, err := alert.NewStorage(scheme, getter)
+	alerts, err := alert.NewStorage(scheme, getter, alert.Options{Authorizer: o.Authorizer})
 	if err != nil {
 		return nil, err
 	}
