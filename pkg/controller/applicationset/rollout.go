@@ -246,7 +246,7 @@ func (c *Controller) pinRevisions(ctx context.Context, app *gitopsv1alpha1.Appli
 		if !ok {
 			var err error
 			if sha, err = c.resolve(ctx, app.Namespace, src); err != nil {
-				return fmt.Errorf("Application %s, %s: resolving revision %q: %w", app.Name, src.Field, src.Revision, err)
+				return fmt.Errorf("resolving revision %q of Application %s, %s: %w", src.Revision, app.Name, src.Field, err)
 			}
 			resolved[key] = sha
 		}

@@ -49,7 +49,7 @@ type REST struct {
 }
 
 var (
-	_ rest.Creater              = &REST{}
+	_ rest.Creater              = &REST{} //nolint:misspell // the interface's name in k8s.io/apiserver
 	_ rest.Scoper               = &REST{}
 	_ rest.SingularNameProvider = &REST{}
 	_ rest.TableConvertor       = &REST{}
