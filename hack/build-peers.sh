@@ -119,7 +119,11 @@ build_peer() {
 	log "building $name $version from $module (first run only)"
 	local gomod
 	gomod=$(peer_gomod "$module" "$version")
-	[[ -n "$gomod" && -f "$gomod" ]] || { log "cannot download $module@$version from the Go module proxy"; return 1; }
+	if [[ -z "$gomod" || ! -f "$gomod" ]]; then
+		log "cannot download $module@$version from the Go module proxy:"
+		go mod download "$module@$version" 2>&1 | sed 's/^/    /' >&2 || true
+		return 1
+	fi
 	local gover
 	gover=$(awk '$1=="go"{print $2; exit}' "$gomod")
 	local toolchain=local
@@ -164,11 +168,14 @@ build_peer() {
 	# anything missing.
 	if ! (cd "$mod" && GOTOOLCHAIN=$toolchain go mod tidy -e >&2); then
 		log "FAILED: go mod tidy for $name (wrapper kept in $mod)"
+		rmdir "$dir" 2>/dev/null || true
 		return 1
 	fi
 	if ! (cd "$mod" && with_progress "go build $name" env GOTOOLCHAIN="$toolchain" \
 		go build -trimpath -ldflags '-s -w' -o "$dir/$binary.tmp" "$pkg"); then
 		log "FAILED: go build $pkg (wrapper kept in $mod)"
+		rm -f "$dir/$binary.tmp"
+		rmdir "$dir" 2>/dev/null || true
 		return 1
 	fi
 	mv "$dir/$binary.tmp" "$dir/$binary"
