@@ -36,7 +36,7 @@ import (
 )
 
 func main() {
-	peers := flag.String("peers", "flux,argocd", "comma-separated peers to start: flux, argocd")
+	peers := flag.String("peers", "flux,flux-helm,argocd", "comma-separated peers to start: flux (source- and kustomize-controller), flux-helm (helm-controller beside them), argocd")
 	reuse := flag.String("reuse", "", "attach to the stack running in this directory (make dev-up's .dev) instead of starting one")
 	timeout := flag.Duration("timeout", 5*time.Minute, "how long each peer has to bring its app to Ready/Synced")
 	keep := flag.Bool("keep", false, "leave the peers and the stack running, for looking at them")
@@ -78,7 +78,11 @@ type env struct {
 	kube  kubernetes.Interface
 	dyn   dynamic.Interface
 	repo  *gittest.Repo
-	procs []*exec.Cmd
+	procs []peerProcess
+	// fluxEnv is the Flux controllers' environment, for helm-controller started after them.
+	fluxEnv []string
+	// scratch are directories outside dir to remove when the peers stop.
+	scratch []string
 }
 
 func run(peerList, reuse string, timeout time.Duration, keep bool) error {
@@ -91,14 +95,19 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 		switch p = strings.TrimSpace(p); p {
 		case "flux", "argocd":
 			want[p] = true
+		case "flux-helm":
+			want["flux"], want[p] = true, true
 		case "":
 		default:
-			return fmt.Errorf("-peers: unknown peer %q (flux, argocd)", p)
+			return fmt.Errorf("-peers: unknown peer %q (flux, flux-helm, argocd)", p)
 		}
 	}
 	var names []string
 	if want["flux"] {
 		names = append(names, "source-controller", "kustomize-controller")
+	}
+	if want["flux-helm"] {
+		names = append(names, "helm-controller")
 	}
 	if want["argocd"] {
 		names = append(names, "argocd", "redis")
@@ -145,6 +154,10 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 	e.repo.Commit("main", map[string]string{
 		"flux/app/configmap.yaml":   configMap("flux-demo", "flux-app"),
 		"argocd/app/configmap.yaml": configMap("argocd-demo", "argocd-app"),
+		"charts/app/Chart.yaml":     "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"charts/app/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
+			"data:\n  revision: {{ .Values.revision | quote }}\n",
+		"charts/app/values.yaml": "revision: v1\n",
 	}, "one app per peer")
 	logf("Git repository at %s", e.repo.URL())
 
@@ -154,6 +167,12 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 		if err := e.flux(ctx, bins, timeout); err != nil {
 			logf("flux: %v", err)
 			failed = append(failed, "flux")
+		}
+	}
+	if want["flux-helm"] && !contains(failed, "flux") {
+		if err := e.fluxHelm(ctx, bins, timeout); err != nil {
+			logf("flux-helm: %v", err)
+			failed = append(failed, "flux-helm")
 		}
 	}
 	if want["argocd"] {
@@ -169,11 +188,29 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 	if len(failed) > 0 {
 		return fmt.Errorf("%s did not sync (logs in %s)", strings.Join(failed, ", "), e.dir)
 	}
+	if !keep {
+		e.scratch = append(e.scratch, e.dir)
+	}
 	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func configMap(namespace, name string) string {
 	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\ndata:\n  revision: v1\n", name, namespace)
+}
+
+// peerProcess is a started peer; done closes when it has exited.
+type peerProcess struct {
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 // start runs a peer's process with its output in dir/name.log.
@@ -193,21 +230,28 @@ func (e *env) start(name string, environ []string, bin string, args ...string) e
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
 	logf("started %s (pid %d): %s %s", name, cmd.Process.Pid, bin, strings.Join(args, " "))
-	e.procs = append(e.procs, cmd)
-	go func() { _ = cmd.Wait(); f.Close() }()
+	done := make(chan struct{})
+	e.procs = append(e.procs, peerProcess{cmd: cmd, done: done})
+	go func() { _ = cmd.Wait(); f.Close(); close(done) }()
 	return nil
 }
 
 func (e *env) stopAll() {
 	for _, p := range e.procs {
-		_ = p.Process.Kill()
+		_ = p.cmd.Process.Kill()
+	}
+	for _, p := range e.procs {
+		<-p.done
+	}
+	for _, d := range e.scratch {
+		_ = os.RemoveAll(d)
 	}
 }
 
 func (e *env) writePids() {
 	var b strings.Builder
 	for _, p := range e.procs {
-		fmt.Fprintf(&b, "%d %s\n", p.Process.Pid, p.Args[0])
+		fmt.Fprintf(&b, "%d %s\n", p.cmd.Process.Pid, p.cmd.Args[0])
 	}
 	_ = os.WriteFile(filepath.Join(e.dir, "pids"), []byte(b.String()), 0o644)
 }
@@ -314,6 +358,7 @@ func modDir(module, version string) (string, error) {
 var (
 	crds            = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	gitRepositories = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
+	helmReleases    = schema.GroupVersionResource{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"}
 	kustomizations  = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
 	applications    = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
 	appProjects     = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "appprojects"}
@@ -352,13 +397,17 @@ func (e *env) flux(ctx context.Context, bins map[string]built, timeout time.Dura
 		return err
 	}
 	storage := filepath.Join(e.dir, "source-controller-storage")
-	tmp := filepath.Join(e.dir, "flux-tmp")
-	for _, d := range []string{storage, tmp} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(storage, 0o755); err != nil {
+		return err
 	}
+	tmp, err := fluxTmp(e.dir)
+	if err != nil {
+		return err
+	}
+	e.scratch = append(e.scratch, tmp)
 	environ := []string{"KUBECONFIG=" + e.stack.Kubeconfig(), "RUNTIME_NAMESPACE=flux-system", "TMPDIR=" + tmp}
+	e.fluxEnv = environ
+	logf("flux: TMPDIR %s", tmp)
 	storageAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	if err := e.start("source-controller", environ, sc.bin,
 		"--storage-path="+storage, "--storage-addr="+storageAddr, "--storage-adv-addr="+storageAddr,
@@ -405,6 +454,71 @@ func (e *env) flux(ctx context.Context, bins map[string]built, timeout time.Dura
 	}
 	logf("flux: ConfigMap flux-demo/flux-app applied")
 	return nil
+}
+
+// fluxHelm starts helm-controller beside flux's source-controller and installs one HelmRelease
+// of a chart from the Git repository (source-controller packages it as a HelmChart).
+func (e *env) fluxHelm(ctx context.Context, bins map[string]built, timeout time.Duration) error {
+	hc := bins["helm-controller"]
+	if hc.bin == "" {
+		return errors.New("helm-controller was not built")
+	}
+	dir, err := modDir("github.com/fluxcd/helm-controller", hc.version)
+	if err != nil {
+		return err
+	}
+	if err := e.kubectl("apply", "--server-side", "-f", filepath.Join(dir, "config", "crd", "bases")); err != nil {
+		return err
+	}
+	if err := e.established(ctx, "helmreleases.helm.toolkit.fluxcd.io"); err != nil {
+		return err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	if err := e.start("helm-controller", e.fluxEnv, hc.bin,
+		"--metrics-addr=127.0.0.1:"+strconv.Itoa(ports[0]), "--health-addr=127.0.0.1:"+strconv.Itoa(ports[1]),
+		"--enable-leader-election=false", "--watch-all-namespaces=true", "--concurrent=4", "--log-level=info",
+	); err != nil {
+		return err
+	}
+	if err := e.create(ctx, helmReleases, map[string]any{
+		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+		"metadata": map[string]any{"name": "flux-helm-app", "namespace": "flux-system"},
+		"spec": map[string]any{
+			"interval":        "1m",
+			"targetNamespace": "flux-demo",
+			"releaseName":     "flux-helm-app", // else <targetNamespace>-<name>
+			"chart": map[string]any{"spec": map[string]any{
+				"chart":     "./charts/app",
+				"sourceRef": map[string]any{"kind": "GitRepository", "name": "peers"},
+			}},
+		},
+	}); err != nil {
+		return err
+	}
+	d, err := e.waitFor(ctx, timeout, helmReleases, "flux-system", "flux-helm-app", readyCondition)
+	if err != nil {
+		return err
+	}
+	logf("flux-helm: HelmRelease Ready after %s", d.Round(time.Millisecond))
+	if _, err := e.kube.CoreV1().ConfigMaps("flux-demo").Get(ctx, "flux-helm-app", metav1.GetOptions{}); err != nil {
+		return fmt.Errorf("the HelmRelease is Ready but its ConfigMap: %w", err)
+	}
+	logf("flux-helm: ConfigMap flux-demo/flux-helm-app installed")
+	return nil
+}
+
+// fluxTmp is the controllers' TMPDIR, where they clone and unpack every revision. Flux asks for
+// /tmp on tmpfs at scale (an emptyDir with medium Memory); this machine's /tmp is on disk, so it
+// is a directory in /dev/shm when there is one.
+func fluxTmp(dir string) (string, error) {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return os.MkdirTemp("/dev/shm", "ferry-peers-flux-tmp-")
+	}
+	tmp := filepath.Join(dir, "flux-tmp")
+	return tmp, os.MkdirAll(tmp, 0o755)
 }
 
 // argocd starts Redis, argocd-repo-server and argocd-application-controller the way Argo CD's
@@ -460,7 +574,9 @@ func (e *env) argocd(ctx context.Context, bins map[string]built, timeout time.Du
 		"ARGOCD_TLS_DATA_PATH=" + filepath.Join(local, "tls"), "ARGOCD_SSH_DATA_PATH=" + filepath.Join(local, "ssh"),
 		"ARGOCD_GNUPGHOME=" + filepath.Join(local, "gpg", "keys"), "ARGOCD_GPG_DATA_PATH=" + filepath.Join(local, "gpg", "source"),
 	}
-	for _, d := range []string{"tls", "ssh", "gpg/keys", "gpg/source"} {
+	// argocd-repo-server clones into $TMPDIR/_argocd-repo.
+	environ = append(environ, "TMPDIR="+filepath.Join(local, "tmp"))
+	for _, d := range []string{"tls", "ssh", "gpg/keys", "gpg/source", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(local, d), 0o700); err != nil {
 			return err
 		}
