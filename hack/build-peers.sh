@@ -21,7 +21,10 @@
 # the binary's cache directory records which Go built it (go version -m <binary>).
 set -euo pipefail
 
-# name|module|version|main package|binary|pins
+# name|module|version|main package|binary|pins|stamp
+#
+# "stamp" is the version-stamping -X flags of the peer's own release build (its Makefile), with
+# @V@ for the version without its "v"; without them Argo CD calls itself 99.99.99 and Helm v4.3.
 #
 # The module proxy serves only some versions of some modules. Flux v2.10 (source-controller and
 # kustomize-controller v1.10.x, helm-controller v1.7.x) needs versions it refuses
@@ -38,7 +41,12 @@ PEERS=(
 	# One binary for every Argo CD component: it picks the component from its argv[0] (or
 	# $ARGOCD_BINARY_NAME): argocd-application-controller, argocd-repo-server. The links are made
 	# beside it. Its go.mod asks for Go 1.27.0.
-	"argocd|github.com/argoproj/argo-cd/v3|${ARGOCD_VERSION:-v3.6.2}|github.com/argoproj/argo-cd/v3/cmd|argocd|"
+	"argocd|github.com/argoproj/argo-cd/v3|${ARGOCD_VERSION:-v3.6.2}|github.com/argoproj/argo-cd/v3/cmd|argocd||-X github.com/argoproj/argo-cd/v3/common.version=@V@ -X github.com/argoproj/argo-cd/v3/common.gitTag=v@V@ -X github.com/argoproj/argo-cd/v3/common.gitTreeState=clean"
+	# argocd-repo-server renders Helm charts and kustomize overlays by running these two binaries,
+	# which Argo CD's image ships at the versions of its hack/tool-versions.sh (v3.6.2: Helm 4.3.2,
+	# kustomize 5.8.3). Neither go.mod has replace lines; kustomize's asks for Go 1.27.0.
+	"helm|helm.sh/helm/v4|${ARGOCD_HELM_VERSION:-v4.3.2}|helm.sh/helm/v4/cmd/helm|helm||-X helm.sh/helm/v4/internal/version.version=v@V@ -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+	"kustomize|sigs.k8s.io/kustomize/kustomize/v5|${ARGOCD_KUSTOMIZE_VERSION:-v5.8.3}|sigs.k8s.io/kustomize/kustomize/v5|kustomize|"
 )
 ARGOCD_LINKS=(argocd-application-controller argocd-repo-server argocd-server argocd-applicationset-controller)
 
@@ -110,7 +118,7 @@ wrapper_replaces() {
 }
 
 build_peer() {
-	local name=$1 module=$2 version=$3 pkg=$4 binary=$5 pins=$6
+	local name=$1 module=$2 version=$3 pkg=$4 binary=$5 pins=$6 stamp=$7
 	local dir="$CACHE/$name-$version"
 	if [[ -x "$dir/$binary" ]]; then
 		echo "$name $version $dir/$binary"
@@ -172,7 +180,7 @@ build_peer() {
 		return 1
 	fi
 	if ! (cd "$mod" && with_progress "go build $name" env GOTOOLCHAIN="$toolchain" \
-		go build -trimpath -ldflags '-s -w' -o "$dir/$binary.tmp" "$pkg"); then
+		go build -trimpath -ldflags "-s -w ${stamp//@V@/${version#v}}" -o "$dir/$binary.tmp" "$pkg"); then
 		log "FAILED: go build $pkg (wrapper kept in $mod)"
 		rm -f "$dir/$binary.tmp"
 		rmdir "$dir" 2>/dev/null || true
@@ -231,11 +239,11 @@ build_redis() {
 want=("$@")
 failed=0
 for spec in "${PEERS[@]}"; do
-	IFS='|' read -r name module version pkg binary pins <<<"$spec"
+	IFS='|' read -r name module version pkg binary pins stamp <<<"$spec"
 	if ((${#want[@]})) && [[ " ${want[*]} " != *" $name "* ]]; then
 		continue
 	fi
-	if ! build_peer "$name" "$module" "$version" "$pkg" "$binary" "$pins"; then
+	if ! build_peer "$name" "$module" "$version" "$pkg" "$binary" "$pins" "$stamp"; then
 		failed=1
 		continue
 	fi

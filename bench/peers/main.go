@@ -10,12 +10,18 @@
 package main
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +84,9 @@ type env struct {
 	kube  kubernetes.Interface
 	dyn   dynamic.Interface
 	repo  *gittest.Repo
-	procs []peerProcess
+	// charts is the URL of a Helm chart repository on 127.0.0.1 serving the chart "app".
+	charts string
+	procs  []peerProcess
 	// fluxEnv is the Flux controllers' environment, for helm-controller started after them.
 	fluxEnv []string
 	// scratch are directories outside dir to remove when the peers stop.
@@ -110,7 +118,7 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 		names = append(names, "helm-controller")
 	}
 	if want["argocd"] {
-		names = append(names, "argocd", "redis")
+		names = append(names, "argocd", "redis", "helm", "kustomize")
 	}
 	bins, err := buildPeers(root, names...)
 	if err != nil {
@@ -154,12 +162,17 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 	e.repo.Commit("main", map[string]string{
 		"flux/app/configmap.yaml":   configMap("flux-demo", "flux-app"),
 		"argocd/app/configmap.yaml": configMap("argocd-demo", "argocd-app"),
-		"charts/app/Chart.yaml":     "apiVersion: v2\nname: app\nversion: 0.1.0\n",
-		"charts/app/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
-			"data:\n  revision: {{ .Values.revision | quote }}\n",
-		"charts/app/values.yaml": "revision: v1\n",
+		// A kustomize overlay, which argocd-repo-server renders by running kustomize.
+		"argocd/kustomize/kustomization.yaml": "resources: [configmap.yaml]\n",
+		"argocd/kustomize/configmap.yaml":     configMap("argocd-demo", "argocd-kustomize-app"),
 	}, "one app per peer")
 	logf("Git repository at %s", e.repo.URL())
+	stopCharts, err := e.serveCharts()
+	if err != nil {
+		return err
+	}
+	defer stopCharts()
+	logf("Helm chart repository at %s", e.charts)
 
 	ctx := context.Background()
 	var failed []string
@@ -181,6 +194,7 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 			failed = append(failed, "argocd")
 		}
 	}
+	e.reportRSS()
 	if keep {
 		logf("left running: the stack in %s (hack/local-down.sh with FERRY_DEV_DIR to stop), peers' pids in %s/pids", e.stack.Dir, e.dir)
 		e.writePids()
@@ -211,6 +225,60 @@ func configMap(namespace, name string) string {
 type peerProcess struct {
 	cmd  *exec.Cmd
 	done chan struct{}
+}
+
+// chartFiles is the chart "app" 0.1.0: one ConfigMap named after the release.
+var chartFiles = map[string]string{
+	"app/Chart.yaml":  "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+	"app/values.yaml": "revision: v1\n",
+	"app/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
+		"data:\n  revision: {{ .Values.revision | quote }}\n",
+}
+
+// serveCharts serves a Helm chart repository (index.yaml and the packaged chart) on 127.0.0.1, as
+// the Helm workload asks: Flux reads it through a HelmRepository, Argo CD through an
+// Application whose source is a chart.
+func (e *env) serveCharts() (stop func(), err error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, name := range []string{"app/Chart.yaml", "app/values.yaml", "app/templates/configmap.yaml"} {
+		body := chartFiles[name]
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(0, 0)}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	tgz := buf.Bytes()
+	sum := sha256.Sum256(tgz)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	e.charts = "http://" + l.Addr().String()
+	index := fmt.Sprintf("apiVersion: v1\nentries:\n  app:\n  - apiVersion: v2\n    name: app\n    version: 0.1.0\n"+
+		"    created: \"2026-01-01T00:00:00Z\"\n    digest: %s\n    urls:\n    - %s/app-0.1.0.tgz\ngenerated: \"2026-01-01T00:00:00Z\"\n",
+		hex.EncodeToString(sum[:]), e.charts)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/index.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-yaml")
+		_, _ = w.Write([]byte(index))
+	})
+	mux.HandleFunc("/app-0.1.0.tgz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/gzip")
+		_, _ = w.Write(tgz)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return func() { _ = srv.Close() }, nil
 }
 
 // start runs a peer's process with its output in dir/name.log.
@@ -245,6 +313,22 @@ func (e *env) stopAll() {
 	}
 	for _, d := range e.scratch {
 		_ = os.RemoveAll(d)
+	}
+}
+
+// reportRSS prints each peer process's resident memory now, once its app is synced: a first
+// look at what the benchmark's peak RSS column will hold.
+func (e *env) reportRSS() {
+	for _, p := range e.procs {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && (f[0] == "VmRSS:" || f[0] == "VmHWM:") {
+				logf("%s: %s %s kB", p.cmd.Args[0], strings.TrimSuffix(f[0], ":"), f[1])
+			}
+		}
 	}
 }
 
@@ -356,12 +440,13 @@ func modDir(module, version string) (string, error) {
 }
 
 var (
-	crds            = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	gitRepositories = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
-	helmReleases    = schema.GroupVersionResource{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"}
-	kustomizations  = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
-	applications    = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
-	appProjects     = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "appprojects"}
+	crds             = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	gitRepositories  = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
+	helmRepositories = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "helmrepositories"}
+	helmReleases     = schema.GroupVersionResource{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"}
+	kustomizations   = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
+	applications     = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
+	appProjects      = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "appprojects"}
 )
 
 // flux starts source-controller and kustomize-controller as Flux's own manifests run them
@@ -457,7 +542,7 @@ func (e *env) flux(ctx context.Context, bins map[string]built, timeout time.Dura
 }
 
 // fluxHelm starts helm-controller beside flux's source-controller and installs one HelmRelease
-// of a chart from the Git repository (source-controller packages it as a HelmChart).
+// of the chart repository's chart (source-controller fetches it through a HelmRepository).
 func (e *env) fluxHelm(ctx context.Context, bins map[string]built, timeout time.Duration) error {
 	hc := bins["helm-controller"]
 	if hc.bin == "" {
@@ -483,6 +568,13 @@ func (e *env) fluxHelm(ctx context.Context, bins map[string]built, timeout time.
 	); err != nil {
 		return err
 	}
+	if err := e.create(ctx, helmRepositories, map[string]any{
+		"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+		"metadata": map[string]any{"name": "peers-charts", "namespace": "flux-system"},
+		"spec":     map[string]any{"url": e.charts, "interval": "1m"},
+	}); err != nil {
+		return err
+	}
 	if err := e.create(ctx, helmReleases, map[string]any{
 		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
 		"metadata": map[string]any{"name": "flux-helm-app", "namespace": "flux-system"},
@@ -491,8 +583,8 @@ func (e *env) fluxHelm(ctx context.Context, bins map[string]built, timeout time.
 			"targetNamespace": "flux-demo",
 			"releaseName":     "flux-helm-app", // else <targetNamespace>-<name>
 			"chart": map[string]any{"spec": map[string]any{
-				"chart":     "./charts/app",
-				"sourceRef": map[string]any{"kind": "GitRepository", "name": "peers"},
+				"chart": "app", "version": "0.1.0",
+				"sourceRef": map[string]any{"kind": "HelmRepository", "name": "peers-charts"},
 			}},
 		},
 	}); err != nil {
@@ -582,9 +674,15 @@ func (e *env) argocd(ctx context.Context, bins map[string]built, timeout time.Du
 		}
 	}
 	binDir := filepath.Dir(ac.bin)
-	// hack/build-peers.sh put Argo CD's git-verify-wrapper.sh beside the binary, as its image has it
-	// on PATH.
-	environ = append(environ, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// hack/build-peers.sh put Argo CD's git-verify-wrapper.sh beside the binary; with the helm and
+	// kustomize it built, that is what Argo CD's image has on PATH.
+	path := []string{binDir}
+	for _, tool := range []string{"helm", "kustomize"} {
+		if b := bins[tool]; b.bin != "" {
+			path = append(path, filepath.Dir(b.bin))
+		}
+	}
+	environ = append(environ, "PATH="+strings.Join(append(path, os.Getenv("PATH")), string(os.PathListSeparator)))
 	repoAddr := "127.0.0.1:" + strconv.Itoa(ports[1])
 	if err := e.start("argocd-repo-server", environ, filepath.Join(binDir, "argocd-repo-server"),
 		"--address", "127.0.0.1", "--port", strconv.Itoa(ports[1]),
@@ -600,19 +698,40 @@ func (e *env) argocd(ctx context.Context, bins map[string]built, timeout time.Du
 	); err != nil {
 		return err
 	}
+	if err := e.argocdApp(ctx, timeout, "argocd-app", map[string]any{"repoURL": e.repo.URL(), "targetRevision": "main", "path": "argocd/app"}); err != nil {
+		return err
+	}
+	if bins["kustomize"].bin != "" {
+		if err := e.argocdApp(ctx, timeout, "argocd-kustomize-app", map[string]any{"repoURL": e.repo.URL(), "targetRevision": "main", "path": "argocd/kustomize"}); err != nil {
+			return err
+		}
+	}
+	if bins["helm"].bin != "" {
+		// The chart's ConfigMap is named after the release, which is the Application's name.
+		if err := e.argocdApp(ctx, timeout, "argocd-helm-app", map[string]any{"repoURL": e.charts, "chart": "app", "targetRevision": "0.1.0"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// argocdApp creates an Application with automated sync in the in-cluster destination's
+// argocd-demo namespace and waits for it to be Synced and Healthy and its ConfigMap (named like
+// the Application) to exist.
+func (e *env) argocdApp(ctx context.Context, timeout time.Duration, name string, source map[string]any) error {
 	if err := e.create(ctx, applications, map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-		"metadata": map[string]any{"name": "argocd-app", "namespace": "argocd"},
+		"metadata": map[string]any{"name": name, "namespace": "argocd"},
 		"spec": map[string]any{
 			"project":     "default",
-			"source":      map[string]any{"repoURL": e.repo.URL(), "targetRevision": "main", "path": "argocd/app"},
+			"source":      source,
 			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "argocd-demo"},
 			"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}},
 		},
 	}); err != nil {
 		return err
 	}
-	d, err := e.waitFor(ctx, timeout, applications, "argocd", "argocd-app", func(u *unstructured.Unstructured) (bool, string) {
+	d, err := e.waitFor(ctx, timeout, applications, "argocd", name, func(u *unstructured.Unstructured) (bool, string) {
 		sync, _, _ := unstructured.NestedString(u.Object, "status", "sync", "status")
 		health, _, _ := unstructured.NestedString(u.Object, "status", "health", "status")
 		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
@@ -621,10 +740,10 @@ func (e *env) argocd(ctx context.Context, bins map[string]built, timeout time.Du
 	if err != nil {
 		return err
 	}
-	logf("argocd: Application Synced and Healthy after %s", d.Round(time.Millisecond))
-	if _, err := e.kube.CoreV1().ConfigMaps("argocd-demo").Get(ctx, "argocd-app", metav1.GetOptions{}); err != nil {
-		return fmt.Errorf("the Application is Synced but its ConfigMap: %w", err)
+	logf("argocd: Application %s Synced and Healthy after %s", name, d.Round(time.Millisecond))
+	if _, err := e.kube.CoreV1().ConfigMaps("argocd-demo").Get(ctx, name, metav1.GetOptions{}); err != nil {
+		return fmt.Errorf("the Application %s is Synced but its ConfigMap: %w", name, err)
 	}
-	logf("argocd: ConfigMap argocd-demo/argocd-app applied")
+	logf("argocd: ConfigMap argocd-demo/%s applied", name)
 	return nil
 }
