@@ -6,19 +6,21 @@
 # here: no release downloads, no container images. Prints one line per built peer on stdout,
 # "<name> <version> <binary path>"; progress goes to stderr.
 #
-#   hack/build-peers.sh                      # every peer
-#   hack/build-peers.sh source-controller    # only the ones named
+#   hack/build-peers.sh                      # everything below, and Redis
+#   hack/build-peers.sh source-controller    # only the ones named (redis for Redis)
 #
-# None of the peers can be `go install`ed: each go.mod has replace directives (its own api/
-# submodule as ./api, digest and kustomize pins). So each gets a small wrapper module that requires
-# the peer's module at the pinned version and carries the peer's own replace lines. A replace to a
+# Neither Flux's controllers nor Argo CD can be `go install`ed: their go.mod files have replace
+# directives (Flux's api/ submodule as ./api, digest and kustomize pins; Argo CD's k8s.io pins and
+# ./gitops-engine). So each gets a small wrapper module that requires the peer's module at the
+# pinned version and carries the peer's own replace lines (helm and kustomize, which have none, go
+# the same way). A replace to a
 # directory inside the peer's repository (./api, ./gitops-engine) names a nested module the module
 # zip does not contain; it becomes a replace to that module at the version the peer requires, which
 # its release tags publish alongside.
 #
 # Ferry itself builds with Go 1.26.8. A peer whose go.mod asks for a newer Go is built with
-# $PEER_NEW_GOTOOLCHAIN (go1.27.3, the newer Go the module proxy serves) in its wrapper only;
-# the binary's cache directory records which Go built it (go version -m <binary>).
+# $PEER_NEW_GOTOOLCHAIN (go1.27.3, the newer Go the module proxy serves) in its wrapper only.
+# Beside each binary: wrapper.go.mod (what was built), toolchain (which Go) and build-seconds.
 set -euo pipefail
 
 # name|module|version|main package|binary|pins|stamp
