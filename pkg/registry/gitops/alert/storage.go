@@ -6,7 +6,6 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -55,32 +54,28 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		return Storage{}, fmt.Errorf("setting up storage of alerts: %w", err)
 	}
 	return Storage{
-		Alert:  &REST{Store: store, opts: opts},
+		Alert:  newREST(store, opts),
 		Status: status.New(store, statusStrategy{strategy}),
 	}, nil
 }
 
 // REST is the storage of the main resource, alerts.
 type REST struct {
-	*genericregistry.Store
+	*access.Guarded
 	opts Options
+}
+
+// newREST guards the store's writes with the check of what a Alert names.
+func newREST(store *genericregistry.Store, opts Options) *REST {
+	r := &REST{opts: opts}
+	r.Guarded = &access.Guarded{Store: store, Check: access.Typed(r.checkReferences)}
+	return r
 }
 
 var _ rest.CategoriesProvider = &REST{}
 
 // Categories puts Alerts into `kubectl get gitops`.
 func (*REST) Categories() []string { return []string{"gitops"} }
-
-// Create stores a new Alert once the writer may get its AlertProvider and list Applications.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, access.OnCreate(r.checkObject, createValidation), options)
-}
-
-// Update changes an Alert once the writer may get its AlertProvider and list Applications, when
-// its spec changes.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, access.OnCreate(r.checkObject, createValidation), access.OnUpdate(r.checkObject, updateValidation), forceAllowCreate, options)
-}
 
 // checkReferences: an Alert sends, with Ferry's identity, the state of the Applications it
 // selects to the address of its AlertProvider, with that provider's credentials. So its writer
@@ -123,13 +118,4 @@ func (r *REST) checkReferences(ctx context.Context, a, old *gitops.Alert) error 
 		return apierrors.NewForbidden(gitops.Resource("alerts"), a.Name, errs.ToAggregate())
 	}
 	return nil
-}
-
-// checkObject is checkReferences for the validation hooks: old is nil on create.
-func (r *REST) checkObject(ctx context.Context, obj, old runtime.Object) error {
-	var prev *gitops.Alert
-	if old != nil {
-		prev = old.(*gitops.Alert)
-	}
-	return r.checkReferences(ctx, obj.(*gitops.Alert), prev)
 }

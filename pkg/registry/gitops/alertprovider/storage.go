@@ -6,7 +6,6 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -66,32 +65,28 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		return Storage{}, fmt.Errorf("setting up storage of alertproviders: %w", err)
 	}
 	return Storage{
-		AlertProvider: &REST{Store: store, opts: opts},
+		AlertProvider: newREST(store, opts),
 		Status:        status.New(store, statusStrategy{strategy}),
 	}, nil
 }
 
 // REST is the storage of the main resource, alertproviders.
 type REST struct {
-	*genericregistry.Store
+	*access.Guarded
 	opts Options
+}
+
+// newREST guards the store's writes with the check of what a AlertProvider names.
+func newREST(store *genericregistry.Store, opts Options) *REST {
+	r := &REST{opts: opts}
+	r.Guarded = &access.Guarded{Store: store, Check: access.Typed(r.checkSecret)}
+	return r
 }
 
 var _ rest.CategoriesProvider = &REST{}
 
 // Categories puts AlertProviders into `kubectl get gitops`.
 func (*REST) Categories() []string { return []string{"gitops"} }
-
-// Create stores a new AlertProvider once the writer may read the Secret it names.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, access.OnCreate(r.checkObject, createValidation), options)
-}
-
-// Update changes an AlertProvider once the writer may read the Secret it names, when the
-// Secret or where its token goes changes.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, access.OnCreate(r.checkObject, createValidation), access.OnUpdate(r.checkObject, updateValidation), forceAllowCreate, options)
-}
 
 // checkSecret: Ferry sends the token of the named Secret to the provider's address (and may
 // take the address itself from it), so whoever names the Secret, or points the provider
@@ -118,13 +113,4 @@ func (r *REST) checkSecret(ctx context.Context, p, old *gitops.AlertProvider) er
 			fmt.Sprintf("user %q may not get secret %s/%s%s, whose token Ferry would send to the provider", u.GetName(), p.Namespace, secret, why))}.ToAggregate())
 	}
 	return nil
-}
-
-// checkObject is checkSecret for the validation hooks: old is nil on create.
-func (r *REST) checkObject(ctx context.Context, obj, old runtime.Object) error {
-	var prev *gitops.AlertProvider
-	if old != nil {
-		prev = old.(*gitops.AlertProvider)
-	}
-	return r.checkSecret(ctx, obj.(*gitops.AlertProvider), prev)
 }

@@ -6,7 +6,6 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -61,15 +60,22 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		return Storage{}, fmt.Errorf("setting up storage of applicationsets: %w", err)
 	}
 	return Storage{
-		ApplicationSet: &REST{Store: store, opts: opts},
+		ApplicationSet: newREST(store, opts),
 		Status:         status.New(store, statusStrategy{strategy}),
 	}, nil
 }
 
 // REST is the storage of the main resource, applicationsets.
 type REST struct {
-	*genericregistry.Store
+	*access.Guarded
 	opts Options
+}
+
+// newREST guards the store's writes with the check of what a ApplicationSet names.
+func newREST(store *genericregistry.Store, opts Options) *REST {
+	r := &REST{opts: opts}
+	r.Guarded = &access.Guarded{Store: store, Check: access.Typed(r.check)}
+	return r
 }
 
 var (
@@ -82,16 +88,6 @@ func (*REST) ShortNames() []string { return []string{"appset", "fappset"} }
 
 // Categories puts ApplicationSets into `kubectl get gitops`.
 func (*REST) Categories() []string { return []string{"gitops"} }
-
-// Create stores a new ApplicationSet once the writer may use what it names.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, access.OnCreate(r.checkObject, createValidation), options)
-}
-
-// Update changes an ApplicationSet once the writer may use what it names.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, access.OnCreate(r.checkObject, createValidation), access.OnUpdate(r.checkObject, updateValidation), forceAllowCreate, options)
-}
 
 // check: whoever writes a set's spec deploys, through every Application it generates, with the
 // power of its ServiceAccount, so must be allowed to impersonate it; and must be allowed to read
@@ -148,13 +144,4 @@ func (r *REST) check(ctx context.Context, set, old *gitops.ApplicationSet) error
 		return apierrors.NewForbidden(gitops.Resource("applicationsets"), set.Name, errs.ToAggregate())
 	}
 	return nil
-}
-
-// checkObject is check for the validation hooks: old is nil on create.
-func (r *REST) checkObject(ctx context.Context, obj, old runtime.Object) error {
-	var prev *gitops.ApplicationSet
-	if old != nil {
-		prev = old.(*gitops.ApplicationSet)
-	}
-	return r.check(ctx, obj.(*gitops.ApplicationSet), prev)
 }

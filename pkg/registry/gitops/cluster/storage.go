@@ -7,7 +7,6 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -57,15 +56,22 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		return Storage{}, fmt.Errorf("setting up storage of clusters: %w", err)
 	}
 	return Storage{
-		Cluster: &REST{Store: store, opts: opts},
+		Cluster: newREST(store, opts),
 		Status:  status.New(store, statusStrategy{strategy}),
 	}, nil
 }
 
 // REST is the storage of the main resource, clusters.
 type REST struct {
-	*genericregistry.Store
+	*access.Guarded
 	opts Options
+}
+
+// newREST guards the store's writes with the check of what a Cluster names.
+func newREST(store *genericregistry.Store, opts Options) *REST {
+	r := &REST{opts: opts}
+	r.Guarded = &access.Guarded{Store: store, Check: access.Typed(r.checkCredentials)}
+	return r
 }
 
 var (
@@ -78,17 +84,6 @@ func (*REST) ShortNames() []string { return []string{"fcluster"} }
 
 // Categories puts Clusters into `kubectl get gitops`.
 func (*REST) Categories() []string { return []string{"gitops"} }
-
-// Create stores a new Cluster once the writer may read the Secret it names.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, access.OnCreate(r.checkObject, createValidation), options)
-}
-
-// Update changes a Cluster once the writer may read the Secret it names, when that or the server
-// the credentials go to changes.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, access.OnCreate(r.checkObject, createValidation), access.OnUpdate(r.checkObject, updateValidation), forceAllowCreate, options)
-}
 
 // checkCredentials: whoever points a Cluster at a server sends Ferry's credentials of the named
 // Secret there, so they must be allowed to read that Secret themselves. Checked on create, and
@@ -132,13 +127,4 @@ func changedField(c, old *gitops.Cluster) *field.Path {
 		return spec.Child("tlsServerName")
 	}
 	return spec
-}
-
-// checkObject is checkCredentials for the validation hooks: old is nil on create.
-func (r *REST) checkObject(ctx context.Context, obj, old runtime.Object) error {
-	var prev *gitops.Cluster
-	if old != nil {
-		prev = old.(*gitops.Cluster)
-	}
-	return r.checkCredentials(ctx, obj.(*gitops.Cluster), prev)
 }

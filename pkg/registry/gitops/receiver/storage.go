@@ -6,7 +6,6 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -54,32 +53,28 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, op
 		return Storage{}, fmt.Errorf("setting up storage of receivers: %w", err)
 	}
 	return Storage{
-		Receiver: &REST{Store: store, opts: opts},
+		Receiver: newREST(store, opts),
 		Status:   status.New(store, statusStrategy{strategy}),
 	}, nil
 }
 
 // REST is the storage of the main resource, receivers.
 type REST struct {
-	*genericregistry.Store
+	*access.Guarded
 	opts Options
+}
+
+// newREST guards the store's writes with the check of what a Receiver names.
+func newREST(store *genericregistry.Store, opts Options) *REST {
+	r := &REST{opts: opts}
+	r.Guarded = &access.Guarded{Store: store, Check: access.Typed(r.checkReferences)}
+	return r
 }
 
 var _ rest.CategoriesProvider = &REST{}
 
 // Categories puts Receivers into `kubectl get gitops`.
 func (*REST) Categories() []string { return []string{"gitops"} }
-
-// Create stores a new Receiver once the writer may read its Secret and refresh Applications.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	return r.Store.Create(ctx, obj, access.OnCreate(r.checkObject, createValidation), options)
-}
-
-// Update changes a Receiver once the writer may read its Secret and refresh Applications, when
-// its spec changes.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, objInfo, access.OnCreate(r.checkObject, createValidation), access.OnUpdate(r.checkObject, updateValidation), forceAllowCreate, options)
-}
 
 // checkReferences: a Receiver lends the token of its Secret the power to refresh the
 // Applications it selects, with Ferry's identity, and publishes a digest of that token in
@@ -121,13 +116,4 @@ func (r *REST) checkReferences(ctx context.Context, rcv, old *gitops.Receiver) e
 		return apierrors.NewForbidden(gitops.Resource("receivers"), rcv.Name, errs.ToAggregate())
 	}
 	return nil
-}
-
-// checkObject is checkReferences for the validation hooks: old is nil on create.
-func (r *REST) checkObject(ctx context.Context, obj, old runtime.Object) error {
-	var prev *gitops.Receiver
-	if old != nil {
-		prev = old.(*gitops.Receiver)
-	}
-	return r.checkReferences(ctx, obj.(*gitops.Receiver), prev)
 }
