@@ -11,7 +11,7 @@ import (
 
 // TestPreview: a branch that changes a ConfigMap of a kustomize Application is previewed with
 // kubectl ferry preview, which exits 1 and prints the changed field, compared as the editor who
-// asked; nothing is written (the Application's resourceVersion is the same, and ferry-apiserver's
+// asked; so is a pull request's refs/pull/N/head; nothing is written (the Application's resourceVersion is the same, and ferry-apiserver's
 // storage metrics show no etcd request for applicationpreviews while they show those of
 // applications); a user who may create applicationpreviews but not get the Application is
 // refused with 403 naming it, before any Git request.
@@ -53,6 +53,10 @@ func TestPreview(t *testing.T) {
 		}
 	}
 	p.expect(t, 0, "editor", "preview", "web", "--revision", "main", "-n", ns)
+	// A pull request's head, which no branch of the repository reaches, as a forge publishes it.
+	pr := repo.PullRequest(8, "main", map[string]string{"app/cm.yaml": configMapYAML("preview-settings", "red")})
+	r = p.expect(t, 1, "editor", "preview", "web", "--revision", "refs/pull/8/head", "-n", ns)
+	wantLines(t, r, `- value: blue`, `+ value: red`, "(revision "+pr[:12]+")")
 
 	if after := getApp(t, ns, "web").ResourceVersion; after != before {
 		t.Errorf("the Application's resourceVersion went from %s to %s during the previews: something wrote it", before, after)

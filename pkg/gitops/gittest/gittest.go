@@ -336,6 +336,22 @@ func (r *Repo) Symlink(branch, path, target string) string {
 	return strings.TrimSpace(r.gitOut(r.work, "rev-parse", "HEAD"))
 }
 
+// PullRequest commits files on a branch of its own, publishes that commit as
+// refs/pull/<number>/head, as a forge publishes a pull request's head, and deletes the branch:
+// the commit is then reachable from no branch or tag of the repository. It returns the SHA.
+func (r *Repo) PullRequest(number int, base string, files map[string]string) string {
+	r.t.Helper()
+	branch := fmt.Sprintf("ferry-test-pr-%d", number)
+	r.git(r.work, "checkout", "--quiet", base)
+	r.git(r.work, "checkout", "--quiet", "-b", branch)
+	sha := r.Commit(branch, files, fmt.Sprintf("pull request %d", number))
+	r.git(r.work, "push", "--quiet", "origin", fmt.Sprintf("%s:refs/pull/%d/head", sha, number))
+	r.git(r.work, "push", "--quiet", "origin", "--delete", branch)
+	r.git(r.work, "checkout", "--quiet", base)
+	r.git(r.work, "branch", "--quiet", "-D", branch)
+	return sha
+}
+
 // Tag creates a tag at the branch's head; annotated when message is not empty.
 func (r *Repo) Tag(branch, tag, message string) {
 	r.t.Helper()

@@ -261,7 +261,7 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Cr
 			return "", fmt.Errorf("commit %s: %w in %s: it is reachable from none of its branches and tags (Ferry reads only those; name a branch, a tag, or a commit of one)",
 				revision, ErrRevisionNotFound, redactURL(repoURL))
 		}
-		if err := c.fetch(ctx, repoURL, entry, auth, revision); err != nil {
+		if err := c.fetch(ctx, repoURL, entry, auth, revision, ""); err != nil {
 			return "", err
 		}
 		if _, err := entry.commit(plumbing.NewHash(revision)); err != nil {
@@ -271,13 +271,13 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string, creds *Cr
 		return revision, nil
 	}
 
-	sha, err := c.lsRemote(ctx, repoURL, entry, creds, auth, revision)
+	sha, name, err := c.lsRemote(ctx, repoURL, entry, creds, auth, revision)
 	if err != nil {
 		return "", err
 	}
 	hash := plumbing.NewHash(sha)
 	if !entry.has(hash) {
-		if err := c.fetch(ctx, repoURL, entry, auth, sha); err != nil {
+		if err := c.fetch(ctx, repoURL, entry, auth, sha, extraRef(name)); err != nil {
 			return "", err
 		}
 	}
@@ -299,11 +299,12 @@ func peelToCommit(repo *git.Repository, hash plumbing.Hash, revision string) (st
 	return "", fmt.Errorf("revision %s: too many nested tags", revision)
 }
 
-// lsRemote finds revision among the remote's refs, in a listing fresh enough for ctx.
-func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, creds *Credentials, auth transport.AuthMethod, revision string) (string, error) {
+// lsRemote finds revision among the remote's refs, in a listing fresh enough for ctx, and
+// returns its commit and the name of the ref that named it.
+func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, creds *Credentials, auth transport.AuthMethod, revision string) (string, plumbing.ReferenceName, error) {
 	byName, err := c.listRefs(ctx, repoURL, entry, creds, auth)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	candidates := []plumbing.ReferenceName{
 		plumbing.ReferenceName(revision),
@@ -319,7 +320,7 @@ func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, 
 		for i := 0; ref.Type() == plumbing.SymbolicReference && i < 5; i++ {
 			target, ok := byName[ref.Target()]
 			if !ok {
-				return "", fmt.Errorf("%s points at %s, which %s does not have: %w", revision, ref.Target(), redactURL(repoURL), ErrRevisionNotFound)
+				return "", "", fmt.Errorf("%s points at %s, which %s does not have: %w", revision, ref.Target(), redactURL(repoURL), ErrRevisionNotFound)
 			}
 			ref = target
 		}
@@ -327,15 +328,15 @@ func (c *Cache) lsRemote(ctx context.Context, repoURL string, entry *repoEntry, 
 		if peeled, ok := byName[plumbing.ReferenceName(string(ref.Name())+"^{}")]; ok {
 			ref = peeled
 		}
-		return ref.Hash().String(), nil
+		return ref.Hash().String(), name, nil
 	}
-	return "", fmt.Errorf("branch or tag %q: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
+	return "", "", fmt.Errorf("branch or tag %q: %w in %s", revision, ErrRevisionNotFound, redactURL(repoURL))
 }
 
-// fetch brings the remote's branches and tags into the cache. Concurrent fetches of the same
-// repository for the same wanted commit share one network round trip, which goes on while one of
-// them waits, and stops when none does.
-func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, auth transport.AuthMethod, want string) error {
+// fetch brings the remote's branches and tags into the cache, and the one other ref extra names
+// when not empty. Concurrent fetches of the same repository for the same wanted commit share one
+// network round trip, which goes on while one of them waits, and stops when none does.
+func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, auth transport.AuthMethod, want string, extra config.RefSpec) error {
 	_, err := c.flights.Do(ctx, repoURL+"@"+want, func(ctx context.Context) (any, error) {
 		entry.mu.Lock()
 		defer entry.mu.Unlock()
@@ -368,10 +369,7 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 			RemoteName:   "origin",
 			RemoteURL:    target,
 			ProxyOptions: proxyOpts,
-			RefSpecs: []config.RefSpec{
-				"+refs/heads/*:refs/remotes/origin/*",
-				"+refs/tags/*:refs/tags/*",
-			},
+			RefSpecs: refSpecs(extra),
 			Auth:  auth,
 			Tags:  git.NoTags,
 			Force: true,
@@ -407,6 +405,26 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 		return wrapRemoteError(repoURL, "fetching from", err)
 	}
 	return err
+}
+
+// extraRef is the refspec that fetches a ref outside branches and tags that a revision named by
+// its full name, such as a pull request's refs/pull/123/head or a merge request's
+// refs/merge-requests/7/head: kept under refs/remotes/origin-refs/, apart from the branches. ""
+// for a branch or tag, which every fetch brings.
+func extraRef(name plumbing.ReferenceName) config.RefSpec {
+	if name == "" || name.IsBranch() || name.IsTag() || name == plumbing.HEAD || !strings.HasPrefix(name.String(), "refs/") {
+		return ""
+	}
+	return config.RefSpec("+" + name.String() + ":refs/remotes/origin-refs/" + strings.TrimPrefix(name.String(), "refs/"))
+}
+
+// refSpecs are what a fetch asks for: every branch and tag, and extra when not empty.
+func refSpecs(extra config.RefSpec) []config.RefSpec {
+	specs := []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
+	if extra != "" {
+		specs = append(specs, extra)
+	}
+	return specs
 }
 
 // Commit returns a commit object of a repository already in the cache.

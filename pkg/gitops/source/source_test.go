@@ -520,3 +520,32 @@ func TestFailedListingIsNotCached(t *testing.T) {
 	}
 	checkListings(t, srv, repo, c, 3)
 }
+
+// TestResolveAPullRequestRef: a revision naming a ref outside the branches and tags (a pull
+// request's refs/pull/N/head, which a preview asks for) is fetched on its own, and its files
+// read, though no branch or tag reaches its commit. Its SHA alone is still refused: nothing
+// names it among the branches and tags.
+func TestResolveAPullRequestRef(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo("app")
+	repo.Commit("main", map[string]string{"a.yaml": "a: 1\n"}, "first")
+	head := repo.PullRequest(7, "main", map[string]string{"a.yaml": "a: 2\n"})
+
+	c := newCache(t)
+	ctx := context.Background()
+	got, err := c.Resolve(ctx, repo.URL(), "refs/pull/7/head", nil)
+	if err != nil {
+		t.Fatalf("resolve refs/pull/7/head: %v", err)
+	}
+	if got != head {
+		t.Fatalf("refs/pull/7/head resolved to %s, want %s", got, head)
+	}
+	data, err := c.ReadFile(repo.URL(), got, "a.yaml", 1<<10)
+	if err != nil || string(data) != "a: 2\n" {
+		t.Errorf("a.yaml at the pull request's head: %q, %v", data, err)
+	}
+	// A fresh cache asked for the bare SHA finds it on no branch or tag.
+	if _, err := newCache(t).Resolve(ctx, repo.URL(), head, nil); !errors.Is(err, source.ErrRevisionNotFound) {
+		t.Errorf("the pull request's SHA alone, in a fresh cache: %v, want not found", err)
+	}
+}
