@@ -369,10 +369,10 @@ func (c *Cache) fetch(ctx context.Context, repoURL string, entry *repoEntry, aut
 			RemoteName:   "origin",
 			RemoteURL:    target,
 			ProxyOptions: proxyOpts,
-			RefSpecs: refSpecs(extra),
-			Auth:  auth,
-			Tags:  git.NoTags,
-			Force: true,
+			RefSpecs:     refSpecs(extra),
+			Auth:         auth,
+			Tags:         git.NoTags,
+			Force:        true,
 		})
 		if errors.Is(err, git.NoErrAlreadyUpToDate) {
 			err = nil
