@@ -142,7 +142,7 @@ func (p *peerBench) logf(format string, args ...any) {
 
 // runPeers runs every layout and size: for each, each tool in turn on a quiet cluster, then the
 // floor. It returns what was measured, also when a tool failed part-way.
-func runPeers(ctx context.Context, cfg peerConfig) (*PeerReport, error) {
+func runPeers(ctx context.Context, cfg peerConfig) (report *PeerReport, err error) {
 	p := &peerBench{cfg: cfg, report: &PeerReport{
 		Date:           time.Now().UTC().Format(time.RFC3339),
 		Machine:        map[string]string{"cores": strconv.Itoa(runtime.NumCPU()), "os": runtime.GOOS + "/" + runtime.GOARCH},
@@ -153,11 +153,16 @@ func runPeers(ctx context.Context, cfg peerConfig) (*PeerReport, error) {
 	// The floor uses controller-runtime's client, which otherwise warns with a stack trace that no
 	// logger was set.
 	ctrllog.SetLogger(logr.Discard())
-	var err error
 	if p.tmp, err = os.MkdirTemp("", "ferry-bench-peers-"); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(p.tmp)
+	defer func() {
+		if err != nil {
+			p.logf("the peers' logs are kept in %s", p.tmp)
+			return
+		}
+		_ = os.RemoveAll(p.tmp)
+	}()
 	root, err := localstack.RepoRoot()
 	if err != nil {
 		return nil, err
