@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -89,6 +88,9 @@ type PeerRow struct {
 	Values map[string]float64 `json:"values"`
 	// Notes say why a tool has no figure, or how it was triggered.
 	Notes map[string]string `json:"notes,omitempty"`
+	// Load1 is the machine's 1-minute load average when a timed figure was taken: on this shared
+	// machine, a figure taken above 3 is not one to record.
+	Load1 map[string]float64 `json:"load1,omitempty"`
 }
 
 // The metrics, in the table's order.
@@ -116,10 +118,28 @@ var metricOrder = []string{mCreate, mCommit, mIdle, mRSS, mCreateCPU, mCreateAPI
 type figures struct {
 	values map[string]float64
 	notes  map[string]string
+	load   map[string]float64
 }
 
 func (f *figures) set(metric string, v float64) { f.values[metric] = v }
 func (f *figures) note(metric, s string)        { f.notes[metric] = s }
+
+// timed records a timed figure with the load average it was taken at.
+func (f *figures) timed(metric string, v float64) {
+	f.values[metric] = v
+	f.load[metric] = loadAverage()
+}
+
+// loadAverage is the machine's 1-minute load average (0 when unknown).
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(data), " ")
+	v, _ := strconv.ParseFloat(first, 64)
+	return v
+}
 
 // peerBench is a side-by-side run's shared state.
 type peerBench struct {
@@ -223,7 +243,7 @@ func runPeers(ctx context.Context, cfg peerConfig) (report *PeerReport, err erro
 		for _, n := range cfg.Sizes {
 			results := map[string]*figures{}
 			for _, tool := range append(slices.Clone(cfg.Tools), toolFloor) {
-				f := &figures{values: map[string]float64{}, notes: map[string]string{}}
+				f := &figures{values: map[string]float64{}, notes: map[string]string{}, load: map[string]float64{}}
 				results[tool] = f
 				p.logf("%s, %d apps: %s", layout, n, tool)
 				err := p.turn(ctx, tool, layout, n, f)
@@ -241,8 +261,11 @@ func runPeers(ctx context.Context, cfg peerConfig) (report *PeerReport, err erro
 func (p *peerBench) addRows(layout string, n int, results map[string]*figures) {
 	p.report.Rows = slices.DeleteFunc(p.report.Rows, func(r PeerRow) bool { return r.Layout == layout && r.Size == n })
 	for _, m := range metricOrder {
-		row := PeerRow{Layout: layout, Size: n, Metric: m, Unit: metricUnits[m], Values: map[string]float64{}, Notes: map[string]string{}}
+		row := PeerRow{Layout: layout, Size: n, Metric: m, Unit: metricUnits[m], Values: map[string]float64{}, Notes: map[string]string{}, Load1: map[string]float64{}}
 		for tool, f := range results {
+			if l, ok := f.load[m]; ok {
+				row.Load1[tool] = l
+			}
 			if v, ok := f.values[m]; ok {
 				row.Values[tool] = v
 			}
@@ -255,6 +278,9 @@ func (p *peerBench) addRows(layout string, n int, results map[string]*figures) {
 		}
 		if len(row.Notes) == 0 {
 			row.Notes = nil
+		}
+		if len(row.Load1) == 0 {
+			row.Load1 = nil
 		}
 		p.report.Rows = append(p.report.Rows, row)
 	}
@@ -408,7 +434,7 @@ func (p *peerBench) turn(ctx context.Context, tool, layout string, n int, f *fig
 		return fmt.Errorf("initial sync: %w", err)
 	}
 	toolAfter, apiAfter := cpu()
-	f.set(mCreate, seconds(doneAt.Sub(start)))
+	f.timed(mCreate, seconds(doneAt.Sub(start)))
 	f.set(mCreateCPU, seconds(toolAfter-toolBefore))
 	f.set(mCreateAPICPU, seconds(apiAfter-apiBefore))
 	p.logf("%s: %d apps Synced and Healthy in %s", tool, n, doneAt.Sub(start).Round(time.Millisecond))
@@ -425,13 +451,20 @@ func (p *peerBench) turn(ctx context.Context, tool, layout string, n int, f *fig
 		return fmt.Errorf("after the commit: %w", err)
 	}
 	toolAfter, apiAfter = cpu()
-	f.set(mCommit, seconds(doneAt.Sub(start)))
+	f.timed(mCommit, seconds(doneAt.Sub(start)))
 	f.note(mCommit, d.triggerNote)
 	f.set(mCommitCPU, seconds(toolAfter-toolBefore))
 	f.set(mCommitAPICPU, seconds(apiAfter-apiBefore))
 	p.logf("%s: %d apps at the new commit in %s", tool, n, doneAt.Sub(start).Round(time.Millisecond))
 
-	// 4. Idle.
+	// 4. A hand edit of app 0's Deployment, right after the commit: Flux heals at its next
+	// reconciliation, an interval after the commit's, so its figure is the interval's worth and
+	// does not depend on when the edit fell.
+	if err := p.handEdit(ctx, tool, layout, n, d, tr, f); err != nil {
+		return err
+	}
+
+	// 5. Idle.
 	p.logf("%s: idle for %s", tool, p.cfg.Idle)
 	toolBefore, _ = cpu()
 	select {
@@ -440,12 +473,7 @@ func (p *peerBench) turn(ctx context.Context, tool, layout string, n int, f *fig
 		return ctx.Err()
 	}
 	toolAfter, _ = cpu()
-	f.set(mIdle, 100*seconds(toolAfter-toolBefore)/p.cfg.Idle.Seconds())
-
-	// 5. A hand edit of app 0's Deployment.
-	if err := p.handEdit(ctx, tool, layout, n, d, tr, f); err != nil {
-		return err
-	}
+	f.timed(mIdle, 100*seconds(toolAfter-toolBefore)/p.cfg.Idle.Seconds())
 
 	var peak int64
 	for _, pid := range d.pids {
@@ -465,11 +493,10 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	ns, name := peerNamespace(tool, n, 0), mttpDeployment(layout, 0)
 	deployments := p.kube.AppsV1().Deployments(ns)
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"VERSION","value":"edited by hand"}]}]}}}}`)
-	w, err := deployments.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	before, err := deployments.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
-	defer w.Stop()
 	healTimeout := time.Minute
 	if tool == toolFlux {
 		healTimeout = p.cfg.FluxInterval*12/10 + 30*time.Second
@@ -480,13 +507,13 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 		return fmt.Errorf("editing a managed Deployment: %w", err)
 	}
 	edited = edited.Add(time.Since(edited) / 2)
-	healed, err := waitDeploymentRestored(ctx, w, healTimeout)
+	healed, err := waitDeploymentRestored(ctx, deployments, name, before.ResourceVersion, healTimeout)
 	if err != nil {
 		return fmt.Errorf("%s did not heal the hand edit: %w", tool, err)
 	}
 	f.set(mHealed, seconds(healed.Sub(edited)))
 	if tool == toolFlux {
-		f.note(mHealed, fmt.Sprintf("at the Kustomization's next reconciliation (spec.interval %s)", p.cfg.FluxInterval))
+		f.note(mHealed, fmt.Sprintf("at the Kustomization's next reconciliation, spec.interval (%s) after the commit's", p.cfg.FluxInterval))
 	}
 	if d.outOfSync == nil {
 		f.note(mReported, "not reported: Flux's status does not show drift")
@@ -542,37 +569,55 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	return nil
 }
 
-// waitDeploymentRestored waits for the watched Deployment to carry the hand edit and then lose it.
-func waitDeploymentRestored(ctx context.Context, w watch.Interface, timeout time.Duration) (time.Time, error) {
+// waitDeploymentRestored waits for the Deployment name to carry the hand edit and then lose it,
+// watching again from where it was whenever kube-apiserver closes the watch.
+func waitDeploymentRestored(ctx context.Context, deployments deploymentWatcher, name, rv string, timeout time.Duration) (time.Time, error) {
 	deadline := time.After(timeout)
 	sawEdit := false
 	for {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return time.Time{}, errors.New("the watch closed")
-			}
-			dep, ok := ev.Object.(*appsv1.Deployment)
-			if !ok || ev.Type != watch.Modified {
-				continue
-			}
-			edited := false
-			for _, c := range dep.Spec.Template.Spec.Containers {
-				for _, e := range c.Env {
-					edited = edited || e.Value == "edited by hand"
+		w, err := deployments.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), ResourceVersion: rv})
+		if err != nil {
+			return time.Time{}, err
+		}
+		closed := false
+		for !closed {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					closed = true
+					continue
 				}
+				dep, ok := ev.Object.(*appsv1.Deployment)
+				if !ok || ev.Type != watch.Modified {
+					continue
+				}
+				rv = dep.ResourceVersion
+				edited := false
+				for _, c := range dep.Spec.Template.Spec.Containers {
+					for _, e := range c.Env {
+						edited = edited || e.Value == "edited by hand"
+					}
+				}
+				if edited {
+					sawEdit = true
+				} else if sawEdit {
+					w.Stop()
+					return time.Now(), nil
+				}
+			case <-deadline:
+				w.Stop()
+				return time.Time{}, fmt.Errorf("not restored within %s", timeout)
+			case <-ctx.Done():
+				w.Stop()
+				return time.Time{}, ctx.Err()
 			}
-			if edited {
-				sawEdit = true
-			} else if sawEdit {
-				return time.Now(), nil
-			}
-		case <-deadline:
-			return time.Time{}, fmt.Errorf("not restored within %s", timeout)
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
 		}
 	}
+}
+
+// deploymentWatcher is what waitDeploymentRestored needs of a Deployments client.
+type deploymentWatcher interface {
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
 // toolNamespaces are the namespaces of a tool's own objects, deleted after its turn.
@@ -905,7 +950,7 @@ func (p *peerBench) floorTurn(ctx context.Context, layout string, n int, f *figu
 			return fmt.Errorf("floor at %s: %w", step.version, err)
 		}
 		after, _ := sampleProcess(p.apiPid)
-		f.set(step.metric, seconds(took))
+		f.timed(step.metric, seconds(took))
 		f.set(step.apiMetric, seconds(after.CPU-before.CPU))
 		p.logf("floor: %d apps at %s applied in %s", n, step.version, took.Round(time.Millisecond))
 	}
@@ -945,6 +990,13 @@ func (r *PeerReport) print(w io.Writer) {
 		tw.row(cells...)
 	}
 	tw.flush()
+	for _, row := range r.Rows {
+		for _, tool := range []string{toolFerry, toolFlux, toolArgoCD, toolFloor} {
+			if l := row.Load1[tool]; l > 3 {
+				fmt.Fprintf(w, "taken at a load average of %.2f (above 3): %s, %d, %s, %s\n", l, row.Layout, row.Size, row.Metric, tool)
+			}
+		}
+	}
 	for _, row := range r.Rows {
 		if row.Metric == mCommit {
 			for _, tool := range []string{toolFerry, toolFlux, toolArgoCD} {
