@@ -132,7 +132,7 @@ image:
 release:
 	$(GO) run ./hack/release --version "$(VERSION)" --commit "$(COMMIT)" --created "$(COMMIT_TIME)" --dist dist
 
-.PHONY: bench bench-full bench-micro
+.PHONY: bench bench-full bench-micro bench-peers
 
 ## bench: the benchmark driver at short sizes (1,000 Applications on the API, 100 on the controller in both layouts; minutes), results in bench/results.json
 bench:
@@ -141,6 +141,10 @@ bench:
 ## bench-full: the benchmark driver at full sizes (1,000 and 10,000 on the API, 100 and 1,000 on the controller)
 bench-full:
 	$(GO) run ./bench -full $(BENCH_FLAGS)
+
+## bench-peers: the same workload (Flux's MTTP shape, plain and kustomize) synced by Ferry, Flux and Argo CD in turn on one local control plane, and the floor (a client-go program making Ferry's requests); builds the peers first (hack/build-peers.sh, cached); results in bench/results-peers.json
+bench-peers:
+	$(GO) run ./bench -peers ferry,flux,argocd $(BENCH_FLAGS)
 
 ## bench-micro: Go micro-benchmarks (render, diff, health, status size, table), one package at a time, no control plane
 bench-micro:

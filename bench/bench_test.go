@@ -88,3 +88,76 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+// TestPeersSmoke runs the side-by-side driver (go run ./bench -peers) at 5 apps per tool, plain
+// layout, so it cannot rot: Ferry, Flux and Argo CD each sync the workload, follow a commit and
+// heal a hand edit, and the floor applies it. It builds the peers first (hack/build-peers.sh; a
+// few seconds once cached) and checks every figure is there, not how fast.
+func TestPeersSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a local control plane and the peers; skipped with -short")
+	}
+	cfg := peerConfig{
+		Tools: peerSmokeTools(), Sizes: []int{5}, Layouts: []string{mttpPlain},
+		Idle: 2 * time.Second, FluxInterval: 15 * time.Second, Workers: 2, Timeout: 3 * time.Minute,
+		log: testWriter{t},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	report, err := runPeers(ctx, cfg)
+	if report != nil {
+		report.print(testWriter{t})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]PeerRow{}
+	for _, row := range report.Rows {
+		got[row.Metric] = row
+	}
+	for _, metric := range metricOrder {
+		row, ok := got[metric]
+		if !ok {
+			t.Errorf("no row for %q", metric)
+			continue
+		}
+		tools := []string{toolFerry, toolFlux, toolArgoCD}
+		if metric == mCreate || metric == mCommit || metric == mCreateAPICPU || metric == mCommitAPICPU {
+			tools = append(tools, toolFloor)
+		}
+		for _, tool := range tools {
+			v, ok := row.Values[tool]
+			if tool == toolFlux && metric == mReported {
+				if ok || !strings.HasPrefix(row.Notes[tool], "not reported") {
+					t.Errorf("%s: flux = %v (present %v), note %q; want no figure and \"not reported\"", metric, v, ok, row.Notes[tool])
+				}
+				continue
+			}
+			// Over the smoke's 2 s an idle process may not accrue one 10 ms tick of CPU time.
+			if !ok || v < 0 || (v == 0 && metric != mIdle) {
+				t.Errorf("%s: %s = %v (present %v, note %q), want a positive figure", metric, tool, v, ok, row.Notes[tool])
+			}
+		}
+	}
+	for _, tool := range []string{toolFerry, toolFlux, toolArgoCD, toolFloor} {
+		if report.Configurations[tool]["n=5"] == nil {
+			t.Errorf("no configuration recorded for %s", tool)
+		}
+	}
+	for _, v := range []string{"ferry", "kube-apiserver", "source-controller", "kustomize-controller", "argocd", "redis"} {
+		if report.Versions[v] == "" {
+			t.Errorf("no version recorded for %s", v)
+		}
+	}
+	if err := report.write(filepath.Join(t.TempDir(), "results-peers.json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// peerSmokeTools are the tools TestPeersSmoke runs: FERRY_BENCH_PEERS (comma-separated) or all.
+func peerSmokeTools() []string {
+	if s := os.Getenv("FERRY_BENCH_PEERS"); s != "" {
+		return strings.Split(s, ",")
+	}
+	return []string{toolFerry, toolFlux, toolArgoCD}
+}

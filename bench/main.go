@@ -103,8 +103,19 @@ func main() {
 	interval := flag.Duration("interval", 0, "spec.syncPolicy.interval of the controller scenario's Applications (default: Ferry's, 3m)")
 	var ferryEnv stringList
 	flag.Var(&ferryEnv, "ferry-env", "an environment variable for ferry-apiserver alone, such as GOMEMLIMIT=250MiB (repeatable)")
+	peerTools := flag.String("peers", "", "instead of the scenarios, run the same workload with each of these tools in turn and the floor, side by side (ferry,flux,argocd; make bench-peers)")
+	peerSizes := flag.String("peer-sizes", "100,1000", "with -peers: the numbers of apps")
+	peerLayouts := flag.String("peer-layouts", "plain,kustomize", "with -peers: the layouts of the monorepo (plain, kustomize)")
+	peerIdle := flag.Duration("peer-idle", 2*time.Minute, "with -peers: how long each tool's idle CPU is measured")
+	peerFluxInterval := flag.Duration("peer-flux-interval", 2*time.Minute, "with -peers: spec.interval of Flux's GitRepository and Kustomizations (Flux heals a hand edit at the next one)")
+	peerOut := flag.String("peer-out", "bench/results-peers.json", "with -peers: where to write the results as JSON")
 	profile := flag.String("profile", "", "write CPU and heap profiles of ferry-apiserver, and a CPU profile of kube-apiserver, during the controller's initial sync into this directory")
 	flag.Parse()
+
+	if *peerTools != "" {
+		runPeersMain(*peerTools, *peerSizes, *peerLayouts, *peerIdle, *peerFluxInterval, *workers, *peerOut)
+		return
+	}
 
 	cfg := shortConfig()
 	if *full {
@@ -152,6 +163,50 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", werr)
 		} else {
 			fmt.Fprintf(os.Stderr, "bench: results written to %s\n", *out)
+		}
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+// runPeersMain is go run ./bench -peers: parses its flags, runs, prints and writes the results.
+func runPeersMain(tools, sizes, layouts string, idle, fluxInterval time.Duration, workers int, out string) {
+	cfg := peerConfig{Idle: idle, FluxInterval: fluxInterval, Workers: 8, Timeout: 20 * time.Minute, log: os.Stderr}
+	if workers > 0 {
+		cfg.Workers = workers
+	}
+	for _, t := range strings.Split(tools, ",") {
+		switch t = strings.TrimSpace(t); t {
+		case toolFerry, toolFlux, toolArgoCD:
+			cfg.Tools = append(cfg.Tools, t)
+		case toolFloor, "":
+		default:
+			fail(fmt.Errorf("-peers: unknown tool %q (ferry, flux, argocd; the floor always runs)", t))
+		}
+	}
+	var err error
+	if cfg.Sizes, err = parseSizes(sizes); err != nil {
+		fail(fmt.Errorf("-peer-sizes: %w", err))
+	}
+	for _, l := range strings.Split(layouts, ",") {
+		switch l = strings.TrimSpace(l); l {
+		case mttpPlain, mttpKustomize:
+			cfg.Layouts = append(cfg.Layouts, l)
+		default:
+			fail(fmt.Errorf("-peer-layouts: unknown layout %q (plain, kustomize)", l))
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	report, err := runPeers(ctx, cfg)
+	if report != nil {
+		report.Command = "go run ./bench " + strings.Join(os.Args[1:], " ")
+		report.print(os.Stdout)
+		if werr := report.write(out); werr != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", werr)
+		} else {
+			fmt.Fprintf(os.Stderr, "bench: results written to %s\n", out)
 		}
 	}
 	if err != nil {
