@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -91,31 +90,10 @@ func (t *objTracker) onEvent(hook func(u *unstructured.Unstructured, at time.Tim
 // waitFor waits until done holds for the objects, logging progress every 5 s, and returns when
 // the event that made it hold arrived.
 func (t *objTracker) waitFor(ctx context.Context, timeout time.Duration, logf func(string, ...any), done func(map[string]*unstructured.Unstructured) (bool, string)) (time.Time, error) {
-	deadline := time.After(timeout)
-	progress := time.NewTicker(5 * time.Second)
-	defer progress.Stop()
-	for {
+	return waitTracked(ctx, timeout, logf, func() (bool, string, time.Time, <-chan struct{}) {
 		t.mu.Lock()
+		defer t.mu.Unlock()
 		ok, state := done(t.objs)
-		var last time.Time
-		for _, at := range t.seenAt {
-			if at.After(last) {
-				last = at
-			}
-		}
-		notify := t.notify
-		t.mu.Unlock()
-		if ok {
-			return last, nil
-		}
-		select {
-		case <-notify:
-		case <-progress.C:
-			logf("  %s", state)
-		case <-deadline:
-			return time.Time{}, fmt.Errorf("not done after %s: %s", timeout, state)
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		}
-	}
+		return ok, state, newest(t.seenAt), t.notify
+	})
 }

@@ -92,20 +92,23 @@ func track(ctx context.Context, client versioned.Interface, ns string) (*tracker
 // waitFor waits until done holds for the Applications, logging progress every 5 s, and returns
 // when the event that made it hold arrived.
 func (t *tracker) waitFor(ctx context.Context, timeout time.Duration, logf func(string, ...any), done func(apps map[string]*gitopsv1alpha1.Application) (bool, string)) (time.Time, error) {
+	return waitTracked(ctx, timeout, logf, func() (bool, string, time.Time, <-chan struct{}) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		ok, state := done(t.apps)
+		return ok, state, newest(t.seenAt), t.notify
+	})
+}
+
+// waitTracked is the wait of both trackers: check, which holds the tracker's lock, says whether
+// the wait is over, the state to log, when the newest event arrived and the channel closed at the
+// next one. It logs progress every 5 s and returns the newest event's time once check holds.
+func waitTracked(ctx context.Context, timeout time.Duration, logf func(string, ...any), check func() (bool, string, time.Time, <-chan struct{})) (time.Time, error) {
 	deadline := time.After(timeout)
 	progress := time.NewTicker(5 * time.Second)
 	defer progress.Stop()
 	for {
-		t.mu.Lock()
-		ok, state := done(t.apps)
-		var last time.Time
-		for _, at := range t.seenAt {
-			if at.After(last) {
-				last = at
-			}
-		}
-		notify := t.notify
-		t.mu.Unlock()
+		ok, state, last, notify := check()
 		if ok {
 			return last, nil
 		}
@@ -119,6 +122,17 @@ func (t *tracker) waitFor(ctx context.Context, timeout time.Duration, logf func(
 			return time.Time{}, ctx.Err()
 		}
 	}
+}
+
+// newest is the latest of the times.
+func newest(times map[string]time.Time) time.Time {
+	var last time.Time
+	for _, at := range times {
+		if at.After(last) {
+			last = at
+		}
+	}
+	return last
 }
 
 // waitApp waits until done holds for one Application and returns when its event arrived.
