@@ -340,22 +340,28 @@ func (c *Controller) generate(ctx context.Context, set *gitopsv1alpha1.Applicati
 // repo resolves a git generator's revision through the shared Git cache: fetched once per
 // commit, however many Applications it then makes (they read the same cached commit).
 func (c *Controller) repo(ctx context.Context, set *gitopsv1alpha1.ApplicationSet, repoURL, revision, credentialsRef string) (string, generators.Repo, error) {
-	var creds *source.Credentials
-	if credentialsRef != "" {
-		var err error
-		if creds, err = c.cfg.Engine.Credentials(ctx, set.Namespace, credentialsRef, "credentialsRef"); err != nil {
-			return "", nil, err
-		}
-	}
-	if revision == "" {
-		revision = "HEAD"
-	}
-	cache := c.cfg.Engine.Source()
-	sha, err := cache.Resolve(ctx, repoURL, revision, creds)
+	sha, err := c.resolveRevision(ctx, set.Namespace, repoURL, revision, credentialsRef, "credentialsRef")
 	if err != nil {
 		return "", nil, err
 	}
-	return sha, cachedRepo{cache: cache, url: repoURL, sha: sha}, nil
+	return sha, cachedRepo{cache: c.cfg.Engine.Source(), url: repoURL, sha: sha}, nil
+}
+
+// resolveRevision names revision of repoURL ("" is HEAD) by its commit, through the shared Git
+// cache, with the credentials of the Secret credentialsRef of namespace (field names it in
+// errors); "" reads without credentials.
+func (c *Controller) resolveRevision(ctx context.Context, namespace, repoURL, revision, credentialsRef, field string) (string, error) {
+	if c.cfg.Engine == nil {
+		return "", fmt.Errorf("this server reads no repositories")
+	}
+	var creds *source.Credentials
+	if credentialsRef != "" {
+		var err error
+		if creds, err = c.cfg.Engine.Credentials(ctx, namespace, credentialsRef, field); err != nil {
+			return "", err
+		}
+	}
+	return c.cfg.Engine.Source().Resolve(ctx, repoURL, revision, creds)
 }
 
 type cachedRepo struct {

@@ -14,7 +14,6 @@ import (
 
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/gitops/engine"
-	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
 // The RolledOut condition of a set with a rolling sync, and its reasons.
@@ -279,19 +278,9 @@ func newestRefresh(owned map[string]*gitopsv1alpha1.Application) (time.Time, boo
 // resolveWithEngine resolves a source's revision through the shared Git cache, with the
 // credentials it names (which the set's ServiceAccount was checked to read).
 func (c *Controller) resolveWithEngine(ctx context.Context, namespace string, src engine.SourceAt) (string, error) {
-	if c.cfg.Engine == nil {
-		return "", fmt.Errorf("this server reads no repositories")
+	ref := ""
+	if src.CredentialsRef != nil {
+		ref = src.CredentialsRef.Name
 	}
-	var creds *source.Credentials
-	if ref := src.CredentialsRef; ref != nil {
-		var err error
-		if creds, err = c.cfg.Engine.Credentials(ctx, namespace, ref.Name, src.Field+".credentialsRef"); err != nil {
-			return "", err
-		}
-	}
-	revision := src.Revision
-	if revision == "" {
-		revision = "HEAD"
-	}
-	return c.cfg.Engine.Source().Resolve(ctx, src.RepoURL, revision, creds)
+	return c.resolveRevision(ctx, namespace, src.RepoURL, src.Revision, ref, src.Field+".credentialsRef")
 }
