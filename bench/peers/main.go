@@ -11,20 +11,11 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ferry-gitops/ferry/bench/internal/peers"
+	"github.com/ferry-gitops/ferry/pkg/gitops/charts/charttest"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
@@ -127,11 +119,11 @@ func run(peerList, reuse string, timeout time.Duration, keep bool) error {
 		"argocd/kustomize/configmap.yaml":     configMap("argocd-demo", "argocd-kustomize-app"),
 	}, "one app per peer")
 	logf("Git repository at %s", e.repo.URL())
-	stopCharts, err := e.serveCharts()
-	if err != nil {
-		return err
-	}
-	defer stopCharts()
+	// A Helm chart repository (index.yaml and the packaged chart) on 127.0.0.1: Flux reads it
+	// through a HelmRepository, Argo CD through an Application whose source is a chart.
+	charts := charttest.NewRepo(program, "", "")
+	charts.Publish(program, chartFiles)
+	e.charts = charts.URL
 	logf("Helm chart repository at %s", e.charts)
 
 	ctx := context.Background()
@@ -183,56 +175,10 @@ func configMap(namespace, name string) string {
 
 // chartFiles is the chart "app" 0.1.0: one ConfigMap named after the release.
 var chartFiles = map[string]string{
-	"app/Chart.yaml":  "apiVersion: v2\nname: app\nversion: 0.1.0\n",
-	"app/values.yaml": "revision: v1\n",
-	"app/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
+	"Chart.yaml":  "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+	"values.yaml": "revision: v1\n",
+	"templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" +
 		"data:\n  revision: {{ .Values.revision | quote }}\n",
-}
-
-// serveCharts serves a Helm chart repository (index.yaml and the packaged chart) on 127.0.0.1, as
-// the Helm workload asks: Flux reads it through a HelmRepository, Argo CD through an
-// Application whose source is a chart.
-func (e *env) serveCharts() (stop func(), err error) {
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, name := range []string{"app/Chart.yaml", "app/values.yaml", "app/templates/configmap.yaml"} {
-		body := chartFiles[name]
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(0, 0)}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := gz.Close(); err != nil {
-		return nil, err
-	}
-	tgz := buf.Bytes()
-	sum := sha256.Sum256(tgz)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	e.charts = "http://" + l.Addr().String()
-	index := fmt.Sprintf("apiVersion: v1\nentries:\n  app:\n  - apiVersion: v2\n    name: app\n    version: 0.1.0\n"+
-		"    created: \"2026-01-01T00:00:00Z\"\n    digest: %s\n    urls:\n    - %s/app-0.1.0.tgz\ngenerated: \"2026-01-01T00:00:00Z\"\n",
-		hex.EncodeToString(sum[:]), e.charts)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/index.yaml", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/x-yaml")
-		_, _ = w.Write([]byte(index))
-	})
-	mux.HandleFunc("/app-0.1.0.tgz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/gzip")
-		_, _ = w.Write(tgz)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	return func() { _ = srv.Close() }, nil
 }
 
 // reportRSS prints each peer process's resident memory now, once its app is synced: a first
@@ -305,28 +251,7 @@ func (e *env) flux(ctx context.Context, bins map[string]peers.Built, timeout tim
 // fluxHelm starts helm-controller beside flux's source-controller and installs one HelmRelease
 // of the chart repository's chart (source-controller fetches it through a HelmRepository).
 func (e *env) fluxHelm(ctx context.Context, bins map[string]peers.Built, timeout time.Duration) error {
-	hc := bins["helm-controller"]
-	if hc.Bin == "" {
-		return errors.New("helm-controller was not built")
-	}
-	dir, err := peers.ModDir("github.com/fluxcd/helm-controller", hc.Version)
-	if err != nil {
-		return err
-	}
-	if err := e.Kubectl("apply", "--server-side", "-f", filepath.Join(dir, "config", "crd", "bases")); err != nil {
-		return err
-	}
-	if err := e.Established(ctx, "helmreleases.helm.toolkit.fluxcd.io"); err != nil {
-		return err
-	}
-	ports, err := peers.FreePorts(2)
-	if err != nil {
-		return err
-	}
-	if err := e.Start("helm-controller", e.FluxEnv, hc.Bin,
-		"--metrics-addr=127.0.0.1:"+strconv.Itoa(ports[0]), "--health-addr=127.0.0.1:"+strconv.Itoa(ports[1]),
-		"--enable-leader-election=false", "--watch-all-namespaces=true", "--concurrent=4", "--log-level=info",
-	); err != nil {
+	if _, err := e.StartHelmController(ctx, bins, peers.FluxOptions{}); err != nil {
 		return err
 	}
 	if err := e.Create(ctx, peers.HelmRepositories, map[string]any{

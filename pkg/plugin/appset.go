@@ -200,7 +200,11 @@ func writeRollout(w io.Writer, color bool, set *gitopsv1alpha1.ApplicationSet) {
 		if step.MaxUpdate != nil {
 			maxUpdate = step.MaxUpdate.String()
 		}
-		t.add(stepRow(name, metav1.FormatLabelSelector(&step.Selector), maxUpdate, byName[name])...)
+		sel := metav1.FormatLabelSelector(&step.Selector)
+		if sel == "<none>" { // an empty selector selects every Application, as planRollout reads it
+			sel = "every Application"
+		}
+		t.add(stepRow(name, sel, maxUpdate, byName[name])...)
 	}
 	if st, ok := byName[gitopsv1alpha1.RolloutUnmatchedStep]; ok {
 		t.add(stepRow(gitopsv1alpha1.RolloutUnmatchedStep, "(no step's selector)", "100%", st)...)

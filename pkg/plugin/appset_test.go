@@ -61,6 +61,7 @@ func TestAppSetStatusShowsARollingSyncsSteps(t *testing.T) {
 			Strategy: &gitopsv1alpha1.ApplicationSetStrategy{RollingSync: &gitopsv1alpha1.RollingSyncStrategy{Steps: []gitopsv1alpha1.RollingSyncStep{
 				{Name: "staging", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "staging"}}},
 				{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "production"}}, MaxUpdate: &one},
+				{Name: "rest"}, // an empty selector: every Application left
 			}}},
 		},
 		Status: gitopsv1alpha1.ApplicationSetStatus{
@@ -71,6 +72,7 @@ func TestAppSetStatusShowsARollingSyncsSteps(t *testing.T) {
 			Steps: []gitopsv1alpha1.RolloutStepStatus{
 				{Name: "staging", Phase: gitopsv1alpha1.RolloutStepDegraded, Applications: 1, Updated: 1, Message: "Application guestbook-staging Degraded"},
 				{Name: "step-2", Phase: gitopsv1alpha1.RolloutStepWaiting, Applications: 1, Message: "waits for step staging"},
+				{Name: "rest", Phase: gitopsv1alpha1.RolloutStepWaiting, Message: "waits for step step-2"},
 			},
 			Applications: []gitopsv1alpha1.ApplicationSetApplicationStatus{
 				{Name: "guestbook-staging", Sync: gitopsv1alpha1.SyncStatusSynced, Health: gitopsv1alpha1.HealthDegraded, Step: "staging"},
@@ -88,6 +90,7 @@ func TestAppSetStatusShowsARollingSyncsSteps(t *testing.T) {
 		"STEP SELECTOR MAX UPDATE PHASE READY MESSAGE",
 		"staging env=staging 100% Degraded 0/1 Application guestbook-staging Degraded",
 		"step-2 env=production 1 Waiting 0/1 waits for step staging",
+		"rest every Application 100% Waiting 0/0 waits for step step-2",
 		"guestbook-prod prod Synced Healthy step-2 guestbook-staging (in-cluster) Synced Degraded staging",
 	} {
 		if !strings.Contains(out, want) {

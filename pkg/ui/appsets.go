@@ -227,7 +227,11 @@ func (v *setView) rolloutView(set *gitopsv1alpha1.ApplicationSet) {
 		if s.MaxUpdate != nil {
 			maxUpdate = s.MaxUpdate.String()
 		}
-		step(name, metav1.FormatLabelSelector(&s.Selector), maxUpdate)
+		sel := metav1.FormatLabelSelector(&s.Selector)
+		if sel == "<none>" { // an empty selector selects every Application, as the controller reads it
+			sel = "every Application"
+		}
+		step(name, sel, maxUpdate)
 	}
 	if _, ok := byName[gitopsv1alpha1.RolloutUnmatchedStep]; ok {
 		step(gitopsv1alpha1.RolloutUnmatchedStep, "no step's selector", "100%")

@@ -407,6 +407,7 @@ func TestApplicationSetPageShowsItsRollingSyncSteps(t *testing.T) {
 	set.Spec.Strategy = &gitopsv1alpha1.ApplicationSetStrategy{RollingSync: &gitopsv1alpha1.RollingSyncStrategy{Steps: []gitopsv1alpha1.RollingSyncStep{
 		{Name: "dev", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "dev"}}},
 		{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"env": "qa"}}, MaxUpdate: &one},
+		{Name: "rest"}, // an empty selector: every Application left
 	}}}
 	set.Status.Conditions = append(set.Status.Conditions, metav1.Condition{Type: "RolledOut", Status: metav1.ConditionFalse, Reason: "Degraded",
 		Message: "step 1 of 2 (dev): Application shop-dev Degraded"})
@@ -423,6 +424,7 @@ func TestApplicationSetPageShowsItsRollingSyncSteps(t *testing.T) {
 		`<h2 id="h-rollout">Rollout</h2>`, `<p id="set-rollout" data-reason="Degraded">step 1 of 2 (dev): Application shop-dev Degraded</p>`,
 		`<tr id="step/dev" data-phase="Degraded"><th scope="row">dev</th><td><code>env=dev</code></td><td>100%</td><td><span class="badge step-Degraded">Degraded</span></td><td>0/1</td><td>Application shop-dev Degraded</td></tr>`,
 		`<tr id="step/step-2" data-phase="Waiting"><th scope="row">step-2</th><td><code>env=qa</code></td><td>1</td>`,
+		`<tr id="step/rest" data-phase="Unknown"><th scope="row">rest</th><td><code>every Application</code></td><td>100%</td>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the set's page lacks %q:\n%s", want, body)

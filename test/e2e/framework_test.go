@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -382,7 +383,20 @@ func appManifest(ns, name string, edits map[string]any) string {
 			"automated": map[string]any{"prune": true, "selfHeal": true},
 		},
 	}
-	for path, v := range edits {
+	// Sets first, then removals, each in sorted order: the manifest never depends on the map's
+	// iteration order, and {"source": nil} removes a source an earlier edit filled in.
+	paths := make([]string, 0, len(edits))
+	for path := range edits {
+		paths = append(paths, path)
+	}
+	sort.SliceStable(paths, func(i, j int) bool {
+		if (edits[paths[i]] == nil) != (edits[paths[j]] == nil) {
+			return edits[paths[j]] == nil
+		}
+		return paths[i] < paths[j]
+	})
+	for _, path := range paths {
+		v := edits[path]
 		keys := strings.Split(path, ".")
 		m := spec
 		for _, k := range keys[:len(keys)-1] {

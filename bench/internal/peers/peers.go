@@ -62,8 +62,10 @@ func Build(root string, names ...string) (map[string]Built, error) {
 
 // FluxBinaries and ArgoCDBinaries are the names to Build for each peer.
 var (
-	FluxBinaries   = []string{"source-controller", "kustomize-controller"}
-	ArgoCDBinaries = []string{"argocd", "redis", "helm", "kustomize"}
+	FluxBinaries = []string{"source-controller", "kustomize-controller"}
+	// FluxHelmBinaries is what Flux adds for a chart: helm-controller.
+	FluxHelmBinaries = []string{"helm-controller"}
+	ArgoCDBinaries   = []string{"argocd", "redis", "helm", "kustomize"}
 )
 
 // Env is where peers run: a stack, a directory for their logs and state, and admin clients.
@@ -266,6 +268,7 @@ var (
 	CRDs             = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	GitRepositories  = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
 	HelmRepositories = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "helmrepositories"}
+	HelmCharts       = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "helmcharts"}
 	HelmReleases     = schema.GroupVersionResource{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"}
 	Kustomizations   = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
 	Applications     = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
@@ -358,11 +361,50 @@ func (e *Env) StartFlux(ctx context.Context, bins map[string]Built, opts FluxOpt
 	}, nil
 }
 
+// StartHelmController applies helm-controller's CRDs and starts it beside StartFlux's
+// controllers, with their environment and the same --concurrent. It returns its configuration.
+func (e *Env) StartHelmController(ctx context.Context, bins map[string]Built, opts FluxOptions) (map[string]any, error) {
+	hc := bins["helm-controller"]
+	if hc.Bin == "" {
+		return nil, errors.New("helm-controller was not built")
+	}
+	dir, err := ModDir("github.com/fluxcd/helm-controller", hc.Version)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Kubectl("apply", "--server-side", "-f", filepath.Join(dir, "config", "crd", "bases")); err != nil {
+		return nil, err
+	}
+	if err := e.Established(ctx, "helmreleases.helm.toolkit.fluxcd.io"); err != nil {
+		return nil, err
+	}
+	ports, err := FreePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	concurrent := opts.Concurrent
+	if concurrent == 0 {
+		concurrent = 4
+	}
+	args := []string{
+		"--metrics-addr=127.0.0.1:" + strconv.Itoa(ports[0]), "--health-addr=127.0.0.1:" + strconv.Itoa(ports[1]),
+		"--enable-leader-election=false", "--watch-all-namespaces=true", "--log-level=info",
+		"--concurrent=" + strconv.Itoa(concurrent),
+	}
+	if opts.RequeueDependency > 0 {
+		args = append(args, "--requeue-dependency="+opts.RequeueDependency.String())
+	}
+	if err := e.Start("helm-controller", e.FluxEnv, hc.Bin, args...); err != nil {
+		return nil, err
+	}
+	return map[string]any{"version": hc.Version, "args": args}, nil
+}
+
 // RemoveFluxFinalizers takes Flux's finalizers off every GitRepository and Kustomization, so that
 // their namespace can go once the controllers are stopped (they would otherwise wait for a
 // controller to garbage-collect their objects).
 func (e *Env) RemoveFluxFinalizers(ctx context.Context) {
-	for _, gvr := range []schema.GroupVersionResource{Kustomizations, GitRepositories, HelmReleases, HelmRepositories} {
+	for _, gvr := range []schema.GroupVersionResource{Kustomizations, GitRepositories, HelmReleases, HelmCharts, HelmRepositories} {
 		list, err := e.Dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			continue

@@ -1,4 +1,4 @@
-// Package charttest publishes Helm charts for tests, made with the Helm SDK as `helm package`
+// Package charttest publishes Helm charts for tests and the benchmark driver (any gittest.T), made with the Helm SDK as `helm package`
 // makes them: a Helm repository (index.yaml and archives) and a real OCI registry
 // (go-containerregistry's), both on 127.0.0.1, optionally behind basic auth, counting what is
 // downloaded from them.
@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
@@ -28,11 +27,13 @@ import (
 	helmregistry "helm.sh/helm/v4/pkg/registry"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
 )
 
 // Package packages a chart (files with paths from its root) as `helm package` does, and returns
 // the archive and the chart's metadata.
-func Package(t testing.TB, files map[string]string) ([]byte, *chartv2.Metadata) {
+func Package(t gittest.T, files map[string]string) ([]byte, *chartv2.Metadata) {
 	t.Helper()
 	var buffered []*archive.BufferedFile
 	for name, content := range files {
@@ -132,7 +133,7 @@ type Repo struct {
 }
 
 // NewRepo starts an empty Helm repository; with a username, it asks for basic auth.
-func NewRepo(t testing.TB, username, password string) *Repo {
+func NewRepo(t gittest.T, username, password string) *Repo {
 	r := &Repo{index: repo.NewIndexFile(), archives: map[string][]byte{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/charts/", func(w http.ResponseWriter, req *http.Request) {
@@ -165,7 +166,7 @@ func NewRepo(t testing.TB, username, password string) *Repo {
 
 // Publish packages a chart and adds it to the repository's index, as `helm package` and `helm
 // repo index --merge` would.
-func (r *Repo) Publish(t testing.TB, files map[string]string) {
+func (r *Repo) Publish(t gittest.T, files map[string]string) {
 	t.Helper()
 	data, meta := Package(t, files)
 	digest, err := provenance.Digest(bytes.NewReader(data))
@@ -210,7 +211,7 @@ type Registry struct {
 
 // NewRegistry starts an empty OCI registry on 127.0.0.1 over TLS; with a username, it asks for
 // basic auth.
-func NewRegistry(t testing.TB, username, password string) *Registry {
+func NewRegistry(t gittest.T, username, password string) *Registry {
 	r := &Registry{username: username, password: password}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	counting := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -231,7 +232,7 @@ func NewRegistry(t testing.TB, username, password string) *Registry {
 }
 
 // Push packages a chart and pushes it as `helm push` does, tagged with its version.
-func (r *Registry) Push(t testing.TB, files map[string]string) {
+func (r *Registry) Push(t gittest.T, files map[string]string) {
 	t.Helper()
 	data, meta := Package(t, files)
 	opts := []helmregistry.ClientOption{
@@ -270,7 +271,7 @@ func (r *Registry) CertPool() *x509.CertPool {
 
 // Replace swaps the archive of a published chart version for another packaging of files without
 // updating the index: an archive changed after it was indexed.
-func (r *Repo) Replace(t testing.TB, files map[string]string) {
+func (r *Repo) Replace(t gittest.T, files map[string]string) {
 	t.Helper()
 	data, meta := Package(t, files)
 	r.mu.Lock()
