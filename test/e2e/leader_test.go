@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	gitopsv1alpha1 "github.com/ferry-gitops/ferry/pkg/apis/gitops/v1alpha1"
 	"github.com/ferry-gitops/ferry/pkg/generated/clientset/versioned"
 	"github.com/ferry-gitops/ferry/pkg/gitops/gittest"
+	"github.com/ferry-gitops/ferry/pkg/testing/localstack"
 )
 
 // Log lines of pkg/controller/leader and pkg/controller/application that tell what a replica did.
@@ -64,15 +64,15 @@ func (r *replica) alive() bool {
 	}
 }
 
-// freePort is a port of 127.0.0.1 nothing listens on right now.
+// freePort is a port of 127.0.0.1 nothing listens on right now, below the ephemeral range: no
+// outgoing connection of another test takes it before the replica binds it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := localstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // startReplica starts ferry-apiserver as the stack's own one runs (same identity, kubeconfigs and

@@ -3,7 +3,6 @@ package faults
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,20 +27,21 @@ type etcdMember struct {
 	exited       chan struct{}
 }
 
+// freePorts returns n ports of 127.0.0.1, free now and below the ephemeral range, so that no
+// outgoing connection of another test takes one before the member binds it.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
+	seen := map[int]bool{}
 	var ports []int
-	var held []net.Listener
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for len(ports) < n {
+		port, err := localstack.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		held = append(held, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range held {
-		l.Close()
+		if !seen[port] {
+			seen[port] = true
+			ports = append(ports, port)
+		}
 	}
 	return ports
 }

@@ -3,7 +3,6 @@ package faults
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,12 +36,10 @@ type replica struct {
 
 func startReplica(t *testing.T, etcdServers string, extra ...string) *replica {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := localstack.FreePort() // below the ephemeral range: no other test's connection takes it meanwhile
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	pki := filepath.Join(stack.Dir, "pki")
 	kubeconfig := filepath.Join(stack.Dir, "kubeconfig-ferry-apiserver")
 	r := &replica{port: port, logPath: filepath.Join(t.TempDir(), "replica.log"), exited: make(chan struct{})}
