@@ -89,16 +89,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestPeersSmoke runs the side-by-side driver (go run ./bench -peers) at 5 apps per tool, plain
-// layout, so it cannot rot: Ferry, Flux and Argo CD each sync the workload, follow a commit and
-// heal a hand edit, and the floor applies it. It builds the peers first (hack/build-peers.sh; a
+// TestPeersSmoke runs the side-by-side driver (go run ./bench -peers) at 5 apps per tool, in the
+// plain and helm layouts, so it cannot rot: Ferry, Flux and Argo CD each sync the workload,
+// follow a commit (a new chart version for helm) and heal a hand edit, and the floor applies it. It builds the peers first (hack/build-peers.sh; a
 // few seconds once cached) and checks every figure is there, not how fast.
 func TestPeersSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a local control plane and the peers; skipped with -short")
 	}
 	cfg := peerConfig{
-		Tools: peerSmokeTools(), Sizes: []int{5}, Layouts: []string{mttpPlain},
+		Tools: peerSmokeTools(), Sizes: []int{5}, HelmSizes: []int{5}, Layouts: []string{mttpPlain, mttpHelm},
 		Idle: 2 * time.Second, FluxInterval: 15 * time.Second, Workers: 2, Timeout: 3 * time.Minute,
 		log: testWriter{t},
 	}
@@ -113,38 +113,40 @@ func TestPeersSmoke(t *testing.T) {
 	}
 	got := map[string]PeerRow{}
 	for _, row := range report.Rows {
-		got[row.Metric] = row
+		got[row.Layout+" "+row.Metric] = row
 	}
-	for _, metric := range metricOrder {
-		row, ok := got[metric]
-		if !ok {
-			t.Errorf("no row for %q", metric)
-			continue
-		}
-		tools := []string{toolFerry, toolFlux, toolArgoCD}
-		if metric == mCreate || metric == mCommit || metric == mCreateAPICPU || metric == mCommitAPICPU {
-			tools = append(tools, toolFloor)
-		}
-		for _, tool := range tools {
-			v, ok := row.Values[tool]
-			if tool == toolFlux && metric == mReported {
-				if ok || !strings.HasPrefix(row.Notes[tool], "not reported") {
-					t.Errorf("%s: flux = %v (present %v), note %q; want no figure and \"not reported\"", metric, v, ok, row.Notes[tool])
-				}
+	for _, layout := range cfg.Layouts {
+		for _, metric := range metricOrder {
+			row, ok := got[layout+" "+metric]
+			if !ok {
+				t.Errorf("%s: no row for %q", layout, metric)
 				continue
 			}
-			// Over the smoke's 2 s an idle process may not accrue one 10 ms tick of CPU time.
-			if !ok || v < 0 || (v == 0 && metric != mIdle) {
-				t.Errorf("%s: %s = %v (present %v, note %q), want a positive figure", metric, tool, v, ok, row.Notes[tool])
+			tools := []string{toolFerry, toolFlux, toolArgoCD}
+			if metric == mCreate || metric == mCommit || metric == mCreateAPICPU || metric == mCommitAPICPU {
+				tools = append(tools, toolFloor)
+			}
+			for _, tool := range tools {
+				v, ok := row.Values[tool]
+				if tool == toolFlux && metric == mReported {
+					if ok || !strings.HasPrefix(row.Notes[tool], "not reported") {
+						t.Errorf("%s, %s: flux = %v (present %v), note %q; want no figure and \"not reported\"", layout, metric, v, ok, row.Notes[tool])
+					}
+					continue
+				}
+				// Over the smoke's 2 s an idle process may not accrue one 10 ms tick of CPU time.
+				if !ok || v < 0 || (v == 0 && metric != mIdle) {
+					t.Errorf("%s, %s: %s = %v (present %v, note %q), want a positive figure", layout, metric, tool, v, ok, row.Notes[tool])
+				}
+			}
+		}
+		for _, tool := range []string{toolFerry, toolFlux, toolArgoCD, toolFloor} {
+			if report.Configurations[tool][configKey(layout, 5)] == nil {
+				t.Errorf("no configuration recorded for %s, %s", tool, configKey(layout, 5))
 			}
 		}
 	}
-	for _, tool := range []string{toolFerry, toolFlux, toolArgoCD, toolFloor} {
-		if report.Configurations[tool]["n=5"] == nil {
-			t.Errorf("no configuration recorded for %s", tool)
-		}
-	}
-	for _, v := range []string{"ferry", "kube-apiserver", "source-controller", "kustomize-controller", "argocd", "redis"} {
+	for _, v := range []string{"ferry", "kube-apiserver", "source-controller", "kustomize-controller", "helm-controller", "argocd", "redis", "helm"} {
 		if report.Versions[v] == "" {
 			t.Errorf("no version recorded for %s", v)
 		}

@@ -105,7 +105,8 @@ func main() {
 	flag.Var(&ferryEnv, "ferry-env", "an environment variable for ferry-apiserver alone, such as GOMEMLIMIT=250MiB (repeatable)")
 	peerTools := flag.String("peers", "", "instead of the scenarios, run the same workload with each of these tools in turn and the floor, side by side (ferry,flux,argocd; make bench-peers)")
 	peerSizes := flag.String("peer-sizes", "100,1000", "with -peers: the numbers of apps")
-	peerLayouts := flag.String("peer-layouts", "plain,kustomize", "with -peers: the layouts of the monorepo (plain, kustomize)")
+	peerLayouts := flag.String("peer-layouts", "plain,kustomize,helm", "with -peers: the layouts of the workload (plain, kustomize: a monorepo; helm: a chart in a Helm repository)")
+	peerHelmSizes := flag.String("peer-helm-sizes", "100", "with -peers: the numbers of apps of the helm layout")
 	peerIdle := flag.Duration("peer-idle", 2*time.Minute, "with -peers: how long each tool's idle CPU is measured")
 	peerFluxInterval := flag.Duration("peer-flux-interval", 2*time.Minute, "with -peers: spec.interval of Flux's GitRepository and Kustomizations (Flux heals a hand edit at the next one)")
 	peerOut := flag.String("peer-out", "bench/results-peers.json", "with -peers: where to write the results as JSON")
@@ -113,7 +114,7 @@ func main() {
 	flag.Parse()
 
 	if *peerTools != "" {
-		runPeersMain(*peerTools, *peerSizes, *peerLayouts, *peerIdle, *peerFluxInterval, *workers, *peerOut)
+		runPeersMain(*peerTools, *peerSizes, *peerHelmSizes, *peerLayouts, *peerIdle, *peerFluxInterval, *workers, *peerOut)
 		return
 	}
 
@@ -171,7 +172,7 @@ func main() {
 }
 
 // runPeersMain is go run ./bench -peers: parses its flags, runs, prints and writes the results.
-func runPeersMain(tools, sizes, layouts string, idle, fluxInterval time.Duration, workers int, out string) {
+func runPeersMain(tools, sizes, helmSizes, layouts string, idle, fluxInterval time.Duration, workers int, out string) {
 	cfg := peerConfig{Idle: idle, FluxInterval: fluxInterval, Workers: 8, Timeout: 20 * time.Minute, log: os.Stderr}
 	if workers > 0 {
 		cfg.Workers = workers
@@ -189,12 +190,15 @@ func runPeersMain(tools, sizes, layouts string, idle, fluxInterval time.Duration
 	if cfg.Sizes, err = parseSizes(sizes); err != nil {
 		fail(fmt.Errorf("-peer-sizes: %w", err))
 	}
+	if cfg.HelmSizes, err = parseSizes(helmSizes); err != nil {
+		fail(fmt.Errorf("-peer-helm-sizes: %w", err))
+	}
 	for _, l := range strings.Split(layouts, ",") {
 		switch l = strings.TrimSpace(l); l {
-		case mttpPlain, mttpKustomize:
+		case mttpPlain, mttpKustomize, mttpHelm:
 			cfg.Layouts = append(cfg.Layouts, l)
 		default:
-			fail(fmt.Errorf("-peer-layouts: unknown layout %q (plain, kustomize)", l))
+			fail(fmt.Errorf("-peer-layouts: unknown layout %q (plain, kustomize, helm)", l))
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

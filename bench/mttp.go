@@ -3,15 +3,25 @@ package main
 import (
 	"fmt"
 	"maps"
+	"strings"
 )
 
 // The peer workload is the shape of Flux's "mean time to production" benchmark
 // (github.com/fluxcd/flux-benchmark): each app is a Deployment scaled to 0, a ServiceAccount, a
-// Service and an Ingress, all in one monorepo. It comes in two layouts: plain YAML, one
-// directory per app, and kustomize overlays of one shared base.
+// Service and an Ingress, all in one monorepo. It comes in three layouts: plain YAML, one
+// directory per app; kustomize overlays of one shared base; and one Helm chart holding the four
+// objects, served by a Helm repository and installed once per app.
 const (
 	mttpPlain     = "plain"
 	mttpKustomize = "kustomize"
+	mttpHelm      = "helm"
+)
+
+// The helm layout's chart, and the range every tool installs it by: publishing a new version is
+// the helm layout's commit.
+const (
+	mttpChartName  = "mttp"
+	mttpChartRange = ">=0.1.0 <1.0.0"
 )
 
 // mttpPath is app i's directory in the monorepo.
@@ -139,4 +149,22 @@ patches:
       path: /spec/rules/0/host
       value: %[1]s.bench.example.com
 `, mttpName(i), version)
+}
+
+// mttpChartVersion is the chart's version holding a workload version: v1 is 0.1.0, v2 0.2.0.
+func mttpChartVersion(version string) string {
+	return "0." + strings.TrimPrefix(version, "v") + ".0"
+}
+
+// mttpChart is the chart at a workload version: the four objects, named after the release, with
+// the version in its values.
+func mttpChart(version string) map[string]string {
+	files := map[string]string{
+		"Chart.yaml":  fmt.Sprintf("apiVersion: v2\nname: %s\nversion: %s\n", mttpChartName, mttpChartVersion(version)),
+		"values.yaml": fmt.Sprintf("version: %q\n", version),
+	}
+	for name, body := range mttpObjects("{{ .Release.Name }}", "{{ .Values.version }}") {
+		files["templates/"+name] = body
+	}
+	return files
 }

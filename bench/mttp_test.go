@@ -4,9 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ferry-gitops/ferry/pkg/gitops/render"
+	"github.com/ferry-gitops/ferry/pkg/gitops/source"
 )
 
 // TestMTTPOverlayRendersTheAppsFourObjects: kustomize renders app 3's overlay as four objects
@@ -63,5 +68,51 @@ func TestMTTPOverlayRendersTheAppsFourObjects(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(body), &obj); err != nil || obj.Kind == "" || !strings.HasPrefix(path, "apps/"+obj.Metadata.Name+"/") {
 			t.Errorf("%s: kind %q name %q (%v)", path, obj.Kind, obj.Metadata.Name, err)
 		}
+	}
+}
+
+// TestMTTPChartRendersThePlainLayoutsObjects: the helm layout's chart, installed as app 3 at v2,
+// renders exactly the plain layout's four objects of app 3 at v2 (so the floor, which applies
+// those, deploys what the tools install), and v1 and v2 are two versions of the chart that the
+// tools' range takes in order.
+func TestMTTPChartRendersThePlainLayoutsObjects(t *testing.T) {
+	var files []source.File
+	for name, body := range mttpChart("v2") {
+		files = append(files, source.File{Path: name, Data: []byte(body)})
+	}
+	objs, err := render.BuildChart(files, "", render.Options{Helm: &render.HelmOptions{ReleaseName: mttpName(3), Namespace: "team"}})
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	got := map[string]any{}
+	for _, o := range objs {
+		data, err := o.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any // as YAML is read below: numbers as float64
+		if err := yaml.Unmarshal(data, &obj); err != nil {
+			t.Fatal(err)
+		}
+		got[o.GetKind()] = obj
+	}
+	want := map[string]any{}
+	for _, body := range mttpObjects(mttpName(3), "v2") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(body), &obj); err != nil {
+			t.Fatal(err)
+		}
+		want[obj["kind"].(string)] = obj
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the chart renders other objects than the plain layout (-plain +chart):\n%s", diff)
+	}
+	v1, v2 := mttpChartVersion("v1"), mttpChartVersion("v2")
+	c, err := semver.NewConstraint(mttpChartRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1 == v2 || !c.Check(semver.MustParse(v1)) || !c.Check(semver.MustParse(v2)) || !semver.MustParse(v1).LessThan(semver.MustParse(v2)) {
+		t.Errorf("chart versions %s then %s: not two ascending versions within %q", v1, v2, mttpChartRange)
 	}
 }
