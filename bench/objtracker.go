@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -95,5 +96,38 @@ func (t *objTracker) waitFor(ctx context.Context, timeout time.Duration, logf fu
 		defer t.mu.Unlock()
 		ok, state := done(t.objs)
 		return ok, state, newest(t.seenAt), t.notify
+	})
+}
+
+// waitEach waits until each of names has been seen with reached true at least once, not
+// necessarily all at the same moment, and returns when the last of them first was. A tool that
+// looks at every app again on an interval (Flux) reports an app Ready at the revision and then,
+// while it looks once more, Progressing: at 1,000 apps some are always being looked at, and
+// "all Ready at once" may never be seen although every app was deployed and healthy.
+func (t *objTracker) waitEach(ctx context.Context, timeout time.Duration, logf func(string, ...any), names []string, reached func(*unstructured.Unstructured) bool) (time.Time, error) {
+	wanted := make(map[string]bool, len(names))
+	for _, name := range names {
+		wanted[name] = true
+	}
+	first := map[string]time.Time{}
+	t.mu.Lock()
+	for name := range wanted {
+		if u := t.objs[name]; u != nil && reached(u) {
+			first[name] = t.seenAt[name]
+		}
+	}
+	t.mu.Unlock()
+	t.onEvent(func(u *unstructured.Unstructured, at time.Time) {
+		if name := u.GetName(); wanted[name] && reached(u) {
+			if _, ok := first[name]; !ok {
+				first[name] = at
+			}
+		}
+	})
+	defer t.onEvent(nil)
+	return waitTracked(ctx, timeout, logf, func() (bool, string, time.Time, <-chan struct{}) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return len(first) == len(wanted), fmt.Sprintf("%d of %d reached it", len(first), len(wanted)), newest(first), t.notify
 	})
 }
