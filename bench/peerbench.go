@@ -533,7 +533,7 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	if err != nil {
 		return err
 	}
-	healTimeout := time.Minute
+	healTimeout := 3 * time.Minute
 	interval := p.fluxInterval(n)
 	if tool == toolFlux && layout != mttpHelm {
 		if interval > maxFluxHealWait {
@@ -550,10 +550,16 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	}
 	edited = edited.Add(time.Since(edited) / 2)
 	healed, err := waitDeploymentRestored(ctx, deployments, name, before.ResourceVersion, healTimeout)
-	if err != nil {
-		return fmt.Errorf("%s did not heal the hand edit: %w", tool, err)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		// A figure of its own, not a failed run: the other figures still count.
+		p.logf("%s: the hand edit was not healed: %v", tool, err)
+		f.note(mHealed, fmt.Sprintf("not healed within %s", healTimeout))
+	default:
+		f.set(mHealed, seconds(healed.Sub(edited)))
 	}
-	f.set(mHealed, seconds(healed.Sub(edited)))
 	switch {
 	case tool == toolFlux && layout == mttpHelm:
 		f.note(mHealed, "by helm-controller's drift correction (driftDetection.mode: enabled)")
@@ -603,11 +609,12 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	case at := <-reported:
 		f.set(mReported, seconds(max(at.Sub(edited), time.Millisecond)))
 		f.note(mReported, "status OutOfSync, on an app whose self-heal is off")
-	case <-time.After(time.Minute):
+	case <-time.After(3 * time.Minute):
 		tr.mu.Lock()
 		state, _ := json.Marshal(tr.objs[app].Object)
 		tr.mu.Unlock()
-		return fmt.Errorf("%s: the hand edit of %s/%s was not reported within a minute; %s is %s", tool, ns, name, app, state)
+		p.logf("%s: the hand edit of %s/%s was not reported within 3 minutes; %s is %s", tool, ns, name, app, state)
+		f.note(mReported, "not reported within 3m")
 	case <-ctx.Done():
 		return ctx.Err()
 	}

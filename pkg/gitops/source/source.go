@@ -31,6 +31,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/lru"
 
 	"github.com/ferry-gitops/ferry/pkg/flight"
 	"github.com/ferry-gitops/ferry/pkg/gitops/egress"
@@ -115,6 +116,10 @@ type Cache struct {
 	sshProxy transport.ProxyOptions
 }
 
+// maxDirTrees bounds how many (commit, directory) trees a repository's entry remembers: a
+// thousand Applications of one monorepo at two commits, twice over.
+const maxDirTrees = 4096
+
 type repoEntry struct {
 	// mu serialises fetches into one bare repository (write lock) with the reads of Resolve and
 	// Commit (read lock). go-git's filesystem storage is not safe for concurrent use: a fetch
@@ -123,6 +128,8 @@ type repoEntry struct {
 	// need only the read lock between them.
 	mu   sync.RWMutex
 	repo *git.Repository
+	// dirs remembers the tree of a directory at a commit (plumbing.Hash, by commit and path).
+	dirs *lru.Cache
 	// fs is the repository's directory, whose writes a fetch limits to MaxRepoBytes.
 	fs *budgetFS
 	// removed says Collect or the size limit removed the directory: a fetch holding this entry
@@ -469,7 +476,7 @@ func (c *Cache) entry(repoURL string) (*repoEntry, error) {
 	// Load the storage's lazy state (the packfile index, the incoming objects directory) now,
 	// before other goroutines read from it: a lookup of an absent object loads it all.
 	_ = repo.Storer.HasEncodedObject(plumbing.ZeroHash)
-	e := &repoEntry{repo: repo, fs: fs}
+	e := &repoEntry{repo: repo, fs: fs, dirs: lru.New(maxDirTrees)}
 	c.repos[repoURL] = e
 	return e, nil
 }

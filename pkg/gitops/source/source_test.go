@@ -3,6 +3,7 @@ package source_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,7 @@ import (
 	"github.com/ferry-gitops/ferry/pkg/testing/eventually"
 )
 
-func newCache(t *testing.T) *source.Cache {
+func newCache(t testing.TB) *source.Cache {
 	t.Helper()
 	c, err := source.NewCache(source.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -155,6 +156,27 @@ func TestReadFilesWithoutCheckout(t *testing.T) {
 	}
 	if len(got) != 2 || got["apps/web/deploy.yaml"] != "kind: Deployment\n" || got["apps/web/nested/svc.yaml"] != "kind: Service\n" {
 		t.Errorf("files of apps/web = %v", got)
+	}
+	// A later commit changes apps/web: each commit reads as it is, in either order, also once
+	// the directory's tree at each is remembered.
+	next := repo.Commit("main", map[string]string{"apps/web/deploy.yaml": "kind: Deployment # v2\n"}, "v2")
+	if _, err := c.Resolve(context.Background(), repo.URL(), next, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for commit, want := range map[string]string{sha: "kind: Deployment\n", next: "kind: Deployment # v2\n"} {
+			files, err := c.ReadFiles(repo.URL(), commit, "apps/web", source.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, f := range files {
+				got[f.Path] = string(f.Data)
+			}
+			if len(got) != 2 || got["apps/web/deploy.yaml"] != want {
+				t.Errorf("apps/web at %.7s = %v, want deploy.yaml %q", commit, got, want)
+			}
+		}
 	}
 	if _, err := c.ReadFiles(repo.URL(), sha, "apps/missing", source.Limits{}); err == nil || !strings.Contains(err.Error(), "apps/missing") {
 		t.Errorf("missing path: %v", err)
@@ -547,5 +569,31 @@ func TestResolveAPullRequestRef(t *testing.T) {
 	// A fresh cache asked for the bare SHA finds it on no branch or tag.
 	if _, err := newCache(t).Resolve(ctx, repo.URL(), head, nil); !errors.Is(err, source.ErrRevisionNotFound) {
 		t.Errorf("the pull request's SHA alone, in a fresh cache: %v, want not found", err)
+	}
+}
+
+// BenchmarkReadFilesOfAMonorepo: what one Application of a 1,000-app monorepo costs to read its
+// own directory (four files) at a commit.
+func BenchmarkReadFilesOfAMonorepo(b *testing.B) {
+	srv := gittest.NewServer(b)
+	repo := srv.NewRepo("mono")
+	files := map[string]string{}
+	for i := range 1000 {
+		for _, f := range []string{"deployment", "service", "serviceaccount", "ingress"} {
+			files[fmt.Sprintf("apps/app-%05d/%s.yaml", i, f)] = fmt.Sprintf("kind: %s\nmetadata: {name: app-%05d}\n", f, i)
+		}
+	}
+	sha := repo.Commit("main", files, "1,000 apps")
+	c := newCache(b)
+	if _, err := c.Resolve(context.Background(), repo.URL(), sha, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		got, err := c.ReadFiles(repo.URL(), sha, fmt.Sprintf("apps/app-%05d", i%1000), source.Limits{})
+		if err != nil || len(got) != 4 {
+			b.Fatalf("%d files, %v", len(got), err)
+		}
 	}
 }

@@ -55,27 +55,43 @@ func (c *Cache) ReadFiles(repoURL, sha, dir string, limits Limits) ([]File, erro
 
 // tree opens the root tree of a cached commit with the repository read-locked: a walk reads the
 // object store, which a fetch into the same repository changes. unlock ends the read.
-func (c *Cache) tree(repoURL, sha string) (root *object.Tree, unlock func(), err error) {
-	entry, err := c.entry(repoURL)
+func (c *Cache) tree(repoURL, sha string) (root *object.Tree, entry *repoEntry, unlock func(), err error) {
+	entry, err = c.entry(repoURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	entry.mu.RLock()
 	commit, err := entry.repo.CommitObject(plumbing.NewHash(sha))
 	if err != nil {
 		entry.mu.RUnlock()
-		return nil, nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
+		return nil, nil, nil, fmt.Errorf("commit %s of %s is not in the cache: %w", sha, redactURL(repoURL), err)
 	}
 	if root, err = commit.Tree(); err != nil {
 		entry.mu.RUnlock()
-		return nil, nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
+		return nil, nil, nil, fmt.Errorf("reading the tree of %s: %w", sha, err)
 	}
-	return root, entry.mu.RUnlock, nil
+	return root, entry, entry.mu.RUnlock, nil
+}
+
+// dirTree opens the tree of dir (not "") at commit sha, remembering which tree that is: the
+// Applications of a monorepo each read their own directory of the same commit, and finding one
+// from the root decodes every tree on the way — apps/ and its thousand entries, each time.
+func (e *repoEntry) dirTree(root *object.Tree, sha, dir string) (*object.Tree, error) {
+	key := sha + "\x00" + dir
+	if h, ok := e.dirs.Get(key); ok {
+		return e.repo.TreeObject(h.(plumbing.Hash))
+	}
+	t, err := root.Tree(dir)
+	if err != nil {
+		return nil, err
+	}
+	e.dirs.Add(key, t.Hash)
+	return t, nil
 }
 
 func (c *Cache) readFiles(repoURL, sha, dir string, limits Limits) ([]File, error) {
 	limits = limits.WithDefaults()
-	root, unlock, err := c.tree(repoURL, sha)
+	root, cached, unlock, err := c.tree(repoURL, sha)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +99,7 @@ func (c *Cache) readFiles(repoURL, sha, dir string, limits Limits) ([]File, erro
 	dir = strings.Trim(path.Clean("/"+dir), "/")
 	start := root
 	if dir != "" {
-		start, err = root.Tree(dir)
+		start, err = cached.dirTree(root, sha, dir)
 		if err != nil {
 			return nil, fmt.Errorf("path %q does not exist at commit %s (%v): %w", dir, sha, err, fs.ErrNotExist)
 		}
@@ -108,7 +124,9 @@ func (c *Cache) readFiles(repoURL, sha, dir string, limits Limits) ([]File, erro
 		var data []byte
 		switch entry.Mode {
 		case filemode.Regular, filemode.Executable, filemode.Deprecated:
-			data, err = readBlob(root, full, limits.MaxFileBytes)
+			// By the hash the walk found: looking the path up from the root would decode the
+			// trees on the way again.
+			data, err = readBlobObject(cached.repo.BlobObject, entry.Hash, full, limits.MaxFileBytes)
 		case filemode.Symlink:
 			data, err = readSymlink(root, full, limits.MaxFileBytes)
 		default:
@@ -135,10 +153,23 @@ func readBlob(root *object.Tree, name string, maxBytes int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if f.Size > maxBytes {
-		return nil, fmt.Errorf("file %s is %d bytes, over the limit of %d: %w", name, f.Size, maxBytes, ErrLimitExceeded)
+	return readBlobContent(&f.Blob, name, maxBytes)
+}
+
+// readBlobObject reads the blob hash, the file name.
+func readBlobObject(blobObject func(plumbing.Hash) (*object.Blob, error), hash plumbing.Hash, name string, maxBytes int64) ([]byte, error) {
+	b, err := blobObject(hash)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	r, err := f.Reader()
+	return readBlobContent(b, name, maxBytes)
+}
+
+func readBlobContent(b *object.Blob, name string, maxBytes int64) ([]byte, error) {
+	if b.Size > maxBytes {
+		return nil, fmt.Errorf("file %s is %d bytes, over the limit of %d: %w", name, b.Size, maxBytes, ErrLimitExceeded)
+	}
+	r, err := b.Reader()
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
@@ -178,7 +209,7 @@ func readSymlink(root *object.Tree, name string, maxBytes int64) ([]byte, error)
 // slash-separated from the repository root and sorted, without reading any file: at most
 // maxEntries of them.
 func (c *Cache) ListTree(repoURL, sha string, maxEntries int) (dirs, files []string, err error) {
-	root, unlock, err := c.tree(repoURL, sha)
+	root, _, unlock, err := c.tree(repoURL, sha)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,7 +240,7 @@ func (c *Cache) ListTree(repoURL, sha string, maxEntries int) (dirs, files []str
 // ReadFile returns one file of a cached commit, at most maxBytes long; a symbolic link is
 // followed only inside the repository.
 func (c *Cache) ReadFile(repoURL, sha, name string, maxBytes int64) ([]byte, error) {
-	root, unlock, err := c.tree(repoURL, sha)
+	root, _, unlock, err := c.tree(repoURL, sha)
 	if err != nil {
 		return nil, err
 	}
