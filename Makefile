@@ -142,7 +142,7 @@ bench:
 bench-full:
 	$(GO) run ./bench -full $(BENCH_FLAGS)
 
-## bench-peers: the same workload (Flux's MTTP shape, plain and kustomize) synced by Ferry, Flux and Argo CD in turn on one local control plane, and the floor (a client-go program making Ferry's requests); builds the peers first (hack/build-peers.sh, cached); results in bench/results-peers.json
+## bench-peers: the same workload (Flux's MTTP shape: plain YAML and kustomize at 100 and 1,000 apps, a Helm chart at 100) synced by Ferry, Flux and Argo CD in turn on one local control plane, and the floor (a client-go program making Ferry's requests); builds the peers first (hack/build-peers.sh, cached); results in bench/results-peers.json
 bench-peers:
 	$(GO) run ./bench -peers ferry,flux,argocd $(BENCH_FLAGS)
 
