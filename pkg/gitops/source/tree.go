@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -126,7 +127,7 @@ func (c *Cache) readFiles(repoURL, sha, dir string, limits Limits) ([]File, erro
 		case filemode.Regular, filemode.Executable, filemode.Deprecated:
 			// By the hash the walk found: looking the path up from the root would decode the
 			// trees on the way again.
-			data, err = readBlobObject(cached.repo.BlobObject, entry.Hash, full, limits.MaxFileBytes)
+			data, err = readBlobObject(cached.repo, entry.Hash, full, limits.MaxFileBytes)
 		case filemode.Symlink:
 			data, err = readSymlink(root, full, limits.MaxFileBytes)
 		default:
@@ -156,9 +157,9 @@ func readBlob(root *object.Tree, name string, maxBytes int64) ([]byte, error) {
 	return readBlobContent(&f.Blob, name, maxBytes)
 }
 
-// readBlobObject reads the blob hash, the file name.
-func readBlobObject(blobObject func(plumbing.Hash) (*object.Blob, error), hash plumbing.Hash, name string, maxBytes int64) ([]byte, error) {
-	b, err := blobObject(hash)
+// readBlobObject reads the blob hash of repo, which is the file name.
+func readBlobObject(repo *git.Repository, hash plumbing.Hash, name string, maxBytes int64) ([]byte, error) {
+	b, err := repo.BlobObject(hash)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
