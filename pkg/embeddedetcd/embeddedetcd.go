@@ -90,6 +90,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	cfg.LogLevel = opts.LogLevel
 	// Metrics of the embedded etcd would collide with the API server's on /metrics.
 	cfg.Metrics = "basic"
+	// etcd keeps this many applied raft entries in memory after each compaction of its log, for
+	// a slow follower to catch up from. This member has no followers, so the default 5,000
+	// entries were only memory: each is a whole written object, and with Applications' status
+	// writes they held 27 MB of ferry-apiserver's heap at 1,000 Applications. Everything they
+	// hold is in the WAL and the backend already.
+	cfg.SnapshotCatchUpEntries = singleMemberCatchUpEntries
 
 	klog.FromContext(ctx).Info("Starting embedded etcd", "dataDir", opts.DataDir, "clientURL", clientURL.String())
 	e, err := embed.StartEtcd(cfg)
@@ -107,6 +113,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	return &Server{etcd: e, ClientURL: clientURL.String(), CAFile: creds.CAFile, CertFile: creds.ClientCertFile, KeyFile: creds.ClientKeyFile}, nil
 }
+
+// singleMemberCatchUpEntries is the raft entries kept in memory after a compaction of the
+// log: a few, not etcd's 5,000 for followers that a single member does not have.
+const singleMemberCatchUpEntries = 100
 
 // Stop shuts etcd down, flushing its data.
 func (s *Server) Stop() {
