@@ -99,7 +99,7 @@ func TestPeersSmoke(t *testing.T) {
 	}
 	cfg := peerConfig{
 		Tools: peerSmokeTools(), Sizes: []int{5}, HelmSizes: []int{5}, Layouts: []string{mttpPlain, mttpHelm},
-		Idle: 2 * time.Second, FluxInterval: 15 * time.Second, Workers: 2, Timeout: 3 * time.Minute,
+		Idle: 2 * time.Second, IdleLayouts: []string{mttpPlain, mttpHelm}, FluxInterval: 15 * time.Second, Workers: 2, Timeout: 3 * time.Minute,
 		log: testWriter{t},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -139,6 +139,10 @@ func TestPeersSmoke(t *testing.T) {
 					t.Errorf("%s, %s: %s = %v (present %v, note %q), want a positive figure", layout, metric, tool, v, ok, row.Notes[tool])
 				}
 			}
+		}
+		// Ferry renders charts in render workers, its child processes: its figures count them.
+		if layout == mttpHelm && !strings.Contains(got[layout+" "+mRSS].Notes[toolFerry], "they started") {
+			t.Errorf("%s: ferry's peak RSS does not count its render workers (note %q)", layout, got[layout+" "+mRSS].Notes[toolFerry])
 		}
 		for _, tool := range []string{toolFerry, toolFlux, toolArgoCD, toolFloor} {
 			if report.Configurations[tool][configKey(layout, 5)] == nil {

@@ -108,13 +108,16 @@ func main() {
 	peerLayouts := flag.String("peer-layouts", "plain,kustomize,helm", "with -peers: the layouts of the workload (plain, kustomize: a monorepo; helm: a chart in a Helm repository)")
 	peerHelmSizes := flag.String("peer-helm-sizes", "100", "with -peers: the numbers of apps of the helm layout")
 	peerIdle := flag.Duration("peer-idle", 2*time.Minute, "with -peers: how long each tool's idle CPU is measured")
+	peerIdleLayouts := flag.String("peer-idle-layouts", "plain,helm", "with -peers: the layouts whose idle CPU is measured, at each size (kustomize's differs from plain's only by the cached render; helm runs other processes for Flux)")
+	peerKeepLogs := flag.Bool("peer-keep-logs", false, "with -peers: keep the peers' logs (kept anyway after a failure)")
 	peerFluxInterval := flag.Duration("peer-flux-interval", 2*time.Minute, "with -peers: spec.interval of Flux's GitRepository and Kustomizations (Flux heals a hand edit at the next one)")
 	peerOut := flag.String("peer-out", "bench/results-peers.json", "with -peers: where to write the results as JSON")
 	profile := flag.String("profile", "", "write CPU and heap profiles of ferry-apiserver, and a CPU profile of kube-apiserver, during the controller's initial sync into this directory")
 	flag.Parse()
 
 	if *peerTools != "" {
-		runPeersMain(*peerTools, *peerSizes, *peerHelmSizes, *peerLayouts, *peerIdle, *peerFluxInterval, *workers, *peerOut)
+		runPeersMain(peerConfig{Idle: *peerIdle, FluxInterval: *peerFluxInterval, Workers: *workers, KeepLogs: *peerKeepLogs},
+			*peerTools, *peerSizes, *peerHelmSizes, *peerLayouts, *peerIdleLayouts, *peerOut)
 		return
 	}
 
@@ -172,10 +175,10 @@ func main() {
 }
 
 // runPeersMain is go run ./bench -peers: parses its flags, runs, prints and writes the results.
-func runPeersMain(tools, sizes, helmSizes, layouts string, idle, fluxInterval time.Duration, workers int, out string) {
-	cfg := peerConfig{Idle: idle, FluxInterval: fluxInterval, Workers: 8, Timeout: 20 * time.Minute, log: os.Stderr}
-	if workers > 0 {
-		cfg.Workers = workers
+func runPeersMain(cfg peerConfig, tools, sizes, helmSizes, layouts, idleLayouts string, out string) {
+	cfg.Timeout, cfg.log = 20*time.Minute, os.Stderr
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
 	}
 	for _, t := range strings.Split(tools, ",") {
 		switch t = strings.TrimSpace(t); t {
@@ -199,6 +202,15 @@ func runPeersMain(tools, sizes, helmSizes, layouts string, idle, fluxInterval ti
 			cfg.Layouts = append(cfg.Layouts, l)
 		default:
 			fail(fmt.Errorf("-peer-layouts: unknown layout %q (plain, kustomize, helm)", l))
+		}
+	}
+	for _, l := range strings.Split(idleLayouts, ",") {
+		switch l = strings.TrimSpace(l); l {
+		case mttpPlain, mttpKustomize, mttpHelm:
+			cfg.IdleLayouts = append(cfg.IdleLayouts, l)
+		case "":
+		default:
+			fail(fmt.Errorf("-peer-idle-layouts: unknown layout %q (plain, kustomize, helm)", l))
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

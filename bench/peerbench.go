@@ -58,8 +58,11 @@ type peerConfig struct {
 	Layouts []string // mttpPlain, mttpKustomize, mttpHelm
 	// HelmSizes are the sizes of the helm layout (the issue asks for Helm at 100 only).
 	HelmSizes []int
-	// Idle is how long the idle CPU is measured.
-	Idle time.Duration
+	// Idle is how long the idle CPU is measured, at the IdleLayouts only.
+	Idle        time.Duration
+	IdleLayouts []string
+	// KeepLogs keeps the peers' logs after a run that succeeded.
+	KeepLogs bool
 	// FluxInterval is the Kustomizations' and the GitRepository's spec.interval: Flux corrects a
 	// hand edit only at its next reconciliation.
 	FluxInterval time.Duration
@@ -102,6 +105,7 @@ const (
 	mCommit       = "commit touching every app -> all at it"
 	mIdle         = "idle CPU"
 	mRSS          = "peak RSS"
+	mAnon         = "peak anonymous memory"
 	mCreateCPU    = "tool CPU, create"
 	mCreateAPICPU = "kube-apiserver CPU, create"
 	mCommitCPU    = "tool CPU, commit"
@@ -111,11 +115,11 @@ const (
 )
 
 var metricUnits = map[string]string{
-	mCreate: "s", mCommit: "s", mIdle: "% of a core", mRSS: "MiB", mCreateCPU: "CPU-s", mCreateAPICPU: "CPU-s",
+	mCreate: "s", mCommit: "s", mIdle: "% of a core", mRSS: "MiB", mAnon: "MiB", mCreateCPU: "CPU-s", mCreateAPICPU: "CPU-s",
 	mCommitCPU: "CPU-s", mCommitAPICPU: "CPU-s", mReported: "s", mHealed: "s",
 }
 
-var metricOrder = []string{mCreate, mCommit, mIdle, mRSS, mCreateCPU, mCreateAPICPU, mCommitCPU, mCommitAPICPU, mReported, mHealed}
+var metricOrder = []string{mCreate, mCommit, mIdle, mRSS, mAnon, mCreateCPU, mCreateAPICPU, mCommitCPU, mCommitAPICPU, mReported, mHealed}
 
 // figures are one tool's results at one layout and size.
 type figures struct {
@@ -181,7 +185,7 @@ func runPeers(ctx context.Context, cfg peerConfig) (report *PeerReport, err erro
 		return nil, err
 	}
 	defer func() {
-		if err != nil {
+		if err != nil || cfg.KeepLogs {
 			p.logf("the peers' logs are kept in %s", p.tmp)
 			return
 		}
@@ -447,12 +451,12 @@ func (p *peerBench) turn(ctx context.Context, tool, layout string, n int, f *fig
 		p.logf("%s: waiting for %d apps at %.12s (%s)", tool, n, rev, what)
 		return tr.waitEach(ctx, p.cfg.Timeout, p.logf, names, func(u *unstructured.Unstructured) bool { return d.at(u, rev) })
 	}
+	// The tool's figures count its processes and what they start: Ferry's render workers, the
+	// git, helm and kustomize commands of Argo CD's repo-server.
+	procs := newProcessTree(d.pids...)
+	procs.ObserveEvery(trackCtx, time.Second)
 	cpu := func() (tool, api time.Duration) {
-		for _, pid := range d.pids {
-			if s, err := sampleProcess(pid); err == nil {
-				tool += s.CPU
-			}
-		}
+		tool = procs.CPU()
 		if s, err := sampleProcess(p.apiPid); err == nil {
 			api = s.CPU
 		}
@@ -500,24 +504,24 @@ func (p *peerBench) turn(ctx context.Context, tool, layout string, n int, f *fig
 		return err
 	}
 
-	// 5. Idle.
-	p.logf("%s: idle for %s", tool, p.cfg.Idle)
-	toolBefore, _ = cpu()
-	select {
-	case <-time.After(p.cfg.Idle):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	toolAfter, _ = cpu()
-	f.timed(mIdle, 100*seconds(toolAfter-toolBefore)/p.cfg.Idle.Seconds())
-
-	var peak int64
-	for _, pid := range d.pids {
-		if s, err := sampleProcess(pid); err == nil {
-			peak += s.PeakRSS
+	// 5. Idle, at the layouts it is measured at.
+	if slices.Contains(p.cfg.IdleLayouts, layout) {
+		p.logf("%s: idle for %s", tool, p.cfg.Idle)
+		toolBefore, _ = cpu()
+		select {
+		case <-time.After(p.cfg.Idle):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
+		toolAfter, _ = cpu()
+		f.timed(mIdle, 100*seconds(toolAfter-toolBefore)/p.cfg.Idle.Seconds())
 	}
-	f.set(mRSS, mib(peak))
+
+	f.set(mRSS, mib(procs.PeakRSS()))
+	f.set(mAnon, mib(procs.PeakAnon()))
+	if k := procs.Processes(); k > len(d.pids) {
+		f.note(mRSS, fmt.Sprintf("%d processes of the tool, and the peak resident set of the %d they started while they ran (sampled every second)", len(d.pids), k-len(d.pids)))
+	}
 	return nil
 }
 
@@ -688,6 +692,8 @@ func (p *peerBench) toolNamespaces(tool string, n int) []string {
 // deleteNamespaces deletes namespaces and waits until they are gone: the next tool starts on a
 // quiet cluster.
 func (p *peerBench) deleteNamespaces(ctx context.Context, names []string) {
+	start := time.Now()
+	defer func() { p.logf("deleted %d namespaces in %s", len(names), time.Since(start).Round(time.Second)) }()
 	_ = eachConcurrently(len(names), 16, func(i int) error {
 		if err := p.kube.CoreV1().Namespaces().Delete(ctx, names[i], metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			p.logf("deleting namespace %s: %v", names[i], err)

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,14 +53,25 @@ const clockTicks = 100
 
 // process is a sample of a process's resource use from /proc.
 type process struct {
+	PID     int
 	CPU     time.Duration // user + system time since the process started
 	RSS     int64         // resident set size, bytes
 	PeakRSS int64         // peak resident set size (VmHWM), bytes
+	// AnonRSS is the anonymous part of the resident set (RssAnon): the process's own memory,
+	// without the pages of its executable and of the files it maps, which the kernel shares and
+	// can drop.
+	AnonRSS int64
+	// ChildrenCPU is the user + system time of its children that have ended and been waited
+	// for (and of theirs).
+	ChildrenCPU time.Duration
+	// Parent is the parent's process ID; Start the process's start time in clock ticks since
+	// boot, which tells a process from a later one with the same ID.
+	Parent, Start int64
 }
 
 // sampleProcess reads pid's CPU time and memory from /proc.
 func sampleProcess(pid int) (process, error) {
-	var p process
+	p := process{PID: pid}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return p, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
@@ -69,12 +83,24 @@ func sampleProcess(pid int) (process, error) {
 	if len(fields) < 13 {
 		return p, fmt.Errorf("/proc/%d/stat has %d fields after the name", pid, len(fields))
 	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return p, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, fields[11], fields[12])
+	// ppid is field 4, cutime and cstime 16 and 17, starttime 22.
+	if len(fields) < 20 {
+		return p, fmt.Errorf("/proc/%d/stat has %d fields after the name", pid, len(fields))
 	}
-	p.CPU = time.Duration(utime+stime) * time.Second / clockTicks
+	var v [5]int64
+	for i, f := range []int{11, 12, 13, 14, 19} {
+		n, err := strconv.ParseInt(fields[f], 10, 64)
+		if err != nil {
+			return p, fmt.Errorf("/proc/%d/stat: field %d is %q", pid, f+3, fields[f])
+		}
+		v[i] = n
+	}
+	p.CPU = time.Duration(v[0]+v[1]) * time.Second / clockTicks
+	p.ChildrenCPU = time.Duration(v[2]+v[3]) * time.Second / clockTicks
+	p.Start = v[4]
+	if p.Parent, err = strconv.ParseInt(fields[1], 10, 64); err != nil {
+		return p, fmt.Errorf("/proc/%d/stat: ppid %q", pid, fields[1])
+	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return p, fmt.Errorf("reading the memory of process %d: %w", pid, err)
@@ -93,9 +119,139 @@ func sampleProcess(pid int) (process, error) {
 			p.RSS = kb << 10
 		case "VmHWM":
 			p.PeakRSS = kb << 10
+		case "RssAnon":
+			p.AnonRSS = kb << 10
 		}
 	}
 	return p, nil
+}
+
+// processTree follows some processes and all their descendants: a tool's figures count what its
+// processes start, such as Ferry's render workers and the git, helm and kustomize commands Argo
+// CD's repo-server runs.
+type processTree struct {
+	roots []int
+	mu    sync.Mutex
+	// rootPeaks is each root's VmHWM; startedPeak the highest sum, over the samples, of the VmHWM
+	// of the living processes the roots started (many short-lived commands one after another
+	// are not all resident at once); seen every process of the tree, by ID and start time.
+	rootPeaks   map[int]int64
+	startedPeak int64
+	seen        map[[2]int64]bool
+	// anonPeak is the highest sum, over the samples, of the tree's anonymous resident sets.
+	anonPeak int64
+}
+
+func newProcessTree(roots ...int) *processTree {
+	return &processTree{roots: roots, rootPeaks: map[int]int64{}, seen: map[[2]int64]bool{}}
+}
+
+// live samples the roots and their living descendants.
+func (t *processTree) live() []process {
+	byParent := map[int64][]int{}
+	if entries, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if s, err := sampleProcess(pid); err == nil {
+				byParent[s.Parent] = append(byParent[s.Parent], pid)
+			}
+		}
+	}
+	var out []process
+	queue := slices.Clone(t.roots)
+	seen := map[int]bool{}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		s, err := sampleProcess(pid)
+		if err != nil {
+			continue // ended since
+		}
+		out = append(out, s)
+		queue = append(queue, byParent[int64(pid)]...)
+	}
+	return out
+}
+
+// CPU is the CPU time of the whole tree so far: of each living process and of the descendants
+// that have ended, which their parents waited for.
+func (t *processTree) CPU() time.Duration {
+	var cpu time.Duration
+	for _, s := range t.live() {
+		cpu += s.CPU + s.ChildrenCPU
+	}
+	return cpu
+}
+
+// Observe samples the resident sets of the tree.
+func (t *processTree) Observe() {
+	samples := t.live()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var started, anon int64
+	for _, s := range samples {
+		anon += s.AnonRSS
+		t.seen[[2]int64{int64(s.PID), s.Start}] = true
+		if slices.Contains(t.roots, s.PID) {
+			t.rootPeaks[s.PID] = max(t.rootPeaks[s.PID], s.PeakRSS)
+		} else {
+			started += s.PeakRSS
+		}
+	}
+	t.startedPeak = max(t.startedPeak, started)
+	t.anonPeak = max(t.anonPeak, anon)
+}
+
+// PeakAnon is the highest anonymous resident set of the whole tree seen by Observe.
+func (t *processTree) PeakAnon() int64 {
+	t.Observe()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.anonPeak
+}
+
+// ObserveEvery calls Observe every interval until ctx ends, so that the processes the roots
+// start are seen while they run.
+func (t *processTree) ObserveEvery(ctx context.Context, interval time.Duration) {
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			t.Observe()
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// PeakRSS is the sum of the roots' peak resident sets and of the highest resident set of the
+// processes they started, as for a tool of several processes.
+func (t *processTree) PeakRSS() int64 {
+	t.Observe()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sum := t.startedPeak
+	for _, v := range t.rootPeaks {
+		sum += v
+	}
+	return sum
+}
+
+// Processes is how many processes the tree has held so far, the roots included.
+func (t *processTree) Processes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.seen)
 }
 
 // mib formats bytes as MiB.
