@@ -533,10 +533,6 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	ns, name := peerNamespace(tool, n, 0), mttpDeployment(layout, 0)
 	deployments := p.kube.AppsV1().Deployments(ns)
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"VERSION","value":"edited by hand"}]}]}}}}`)
-	before, err := deployments.Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
 	healTimeout := 3 * time.Minute
 	interval := p.fluxInterval(n)
 	if tool == toolFlux && layout != mttpHelm {
@@ -549,11 +545,12 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	}
 	p.logf("%s: a hand edit of Deployment %s/%s", tool, ns, name)
 	edited := time.Now()
-	if _, err := deployments.Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: "ferry-bench-hand-edit"}); err != nil {
+	after, err := deployments.Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: "ferry-bench-hand-edit"})
+	if err != nil {
 		return fmt.Errorf("editing a managed Deployment: %w", err)
 	}
 	edited = edited.Add(time.Since(edited) / 2)
-	healed, err := waitDeploymentRestored(ctx, deployments, name, before.ResourceVersion, healTimeout)
+	healed, err := waitDeploymentRestored(ctx, deployments, name, after.ResourceVersion, healTimeout)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -625,48 +622,64 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	return nil
 }
 
-// waitDeploymentRestored waits for the Deployment name to carry the hand edit and then lose it,
-// watching again from where it was whenever kube-apiserver closes the watch.
+// waitDeploymentRestored waits for the Deployment name, which carries the hand edit at
+// resourceVersion rv, to lose it. It watches from rv, and from the last version seen whenever
+// kube-apiserver closes the watch; when the watch can no longer start there (the version is older
+// than the watch cache keeps, which after minutes of a large sync it soon is), it reads the
+// Deployment and goes on from what it reads.
 func waitDeploymentRestored(ctx context.Context, deployments deploymentWatcher, name, rv string, timeout time.Duration) (time.Time, error) {
-	deadline := time.After(timeout)
-	sawEdit := false
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	edited := func(dep *appsv1.Deployment) bool {
+		for _, c := range dep.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if e.Value == "edited by hand" {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	notRestored := fmt.Errorf("not restored within %s", timeout)
 	for {
 		w, err := deployments.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), ResourceVersion: rv})
 		if err != nil {
+			if ctx.Err() != nil {
+				return time.Time{}, notRestored
+			}
 			return time.Time{}, err
 		}
-		closed := false
-		for !closed {
-			select {
-			case ev, ok := <-w.ResultChan():
-				if !ok {
-					closed = true
-					continue
-				}
-				dep, ok := ev.Object.(*appsv1.Deployment)
-				if !ok || ev.Type != watch.Modified {
-					continue
-				}
+		// The channel closes when the server ends the watch or ctx ends.
+		gone := false
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Error {
+				gone = true // typically 410 Gone: rv is older than the watch cache keeps
+				break
+			}
+			if dep, ok := ev.Object.(*appsv1.Deployment); ok && ev.Type == watch.Modified {
 				rv = dep.ResourceVersion
-				edited := false
-				for _, c := range dep.Spec.Template.Spec.Containers {
-					for _, e := range c.Env {
-						edited = edited || e.Value == "edited by hand"
-					}
-				}
-				if edited {
-					sawEdit = true
-				} else if sawEdit {
+				if !edited(dep) {
 					w.Stop()
 					return time.Now(), nil
 				}
-			case <-deadline:
-				w.Stop()
-				return time.Time{}, fmt.Errorf("not restored within %s", timeout)
-			case <-ctx.Done():
-				w.Stop()
-				return time.Time{}, ctx.Err()
 			}
+		}
+		w.Stop()
+		if ctx.Err() != nil {
+			return time.Time{}, notRestored
+		}
+		if gone {
+			dep, err := deployments.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				if ctx.Err() != nil {
+					return time.Time{}, notRestored
+				}
+				return time.Time{}, err
+			}
+			if !edited(dep) {
+				return time.Now(), nil
+			}
+			rv = dep.ResourceVersion
 		}
 	}
 }
@@ -674,6 +687,7 @@ func waitDeploymentRestored(ctx context.Context, deployments deploymentWatcher, 
 // deploymentWatcher is what waitDeploymentRestored needs of a Deployments client.
 type deploymentWatcher interface {
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*appsv1.Deployment, error)
 }
 
 // toolNamespaces are the namespaces of a tool's own objects, deleted after its turn.
