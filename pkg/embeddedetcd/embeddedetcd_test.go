@@ -47,15 +47,7 @@ func TestOnlyFerryCanTalkToTheEmbeddedEtcd(t *testing.T) {
 	}
 
 	// Ferry itself.
-	tlsConfig, err := (transport.TLSInfo{CertFile: s.CertFile, KeyFile: s.KeyFile, TrustedCAFile: s.CAFile}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{s.ClientURL}, TLS: tlsConfig, DialTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := ferryClient(t, s)
 	if _, err := client.Put(ctx, "/registry/probe", "ok"); err != nil {
 		t.Fatalf("Ferry's certificate: %v", err)
 	}
@@ -79,15 +71,7 @@ func TestWrittenObjectsDoNotStayInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	tlsConfig, err := (transport.TLSInfo{CertFile: s.CertFile, KeyFile: s.KeyFile, TrustedCAFile: s.CAFile}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{s.ClientURL}, TLS: tlsConfig, DialTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := ferryClient(t, s)
 
 	heap := func() uint64 {
 		runtime.GC()
@@ -108,4 +92,19 @@ func TestWrittenObjectsDoNotStayInMemory(t *testing.T) {
 	if grown > 40<<20 {
 		t.Errorf("after writing %d MB, the heap holds %d MB more than before: the written entries stay in memory", writes*size>>20, grown>>20)
 	}
+}
+
+// ferryClient is an etcd client with Ferry's certificate, closed at the end of the test.
+func ferryClient(t *testing.T, s *Server) *clientv3.Client {
+	t.Helper()
+	tlsConfig, err := (transport.TLSInfo{CertFile: s.CertFile, KeyFile: s.KeyFile, TrustedCAFile: s.CAFile}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := clientv3.New(clientv3.Config{Endpoints: []string{s.ClientURL}, TLS: tlsConfig, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
 }
