@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -174,6 +175,21 @@ func main() {
 	}
 }
 
+// parseLayouts reads a comma-separated list of layouts given to flag.
+func parseLayouts(flag, list string) []string {
+	var layouts []string
+	for _, l := range strings.Split(list, ",") {
+		switch l = strings.TrimSpace(l); l {
+		case mttpPlain, mttpKustomize, mttpHelm:
+			layouts = append(layouts, l)
+		case "":
+		default:
+			fail(fmt.Errorf("%s: unknown layout %q (plain, kustomize, helm)", flag, l))
+		}
+	}
+	return layouts
+}
+
 // runPeersMain is go run ./bench -peers: parses its flags, runs, prints and writes the results.
 func runPeersMain(cfg peerConfig, tools, sizes, helmSizes, layouts, idleLayouts string, out string) {
 	cfg.Timeout, cfg.log = 20*time.Minute, os.Stderr
@@ -196,23 +212,10 @@ func runPeersMain(cfg peerConfig, tools, sizes, helmSizes, layouts, idleLayouts 
 	if cfg.HelmSizes, err = parseSizes(helmSizes); err != nil {
 		fail(fmt.Errorf("-peer-helm-sizes: %w", err))
 	}
-	for _, l := range strings.Split(layouts, ",") {
-		switch l = strings.TrimSpace(l); l {
-		case mttpPlain, mttpKustomize, mttpHelm:
-			cfg.Layouts = append(cfg.Layouts, l)
-		default:
-			fail(fmt.Errorf("-peer-layouts: unknown layout %q (plain, kustomize, helm)", l))
-		}
+	if cfg.Layouts = parseLayouts("-peer-layouts", layouts); len(cfg.Layouts) == 0 {
+		fail(errors.New("-peer-layouts: no layout (plain, kustomize, helm)"))
 	}
-	for _, l := range strings.Split(idleLayouts, ",") {
-		switch l = strings.TrimSpace(l); l {
-		case mttpPlain, mttpKustomize, mttpHelm:
-			cfg.IdleLayouts = append(cfg.IdleLayouts, l)
-		case "":
-		default:
-			fail(fmt.Errorf("-peer-idle-layouts: unknown layout %q (plain, kustomize, helm)", l))
-		}
-	}
+	cfg.IdleLayouts = parseLayouts("-peer-idle-layouts", idleLayouts)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	report, err := runPeers(ctx, cfg)

@@ -71,6 +71,15 @@ type process struct {
 
 // sampleProcess reads pid's CPU time and memory from /proc.
 func sampleProcess(pid int) (process, error) {
+	p, err := readStat(pid)
+	if err != nil {
+		return p, err
+	}
+	return p, p.readMemory()
+}
+
+// readStat reads pid's CPU times, parent and start time from /proc/<pid>/stat.
+func readStat(pid int) (process, error) {
 	p := process{PID: pid}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -79,11 +88,8 @@ func sampleProcess(pid int) (process, error) {
 	// The command name may hold spaces; the fields after it are space-separated.
 	s := string(stat)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-	if len(fields) < 13 {
-		return p, fmt.Errorf("/proc/%d/stat has %d fields after the name", pid, len(fields))
-	}
-	// ppid is field 4, cutime and cstime 16 and 17, starttime 22.
+	// Of the whole line, ppid is field 4, utime and stime 14 and 15, cutime and cstime 16 and 17,
+	// starttime 22: after the name, two less.
 	if len(fields) < 20 {
 		return p, fmt.Errorf("/proc/%d/stat has %d fields after the name", pid, len(fields))
 	}
@@ -101,9 +107,14 @@ func sampleProcess(pid int) (process, error) {
 	if p.Parent, err = strconv.ParseInt(fields[1], 10, 64); err != nil {
 		return p, fmt.Errorf("/proc/%d/stat: ppid %q", pid, fields[1])
 	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return p, nil
+}
+
+// readMemory fills in p's memory from /proc/<pid>/status.
+func (p *process) readMemory() error {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID))
 	if err != nil {
-		return p, fmt.Errorf("reading the memory of process %d: %w", pid, err)
+		return fmt.Errorf("reading the memory of process %d: %w", p.PID, err)
 	}
 	for _, line := range strings.Split(string(status), "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -123,7 +134,7 @@ func sampleProcess(pid int) (process, error) {
 			p.AnonRSS = kb << 10
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // processTree follows some processes and all their descendants: a tool's figures count what its
@@ -146,8 +157,10 @@ func newProcessTree(roots ...int) *processTree {
 	return &processTree{roots: roots, rootPeaks: map[int]int64{}, seen: map[[2]int64]bool{}}
 }
 
-// live samples the roots and their living descendants.
+// live samples the roots and their living descendants: one read of each process's stat to find
+// the tree, and of its status for the members only.
 func (t *processTree) live() []process {
+	stats := map[int]process{}
 	byParent := map[int64][]int{}
 	if entries, err := os.ReadDir("/proc"); err == nil {
 		for _, e := range entries {
@@ -155,7 +168,8 @@ func (t *processTree) live() []process {
 			if err != nil {
 				continue
 			}
-			if s, err := sampleProcess(pid); err == nil {
+			if s, err := readStat(pid); err == nil {
+				stats[pid] = s
 				byParent[s.Parent] = append(byParent[s.Parent], pid)
 			}
 		}
@@ -166,14 +180,11 @@ func (t *processTree) live() []process {
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]
-		if seen[pid] {
-			continue
+		s, ok := stats[pid]
+		if seen[pid] || !ok || s.readMemory() != nil {
+			continue // seen already, or ended since
 		}
 		seen[pid] = true
-		s, err := sampleProcess(pid)
-		if err != nil {
-			continue // ended since
-		}
 		out = append(out, s)
 		queue = append(queue, byParent[int64(pid)]...)
 	}

@@ -146,14 +146,7 @@ func TestReadFilesWithoutCheckout(t *testing.T) {
 	if _, err := c.Resolve(context.Background(), repo.URL(), sha, nil); err != nil {
 		t.Fatal(err)
 	}
-	files, err := c.ReadFiles(repo.URL(), sha, "apps/web", source.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, f := range files {
-		got[f.Path] = string(f.Data)
-	}
+	got := readDir(t, c, repo.URL(), sha, "apps/web")
 	if len(got) != 2 || got["apps/web/deploy.yaml"] != "kind: Deployment\n" || got["apps/web/nested/svc.yaml"] != "kind: Service\n" {
 		t.Errorf("files of apps/web = %v", got)
 	}
@@ -165,14 +158,7 @@ func TestReadFilesWithoutCheckout(t *testing.T) {
 	}
 	for range 2 {
 		for commit, want := range map[string]string{sha: "kind: Deployment\n", next: "kind: Deployment # v2\n"} {
-			files, err := c.ReadFiles(repo.URL(), commit, "apps/web", source.Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]string{}
-			for _, f := range files {
-				got[f.Path] = string(f.Data)
-			}
+			got := readDir(t, c, repo.URL(), commit, "apps/web")
 			if len(got) != 2 || got["apps/web/deploy.yaml"] != want {
 				t.Errorf("apps/web at %.7s = %v, want deploy.yaml %q", commit, got, want)
 			}
@@ -570,6 +556,20 @@ func TestResolveAPullRequestRef(t *testing.T) {
 	if _, err := newCache(t).Resolve(ctx, repo.URL(), head, nil); !errors.Is(err, source.ErrRevisionNotFound) {
 		t.Errorf("the pull request's SHA alone, in a fresh cache: %v, want not found", err)
 	}
+}
+
+// readDir reads the files under dir at commit sha, by path.
+func readDir(t *testing.T, c *source.Cache, repoURL, sha, dir string) map[string]string {
+	t.Helper()
+	files, err := c.ReadFiles(repoURL, sha, dir, source.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range files {
+		got[f.Path] = string(f.Data)
+	}
+	return got
 }
 
 // BenchmarkReadFilesOfAMonorepo: what one Application of a 1,000-app monorepo costs to read its
