@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,27 @@ func TestPeersSmoke(t *testing.T) {
 		if report.Versions[v] == "" {
 			t.Errorf("no version recorded for %s", v)
 		}
+	}
+	// The report says where the run's time went: a turn per tool and layout, in the order run.
+	var want, turns []string
+	var sum float64
+	for _, layout := range cfg.Layouts {
+		for _, tool := range append(slices.Clone(cfg.Tools), toolFloor) {
+			want = append(want, tool+" "+layout)
+		}
+	}
+	for _, turn := range report.Turns {
+		turns = append(turns, turn.Tool+" "+turn.Layout)
+		if turn.Seconds <= 0 {
+			t.Errorf("turn %+v: no time", turn)
+		}
+		sum += turn.Seconds
+	}
+	if !slices.Equal(turns, want) {
+		t.Errorf("turns %q, want %q", turns, want)
+	}
+	if report.Elapsed < sum {
+		t.Errorf("the run took %.1f s, less than its turns' %.1f s", report.Elapsed, sum)
 	}
 	if err := report.write(filepath.Join(t.TempDir(), "results-peers.json")); err != nil {
 		t.Fatal(err)

@@ -109,7 +109,7 @@ func main() {
 	peerLayouts := flag.String("peer-layouts", "plain,kustomize,helm", "with -peers: the layouts of the workload (plain, kustomize: a monorepo; helm: a chart in a Helm repository)")
 	peerHelmSizes := flag.String("peer-helm-sizes", "100", "with -peers: the numbers of apps of the helm layout")
 	peerIdle := flag.Duration("peer-idle", 2*time.Minute, "with -peers: how long each tool's idle CPU is measured")
-	peerIdleLayouts := flag.String("peer-idle-layouts", "plain,helm", "with -peers: the layouts whose idle CPU is measured, at each size (kustomize's differs from plain's only by the cached render; helm runs other processes for Flux)")
+	peerIdleLayouts := flag.String("peer-idle-layouts", "plain", "with -peers: the layouts whose idle CPU is measured, at each one's largest size (kustomize's differs from plain's only by the cached render)")
 	peerKeepLogs := flag.Bool("peer-keep-logs", false, "with -peers: keep the peers' logs (kept anyway after a failure)")
 	peerFluxInterval := flag.Duration("peer-flux-interval", 2*time.Minute, "with -peers: spec.interval of Flux's GitRepository and Kustomizations (Flux heals a hand edit at the next one)")
 	peerOut := flag.String("peer-out", "bench/results-peers.json", "with -peers: where to write the results as JSON")

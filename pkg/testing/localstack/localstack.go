@@ -40,6 +40,8 @@ type Options struct {
 	Profiling bool
 	// NoNode: no kube-scheduler and no kwok, so no Pod runs (Config.NoNode).
 	NoNode bool
+	// ControllerManagerArgs are extra flags for kube-controller-manager.
+	ControllerManagerArgs []string
 	// Keep leaves the stack running should the test process die without calling Stop, for
 	// looking at it afterwards; by default it stops when the process that started it dies.
 	Keep bool
@@ -81,6 +83,7 @@ func Start(opts Options) (*Stack, error) {
 		Dir: dir, RepoRoot: root, K8sBin: os.Getenv("FERRY_K8S_BIN"),
 		FerryBin: opts.FerryBin, FerryArgs: opts.FerryArgs, FerryEnv: opts.FerryEnv, Bare: opts.FerryBin == "",
 		WithParent: !opts.Keep, Out: &progress, Profiling: opts.Profiling, NoNode: opts.NoNode,
+		ControllerManagerArgs: opts.ControllerManagerArgs,
 	})
 	if err != nil {
 		// The message quotes the components' logs: take it before they are deleted.

@@ -53,6 +53,8 @@ type Config struct {
 	WaitTimeout time.Duration
 	// Profiling serves kube-apiserver's /debug/pprof (to system:masters).
 	Profiling bool
+	// ControllerManagerArgs are extra flags for kube-controller-manager.
+	ControllerManagerArgs []string
 	// WithParent stops every component when the process that called Up dies.
 	WithParent bool
 	// Out receives progress lines; nil discards them.
@@ -418,7 +420,7 @@ func (s *Stack) startKubeControllerManager(ctx context.Context, cfg Config) erro
 	kubeconfig := l.Kubeconfig("kube-controller-manager")
 	// --kube-api-qps: at the default 20 requests per second, finishing 200 Deployments takes it
 	// ~40 s and deleting a namespace ~2 s, which benchmarks and tests would otherwise measure.
-	if err := s.startProcess("kube-controller-manager", cfg.WithParent, nil, filepath.Join(cfg.K8sBin, "kube-controller-manager"),
+	args := append([]string{filepath.Join(cfg.K8sBin, "kube-controller-manager"),
 		"--kubeconfig", kubeconfig, "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(p.KCM),
 		"--cert-dir", certDir,
@@ -432,7 +434,8 @@ func (s *Stack) startKubeControllerManager(ctx context.Context, cfg Config) erro
 		"--service-account-private-key-file", l.PKI("sa.key"),
 		"--root-ca-file", l.PKI("ca.crt"),
 		"--cluster-signing-cert-file", l.PKI("ca.crt"), "--cluster-signing-key-file", l.PKI("ca.key"),
-		"--profiling=false"); err != nil {
+		"--profiling=false"}, cfg.ControllerManagerArgs...)
+	if err := s.startProcess("kube-controller-manager", cfg.WithParent, nil, args...); err != nil {
 		return err
 	}
 	// Its serving certificate is self-signed in kcm-certs/, hence no verification for this probe.
