@@ -177,6 +177,8 @@ type peerBench struct {
 	report   *PeerReport
 	apiPid   int
 	tmp      string
+	// fluxHealedAt says where Flux's heal was timed ("plain, n=100: 121 s"), once a run.
+	fluxHealedAt string
 }
 
 func (p *peerBench) logf(format string, args ...any) {
@@ -562,9 +564,17 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"VERSION","value":"edited by hand"}]}]}}}}`)
 	healTimeout := 3 * time.Minute
 	interval := p.fluxInterval(n)
-	if tool == toolFlux && layout != mttpHelm {
-		if interval > maxFluxHealWait {
-			f.note(mHealed, fmt.Sprintf("not waited for: at the Kustomization's next reconciliation, spec.interval (%s) after the commit's", interval))
+	if tool == toolFlux {
+		// Flux heals at its next reconciliation, an interval after the commit's: the figure is
+		// its configuration, not its speed. It is waited for once a run; every further wait
+		// would add the interval (2 minutes at 100 apps) to the run and tell nothing new.
+		switch {
+		case interval > maxFluxHealWait:
+			f.note(mHealed, fmt.Sprintf("not waited for: at the next reconciliation, spec.interval (%s) after the commit's", interval))
+			f.note(mReported, "not reported: Flux's status does not show drift")
+			return nil
+		case p.fluxHealedAt != "":
+			f.note(mHealed, fmt.Sprintf("not waited for: at the next reconciliation, spec.interval (%s) after the commit's (measured once a run, at %s)", interval, p.fluxHealedAt))
 			f.note(mReported, "not reported: Flux's status does not show drift")
 			return nil
 		}
@@ -587,6 +597,9 @@ func (p *peerBench) handEdit(ctx context.Context, tool, layout string, n int, d 
 		f.note(mHealed, fmt.Sprintf("not healed within %s", healTimeout))
 	default:
 		f.set(mHealed, seconds(healed.Sub(edited)))
+		if tool == toolFlux {
+			p.fluxHealedAt = fmt.Sprintf("%s, n=%d: %.0f s", layout, n, seconds(healed.Sub(edited)))
+		}
 	}
 	switch {
 	case tool == toolFlux && layout == mttpHelm:
