@@ -1218,10 +1218,10 @@ func (r *PeerReport) print(w io.Writer) {
 	if len(r.Turns) > 0 {
 		var turns []string
 		for _, t := range r.Turns {
-			turns = append(turns, fmt.Sprintf("%s %s/%d %s", t.Tool, t.Layout, t.Size, (time.Duration(t.Seconds)*time.Second).Round(time.Second)))
+			turns = append(turns, fmt.Sprintf("%s %s/%d %s", t.Tool, t.Layout, t.Size, roundSeconds(t.Seconds)))
 		}
 		fmt.Fprintf(w, "the run took %s; its turns, each with its tool's start and clean-up: %s\n",
-			time.Duration(r.Elapsed*float64(time.Second)).Round(time.Second), strings.Join(turns, ", "))
+			roundSeconds(r.Elapsed), strings.Join(turns, ", "))
 	}
 	said := map[string]bool{}
 	for _, row := range r.Rows {

@@ -273,3 +273,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // seconds is a duration in seconds.
 func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// roundSeconds is a figure in seconds as a duration to the nearest second, for printing.
+func roundSeconds(v float64) time.Duration {
+	return time.Duration(v * float64(time.Second)).Round(time.Second)
+}
